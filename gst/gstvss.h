@@ -1,0 +1,8 @@
+/* gst-vss: public umbrella header of libgstvss-1.0
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "gstvssframeid.h"
+#include "gstvssmeta.h"
+#include "gstvsslocalembed.h"
