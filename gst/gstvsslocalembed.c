@@ -15,7 +15,9 @@
  *  3. Luma AC coefficients are normalised to unit length (invariance to
  *     exposure and contrast), then weighted; chroma coefficients keep their
  *     absolute scale so that grey frames have no colour part to amplify.
- *  4. The mean brightness, lightly weighted, tells a black frame from a white
+ *  4. A soft-binned 4x4x4 joint Y/U/V histogram of the same samples: blind to
+ *     where things are, so pans and zooms barely move it.
+ *  5. The mean brightness, lightly weighted, tells a black frame from a white
  *     one; a small constant component keeps a flat grey frame from being a
  *     zero vector; the whole vector is L2-normalised.
  *
@@ -33,18 +35,27 @@
 
 #define LGRID 32                /* luma grid */
 #define CGRID 8                 /* chroma grid */
-#define LUMA_FREQ_SUM 10        /* keep luma (u, v) with u + v <= this, u + v > 0 */
+#define LUMA_FREQ_SUM 6         /* keep luma (u, v) with u + v <= this, u + v > 0 */
+#define HBINS 4                 /* colour histogram bins per axis (Y, U, V) */
 #define CHROMA_FREQ 3           /* keep chroma (u, v) with u, v < this */
 #define TARGET_SAMPLES_PER_CELL 64
 
 #define N_LUMA (((LUMA_FREQ_SUM + 1) * (LUMA_FREQ_SUM + 2)) / 2 - 1)
 #define N_CHROMA (CHROMA_FREQ * CHROMA_FREQ)
-#define DIM (N_LUMA + 1 + 2 * N_CHROMA + 1)
+#define N_HIST (HBINS * HBINS * HBINS)
+#define DIM (N_LUMA + 1 + 2 * N_CHROMA + N_HIST + 1)
 
 /* Relative weights of the parts of the vector (see the calibration test). */
-#define W_LUMA 1.0f
-#define W_LUMA_DC 0.3f
-#define W_CHROMA 2.0f
+/* Relative weights of the parts of the vector. The cosine distance of the
+ * whole is the average of the parts' distances weighted by these squared:
+ * the histogram is robust to motion (same-scene distances ~100x smaller than
+ * different-scene ones) but confuses photographs of similar palette; the
+ * luma layout tells those apart but moves with pans. Chosen by the sweep in
+ * the calibration test. */
+#define W_LUMA 0.55f
+#define W_LUMA_DC 0.2f
+#define W_CHROMA 0.5f
+#define W_HIST 0.84f
 #define W_BIAS 0.05f
 
 static gfloat lcos[LGRID][LGRID];       /* lcos[u][x] orthonormal DCT-II basis */
@@ -82,7 +93,7 @@ gst_vss_local_embed_supports_format (GstVideoFormat format)
   if (finfo == NULL || GST_VIDEO_FORMAT_INFO_IS_TILED (finfo) ||
       GST_VIDEO_FORMAT_INFO_HAS_PALETTE (finfo) ||
       GST_VIDEO_FORMAT_INFO_BITS (finfo) != 8 ||
-      (GST_VIDEO_FORMAT_INFO_FLAGS (finfo) & GST_VIDEO_FORMAT_FLAG_UNPACK) == 0)
+      GST_VIDEO_FORMAT_INFO_IS_COMPLEX (finfo))
     return FALSE;
   if (GST_VIDEO_FORMAT_INFO_IS_GRAY (finfo))
     return GST_VIDEO_FORMAT_INFO_N_COMPONENTS (finfo) >= 1;
@@ -101,6 +112,7 @@ typedef struct
   gfloat y[LGRID * LGRID];
   gfloat u[CGRID * CGRID];
   gfloat v[CGRID * CGRID];
+  gfloat hist[N_HIST];
 } Grids;
 
 typedef struct
@@ -123,6 +135,43 @@ comp_init (Comp * c, const GstVideoFrame * frame, guint i)
   c->hsub = GST_VIDEO_FORMAT_INFO_H_SUB (finfo, i);
 }
 
+/* Soft (linear) binning along one axis: value 0..255 to two bins. */
+static inline void
+soft_bin (gint value, gint * b0, gfloat * w1)
+{
+  gfloat pos = value * (HBINS / 256.0f) - 0.5f;
+
+  if (pos <= 0.0f) {
+    *b0 = 0;
+    *w1 = 0.0f;
+  } else if (pos >= HBINS - 1) {
+    *b0 = HBINS - 2;
+    *w1 = 1.0f;
+  } else {
+    *b0 = (gint) pos;
+    *w1 = pos - *b0;
+  }
+}
+
+static inline void
+hist_add (gfloat * hist, gint Y, gint U, gint V)
+{
+  gint by, bu, bv, i, j, k;
+  gfloat fy[2], fu[2], fv[2];
+
+  soft_bin (Y, &by, &fy[1]);
+  soft_bin (U + 128, &bu, &fu[1]);
+  soft_bin (V + 128, &bv, &fv[1]);
+  fy[0] = 1.0f - fy[1];
+  fu[0] = 1.0f - fu[1];
+  fv[0] = 1.0f - fv[1];
+  for (i = 0; i < 2; i++)
+    for (j = 0; j < 2; j++)
+      for (k = 0; k < 2; k++)
+        hist[((by + i) * HBINS + bu + j) * HBINS + bv + k] +=
+            fy[i] * fu[j] * fv[k];
+}
+
 /* Box-average onto the grids. Luma sums go to the 32x32 grid, chroma sums
  * to the 8x8 grids; every cell gets the same number of samples +-1 row/col,
  * and each sum is divided by its own count. */
@@ -143,6 +192,7 @@ sample_grids (const GstVideoFrame * frame, Grids * g)
   Comp c0, c1, c2;
   gdouble per_cell;
 
+  memset (g->hist, 0, sizeof (g->hist));
   per_cell = (gdouble) width * height / (LGRID * LGRID);
   step = (gint) floor (sqrt (per_cell / TARGET_SAMPLES_PER_CELL) + 0.5);
   if (step < 1)
@@ -168,8 +218,11 @@ sample_grids (const GstVideoFrame * frame, Grids * g)
 
     if (is_gray) {
       for (i = 0; i < nx; i++) {
-        yrow[xcell[i]] += r0[(xs[i] >> c0.wsub) * c0.pstride];
+        gint Y = r0[(xs[i] >> c0.wsub) * c0.pstride];
+
+        yrow[xcell[i]] += (guint32) Y;
         yc[xcell[i]]++;
+        hist_add (g->hist, Y, 0, 0);
       }
     } else {
       const guint8 *r1 = c1.data + (gsize) (y >> c1.hsub) * c1.stride;
@@ -202,6 +255,7 @@ sample_grids (const GstVideoFrame * frame, Grids * g)
         urow[cx] += U;
         vrow[cx] += V;
         cc[cx]++;
+        hist_add (g->hist, Y, U, V);
       }
     }
   }
@@ -278,7 +332,7 @@ gst_vss_local_embed_frame (const GstVideoFrame * frame, gfloat * out)
   Grids g;
   gfloat ldct[(LUMA_FREQ_SUM + 1) * (LUMA_FREQ_SUM + 1)];
   gfloat udct[CHROMA_FREQ * CHROMA_FREQ], vdct[CHROMA_FREQ * CHROMA_FREQ];
-  gdouble norm = 0.0;
+  gdouble norm = 0.0, hist[N_HIST], hnorm = 0.0;
   gint u, v, n = 0, i;
   const gint lk = LUMA_FREQ_SUM + 1;
 
@@ -321,6 +375,19 @@ gst_vss_local_embed_frame (const GstVideoFrame * frame, gfloat * out)
     out[n++] = udct[i] / (128.0f * CGRID) * W_CHROMA;
     out[n++] = vdct[i] / (128.0f * CGRID) * W_CHROMA;
   }
+  /* Histogram: share of samples per bin, centred on the uniform
+   * distribution so that palettes common to most photographs do not make
+   * every pair look alike; unit length, weighted. */
+  norm = 0.0;
+  for (i = 0; i < N_HIST; i++)
+    norm += g.hist[i];
+  for (i = 0; i < N_HIST; i++) {
+    hist[i] = norm > 0 ? g.hist[i] / norm - 1.0 / N_HIST : 0.0;
+    hnorm += hist[i] * hist[i];
+  }
+  hnorm = sqrt (hnorm);
+  for (i = 0; i < N_HIST; i++)
+    out[n++] = hnorm > 0 ? (gfloat) (hist[i] / hnorm) * W_HIST : 0.0f;
   out[n++] = W_BIAS;
   g_assert (n == DIM);
 
