@@ -154,7 +154,7 @@ soft_bin (gint value, gint * b0, gfloat * w1)
 }
 
 static inline void
-hist_add (gfloat * hist, gint Y, gint U, gint V)
+hist_add (gfloat * hist, gint Y, gint U, gint V, gfloat weight)
 {
   gint by, bu, bv, i, j, k;
   gfloat fy[2], fu[2], fv[2];
@@ -169,7 +169,7 @@ hist_add (gfloat * hist, gint Y, gint U, gint V)
     for (j = 0; j < 2; j++)
       for (k = 0; k < 2; k++)
         hist[((by + i) * HBINS + bu + j) * HBINS + bv + k] +=
-            fy[i] * fu[j] * fv[k];
+            weight * fy[i] * fu[j] * fv[k];
 }
 
 /* Box-average onto the grids. Luma sums go to the 32x32 grid, chroma sums
@@ -191,8 +191,15 @@ sample_grids (const GstVideoFrame * frame, Grids * g)
   gint nx = 0, step, x, y, i;
   Comp c0, c1, c2;
   gdouble per_cell;
+  guint8 ylut[256];
+  gint16 clut[256];
+  /* Samples are counted on a 16x16x16 Y/U/V lattice first and soft-binned
+   * once per lattice cell at the end: a counter increment per sample instead
+   * of eight weighted updates. */
+  guint32 fine[16 * 16 * 16];
 
   memset (g->hist, 0, sizeof (g->hist));
+  memset (fine, 0, sizeof (fine));
   per_cell = (gdouble) width * height / (LGRID * LGRID);
   step = (gint) floor (sqrt (per_cell / TARGET_SAMPLES_PER_CELL) + 0.5);
   if (step < 1)
@@ -204,6 +211,18 @@ sample_grids (const GstVideoFrame * frame, Grids * g)
     nx++;
   }
 
+  /* Video YUV is usually limited range (16-235 / 16-240): expand it so that
+   * a picture embeds the same whether it arrives as YUV or RGB. */
+  {
+    const gboolean limited = !is_rgb &&
+        frame->info.colorimetry.range == GST_VIDEO_COLOR_RANGE_16_235;
+    for (i = 0; i < 256; i++) {
+      gint yv = limited ? ((i - 16) * 255 + 109) / 219 : i;
+      gint cv = limited ? ((i - 128) * 255) / 224 : i - 128;
+      ylut[i] = (guint8) CLAMP (yv, 0, 255);
+      clut[i] = (gint16) CLAMP (cv, -128, 127);
+    }
+  }
   comp_init (&c0, frame, 0);
   if (!is_gray) {
     comp_init (&c1, frame, 1);
@@ -218,11 +237,11 @@ sample_grids (const GstVideoFrame * frame, Grids * g)
 
     if (is_gray) {
       for (i = 0; i < nx; i++) {
-        gint Y = r0[(xs[i] >> c0.wsub) * c0.pstride];
+        gint Y = ylut[r0[(xs[i] >> c0.wsub) * c0.pstride]];
 
         yrow[xcell[i]] += (guint32) Y;
         yc[xcell[i]]++;
-        hist_add (g->hist, Y, 0, 0);
+        fine[((Y >> 4) << 8) | (8 << 4) | 8]++;
       }
     } else {
       const guint8 *r1 = c1.data + (gsize) (y >> c1.hsub) * c1.stride;
@@ -246,20 +265,24 @@ sample_grids (const GstVideoFrame * frame, Grids * g)
           U = (-43 * a - 85 * b + 128 * c) >> 8;
           V = (128 * a - 107 * b - 21 * c) >> 8;
         } else {
-          Y = a;
-          U = b - 128;
-          V = c - 128;
+          Y = ylut[a];
+          U = clut[b];
+          V = clut[c];
         }
         yrow[xcell[i]] += (guint32) Y;
         yc[xcell[i]]++;
         urow[cx] += U;
         vrow[cx] += V;
         cc[cx]++;
-        hist_add (g->hist, Y, U, V);
+        fine[((Y >> 4) << 8) | (((U + 128) >> 4) << 4) | ((V + 128) >> 4)]++;
       }
     }
   }
 
+  for (i = 0; i < 16 * 16 * 16; i++)
+    if (fine[i])
+      hist_add (g->hist, ((i >> 8) << 4) + 8, (((i >> 4) & 15) << 4) + 8 - 128,
+          ((i & 15) << 4) + 8 - 128, (gfloat) fine[i]);
   for (i = 0; i < LGRID * LGRID; i++)
     g->y[i] = ycnt[i] ? (gfloat) ysum[i] / (gfloat) ycnt[i] : 0.0f;
   for (i = 0; i < CGRID * CGRID; i++) {
