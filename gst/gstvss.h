@@ -3,6 +3,7 @@
  */
 #pragma once
 
+#include "gstvssdedupmeta.h"
 #include "gstvssframeid.h"
 #include "gstvssmeta.h"
 #include "gstvsslocalembed.h"
