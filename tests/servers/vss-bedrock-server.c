@@ -579,6 +579,9 @@ handle_invoke (VssHttpd * server, const VssHttpRequest * req,
     goto out;
   }
   if (strcmp (service, "bedrock") != 0) {
+    g_mutex_lock (&lock);
+    stats.auth_failures++;
+    g_mutex_unlock (&lock);
     set_error (resp, 403, "InvalidSignatureException",
         "Credential should be scoped to correct service: 'bedrock'.");
     goto out;

@@ -176,7 +176,8 @@ parse_head (const gchar * head, VssHttpRequest * req, gboolean * http10)
     }
     g_ptr_array_add (req->header_names, g_strndup (lines[i],
             colon - lines[i]));
-    g_ptr_array_add (req->header_values, g_strdup (colon + 1));
+    /* Optional whitespace around a field value is not part of it. */
+    g_ptr_array_add (req->header_values, g_strstrip (g_strdup (colon + 1)));
   }
   g_strfreev (lines);
   return ok;
