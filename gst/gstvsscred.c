@@ -220,7 +220,7 @@ http_url_allowed (const gchar * url)
  * source in cfg (or none). */
 static gboolean
 choose_credentials (GstVssAwsConfig * cfg, const GstVssAwsSettings * s,
-    const gchar * profile, gboolean explicit_profile, GHashTable * cred_sec,
+    const gchar * profile, GHashTable * cred_sec,
     GHashTable * conf_sec, GError ** error)
 {
   const gchar *ak, *sk, *rel, *full;
@@ -274,12 +274,6 @@ choose_credentials (GstVssAwsConfig * cfg, const GstVssAwsSettings * s,
         return FALSE;
       }
     }
-  }
-  if (explicit_profile && !cred_sec && !conf_sec) {
-    g_set_error (error, GST_VSS_AWS_ERROR, GST_VSS_AWS_ERROR_CONFIG,
-        "AWS profile '%s' not found in the shared credentials or config "
-        "file", profile);
-    return FALSE;
   }
 
   rel = env_nonempty ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
@@ -398,6 +392,12 @@ gst_vss_aws_config_new (const GstVssAwsSettings * s, GError ** error)
     goto out;
   cred_sec = gst_vss_aws_ini_profile (cred_ini, profile, FALSE);
   conf_sec = gst_vss_aws_ini_profile (conf_ini, profile, TRUE);
+  if (explicit_profile && !cred_sec && !conf_sec) {
+    g_set_error (error, GST_VSS_AWS_ERROR, GST_VSS_AWS_ERROR_CONFIG,
+        "AWS profile '%s' not found in %s or %s", profile, cred_path,
+        conf_path);
+    goto out;
+  }
 
   region = s->region;
   if (!region || !region[0])
@@ -405,7 +405,7 @@ gst_vss_aws_config_new (const GstVssAwsSettings * s, GError ** error)
   if (!region)
     region = env_nonempty ("AWS_DEFAULT_REGION");
   if (!region)
-    region = section_get (conf_sec, NULL, "region");
+    region = section_get (conf_sec, cred_sec, "region");
   if (!region) {
     g_set_error (error, GST_VSS_AWS_ERROR, GST_VSS_AWS_ERROR_NO_REGION,
         "No AWS region: set the region property, AWS_REGION, or `region` in "
@@ -419,7 +419,7 @@ gst_vss_aws_config_new (const GstVssAwsSettings * s, GError ** error)
   }
   cfg->region = g_strdup (region);
 
-  if (!choose_credentials (cfg, s, profile, explicit_profile, cred_sec,
+  if (!choose_credentials (cfg, s, profile, cred_sec,
           conf_sec, error))
     goto out;
   choose_endpoint (cfg, s, conf_sec);
