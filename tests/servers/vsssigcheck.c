@@ -168,7 +168,8 @@ canonical_query (GString * cr, const char *query)
   }
   /* Key and value are joined by \x01 while sorting: it sorts below every
    * encoded byte, so whole strings order by key first, then value. */
-  qsort (pairs->pdata, pairs->len, sizeof (gpointer), strp_cmp);
+  if (pairs->len > 1)
+    qsort (pairs->pdata, pairs->len, sizeof (gpointer), strp_cmp);
   for (i = 0; i < pairs->len; i++) {
     gchar *sep = strchr (pairs->pdata[i], '\x01');
 
