@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include "gstvssaws.h"
 
 #define AK "AKIDVSSTEST000000001"
@@ -493,13 +494,45 @@ test_image_text_mapping (void)
   g_assert_cmpint (c->status, ==, 400);
   call_free (c);
 
+  server_stop (s);
+
+  /* The same mapping from a --text-map file (image path relative to it). */
+  {
+    gchar *dir = g_dir_make_tmp ("vss-bedrock-map-XXXXXX", NULL);
+    gchar *img = g_build_filename (dir, "car.jpg", NULL);
+    gchar *map = g_build_filename (dir, "map.json", NULL);
+    gchar *arg = g_strconcat ("--text-map=", map, NULL);
+
+    g_assert_true (g_file_set_contents (img, (const gchar *) fake_jpeg,
+            sizeof (fake_jpeg), NULL));
+    g_assert_true (g_file_set_contents (map, "{\"a green bus\": \"car.jpg\"}",
+            -1, NULL));
+    s = server_start (arg, NULL);
+    c = invoke (s, IMAGE_MODEL, "{\"inputText\":\"a green bus\","
+        "\"embeddingConfig\":{\"outputEmbeddingLength\":384}}", NULL);
+    g_assert_cmpint (c->status, ==, 200);
+    g_free (vm);
+    vm = embedding_of (c, &dm);
+    call_free (c);
+    g_assert_cmpuint (dm, ==, 384);
+    for (i = 0; i < 384; i++)
+      g_assert_cmpfloat (vi[i], ==, vm[i]);
+    server_stop (s);
+    g_unlink (img);
+    g_unlink (map);
+    g_rmdir (dir);
+    g_free (arg);
+    g_free (map);
+    g_free (img);
+    g_free (dir);
+  }
+
   g_free (vi);
   g_free (vt);
   g_free (vm);
   g_free (vo);
   g_free (b64);
   g_free (sha);
-  server_stop (s);
 }
 
 static void
@@ -661,6 +694,39 @@ test_concurrency (void)
   server_stop (s);
 }
 
+static void
+wait_done (GObject * proc, GAsyncResult * res, gpointer done)
+{
+  g_subprocess_wait_finish (G_SUBPROCESS (proc), res, NULL);
+  *(gboolean *) done = TRUE;
+}
+
+/* The parent's lifeline: closing the server's stdin stops it. */
+static void
+test_stdin_close (void)
+{
+  Server *s = server_start (NULL);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  gboolean done = FALSE;
+
+  g_assert_true (g_output_stream_close (g_subprocess_get_stdin_pipe
+          (s->proc), NULL, NULL));
+  g_subprocess_wait_async (s->proc, NULL, wait_done, &done);
+  while (!done && g_get_monotonic_time () < deadline) {
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (10000);
+  }
+  if (!done) {
+    g_subprocess_force_exit (s->proc);
+    g_error ("the server did not exit when its stdin closed");
+  }
+  g_assert_true (g_subprocess_get_if_exited (s->proc));
+  g_assert_cmpint (g_subprocess_get_exit_status (s->proc), ==, 0);
+  g_object_unref (s->proc);
+  g_free (s->endpoint);
+  g_free (s);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -684,6 +750,7 @@ main (int argc, char **argv)
   g_test_add_func ("/aws/bedrock/image-text-mapping", test_image_text_mapping);
   g_test_add_func ("/aws/bedrock/faults", test_faults);
   g_test_add_func ("/aws/bedrock/concurrency", test_concurrency);
+  g_test_add_func ("/aws/bedrock/stdin-close", test_stdin_close);
   ret = g_test_run ();
   curl_global_cleanup ();
   return ret;

@@ -18,13 +18,15 @@ vss_metadata_key_id (gint generation)
 gchar *
 vss_metadata_secret (gint generation)
 {
-  return g_strdup_printf ("tmpSecret/%d+wJalrXUtnFEMIK7MDENGbPxRfiCY", generation);
+  return g_strdup_printf ("tmpSecret/%d+wJalrXUtnFEMIK7MDENGbPxRfiCY",
+      generation);
 }
 
 gchar *
 vss_metadata_token (gint generation)
 {
-  return g_strdup_printf ("IQoJb3JpZ2luX2VjEHsessiontoken%d//+AAA==", generation);
+  return g_strdup_printf ("IQoJb3JpZ2luX2VjEHsessiontoken%d//+AAA==",
+      generation);
 }
 
 static void
