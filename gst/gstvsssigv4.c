@@ -60,7 +60,8 @@ percent_decode (const gchar * s, gsize len)
   gsize i;
 
   for (i = 0; i < len; i++) {
-    if (s[i] == '%' && i + 2 < len && g_ascii_isxdigit (s[i + 1]) && g_ascii_isxdigit (s[i + 2])) {
+    if (s[i] == '%' && i + 2 < len && g_ascii_isxdigit (s[i + 1])
+        && g_ascii_isxdigit (s[i + 2])) {
       g_string_append_c (out, (gchar) ((g_ascii_xdigit_value (s[i + 1]) << 4)
               | g_ascii_xdigit_value (s[i + 2])));
       i += 2;
