@@ -304,7 +304,11 @@ run_case (const gchar * dir, const gchar * case_name)
   params.time = g_date_time_to_unix (dt);
   params.expires =
       json_integer_value (json_object_get (ctx, "expiration_in_seconds"));
-  if (json_is_false (json_object_get (ctx, "normalize")))
+  /* S3 rules when a case says so: single encoding, no normalisation. */
+  if (g_strcmp0 (params.service, "s3") == 0
+      || json_is_false (json_object_get (ctx, "double_uri_encode")))
+    params.flags |= GST_VSS_SIGV4_FLAG_S3;
+  else if (json_is_false (json_object_get (ctx, "normalize")))
     params.flags |= GST_VSS_SIGV4_FLAG_NO_NORMALIZE;
   if (json_is_true (json_object_get (ctx, "omit_session_token")))
     params.flags |= GST_VSS_SIGV4_FLAG_OMIT_SESSION_TOKEN;
