@@ -602,6 +602,13 @@ test_faults (void)
   g_assert_cmpint (g_get_monotonic_time () - t0, >=, 150000);
   call_free (c);
 
+  control (s, "{\"throttle\":1,\"error_type_suffix\":true}");
+  c = invoke (s, TEXT_MODEL, body, NULL);
+  g_assert_cmpint (c->status, ==, 429);
+  g_assert_true (g_str_has_prefix (c->error_type, "ThrottlingException:"));
+  call_free (c);
+  control (s, "{\"error_type_suffix\":false}");
+
   control (s, "{\"reset\":true,\"error_rate\":1.0}");
   c = invoke (s, TEXT_MODEL, body, NULL);
   g_assert_cmpint (c->status, ==, 500);
@@ -610,7 +617,7 @@ test_faults (void)
 
   o = get_json (s, "GET", "/_stats", NULL);
   g_assert_cmpint (json_integer_value (json_object_get (o, "throttled")), ==,
-      2);
+      3);
   g_assert_cmpint (json_integer_value (json_object_get (o, "errors_5xx")), ==,
       2);
   g_assert_cmpint (json_integer_value (json_object_get (o, "malformed")), ==,

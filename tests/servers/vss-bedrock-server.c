@@ -17,6 +17,7 @@
  *       [--throttle N] [--error-5xx N] [--error-status 500|503]
  *       [--error-rate F] [--hang N] [--hang-ms N] [--malformed N]
  *       [--truncate N] [--wrong-length N] [--max-skew-s N]
+ *       [--error-type-suffix]
  *
  * Prints "PORT <n>" on stdout once listening. Exits on SIGTERM, SIGINT, or
  * when stdin (if it is a pipe or socket) reaches end of file.
@@ -25,7 +26,8 @@
  *   POST /_control {"latency_ms":100, "throttle":5, "error_5xx":2,
  *     "error_status":503, "error_rate":0.1, "hang":1, "hang_ms":5000,
  *     "malformed":1, "truncate":1, "wrong_length":1,
- *     "map":{"a text":"<sha256 hex of an image>"}, "reset":true}
+ *     "map":{"a text":"<sha256 hex of an image>"},
+ *     "error_type_suffix":true, "reset":true}
  *     Counts apply to the next N invoke requests. Answers the settings.
  *   GET /_stats  counters as JSON.
  *   PUT /<bucket>/<key> signed for service "s3": 200 (lets tests check
@@ -78,6 +80,10 @@ static GHashTable *text_map;    /* text -> "image:<hex>" */
 static GRand *rng;
 static gchar *opt_access_key, *opt_secret_key, *opt_token, *opt_region;
 static gint opt_max_skew = 900;
+/* Real Bedrock may send "ThrottlingException:http://internal.amazon.com/
+ * coral/com.amazon.bedrock/"; clients must keep only what precedes ':'. */
+static gboolean opt_type_suffix;
+#define CORAL_SUFFIX ":http://internal.amazon.com/coral/com.amazon.bedrock/"
 
 static gboolean
 take (gint * counter)
@@ -161,7 +167,8 @@ set_error (VssHttpResponse * resp, guint status, const gchar * type,
   gchar *s = json_dumps (o, JSON_COMPACT);
 
   vss_http_response_set_json (resp, status, s);
-  g_string_append_printf (resp->headers, "x-amzn-ErrorType: %s\r\n", type);
+  g_string_append_printf (resp->headers, "x-amzn-ErrorType: %s%s\r\n", type,
+      g_atomic_int_get (&opt_type_suffix) ? CORAL_SUFFIX : "");
   free (s);
   json_decref (o);
 }
@@ -459,13 +466,20 @@ apply_control (json_t * o, gchar ** err)
     return FALSE;
   }
   g_mutex_lock (&lock);
-  if (json_is_true (json_object_get (o, "reset")))
+  if (json_is_true (json_object_get (o, "reset"))) {
     settings_reset ();
+    g_hash_table_remove_all (text_map);
+    g_atomic_int_set (&opt_type_suffix, FALSE);
+  }
   json_object_foreach (o, k, v) {
     gint *field = NULL;
 
     if (strcmp (k, "reset") == 0)
       continue;
+    if (strcmp (k, "error_type_suffix") == 0 && json_is_boolean (v)) {
+      g_atomic_int_set (&opt_type_suffix, json_is_true (v));
+      continue;
+    }
     if (strcmp (k, "error_rate") == 0 && json_is_number (v)) {
       settings.error_rate = CLAMP (json_number_value (v), 0.0, 1.0);
       continue;
@@ -823,6 +837,9 @@ main (int argc, char **argv)
     {"truncate", 0, 0, G_OPTION_ARG_INT, &truncate, "Next N: cut body", "N"},
     {"wrong-length", 0, 0, G_OPTION_ARG_INT, &wrong,
         "Next N: embedding one short", "N"},
+    {"error-type-suffix", 0, 0, G_OPTION_ARG_NONE, &opt_type_suffix,
+        "Append AWS's \":http://internal.amazon.com/...\" to error types",
+        NULL},
     {"max-skew-s", 0, 0, G_OPTION_ARG_INT, &opt_max_skew,
         "Allowed clock skew (0: no date check)", "S"},
     {NULL}
