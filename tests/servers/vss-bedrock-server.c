@@ -28,7 +28,8 @@
  *     "malformed":1, "truncate":1, "wrong_length":1,
  *     "map":{"a text":"<sha256 hex of an image>"},
  *     "error_type_suffix":true, "reset":true}
- *     Counts apply to the next N invoke requests. Answers the settings.
+ *     Counts apply to the next N invoke requests; "reset" first returns to
+ *     the command-line state. Answers the settings.
  *   GET /_stats  counters as JSON.
  *   PUT /<bucket>/<key> signed for service "s3": 200 (lets tests check
  *     S3 signing rules against this verifier).
@@ -75,6 +76,9 @@ typedef struct
 
 static GMutex lock;
 static Settings settings;
+static Settings startup_settings;       /* what "reset" returns to */
+static GHashTable *startup_map;
+static gboolean startup_type_suffix;
 static Stats stats;
 static GHashTable *text_map;    /* text -> "image:<hex>" */
 static GRand *rng;
@@ -467,9 +471,15 @@ apply_control (json_t * o, gchar ** err)
   }
   g_mutex_lock (&lock);
   if (json_is_true (json_object_get (o, "reset"))) {
-    settings_reset ();
+    GHashTableIter it;
+    gpointer k0, v0;
+
+    settings = startup_settings;
     g_hash_table_remove_all (text_map);
-    g_atomic_int_set (&opt_type_suffix, FALSE);
+    g_hash_table_iter_init (&it, startup_map);
+    while (g_hash_table_iter_next (&it, &k0, &v0))
+      g_hash_table_insert (text_map, g_strdup (k0), g_strdup (v0));
+    g_atomic_int_set (&opt_type_suffix, startup_type_suffix);
   }
   json_object_foreach (o, k, v) {
     gint *field = NULL;
@@ -884,6 +894,19 @@ main (int argc, char **argv)
     return 2;
   }
 
+  startup_settings = settings;
+  startup_type_suffix = opt_type_suffix;
+  startup_map = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      g_free);
+  {
+    GHashTableIter it;
+    gpointer k, v;
+
+    g_hash_table_iter_init (&it, text_map);
+    while (g_hash_table_iter_next (&it, &k, &v))
+      g_hash_table_insert (startup_map, g_strdup (k), g_strdup (v));
+  }
+
   server = vss_httpd_new ((guint16) port, handler, NULL, &err);
   if (!server) {
     fprintf (stderr, "vss-bedrock-server: %s\n", err->message);
@@ -903,6 +926,7 @@ main (int argc, char **argv)
   vss_httpd_free (server);
   g_main_loop_unref (loop);
   g_hash_table_unref (text_map);
+  g_hash_table_unref (startup_map);
   g_rand_free (rng);
   g_free (opt_access_key);
   g_free (opt_secret_key);
