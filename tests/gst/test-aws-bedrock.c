@@ -433,6 +433,75 @@ test_s3_rules (void)
   server_stop (s);
 }
 
+/* Presigned PUT (query signing, S3 rules, UNSIGNED-PAYLOAD), sent with
+ * curl; returns the HTTP status. */
+static glong
+presigned_put (Server * s, const gchar * path, gint64 when, gint64 expires,
+    gboolean tamper)
+{
+  gchar *host = g_strdup_printf ("127.0.0.1:%u", s->port);
+  GstVssHttpHeader h = { "Host", host };
+  GstVssSigV4Request r = { 0, };
+  GstVssSigV4Params p = { 0, };
+  GstVssSigV4Result res;
+  GError *err = NULL;
+  gchar *url;
+  Call *c = g_new0 (Call, 1);
+  glong status;
+
+  r.method = "PUT";
+  r.path = path;
+  r.query = "x-id=PutObject";
+  r.headers = &h;
+  r.n_headers = 1;
+  r.payload_hash = GST_VSS_SIGV4_UNSIGNED_PAYLOAD;
+  p.access_key_id = AK;
+  p.secret_access_key = SK;
+  p.region = REGION;
+  p.service = "s3";
+  p.time = when;
+  p.expires = expires;
+  p.flags = GST_VSS_SIGV4_FLAG_S3;
+  if (!gst_vss_sigv4_presign (&r, &p, &res, &err))
+    g_error ("presign failed: %s", err->message);
+  url = g_strdup_printf ("%s%s?%s", s->endpoint, path, res.query);
+  if (tamper)
+    url[strlen (url) - 1] = url[strlen (url) - 1] == '0' ? '1' : '0';
+  gst_vss_sigv4_result_clear (&res);
+
+  c->h = curl_easy_init ();
+  c->body = g_string_new (NULL);
+  curl_easy_setopt (c->h, CURLOPT_URL, url);
+  curl_easy_setopt (c->h, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt (c->h, CURLOPT_CUSTOMREQUEST, "PUT");
+  curl_easy_setopt (c->h, CURLOPT_POSTFIELDS, "object bytes");
+  curl_easy_setopt (c->h, CURLOPT_WRITEFUNCTION, body_cb);
+  curl_easy_setopt (c->h, CURLOPT_WRITEDATA, c);
+  call_run (c);
+  status = c->status;
+  call_free (c);
+  g_free (url);
+  g_free (host);
+  return status;
+}
+
+static void
+test_presigned (void)
+{
+  Server *s = server_start (NULL);
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  g_assert_cmpint (presigned_put (s, "/bucket/cam%201/f%3A1.jpg", now, 300,
+          FALSE), ==, 200);
+  g_assert_cmpint (presigned_put (s, "/bucket/k.jpg", now, 300, TRUE), ==,
+      403);
+  /* Signed an hour ago, valid for a minute. */
+  g_assert_cmpint (presigned_put (s, "/bucket/k.jpg", now - 3600, 60, FALSE),
+      ==, 403);
+  g_assert_cmpint (stat_value (s, "s3_puts"), ==, 1);
+  server_stop (s);
+}
+
 static const guint8 fake_jpeg[] = { 0xff, 0xd8, 0xff, 0xe0, 0, 16, 'J', 'F',
   'I', 'F', 0, 1, 2, 3, 4, 5, 6, 7, 0xff, 0xd9
 };
@@ -755,6 +824,7 @@ main (int argc, char **argv)
   g_test_add_func ("/aws/bedrock/rejections", test_rejections);
   g_test_add_func ("/aws/bedrock/session-token", test_session_token);
   g_test_add_func ("/aws/bedrock/s3-rules", test_s3_rules);
+  g_test_add_func ("/aws/bedrock/presigned", test_presigned);
   g_test_add_func ("/aws/bedrock/image-text-mapping", test_image_text_mapping);
   g_test_add_func ("/aws/bedrock/faults", test_faults);
   g_test_add_func ("/aws/bedrock/concurrency", test_concurrency);

@@ -137,8 +137,9 @@ strp_cmp (const void *a, const void *b)
   return strcmp (*(char *const *) a, *(char *const *) b);
 }
 
+/* Presigned URLs sign every parameter but X-Amz-Signature itself. */
 static void
-canonical_query (GString * cr, const char *query)
+canonical_query (GString * cr, const char *query, int skip_signature)
 {
   GPtrArray *pairs = g_ptr_array_new_with_free_func (g_free);
   const char *p = query ? query : "";
@@ -155,6 +156,15 @@ canonical_query (GString * cr, const char *query)
       GString *v = eq ? unescape (eq + 1, n - kn - 1) : g_string_new ("");
       GString *pair = g_string_new (NULL);
 
+      if (skip_signature && strcmp (k->str, "X-Amz-Signature") == 0) {
+        g_string_free (pair, TRUE);
+        g_string_free (k, TRUE);
+        g_string_free (v, TRUE);
+        p += n;
+        if (*p == '&')
+          p++;
+        continue;
+      }
       encode_into (pair, k->str, k->len, 0);
       g_string_append_c (pair, '\x01');
       encode_into (pair, v->str, v->len, 0);
@@ -218,6 +228,30 @@ fail (guint * status, gchar ** type, gchar ** message, guint st,
   return FALSE;
 }
 
+/* Decoded value of the first query parameter called `name`, or NULL. */
+static gchar *
+query_param (const char *query, const char *name)
+{
+  gchar **parts = g_strsplit (query ? query : "", "&", -1);
+  gchar *out = NULL;
+  guint i;
+
+  for (i = 0; parts[i] && !out; i++) {
+    char *eq = strchr (parts[i], '=');
+    GString *k = unescape (parts[i], eq ? (size_t) (eq - parts[i]) :
+        strlen (parts[i]));
+
+    if (strcmp (k->str, name) == 0) {
+      GString *v = eq ? unescape (eq + 1, strlen (eq + 1)) : g_string_new ("");
+
+      out = g_string_free (v, FALSE);
+    }
+    g_string_free (k, TRUE);
+  }
+  g_strfreev (parts);
+  return out;
+}
+
 gboolean
 vss_sigcheck_verify (const VssSigCheckConfig * cfg, const VssHttpRequest * req,
     gchar ** service, guint * status, gchar ** error_type, gchar ** message)
@@ -226,6 +260,9 @@ vss_sigcheck_verify (const VssSigCheckConfig * cfg, const VssHttpRequest * req,
   const char *amz_date = vss_http_request_header (req, "X-Amz-Date");
   const char *token = vss_http_request_header (req, "X-Amz-Security-Token");
   gchar *cred = NULL, *signed_hdrs = NULL, *sig = NULL;
+  gchar *q_sig = auth ? NULL : query_param (req->query, "X-Amz-Signature");
+  gchar *q_date = NULL, *q_token = NULL, *q_expires = NULL, *q_alg = NULL;
+  gboolean presigned = q_sig != NULL;
   gchar **scope = NULL, **names = NULL;
   GString *cr = NULL, *sts = NULL;
   char body_hash[65], cr_hash[65], mine[65];
@@ -236,17 +273,36 @@ vss_sigcheck_verify (const VssSigCheckConfig * cfg, const VssHttpRequest * req,
   guint i;
 
   *service = NULL;
-  if (!auth)
+  if (presigned) {
+    q_alg = query_param (req->query, "X-Amz-Algorithm");
+    q_date = query_param (req->query, "X-Amz-Date");
+    q_token = query_param (req->query, "X-Amz-Security-Token");
+    q_expires = query_param (req->query, "X-Amz-Expires");
+    cred = query_param (req->query, "X-Amz-Credential");
+    signed_hdrs = query_param (req->query, "X-Amz-SignedHeaders");
+    sig = q_sig;
+    q_sig = NULL;
+    amz_date = q_date;
+    token = q_token;
+    if (g_strcmp0 (q_alg, "AWS4-HMAC-SHA256") != 0 || !q_expires) {
+      fail (status, error_type, message, 403,
+          "AuthorizationQueryParametersError",
+          "X-Amz-Algorithm must be AWS4-HMAC-SHA256 and X-Amz-Expires set");
+      goto out;
+    }
+    p = "";
+  } else if (!auth) {
     return fail (status, error_type, message, 403,
         "MissingAuthenticationTokenException", "Missing Authentication Token");
-
-  /* "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=..." */
-  while (*auth == ' ')
-    auth++;
-  if (strncmp (auth, "AWS4-HMAC-SHA256 ", 17) != 0)
-    return fail (status, error_type, message, 403,
-        "IncompleteSignatureException", "Unsupported signing algorithm");
-  p = auth + 17;
+  } else {
+    /* "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=..." */
+    while (*auth == ' ')
+      auth++;
+    if (strncmp (auth, "AWS4-HMAC-SHA256 ", 17) != 0)
+      return fail (status, error_type, message, 403,
+          "IncompleteSignatureException", "Unsupported signing algorithm");
+    p = auth + 17;
+  }
   while (*p) {
     const char *comma = strchr (p, ',');
     size_t n = comma ? (size_t) (comma - p) : strlen (p);
@@ -304,7 +360,17 @@ vss_sigcheck_verify (const VssSigCheckConfig * cfg, const VssHttpRequest * req,
       g_date_time_unref (dt);
     g_free (iso);
     g_time_zone_unref (utc);
-    if (!t || ABS (t - cfg->now) > cfg->max_skew) {
+    if (t && presigned) {
+      gint64 e = g_ascii_strtoll (q_expires, NULL, 10);
+
+      if (e < 1 || e > 604800 || cfg->now > t + e) {
+        fail (status, error_type, message, 403, "AccessDenied",
+            "Request has expired");
+        goto out;
+      }
+    }
+    if (!t || (presigned ? t - cfg->now > cfg->max_skew :
+            ABS (t - cfg->now) > cfg->max_skew)) {
       fail (status, error_type, message, 403, "InvalidSignatureException",
           "Signature expired or not yet valid: X-Amz-Date is too far from "
           "the server time.");
@@ -325,6 +391,9 @@ vss_sigcheck_verify (const VssSigCheckConfig * cfg, const VssHttpRequest * req,
   if (s3) {
     const char *h = vss_http_request_header (req, "X-Amz-Content-Sha256");
 
+    /* A presigned URL cannot know the body: S3 uses UNSIGNED-PAYLOAD. */
+    if (!h && presigned)
+      h = "UNSIGNED-PAYLOAD";
     if (!h) {
       fail (status, error_type, message, 400, "InvalidRequest",
           "Missing required header for this request: x-amz-content-sha256");
@@ -345,13 +414,14 @@ vss_sigcheck_verify (const VssSigCheckConfig * cfg, const VssHttpRequest * req,
   g_string_append_c (cr, '\n');
   canonical_path (cr, req->path, s3);
   g_string_append_c (cr, '\n');
-  canonical_query (cr, req->query);
+  canonical_query (cr, req->query, presigned);
   g_string_append_c (cr, '\n');
   names = g_strsplit (signed_hdrs, ";", -1);
   if (!g_strv_contains ((const gchar * const *) names, "host")
-      || !g_strv_contains ((const gchar * const *) names, "x-amz-date")
-      || (token && !g_strv_contains ((const gchar * const *) names,
-              "x-amz-security-token"))) {
+      || (!presigned && (!g_strv_contains ((const gchar * const *) names,
+                  "x-amz-date") || (token
+                  && !g_strv_contains ((const gchar * const *) names,
+                      "x-amz-security-token"))))) {
     fail (status, error_type, message, 403, "InvalidSignatureException",
         "host, x-amz-date and x-amz-security-token must be signed");
     goto out;
@@ -412,5 +482,10 @@ out:
   g_free (cred);
   g_free (signed_hdrs);
   g_free (sig);
+  g_free (q_sig);
+  g_free (q_alg);
+  g_free (q_date);
+  g_free (q_token);
+  g_free (q_expires);
   return ok;
 }
