@@ -3,7 +3,10 @@
  */
 #pragma once
 
+#include "gstvssaws.h"
+#include "gstvsscred.h"
 #include "gstvssdedupmeta.h"
 #include "gstvssframeid.h"
 #include "gstvssmeta.h"
 #include "gstvsslocalembed.h"
+#include "gstvsssigv4.h"

@@ -26,7 +26,7 @@ build_pkgs=(
   mate-backgrounds plasma-workspace-wallpapers
 )
 test_pkgs=(
-  clang libclang-rt-14-dev openssl ffmpeg valgrind
+  clang libclang-rt-14-dev openssl libssl-dev ffmpeg valgrind
   dataset-fashion-mnist
   nodejs npm
 )
