@@ -28,8 +28,10 @@ build_pkgs=(
 test_pkgs=(
   clang libclang-rt-14-dev openssl libssl-dev ffmpeg valgrind
   dataset-fashion-mnist
-  nodejs npm
 )
+# s3rver needs Node.js and npm: Debian's, unless the machine already has its own
+# (Debian's npm would conflict with a Node.js installed from elsewhere).
+command -v npm >/dev/null 2>&1 || test_pkgs+=(nodejs npm)
 
 pkgs=("${build_pkgs[@]}")
 [ $want_tests = 1 ] && pkgs+=("${test_pkgs[@]}")
