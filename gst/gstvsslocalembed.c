@@ -50,12 +50,14 @@
  * whole is the average of the parts' distances weighted by these squared:
  * the histogram is robust to motion (same-scene distances ~100x smaller than
  * different-scene ones) but confuses photographs of similar palette; the
- * luma layout tells those apart but moves with pans. Chosen by the sweep in
- * the calibration test. */
-#define W_LUMA 0.55f
+ * luma layout tells those apart but moves with pans. Chosen by sweeps of the
+ * calibration test and of the dedup quality test (tests/elements), which
+ * found photographs of one palette but different layout (a blue sky, a blue
+ * foggy lake) confused when the histogram weighed more. */
+#define W_LUMA 0.8f
 #define W_LUMA_DC 0.2f
 #define W_CHROMA 0.5f
-#define W_HIST 0.84f
+#define W_HIST 0.6f
 #define W_BIAS 0.05f
 
 static gfloat lcos[LGRID][LGRID];       /* lcos[u][x] orthonormal DCT-II basis */

@@ -76,6 +76,7 @@ plan_scenes (GRand * r, guint n_photos)
   gdouble t = 0;
   guint next_new = 0;
   gboolean *used = g_new0 (gboolean, n_photos);
+  VssView *last_view = g_new0 (VssView, n_photos);
 
   while (t < opt_duration) {
     Scene s = { 0 };
@@ -103,17 +104,26 @@ plan_scenes (GRand * r, guint n_photos)
       s.photo = g_rand_int_range (r, 0, n_photos);
       s.revisit = used[s.photo];
     }
+    if (s.revisit) {
+      /* The camera comes back to about where it left this scene. */
+      s.from = last_view[s.photo];
+      s.from.cx += g_rand_double_range (r, -0.02, 0.02) / s.from.zoom;
+      s.from.cy += g_rand_double_range (r, -0.02, 0.02) / s.from.zoom;
+    } else {
+      s.from = random_view (r);
+    }
     used[s.photo] = TRUE;
-    s.from = random_view (r);
     s.to = s.from;
     s.to.cx += cos (angle) * pan * s.duration / s.from.zoom;
     s.to.cy += sin (angle) * pan * s.duration / s.from.zoom;
     s.to.zoom *= exp (g_rand_double_range (r, -0.01, 0.01) * s.duration);
     s.fade_in = scenes->len > 0 && g_rand_boolean (r);
+    last_view[s.photo] = s.to;
     g_array_append_val (scenes, s);
     t += s.duration;
   }
   g_free (used);
+  g_free (last_view);
   return scenes;
 }
 
