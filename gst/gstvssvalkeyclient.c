@@ -507,7 +507,7 @@ take_reply (VssValkeyClient * c, Node * asked, VssValkeyPipelineEntry * e,
 
 static gboolean
 execute_locked (VssValkeyClient * c, VssValkeyPipeline * p,
-    GCancellable * cancel, GError ** error)
+    GCancellable * cancel, gboolean count_in_error, GError ** error)
 {
   GError *failure = NULL;
   guint n = p->entries->len;
@@ -660,7 +660,7 @@ execute_locked (VssValkeyClient * c, VssValkeyPipeline * p,
         VSS_VALKEY_COMMAND_NOT_SENT);
     guint no_reply = vss_valkey_pipeline_count_state (p,
         VSS_VALKEY_COMMAND_NO_REPLY);
-    if (not_sent + no_reply > 0)
+    if (count_in_error && not_sent + no_reply > 0)
       g_prefix_error (&failure, "%u of %u commands need a retry (%u not "
           "sent, %u sent without reply): ", not_sent + no_reply, n,
           not_sent, no_reply);
@@ -689,7 +689,7 @@ vss_valkey_client_execute (VssValkeyClient * c, VssValkeyPipeline * p,
 
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   g_mutex_lock (&c->lock);
-  ok = execute_locked (c, p, cancel, error);
+  ok = execute_locked (c, p, cancel, TRUE, error);
   g_mutex_unlock (&c->lock);
   return ok;
 }
@@ -735,11 +735,15 @@ vss_valkey_command (VssValkeyClient * c, GCancellable * cancel,
   VssValkeyReply *r = NULL;
   gsize name_len = argvlen ? argvlen[0] : strlen (argv[0]);
   gboolean keyed = argc >= 2 && !is_keyless (argv[0], name_len);
+  gboolean ok;
 
   vss_valkey_pipeline_append (p, keyed ? argv[1] : NULL,
       keyed ? (argvlen ? argvlen[1] : strlen (argv[1])) : 0,
       VSS_VALKEY_COMMAND_FLAGS_NONE, argc, argv, argvlen);
-  if (vss_valkey_client_execute (c, p, cancel, error)) {
+  g_mutex_lock (&c->lock);
+  ok = execute_locked (c, p, cancel, FALSE, error);
+  g_mutex_unlock (&c->lock);
+  if (ok) {
     r = vss_valkey_pipeline_steal_reply (p, 0);
     if (vss_resp_reply_to_error (r, error, NULL)) {
       freeReplyObject (r);
