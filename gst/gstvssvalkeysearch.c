@@ -702,8 +702,12 @@ vss_valkey_knn_parse (const VssValkeyReply * r, gboolean nocontent,
           g_hash_table_replace (h->fields, g_strdup (name->str),
               g_bytes_new_take (s, strlen (s)));
         } else {
+          /* A NUL after the data lets text fields be read as strings. */
+          gchar *copy = g_malloc (val->len + 1);
+          memcpy (copy, val->str, val->len);
+          copy[val->len] = '\0';
           g_hash_table_replace (h->fields, g_strdup (name->str),
-              g_bytes_new (val->str, val->len));
+              g_bytes_new_take (copy, val->len));
         }
       }
     }

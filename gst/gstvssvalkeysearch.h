@@ -110,7 +110,7 @@ typedef struct
 {
   gchar *key;
   gdouble score;                /* distance, ascending; NAN with nocontent */
-  GHashTable *fields;           /* field name → GBytes, never NULL */
+  GHashTable *fields;           /* name → GBytes (NUL after the data) */
 } VssValkeyHit;
 
 /* The name given to the KNN distance with `AS`. */
