@@ -79,19 +79,35 @@ vss_resp_parse (const void *data, gsize len, VssValkeyReply ** reply,
   return ret;
 }
 
-/* CRC16-CCITT (XMODEM): poly 0x1021, init 0, no reflection. */
-guint16
-vss_resp_crc16 (const void *data, gsize len)
-{
-  const guint8 *p = data;
-  guint16 crc = 0;
+/* CRC16-CCITT (XMODEM): poly 0x1021, init 0, no reflection. Table-driven:
+ * every keyed command hashes its key. */
+static guint16 crc16_table[256];
 
-  for (gsize i = 0; i < len; i++) {
-    crc ^= (guint16) p[i] << 8;
+static void
+crc16_init (void)
+{
+  for (guint i = 0; i < 256; i++) {
+    guint16 crc = (guint16) (i << 8);
     for (gint b = 0; b < 8; b++)
       crc = (crc & 0x8000) ? (guint16) ((crc << 1) ^ 0x1021) : (guint16) (crc
           << 1);
+    crc16_table[i] = crc;
   }
+}
+
+guint16
+vss_resp_crc16 (const void *data, gsize len)
+{
+  static gsize inited = 0;
+  const guint8 *p = data;
+  guint16 crc = 0;
+
+  if (g_once_init_enter (&inited)) {
+    crc16_init ();
+    g_once_init_leave (&inited, 1);
+  }
+  for (gsize i = 0; i < len; i++)
+    crc = (guint16) ((crc << 8) ^ crc16_table[((crc >> 8) ^ p[i]) & 0xff]);
   return crc;
 }
 

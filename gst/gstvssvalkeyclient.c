@@ -48,7 +48,7 @@ struct _VssValkeyClient
   VssValkeySlotMap *map;
   Node *standalone;
   GHashTable *nodes;            /* "host:port" → Node */
-  GByteArray *out;
+  GArray *vecs;                 /* GOutputVector, reused per write */
   VssValkeyClientStats stats;
 };
 
@@ -87,7 +87,7 @@ vss_valkey_client_new (const VssValkeyConfig * config)
   c->display_url = display_url (c->cfg);
   c->nodes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       node_free);
-  c->out = g_byte_array_new ();
+  c->vecs = g_array_new (FALSE, FALSE, sizeof (GOutputVector));
   return c;
 }
 
@@ -120,7 +120,7 @@ vss_valkey_client_free (VssValkeyClient * c)
   vss_valkey_slot_map_free (c->map);
   vss_valkey_config_free (c->cfg);
   g_free (c->display_url);
-  g_byte_array_unref (c->out);
+  g_array_unref (c->vecs);
   g_mutex_clear (&c->lock);
   g_free (c);
 }
@@ -453,9 +453,10 @@ route (VssValkeyClient * c, VssValkeyPipelineEntry * e, Node * any)
 }
 
 static void
-append_bytes (GByteArray * out, const void *data, gsize len)
+append_vec (GArray * vecs, const void *data, gsize len)
 {
-  g_byte_array_append (out, data, len);
+  GOutputVector v = { data, len };
+  g_array_append_val (vecs, v);
 }
 
 static const gchar asking_cmd[] = "*1\r\n$6\r\nASKING\r\n";
@@ -583,13 +584,13 @@ execute_locked (VssValkeyClient * c, VssValkeyPipeline * p,
           break;
         continue;
       }
-      g_byte_array_set_size (c->out, 0);
+      g_array_set_size (c->vecs, 0);
       for (guint j = 0; j < node->batch->len; j++) {
         VssValkeyPipelineEntry *e = &g_array_index (p->entries,
             VssValkeyPipelineEntry, g_array_index (node->batch, guint, j));
         if (e->ask_host != NULL)
-          append_bytes (c->out, asking_cmd, sizeof asking_cmd - 1);
-        append_bytes (c->out, e->cmd, e->len);
+          append_vec (c->vecs, asking_cmd, sizeof asking_cmd - 1);
+        append_vec (c->vecs, e->cmd, e->len);
       }
       deadline = vss_valkey_deadline_from_ms (c->cfg->command_timeout_ms);
       node->sent = TRUE;
@@ -597,8 +598,8 @@ execute_locked (VssValkeyClient * c, VssValkeyPipeline * p,
         g_array_index (p->entries, VssValkeyPipelineEntry,
             g_array_index (node->batch, guint, j)).state =
             VSS_VALKEY_COMMAND_NO_REPLY;
-      if (!vss_valkey_conn_write (conn, c->out->data, c->out->len, deadline,
-              cancel, &err)) {
+      if (!vss_valkey_conn_writev (conn, (GOutputVector *) c->vecs->data,
+              c->vecs->len, deadline, cancel, &err)) {
         if (failure == NULL)
           failure = err;
         else

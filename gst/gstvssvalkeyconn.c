@@ -134,6 +134,55 @@ vss_valkey_conn_write (VssValkeyConn * conn, const void *data, gsize len,
   return TRUE;
 }
 
+/**
+ * vss_valkey_conn_writev:
+ * @vecs: (inout): advanced past what was written.
+ *
+ * Writes a whole pipeline without first copying it into one buffer.
+ */
+gboolean
+vss_valkey_conn_writev (VssValkeyConn * conn, GOutputVector * vecs,
+    gsize n_vecs, gint64 deadline, GCancellable * cancellable,
+    GError ** error)
+{
+  gsize i = 0;
+
+  if (conn->broken) {
+    g_set_error (error, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_CONNECTION,
+        "Connection to %s is broken", conn->name);
+    return FALSE;
+  }
+  while (i < n_vecs) {
+    GError *err = NULL;
+    gsize written = 0;
+    /* Stay under IOV_MAX (1024 on Linux). */
+    GPollableReturn ret = g_pollable_output_stream_writev_nonblocking
+        (conn->out, vecs + i, MIN (n_vecs - i, 512), &written, cancellable,
+        &err);
+
+    if (ret == G_POLLABLE_RETURN_FAILED) {
+      conn_fail (conn, err, "writing to", error);
+      return FALSE;
+    }
+    if (ret == G_POLLABLE_RETURN_WOULD_BLOCK) {
+      if (!wait_for (conn, G_IO_OUT, deadline, cancellable, &err)) {
+        conn_fail (conn, err, "writing to", error);
+        return FALSE;
+      }
+      continue;
+    }
+    while (i < n_vecs && written >= vecs[i].size) {
+      written -= vecs[i].size;
+      i++;
+    }
+    if (written > 0) {
+      vecs[i].buffer = (const guint8 *) vecs[i].buffer + written;
+      vecs[i].size -= written;
+    }
+  }
+  return TRUE;
+}
+
 VssValkeyReply *
 vss_valkey_conn_read_reply (VssValkeyConn * conn, gint64 deadline,
     GCancellable * cancellable, GError ** error)

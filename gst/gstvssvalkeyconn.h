@@ -24,6 +24,10 @@ const gchar *vss_valkey_conn_get_name (const VssValkeyConn * conn);
 gboolean vss_valkey_conn_write (VssValkeyConn * conn, const void *data,
     gsize len, gint64 deadline, GCancellable * cancellable, GError ** error);
 
+gboolean vss_valkey_conn_writev (VssValkeyConn * conn, GOutputVector * vecs,
+    gsize n_vecs, gint64 deadline, GCancellable * cancellable,
+    GError ** error);
+
 VssValkeyReply *vss_valkey_conn_read_reply (VssValkeyConn * conn,
     gint64 deadline, GCancellable * cancellable, GError ** error);
 

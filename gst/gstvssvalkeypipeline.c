@@ -9,6 +9,7 @@
 #include "config.h"
 #endif
 
+#include <stdlib.h>
 #include "gstvssvalkeypipelinepriv.h"
 
 static void
@@ -16,7 +17,7 @@ entry_clear (gpointer p)
 {
   VssValkeyPipelineEntry *e = p;
 
-  g_free (e->cmd);
+  free (e->cmd);                /* hiredis's allocation */
   g_free (e->ask_host);
   if (e->reply)
     freeReplyObject (e->reply);
@@ -60,10 +61,15 @@ vss_valkey_pipeline_append (VssValkeyPipeline * p, const void *key,
     const gchar ** argv, const gsize * argvlen)
 {
   VssValkeyPipelineEntry e = { 0, };
+  /* int in hiredis 0.14, long long from 1.1: hold it in the wider type. */
+  long long len;
 
   g_return_val_if_fail (argc > 0, G_MAXUINT);
-  e.cmd = vss_resp_format_command (argc, argv, argvlen, &e.len);
-  g_assert (e.cmd != NULL);
+  /* Kept in hiredis's own buffer: no second copy on the hot path. */
+  len = redisFormatCommandArgv (&e.cmd, argc, argv, argvlen);
+  if (len < 0 || e.cmd == NULL)
+    g_error ("Out of memory formatting a command");
+  e.len = (gsize) len;
   e.slot = key ? (gint) vss_resp_key_slot (key, keylen) : -1;
   e.flags = flags;
   e.state = VSS_VALKEY_COMMAND_NOT_SENT;

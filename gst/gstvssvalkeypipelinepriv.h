@@ -9,7 +9,7 @@ G_BEGIN_DECLS
 
 typedef struct
 {
-  gchar *cmd;                   /* RESP bytes */
+  char *cmd;                    /* RESP bytes, from hiredis: free() */
   gsize len;
   gint slot;                    /* -1: no key, any node */
   VssValkeyCommandFlags flags;
