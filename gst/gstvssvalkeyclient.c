@@ -17,10 +17,14 @@
 #endif
 
 #include <string.h>
+#include <gst/gst.h>
 #include "gstvssvalkeyclient.h"
 #include "gstvssvalkeyconn.h"
 #include "gstvssvalkeycluster.h"
 #include "gstvssvalkeypipelinepriv.h"
+
+GST_DEBUG_CATEGORY_STATIC (vss_valkey_debug);
+#define GST_CAT_DEFAULT vss_valkey_debug
 
 #define BACKOFF_BASE_MS 100
 #define BACKOFF_MAX_MS 2000
@@ -80,8 +84,14 @@ display_url (const VssValkeyConfig * cfg)
 VssValkeyClient *
 vss_valkey_client_new (const VssValkeyConfig * config)
 {
+  static gsize debug_inited = 0;
   VssValkeyClient *c = g_new0 (VssValkeyClient, 1);
 
+  if (g_once_init_enter (&debug_inited)) {
+    GST_DEBUG_CATEGORY_INIT (vss_valkey_debug, "vssvalkey", 0,
+        "gst-vss Valkey client (messages never show passwords)");
+    g_once_init_leave (&debug_inited, 1);
+  }
   g_mutex_init (&c->lock);
   c->cfg = vss_valkey_config_copy (config);
   c->display_url = display_url (c->cfg);
@@ -211,15 +221,19 @@ node_conn (VssValkeyClient * c, Node * n, guint attempts,
     n->conn = vss_valkey_conn_open (c->cfg, n->host, n->port, n->readonly,
         cancellable, &err);
     if (n->conn != NULL) {
+      GST_INFO ("connected to %s%s%s", vss_valkey_conn_get_name (n->conn),
+          c->cfg->tls ? " (TLS)" : "", n->readonly ? " (replica)" : "");
       if (n->ever_connected)
         c->stats.reconnects++;
       n->ever_connected = TRUE;
       return n->conn;
     }
     if (is_permanent (err) || attempt >= attempts) {
+      GST_WARNING ("%s", err->message);
       g_propagate_error (error, err);
       return NULL;
     }
+    GST_DEBUG ("attempt %u: %s", attempt + 1, err->message);
     g_clear_error (&err);
     if (!sleep_cancellable (backoff_ms (attempt), cancellable, error))
       return NULL;
@@ -254,6 +268,7 @@ fetch_map_from (VssValkeyClient * c, Node * n, GCancellable * cancel,
   VssValkeyConn *conn;
   VssValkeyReply *r;
   VssValkeySlotMap *map;
+  gboolean is_shards;
 
   conn = node_conn (c, n, 0, cancel, &err);
   if (conn == NULL)
@@ -261,34 +276,39 @@ fetch_map_from (VssValkeyClient * c, Node * n, GCancellable * cancel,
   r = roundtrip (c, conn, cancel, &err, 2, shards);
   if (r == NULL)
     goto io_failed;
-  if (r->type == REDIS_REPLY_ERROR && strstr (r->str, "cluster support")) {
-    /* "ERR This instance has cluster support disabled" */
+  is_shards = TRUE;
+  if (r->type == REDIS_REPLY_ERROR && !strstr (r->str, "cluster support")) {
+    /* Servers older than 7.0 have only CLUSTER SLOTS. */
     freeReplyObject (r);
-    if (c->cfg->cluster == VSS_VALKEY_CLUSTER_YES) {
+    is_shards = FALSE;
+    r = roundtrip (c, conn, cancel, &err, 2, slots);
+    if (r == NULL)
+      goto io_failed;
+  }
+  if (r->type == REDIS_REPLY_ERROR) {
+    /* "ERR This instance has cluster support disabled", or an ACL user
+     * that may not ask: in auto mode both mean a single server. */
+    if (c->cfg->cluster == VSS_VALKEY_CLUSTER_YES
+        || (c->topology_known && c->cluster)) {
       g_set_error (error, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_CLUSTER,
-          "The URL says cluster=yes but %s is not in cluster mode",
-          vss_valkey_conn_get_name (conn));
-      return 0;
+          "Cannot read the slot map from %s: %s",
+          vss_valkey_conn_get_name (conn), r->str);
+      freeReplyObject (r);
+      return c->cfg->cluster == VSS_VALKEY_CLUSTER_YES
+          && !c->topology_known ? 0 : -1;
     }
+    GST_DEBUG ("%s: not a cluster (%s)", vss_valkey_conn_get_name (conn),
+        r->str);
+    freeReplyObject (r);
     c->cluster = FALSE;
     c->standalone = n;
     c->topology_known = TRUE;
     return 1;
   }
-  if (r->type == REDIS_REPLY_ERROR) {
-    /* Servers older than 7.0 have only CLUSTER SLOTS. */
-    freeReplyObject (r);
-    r = roundtrip (c, conn, cancel, &err, 2, slots);
-    if (r == NULL)
-      goto io_failed;
-    if (vss_resp_reply_to_error (r, error, "CLUSTER SLOTS")) {
-      freeReplyObject (r);
-      return 0;
-    }
-    map = vss_valkey_slot_map_from_slots (r, n->host, error);
-  } else {
+  if (is_shards)
     map = vss_valkey_slot_map_from_shards (r, n->host, c->cfg->tls, error);
-  }
+  else
+    map = vss_valkey_slot_map_from_slots (r, n->host, error);
   freeReplyObject (r);
   if (map == NULL)
     return 0;
@@ -304,6 +324,9 @@ fetch_map_from (VssValkeyClient * c, Node * n, GCancellable * cancel,
   c->map_stale = FALSE;
   c->topology_known = TRUE;
   c->stats.map_refreshes++;
+  GST_DEBUG ("slot map from %s: %u shards, %u nodes, %u slots unassigned",
+      vss_valkey_conn_get_name (conn), map->shards->len, map->nodes->len,
+      vss_valkey_slot_map_n_unassigned (map));
   return 1;
 
 io_failed:
@@ -482,6 +505,7 @@ take_reply (VssValkeyClient * c, Node * asked, VssValkeyPipelineEntry * e,
       g_free (host);
       host = g_strdup (asked->host);
     }
+    GST_LOG ("%s slot %u to %s:%u", ask ? "ASK" : "MOVED", slot, host, port);
     if (ask) {
       c->stats.ask++;
       e->ask_host = host;
@@ -494,8 +518,11 @@ take_reply (VssValkeyClient * c, Node * asked, VssValkeyPipelineEntry * e,
     e->state = VSS_VALKEY_COMMAND_NOT_SENT;
     return FALSE;
   }
+  /* Transient: a multi-key command during a migration, a cluster that is
+   * healing, a server still loading its data after a restart. */
   if (vss_resp_reply_is_error (r, "TRYAGAIN")
-      || vss_resp_reply_is_error (r, "CLUSTERDOWN")) {
+      || vss_resp_reply_is_error (r, "CLUSTERDOWN")
+      || vss_resp_reply_is_error (r, "LOADING")) {
     c->stats.tryagain++;
     *need_pause = TRUE;
     c->map_stale = c->cluster;
@@ -665,6 +692,7 @@ execute_locked (VssValkeyClient * c, VssValkeyPipeline * p,
       g_prefix_error (&failure, "%u of %u commands need a retry (%u not "
           "sent, %u sent without reply): ", not_sent + no_reply, n,
           not_sent, no_reply);
+    GST_WARNING ("%s", failure->message);
     g_propagate_error (error, failure);
     return FALSE;
   }
