@@ -26,6 +26,10 @@
 GST_DEBUG_CATEGORY_STATIC (vss_valkey_debug);
 #define GST_CAT_DEFAULT vss_valkey_debug
 
+/* Fetch the slot map again after this long even without MOVED, to learn
+ * about replicas that came online and nodes that were added. */
+#define MAP_MAX_AGE_US (60 * G_USEC_PER_SEC)
+
 #define BACKOFF_BASE_MS 100
 #define BACKOFF_MAX_MS 2000
 
@@ -50,6 +54,7 @@ struct _VssValkeyClient
   gboolean cluster;
   gboolean map_stale;
   VssValkeySlotMap *map;
+  gint64 map_time;
   Node *standalone;
   GHashTable *nodes;            /* "host:port" → Node */
   GArray *vecs;                 /* GOutputVector, reused per write */
@@ -320,6 +325,7 @@ fetch_map_from (VssValkeyClient * c, Node * n, GCancellable * cancel,
   }
   vss_valkey_slot_map_free (c->map);
   c->map = map;
+  c->map_time = g_get_monotonic_time ();
   c->cluster = TRUE;
   c->map_stale = FALSE;
   c->topology_known = TRUE;
@@ -343,6 +349,8 @@ io_failed:
 static gboolean
 ensure_topology (VssValkeyClient * c, GCancellable * cancel, GError ** error)
 {
+  if (c->cluster && g_get_monotonic_time () - c->map_time > MAP_MAX_AGE_US)
+    c->map_stale = TRUE;
   if (c->topology_known && !(c->cluster && c->map_stale))
     return TRUE;
   if (c->cfg->cluster == VSS_VALKEY_CLUSTER_NO) {

@@ -284,10 +284,118 @@ test_cluster_migration (void)
   g_free (port_str);
 }
 
+static guint64
+get_calls (VssTestRedis * r, guint node)
+{
+  gchar *stats = cli (r, node, "INFO", "commandstats", NULL);
+  const gchar *p = strstr (stats, "cmdstat_get:calls=");
+  guint64 n = p ? g_ascii_strtoull (p + strlen ("cmdstat_get:calls="), NULL,
+      10) : 0;
+
+  g_free (stats);
+  return n;
+}
+
+/* With read_from_replicas=yes, reads flagged READONLY go to replicas (which
+ * got READONLY at connect); writes and unflagged reads stay on primaries. */
+static void
+test_replica_reads (void)
+{
+  VssTestRedisOptions opts = {.cluster_replicas = 1 };
+  GError *err = NULL;
+  g_autoptr (VssTestRedis) r = vss_test_redis_start_cluster (3, &opts, &err);
+  g_autoptr (VssValkeyPipeline) p = vss_valkey_pipeline_new ();
+  VssValkeyClient *c;
+  gchar *url;
+  guint64 on_replicas = 0, on_primaries = 0;
+  const guint n = 300;
+  gint64 until;
+
+  g_assert_no_error (err);
+  url = vss_test_redis_get_url (r, NULL);
+  c = vss_valkey_client_new_from_url (url, &err);
+  g_free (url);
+  g_assert_no_error (err);
+
+  for (guint i = 0; i < n; i++) {
+    gchar k[32];
+    const gchar *argv[] = { "SET", k, k };
+    g_snprintf (k, sizeof k, "rep:%u", i);
+    vss_valkey_pipeline_append (p, k, strlen (k), 0, 3, argv, NULL);
+  }
+  g_assert_true (vss_valkey_client_execute (c, p, NULL, &err));
+  g_assert_no_error (err);
+  vss_valkey_client_free (c);
+
+  /* Redis reports a replica whose replication offset is still 0 as
+   * "loading", and the client does not read from those: wait until every
+   * replica is "online". */
+  until = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
+  for (;;) {
+    gchar *shards = cli (r, 0, "CLUSTER", "SHARDS", NULL);
+    gboolean loading = strstr (shards, "loading") != NULL;
+    g_free (shards);
+    if (!loading)
+      break;
+    g_assert_cmpint (g_get_monotonic_time (), <, until);
+    g_usleep (100 * 1000);
+  }
+
+  url = vss_test_redis_get_url (r, "read_from_replicas=yes");
+  c = vss_valkey_client_new_from_url (url, &err);
+  g_free (url);
+  g_assert_no_error (err);
+  g_assert_true (vss_valkey_client_connect (c, NULL, &err));
+  g_assert_cmpuint (vss_valkey_client_get_n_primaries (c), ==, 3);
+  for (guint i = 0; i < vss_test_redis_get_n_nodes (r); i++)
+    g_free (cli (r, i, "CONFIG", "RESETSTAT", NULL));
+
+  /* Replicas lag a little: read until every value is there. */
+  until = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  for (;;) {
+    guint good = 0;
+    vss_valkey_pipeline_clear (p);
+    for (guint i = 0; i < n; i++) {
+      gchar k[32];
+      const gchar *argv[] = { "GET", k };
+      g_snprintf (k, sizeof k, "rep:%u", i);
+      vss_valkey_pipeline_append (p, k, strlen (k),
+          VSS_VALKEY_COMMAND_READONLY, 2, argv, NULL);
+    }
+    g_assert_true (vss_valkey_client_execute (c, p, NULL, &err));
+    for (guint i = 0; i < n; i++) {
+      const VssValkeyReply *rep = vss_valkey_pipeline_get_reply (p, i);
+      gchar k[32];
+      g_snprintf (k, sizeof k, "rep:%u", i);
+      g_assert_cmpint (rep->type, !=, REDIS_REPLY_ERROR);
+      good += rep->type == REDIS_REPLY_STRING && !strcmp (rep->str, k);
+    }
+    if (good == n)
+      break;
+    g_assert_cmpint (g_get_monotonic_time (), <, until);
+    g_usleep (50 * 1000);
+  }
+
+  for (guint i = 0; i < vss_test_redis_get_n_nodes (r); i++) {
+    gchar *role = cli (r, i, "ROLE", NULL);
+    if (g_str_has_prefix (role, "master"))
+      on_primaries += get_calls (r, i);
+    else
+      on_replicas += get_calls (r, i);
+    g_free (role);
+  }
+  g_test_message ("GET on replicas %" G_GUINT64_FORMAT ", on primaries %"
+      G_GUINT64_FORMAT, on_replicas, on_primaries);
+  g_assert_cmpuint (on_primaries, ==, 0);
+  g_assert_cmpuint (on_replicas, >=, n);
+  vss_valkey_client_free (c);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/valkey/cluster/migration", test_cluster_migration);
+  g_test_add_func ("/valkey/cluster/replica-reads", test_replica_reads);
   return g_test_run ();
 }

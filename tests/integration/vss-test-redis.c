@@ -495,9 +495,20 @@ cluster_ok (VssTestRedis * r)
 {
   for (guint i = 0; i < r->servers->len; i++) {
     gchar *info = vss_test_redis_cli (r, i, NULL, "CLUSTER", "INFO", NULL);
+    gchar *repl = vss_test_redis_cli (r, i, NULL, "INFO", "replication",
+        NULL);
     gboolean ok = info && strstr (info, "cluster_state:ok")
-        && strstr (info, "cluster_slots_ok:16384");
+        && strstr (info, "cluster_slots_ok:16384")
+        && strstr (info, "cluster_known_nodes:") && repl
+        && (strstr (repl, "role:master")
+        || strstr (repl, "master_link_status:up"));
+    if (ok) {
+      const gchar *k = strstr (info, "cluster_known_nodes:");
+      ok = g_ascii_strtoull (k + strlen ("cluster_known_nodes:"), NULL,
+          10) == r->servers->len;
+    }
     g_free (info);
+    g_free (repl);
     if (!ok)
       return FALSE;
   }
@@ -505,9 +516,11 @@ cluster_ok (VssTestRedis * r)
 }
 
 VssTestRedis *
-vss_test_redis_start_cluster (guint n, const VssTestRedisOptions * opts,
-    GError ** error)
+vss_test_redis_start_cluster (guint n_primaries,
+    const VssTestRedisOptions * opts, GError ** error)
 {
+  guint replicas = opts ? opts->cluster_replicas : 0;
+  guint n = n_primaries * (1 + replicas);
   VssTestRedis *r = fixture_new (opts, TRUE, n, error);
   GPtrArray *args;
   gchar *out;
@@ -522,7 +535,7 @@ vss_test_redis_start_cluster (guint n, const VssTestRedisOptions * opts,
     g_ptr_array_add (args, g_strdup_printf ("127.0.0.1:%u",
             vss_test_redis_get_port (r, i)));
   g_ptr_array_add (args, g_strdup ("--cluster-replicas"));
-  g_ptr_array_add (args, g_strdup ("0"));
+  g_ptr_array_add (args, g_strdup_printf ("%u", replicas));
   g_ptr_array_add (args, g_strdup ("--cluster-yes"));
   g_ptr_array_add (args, NULL);
   out = vss_test_redis_cliv (r, 0, (const gchar * const *) args->pdata, error);
@@ -535,7 +548,8 @@ vss_test_redis_start_cluster (guint n, const VssTestRedisOptions * opts,
   while (!cluster_ok (r)) {
     if (g_get_monotonic_time () > until) {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-          "the cluster did not reach cluster_state:ok in 20 s");
+          "the cluster did not reach cluster_state:ok with every replica in "
+          "sync in 20 s");
       goto fail;
     }
     g_usleep (50 * 1000);

@@ -19,6 +19,9 @@ G_BEGIN_DECLS
  * @appendonly: AOF with fsync always, so that a killed server keeps every
  *   acknowledged write.
  * @extra_args: (nullable): more arguments, e.g. `--loadmodule path`.
+ * @cluster_replicas: replicas per primary for vss_test_redis_start_cluster()
+ *   (node indexes past the primaries' count may be primaries or replicas:
+ *   ask `ROLE`).
  */
 typedef struct
 {
@@ -28,6 +31,7 @@ typedef struct
   const gchar *acl_password;
   gboolean appendonly;
   const gchar *const *extra_args;
+  guint cluster_replicas;
 } VssTestRedisOptions;
 
 typedef struct _VssTestRedis VssTestRedis;
