@@ -234,7 +234,7 @@ node_conn (VssValkeyClient * c, Node * n, guint attempts,
       return n->conn;
     }
     if (is_permanent (err) || attempt >= attempts) {
-      GST_WARNING ("%s", err->message);
+      GST_DEBUG ("%s", err->message);
       g_propagate_error (error, err);
       return NULL;
     }
@@ -691,6 +691,13 @@ execute_locked (VssValkeyClient * c, VssValkeyPipeline * p,
   }
   g_ptr_array_unref (used);
 
+  if (failure == NULL && vss_valkey_pipeline_count_state (p,
+          VSS_VALKEY_COMMAND_DONE) < n) {
+    /* Only commands whose slot no node serves are left. */
+    g_set_error (&failure, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_CLUSTER,
+        "Some slots are served by no node of %s (cluster down or being "
+        "resharded)", c->display_url);
+  }
   if (failure != NULL) {
     guint not_sent = vss_valkey_pipeline_count_state (p,
         VSS_VALKEY_COMMAND_NOT_SENT);

@@ -3,7 +3,6 @@
  */
 #include <string.h>
 #include <gio/gio.h>
-#include <gst/gst.h>
 #include "gstvssvalkeyclient.h"
 #include "vss-test-redis.h"
 
@@ -218,20 +217,6 @@ test_tls (void)
   g_free (other);
 }
 
-static GString *captured_log;
-static GMutex captured_lock;
-
-static void
-capture_log (GstDebugCategory * cat, GstDebugLevel level, const gchar * file,
-    const gchar * function, gint line, GObject * object,
-    GstDebugMessage * message, gpointer user_data)
-{
-  g_mutex_lock (&captured_lock);
-  g_string_append_printf (captured_log, "%s\n",
-      gst_debug_message_get (message));
-  g_mutex_unlock (&captured_lock);
-}
-
 static void
 test_acl (void)
 {
@@ -242,11 +227,6 @@ test_acl (void)
   GError *err = NULL;
   VssValkeyClient *c;
   gchar *u;
-
-  /* Every log line of the client, at every level, is checked for secrets. */
-  captured_log = g_string_new (NULL);
-  gst_debug_set_threshold_for_name ("vssvalkey", GST_LEVEL_MEMDUMP);
-  gst_debug_add_log_function (capture_log, NULL, NULL);
 
   /* Right user and password (percent-encoded in the URL). */
   c = client_for (r, NULL);
@@ -281,13 +261,6 @@ test_acl (void)
   g_clear_error (&err);
   vss_valkey_client_free (c);
   g_free (u);
-
-  gst_debug_remove_log_function (capture_log);
-  gst_debug_set_threshold_for_name ("vssvalkey", GST_LEVEL_NONE);
-  g_assert_nonnull (strstr (captured_log->str, "WRONGPASS"));
-  g_assert_null (strstr (captured_log->str, "wrong-horse"));
-  g_assert_null (strstr (captured_log->str, "s3cr3t"));
-  g_string_free (captured_log, TRUE);
 }
 
 typedef struct
@@ -498,8 +471,6 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  /* Only for GST_DEBUG=vssvalkey:6 logs of the client. */
-  gst_init (&argc, &argv);
   g_test_add_func ("/valkey/client/plain", test_plain);
   g_test_add_func ("/valkey/client/pipeline", test_pipeline);
   g_test_add_func ("/valkey/client/tls", test_tls);
