@@ -448,6 +448,55 @@ test_garbage_server (void)
   g_free (url);
 }
 
+/* A cluster whose map leaves the slot of "foo" (12182) to nobody. */
+static GBytes *
+gap_handler (gint argc, gchar ** argv, gsize * argvlen, gpointer data)
+{
+  guint16 *port = data;
+
+  if (!g_ascii_strcasecmp (argv[0], "CLUSTER")) {
+    gchar *shards = rb_array (1, rb_map ("slots", rb_array (2, rb_int (0),
+                rb_int (99)), "nodes", rb_array (1, rb_map ("port",
+                    rb_int (*port), "ip", rb_str ("127.0.0.1"), "role",
+                    rb_str ("master"), "health", rb_str ("online"), NULL)),
+            NULL));
+    GBytes *b = vss_fake_reply (shards);
+    g_free (shards);
+    return b;
+  }
+  return vss_fake_reply ("+PONG\r\n");
+}
+
+static void
+test_unserved_slot (void)
+{
+  guint16 port = 0;
+  GError *err = NULL;
+  g_autoptr (VssFakeValkey) fake = vss_fake_valkey_new (gap_handler, &port,
+      &err);
+  gchar *url;
+  VssValkeyClient *c;
+  g_autoptr (VssValkeyPipeline) p = vss_valkey_pipeline_new ();
+  const gchar *ping[] = { "PING" };
+  const gchar *get[] = { "GET", "foo" };
+
+  port = vss_fake_valkey_get_port (fake);
+  url = g_strdup_printf ("redis://127.0.0.1:%u/?max_redirects=2", port);
+  c = vss_valkey_client_new_from_url (url, &err);
+  vss_valkey_pipeline_append (p, NULL, 0, 0, 1, ping, NULL);
+  vss_valkey_pipeline_append (p, "foo", 3, 0, 2, get, NULL);
+  g_assert_false (vss_valkey_client_execute (c, p, NULL, &err));
+  g_assert_error (err, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_CLUSTER);
+  g_clear_error (&err);
+  g_assert_cmpint (vss_valkey_pipeline_get_state (p, 0), ==,
+      VSS_VALKEY_COMMAND_DONE);
+  g_assert_cmpint (vss_valkey_pipeline_get_state (p, 1), ==,
+      VSS_VALKEY_COMMAND_NOT_SENT);
+  g_assert_true (vss_valkey_pipeline_needs_retry (p, 1));
+  vss_valkey_client_free (c);
+  g_free (url);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -462,5 +511,6 @@ main (int argc, char **argv)
   g_test_add_func ("/valkey/resp/malformed", test_malformed);
   g_test_add_func ("/valkey/resp/fuzz", test_fuzz);
   g_test_add_func ("/valkey/resp/garbage-server", test_garbage_server);
+  g_test_add_func ("/valkey/resp/unserved-slot", test_unserved_slot);
   return g_test_run ();
 }
