@@ -26,7 +26,8 @@ typedef struct
  *
  * Everything a connection URL says. Built by vss_valkey_config_new_from_url():
  *
- *   (redis|rediss|valkey|valkeys)://[[user]:password@]host[:port][,host[:port]...][/db][?opt=v&...]
+ *   (redis|rediss|valkey|valkeys)://[[user]:password@]host[:port]
+ *       [,host[:port]...][/db][?opt=v&...]
  *
  * `rediss` and `valkeys` mean TLS. IPv6 literals go in brackets. User and
  * password are percent-decoded (encode `@ : / ? #` in them). Options:

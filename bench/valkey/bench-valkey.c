@@ -201,7 +201,8 @@ main (int argc, char **argv)
       "  \"ratio\": %.3f,\n"
       "  \"target_ratio\": 0.8,\n"
       "  \"meets_target\": %s\n"
-      "}\n", n, depth, DIM, doc_bytes, best.docs_per_s, best.mb_per_s, best.cpu_us_per_doc, rb,
+      "}\n", n, depth, DIM, doc_bytes, best.docs_per_s, best.mb_per_s,
+      best.cpu_us_per_doc, rb,
       best.docs_per_s / rb, best.docs_per_s >= 0.8 * rb ? "true" : "false");
   g_free (url);
   vss_test_redis_free (r);

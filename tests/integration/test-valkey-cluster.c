@@ -33,7 +33,8 @@ cli (VssTestRedis * r, guint node, ...)
 }
 
 /* The node (index into the fixture) that serves @slot, from CLUSTER NODES:
- * "<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <state> <ranges...>" */
+ * "<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <state>
+ * <ranges...>" */
 static guint
 owner_of (VssTestRedis * r, guint slot)
 {
