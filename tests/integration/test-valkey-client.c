@@ -329,7 +329,7 @@ typedef struct
 {
   VssValkeyClient *c;
   volatile gint stop;
-  guint n_written;              /* keys 0..n_written-1 attempted */
+  gint n_written;               /* keys 0..n_written-1 attempted */
   guint n_failures;             /* executes that reported lost commands */
   guint n_retried;
   GError *fatal;
@@ -345,7 +345,7 @@ writer_thread (gpointer data)
   VssValkeyPipeline *p = vss_valkey_pipeline_new ();
 
   while (!g_atomic_int_get (&w->stop)) {
-    guint base = w->n_written;
+    guint base = (guint) g_atomic_int_get (&w->n_written);
     GError *err = NULL;
 
     vss_valkey_pipeline_clear (p);
@@ -356,7 +356,7 @@ writer_thread (gpointer data)
       g_snprintf (val, sizeof val, "%u", base + i);
       vss_valkey_pipeline_append (p, key, strlen (key), 0, 4, argv, NULL);
     }
-    w->n_written += 200;
+    g_atomic_int_add (&w->n_written, 200);
     if (vss_valkey_client_execute (w->c, p, NULL, &err))
       continue;
 
@@ -413,15 +413,17 @@ test_restart (void)
   t = g_thread_new ("writer", writer_thread, &w);
   /* Kill the server hard in the middle of the stream, then restart it on
    * the same port with its append-only file. */
-  while (g_atomic_int_get ((gint *) & w.n_written) < 2000)
+  while (g_atomic_int_get (&w.n_written) < 2000) {
+    g_assert_no_error (w.fatal);
     g_usleep (1000);
+  }
   vss_test_redis_stop_node (r, 0, TRUE);
   g_usleep (300 * 1000);
   g_assert_true (vss_test_redis_restart_node (r, 0, &err));
   g_assert_no_error (err);
   {
-    guint at_restart = g_atomic_int_get ((gint *) & w.n_written);
-    while (g_atomic_int_get ((gint *) & w.n_written) < at_restart + 2000
+    gint at_restart = g_atomic_int_get (&w.n_written);
+    while (g_atomic_int_get (&w.n_written) < at_restart + 2000
         && w.fatal == NULL)
       g_usleep (1000);
   }
@@ -429,7 +431,7 @@ test_restart (void)
   g_thread_join (t);
   g_assert_no_error (w.fatal);
   g_assert_cmpuint (w.n_failures, >=, 1);
-  g_test_message ("%u keys written, %u failed executes, %u commands retried",
+  g_test_message ("%d keys written, %u failed executes, %u commands retried",
       w.n_written, w.n_failures, w.n_retried);
 
   vss_valkey_client_get_stats (w.c, &st);
@@ -440,10 +442,10 @@ test_restart (void)
   g_assert_no_error (err);
   g_assert_cmpint (rep->integer, ==, w.n_written);
   freeReplyObject (rep);
-  for (guint i = 0; i < w.n_written; i += 97) {
+  for (gint i = 0; i < w.n_written; i += 97) {
     gchar key[32], val[32];
-    g_snprintf (key, sizeof key, "doc:%u", i);
-    g_snprintf (val, sizeof val, "%u", i);
+    g_snprintf (key, sizeof key, "doc:%d", i);
+    g_snprintf (val, sizeof val, "%d", i);
     assert_string_reply (cmd (w.c, &err, "HGET", key, "n", NULL), val);
   }
   vss_valkey_client_free (w.c);
