@@ -392,11 +392,57 @@ test_replica_reads (void)
   vss_valkey_client_free (c);
 }
 
+/* ElastiCache's shape: cluster mode and TLS together. The slot map must
+ * name the TLS ports. */
+static void
+test_tls_cluster (void)
+{
+  VssTestRedisOptions opts = {.tls = TRUE };
+  GError *err = NULL;
+  g_autoptr (VssTestRedis) r = vss_test_redis_start_cluster (3, &opts, &err);
+  g_autoptr (VssValkeyPipeline) p = vss_valkey_pipeline_new ();
+  VssValkeyClient *c;
+  gchar *url;
+  const guint n = 1000;
+
+  g_assert_no_error (err);
+  url = vss_test_redis_get_url (r, NULL);
+  g_assert_true (g_str_has_prefix (url, "rediss://"));
+  c = vss_valkey_client_new_from_url (url, &err);
+  g_free (url);
+  g_assert_no_error (err);
+  for (guint i = 0; i < n; i++) {
+    gchar k[32];
+    const gchar *argv[] = { "SET", k, k };
+    g_snprintf (k, sizeof k, "tls:%u", i);
+    vss_valkey_pipeline_append (p, k, strlen (k), 0, 3, argv, NULL);
+  }
+  g_assert_true (vss_valkey_client_execute (c, p, NULL, &err));
+  g_assert_no_error (err);
+  g_assert_true (vss_valkey_client_is_cluster (c));
+  g_assert_cmpuint (vss_valkey_client_get_n_primaries (c), ==, 3);
+  vss_valkey_pipeline_clear (p);
+  for (guint i = 0; i < n; i++) {
+    gchar k[32];
+    const gchar *argv[] = { "GET", k };
+    g_snprintf (k, sizeof k, "tls:%u", i);
+    vss_valkey_pipeline_append (p, k, strlen (k), 0, 2, argv, NULL);
+  }
+  g_assert_true (vss_valkey_client_execute (c, p, NULL, &err));
+  for (guint i = 0; i < n; i++) {
+    gchar k[32];
+    g_snprintf (k, sizeof k, "tls:%u", i);
+    g_assert_cmpstr (vss_valkey_pipeline_get_reply (p, i)->str, ==, k);
+  }
+  vss_valkey_client_free (c);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/valkey/cluster/migration", test_cluster_migration);
   g_test_add_func ("/valkey/cluster/replica-reads", test_replica_reads);
+  g_test_add_func ("/valkey/cluster/tls", test_tls_cluster);
   return g_test_run ();
 }

@@ -206,7 +206,7 @@ make_certs (const gchar * dir, GError ** error)
   ok = g_file_set_contents (srv_ext,
       "basicConstraints=CA:FALSE\n"
       "keyUsage=digitalSignature,keyEncipherment\n"
-      "extendedKeyUsage=serverAuth\n"
+      "extendedKeyUsage=serverAuth,clientAuth\n"
       "subjectAltName=DNS:localhost,IP:127.0.0.1\n", -1, error)
       && g_file_set_contents (cli_ext,
       "basicConstraints=CA:FALSE\n"
