@@ -263,6 +263,37 @@ test_acl (void)
   g_free (u);
 }
 
+/* requirepass style: a password without a user name (AUTH <password>). */
+static void
+test_password_only (void)
+{
+  VssTestRedisOptions opts = {.acl_user = "default",.acl_password = "pw-only"
+  };
+  g_autoptr (VssTestRedis) r = start_or_fail (&opts);
+  GError *err = NULL;
+  VssValkeyClient *c;
+  gchar *u;
+
+  u = g_strdup_printf ("redis://:pw-only@127.0.0.1:%u/1",
+      vss_test_redis_get_port (r, 0));
+  c = vss_valkey_client_new_from_url (u, &err);
+  assert_string_reply (cmd (c, &err, "SET", "p", "1", NULL), "OK");
+  assert_string_reply (cmd (c, &err, "ACL", "WHOAMI", NULL), "default");
+  g_assert_no_error (err);
+  vss_valkey_client_free (c);
+  g_free (u);
+
+  u = g_strdup_printf ("redis://:nope@127.0.0.1:%u",
+      vss_test_redis_get_port (r, 0));
+  c = vss_valkey_client_new_from_url (u, &err);
+  g_assert_false (vss_valkey_client_connect (c, NULL, &err));
+  g_assert_error (err, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_AUTH);
+  g_assert_null (strstr (err->message, "nope"));
+  g_clear_error (&err);
+  vss_valkey_client_free (c);
+  g_free (u);
+}
+
 typedef struct
 {
   VssValkeyClient *c;
@@ -477,6 +508,7 @@ main (int argc, char **argv)
   g_test_add_func ("/valkey/client/pipeline", test_pipeline);
   g_test_add_func ("/valkey/client/tls", test_tls);
   g_test_add_func ("/valkey/client/acl", test_acl);
+  g_test_add_func ("/valkey/client/password-only", test_password_only);
   g_test_add_func ("/valkey/client/cancel-and-timeout",
       test_cancel_and_timeout);
   g_test_add_func ("/valkey/client/restart", test_restart);

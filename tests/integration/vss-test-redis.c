@@ -376,9 +376,12 @@ spawn_server (VssTestRedis * r, guint i, GError ** error)
     ADD ("~*");
     ADD ("&*");
     ADD ("+@all");
-    ADD ("--user");
-    ADD ("default");
-    ADD ("off");
+    /* acl_user "default" is the requirepass case: keep that user on. */
+    if (strcmp (r->opts.acl_user, "default")) {
+      ADD ("--user");
+      ADD ("default");
+      ADD ("off");
+    }
     if (r->cluster) {
       ADD ("--masteruser");
       ADD (r->opts.acl_user);

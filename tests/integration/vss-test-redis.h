@@ -15,7 +15,8 @@ G_BEGIN_DECLS
  *   (`other-ca.crt`) in its directory.
  * @tls_auth_clients: "yes" (default), "no" or "optional".
  * @acl_user, @acl_password: create this user with every right and turn the
- *   default user off.
+ *   default user off; "default" sets the default user's password instead
+ *   (like requirepass).
  * @appendonly: AOF with fsync always, so that a killed server keeps every
  *   acknowledged write.
  * @extra_args: (nullable): more arguments, e.g. `--loadmodule path`.
