@@ -58,6 +58,9 @@ struct _VssValkeyClient
   Node *standalone;
   GHashTable *nodes;            /* "host:port" → Node */
   GArray *vecs;                 /* GOutputVector, reused per write */
+  GPtrArray *used;              /* nodes written to in the current round */
+  gboolean need_pause;          /* the round met TRYAGAIN and friends */
+  VssValkeyPipeline *in_flight; /* sent, replies not read yet */
   VssValkeyClientStats stats;
 };
 
@@ -103,6 +106,7 @@ vss_valkey_client_new (const VssValkeyConfig * config)
   c->nodes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       node_free);
   c->vecs = g_array_new (FALSE, FALSE, sizeof (GOutputVector));
+  c->used = g_ptr_array_new ();
   return c;
 }
 
@@ -136,6 +140,7 @@ vss_valkey_client_free (VssValkeyClient * c)
   vss_valkey_config_free (c->cfg);
   g_free (c->display_url);
   g_array_unref (c->vecs);
+  g_ptr_array_unref (c->used);
   g_mutex_clear (&c->lock);
   g_free (c);
 }
@@ -177,6 +182,18 @@ get_node (VssValkeyClient * c, const gchar * host, guint16 port,
   n->batch = g_array_new (FALSE, FALSE, sizeof (guint));
   g_hash_table_insert (c->nodes, key, n);
   return n;
+}
+
+/* Calls that talk to the server may not interleave with a pipeline sent
+ * by vss_valkey_client_send() whose replies are still unread. */
+static gboolean
+check_idle (VssValkeyClient * c, GError ** error)
+{
+  if (c->in_flight == NULL)
+    return TRUE;
+  g_set_error (error, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_INVALID_ARGUMENT,
+      "A pipeline is in flight: call vss_valkey_client_receive() first");
+  return FALSE;
 }
 
 static gboolean
@@ -409,7 +426,7 @@ vss_valkey_client_connect (VssValkeyClient * c, GCancellable * cancel,
   gboolean ok;
 
   g_mutex_lock (&c->lock);
-  ok = ensure_topology (c, cancel, error);
+  ok = check_idle (c, error) && ensure_topology (c, cancel, error);
   if (ok && !c->cluster)
     ok = node_conn (c, c->standalone, c->cfg->reconnect_attempts, cancel,
         error) != NULL;
@@ -541,143 +558,188 @@ take_reply (VssValkeyClient * c, Node * asked, VssValkeyPipelineEntry * e,
   return TRUE;
 }
 
-static gboolean
-execute_locked (VssValkeyClient * c, VssValkeyPipeline * p,
-    GCancellable * cancel, gboolean count_in_error, GError ** error)
+static void
+keep_first (GError ** failure, GError * err)
 {
-  GError *failure = NULL;
+  if (*failure == NULL)
+    *failure = err;
+  else
+    g_clear_error (&err);
+}
+
+static guint
+count_todo (VssValkeyPipeline * p)
+{
+  return p->entries->len - vss_valkey_pipeline_count_state (p,
+      VSS_VALKEY_COMMAND_DONE);
+}
+
+/* Splits the commands without reply per node, in caller order, and writes
+ * every node's batch before any reply is read, so that the nodes work in
+ * parallel. c->used lists the nodes written to (node->sent). */
+static void
+round_send (VssValkeyClient * c, VssValkeyPipeline * p,
+    GCancellable * cancel, GError ** failure)
+{
   guint n = p->entries->len;
-  GPtrArray *used = g_ptr_array_new ();
+  Node *any = NULL;
 
-  for (guint round = 0;; round++) {
-    guint todo = 0;
-    gboolean need_pause = FALSE;
-    Node *any = NULL;
+  if (c->cluster) {
+    GPtrArray *prim = primaries (c);
+    any = g_ptr_array_index (prim, g_random_int_range (0, prim->len));
+    g_ptr_array_unref (prim);
+  }
 
-    for (guint i = 0; i < n; i++)
-      todo += g_array_index (p->entries, VssValkeyPipelineEntry,
-          i).state != VSS_VALKEY_COMMAND_DONE;
-    if (todo == 0)
-      break;
-    if (round > c->cfg->max_redirects) {
-      /* Give the caller the last redirect as the command's error reply. */
-      for (guint i = 0; i < n; i++) {
-        VssValkeyPipelineEntry *e = &g_array_index (p->entries,
-            VssValkeyPipelineEntry, i);
-        if (e->state == VSS_VALKEY_COMMAND_NOT_SENT && e->reply != NULL)
-          e->state = VSS_VALKEY_COMMAND_DONE;
-      }
-      break;
+  g_ptr_array_set_size (c->used, 0);
+  for (guint i = 0; i < n; i++) {
+    VssValkeyPipelineEntry *e = &g_array_index (p->entries,
+        VssValkeyPipelineEntry, i);
+    Node *node;
+    if (e->state == VSS_VALKEY_COMMAND_DONE)
+      continue;
+    node = route (c, e, any);
+    if (node == NULL) {
+      /* Slot not served: fetch the map again and retry. */
+      c->map_stale = TRUE;
+      c->need_pause = TRUE;
+      continue;
     }
-    if (!ensure_topology (c, cancel, &failure))
-      break;
-
-    if (c->cluster) {
-      GPtrArray *prim = primaries (c);
-      any = g_ptr_array_index (prim, g_random_int_range (0, prim->len));
-      g_ptr_array_unref (prim);
+    if (!g_ptr_array_find (c->used, node, NULL)) {
+      g_array_set_size (node->batch, 0);
+      node->sent = FALSE;
+      g_ptr_array_add (c->used, node);
     }
+    g_array_append_val (node->batch, i);
+  }
 
-    /* Split per node, in caller order. */
-    g_ptr_array_set_size (used, 0);
-    for (guint i = 0; i < n; i++) {
+  for (guint k = 0; k < c->used->len; k++) {
+    Node *node = g_ptr_array_index (c->used, k);
+    VssValkeyConn *conn;
+    GError *err = NULL;
+
+    conn = node_conn (c, node, c->cfg->reconnect_attempts, cancel, &err);
+    if (conn == NULL) {
+      keep_first (failure, err);
+      if (g_error_matches (*failure, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        break;
+      continue;
+    }
+    g_array_set_size (c->vecs, 0);
+    for (guint j = 0; j < node->batch->len; j++) {
       VssValkeyPipelineEntry *e = &g_array_index (p->entries,
-          VssValkeyPipelineEntry, i);
-      Node *node;
-      if (e->state == VSS_VALKEY_COMMAND_DONE)
-        continue;
-      node = route (c, e, any);
-      if (node == NULL) {
-        /* Slot not served: fetch the map again and retry. */
-        c->map_stale = TRUE;
-        need_pause = TRUE;
-        continue;
-      }
-      if (!g_ptr_array_find (used, node, NULL)) {
-        g_array_set_size (node->batch, 0);
-        node->sent = FALSE;
-        g_ptr_array_add (used, node);
-      }
-      g_array_append_val (node->batch, i);
+          VssValkeyPipelineEntry, g_array_index (node->batch, guint, j));
+      if (e->ask_host != NULL)
+        append_vec (c->vecs, asking_cmd, sizeof asking_cmd - 1);
+      append_vec (c->vecs, e->cmd, e->len);
+      e->state = VSS_VALKEY_COMMAND_NO_REPLY;
     }
+    node->sent = TRUE;
+    if (!vss_valkey_conn_writev (conn, (GOutputVector *) c->vecs->data,
+            c->vecs->len,
+            vss_valkey_deadline_from_ms (c->cfg->command_timeout_ms),
+            cancel, &err)) {
+      keep_first (failure, err);
+      node->sent = FALSE;
+    }
+  }
+}
 
-    /* Write every node's batch before reading any reply, so that the
-     * nodes work in parallel. */
-    for (guint k = 0; k < used->len; k++) {
-      Node *node = g_ptr_array_index (used, k);
-      gint64 deadline;
-      VssValkeyConn *conn;
+/* Reads the replies of what round_send() wrote. */
+static void
+round_receive (VssValkeyClient * c, VssValkeyPipeline * p,
+    GCancellable * cancel, GError ** failure)
+{
+  for (guint k = 0; k < c->used->len; k++) {
+    Node *node = g_ptr_array_index (c->used, k);
+    gint64 deadline = vss_valkey_deadline_from_ms (c->cfg->command_timeout_ms);
+
+    if (!node->sent)
+      continue;
+    for (guint j = 0; j < node->batch->len; j++) {
+      VssValkeyPipelineEntry *e = &g_array_index (p->entries,
+          VssValkeyPipelineEntry, g_array_index (node->batch, guint, j));
+      VssValkeyReply *r;
       GError *err = NULL;
 
-      conn = node_conn (c, node, c->cfg->reconnect_attempts, cancel, &err);
-      if (conn == NULL) {
-        if (failure == NULL)
-          failure = err;
-        else
-          g_clear_error (&err);
-        if (g_error_matches (failure, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-          break;
-        continue;
-      }
-      g_array_set_size (c->vecs, 0);
-      for (guint j = 0; j < node->batch->len; j++) {
-        VssValkeyPipelineEntry *e = &g_array_index (p->entries,
-            VssValkeyPipelineEntry, g_array_index (node->batch, guint, j));
-        if (e->ask_host != NULL)
-          append_vec (c->vecs, asking_cmd, sizeof asking_cmd - 1);
-        append_vec (c->vecs, e->cmd, e->len);
-      }
-      deadline = vss_valkey_deadline_from_ms (c->cfg->command_timeout_ms);
-      node->sent = TRUE;
-      for (guint j = 0; j < node->batch->len; j++)
-        g_array_index (p->entries, VssValkeyPipelineEntry,
-            g_array_index (node->batch, guint, j)).state =
-            VSS_VALKEY_COMMAND_NO_REPLY;
-      if (!vss_valkey_conn_writev (conn, (GOutputVector *) c->vecs->data,
-              c->vecs->len, deadline, cancel, &err)) {
-        if (failure == NULL)
-          failure = err;
-        else
-          g_clear_error (&err);
-        node->sent = FALSE;
-      }
-    }
-
-    for (guint k = 0; k < used->len; k++) {
-      Node *node = g_ptr_array_index (used, k);
-      gint64 deadline =
-          vss_valkey_deadline_from_ms (c->cfg->command_timeout_ms);
-
-      if (!node->sent)
-        continue;
-      for (guint j = 0; j < node->batch->len; j++) {
-        VssValkeyPipelineEntry *e = &g_array_index (p->entries,
-            VssValkeyPipelineEntry, g_array_index (node->batch, guint, j));
-        VssValkeyReply *r;
-        GError *err = NULL;
-
-        if (e->ask_host != NULL) {
-          r = vss_valkey_conn_read_reply (node->conn, deadline, cancel, &err);
-          if (r == NULL) {
-            if (failure == NULL)
-              failure = err;
-            else
-              g_clear_error (&err);
-            break;
-          }
-          freeReplyObject (r);
-        }
+      if (e->ask_host != NULL) {
         r = vss_valkey_conn_read_reply (node->conn, deadline, cancel, &err);
         if (r == NULL) {
-          if (failure == NULL)
-            failure = err;
-          else
-            g_clear_error (&err);
+          keep_first (failure, err);
           break;
         }
-        take_reply (c, node, e, r, &need_pause);
+        freeReplyObject (r);
       }
+      r = vss_valkey_conn_read_reply (node->conn, deadline, cancel, &err);
+      if (r == NULL) {
+        keep_first (failure, err);
+        break;
+      }
+      take_reply (c, node, e, r, &c->need_pause);
     }
+  }
+  g_ptr_array_set_size (c->used, 0);
+}
+
+/* Turns the outcome into the return value and error. */
+static gboolean
+finish (VssValkeyClient * c, VssValkeyPipeline * p, GError * failure,
+    gboolean count_in_error, GError ** error)
+{
+  guint n = p->entries->len;
+
+  if (failure == NULL && count_todo (p) > 0) {
+    /* Only commands whose slot no node serves are left. */
+    g_set_error (&failure, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_CLUSTER,
+        "Some slots are served by no node of %s (cluster down or being "
+        "resharded)", c->display_url);
+  }
+  if (failure == NULL)
+    return TRUE;
+  if (count_in_error) {
+    guint not_sent = vss_valkey_pipeline_count_state (p,
+        VSS_VALKEY_COMMAND_NOT_SENT);
+    guint no_reply = vss_valkey_pipeline_count_state (p,
+        VSS_VALKEY_COMMAND_NO_REPLY);
+    if (not_sent + no_reply > 0)
+      g_prefix_error (&failure, "%u of %u commands need a retry (%u not "
+          "sent, %u sent without reply): ", not_sent + no_reply, n,
+          not_sent, no_reply);
+  }
+  GST_WARNING ("%s", failure->message);
+  g_propagate_error (error, failure);
+  return FALSE;
+}
+
+/* Rounds of send and receive until every command has a reply, following
+ * redirections. With @first_sent, round 0 was sent by
+ * vss_valkey_client_send() and only its replies remain to be read. */
+static gboolean
+execute_locked (VssValkeyClient * c, VssValkeyPipeline * p,
+    GCancellable * cancel, gboolean first_sent, gboolean count_in_error,
+    GError ** error)
+{
+  GError *failure = NULL;
+
+  for (guint round = 0;; round++) {
+    if (!(round == 0 && first_sent)) {
+      c->need_pause = FALSE;
+      if (count_todo (p) == 0)
+        break;
+      if (round > c->cfg->max_redirects) {
+        /* Give the caller the last redirect as the command's error reply. */
+        for (guint i = 0; i < p->entries->len; i++) {
+          VssValkeyPipelineEntry *e = &g_array_index (p->entries,
+              VssValkeyPipelineEntry, i);
+          if (e->state == VSS_VALKEY_COMMAND_NOT_SENT && e->reply != NULL)
+            e->state = VSS_VALKEY_COMMAND_DONE;
+        }
+        break;
+      }
+      if (!ensure_topology (c, cancel, &failure))
+        break;
+      round_send (c, p, cancel, &failure);
+    }
+    round_receive (c, p, cancel, &failure);
 
     if (failure != NULL) {
       /* The lost node may have failed over: ask again next time. */
@@ -685,33 +747,11 @@ execute_locked (VssValkeyClient * c, VssValkeyPipeline * p,
         c->map_stale = TRUE;
       break;
     }
-    if (need_pause && !sleep_cancellable (MIN (10u << MIN (round, 6), 500),
-            cancel, &failure))
+    if (c->need_pause && !sleep_cancellable (MIN (10u << MIN (round, 6),
+                500), cancel, &failure))
       break;
   }
-  g_ptr_array_unref (used);
-
-  if (failure == NULL && vss_valkey_pipeline_count_state (p,
-          VSS_VALKEY_COMMAND_DONE) < n) {
-    /* Only commands whose slot no node serves are left. */
-    g_set_error (&failure, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_CLUSTER,
-        "Some slots are served by no node of %s (cluster down or being "
-        "resharded)", c->display_url);
-  }
-  if (failure != NULL) {
-    guint not_sent = vss_valkey_pipeline_count_state (p,
-        VSS_VALKEY_COMMAND_NOT_SENT);
-    guint no_reply = vss_valkey_pipeline_count_state (p,
-        VSS_VALKEY_COMMAND_NO_REPLY);
-    if (count_in_error && not_sent + no_reply > 0)
-      g_prefix_error (&failure, "%u of %u commands need a retry (%u not "
-          "sent, %u sent without reply): ", not_sent + no_reply, n,
-          not_sent, no_reply);
-    GST_WARNING ("%s", failure->message);
-    g_propagate_error (error, failure);
-    return FALSE;
-  }
-  return TRUE;
+  return finish (c, p, failure, count_in_error, error);
 }
 
 /**
@@ -733,7 +773,78 @@ vss_valkey_client_execute (VssValkeyClient * c, VssValkeyPipeline * p,
 
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   g_mutex_lock (&c->lock);
-  ok = execute_locked (c, p, cancel, TRUE, error);
+  ok = check_idle (c, error) && execute_locked (c, p, cancel, FALSE, TRUE,
+      error);
+  g_mutex_unlock (&c->lock);
+  return ok;
+}
+
+/**
+ * vss_valkey_client_send:
+ *
+ * The first half of vss_valkey_client_execute(): writes the commands of
+ * @pipeline that have no reply yet and returns without waiting, so that the
+ * caller can prepare the next pipeline while the server works. One pipeline
+ * may be in flight per client; vss_valkey_client_receive() must follow
+ * before any other call that talks to the server.
+ *
+ * Returns: TRUE when @pipeline is in flight. FALSE with @error when it could
+ * not be sent whole; it is then not in flight (what was written has been
+ * read back) and the states say what needs a retry, as for execute.
+ */
+gboolean
+vss_valkey_client_send (VssValkeyClient * c, VssValkeyPipeline * p,
+    GCancellable * cancel, GError ** error)
+{
+  GError *failure = NULL;
+  gboolean ok = TRUE;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  g_mutex_lock (&c->lock);
+  if (!check_idle (c, error)) {
+    ok = FALSE;
+  } else if (!ensure_topology (c, cancel, &failure)) {
+    ok = finish (c, p, failure, TRUE, error);
+  } else {
+    c->need_pause = FALSE;
+    round_send (c, p, cancel, &failure);
+    if (failure != NULL) {
+      round_receive (c, p, cancel, &failure);
+      if (c->cluster)
+        c->map_stale = TRUE;
+      ok = finish (c, p, failure, TRUE, error);
+    } else {
+      c->in_flight = p;
+    }
+  }
+  g_mutex_unlock (&c->lock);
+  return ok;
+}
+
+/**
+ * vss_valkey_client_receive:
+ *
+ * The second half of vss_valkey_client_execute() for the pipeline given to
+ * vss_valkey_client_send(): reads its replies and follows redirections.
+ *
+ * Returns: as vss_valkey_client_execute().
+ */
+gboolean
+vss_valkey_client_receive (VssValkeyClient * c, VssValkeyPipeline * p,
+    GCancellable * cancel, GError ** error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  g_mutex_lock (&c->lock);
+  if (c->in_flight != p) {
+    g_mutex_unlock (&c->lock);
+    g_set_error (error, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_INVALID_ARGUMENT,
+        "This pipeline is not in flight");
+    return FALSE;
+  }
+  c->in_flight = NULL;
+  ok = execute_locked (c, p, cancel, TRUE, TRUE, error);
   g_mutex_unlock (&c->lock);
   return ok;
 }
@@ -785,7 +896,8 @@ vss_valkey_command (VssValkeyClient * c, GCancellable * cancel,
       keyed ? (argvlen ? argvlen[1] : strlen (argv[1])) : 0,
       VSS_VALKEY_COMMAND_FLAGS_NONE, argc, argv, argvlen);
   g_mutex_lock (&c->lock);
-  ok = execute_locked (c, p, cancel, FALSE, error);
+  ok = check_idle (c, error) && execute_locked (c, p, cancel, FALSE, FALSE,
+      error);
   g_mutex_unlock (&c->lock);
   if (ok) {
     r = vss_valkey_pipeline_steal_reply (p, 0);
@@ -818,7 +930,7 @@ vss_valkey_command_on_primaries (VssValkeyClient * c, GCancellable * cancel,
   gint64 deadline;
 
   g_mutex_lock (&c->lock);
-  if (!ensure_topology (c, cancel, error))
+  if (!check_idle (c, error) || !ensure_topology (c, cancel, error))
     goto out;
   nodes = primaries (c);
   deadline = vss_valkey_deadline_from_ms (c->cfg->command_timeout_ms);

@@ -82,6 +82,14 @@ gboolean vss_valkey_client_execute (VssValkeyClient * client,
     VssValkeyPipeline * pipeline, GCancellable * cancellable,
     GError ** error);
 
+gboolean vss_valkey_client_send (VssValkeyClient * client,
+    VssValkeyPipeline * pipeline, GCancellable * cancellable,
+    GError ** error);
+
+gboolean vss_valkey_client_receive (VssValkeyClient * client,
+    VssValkeyPipeline * pipeline, GCancellable * cancellable,
+    GError ** error);
+
 /* Pipeline */
 
 VssValkeyPipeline *vss_valkey_pipeline_new (void);

@@ -136,6 +136,53 @@ test_pipeline (void)
   g_assert_cmpint (vss_valkey_pipeline_get_reply (p, 7)->integer, ==, 7);
 }
 
+/* Two pipelines alternate: one in flight while the next is built. Calls
+ * that would interleave with the one in flight are refused. */
+static void
+test_send_receive (void)
+{
+  g_autoptr (VssTestRedis) r = start_or_fail (NULL);
+  g_autoptr (VssValkeyClient) c = client_for (r, NULL);
+  VssValkeyPipeline *p[2] = { vss_valkey_pipeline_new (),
+    vss_valkey_pipeline_new ()
+  };
+  GError *err = NULL;
+  guint next = 0;
+  const guint rounds = 50, per = 100;
+
+  for (guint round = 0; round < rounds; round++) {
+    VssValkeyPipeline *q = p[round % 2];
+    vss_valkey_pipeline_clear (q);
+    for (guint i = 0; i < per; i++) {
+      const gchar *argv[] = { "INCR", "counter" };
+      vss_valkey_pipeline_append (q, "counter", 7, 0, 2, argv, NULL);
+    }
+    g_assert_true (vss_valkey_client_send (c, q, NULL, &err));
+    g_assert_no_error (err);
+    if (round == 0) {
+      /* Misuse while in flight: refused, nothing disturbed. */
+      g_assert_null (cmd (c, &err, "PING", NULL));
+      g_assert_error (err, VSS_VALKEY_ERROR,
+          VSS_VALKEY_ERROR_INVALID_ARGUMENT);
+      g_clear_error (&err);
+      g_assert_false (vss_valkey_client_execute (c, p[1], NULL, &err));
+      g_clear_error (&err);
+      g_assert_false (vss_valkey_client_send (c, p[1], NULL, &err));
+      g_clear_error (&err);
+      g_assert_false (vss_valkey_client_receive (c, p[1], NULL, &err));
+      g_clear_error (&err);
+    }
+    g_assert_true (vss_valkey_client_receive (c, q, NULL, &err));
+    g_assert_no_error (err);
+    for (guint i = 0; i < per; i++)
+      g_assert_cmpint (vss_valkey_pipeline_get_reply (q, i)->integer, ==,
+          ++next);
+  }
+  g_assert_cmpuint (next, ==, rounds * per);
+  vss_valkey_pipeline_free (p[0]);
+  vss_valkey_pipeline_free (p[1]);
+}
+
 static void
 test_tls (void)
 {
@@ -506,6 +553,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/valkey/client/plain", test_plain);
   g_test_add_func ("/valkey/client/pipeline", test_pipeline);
+  g_test_add_func ("/valkey/client/send-receive", test_send_receive);
   g_test_add_func ("/valkey/client/tls", test_tls);
   g_test_add_func ("/valkey/client/acl", test_acl);
   g_test_add_func ("/valkey/client/password-only", test_password_only);

@@ -96,8 +96,15 @@ writer_thread (gpointer data)
       vss_valkey_pipeline_append (p, k1, strlen (k1), 0, 4, a1, NULL);
       vss_valkey_pipeline_append (p, k2, strlen (k2), 0, 4, a2, NULL);
     }
-    if (!vss_valkey_client_execute (w->c, p, NULL, &w->err))
+    /* Half the batches through send/receive: redirections are then
+     * followed inside receive. */
+    if ((base / BATCH) % 2) {
+      if (!vss_valkey_client_send (w->c, p, NULL, &w->err)
+          || !vss_valkey_client_receive (w->c, p, NULL, &w->err))
+        break;
+    } else if (!vss_valkey_client_execute (w->c, p, NULL, &w->err)) {
       break;
+    }
     for (guint i = 0; i < vss_valkey_pipeline_get_length (p); i++) {
       const VssValkeyReply *r = vss_valkey_pipeline_get_reply (p, i);
       if (r->type != REDIS_REPLY_INTEGER || r->integer != 1) {
