@@ -10,6 +10,35 @@
 
 G_BEGIN_DECLS
 
+/**
+ * VssValkeyClient:
+ *
+ * The one Valkey client of gst-vss: standalone or cluster (found out with
+ * CLUSTER SHARDS unless the URL says `cluster=yes|no`), TCP or TLS, one
+ * connection per node, opened lazily and re-opened with backoff.
+ *
+ * Calls block the calling thread (an element's own thread, never a
+ * streaming thread waiting on one request at a time) and can be interrupted
+ * through their GCancellable: give each element one and cancel it on
+ * flush and state changes. A client serves one call at a time (calls from
+ * several threads are serialised); use one client per element.
+ *
+ * |[
+ * VssValkeyClient *c = vss_valkey_client_new_from_url (
+ *     "valkeys://writer:secret@cache.example:6379?tls_ca_file=/etc/ca.pem",
+ *     &error);
+ * VssValkeyPipeline *p = vss_valkey_pipeline_new ();
+ * vss_valkey_pipeline_append (p, key, key_len, 0, argc, argv, argvlen);
+ * ...
+ * if (!vss_valkey_client_execute (c, p, cancellable, &error)) {
+ *   // some commands have no reply: vss_valkey_pipeline_needs_retry (p, i)
+ *   // says which; executing p again resends exactly those.
+ * }
+ * ]|
+ *
+ * Writers that want the server busy while they build the next pipeline use
+ * vss_valkey_client_send() and vss_valkey_client_receive() instead.
+ */
 typedef struct _VssValkeyClient VssValkeyClient;
 typedef struct _VssValkeyPipeline VssValkeyPipeline;
 
