@@ -477,9 +477,22 @@ fixture_new (const VssTestRedisOptions * opts, gboolean cluster, guint n,
       goto fail;
     }
   }
-  for (guint i = 0; i < n; i++)
-    if (!spawn_server (r, i, error))
+  for (guint i = 0; i < n; i++) {
+    /* Another test may have taken the port since we checked it. */
+    for (guint attempt = 0;; attempt++) {
+      GError *err = NULL;
+      Server *s = &g_array_index (r->servers, Server, i);
+      if (spawn_server (r, i, &err))
+        break;
+      if (attempt < 3 && strstr (err->message, "already in use")) {
+        g_clear_error (&err);
+        s->port = pick_port ();
+        continue;
+      }
+      g_propagate_error (error, err);
       goto fail;
+    }
+  }
   return r;
 
 fail:
