@@ -23,6 +23,10 @@
 #define READY_TIMEOUT_US (20 * G_USEC_PER_SEC)
 
 static volatile sig_atomic_t pids[MAX_PIDS];
+/* Temp dirs, removed by the signal handler with fork+exec (both
+ * async-signal-safe). Written under registry_lock before use. */
+#define MAX_DIRS 16
+static char dirs[MAX_DIRS][512];
 static GMutex registry_lock;
 static gboolean handlers_installed;
 
@@ -48,6 +52,17 @@ kill_all_from_handler (int sig)
   for (int i = 0; i < MAX_PIDS; i++)
     if (pids[i] > 0)
       kill ((pid_t) pids[i], SIGKILL);
+  for (int i = 0; i < MAX_DIRS; i++) {
+    if (dirs[i][0] == '/') {
+      pid_t pid = fork ();
+      if (pid == 0) {
+        execl ("/bin/rm", "rm", "-rf", dirs[i], (char *) NULL);
+        _exit (127);
+      }
+      if (pid > 0)
+        waitpid (pid, NULL, 0);
+    }
+  }
   signal (sig, SIG_DFL);
   raise (sig);
 }
@@ -91,6 +106,23 @@ register_pid (GPid pid, gboolean add)
     }
     if (!add && pids[i] == pid) {
       pids[i] = 0;
+      break;
+    }
+  }
+  g_mutex_unlock (&registry_lock);
+}
+
+static void
+register_dir (const gchar * dir, gboolean add)
+{
+  g_mutex_lock (&registry_lock);
+  for (int i = 0; i < MAX_DIRS; i++) {
+    if (add && dirs[i][0] == '\0' && strlen (dir) < sizeof dirs[i]) {
+      strcpy (dirs[i], dir);
+      break;
+    }
+    if (!add && !strcmp (dirs[i], dir)) {
+      dirs[i][0] = '\0';
       break;
     }
   }
@@ -462,6 +494,7 @@ fixture_new (const VssTestRedisOptions * opts, gboolean cluster, guint n,
   r->dir = g_dir_make_tmp ("vss-redis-XXXXXX", error);
   if (r->dir == NULL)
     goto fail;
+  register_dir (r->dir, TRUE);
   if (!vss_test_redis_require_programs (error))
     goto fail;
   if (r->opts.tls && !make_certs (r->dir, error))
@@ -639,8 +672,10 @@ vss_test_redis_free (VssTestRedis * r)
     g_free (s->dir);
   }
   g_array_unref (r->servers);
-  if (r->dir != NULL)
+  if (r->dir != NULL) {
     rm_rf (r->dir);
+    register_dir (r->dir, FALSE);
+  }
   g_free (r->dir);
   g_strfreev (r->extra_args);
   g_free ((gchar *) r->opts.acl_user);
