@@ -1,0 +1,73 @@
+/* gst-vss tests: redis-server fixture (plain, TLS, ACL, cluster)
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/**
+ * VssTestRedisOptions:
+ * @tls: serve TLS only (`--port 0 --tls-port P`); the fixture creates a CA
+ *   (`ca.crt`), a server certificate for localhost and 127.0.0.1, a client
+ *   certificate (`client.crt`, `client.key`) and an unrelated CA
+ *   (`other-ca.crt`) in its directory.
+ * @tls_auth_clients: "yes" (default), "no" or "optional".
+ * @acl_user, @acl_password: create this user with every right and turn the
+ *   default user off; "default" sets the default user's password instead
+ *   (like requirepass).
+ * @appendonly: AOF with fsync always, so that a killed server keeps every
+ *   acknowledged write.
+ * @extra_args: (nullable): more arguments, e.g. `--loadmodule path`.
+ * @cluster_replicas: replicas per primary for vss_test_redis_start_cluster()
+ *   (node indexes past the primaries' count may be primaries or replicas:
+ *   ask `ROLE`).
+ */
+typedef struct
+{
+  gboolean tls;
+  const gchar *tls_auth_clients;
+  const gchar *acl_user;
+  const gchar *acl_password;
+  gboolean appendonly;
+  const gchar *const *extra_args;
+  guint cluster_replicas;
+} VssTestRedisOptions;
+
+typedef struct _VssTestRedis VssTestRedis;
+
+VssTestRedis *vss_test_redis_start (const VssTestRedisOptions * opts,
+    GError ** error);
+
+VssTestRedis *vss_test_redis_start_cluster (guint n_primaries,
+    const VssTestRedisOptions * opts, GError ** error);
+
+void vss_test_redis_free (VssTestRedis * r);
+
+guint vss_test_redis_get_n_nodes (VssTestRedis * r);
+
+guint16 vss_test_redis_get_port (VssTestRedis * r, guint node);
+
+const gchar *vss_test_redis_get_dir (VssTestRedis * r);
+
+gchar *vss_test_redis_get_path (VssTestRedis * r, const gchar * file);
+
+gchar *vss_test_redis_get_url (VssTestRedis * r, const gchar * extra_query);
+
+void vss_test_redis_stop_node (VssTestRedis * r, guint node, gboolean hard);
+
+gboolean vss_test_redis_restart_node (VssTestRedis * r, guint node,
+    GError ** error);
+
+gchar *vss_test_redis_cli (VssTestRedis * r, guint node, GError ** error,
+    ...) G_GNUC_NULL_TERMINATED;
+
+gchar *vss_test_redis_cliv (VssTestRedis * r, guint node,
+    const gchar * const *args, GError ** error);
+
+gboolean vss_test_redis_require_programs (GError ** error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VssTestRedis, vss_test_redis_free);
+
+G_END_DECLS
