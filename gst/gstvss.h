@@ -10,3 +10,6 @@
 #include "gstvssmeta.h"
 #include "gstvsslocalembed.h"
 #include "gstvsssigv4.h"
+#include "gstvssurl.h"
+#include "gstvssvalkeyclient.h"
+#include "gstvssvalkeysearch.h"
