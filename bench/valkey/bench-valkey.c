@@ -155,27 +155,48 @@ out:
   return ok;
 }
 
+/* With @frame_doc, redis-benchmark sends our frame document itself (same
+ * fields and sizes, a new random key each time) instead of its own
+ * single-field `HSET myhash element:<n> <value>`: the same work for the
+ * server on both sides, so the ratio measures the clients. */
 static gboolean
 run_redis_benchmark (guint16 port, guint n, guint depth, gsize value_size,
-    gdouble * rps, GError ** error)
+    gboolean frame_doc, gdouble * rps, GError ** error)
 {
   gchar *port_s = g_strdup_printf ("%u", port);
   gchar *n_s = g_strdup_printf ("%u", n);
   gchar *p_s = g_strdup_printf ("%u", depth);
   gchar *d_s = g_strdup_printf ("%zu", value_size);
-  const gchar *argv[] = { "redis-benchmark", "-h", "127.0.0.1", "-p", port_s,
-    "-t", "hset", "-c", "1", "-P", p_s, "-n", n_s, "-d", d_s, "-r",
+  gchar *vec = g_strnfill (DIM * sizeof (gfloat), 'v');
+  const gchar *argv_std[] = { "redis-benchmark", "-h", "127.0.0.1", "-p",
+    port_s, "-t", "hset", "-c", "1", "-P", p_s, "-n", n_s, "-d", d_s, "-r",
     "100000000", "--csv", "-q", NULL
+  };
+  const gchar *argv_doc[] = { "redis-benchmark", "-h", "127.0.0.1", "-p",
+    port_s, "-c", "1", "-P", p_s, "-n", n_s, "-r", "100000000", "--csv",
+    "-q", "HSET", "frame:cam1:01JD__rand_int__", "vector", vec, "stream",
+    "cam1", "ts", "1763769600000", "pts", "1234000000", "uri",
+    "s3://bucket/frames/cam1/2026/11/22/01JD__rand_int__.jpg", "size",
+    "48213", "model", "amazon.titan-embed-image-v1", "distance", "0.3125",
+    NULL
   };
   gchar *out = NULL, *err_out = NULL, *line;
   gint status;
   gboolean ok = FALSE;
 
-  if (!g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
-          NULL, &out, &err_out, &status, error))
+  if (!g_spawn_sync (NULL, (gchar **) (frame_doc ? argv_doc : argv_std),
+          NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err_out, &status,
+          error))
     goto done;
-  /* "HSET","85606.84",... */
-  line = out ? strstr (out, "\"HSET\",\"") : NULL;
+  /* "HSET","85606.84",... ; a custom command is named by its own text:
+   * "HSET frame:cam1:...","1234.5",... */
+  line = out ? strstr (out, frame_doc ? "\"HSET frame:" : "\"HSET\",\"") :
+      NULL;
+  if (line != NULL && frame_doc) {
+    line = strstr (line, "\",\"");
+    if (line != NULL)
+      line -= 5;              /* so that line + 8 is the rate, as above */
+  }
   if (!g_spawn_check_wait_status (status, NULL) || line == NULL) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
         "redis-benchmark failed: %s%s", err_out ? err_out : "",
@@ -184,6 +205,9 @@ run_redis_benchmark (guint16 port, guint n, guint depth, gsize value_size,
   }
   *rps = g_ascii_strtod (line + 8, NULL);
   ok = *rps > 0;
+  if (!ok)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+        "cannot read a rate from redis-benchmark's output: %s", out);
 done:
   g_free (out);
   g_free (err_out);
@@ -191,6 +215,7 @@ done:
   g_free (n_s);
   g_free (p_s);
   g_free (d_s);
+  g_free (vec);
   return ok;
 }
 
@@ -206,7 +231,7 @@ main (int argc, char **argv)
   Rate best = { 0, }, best_sync = { 0, }, best_same = { 0, }, rate;
   gfloat *vec = g_new (gfloat, DIM);
   gchar *value = NULL;
-  gdouble rb = 0, rps;
+  gdouble rb = 0, rb_doc = 0, rps;
   gchar *b = g_find_program_in_path ("redis-benchmark");
 
   if (b == NULL) {
@@ -253,9 +278,14 @@ main (int argc, char **argv)
     }
     g_free (vss_test_redis_cli (r, 0, NULL, "FLUSHALL", NULL));
     if (!run_redis_benchmark (vss_test_redis_get_port (r, 0), n, depth,
-            doc_bytes, &rps, &err))
+            doc_bytes, FALSE, &rps, &err))
       goto failed_url;
     rb = MAX (rb, rps);
+    g_free (vss_test_redis_cli (r, 0, NULL, "FLUSHALL", NULL));
+    if (!run_redis_benchmark (vss_test_redis_get_port (r, 0), n, depth,
+            doc_bytes, TRUE, &rps, &err))
+      goto failed_url;
+    rb_doc = MAX (rb_doc, rps);
   }
 
   printf ("{\n"
@@ -272,12 +302,18 @@ main (int argc, char **argv)
       "  \"client_same_command_as_redis_benchmark_per_s\": %.1f,\n"
       "  \"client_same_command_cpu_us_per_op\": %.2f,\n"
       "  \"redis_benchmark_hset_per_s\": %.1f,\n"
-      "  \"ratio\": %.3f,\n"
+      "  \"ratio_vs_redis_benchmark_hset\": %.3f,\n"
+      "  \"redis_benchmark_frame_doc_per_s\": %.1f,\n"
+      "  \"ratio_vs_redis_benchmark_frame_doc\": %.3f,\n"
       "  \"target_ratio\": 0.8,\n"
-      "  \"meets_target\": %s\n"
+      "  \"meets_target_same_command\": %s,\n"
+      "  \"meets_target_vs_single_field_hset\": %s\n"
       "}\n", n, depth, DIM, doc_bytes, best.docs_per_s, best.mb_per_s,
-      best.cpu_us_per_doc, best_sync.docs_per_s, best_same.docs_per_s, best_same.cpu_us_per_doc, rb,
-      best.docs_per_s / rb, best.docs_per_s >= 0.8 * rb ? "true" : "false");
+      best.cpu_us_per_doc, best_sync.docs_per_s, best_same.docs_per_s,
+      best_same.cpu_us_per_doc, rb, best.docs_per_s / rb, rb_doc,
+      best.docs_per_s / rb_doc,
+      best.docs_per_s >= 0.8 * rb_doc ? "true" : "false",
+      best.docs_per_s >= 0.8 * rb ? "true" : "false");
   g_free (url);
   vss_test_redis_free (r);
   g_free (vec);
