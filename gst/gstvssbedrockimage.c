@@ -192,7 +192,11 @@ gst_vss_image_encode_frame (const GstVideoFrame * frame, guint max_side,
 
   fit_size (GST_VIDEO_FRAME_WIDTH (frame), GST_VIDEO_FRAME_HEIGHT (frame),
       max_side, &w, &h);
-  gst_video_info_set_format (&out_info, GST_VIDEO_FORMAT_RGB, w, h);
+  gst_video_info_set_interlaced_format (&out_info, GST_VIDEO_FORMAT_RGB,
+      GST_VIDEO_INFO_INTERLACE_MODE (&frame->info), w, h);
+  /* The converter insists on equal rates; they mean nothing here. */
+  GST_VIDEO_INFO_FPS_N (&out_info) = GST_VIDEO_INFO_FPS_N (&frame->info);
+  GST_VIDEO_INFO_FPS_D (&out_info) = GST_VIDEO_INFO_FPS_D (&frame->info);
   rgb = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&out_info), NULL);
   if (!gst_video_frame_map (&out, &out_info, rgb, GST_MAP_WRITE)) {
     gst_buffer_unref (rgb);
