@@ -354,15 +354,56 @@ gst_vss_embed_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
 }
 
 static gboolean
+caps_are_images (GstCaps * caps)
+{
+  guint i;
+
+  for (i = 0; i < gst_caps_get_size (caps); i++)
+    if (g_str_has_prefix (gst_structure_get_name (gst_caps_get_structure
+                (caps, i)), "image/"))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
 gst_vss_embed_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
 {
   GstVssEmbed *self = GST_VSS_EMBED (parent);
+
+  gboolean bedrock;
 
   /* Buffers pass through untouched, so downstream's allocation suits
    * upstream; the base class would refuse before it saw caps itself. */
   if (self->bedrock && GST_QUERY_TYPE (query) == GST_QUERY_ALLOCATION)
     return gst_pad_peer_query (GST_BASE_TRANSFORM_SRC_PAD (self), query);
-  return self->base_sink_query (pad, parent, query);
+
+  /* Encoded images only with provider=bedrock. */
+  GST_OBJECT_LOCK (self);
+  bedrock = self->provider == GST_VSS_EMBED_PROVIDER_BEDROCK;
+  GST_OBJECT_UNLOCK (self);
+  if (!bedrock && GST_QUERY_TYPE (query) == GST_QUERY_ACCEPT_CAPS) {
+    GstCaps *caps;
+
+    gst_query_parse_accept_caps (query, &caps);
+    if (caps_are_images (caps)) {
+      GST_DEBUG_OBJECT (self, "provider=local refuses %" GST_PTR_FORMAT, caps);
+      gst_query_set_accept_caps_result (query, FALSE);
+      return TRUE;
+    }
+  }
+  if (!self->base_sink_query (pad, parent, query))
+    return FALSE;
+  if (!bedrock && GST_QUERY_TYPE (query) == GST_QUERY_CAPS) {
+    GstCaps *caps, *raw;
+
+    gst_query_parse_caps_result (query, &caps);
+    raw = gst_caps_from_string (GST_VIDEO_CAPS_MAKE (GST_VSS_LOCAL_FORMATS));
+    caps = gst_caps_intersect (caps, raw);
+    gst_query_set_caps_result (query, caps);
+    gst_caps_unref (caps);
+    gst_caps_unref (raw);
+  }
+  return TRUE;
 }
 
 static gboolean
