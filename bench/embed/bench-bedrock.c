@@ -52,10 +52,11 @@ feed (gpointer data)
 /* Runs one setting; returns frames/s, sets *ordered and *embedded. */
 static gdouble
 run (const gchar * endpoint, const gchar * caps, GPtrArray * frames,
-    guint mif, guint n, gboolean * ordered, guint * embedded)
+    guint mif, guint n, gboolean * ordered, guint * embedded,
+    guint64 * body_bytes)
 {
   gchar *desc = g_strdup_printf ("appsrc name=src format=time caps=\"%s\" "
-      "max-bytes=0 max-buffers=64 block=true ! vssembed provider=bedrock "
+      "max-bytes=0 max-buffers=64 block=true ! vssembed name=e provider=bedrock "
       "endpoint=%s max-in-flight=%u queue-size=%u dimension=256 ! "
       "appsink name=sink sync=false max-buffers=0", caps, endpoint, mif,
       MAX (mif, 8));
@@ -101,6 +102,18 @@ run (const gchar * endpoint, const gchar * caps, GPtrArray * frames,
       gst_message_unref (m);
     }
   }
+  {
+    GstElement *e = gst_bin_get_by_name (GST_BIN (pipe), "e");
+    GstStructure *st = NULL;
+    guint64 bytes = 0, req = 0;
+
+    g_object_get (e, "stats", &st, NULL);
+    gst_structure_get (st, "bytes-sent", G_TYPE_UINT64, &bytes, "requests",
+        G_TYPE_UINT64, &req, NULL);
+    *body_bytes = req ? bytes / req : 0;
+    gst_structure_free (st);
+    gst_object_unref (e);
+  }
   gst_element_set_state (pipe, GST_STATE_NULL);
   if (i != n)
     *ordered = FALSE;
@@ -126,9 +139,14 @@ raw_frame (gint w, gint h, guint seed, gboolean jpeg)
     guint8 *row = (guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&f, 0) +
         y * GST_VIDEO_FRAME_PLANE_STRIDE (&f, 0);
     for (gint x = 0; x < w; x++) {
-      row[3 * x] = (guint8) (x + seed * 13);
-      row[3 * x + 1] = (guint8) (y * 3 + seed);
-      row[3 * x + 2] = (guint8) ((x ^ y) + seed * 7);
+      /* Smooth gradients and a moving block, like camera frames rather
+       * than noise (which would make the JPEGs, and the run, much
+       * bigger). */
+      gboolean block = x > (gint) (seed * 8) % w && x < (gint) (seed * 8) % w
+          + w / 5 && y > h / 3 && y < h / 2;
+      row[3 * x] = block ? 200 : (guint8) (x * 255 / w + seed);
+      row[3 * x + 1] = block ? 40 : (guint8) (y * 255 / h);
+      row[3 * x + 2] = (guint8) ((x + y) * 128 / (w + h) + seed * 3);
     }
   }
   if (!jpeg) {
@@ -201,20 +219,22 @@ main (int argc, char **argv)
 
     for (guint i = 0; i < G_N_ELEMENTS (settings); i++) {
       guint mif = settings[i], n = MAX (40, mif * 20), embedded;
+      guint64 body_bytes = 0;
       gboolean ordered;
       gdouble target = 0.9 * mif * 1000.0 / latency_ms;
       gdouble fps = run (endpoint, caps, jpeg ? jpegs : raws, mif, n,
-          &ordered, &embedded);
+          &ordered, &embedded, &body_bytes);
       gboolean ok = ordered && embedded == n;
 
       all_ok &= ok;
       printf ("    {\"input\": \"%s\", \"max_in_flight\": %u, \"frames\": %u, "
           "\"frames_per_s\": %.1f, \"target_frames_per_s\": %.1f, "
           "\"meets_target\": %s, \"order_preserved\": %s, "
-          "\"all_embedded\": %s}%s\n", jpeg ? "jpeg 160x90 (sent as is)" :
+          "\"all_embedded\": %s, \"mean_request_bytes\": %" G_GUINT64_FORMAT
+          "}%s\n", jpeg ? "jpeg 160x90 (sent as is)" :
           "raw RGB 640x360 (encoded)", mif, n, fps, target,
           fps >= target ? "true" : "false", ordered ? "true" : "false",
-          embedded == n ? "true" : "false", k == 1
+          embedded == n ? "true" : "false", body_bytes, k == 1
           && i == G_N_ELEMENTS (settings) - 1 ? "" : ",");
       fflush (stdout);
     }
