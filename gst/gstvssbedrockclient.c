@@ -133,7 +133,8 @@ op_finish (Op * op, GstVssBedrockResult * r)
   GstVssBedrockClient *c = op->client;
 
   r->attempts = op->attempts;
-  if (r->status != GST_VSS_BEDROCK_OK && r->status != GST_VSS_BEDROCK_CANCELLED) {
+  if (r->status != GST_VSS_BEDROCK_OK
+      && r->status != GST_VSS_BEDROCK_CANCELLED) {
     g_mutex_lock (&c->lock);
     c->stats.failures++;
     g_mutex_unlock (&c->lock);

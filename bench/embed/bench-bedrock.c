@@ -56,8 +56,9 @@ run (const gchar * endpoint, const gchar * caps, GPtrArray * frames,
     guint64 * body_bytes)
 {
   gchar *desc = g_strdup_printf ("appsrc name=src format=time caps=\"%s\" "
-      "max-bytes=0 max-buffers=64 block=true ! vssembed name=e provider=bedrock "
-      "endpoint=%s max-in-flight=%u queue-size=%u dimension=256 ! "
+      "max-bytes=0 max-buffers=64 block=true ! "
+      "vssembed name=e provider=bedrock endpoint=%s max-in-flight=%u "
+      "queue-size=%u dimension=256 ! "
       "appsink name=sink sync=false max-buffers=0", caps, endpoint, mif,
       MAX (mif, 8));
   GError *err = NULL;
