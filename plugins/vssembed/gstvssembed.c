@@ -376,6 +376,10 @@ gst_vss_embed_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
    * upstream; the base class would refuse before it saw caps itself. */
   if (self->bedrock && GST_QUERY_TYPE (query) == GST_QUERY_ALLOCATION)
     return gst_pad_peer_query (GST_BASE_TRANSFORM_SRC_PAD (self), query);
+  /* DRAIN means "everything before me has been pushed". */
+  if (self->bedrock && GST_QUERY_TYPE (query) == GST_QUERY_DRAIN
+      && !gst_vss_embed_bedrock_drain (self))
+    return FALSE;
 
   /* Encoded images only with provider=bedrock. */
   GST_OBJECT_LOCK (self);

@@ -93,6 +93,7 @@ clear_fifo_locked (GstVssEmbed * self)
     job_unref (j);
   self->n_frames = 0;
   self->in_flight = 0;
+  self->pushing = FALSE;
   self->epoch++;
 }
 
@@ -313,6 +314,7 @@ src_loop (GstPad * pad)
   g_queue_pop_head (&self->fifo);
   if (j->buf)
     self->n_frames--;
+  self->pushing = TRUE;
   g_cond_broadcast (&self->qcond);
   g_mutex_unlock (&self->qlock);
 
@@ -326,14 +328,15 @@ src_loop (GstPad * pad)
     ret = finish_frame (self, j, &posted);
   }
   job_unref (j);
-  if (ret == GST_FLOW_OK)
-    return;
 
   g_mutex_lock (&self->qlock);
-  if (!self->flushing)
+  self->pushing = FALSE;
+  if (ret != GST_FLOW_OK && !self->flushing)
     self->srcresult = ret;
   g_cond_broadcast (&self->qcond);
   g_mutex_unlock (&self->qlock);
+  if (ret == GST_FLOW_OK)
+    return;
   if (!posted && (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS)
       && ret != GST_FLOW_FLUSHING)
     GST_ELEMENT_FLOW_ERROR (self, ret);
@@ -711,6 +714,22 @@ gst_vss_embed_bedrock_sink_event (GstVssEmbed * self, GstEvent * event)
         return enqueue_event (self, event);
       return gst_pad_push_event (srcpad, event);
   }
+}
+
+/* Waits until every queued job has left; FALSE when flushing or the task
+ * stopped on an error. */
+gboolean
+gst_vss_embed_bedrock_drain (GstVssEmbed * self)
+{
+  gboolean ok;
+
+  g_mutex_lock (&self->qlock);
+  while (!self->flushing && self->srcresult == GST_FLOW_OK
+      && (!g_queue_is_empty (&self->fifo) || self->pushing))
+    g_cond_wait (&self->qcond, &self->qlock);
+  ok = !self->flushing && self->srcresult == GST_FLOW_OK;
+  g_mutex_unlock (&self->qlock);
+  return ok;
 }
 
 gboolean

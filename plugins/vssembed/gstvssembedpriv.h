@@ -72,6 +72,7 @@ struct _GstVssEmbed
   guint n_frames;               /* buffer jobs in fifo */
   guint in_flight;              /* submitted, not answered, this epoch */
   guint epoch;                  /* bumped by every flush */
+  gboolean pushing;             /* the task is pushing a popped job */
   gboolean flushing;
   GstFlowReturn srcresult;
 
@@ -103,6 +104,7 @@ gboolean gst_vss_embed_bedrock_sink_event (GstVssEmbed * self,
     GstEvent * event);
 gboolean gst_vss_embed_bedrock_src_activate (GstVssEmbed * self,
     GstPad * pad, gboolean active);
+gboolean gst_vss_embed_bedrock_drain (GstVssEmbed * self);
 gboolean gst_vss_embed_bedrock_latency (GstVssEmbed * self,
     GstQuery * query);
 void gst_vss_embed_bedrock_add_stats (GstVssEmbed * self, GstStructure * s);

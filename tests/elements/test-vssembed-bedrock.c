@@ -961,6 +961,72 @@ GST_START_TEST (test_local_refuses_jpeg)
 
 GST_END_TEST;
 
+/* A request that times out is retried; retries stop at retry-max-time
+ * and the element error names the last answer. */
+GST_START_TEST (test_timeout_and_retry_bound)
+{
+  Server *s = server_start (NULL);
+  GstHarness *h = harness_new (s, "timeout=300 max-in-flight=1");
+  GstBus *bus = gst_bus_new ();
+  GstBuffer *out;
+  GstMessage *m;
+  gint64 t0;
+
+  gst_harness_set_src_caps_str (h, "video/x-raw,format=RGB,width=32,"
+      "height=32,framerate=10/1");
+  control (s, "{\"hang\":1,\"hang_ms\":5000}");
+  gst_harness_push (h, timed (make_raw (32, 32, 0), 0));
+  out = gst_harness_pull (h);
+  fail_unless (gst_vss_buffer_get_embedding_meta (out, IMAGE_MODEL) != NULL);
+  gst_buffer_unref (out);
+  fail_unless_equals_uint64 (stat_u64 (h, "retries"), 1);
+  fail_unless_equals_int (server_stat (s, "hung"), 1);
+  gst_harness_teardown (h);
+
+  /* Endless throttling: many retries allowed, but not after 600 ms. */
+  h = harness_new (s, "max-retries=100 retry-max-time=600");
+  gst_element_set_bus (h->element, bus);
+  gst_harness_set_src_caps_str (h, "video/x-raw,format=RGB,width=32,"
+      "height=32,framerate=10/1");
+  control (s, "{\"throttle\":100000}");
+  t0 = g_get_monotonic_time ();
+  gst_harness_push (h, timed (make_raw (32, 32, 1), 1));
+  m = wait_message (bus, GST_MESSAGE_ERROR);
+  fail_unless (g_get_monotonic_time () - t0 < 3 * G_USEC_PER_SEC);
+  check_details (m, 429, "ThrottlingException", NULL);
+  gst_message_unref (m);
+  fail_unless (stat_u64 (h, "retries") >= 2);
+  fail_unless (stat_u64 (h, "retries") < 100);
+  fail_unless_equals_uint64 (stat_u64 (h, "failures"), 1);
+  gst_element_set_bus (h->element, NULL);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  server_stop (s);
+}
+
+GST_END_TEST;
+
+/* A DRAIN query returns only once every earlier frame has been pushed. */
+GST_START_TEST (test_drain_query)
+{
+  Server *s = server_start ("--latency-ms=100", NULL);
+  GstHarness *h = harness_new (s, "max-in-flight=4");
+  GstQuery *q = gst_query_new_drain ();
+
+  gst_harness_set_src_caps_str (h, "video/x-raw,format=RGB,width=32,"
+      "height=32,framerate=10/1");
+  for (guint i = 0; i < 6; i++)
+    gst_harness_push (h, timed (make_raw (32, 32, i), i));
+  fail_unless (gst_harness_buffers_received (h) < 6);
+  fail_unless (gst_pad_peer_query (h->srcpad, q));
+  fail_unless_equals_int (gst_harness_buffers_received (h), 6);
+  gst_query_unref (q);
+  gst_harness_teardown (h);
+  server_stop (s);
+}
+
+GST_END_TEST;
+
 static Suite *
 vssembed_bedrock_suite (void)
 {
@@ -990,6 +1056,8 @@ vssembed_bedrock_suite (void)
   tcase_add_test (tc, test_backpressure_and_flush);
   tcase_add_test (tc, test_eos_drains);
   tcase_add_test (tc, test_retries);
+  tcase_add_test (tc, test_timeout_and_retry_bound);
+  tcase_add_test (tc, test_drain_query);
   tcase_add_test (tc, test_forbidden_secret_hidden);
   tcase_add_test (tc, test_validation_error);
   tcase_add_test (tc, test_bad_answers);
