@@ -212,6 +212,20 @@ worker_thread (gpointer data)
     }
     curl_multi_poll (w->multi, NULL, 0, (gint) MAX (wait_ms, 1), NULL);
   }
+
+  /* Callbacks of the cancelled requests may have submitted more. */
+  for (;;) {
+    GList *late;
+
+    g_mutex_lock (&w->lock);
+    late = w->incoming;
+    w->incoming = NULL;
+    g_mutex_unlock (&w->lock);
+    if (!late)
+      break;
+    w->waiting = late;
+    cancel_older (w, 0, TRUE);
+  }
   return NULL;
 }
 

@@ -10,10 +10,11 @@
  * max-in-flight + queue-size frames.
  *
  * Locking: `qlock` guards the FIFO, the jobs' state, `n_frames`,
- * `in_flight`, `epoch`, `flushing`, `srcresult` and `client`; `qcond`
- * signals any change. Lock order: qlock, then the client's lock, then the
- * object lock. Nothing is pushed and no request is submitted with qlock
- * held (cancel_all, which only bumps counters, is).
+ * `in_flight`, `epoch`, `pushing`, `flushing`, `srcresult` and `client`;
+ * `qcond` signals any change. Lock order: qlock before the object lock;
+ * the client's lock is taken under either (cancel_all under qlock, stats
+ * under the object lock) and never the other way round. Nothing is pushed
+ * and no request is submitted with qlock held.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -287,6 +288,12 @@ finish_frame (GstVssEmbed * self, Job * j, gboolean * posted)
       gst_buffer_unref (buf);
       return GST_FLOW_OK;
     default:
+      /* Refuse upstream before the error is seen, so nothing slips in. */
+      g_mutex_lock (&self->qlock);
+      if (!self->flushing)
+        self->srcresult = GST_FLOW_ERROR;
+      g_cond_broadcast (&self->qcond);
+      g_mutex_unlock (&self->qlock);
       post_failure (self, j, TRUE);
       *posted = TRUE;
       gst_buffer_unref (buf);
