@@ -1032,6 +1032,74 @@ GST_START_TEST (test_drain_query)
 
 GST_END_TEST;
 
+/* A live pipeline: the pipeline latency includes the element's, frames
+ * come out in order with embeddings. */
+GST_START_TEST (test_live_pipeline)
+{
+  Server *s = server_start ("--latency-ms=30", NULL);
+  gchar *desc = g_strdup_printf ("videotestsrc is-live=true num-buffers=15 "
+      "! video/x-raw,format=I420,width=320,height=180,framerate=30/1 ! "
+      "vssembed provider=bedrock endpoint=%s latency=200 max-in-flight=4 ! "
+      "appsink name=sink sync=true", s->endpoint);
+  GstElement *p = gst_parse_launch (desc, NULL);
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  GstQuery *q = gst_query_new_latency ();
+  GstClockTime min = 0, max = 0, last = GST_CLOCK_TIME_NONE;
+  GstSample *sample;
+  gboolean live = FALSE;
+  guint n = 0;
+
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (sink)))) {
+    GstBuffer *b = gst_sample_get_buffer (sample);
+
+    fail_unless (gst_vss_buffer_get_embedding_meta (b, IMAGE_MODEL) != NULL);
+    fail_unless (!GST_CLOCK_TIME_IS_VALID (last) || GST_BUFFER_PTS (b) > last);
+    last = GST_BUFFER_PTS (b);
+    if (n++ == 2) {
+      fail_unless (gst_element_query (p, q));
+      gst_query_parse_latency (q, &live, &min, &max);
+    }
+    gst_sample_unref (sample);
+  }
+  fail_unless_equals_int (n, 15);
+  fail_unless (live);
+  fail_unless (min >= 200 * GST_MSECOND, "min latency %" GST_TIME_FORMAT,
+      GST_TIME_ARGS (min));
+  fail_unless (max == GST_CLOCK_TIME_NONE || max >= min);
+  gst_query_unref (q);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+  g_free (desc);
+  server_stop (s);
+}
+
+GST_END_TEST;
+
+/* Temporary credentials: the session token is sent and signed. */
+GST_START_TEST (test_session_token)
+{
+  Server *s = server_start ("--session-token=FwoGvssTOKEN/test==", NULL);
+  GstHarness *h;
+  GstBuffer *out;
+
+  g_setenv ("AWS_SESSION_TOKEN", "FwoGvssTOKEN/test==", TRUE);
+  h = harness_new (s, NULL);
+  gst_harness_set_src_caps_str (h, "video/x-raw,format=RGB,width=32,"
+      "height=32,framerate=10/1");
+  gst_harness_push (h, timed (make_raw (32, 32, 0), 0));
+  out = gst_harness_pull (h);
+  fail_unless (gst_vss_buffer_get_embedding_meta (out, IMAGE_MODEL) != NULL);
+  gst_buffer_unref (out);
+  fail_unless_equals_int (server_stat (s, "auth_failures"), 0);
+  gst_harness_teardown (h);
+  g_unsetenv ("AWS_SESSION_TOKEN");
+  server_stop (s);
+}
+
+GST_END_TEST;
+
 static Suite *
 vssembed_bedrock_suite (void)
 {
@@ -1063,6 +1131,8 @@ vssembed_bedrock_suite (void)
   tcase_add_test (tc, test_retries);
   tcase_add_test (tc, test_timeout_and_retry_bound);
   tcase_add_test (tc, test_drain_query);
+  tcase_add_test (tc, test_live_pipeline);
+  tcase_add_test (tc, test_session_token);
   tcase_add_test (tc, test_forbidden_secret_hidden);
   tcase_add_test (tc, test_validation_error);
   tcase_add_test (tc, test_bad_answers);
