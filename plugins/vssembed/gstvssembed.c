@@ -297,7 +297,8 @@ gst_vss_embed_class_init (GstVssEmbedClass * klass)
           "bedrock: what to do with a frame whose embedding failed for good "
           "(refused request, retries exhausted, malformed answer): 'fail' "
           "posts an element error and stops, 'skip' passes the frame on "
-          "without an embedding and posts a warning, 'drop' drops it",
+          "without an embedding and posts a warning (at most one a second; "
+          "stats counts them all), 'drop' drops it",
           GST_TYPE_VSS_EMBED_ON_ERROR, DEFAULT_ON_ERROR,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_PLAYING));

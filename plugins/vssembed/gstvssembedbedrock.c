@@ -217,9 +217,10 @@ post_failure (GstVssEmbed * self, Job * j, gboolean error)
           "request.");
       break;
   }
-  debug = g_strdup_printf ("%s%s(model %s, frame %s, %u attempt%s)", msg,
+  debug = g_strdup_printf ("%s%s(model %s, frame %s, %u attempt%s)%s", msg,
       msg[0] ? " " : "", self->active_model, j->frame_id, j->attempts,
-      j->attempts == 1 ? "" : "s");
+      j->attempts == 1 ? "" : "s", !error && self->warnings_suppressed ?
+      "; more frames failed since the last warning, see stats" : "");
 #define DETAILS ("http-status-code", G_TYPE_INT, (gint) j->http_status, \
       "aws-error-type", G_TYPE_STRING, type, "aws-message", G_TYPE_STRING, \
       msg, NULL)
@@ -281,8 +282,19 @@ finish_frame (GstVssEmbed * self, Job * j, gboolean * posted)
       j->frame_id, j->status, j->http_status,
       j->error_type ? j->error_type : "");
   switch (on_error) {
-    case GST_VSS_EMBED_ON_ERROR_SKIP:
-      post_failure (self, j, FALSE);
+    case GST_VSS_EMBED_ON_ERROR_SKIP:{
+      gint64 now = g_get_monotonic_time ();
+
+      /* At most one warning a second: an outage must not flood the bus. */
+      if (self->last_warning_us == 0
+          || now - self->last_warning_us >= G_USEC_PER_SEC) {
+        post_failure (self, j, FALSE);
+        self->last_warning_us = now;
+        self->warnings_suppressed = 0;
+      } else {
+        self->warnings_suppressed++;
+      }
+    }
       return gst_pad_push (GST_BASE_TRANSFORM_SRC_PAD (self), buf);
     case GST_VSS_EMBED_ON_ERROR_DROP:
       gst_buffer_unref (buf);
@@ -446,6 +458,8 @@ gst_vss_embed_bedrock_start (GstVssEmbed * self)
   GST_OBJECT_UNLOCK (self);
   self->input = GST_VSS_EMBED_INPUT_RAW;
   self->have_info = FALSE;
+  self->last_warning_us = 0;
+  self->warnings_suppressed = 0;
   gst_segment_init (&self->in_segment, GST_FORMAT_TIME);
   g_mutex_lock (&self->qlock);
   self->client = client;

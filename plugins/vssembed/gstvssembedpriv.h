@@ -73,6 +73,10 @@ struct _GstVssEmbed
   guint in_flight;              /* submitted, not answered, this epoch */
   guint epoch;                  /* bumped by every flush */
   gboolean pushing;             /* the task is pushing a popped job */
+
+  /* source pad task only: skip warnings are rate-limited */
+  gint64 last_warning_us;
+  guint warnings_suppressed;
   gboolean flushing;
   GstFlowReturn srcresult;
 

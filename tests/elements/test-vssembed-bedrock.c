@@ -804,6 +804,15 @@ GST_START_TEST (test_bad_answers)
   check_details (m, 200, "", NULL);
   gst_message_unref (m);
   fail_unless_equals_uint64 (stat_u64 (h, "frames-skipped"), 1);
+  /* An outage does not flood the bus: one warning a second at most. */
+  control (s, "{\"malformed\":5}");
+  for (guint i = 2; i < 7; i++)
+    gst_harness_push (h, timed (make_raw (32, 32, i), i));
+  for (guint i = 2; i < 7; i++)
+    gst_buffer_unref (gst_harness_pull (h));
+  fail_unless_equals_uint64 (stat_u64 (h, "frames-skipped"), 6);
+  m = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  fail_unless (m == NULL, "warnings are not rate-limited");
   gst_element_set_bus (h->element, NULL);
   gst_harness_teardown (h);
 
