@@ -219,7 +219,7 @@ main (int argc, char **argv)
         "video/x-raw,format=RGB,width=640,height=360,framerate=1000/1";
 
     for (guint i = 0; i < G_N_ELEMENTS (settings); i++) {
-      guint mif = settings[i], n = MAX (40, mif * 20), embedded;
+      guint mif = settings[i], n = MAX (40, mif * 30), embedded;
       guint64 body_bytes = 0;
       gboolean ordered;
       gdouble target = 0.9 * mif * 1000.0 / latency_ms;
