@@ -4,6 +4,7 @@
 #pragma once
 
 #include "gstvssaws.h"
+#include "gstvssbedrock.h"
 #include "gstvsscred.h"
 #include "gstvssdedupmeta.h"
 #include "gstvssframeid.h"

@@ -17,6 +17,7 @@ build_pkgs=(
   meson ninja-build pkg-config gcc python3
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libglib2.0-dev
   libcurl4-openssl-dev libjansson-dev libhiredis-dev libsimde-dev
+  libjpeg62-turbo-dev
   libgstrtspserver-1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
