@@ -9,7 +9,8 @@ G_BEGIN_DECLS
 
 /* A GstCustomMeta named "GstVssDedupMeta" whose structure holds
  * "distance" (double: cosine distance to the nearest frame in the window,
- * 2.0 when the window was empty) and "matched-frame-id" (string, "" when
+ * 2.0 when the window was empty, -1 when not measured) and
+ * "matched-frame-id" (string, "" when
  * none). Registered with no tags, so encoders keep it. */
 #define GST_VSS_DEDUP_META_NAME "GstVssDedupMeta"
 
