@@ -32,15 +32,15 @@ vss_crc32 (uint32_t crc, const void *data, size_t len)
 int
 vss_index_save (vss_index *idx, const char *path, vss_error *err)
 {
-  (void) idx;
-  (void) path;
+  (void)idx;
+  (void)path;
   return vss_set_error (err, VSS_ERR_IO, "saving is not implemented yet");
 }
 
 vss_index *
 vss_index_load (const char *path, vss_error *err)
 {
-  (void) path;
+  (void)path;
   vss_set_error (err, VSS_ERR_IO, "loading is not implemented yet");
   return NULL;
 }
