@@ -138,6 +138,7 @@ typedef struct
   X (int, ReplyWithSimpleString, (RedisModuleCtx * ctx, const char *msg))   \
   X (int, ReplyWithArray, (RedisModuleCtx * ctx, long len))                 \
   X (void, ReplySetArrayLength, (RedisModuleCtx * ctx, long len))           \
+  X (int, ReplyWithNull, (RedisModuleCtx * ctx))                           \
   X (int, ReplyWithLongLong, (RedisModuleCtx * ctx, long long ll))          \
   X (int, ReplyWithStringBuffer,                                            \
      (RedisModuleCtx * ctx, const char *buf, size_t len))                   \
@@ -183,8 +184,8 @@ typedef struct
   X (void, Log,                                                             \
      (RedisModuleCtx * ctx, const char *level, const char *fmt, ...))
 
-#define VSS_RM_DECLARE(ret, name, args) extern ret (*RM_##name) args;
-VSS_RM_API (VSS_RM_DECLARE)
-#undef VSS_RM_DECLARE
+/* The module defines a static pointer per entry (rm_<Name>): names that
+ * differ from the server's own exported RM_<Name> functions, which would
+ * otherwise interpose on them. */
 
 #endif /* VSS_MODULE_API_H */

@@ -37,7 +37,7 @@
 /* The most vectors preallocated on FT.CREATE whatever INITIAL_CAP says. */
 #define MAX_PREALLOC 16384
 
-#define VSS_RM_DEFINE(ret, name, args) ret (*RM_##name) args;
+#define VSS_RM_DEFINE(ret, name, args) static ret (*rm_##name) args;
 VSS_RM_API (VSS_RM_DEFINE)
 #undef VSS_RM_DEFINE
 
@@ -154,7 +154,7 @@ make_empty (vss_idx *x, char *err, size_t errlen)
       x->vec[i] = vss_index_new (&p, &e);
       if (x->vec[i] == NULL)
         {
-          snprintf (err, errlen, "Could not create the vector index: %s",
+          snprintf (err, errlen, "Could not create the vector index: %.200s",
                     e.msg);
           return -1;
         }
@@ -175,7 +175,7 @@ backfill_stop (vss_idx *x)
 {
   pending_clear (x);
   if (x->cursor != NULL)
-    RM_ScanCursorDestroy (x->cursor);
+    rm_ScanCursorDestroy (x->cursor);
   x->cursor = NULL;
   x->backfilling = 0;
   x->scan_done = 0;
@@ -206,7 +206,7 @@ idx_clear (vss_idx *x)
   vss_docs_free (x->docs);
   x->docs = NULL;
   if (make_empty (x, err, sizeof err) < 0)
-    RM_Log (NULL, "warning", MODULE_NAME ": %s", err);
+    rm_Log (NULL, "warning", MODULE_NAME ": %s", err);
 }
 
 static void backfill_tick (RedisModuleCtx *ctx, void *data);
@@ -216,7 +216,7 @@ arm_timer (RedisModuleCtx *ctx)
 {
   if (!timer_armed)
     {
-      timer_id = RM_CreateTimer (ctx, 1, backfill_tick, NULL);
+      timer_id = rm_CreateTimer (ctx, 1, backfill_tick, NULL);
       timer_armed = 1;
     }
 }
@@ -226,11 +226,11 @@ backfill_start (RedisModuleCtx *ctx, vss_idx *x)
 {
   backfill_stop (x);
   x->scanned = 0;
-  x->total = RM_DbSize (ctx);
+  x->total = rm_DbSize (ctx);
   x->backfilling = 1;
   if (loading)
     return; /* started again when loading ends */
-  x->cursor = RM_ScanCursorCreate ();
+  x->cursor = rm_ScanCursorCreate ();
   arm_timer (ctx);
 }
 
@@ -270,11 +270,11 @@ read_fields (RedisModuleCtx *ctx, vss_idx *x, RedisModuleKey *key,
   for (size_t f = 0; f < x->schema->n_fields; f++)
     {
       vals[f].val = NULL;
-      RM_HashGet (key, RM_HASH_CFIELDS, x->schema->fields[f].identifier,
+      rm_HashGet (key, RM_HASH_CFIELDS, x->schema->fields[f].identifier,
                   &vals[f].val, NULL);
       if (vals[f].val != NULL)
         {
-          vals[f].ptr = RM_StringPtrLen (vals[f].val, &vals[f].len);
+          vals[f].ptr = rm_StringPtrLen (vals[f].val, &vals[f].len);
           present++;
         }
     }
@@ -297,7 +297,7 @@ static void
 index_key (RedisModuleCtx *ctx, vss_idx *x, RedisModuleString *keyname)
 {
   size_t klen, n = x->schema->n_fields;
-  const char *k = RM_StringPtrLen (keyname, &klen);
+  const char *k = rm_StringPtrLen (keyname, &klen);
   RedisModuleKey *key;
   field_value *vals;
   vss_ft_attrs *attrs = NULL;
@@ -309,11 +309,11 @@ index_key (RedisModuleCtx *ctx, vss_idx *x, RedisModuleString *keyname)
 
   if (!vss_ft_schema_matches_key (x->schema, k, klen))
     return;
-  key = RM_OpenKey (ctx, keyname, RM_READ | RM_OPEN_KEY_NOTOUCH);
-  if (key == NULL || RM_KeyType (key) != RM_KEYTYPE_HASH)
+  key = rm_OpenKey (ctx, keyname, RM_READ | RM_OPEN_KEY_NOTOUCH);
+  if (key == NULL || rm_KeyType (key) != RM_KEYTYPE_HASH)
     {
       if (key != NULL)
-        RM_CloseKey (key);
+        rm_CloseKey (key);
       remove_doc (x, k, klen);
       return;
     }
@@ -402,11 +402,11 @@ done:
   if (vals != NULL)
     for (size_t f = 0; f < n; f++)
       if (vals[f].val != NULL)
-        RM_FreeString (ctx, vals[f].val);
+        rm_FreeString (ctx, vals[f].val);
   free (vals);
   free (valid);
   vss_ft_attrs_free (attrs);
-  RM_CloseKey (key);
+  rm_CloseKey (key);
 }
 
 /* ---- keyspace notifications ---- */
@@ -420,12 +420,12 @@ on_keyspace (RedisModuleCtx *ctx, int type, const char *event,
   const char *k;
 
   (void) type;
-  if (n_indexes == 0 || RM_GetSelectedDb (ctx) != 0)
+  if (n_indexes == 0 || rm_GetSelectedDb (ctx) != 0)
     return RM_OK;
   gone = !strcmp (event, "del") || !strcmp (event, "expired")
          || !strcmp (event, "evicted") || !strcmp (event, "rename_from")
          || !strcmp (event, "move_from");
-  k = RM_StringPtrLen (key, &klen);
+  k = rm_StringPtrLen (key, &klen);
   for (int i = 0; i < n_indexes; i++)
     {
       vss_idx *x = indexes[i];
@@ -484,7 +484,7 @@ scan_cb (RedisModuleCtx *ctx, RedisModuleString *keyname, RedisModuleKey *key,
 {
   vss_idx *x = privdata;
   size_t len;
-  const char *k = RM_StringPtrLen (keyname, &len);
+  const char *k = rm_StringPtrLen (keyname, &len);
 
   (void) ctx;
   (void) key;
@@ -528,18 +528,18 @@ backfill_tick (RedisModuleCtx *ctx, void *data)
       if (!x->backfilling)
         continue;
       if (x->cursor == NULL)
-        x->cursor = RM_ScanCursorCreate ();
+        x->cursor = rm_ScanCursorCreate ();
       while (x->backfilling && now_us () < deadline)
         {
           if (x->pending_pos < x->n_pending)
             {
               size_t p = x->pending_pos++;
               RedisModuleString *s
-                  = RM_CreateString (ctx, x->pending[p], x->pending_len[p]);
+                  = rm_CreateString (ctx, x->pending[p], x->pending_len[p]);
               free (x->pending[p]);
               x->pending[p] = NULL;
               index_key (ctx, x, s);
-              RM_FreeString (ctx, s);
+              rm_FreeString (ctx, s);
               continue;
             }
           x->n_pending = x->pending_pos = 0;
@@ -548,7 +548,7 @@ backfill_tick (RedisModuleCtx *ctx, void *data)
               backfill_stop (x);
               break;
             }
-          if (!RM_Scan (ctx, x->cursor, scan_cb, x))
+          if (!rm_Scan (ctx, x->cursor, scan_cb, x))
             x->scan_done = 1;
         }
       more |= x->backfilling;
@@ -562,7 +562,7 @@ backfill_tick (RedisModuleCtx *ctx, void *data)
 static int
 reply_err (RedisModuleCtx *ctx, const char *msg)
 {
-  return RM_ReplyWithError (ctx, msg);
+  return rm_ReplyWithError (ctx, msg);
 }
 
 /* The arguments as (pointer, length) pairs, for the pure parsers. */
@@ -574,14 +574,14 @@ args_of (RedisModuleString **argv, int argc)
   if (a == NULL)
     return NULL;
   for (int i = 0; i < argc; i++)
-    a[i].ptr = RM_StringPtrLen (argv[i], &a[i].len);
+    a[i].ptr = rm_StringPtrLen (argv[i], &a[i].len);
   return a;
 }
 
 static int
 in_multi_or_script (RedisModuleCtx *ctx)
 {
-  return (RM_GetContextFlags (ctx) & (RM_CTX_FLAGS_MULTI | RM_CTX_FLAGS_LUA))
+  return (rm_GetContextFlags (ctx) & (RM_CTX_FLAGS_MULTI | RM_CTX_FLAGS_LUA))
          != 0;
 }
 
@@ -614,7 +614,7 @@ cmd_create (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
   vss_idx *x;
 
   if (argc < 2)
-    return RM_WrongArity (ctx);
+    return rm_WrongArity (ctx);
   if (in_multi_or_script (ctx))
     return reply_err (ctx, "FT.CREATE is not allowed inside MULTI or a "
                            "script");
@@ -643,7 +643,7 @@ cmd_create (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     return reply_err (ctx, err);
   indexes[n_indexes++] = x;
   backfill_start (ctx, x);
-  return RM_ReplyWithSimpleString (ctx, "OK");
+  return rm_ReplyWithSimpleString (ctx, "OK");
 }
 
 static int
@@ -651,7 +651,7 @@ reply_not_found (RedisModuleCtx *ctx, RedisModuleString *name)
 {
   char err[VSS_FT_ERRLEN];
   size_t len;
-  const char *n = RM_StringPtrLen (name, &len);
+  const char *n = rm_StringPtrLen (name, &len);
 
   snprintf (err, sizeof err, "Index with name '%.*s' not found",
             (int) (len > 128 ? 128 : len), n);
@@ -668,8 +668,8 @@ cmd_dropindex (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     return reply_err (ctx, "FT.DROPINDEX takes only the index name (DD is "
                            "not supported: keys are never deleted)");
   if (argc != 2)
-    return RM_WrongArity (ctx);
-  n = RM_StringPtrLen (argv[1], &len);
+    return rm_WrongArity (ctx);
+  n = rm_StringPtrLen (argv[1], &len);
   for (int i = 0; i < n_indexes; i++)
     if (strlen (indexes[i]->schema->name) == len
         && !memcmp (indexes[i]->schema->name, n, len))
@@ -678,7 +678,7 @@ cmd_dropindex (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
         memmove (&indexes[i], &indexes[i + 1],
                  (size_t) (n_indexes - i - 1) * sizeof indexes[0]);
         indexes[--n_indexes] = NULL;
-        return RM_ReplyWithSimpleString (ctx, "OK");
+        return rm_ReplyWithSimpleString (ctx, "OK");
       }
   return reply_not_found (ctx, argv[1]);
 }
@@ -688,10 +688,10 @@ cmd_list (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 {
   (void) argv;
   if (argc != 1)
-    return RM_WrongArity (ctx);
-  RM_ReplyWithArray (ctx, n_indexes);
+    return rm_WrongArity (ctx);
+  rm_ReplyWithArray (ctx, n_indexes);
   for (int i = 0; i < n_indexes; i++)
-    RM_ReplyWithSimpleString (ctx, indexes[i]->schema->name);
+    rm_ReplyWithSimpleString (ctx, indexes[i]->schema->name);
   return RM_OK;
 }
 
@@ -704,7 +704,7 @@ metric_name (vss_metric m)
 static void
 reply_str (RedisModuleCtx *ctx, const char *s)
 {
-  RM_ReplyWithCString (ctx, s);
+  rm_ReplyWithCString (ctx, s);
 }
 
 static void
@@ -720,7 +720,7 @@ reply_strf (RedisModuleCtx *ctx, const char *fmt, ...)
   va_start (ap, fmt);
   vsnprintf (buf, sizeof buf, fmt, ap);
   va_end (ap);
-  RM_ReplyWithCString (ctx, buf);
+  rm_ReplyWithCString (ctx, buf);
 }
 
 static void
@@ -733,7 +733,7 @@ reply_field_info (RedisModuleCtx *ctx, vss_idx *x, size_t i)
     n += f->case_sensitive ? 3 : 2;
   else if (f->type == VSS_FT_VECTOR)
     n += 2;
-  RM_ReplyWithArray (ctx, n);
+  rm_ReplyWithArray (ctx, n);
   reply_str (ctx, "identifier");
   reply_str (ctx, f->identifier);
   reply_str (ctx, "attribute");
@@ -754,37 +754,37 @@ reply_field_info (RedisModuleCtx *ctx, vss_idx *x, size_t i)
     {
       reply_str (ctx, "VECTOR");
       reply_str (ctx, "index");
-      RM_ReplyWithArray (ctx, 12);
+      rm_ReplyWithArray (ctx, 12);
       reply_str (ctx, "capacity");
-      RM_ReplyWithLongLong (ctx, (long long) f->initial_cap);
+      rm_ReplyWithLongLong (ctx, (long long) f->initial_cap);
       reply_str (ctx, "dimensions");
-      RM_ReplyWithLongLong (ctx, f->dim);
+      rm_ReplyWithLongLong (ctx, f->dim);
       reply_str (ctx, "distance_metric");
       reply_str (ctx, metric_name (f->metric));
       reply_str (ctx, "size");
-      RM_ReplyWithLongLong (ctx, (long long) vss_index_count (x->vec[i]));
+      rm_ReplyWithLongLong (ctx, (long long) vss_index_count (x->vec[i]));
       reply_str (ctx, "data_type");
       reply_str (ctx, "FLOAT32");
       reply_str (ctx, "algorithm");
       if (f->algorithm == VSS_INDEX_HNSW)
         {
-          RM_ReplyWithArray (ctx, 8);
+          rm_ReplyWithArray (ctx, 8);
           reply_str (ctx, "name");
           reply_str (ctx, "HNSW");
           reply_str (ctx, "m");
-          RM_ReplyWithLongLong (ctx, f->m);
+          rm_ReplyWithLongLong (ctx, f->m);
           reply_str (ctx, "ef_construction");
-          RM_ReplyWithLongLong (ctx, f->ef_construction);
+          rm_ReplyWithLongLong (ctx, f->ef_construction);
           reply_str (ctx, "ef_runtime");
-          RM_ReplyWithLongLong (ctx, f->ef_runtime);
+          rm_ReplyWithLongLong (ctx, f->ef_runtime);
         }
       else
         {
-          RM_ReplyWithArray (ctx, 4);
+          rm_ReplyWithArray (ctx, 4);
           reply_str (ctx, "name");
           reply_str (ctx, "FLAT");
           reply_str (ctx, "block_size");
-          RM_ReplyWithLongLong (ctx, (long long) f->block_size);
+          rm_ReplyWithLongLong (ctx, (long long) f->block_size);
         }
     }
 }
@@ -798,8 +798,8 @@ cmd_info (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
   double pct = 1.0;
 
   if (argc != 2)
-    return RM_WrongArity (ctx);
-  n = RM_StringPtrLen (argv[1], &len);
+    return rm_WrongArity (ctx);
+  n = rm_StringPtrLen (argv[1], &len);
   x = find_index (n, len);
   if (x == NULL)
     return reply_not_found (ctx, argv[1]);
@@ -808,23 +808,23 @@ cmd_info (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
   if (pct > 1.0)
     pct = x->backfilling ? 0.99 : 1.0;
 
-  RM_ReplyWithArray (ctx, 26);
+  rm_ReplyWithArray (ctx, 26);
   reply_str (ctx, "index_name");
   reply_str (ctx, x->schema->name);
   reply_str (ctx, "index_options");
-  RM_ReplyWithArray (ctx, 0);
+  rm_ReplyWithArray (ctx, 0);
   reply_str (ctx, "index_definition");
-  RM_ReplyWithArray (ctx, 6);
+  rm_ReplyWithArray (ctx, 6);
   reply_str (ctx, "key_type");
   reply_str (ctx, "HASH");
   reply_str (ctx, "prefixes");
-  RM_ReplyWithArray (ctx, (long) x->schema->n_prefixes);
+  rm_ReplyWithArray (ctx, (long) x->schema->n_prefixes);
   for (size_t i = 0; i < x->schema->n_prefixes; i++)
     reply_str (ctx, x->schema->prefixes[i]);
   reply_str (ctx, "default_score");
   reply_str (ctx, "1");
   reply_str (ctx, "attributes");
-  RM_ReplyWithArray (ctx, (long) x->schema->n_fields);
+  rm_ReplyWithArray (ctx, (long) x->schema->n_fields);
   for (size_t i = 0; i < x->schema->n_fields; i++)
     reply_field_info (ctx, x, i);
   reply_str (ctx, "num_docs");
@@ -917,8 +917,8 @@ reply_field_cb (RedisModuleKey *key, RedisModuleString *field,
   scan_reply *r = privdata;
 
   (void) key;
-  RM_ReplyWithString (r->ctx, field);
-  RM_ReplyWithString (r->ctx, value);
+  rm_ReplyWithString (r->ctx, field);
+  rm_ReplyWithString (r->ctx, value);
   r->n += 2;
 }
 
@@ -926,27 +926,27 @@ static void
 reply_hit (RedisModuleCtx *ctx, const vss_idx *x, const vss_ft_query *q,
            const vss_doc *doc, float distance)
 {
-  RedisModuleString *kn = RM_CreateString (ctx, doc->key, doc->keylen);
-  RedisModuleKey *key = RM_OpenKey (ctx, kn, RM_READ | RM_OPEN_KEY_NOTOUCH);
-  int is_hash = key != NULL && RM_KeyType (key) == RM_KEYTYPE_HASH;
+  RedisModuleString *kn = rm_CreateString (ctx, doc->key, doc->keylen);
+  RedisModuleKey *key = rm_OpenKey (ctx, kn, RM_READ | RM_OPEN_KEY_NOTOUCH);
+  int is_hash = key != NULL && rm_KeyType (key) == RM_KEYTYPE_HASH;
   char score[40];
   long n = 0;
 
   snprintf (score, sizeof score, "%.12g", (double) distance);
-  RM_ReplyWithStringBuffer (ctx, doc->key, doc->keylen);
-  RM_ReplyWithArray (ctx, RM_POSTPONED_LEN);
+  rm_ReplyWithStringBuffer (ctx, doc->key, doc->keylen);
+  rm_ReplyWithArray (ctx, RM_POSTPONED_LEN);
   if (!q->has_return)
     {
       scan_reply r = { ctx, 0 };
-      RM_ReplyWithCString (ctx, q->score_alias);
-      RM_ReplyWithCString (ctx, score);
+      rm_ReplyWithCString (ctx, q->score_alias);
+      rm_ReplyWithCString (ctx, score);
       n = 2;
       if (is_hash)
         {
-          RedisModuleScanCursor *c = RM_ScanCursorCreate ();
-          while (RM_ScanKey (key, c, reply_field_cb, &r))
+          RedisModuleScanCursor *c = rm_ScanCursorCreate ();
+          while (rm_ScanKey (key, c, reply_field_cb, &r))
             ;
-          RM_ScanCursorDestroy (c);
+          rm_ScanCursorDestroy (c);
         }
       n += r.n;
     }
@@ -959,8 +959,8 @@ reply_hit (RedisModuleCtx *ctx, const vss_idx *x, const vss_ft_query *q,
         int fi;
         if (!strcmp (ret->name, q->score_alias))
           {
-            RM_ReplyWithCString (ctx, ret->alias);
-            RM_ReplyWithCString (ctx, score);
+            rm_ReplyWithCString (ctx, ret->alias);
+            rm_ReplyWithCString (ctx, score);
             n += 2;
             continue;
           }
@@ -969,18 +969,18 @@ reply_hit (RedisModuleCtx *ctx, const vss_idx *x, const vss_ft_query *q,
           field = x->schema->fields[fi].identifier;
         if (!is_hash)
           continue;
-        RM_HashGet (key, RM_HASH_CFIELDS, field, &val, NULL);
+        rm_HashGet (key, RM_HASH_CFIELDS, field, &val, NULL);
         if (val == NULL)
           continue;
-        RM_ReplyWithCString (ctx, ret->alias);
-        RM_ReplyWithString (ctx, val);
-        RM_FreeString (ctx, val);
+        rm_ReplyWithCString (ctx, ret->alias);
+        rm_ReplyWithString (ctx, val);
+        rm_FreeString (ctx, val);
         n += 2;
       }
-  RM_ReplySetArrayLength (ctx, n);
+  rm_ReplySetArrayLength (ctx, n);
   if (key != NULL)
-    RM_CloseKey (key);
-  RM_FreeString (ctx, kn);
+    rm_CloseKey (key);
+  rm_FreeString (ctx, kn);
 }
 
 static int
@@ -999,7 +999,7 @@ cmd_search (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
   size_t start, end;
 
   if (argc < 3)
-    return RM_WrongArity (ctx);
+    return rm_WrongArity (ctx);
   a = args_of (argv + 1, argc - 1);
   if (a == NULL)
     return reply_err (ctx, "out of memory");
@@ -1037,33 +1037,33 @@ cmd_search (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
                           q->ef_runtime, NULL, NULL, hits, &e);
   if (n < 0)
     {
-      snprintf (err, sizeof err, "Invalid query vector: %s", e.msg);
+      snprintf (err, sizeof err, "Invalid query vector: %.200s", e.msg);
       goto error;
     }
   if (now_us () - t0 > (uint64_t) q->timeout_ms * 1000u)
     {
-      RM_ReplyWithSimpleString (ctx, "Request timed out");
+      rm_ReplyWithSimpleString (ctx, "Request timed out");
       goto out;
     }
 
   nocontent = q->nocontent || (q->has_return && q->n_ret == 0);
   start = q->limit_offset < (uint64_t) n ? (size_t) q->limit_offset : (size_t) n;
   end = start + q->limit_num < (size_t) n ? start + q->limit_num : (size_t) n;
-  RM_ReplyWithArray (ctx, 1 + (long) (end - start) * (nocontent ? 1 : 2));
-  RM_ReplyWithLongLong (ctx, n);
+  rm_ReplyWithArray (ctx, 1 + (long) (end - start) * (nocontent ? 1 : 2));
+  rm_ReplyWithLongLong (ctx, n);
   for (size_t i = start; i < end; i++)
     {
       const vss_doc *doc = vss_docs_get (x->docs, hits[i].id);
       if (doc == NULL)
         {
           /* Cannot happen: the table and the graph change together. */
-          RM_ReplyWithNull (ctx);
+          rm_ReplyWithNull (ctx);
           if (!nocontent)
-            RM_ReplyWithArray (ctx, 0);
+            rm_ReplyWithArray (ctx, 0);
           continue;
         }
       if (nocontent)
-        RM_ReplyWithStringBuffer (ctx, doc->key, doc->keylen);
+        rm_ReplyWithStringBuffer (ctx, doc->key, doc->keylen);
       else
         reply_hit (ctx, x, q, doc, hits[i].distance);
     }
@@ -1087,13 +1087,13 @@ aux_save (RedisModuleIO *io, int when)
 {
   if (when != RM_AUX_BEFORE_RDB)
     return;
-  RM_SaveUnsigned (io, (uint64_t) n_indexes);
+  rm_SaveUnsigned (io, (uint64_t) n_indexes);
   for (int i = 0; i < n_indexes; i++)
     {
       const vss_ft_schema *s = indexes[i]->schema;
-      RM_SaveUnsigned (io, (uint64_t) s->n_args);
+      rm_SaveUnsigned (io, (uint64_t) s->n_args);
       for (int j = 0; j < s->n_args; j++)
-        RM_SaveStringBuffer (io, s->args[j].ptr, s->args[j].len);
+        rm_SaveStringBuffer (io, s->args[j].ptr, s->args[j].len);
     }
 }
 
@@ -1104,7 +1104,7 @@ aux_load (RedisModuleIO *io, int encver, int when)
 
   if (encver != AUX_ENCVER)
     {
-      RM_Log (NULL, "warning", MODULE_NAME ": unknown RDB data version %d",
+      rm_Log (NULL, "warning", MODULE_NAME ": unknown RDB data version %d",
               encver);
       return RM_ERR;
     }
@@ -1117,19 +1117,19 @@ aux_load (RedisModuleIO *io, int encver, int when)
       indexes[i] = NULL;
     }
   n_indexes = 0;
-  n = RM_LoadUnsigned (io);
-  if (RM_IsIOError (io) || n > VSS_FT_MAX_INDEXES)
+  n = rm_LoadUnsigned (io);
+  if (rm_IsIOError (io) || n > VSS_FT_MAX_INDEXES)
     return RM_ERR;
   for (uint64_t i = 0; i < n; i++)
     {
-      uint64_t argc = RM_LoadUnsigned (io);
+      uint64_t argc = rm_LoadUnsigned (io);
       vss_ft_arg *args;
       char **bufs;
       vss_ft_schema *s = NULL;
       char err[VSS_FT_ERRLEN] = "";
       int ok = 1;
 
-      if (RM_IsIOError (io) || argc == 0 || argc > 4096)
+      if (rm_IsIOError (io) || argc == 0 || argc > 4096)
         return RM_ERR;
       args = calloc (argc, sizeof *args);
       bufs = calloc (argc, sizeof *bufs);
@@ -1137,17 +1137,17 @@ aux_load (RedisModuleIO *io, int encver, int when)
         ok = 0;
       for (uint64_t j = 0; ok && j < argc; j++)
         {
-          bufs[j] = RM_LoadStringBuffer (io, &args[j].len);
-          if (RM_IsIOError (io) || bufs[j] == NULL)
+          bufs[j] = rm_LoadStringBuffer (io, &args[j].len);
+          if (rm_IsIOError (io) || bufs[j] == NULL)
             ok = 0;
           args[j].ptr = bufs[j];
         }
       if (ok && vss_ft_create_parse (args, (int) argc, &s, err, sizeof err) < 0)
-        RM_Log (NULL, "warning", MODULE_NAME ": index definition in the RDB "
+        rm_Log (NULL, "warning", MODULE_NAME ": index definition in the RDB "
                 "refused: %s", err);
       for (uint64_t j = 0; bufs != NULL && j < argc; j++)
         if (bufs[j] != NULL)
-          RM_Free (bufs[j]);
+          rm_Free (bufs[j]);
       free (bufs);
       free (args);
       if (!ok)
@@ -1159,7 +1159,7 @@ aux_load (RedisModuleIO *io, int encver, int when)
         {
           vss_idx *x = idx_new (s, err, sizeof err);
           if (x == NULL)
-            RM_Log (NULL, "warning", MODULE_NAME ": %s", err);
+            rm_Log (NULL, "warning", MODULE_NAME ": %s", err);
           else
             {
               x->backfilling = 1; /* runs when loading ends */
@@ -1195,9 +1195,11 @@ free_none (void *value)
 
 /* ---- load / unload ---- */
 
-int RedisModule_OnLoad (RedisModuleCtx *ctx, RedisModuleString **argv,
-                        int argc);
-int RedisModule_OnUnload (RedisModuleCtx *ctx);
+/* The only symbols the module exports. */
+#define VSS_EXPORT __attribute__ ((visibility ("default")))
+VSS_EXPORT int RedisModule_OnLoad (RedisModuleCtx *ctx,
+                                   RedisModuleString **argv, int argc);
+VSS_EXPORT int RedisModule_OnUnload (RedisModuleCtx *ctx);
 
 int
 RedisModule_OnLoad (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
@@ -1209,22 +1211,22 @@ RedisModule_OnLoad (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
   int persist = 1;
 
 #define VSS_RM_FETCH(ret, name, args)                                       \
-  if (get_api ("RedisModule_" #name, (void *) &RM_##name) != RM_OK         \
-      || RM_##name == NULL)                                                 \
+  if (get_api ("RedisModule_" #name, (void *) &rm_##name) != RM_OK         \
+      || rm_##name == NULL)                                                 \
     return RM_ERR;
   VSS_RM_API (VSS_RM_FETCH)
 #undef VSS_RM_FETCH
 
-  RM_SetModuleAttribs (ctx, MODULE_NAME, MODULE_VERSION, RM_APIVER_1);
+  rm_SetModuleAttribs (ctx, MODULE_NAME, MODULE_VERSION, RM_APIVER_1);
   for (int i = 0; i < argc; i++)
     {
       size_t len;
-      const char *s = RM_StringPtrLen (argv[i], &len);
+      const char *s = rm_StringPtrLen (argv[i], &len);
       if (len == 9 && !strncasecmp (s, "NOPERSIST", 9))
         persist = 0;
       else
         {
-          RM_Log (ctx, "warning", MODULE_NAME ": unknown module argument "
+          rm_Log (ctx, "warning", MODULE_NAME ": unknown module argument "
                   "'%.*s' (NOPERSIST is the only one)", (int) len, s);
           return RM_ERR;
         }
@@ -1238,23 +1240,23 @@ RedisModule_OnLoad (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
       tm.aux_load = aux_load;
       tm.aux_save = aux_save;
       tm.aux_save_triggers = RM_AUX_BEFORE_RDB;
-      if (RM_CreateDataType (ctx, TYPE_NAME, AUX_ENCVER, &tm) == NULL)
+      if (rm_CreateDataType (ctx, TYPE_NAME, AUX_ENCVER, &tm) == NULL)
         return RM_ERR;
     }
-  if (RM_CreateCommand (ctx, "FT.CREATE", cmd_create, "write deny-oom", 0,
+  if (rm_CreateCommand (ctx, "FT.CREATE", cmd_create, "write deny-oom", 0,
                         0, 0)
           != RM_OK
-      || RM_CreateCommand (ctx, "FT.SEARCH", cmd_search, "readonly", 0, 0, 0)
+      || rm_CreateCommand (ctx, "FT.SEARCH", cmd_search, "readonly", 0, 0, 0)
              != RM_OK
-      || RM_CreateCommand (ctx, "FT.INFO", cmd_info, "readonly", 0, 0, 0)
+      || rm_CreateCommand (ctx, "FT.INFO", cmd_info, "readonly", 0, 0, 0)
              != RM_OK
-      || RM_CreateCommand (ctx, "FT._LIST", cmd_list, "readonly", 0, 0, 0)
+      || rm_CreateCommand (ctx, "FT._LIST", cmd_list, "readonly", 0, 0, 0)
              != RM_OK
-      || RM_CreateCommand (ctx, "FT.DROPINDEX", cmd_dropindex, "write", 0, 0,
+      || rm_CreateCommand (ctx, "FT.DROPINDEX", cmd_dropindex, "write", 0, 0,
                            0)
              != RM_OK)
     return RM_ERR;
-  if (RM_SubscribeToKeyspaceEvents (
+  if (rm_SubscribeToKeyspaceEvents (
           ctx,
           RM_NOTIFY_GENERIC | RM_NOTIFY_STRING | RM_NOTIFY_LIST
               | RM_NOTIFY_SET | RM_NOTIFY_HASH | RM_NOTIFY_ZSET
@@ -1262,10 +1264,10 @@ RedisModule_OnLoad (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
               | RM_NOTIFY_MODULE,
           on_keyspace)
           != RM_OK
-      || RM_SubscribeToServerEvent (ctx, flush_ev, on_flush) != RM_OK
-      || RM_SubscribeToServerEvent (ctx, loading_ev, on_loading) != RM_OK)
+      || rm_SubscribeToServerEvent (ctx, flush_ev, on_flush) != RM_OK
+      || rm_SubscribeToServerEvent (ctx, loading_ev, on_loading) != RM_OK)
     return RM_ERR;
-  RM_Log (ctx, "notice", MODULE_NAME ": loaded (vector kernels: %s%s)",
+  rm_Log (ctx, "notice", MODULE_NAME ": loaded (vector kernels: %s%s)",
           vss_kernel_name (), persist ? "" : ", no RDB persistence");
   return RM_OK;
 }
@@ -1277,7 +1279,7 @@ RedisModule_OnUnload (RedisModuleCtx *ctx)
 {
   if (timer_armed)
     {
-      RM_StopTimer (ctx, timer_id, NULL);
+      rm_StopTimer (ctx, timer_id, NULL);
       timer_armed = 0;
     }
   for (int i = 0; i < n_indexes; i++)
