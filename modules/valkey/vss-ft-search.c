@@ -507,7 +507,7 @@ parse_and (lexer *l)
       n = parse_unary (l);
       if (n == NULL)
         goto fail;
-      if (first == NULL)
+      if (first == NULL && and == NULL)
         first = n;
       else
         {

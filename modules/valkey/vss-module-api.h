@@ -61,6 +61,7 @@ typedef struct RedisModuleString RedisModuleString;
 typedef struct RedisModuleIO RedisModuleIO;
 typedef struct RedisModuleType RedisModuleType;
 typedef struct RedisModuleScanCursor RedisModuleScanCursor;
+typedef struct RedisModuleInfoCtx RedisModuleInfoCtx;
 typedef uint64_t RedisModuleTimerID;
 typedef long long mstime_t;
 
@@ -85,6 +86,8 @@ typedef int (*RedisModuleNotificationFunc) (RedisModuleCtx *ctx, int type,
 typedef void (*RedisModuleEventCallback) (RedisModuleCtx *ctx,
                                           RedisModuleEvent eid,
                                           uint64_t subevent, void *data);
+typedef void (*RedisModuleInfoFunc) (RedisModuleInfoCtx *ctx,
+                                     int for_crash_report);
 typedef void (*RedisModuleTimerProc) (RedisModuleCtx *ctx, void *data);
 typedef void (*RedisModuleScanCB) (RedisModuleCtx *ctx,
                                    RedisModuleString *keyname,
@@ -181,6 +184,10 @@ typedef struct
   X (char *, LoadStringBuffer, (RedisModuleIO * io, size_t *len))           \
   X (int, IsIOError, (RedisModuleIO * io))                                  \
   X (void, Free, (void *ptr))                                               \
+  X (int, RegisterInfoFunc, (RedisModuleCtx * ctx, RedisModuleInfoFunc cb)) \
+  X (int, InfoAddSection, (RedisModuleInfoCtx * ctx, const char *name))     \
+  X (int, InfoAddFieldLongLong,                                             \
+     (RedisModuleInfoCtx * ctx, const char *field, long long value))        \
   X (void, Log,                                                             \
      (RedisModuleCtx * ctx, const char *level, const char *fmt, ...))
 

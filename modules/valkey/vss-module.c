@@ -64,6 +64,11 @@ static RedisModuleTimerID timer_id;
 static int loading;
 static float *scratch;
 static size_t scratch_len;
+/* For INFO vss-search: the longest backfill slice, in thread CPU time (the
+ * work done while the server was blocked, whatever the machine's load). */
+static long long backfill_slice_max_us;
+static long long backfill_slices;
+static long long backfill_slices_over_10ms;
 
 static uint64_t
 now_us (void)
@@ -72,6 +77,15 @@ now_us (void)
 
   clock_gettime (CLOCK_MONOTONIC, &ts);
   return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static long long
+cpu_us (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static float *
@@ -216,7 +230,8 @@ arm_timer (RedisModuleCtx *ctx)
 {
   if (!timer_armed)
     {
-      timer_id = rm_CreateTimer (ctx, 1, backfill_tick, NULL);
+      /* Period 0: the next turn of the event loop, after the clients. */
+      timer_id = rm_CreateTimer (ctx, 0, backfill_tick, NULL);
       timer_armed = 1;
     }
 }
@@ -529,6 +544,7 @@ static void
 backfill_tick (RedisModuleCtx *ctx, void *data)
 {
   uint64_t deadline = now_us () + BACKFILL_BUDGET_US;
+  long long cpu0 = cpu_us ();
   int more = 0;
 
   (void) data;
@@ -566,6 +582,12 @@ backfill_tick (RedisModuleCtx *ctx, void *data)
         }
       more |= x->backfilling;
     }
+  cpu0 = cpu_us () - cpu0;
+  if (cpu0 > backfill_slice_max_us)
+    backfill_slice_max_us = cpu0;
+  if (cpu0 > 10000)
+    backfill_slices_over_10ms++;
+  backfill_slices++;
   if (more)
     arm_timer (ctx);
 }
@@ -1206,6 +1228,24 @@ free_none (void *value)
   (void) value;
 }
 
+static void
+info_cb (RedisModuleInfoCtx *ctx, int for_crash_report)
+{
+  long long docs = 0;
+
+  (void) for_crash_report;
+  for (int i = 0; i < n_indexes; i++)
+    docs += (long long) vss_docs_count (indexes[i]->docs);
+  rm_InfoAddSection (ctx, "stats");
+  rm_InfoAddFieldLongLong (ctx, "indexes", n_indexes);
+  rm_InfoAddFieldLongLong (ctx, "documents", docs);
+  rm_InfoAddFieldLongLong (ctx, "backfill_slices", backfill_slices);
+  rm_InfoAddFieldLongLong (ctx, "backfill_slice_max_us",
+                           backfill_slice_max_us);
+  rm_InfoAddFieldLongLong (ctx, "backfill_slices_over_10ms",
+                           backfill_slices_over_10ms);
+}
+
 /* ---- load / unload ---- */
 
 /* The only symbols the module exports. */
@@ -1278,7 +1318,8 @@ RedisModule_OnLoad (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
           on_keyspace)
           != RM_OK
       || rm_SubscribeToServerEvent (ctx, flush_ev, on_flush) != RM_OK
-      || rm_SubscribeToServerEvent (ctx, loading_ev, on_loading) != RM_OK)
+      || rm_SubscribeToServerEvent (ctx, loading_ev, on_loading) != RM_OK
+      || rm_RegisterInfoFunc (ctx, info_cb) != RM_OK)
     return RM_ERR;
   rm_Log (ctx, "notice", MODULE_NAME ": loaded (vector kernels: %s%s)",
           vss_kernel_name (), persist ? "" : ", no RDB persistence");
