@@ -195,8 +195,7 @@ add_docs (VssValkeyClient * c, const gchar * prefix, guint first, guint n,
     gsize lens[8];
     make_vector (i, dim, v);
     for (guint j = 0; j < 8; j++)
-      lens[j] = strlen (argv[j]);
-    lens[3] = dim * sizeof (gfloat);
+      lens[j] = j == 3 ? dim * sizeof (gfloat) : strlen (argv[j]);
     vss_valkey_pipeline_append (p, key, strlen (key), 0, 8, argv, lens);
     g_ptr_array_add (keep, key);
     g_ptr_array_add (keep, ts);
@@ -502,8 +501,7 @@ search_keys (VssValkeyClient * c, const gchar * index, const gchar * filter,
   VssValkeyReply *r;
 
   for (guint i = 0; i < 8; i++)
-    lens[i] = strlen (argv[i]);
-  lens[6] = dim * sizeof (gfloat);
+    lens[i] = i == 6 ? dim * sizeof (gfloat) : strlen (argv[i]);
   r = cmdv (c, 8, argv, lens);
   g_free (query);
   return r;
