@@ -23,20 +23,18 @@ run_file (const char *path)
   if (f == NULL)
     return -1;
   if (fseek (f, 0, SEEK_END) < 0 || (n = ftell (f)) < 0
-      || fseek (f, 0, SEEK_SET) < 0)
-    {
-      fclose (f);
-      return -1;
-    }
-  buf = malloc ((size_t) n + 1);
-  if (buf == NULL || fread (buf, 1, (size_t) n, f) != (size_t) n)
-    {
-      free (buf);
-      fclose (f);
-      return -1;
-    }
+      || fseek (f, 0, SEEK_SET) < 0) {
+    fclose (f);
+    return -1;
+  }
+  buf = malloc ((size_t)n + 1);
+  if (buf == NULL || fread (buf, 1, (size_t)n, f) != (size_t)n) {
+    free (buf);
+    fclose (f);
+    return -1;
+  }
   fclose (f);
-  LLVMFuzzerTestOneInput (buf, (size_t) n);
+  LLVMFuzzerTestOneInput (buf, (size_t)n);
   free (buf);
   return 0;
 }
@@ -46,31 +44,27 @@ main (int argc, char **argv)
 {
   int files = 0;
 
-  for (int i = 1; i < argc; i++)
-    {
-      DIR *d = opendir (argv[i]);
-      struct dirent *e;
-      if (d == NULL)
-        {
-          fprintf (stderr, "fuzz-replay: cannot open %s\n", argv[i]);
-          return 1;
-        }
-      while ((e = readdir (d)) != NULL)
-        {
-          char path[4096];
-          if (e->d_name[0] == '.')
-            continue;
-          snprintf (path, sizeof path, "%s/%s", argv[i], e->d_name);
-          if (run_file (path) < 0)
-            {
-              fprintf (stderr, "fuzz-replay: cannot read %s\n", path);
-              closedir (d);
-              return 1;
-            }
-          files++;
-        }
-      closedir (d);
+  for (int i = 1; i < argc; i++) {
+    DIR *d = opendir (argv[i]);
+    struct dirent *e;
+    if (d == NULL) {
+      fprintf (stderr, "fuzz-replay: cannot open %s\n", argv[i]);
+      return 1;
     }
+    while ((e = readdir (d)) != NULL) {
+      char path[4096];
+      if (e->d_name[0] == '.')
+        continue;
+      snprintf (path, sizeof path, "%s/%s", argv[i], e->d_name);
+      if (run_file (path) < 0) {
+        fprintf (stderr, "fuzz-replay: cannot read %s\n", path);
+        closedir (d);
+        return 1;
+      }
+      files++;
+    }
+    closedir (d);
+  }
   printf ("fuzz-replay: %d inputs, no crash\n", files);
   return files > 0 ? 0 : 1;
 }
