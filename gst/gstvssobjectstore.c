@@ -101,7 +101,7 @@ init_debug (gpointer unused)
  *
  * Makes @component safe as one path segment and one key segment: letters,
  * digits, '-', '_' and '.' stay, everything else becomes '_'; "", "." and
- * ".." become "_"; at most 128 bytes.
+ * ".." become "_", a leading '.' becomes '_'; at most 128 bytes.
  *
  * Returns: (transfer full): the safe component
  */
@@ -119,6 +119,9 @@ vss_object_store_sanitize (const gchar * component)
   }
   if (s->len == 0 || strcmp (s->str, ".") == 0 || strcmp (s->str, "..") == 0)
     g_string_assign (s, "_");
+  /* No hidden files (temporary files start with '.'). */
+  if (s->str[0] == '.')
+    s->str[0] = '_';
   return g_string_free (s, FALSE);
 }
 
