@@ -261,6 +261,7 @@ gst_vss_query_embedder_embed_image (GstVssQueryEmbedder * e, GBytes * image,
   gboolean reencoded;
   gfloat *v;
   const gchar *mime = NULL;
+  guint w = 0, h = 0;
   gsize len;
   const guint8 *data = g_bytes_get_data (image, &len);
 
@@ -272,7 +273,7 @@ gst_vss_query_embedder_embed_image (GstVssQueryEmbedder * e, GBytes * image,
   if (e->provider == GST_VSS_QUERY_PROVIDER_LOCAL)
     return embed_local (e, image, error);
 
-  if (!gst_vss_image_probe (data, len, &mime, NULL, NULL)) {
+  if (!gst_vss_image_probe (data, len, &mime, &w, &h)) {
     g_set_error (error, GST_VSS_QUERY_ERROR, GST_VSS_QUERY_ERROR_PARSE,
         "the image is neither JPEG nor PNG");
     return NULL;
