@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <string.h>
 #include <jansson.h>
+#include <curl/curl.h>
 #include <glib/gstdio.h>
 #include <gio/gio.h>
 #include <gst/check/gstcheck.h>
@@ -26,6 +27,7 @@
 #include "gstvss.h"
 #include "gstvssqueryembed.h"
 #include "gstvsssearch.h"
+#include "gstvssaws.h"
 #include "vss-test-redis.h"
 #include "vss-fake-valkey.h"
 
@@ -675,6 +677,217 @@ GST_START_TEST (test_cli_html_chromium)
 
 GST_END_TEST;
 
+/* ---- s3:// thumbnails from s3rver ---- */
+
+typedef struct
+{
+  GSubprocess *proc;
+  gchar *dir;
+  guint16 port;
+  gchar *endpoint;
+} S3rver;
+
+static guint16
+free_port (void)
+{
+  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_TCP, NULL);
+  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *a = g_inet_socket_address_new (lo, 0), *bound;
+  guint16 port;
+
+  fail_unless (g_socket_bind (s, a, FALSE, NULL));
+  bound = g_socket_get_local_address (s, NULL);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_object_unref (bound);
+  g_object_unref (a);
+  g_object_unref (lo);
+  g_object_unref (s);
+  return port;
+}
+
+static gboolean
+port_open (guint16 port)
+{
+  GSocketClient *c = g_socket_client_new ();
+  GSocketConnection *conn = g_socket_client_connect_to_host (c, "127.0.0.1",
+      port, NULL, NULL);
+  gboolean ok = conn != NULL;
+
+  if (conn)
+    g_object_unref (conn);
+  g_object_unref (c);
+  return ok;
+}
+
+static S3rver *
+s3rver_start (void)
+{
+  const gchar *root = g_getenv ("VSS_SOURCE_ROOT");
+  gchar *bin = g_build_filename (root ? root : ".", "tests", "node_modules",
+      ".bin", "s3rver", NULL);
+  S3rver *s = g_new0 (S3rver, 1);
+  gchar *port;
+  GError *err = NULL;
+
+  fail_unless (g_file_test (bin, G_FILE_TEST_IS_EXECUTABLE),
+      "s3rver is not installed at %s: run tools/install-deps.sh --tests", bin);
+  s->dir = g_build_filename (tmpdir, "s3", NULL);
+  g_mkdir_with_parents (s->dir, 0700);
+  s->port = free_port ();
+  port = g_strdup_printf ("%u", s->port);
+  s->proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+      G_SUBPROCESS_FLAGS_STDERR_SILENCE, &err, bin, "-d", s->dir, "-a",
+      "127.0.0.1", "-p", port, "-s", "--configure-bucket", "frames", NULL);
+  fail_unless (s->proc != NULL, "%s", err ? err->message : "");
+  for (guint i = 0; i < 300 && !port_open (s->port); i++)
+    g_usleep (100000);
+  fail_unless (port_open (s->port), "s3rver did not start");
+  s->endpoint = g_strdup_printf ("http://127.0.0.1:%u", s->port);
+  g_free (port);
+  g_free (bin);
+  return s;
+}
+
+static void
+s3rver_stop (S3rver * s)
+{
+  g_subprocess_send_signal (s->proc, SIGKILL);
+  g_subprocess_wait (s->proc, NULL, NULL);
+  g_object_unref (s->proc);
+  g_free (s->dir);
+  g_free (s->endpoint);
+  g_free (s);
+}
+
+/* A SigV4-signed PUT (s3rver's default keys S3RVER/S3RVER). */
+static void
+s3_put (S3rver * s, const gchar * key, GBytes * data)
+{
+  GstVssAwsCredentials creds = { (gchar *) "S3RVER", (gchar *) "S3RVER",
+    NULL, 0, "properties"
+  };
+  gchar *ekey = g_uri_escape_string (key, "/", FALSE);
+  gchar *url = g_strdup_printf ("%s/frames/%s", s->endpoint, ekey);
+  GPtrArray *headers = NULL;
+  struct curl_slist *hl = NULL;
+  GError *err = NULL;
+  glong status = 0;
+  gsize len;
+  const guint8 *d = g_bytes_get_data (data, &len);
+  CURL *h;
+
+  fail_unless (gst_vss_aws_sign_request (&creds, "us-east-1", "s3", "PUT",
+          url, NULL, 0, d, len, GST_VSS_SIGV4_FLAG_S3 |
+          GST_VSS_SIGV4_FLAG_CONTENT_SHA256, g_get_real_time () /
+          G_USEC_PER_SEC, &headers, &err), "%s", err ? err->message : "");
+  for (guint i = 0; i < headers->len; i++)
+    hl = curl_slist_append (hl, g_ptr_array_index (headers, i));
+  hl = curl_slist_append (hl, "Content-Type: image/jpeg");
+  h = curl_easy_init ();
+  curl_easy_setopt (h, CURLOPT_URL, url);
+  curl_easy_setopt (h, CURLOPT_CUSTOMREQUEST, "PUT");
+  curl_easy_setopt (h, CURLOPT_POSTFIELDS, d);
+  curl_easy_setopt (h, CURLOPT_POSTFIELDSIZE, (long) len);
+  curl_easy_setopt (h, CURLOPT_HTTPHEADER, hl);
+  curl_easy_setopt (h, CURLOPT_NOPROXY, "*");
+  fail_unless_equals_int (curl_easy_perform (h), CURLE_OK);
+  curl_easy_getinfo (h, CURLINFO_RESPONSE_CODE, &status);
+  fail_unless_equals_int (status, 200);
+  curl_easy_cleanup (h);
+  curl_slist_free_all (hl);
+  g_ptr_array_unref (headers);
+  g_free (url);
+  g_free (ekey);
+}
+
+/* vss-search --html reads s3:// thumbnails with a signed GET (s3rver checks
+ * the signature); the page inlines exactly the stored bytes. */
+GST_START_TEST (test_cli_html_s3)
+{
+  S3rver *s3 = s3rver_start ();
+  gchar *page = g_build_filename (tmpdir, "s3.html", NULL);
+  gchar *out = NULL, *err = NULL, *html, *b64, *q;
+  GBytes *jpeg[2];
+  const gchar *env[] = { "AWS_ACCESS_KEY_ID", "S3RVER",
+    "AWS_SECRET_ACCESS_KEY", "S3RVER", "AWS_REGION", "us-east-1", NULL
+  };
+  /* s3rver checks the access key id of a SigV4 request but not its
+   * signature (our S3 signing is cross-checked by vsssigcheck in
+   * test-aws-bedrock): an unknown key id must fail. */
+  const gchar *bad_env[] = { "AWS_ACCESS_KEY_ID", "AKIDUNKNOWN000000001",
+    "AWS_SECRET_ACCESS_KEY", "wrong-s3-secret", "AWS_REGION", "us-east-1",
+    NULL
+  };
+  gint64 now = g_get_real_time () / 1000;
+  guint dim = 0;
+  gint status;
+
+  for (guint i = 0; i < 2; i++) {
+    gchar *name = g_strdup_printf ("s3src%u.jpg", i);
+    gchar *path = write_jpeg (photo[i], name, &jpeg[i]);
+    gchar *key = g_strdup_printf ("cam%u/2026/12/01/frame %u.jpg", i + 1, i);
+    gchar *uri = g_strdup_printf ("s3://frames/%s", key);
+    gchar *stream = g_strdup_printf ("cam%u", i + 1);
+    gfloat *v = local_vector_of (path);
+
+    if (!dim) {
+      GstVssQueryEmbedderOptions o = { GST_VSS_QUERY_PROVIDER_LOCAL, };
+      GstVssQueryEmbedder *e = gst_vss_query_embedder_new (&o, NULL);
+      dim = gst_vss_query_embedder_get_dim (e);
+      gst_vss_query_embedder_free (e);
+      create_index (dim);
+    }
+    s3_put (s3, key, jpeg[i]);
+    g_free (store_frame (stream, now - i, v, dim, uri, GST_VSS_LOCAL_MODEL));
+    g_free (v);
+    g_free (uri);
+    g_free (key);
+    g_free (stream);
+    g_free (path);
+    g_free (name);
+  }
+  g_free (store_frame ("cam9", now, (gfloat[128]) { 1.0f }, dim,
+          "s3://frames/missing/object.jpg", GST_VSS_LOCAL_MODEL));
+
+  q = g_build_filename (tmpdir, "s3src0.jpg", NULL);
+  status = run_cli (&out, &err, env, "--image", q, "-k", "3", "--html", page,
+      "--s3-endpoint", s3->endpoint, "-V", url, NULL);
+  fail_unless (status == 0, "exit %d: %s", status, err);
+  fail_unless (strstr (err, "2 of 3 thumbnails"), "%s", err);
+  g_free (out);
+  g_free (err);
+  fail_unless (g_file_get_contents (page, &html, NULL, NULL));
+  for (guint i = 0; i < 2; i++) {
+    b64 = g_base64_encode (g_bytes_get_data (jpeg[i], NULL),
+        g_bytes_get_size (jpeg[i]));
+    fail_unless (strstr (html, b64) != NULL, "thumbnail %u not inlined", i);
+    g_free (b64);
+  }
+  fail_unless (strstr (html, "HTTP 404") != NULL);
+  g_free (html);
+
+  /* Unknown keys: the page says why, the secret is never shown. */
+  status = run_cli (&out, &err, bad_env, "--image", q, "-k", "3", "--html",
+      page, "--s3-endpoint", s3->endpoint, "-V", url, NULL);
+  fail_unless (status == 0, "exit %d: %s", status, err);
+  fail_unless (strstr (err, "0 of 3 thumbnails"), "%s", err);
+  fail_unless (g_file_get_contents (page, &html, NULL, NULL));
+  fail_unless (strstr (html, "HTTP 403") != NULL);
+  fail_unless (strstr (html, "wrong-s3-secret") == NULL);
+  g_free (html);
+  g_free (out);
+  g_free (err);
+
+  g_free (q);
+  g_bytes_unref (jpeg[0]);
+  g_bytes_unref (jpeg[1]);
+  g_free (page);
+  s3rver_stop (s3);
+}
+
+GST_END_TEST;
+
 /* ---- Bedrock: text queries from the CLI ---- */
 
 typedef struct
@@ -1150,6 +1363,7 @@ vss_search_suite (void)
   tcase_add_test (tc, test_cli_image_table_and_json);
   tcase_add_test (tc, test_cli_errors);
   tcase_add_test (tc, test_cli_html_chromium);
+  tcase_add_test (tc, test_cli_html_s3);
   tcase_add_test (tc, test_cli_bedrock_text);
   tcase_add_test (tc, test_history_other_streams);
   tcase_add_test (tc, test_history_bounded_queue);
