@@ -155,10 +155,12 @@ typedef struct
   vss_storage storage;
   size_t max_count;             /* 0 = no count limit */
   int64_t max_age;              /* same unit as the timestamps; 0 = none */
-  uint32_t segment_size;        /* vectors per segment (default 1024) */
+  uint32_t segment_size;        /* vectors per segment (default 4096) */
   uint32_t exact_limit;         /* active segment searched exactly up to
-                                 * this many (default = segment_size) */
-  uint32_t M, ef_construction, ef_search;       /* sealed segment graphs */
+                                 * this many, then through its graph, built
+                                 * as rows arrive (default 1024) */
+  uint32_t M, ef_construction, ef_search;       /* segment graphs (16, 200,
+                                                 * 32) */
 } vss_window_params;
 
 typedef struct
