@@ -183,11 +183,13 @@ struct _GstVssSink
 
   /* shared state, under `lock` */
   GMutex lock;
-  GCond cond;
+  GCond cond;                   /* slots, drained, flushing: streaming side */
+  GCond wcond;                  /* work for the writer */
   gchar *stream;                /* sanitised stream id in use */
   guint dim;                    /* vector dimension, 0 until known */
   gboolean index_ready;
-  guint in_flight;
+  guint in_flight;              /* accepted, neither stored nor spooled */
+  guint uploading;              /* of which uploads running */
   GQueue ready;                 /* VssSinkFrame *, uploaded */
   GQueue pending;               /* guint64 * spool seqs to replay, in order */
   gboolean spooling;            /* an outage: new frames go to the spool */
@@ -294,17 +296,16 @@ static void
 spool_frame (GstVssSink * self, VssSinkFrame * f)
 {
   GError *err = NULL;
-  guint64 seq = f->seq;
+  GBytes *rec = vss_sink_frame_serialize (f);
+  guint64 seq = 0;
   gboolean ok;
 
-  if (seq)
-    ok = vss_spool_sync (self->spool, seq, &err);
-  else {
-    GBytes *rec = vss_sink_frame_serialize (f);
-
-    ok = vss_spool_append (self->spool, rec, TRUE, &seq, &err);
-    g_bytes_unref (rec);
-  }
+  ok = vss_spool_append (self->spool, rec, TRUE, &seq, &err);
+  g_bytes_unref (rec);
+  /* A frame that could not be spooled stays in the journal (when it is
+   * there): the next start recovers it. */
+  if (ok && f->journal_seg)
+    vss_spool_journal_release (self->spool, f->journal_seg);
   g_mutex_lock (&self->lock);
   if (ok) {
     guint64 *p = g_new (guint64, 1);
@@ -319,23 +320,20 @@ spool_frame (GstVssSink * self, VssSinkFrame * f)
 
       while (l && *(guint64 *) l->data < seq)
         l = l->next;
-      if (l && *(guint64 *) l->data == seq)
-        g_free (p);
-      else if (l)
+      if (l)
         g_queue_insert_before (&self->pending, l, p);
       else
         g_queue_push_tail (&self->pending, p);
     }
     self->spooling = TRUE;
-    if (!f->replay)
-      self->spooled++;
+    self->spooled++;
   } else {
     self->failed++;
     self->fatal = TRUE;
   }
-  if (!f->replay)
-    self->in_flight--;
+  self->in_flight--;
   g_cond_broadcast (&self->cond);
+  g_cond_signal (&self->wcond);
   g_mutex_unlock (&self->lock);
 
   if (!ok) {
@@ -367,16 +365,19 @@ direct_upload_done (const VssObjectStorePutResult * res, gpointer user_data)
 
   g_free (ctx);
   g_mutex_lock (&self->lock);
+  self->uploading--;
   if (res->attempts > 1)
     self->retried += res->attempts - 1;
   if (res->error == NULL) {
     f->object_done = TRUE;
     g_clear_pointer (&f->image, g_bytes_unref);
     g_queue_push_tail (&self->ready, f);
+    g_cond_signal (&self->wcond);
     g_cond_broadcast (&self->cond);
     g_mutex_unlock (&self->lock);
     return;
   }
+  g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
   GST_WARNING_OBJECT (self, "upload of %s failed: %s", f->id,
       res->error->message);
@@ -639,8 +640,8 @@ write_direct (GstVssSink * self, VssSinkFrame ** frames, guint n,
     VssSinkFrame *f = frames[i];
 
     if (ok[i]) {
-      if (f->seq)
-        vss_spool_remove (self->spool, f->seq);
+      if (f->journal_seg)
+        vss_spool_journal_release (self->spool, f->journal_seg);
       post_stored (self, f);
       g_mutex_lock (&self->lock);
       self->written++;
@@ -842,6 +843,11 @@ writer_loop (gpointer user_data)
       VssSinkFrame *frames[MAX_BATCH];
       guint n = 0;
 
+      /* Uploads finish one by one: give them a moment to fill a pipeline
+       * rather than paying a round trip per frame. */
+      if (self->uploading > 0 && g_queue_get_length (&self->ready) <
+          MIN (self->uploading, 16u) && !backoff)
+        g_cond_wait_until (&self->wcond, &self->lock, now + 500);
       while (n < MAX_BATCH && !g_queue_is_empty (&self->ready))
         frames[n++] = g_queue_pop_head (&self->ready);
       g_mutex_unlock (&self->lock);
@@ -857,9 +863,9 @@ writer_loop (gpointer user_data)
       continue;
     }
     if (!g_queue_is_empty (&self->pending))
-      g_cond_wait_until (&self->cond, &self->lock, self->next_retry_us);
+      g_cond_wait_until (&self->wcond, &self->lock, self->next_retry_us);
     else
-      g_cond_wait (&self->cond, &self->lock);
+      g_cond_wait (&self->wcond, &self->lock);
   }
   g_mutex_unlock (&self->lock);
   return NULL;
@@ -1055,10 +1061,12 @@ gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
   }
   g_free (model);
 
-  /* Back-pressure: at most max-in-flight frames between here and stored. */
+  /* Back-pressure: at most max-in-flight uploads, and at most a pipeline
+   * more frames waiting for Valkey. */
   g_mutex_lock (&self->lock);
-  while (self->in_flight >= self->r_max_in_flight && !self->flushing
-      && !self->fatal)
+  while ((self->uploading >= self->r_max_in_flight
+          || self->in_flight >= self->r_max_in_flight + MAX_BATCH)
+      && !self->flushing && !self->fatal)
     g_cond_wait (&self->cond, &self->lock);
   if (self->flushing || self->fatal) {
     gboolean fatal = self->fatal;
@@ -1069,17 +1077,21 @@ gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
   }
   self->in_flight++;
   spooling = self->spooling;
+  if (!spooling && self->store && !f->object_done)
+    self->uploading++;
   g_mutex_unlock (&self->lock);
 
-  if (self->r_journal) {
+  if (self->r_journal && !spooling) {
     GBytes *rec = vss_sink_frame_serialize (f);
-    gboolean ok = vss_spool_append (self->spool, rec, spooling, &f->seq,
+    gboolean ok = vss_spool_journal_append (self->spool, rec, &f->journal_seg,
         &err);
 
     g_bytes_unref (rec);
     if (!ok) {
       g_mutex_lock (&self->lock);
       self->in_flight--;
+      if (self->store && !f->object_done)
+        self->uploading--;
       self->failed++;
       g_cond_broadcast (&self->cond);
       g_mutex_unlock (&self->lock);
@@ -1102,7 +1114,7 @@ gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
   } else {
     g_mutex_lock (&self->lock);
     g_queue_push_tail (&self->ready, f);
-    g_cond_broadcast (&self->cond);
+    g_cond_signal (&self->wcond);
     g_mutex_unlock (&self->lock);
   }
   return GST_FLOW_OK;
@@ -1226,6 +1238,7 @@ gst_vss_sink_start (GstBaseSink * bsink)
   self->stream = self->stream_id ? vss_object_store_sanitize (self->stream_id)
       : g_strdup ("default");
   self->in_flight = 0;
+  self->uploading = 0;
   self->spooling = FALSE;
   self->flushing = FALSE;
   self->quit = FALSE;
@@ -1255,6 +1268,11 @@ gst_vss_sink_start (GstBaseSink * bsink)
   self->spool = vss_spool_open (spool_dir, spool_max, &err);
   if (self->spool == NULL)
     goto bad_spool;
+  if (vss_spool_get_recovered (self->spool) > 0)
+    GST_ELEMENT_INFO (self, RESOURCE, OPEN_READ_WRITE,
+        ("Recovered %u frames from the journal of a run that did not stop "
+            "cleanly; they are written again.",
+            vss_spool_get_recovered (self->spool)), ("spool %s", spool_dir));
 
   self->client = vss_valkey_client_new_from_url (url, &err);
   if (self->client == NULL)
@@ -1384,6 +1402,7 @@ gst_vss_sink_stop (GstBaseSink * bsink)
   g_mutex_lock (&self->lock);
   self->quit = TRUE;
   g_cond_broadcast (&self->cond);
+  g_cond_signal (&self->wcond);
   g_mutex_unlock (&self->lock);
   if (self->cancel)
     g_cancellable_cancel (self->cancel);
@@ -1656,6 +1675,7 @@ gst_vss_sink_finalize (GObject * object)
   g_free (self->content_type);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
+  g_cond_clear (&self->wcond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -1859,6 +1879,7 @@ gst_vss_sink_init (GstVssSink * self)
   self->post_messages = DEFAULT_POST_MESSAGES;
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
+  g_cond_init (&self->wcond);
   g_queue_init (&self->ready);
   g_queue_init (&self->pending);
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);

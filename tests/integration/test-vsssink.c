@@ -1066,8 +1066,10 @@ test_spool_full (void)
   vss_test_redis_stop_node (r, 0, TRUE);
   f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "create-index",
       "never", "spool-max-bytes", "20000", "drain-timeout", "100", NULL);
-  for (i = 0; i < 200 && ret == GST_FLOW_OK; i++)
+  for (i = 0; i < 3000 && ret == GST_FLOW_OK; i++) {
     ret = feeder_push (f, i);
+    g_usleep (2000);
+  }
   g_assert_cmpint (ret, ==, GST_FLOW_ERROR);
   err = feeder_pop_error (f);
   g_assert_nonnull (err);
@@ -1275,6 +1277,37 @@ test_pure (void)
     g_bytes_unref (big);
   }
   vss_spool_close (sp);
+
+  /* Journal: released records go with their segment; a run that dies
+   * leaves its segment, and the next open turns it into records. */
+  rm_rf (dir);
+  sp = vss_spool_open (dir, 0, &e);
+  g_assert_no_error (e);
+  {
+    guint64 s1, s2;
+    guint n_rec;
+
+    g_assert_true (vss_spool_journal_append (sp, b, &s1, &e));
+    vss_spool_journal_release (sp, s1);
+    vss_spool_close (sp);
+    sp = vss_spool_open (dir, 0, &e);
+    g_assert_cmpuint (vss_spool_get_recovered (sp), ==, 0);
+    g_assert_true (vss_spool_journal_append (sp, b, &s1, &e));
+    g_assert_true (vss_spool_journal_append (sp, b, &s2, &e));
+    vss_spool_journal_release (sp, s1);
+    vss_spool_close (sp);       /* s2 still live: the segment stays */
+    sp = vss_spool_open (dir, 0, &e);
+    g_assert_no_error (e);
+    g_assert_cmpuint (vss_spool_get_recovered (sp), ==, 2);
+    vss_spool_get_usage (sp, &n_rec, NULL);
+    g_assert_cmpuint (n_rec, ==, 2);
+    seqs = vss_spool_list (sp);
+    rb = vss_spool_read (sp, g_array_index (seqs, guint64, 1), &e);
+    g_assert_true (g_bytes_equal (rb, b));
+    g_bytes_unref (rb);
+    g_array_unref (seqs);
+    vss_spool_close (sp);
+  }
   g_bytes_unref (b);
   g_free (path);
   rm_rf (dir);
