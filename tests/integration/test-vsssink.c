@@ -910,6 +910,7 @@ typedef struct
   GHashTable *objects;          /* key -> GBytes */
   guint fail_next;              /* answer 503 SlowDown this many times */
   const gchar *refuse;          /* NULL, "AccessDenied" */
+  guint delay_ms;               /* answer this much later */
   guint puts, bad_signatures;
 } FakeS3;
 
@@ -926,6 +927,8 @@ fake_s3_handler (VssHttpd * server, const VssHttpRequest * req,
   const gchar *path = req->path + 1, *slash = strchr (path, '/');
   const gchar *code = NULL;
 
+  if (s->delay_ms)
+    vss_httpd_sleep (server, s->delay_ms);
   g_mutex_lock (&s->lock);
   s->puts++;
   if (!vss_sigcheck_verify (&cfg, req, &service, &status, &type, &msg)) {
@@ -1048,6 +1051,161 @@ test_fake_s3 (void)
   rm_rf (dir);
   g_free (dir);
   g_free (endpoint);
+  g_free (url);
+}
+
+typedef struct
+{
+  Feeder *f;
+  GstFlowReturn ret;
+  gint64 returned_us;
+} PushCtx;
+
+static gpointer
+push_thread (gpointer data)
+{
+  PushCtx *ctx = data;
+
+  ctx->ret = feeder_push (ctx->f, 99);
+  ctx->returned_us = g_get_monotonic_time ();
+  return NULL;
+}
+
+/* Back-pressure: with slow uploads, render blocks at max-in-flight instead
+ * of queueing; a flush interrupts the wait; EOS waits for the uploads. */
+static void
+test_backpressure_and_flush (void)
+{
+  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  gchar *url = vss_test_redis_get_url (r, NULL);
+  gchar *dir = tmpdir ();
+  FakeS3 s = { 0, };
+  GError *e = NULL;
+  VssHttpd *httpd;
+  gchar *endpoint;
+  GstStructure *st;
+  Feeder *f;
+  gint64 t0, t1, flushed;
+  PushCtx ctx = { 0, };
+  GThread *th;
+  GstSegment seg;
+  guint n_before;
+
+  g_mutex_init (&s.lock);
+  s.objects = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      (GDestroyNotify) g_bytes_unref);
+  s.delay_ms = 400;
+  httpd = vss_httpd_new (0, fake_s3_handler, &s, &e);
+  g_assert_no_error (e);
+  endpoint = g_strdup_printf ("http://127.0.0.1:%u",
+      vss_httpd_get_port (httpd));
+  f = feeder_new (NULL, "valkey", url, "frames", "s3://frames/bp",
+      "endpoint", endpoint, "region", "us-east-1", "access-key-id",
+      "AKIDTEST", "secret-access-key", "secret/test+key", "spool-dir", dir,
+      "stream-id", "bp", "create-index", "never", "max-in-flight", "2",
+      NULL);
+  /* Two uploads start at once; the third push waits for a slot. */
+  t0 = g_get_monotonic_time ();
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+  t1 = g_get_monotonic_time ();
+  g_assert_cmpint (t1 - t0, >=, 300 * 1000);
+  st = feeder_stats (f);
+  g_assert_cmpuint (g_value_get_uint (gst_structure_get_value (st,
+              "in-flight")), <=, 3);
+  gst_structure_free (st);
+
+  /* Blocked again (slots full); a flush releases the push at once. */
+  feeder_push (f, 3);
+  ctx.f = f;
+  th = g_thread_new ("push", push_thread, &ctx);
+  g_usleep (50 * 1000);
+  flushed = g_get_monotonic_time ();
+  gst_pad_push_event (f->src, gst_event_new_flush_start ());
+  g_thread_join (th);
+  g_assert_cmpint (ctx.ret, ==, GST_FLOW_FLUSHING);
+  g_assert_cmpint (ctx.returned_us - flushed, <, 200 * 1000);
+  gst_pad_push_event (f->src, gst_event_new_flush_stop (TRUE));
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  gst_pad_push_event (f->src, gst_event_new_segment (&seg));
+
+  /* Accepted frames are all stored by EOS, flush or not. */
+  g_assert_null (feeder_finish (f, NULL));
+  st = feeder_stats (f);
+  g_assert_cmpuint (stat_of (st, "written"), ==, 4);
+  gst_structure_free (st);
+  n_before = g_hash_table_size (s.objects);
+  g_assert_cmpuint (n_before, ==, 4);
+  feeder_free (f);
+
+  vss_httpd_free (httpd);
+  g_hash_table_unref (s.objects);
+  g_mutex_clear (&s.lock);
+  rm_rf (dir);
+  g_free (dir);
+  g_free (endpoint);
+  g_free (url);
+}
+
+/* EOS during an outage: the sink waits drain-timeout, then says what is
+ * left; the next start writes it. */
+static void
+test_drain_timeout (void)
+{
+  VssTestRedisOptions opts = { 0, };
+  g_autoptr (VssTestRedis) r = NULL;
+  gchar *url, *dir = tmpdir ();
+  VssValkeyClient *c;
+  GstMessage *m;
+  GError *e = NULL;
+  gboolean warned = FALSE;
+  GPtrArray *ids;
+  gint64 t0;
+  Feeder *f;
+
+  opts.appendonly = TRUE;
+  r = start_redis (&opts);
+  url = vss_test_redis_get_url (r, FAST);
+  vss_test_redis_stop_node (r, 0, TRUE);
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id", "dr",
+      "create-index", "never", "drain-timeout", "1500", NULL);
+  for (guint i = 0; i < 5; i++)
+    g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+  t0 = g_get_monotonic_time ();
+  gst_pad_push_event (f->src, gst_event_new_eos ());
+  while ((m = gst_bus_timed_pop (f->bus, 30 * GST_SECOND))) {
+    gboolean eos = GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS;
+
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_WARNING) {
+      GError *w;
+
+      gst_message_parse_warning (m, &w, NULL);
+      if (strstr (w->message, "5 frames could not be stored"))
+        warned = TRUE;
+      g_error_free (w);
+    }
+    g_assert_cmpint (GST_MESSAGE_TYPE (m), !=, GST_MESSAGE_ERROR);
+    gst_message_unref (m);
+    if (eos)
+      break;
+  }
+  g_assert_true (warned);
+  g_assert_cmpint (g_get_monotonic_time () - t0, >=, 1400 * 1000);
+  ids = g_ptr_array_ref (f->ids);
+  feeder_free (f);
+
+  g_assert_true (vss_test_redis_restart_node (r, 0, &e));
+  g_assert_no_error (e);
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id", "dr",
+      "create-index", "never", NULL);
+  g_assert_null (feeder_finish (f, NULL));
+  feeder_free (f);
+  c = client_for (url);
+  check_stored (c, ids, "dr", NULL, NULL, 5);
+  vss_valkey_client_free (c);
+  g_ptr_array_unref (ids);
+  rm_rf (dir);
+  g_free (dir);
   g_free (url);
 }
 
@@ -1336,6 +1494,9 @@ main (int argc, char **argv)
   g_test_add_func ("/vsssink/s3rver-outage", test_s3rver_outage);
   g_test_add_func ("/vsssink/fake-s3", test_fake_s3);
   g_test_add_func ("/vsssink/spool-full", test_spool_full);
+  g_test_add_func ("/vsssink/backpressure-and-flush",
+      test_backpressure_and_flush);
+  g_test_add_func ("/vsssink/drain-timeout", test_drain_timeout);
   g_test_add_func ("/vsssink/sigkill", test_sigkill);
   return g_test_run ();
 }
