@@ -737,6 +737,18 @@ replay_some (GstVssSink * self)
     }
     frames[i]->seq = seqs[i];
     frames[i]->replay = TRUE;
+    /* The object goes where this run stores objects. */
+    if (!frames[i]->object_done && self->store) {
+      g_free (frames[i]->uri);
+      frames[i]->uri = vss_object_store_object_uri (self->store,
+          frames[i]->object_key);
+    } else if (!frames[i]->object_done) {
+      GST_WARNING_OBJECT (self, "spooled frame %s has an image but 'frames' "
+          "is not set: storing its vector only", frames[i]->id);
+      g_free (frames[i]->uri);
+      frames[i]->uri = g_strdup ("");
+      frames[i]->object_done = TRUE;
+    }
   }
 
   /* Objects first, concurrently. */
