@@ -1039,9 +1039,15 @@ child_main (int argc, char **argv)
 
   gst_init (NULL, NULL);
   make_jpegs ();
-  f = feeder_new (NULL, "valkey", url, "frames", frames, "spool-dir", spool,
-      "stream-id", "kill", "create-index", "never", "max-in-flight", "4",
-      NULL);
+  if (argc >= 7)                /* fake S3 endpoint */
+    f = feeder_new (NULL, "valkey", url, "frames", frames, "spool-dir", spool,
+        "stream-id", "kill", "create-index", "never", "max-in-flight", "4",
+        "endpoint", argv[6], "region", "us-east-1", "access-key-id",
+        "AKIDTEST", "secret-access-key", "secret/test+key", NULL);
+  else
+    f = feeder_new (NULL, "valkey", url, "frames", frames, "spool-dir", spool,
+        "stream-id", "kill", "create-index", "never", "max-in-flight", "4",
+        NULL);
   for (guint i = 0; i < n; i++) {
     if (feeder_push (f, i) != GST_FLOW_OK)
       return 2;
@@ -1131,6 +1137,107 @@ test_sigkill (void)
   g_free (frames_uri);
   g_free (frames);
   g_free (dir);
+  g_free (url);
+}
+
+static gchar *
+fake_object_path (const gchar * uri, gpointer data)
+{
+  FakeS3 *s = data;
+  GBytes *b;
+  gchar *path;
+
+  g_assert_true (g_str_has_prefix (uri, "s3://frames/"));
+  g_mutex_lock (&s->lock);
+  b = g_hash_table_lookup (s->objects, uri + strlen ("s3://frames/"));
+  if (b == NULL)
+    g_error ("object %s was never stored", uri);
+  path = g_build_filename (g_get_tmp_dir (), "vsssink-fake-object", NULL);
+  g_assert_true (g_file_set_contents (path, g_bytes_get_data (b, NULL),
+          g_bytes_get_size (b), NULL));
+  g_mutex_unlock (&s->lock);
+  return path;
+}
+
+/* SIGKILL while every service works but uploads are slow: the frames in
+ * flight exist only in the journal, and the next start stores them. */
+static void
+test_sigkill_in_flight (void)
+{
+  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  gchar *url = vss_test_redis_get_url (r, FAST);
+  gchar *dir = tmpdir ();
+  gchar *spool = g_build_filename (dir, "spool", NULL);
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+  FakeS3 s = { 0, };
+  VssHttpd *httpd;
+  gchar *endpoint, *line, *fake;
+  GSubprocess *p;
+  GDataInputStream *in;
+  GError *e = NULL;
+  VssValkeyClient *c;
+  guint64 n_keys;
+
+  g_mutex_init (&s.lock);
+  s.objects = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      (GDestroyNotify) g_bytes_unref);
+  s.delay_ms = 3000;
+  httpd = vss_httpd_new (0, fake_s3_handler, &s, &e);
+  g_assert_no_error (e);
+  endpoint = g_strdup_printf ("http://127.0.0.1:%u",
+      vss_httpd_get_port (httpd));
+
+  p = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &e, self_path,
+      "--child", url, "s3://frames/k", spool, "1000", endpoint, NULL);
+  g_assert_no_error (e);
+  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (p));
+  while ((line = g_data_input_stream_read_line (in, NULL, NULL, &e))) {
+    g_ptr_array_add (ids, g_strdup (line + 9));
+    g_free (line);
+    if (ids->len == 4) {
+      g_subprocess_send_signal (p, SIGKILL);
+      break;
+    }
+  }
+  g_subprocess_wait (p, NULL, NULL);
+  g_object_unref (in);
+  g_object_unref (p);
+  g_assert_cmpuint (ids->len, ==, 4);
+  /* Nothing was stored yet; nothing is in the spool proper. */
+  c = client_for (url);
+  g_assert_cmpuint (count_keys (c, "frame:*"), ==, 0);
+  g_assert_cmpuint (count_files (spool, ".rec", NULL), ==, 0);
+  g_assert_cmpuint (count_files (spool, ".log", NULL), ==, 1);
+
+  s.delay_ms = 0;
+  p = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &e, self_path, "--child",
+      url, "s3://frames/k", spool, "0", endpoint, NULL);
+  g_assert_no_error (e);
+  g_assert_true (g_subprocess_wait (p, NULL, &e));
+  g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 0);
+  g_object_unref (p);
+
+  n_keys = count_keys (c, "frame:*");
+  g_assert_cmpuint (n_keys, >=, 4);
+  g_assert_cmpuint (n_keys, <=, 5);
+  check_stored (c, ids, "kill", fake_object_path, &s, n_keys);
+  g_assert_cmpuint (count_files (spool, ".rec", NULL), ==, 0);
+  g_assert_cmpuint (count_files (spool, ".log", NULL), ==, 0);
+  g_assert_cmpuint (s.bad_signatures, ==, 0);
+  fake = g_build_filename (g_get_tmp_dir (), "vsssink-fake-object", NULL);
+  g_unlink (fake);
+  g_free (fake);
+
+  vss_valkey_client_free (c);
+  /* The killed child's connections may still be waiting on the server. */
+  vss_httpd_free (httpd);
+  g_hash_table_unref (s.objects);
+  g_mutex_clear (&s.lock);
+  g_ptr_array_unref (ids);
+  rm_rf (dir);
+  g_free (spool);
+  g_free (dir);
+  g_free (endpoint);
   g_free (url);
 }
 
@@ -1288,5 +1395,6 @@ main (int argc, char **argv)
       test_backpressure_and_flush);
   g_test_add_func ("/vsssink/drain-timeout", test_drain_timeout);
   g_test_add_func ("/vsssink/sigkill", test_sigkill);
+  g_test_add_func ("/vsssink/sigkill-in-flight", test_sigkill_in_flight);
   return g_test_run ();
 }
