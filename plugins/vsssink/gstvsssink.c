@@ -1798,9 +1798,9 @@ gst_vss_sink_class_init (GstVssSinkClass * klass)
           RW_READY));
   g_object_class_install_property (gobject_class, PROP_MAX_IN_FLIGHT,
       g_param_spec_uint ("max-in-flight", "Max frames in flight",
-          "Frames accepted but not yet stored (uploading or waiting for "
-          "Valkey); when reached, rendering blocks (back-pressure). Also the "
-          "number of concurrent uploads", 1, 1024, DEFAULT_MAX_IN_FLIGHT,
+          "Concurrent uploads; when they are all busy, rendering blocks "
+          "(back-pressure). At most 256 more uploaded frames wait for their "
+          "Valkey pipeline", 1, 1024, DEFAULT_MAX_IN_FLIGHT,
           RW_READY));
   g_object_class_install_property (gobject_class, PROP_TIMEOUT,
       g_param_spec_uint ("timeout", "Upload timeout",
@@ -1824,10 +1824,11 @@ gst_vss_sink_class_init (GstVssSinkClass * klass)
           DEFAULT_SPOOL_MAX_BYTES, RW_READY));
   g_object_class_install_property (gobject_class, PROP_JOURNAL,
       g_param_spec_boolean ("journal", "Journal",
-          "Record every frame in the spool before writing it (one file write "
-          "per frame, no fsync), so that a killed process loses nothing; "
-          "records are removed once stored. FALSE: only failed frames are "
-          "spooled (fsync'ed), frames in flight die with the process",
+          "Append every frame to a journal in spool-dir before writing it "
+          "(one write() per frame, no fsync), so that a killed process loses "
+          "nothing: the next start stores what the journal still holds. "
+          "FALSE: only failed frames are spooled, frames in flight die with "
+          "the process",
           DEFAULT_JOURNAL, RW_READY));
   g_object_class_install_property (gobject_class, PROP_DRAIN_TIMEOUT,
       g_param_spec_uint ("drain-timeout", "Drain timeout",
