@@ -22,8 +22,8 @@
 
 #define MAGIC "VSSSPOOL"
 #define MAGIC_LEN 8
-#define SPOOL_VERSION 1
-#define HASH_LEN 32
+#define SPOOL_VERSION 2
+#define HASH_LEN 4
 #define HEADER_LEN (MAGIC_LEN + 4 + 4 + HASH_LEN)
 /* Largest payload accepted on read: guards against a corrupt length. */
 #define MAX_PAYLOAD (256u * 1024 * 1024)
@@ -244,11 +244,56 @@ write_all (int fd, const guint8 * data, gsize len)
   return TRUE;
 }
 
+/* CRC-32 (IEEE 802.3, as zlib), slicing by 8: the journal checksums every
+ * frame on the streaming thread, so it must cost far less than the write
+ * it protects (SHA-256 cost more than the write). */
+static guint32 crc_table[8][256];
+
+static gpointer
+crc_init (gpointer unused)
+{
+  for (guint i = 0; i < 256; i++) {
+    guint32 c = i;
+
+    for (guint k = 0; k < 8; k++)
+      c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    crc_table[0][i] = c;
+  }
+  for (guint i = 0; i < 256; i++)
+    for (guint t = 1; t < 8; t++)
+      crc_table[t][i] = (crc_table[t - 1][i] >> 8)
+          ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+  return NULL;
+}
+
+static guint32
+crc32_of (const guint8 * p, gsize len)
+{
+  static GOnce once = G_ONCE_INIT;
+  guint32 c = 0xFFFFFFFFu;
+
+  g_once (&once, crc_init, NULL);
+  while (len >= 8) {
+    guint32 lo = c ^ ((guint32) p[0] | (guint32) p[1] << 8 |
+        (guint32) p[2] << 16 | (guint32) p[3] << 24);
+    guint32 hi = (guint32) p[4] | (guint32) p[5] << 8 |
+        (guint32) p[6] << 16 | (guint32) p[7] << 24;
+
+    c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff]
+        ^ crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24]
+        ^ crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff]
+        ^ crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+    p += 8;
+    len -= 8;
+  }
+  while (len--)
+    c = crc_table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
 static void
 make_header (guint8 header[HEADER_LEN], const guint8 * data, gsize len)
 {
-  gsize digest_len = HASH_LEN;
-  GChecksum *sum;
   guint32 v;
 
   memcpy (header, MAGIC, MAGIC_LEN);
@@ -256,10 +301,8 @@ make_header (guint8 header[HEADER_LEN], const guint8 * data, gsize len)
   memcpy (header + MAGIC_LEN, &v, 4);
   v = GUINT32_TO_LE ((guint32) len);
   memcpy (header + MAGIC_LEN + 4, &v, 4);
-  sum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_checksum_update (sum, data, len);
-  g_checksum_get_digest (sum, header + MAGIC_LEN + 8, &digest_len);
-  g_checksum_free (sum);
+  v = GUINT32_TO_LE (crc32_of (data, len));
+  memcpy (header + MAGIC_LEN + 8, &v, 4);
 }
 
 /* Checks one record at @p (at most @avail bytes); returns its payload
@@ -267,24 +310,18 @@ make_header (guint8 header[HEADER_LEN], const guint8 * data, gsize len)
 static gssize
 check_record (const guint8 * p, gsize avail)
 {
-  guint8 digest[HASH_LEN];
-  gsize digest_len = HASH_LEN;
-  guint32 version, plen;
-  GChecksum *sum;
+  guint32 version, plen, crc;
 
   if (avail < HEADER_LEN || memcmp (p, MAGIC, MAGIC_LEN) != 0)
     return -1;
   memcpy (&version, p + MAGIC_LEN, 4);
   memcpy (&plen, p + MAGIC_LEN + 4, 4);
+  memcpy (&crc, p + MAGIC_LEN + 8, 4);
   plen = GUINT32_FROM_LE (plen);
   if (GUINT32_FROM_LE (version) != SPOOL_VERSION || plen > MAX_PAYLOAD
       || plen > avail - HEADER_LEN)
     return -1;
-  sum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_checksum_update (sum, p + HEADER_LEN, plen);
-  g_checksum_get_digest (sum, digest, &digest_len);
-  g_checksum_free (sum);
-  if (memcmp (digest, p + MAGIC_LEN + 8, HASH_LEN) != 0)
+  if (crc32_of (p + HEADER_LEN, plen) != GUINT32_FROM_LE (crc))
     return -1;
   return plen;
 }

@@ -34,7 +34,7 @@ typedef enum
  * that a crash leaves either the whole record or none; with @sync the file
  * and the folder are fsync'ed before vss_spool_append() returns, so the
  * record also survives a power loss. Each file starts with a magic, a
- * version, the payload length and the payload's SHA-256, checked on read.
+ * version, the payload length and the payload's CRC-32, checked on read.
  *
  * The journal is a cheaper companion for records that are usually not
  * needed: an append-only segment file (`journal-<n>.log`, same record

@@ -1333,6 +1333,25 @@ test_pure (void)
   }
   vss_spool_close (sp);
 
+  /* The record header's checksum is the standard CRC-32 (zlib's). */
+  rm_rf (dir);
+  sp = vss_spool_open (dir, 0, &e);
+  {
+    GBytes *check = g_bytes_new_static ("123456789", 9);
+    gchar *c, *p1;
+    gsize len;
+
+    g_assert_true (vss_spool_append (sp, check, FALSE, &seq, &e));
+    p1 = g_strdup_printf ("%s/%020" G_GUINT64_FORMAT ".rec", dir, seq);
+    g_assert_true (g_file_get_contents (p1, &c, &len, NULL));
+    g_assert_cmpuint (len, ==, 20 + 9);
+    g_assert_cmpmem (c + 16, 4, "\x26\x39\xf4\xcb", 4);
+    g_free (c);
+    g_free (p1);
+    g_bytes_unref (check);
+  }
+  vss_spool_close (sp);
+
   /* Journal: released records go with their segment; a run that dies
    * leaves its segment, and the next open turns it into records. */
   rm_rf (dir);
