@@ -986,6 +986,22 @@ gst_vss_sink_event (GstBaseSink * bsink, GstEvent * event)
   return GST_BASE_SINK_CLASS (parent_class)->event (bsink, event);
 }
 
+/* The first bytes must say what the caps say, so that a store never holds
+ * a "JPEG" that is something else. */
+static gboolean
+image_matches_caps (GstVssSink * self, GstBuffer * buf)
+{
+  static const guint8 jpeg[] = { 0xff, 0xd8, 0xff };
+  static const guint8 png[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+  gboolean is_png = self->ext && g_str_equal (self->ext, "png");
+  const guint8 *want = is_png ? png : jpeg;
+  gsize n = is_png ? sizeof png : sizeof jpeg;
+  guint8 head[8];
+
+  return gst_buffer_extract (buf, 0, head, n) == n
+      && memcmp (head, want, n) == 0;
+}
+
 static GstFlowReturn
 gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
 {
@@ -1014,6 +1030,8 @@ gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
     goto no_meta;
   if (gst_buffer_get_size (buf) == 0)
     goto empty;
+  if (!image_matches_caps (self, buf))
+    goto not_image;
 
   g_mutex_lock (&self->lock);
   if (self->dim == 0)
@@ -1153,6 +1171,16 @@ empty:
   {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Empty image buffer."),
         ("frame %s", fid));
+    g_free (model);
+    return GST_FLOW_ERROR;
+  }
+not_image:
+  {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Frame %s is not a %s image (the caps say it is).", fid,
+            self->ext && g_str_equal (self->ext, "png") ? "PNG" : "JPEG"),
+        ("%" G_GSIZE_FORMAT " bytes with another signature",
+            gst_buffer_get_size (buf)));
     g_free (model);
     return GST_FLOW_ERROR;
   }

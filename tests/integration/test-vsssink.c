@@ -312,6 +312,64 @@ test_vectors_only (void)
   g_free (url);
 }
 
+/* PNG frames are stored as .png objects. */
+static void
+test_png (void)
+{
+  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  gchar *url = vss_test_redis_get_url (r, NULL);
+  gchar *dir = tmpdir ();
+  gchar *frames = g_build_filename (dir, "frames", NULL);
+  gchar *frames_uri = g_filename_to_uri (frames, NULL, NULL);
+  gchar *spool = g_build_filename (dir, "spool", NULL);
+  g_autoptr (VssValkeyClient) c = client_for (url);
+  GError *err = NULL;
+  GstElement *p = gst_parse_launch ("videotestsrc num-buffers=1 ! "
+      "video/x-raw,width=32,height=32 ! pngenc ! appsink name=out", &err);
+  GstElement *out;
+  GstSample *sample;
+  GstBuffer *png;
+  gchar id[GST_VSS_FRAME_ID_SIZE], *key, *uri;
+  gfloat v[DIM];
+  GHashTable *h;
+  Feeder *f;
+
+  g_assert_no_error (err);
+  out = gst_bin_get_by_name (GST_BIN (p), "out");
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  g_signal_emit_by_name (out, "pull-sample", &sample);
+  g_assert_nonnull (sample);
+  png = gst_buffer_copy_deep (gst_sample_get_buffer (sample));
+  gst_sample_unref (sample);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (out);
+  gst_object_unref (p);
+
+  f = feeder_new ("image/png", "valkey", url, "frames", frames_uri,
+      "spool-dir", spool, "stream-id", "png", "create-index", "never", NULL);
+  gst_vss_frame_id_new (g_get_real_time (), id);
+  vector_for (3, DIM, v);
+  gst_vss_buffer_add_embedding_meta (png, MODEL, v, DIM, FALSE, id);
+  g_assert_cmpint (gst_pad_push (f->src, png), ==, GST_FLOW_OK);
+  g_assert_null (feeder_finish (f, NULL));
+  key = g_strdup_printf ("frame:png:%s", id);
+  h = hgetall (c, key);
+  uri = field (h, "uri");
+  g_assert_nonnull (uri);
+  g_assert_true (g_str_has_suffix (uri, ".png"));
+  g_assert_cmpuint (count_files (frames, ".png", NULL), ==, 1);
+  g_free (uri);
+  g_free (key);
+  g_hash_table_unref (h);
+  feeder_free (f);
+  rm_rf (dir);
+  g_free (spool);
+  g_free (frames_uri);
+  g_free (frames);
+  g_free (dir);
+  g_free (url);
+}
+
 /* Bad input gets clear errors. */
 static void
 test_bad_input (void)
@@ -335,6 +393,17 @@ test_bad_input (void)
   err = feeder_pop_error (f);
   g_assert_nonnull (err);
   g_assert_nonnull (strstr (err, "without an embedding"));
+  g_free (err);
+  feeder_free (f);
+
+  /* Bytes that are not what the caps say. */
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "create-index",
+      "never", NULL);
+  b = make_frame (0, DIM, id);
+  gst_buffer_memset (b, 0, 0x41, 4);
+  g_assert_cmpint (gst_pad_push (f->src, b), ==, GST_FLOW_ERROR);
+  err = feeder_pop_error (f);
+  g_assert_nonnull (strstr (err, "is not a JPEG image"));
   g_free (err);
   feeder_free (f);
 
@@ -1400,6 +1469,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vsssink/pure", test_pure);
   g_test_add_func ("/vsssink/folder", test_folder);
   g_test_add_func ("/vsssink/vectors-only", test_vectors_only);
+  g_test_add_func ("/vsssink/png", test_png);
   g_test_add_func ("/vsssink/bad-input", test_bad_input);
   g_test_add_func ("/vsssink/redis-restart", test_redis_restart);
   g_test_add_func ("/vsssink/redis-restart-no-journal",
