@@ -28,7 +28,7 @@
 /* Largest payload accepted on read: guards against a corrupt length. */
 #define MAX_PAYLOAD (256u * 1024 * 1024)
 /* A journal segment is closed (and later deleted) past this size. */
-#define JOURNAL_SEGMENT_BYTES (16u * 1024 * 1024)
+#define JOURNAL_SEGMENT_BYTES (8u * 1024 * 1024)
 
 struct _VssSpool
 {
@@ -697,10 +697,10 @@ vss_spool_journal_release (VssSpool * s, guint64 segment)
       g_free (path);
       g_hash_table_remove (s->j_live, &segment);
     } else {
-      /* The current segment has no live record: start it over. */
+      /* The current segment has no live record; it is deleted once full.
+       * (Truncating it instead would make ext4 flush it at once: its
+       * replace-by-truncate heuristic.) */
       g_hash_table_remove (s->j_live, &segment);
-      if (ftruncate (s->j_fd, 0) == 0)
-        s->j_size = 0;
     }
   }
   g_mutex_unlock (&s->lock);

@@ -13,6 +13,7 @@
  */
 #include <math.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <string.h>
 #include <gio/gio.h>
@@ -26,6 +27,31 @@
 
 static GPtrArray *jpegs;
 static gsize jpeg_bytes;
+
+/* Process CPU time (every thread), microseconds: steadier than wall time
+ * on a busy machine. */
+static gint64
+cpu_us (void)
+{
+  struct rusage ru;
+
+  getrusage (RUSAGE_SELF, &ru);
+  return (gint64) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * G_USEC_PER_SEC
+      + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+/* Best (lowest) CPU microseconds per frame of each kind of run. */
+static gdouble cpu_best[5] = { G_MAXDOUBLE, G_MAXDOUBLE, G_MAXDOUBLE,
+  G_MAXDOUBLE, G_MAXDOUBLE
+};
+
+enum
+{ CPU_RAW_F, CPU_SINK_F, CPU_SINK_NJ_F, CPU_RAW_S, CPU_SINK_S };
+
+/* Records the CPU time per frame since c0 and restarts c0. */
+#define CPU(kind, n) G_STMT_START { gint64 c1 = cpu_us (); \
+    cpu_best[kind] = MIN (cpu_best[kind], (c1 - c0) / (gdouble) (n)); \
+    c0 = c1; } G_STMT_END
 
 static void
 make_jpegs (guint n)
@@ -398,11 +424,16 @@ main (int argc, char **argv)
    * more than the other. */
   f_raw = f_sink = f_sink_nj = 0;
   for (guint round = 0; round < rounds; round++) {
+    gint64 c0 = cpu_us ();
+
     f_raw = MAX (f_raw, run_raw (n_folder, url, frames_uri, NULL));
+    CPU (CPU_RAW_F, n_folder);
     f_sink = MAX (f_sink, run_sink (n_folder, url, frames_uri, NULL, spool,
             TRUE));
+    CPU (CPU_SINK_F, n_folder);
     f_sink_nj = MAX (f_sink_nj, run_sink (n_folder, url, frames_uri, NULL,
             spool, FALSE));
+    CPU (CPU_SINK_NJ_F, n_folder);
   }
   if (g_getenv ("BENCH_SINK_VERBOSE"))
     g_printerr ("folder: raw %.0f sink %.0f nj %.0f\n", f_raw, f_sink,
@@ -417,9 +448,13 @@ main (int argc, char **argv)
   endpoint = g_strdup_printf ("http://127.0.0.1:%u", port);
   s_raw = s_sink = 0;
   for (guint round = 0; round < rounds; round++) {
+    gint64 c0 = cpu_us ();
+
     s_raw = MAX (s_raw, run_raw (n_s3, url, "s3://bench/raw", endpoint));
+    CPU (CPU_RAW_S, n_s3);
     s_sink = MAX (s_sink, run_sink (n_s3, url, "s3://bench/sink", endpoint,
             spool, TRUE));
+    CPU (CPU_SINK_S, n_s3);
   }
   g_subprocess_send_signal (s3, SIGTERM);
   g_subprocess_wait (s3, NULL, NULL);
@@ -438,14 +473,19 @@ out:
       "  \"rounds\": %u,\n"
       "  \"folder\": {\"frames\": %d, \"sink_fps\": %.1f, "
       "\"sink_no_journal_fps\": %.1f, \"raw_fps\": %.1f, \"ratio\": %.3f, "
-      "\"ratio_no_journal\": %.3f},\n"
+      "\"ratio_no_journal\": %.3f, \"cpu_us_per_frame\": {\"sink\": %.0f, "
+      "\"sink_no_journal\": %.0f, \"raw\": %.0f}},\n"
       "  \"s3rver\": {\"frames\": %d, \"sink_fps\": %.1f, \"raw_fps\": %.1f, "
-      "\"ratio\": %.3f},\n"
+      "\"ratio\": %.3f, \"cpu_us_per_frame\": {\"sink\": %.0f, "
+      "\"raw\": %.0f}},\n"
       "  \"target_ratio\": 0.8,\n"
       "  \"meets_target\": %s\n"
       "}\n", quick ? "true" : "false", jpeg_bytes / jpegs->len, DIM,
       MAX_IN_FLIGHT, rounds, n_folder, f_sink, f_sink_nj, f_raw, f_sink / f_raw,
-      f_sink_nj / f_raw, n_s3, s_sink, s_raw, s_sink / s_raw,
+      f_sink_nj / f_raw, cpu_best[CPU_SINK_F], cpu_best[CPU_SINK_NJ_F],
+      cpu_best[CPU_RAW_F], n_s3, s_sink, s_raw, s_sink / s_raw,
+      folder_only ? 0 : cpu_best[CPU_SINK_S], folder_only ? 0 :
+      cpu_best[CPU_RAW_S],
       f_sink / f_raw >= 0.8 && s_sink / s_raw >= 0.8 ? "true" : "false");
 
   vss_test_redis_free (r);

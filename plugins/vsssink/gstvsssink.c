@@ -986,6 +986,38 @@ gst_vss_sink_event (GstBaseSink * bsink, GstEvent * event)
   return GST_BASE_SINK_CLASS (parent_class)->event (bsink, event);
 }
 
+typedef struct
+{
+  GstBuffer *buf;
+  GstMapInfo map;
+} MappedBuffer;
+
+static void
+mapped_buffer_free (gpointer data)
+{
+  MappedBuffer *m = data;
+
+  gst_buffer_unmap (m->buf, &m->map);
+  gst_buffer_unref (m->buf);
+  g_free (m);
+}
+
+/* The image without a copy: the bytes keep the buffer mapped and alive. */
+static GBytes *
+bytes_of_buffer (GstBuffer * buf)
+{
+  MappedBuffer *m = g_new0 (MappedBuffer, 1);
+
+  m->buf = gst_buffer_ref (buf);
+  if (!gst_buffer_map (m->buf, &m->map, GST_MAP_READ)) {
+    gst_buffer_unref (m->buf);
+    g_free (m);
+    return NULL;
+  }
+  return g_bytes_new_with_free_func (m->map.data, m->map.size,
+      mapped_buffer_free, m);
+}
+
 /* The first bytes must say what the caps say, so that a store never holds
  * a "JPEG" that is something else. */
 static gboolean
@@ -1008,7 +1040,6 @@ gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
   GstVssSink *self = GST_VSS_SINK (bsink);
   GstVssEmbeddingMeta *meta;
   VssSinkFrame *f;
-  GstMapInfo map;
   const gchar *fid;
   gchar *model;
   gdouble dist;
@@ -1078,12 +1109,11 @@ gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
         "jpg");
     g_date_time_unref (dt);
     f->uri = vss_object_store_object_uri (self->store, f->object_key);
-    if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
+    f->image = bytes_of_buffer (buf);
+    if (f->image == NULL) {
       vss_sink_frame_free (f);
       goto map_failed;
     }
-    f->image = g_bytes_new (map.data, map.size);
-    gst_buffer_unmap (buf, &map);
   } else {
     f->object_key = g_strdup ("");
     f->uri = g_strdup ("");
