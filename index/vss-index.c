@@ -176,13 +176,11 @@ vss_index_new (const vss_index_params *p, vss_error *err)
   return vss_index_new_internal (p, 0, err);
 }
 
-void
-vss_index_free (vss_index *idx)
+static void
+free_storage (vss_index *idx)
 {
   size_t i;
 
-  if (!idx)
-    return;
   if (idx->upper)
     for (i = 0; i < idx->n; i++)
       if (idx->levels[i] > 0)
@@ -194,9 +192,78 @@ vss_index_free (vss_index *idx)
   free (idx->f32);
   vss_idmap_clear (&idx->map);
   vss_ctx_free (idx->wctx);
+}
+
+void
+vss_index_free (vss_index *idx)
+{
+  if (!idx)
+    return;
+  free_storage (idx);
   vss_ctx_pool_clear (&idx->pool);
   pthread_rwlock_destroy (&idx->lock);
   free (idx);
+}
+
+int
+vss_index_compact (vss_index *idx, vss_error *err)
+{
+  vss_index_params p;
+  vss_index *fresh;
+  size_t i;
+
+  if (!idx)
+    return vss_set_error (err, VSS_ERR_INVALID, "no index");
+  pthread_rwlock_wrlock (&idx->lock);
+  if (idx->live == idx->n) {
+    pthread_rwlock_unlock (&idx->lock);
+    return 0;
+  }
+  p = idx->p;
+  p.initial_capacity = idx->live ? idx->live : 1;
+  p.seed = idx->rng;
+  fresh = vss_index_new (&p, err);
+  for (i = 0; fresh && i < idx->n; i++) {
+    if (idx->deleted[i])
+      continue;
+    if (vss_index_add (fresh, vss_elem_id (idx, (uint32_t)i),
+                       vss_elem_f32 (idx, (uint32_t)i), p.dim, err)
+        < 0) {
+      vss_index_free (fresh);
+      fresh = NULL;
+    }
+  }
+  if (!fresh) {
+    pthread_rwlock_unlock (&idx->lock);
+    return -1;
+  }
+  /* take the fresh storage, keep our lock and context pool */
+  free_storage (idx);
+  idx->cap = fresh->cap;
+  idx->n = fresh->n;
+  idx->live = fresh->live;
+  idx->l0 = fresh->l0;
+  idx->upper = fresh->upper;
+  idx->upper_bytes = fresh->upper_bytes;
+  idx->levels = fresh->levels;
+  idx->deleted = fresh->deleted;
+  idx->f32 = fresh->f32;
+  idx->max_level = fresh->max_level;
+  idx->entry = fresh->entry;
+  idx->rng = fresh->rng;
+  idx->map = fresh->map;
+  idx->wctx = fresh->wctx;
+  fresh->l0 = NULL;
+  fresh->upper = NULL;
+  fresh->levels = NULL;
+  fresh->deleted = NULL;
+  fresh->f32 = NULL;
+  fresh->wctx = NULL;
+  fresh->n = 0;
+  memset (&fresh->map, 0, sizeof fresh->map);
+  vss_index_free (fresh);
+  pthread_rwlock_unlock (&idx->lock);
+  return 0;
 }
 
 /* Checks a caller's vector; 0 or -1 with err set. */
