@@ -405,12 +405,10 @@ vss_index_remove (vss_index *idx, uint64_t id, vss_error *err)
 }
 
 static int
-cmp_hit (const void *a, const void *b)
+cmp_pair (const void *a, const void *b)
 {
-  const vss_hit *x = a, *y = b;
-  return x->distance < y->distance   ? -1
-         : x->distance > y->distance ? 1
-                                     : (x->id > y->id) - (x->id < y->id);
+  const vss_pair *x = a, *y = b;
+  return x->d < y->d ? -1 : x->d > y->d ? 1 : (x->id > y->id) - (x->id < y->id);
 }
 
 /* Moves ctx->res into `out`, nearest first, at most k, with f32 distances. */
@@ -419,7 +417,6 @@ collect (vss_index *idx, vss_ctx *ctx, const vss_query *q, uint32_t k,
          vss_hit *out, vss_error *err)
 {
   size_t n = ctx->res.len, i;
-  vss_hit *tmp;
 
   if (idx->p.storage == VSS_STORAGE_F32) {
     while (ctx->res.len > k)
@@ -433,23 +430,21 @@ collect (vss_index *idx, vss_ctx *ctx, const vss_query *q, uint32_t k,
     return (int)n;
   }
   /* int8: re-rank every candidate in f32 */
-  tmp = malloc ((n ? n : 1) * sizeof *tmp);
-  if (!tmp)
+  if (vss_ctx_tmp_reserve (ctx, n ? n : 1) < 0)
     return vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
   for (i = 0; i < n; i++) {
     uint32_t slot = ctx->res.v[i].id;
-    tmp[i].id = slot;
-    tmp[i].distance = vss_dist_exact (idx, q->f, slot);
+    ctx->tmp[i].id = slot;
+    ctx->tmp[i].d = vss_dist_exact (idx, q->f, slot);
   }
   ctx->res.len = 0;
-  qsort (tmp, n, sizeof *tmp, cmp_hit);
+  qsort (ctx->tmp, n, sizeof *ctx->tmp, cmp_pair);
   if (n > k)
     n = k;
   for (i = 0; i < n; i++) {
-    out[i].id = vss_elem_id (idx, (uint32_t)tmp[i].id);
-    out[i].distance = tmp[i].distance;
+    out[i].id = vss_elem_id (idx, ctx->tmp[i].id);
+    out[i].distance = ctx->tmp[i].d;
   }
-  free (tmp);
   return (int)n;
 }
 
