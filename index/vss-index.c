@@ -429,7 +429,15 @@ collect (vss_index *idx, vss_ctx *ctx, const vss_query *q, uint32_t k,
     }
     return (int)n;
   }
-  /* int8: re-rank every candidate in f32 */
+  /* int8: re-rank the best candidates in f32. The int8 order is close to
+   * the true one, so the nearest 3k (at least k + 20) of the beam suffice,
+   * and each re-ranked row costs a cold read of its f32 copy. */
+  {
+    size_t keep = (size_t)k * 3 > (size_t)k + 20 ? (size_t)k * 3 : k + 20;
+    while (ctx->res.len > keep)
+      vss_heap_pop_max (&ctx->res);
+    n = ctx->res.len;
+  }
   if (vss_ctx_tmp_reserve (ctx, n ? n : 1) < 0)
     return vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
   for (i = 0; i < n; i++) {
