@@ -141,6 +141,10 @@ size_t vss_index_memory_used (vss_index * idx);
 uint32_t vss_index_dim (const vss_index * idx);
 vss_metric vss_index_metric (const vss_index * idx);
 void vss_index_set_ef_search (vss_index * idx, uint32_t ef);
+/* Removed rows stay in the graph (traversed, never returned) until this
+ * rebuilds it from the live rows: about count() inserts, during which
+ * searches wait. 0 on success, < 0 on error (the index is unchanged). */
+int vss_index_compact (vss_index * idx, vss_error * err);
 
 /* Persistence: magic, version, endianness, CRC-32 checksum. */
 int vss_index_save (vss_index * idx, const char *path, vss_error * err);

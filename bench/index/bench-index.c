@@ -307,6 +307,20 @@ run_window (const opts *o, size_t frames, size_t wsize)
   return 0;
 }
 
+/* The 1-minute load average: timings on a busy machine say little. */
+static double
+loadavg (void)
+{
+  FILE *f = fopen ("/proc/loadavg", "r");
+  double l = -1;
+  if (f) {
+    if (fscanf (f, "%lf", &l) != 1)
+      l = -1;
+    fclose (f);
+  }
+  return l;
+}
+
 static void
 usage (void)
 {
@@ -358,11 +372,11 @@ main (int argc, char **argv)
   if (o.nq == 0)
     o.nq = o.quick ? 200 : 1000;
 
-  printf (
-      "{\"benchmark\": \"index\", \"kernel\": \"%s\", \"threads\": 1, "
-      "\"quick\": %s,\n \"note\": \"one thread on a shared machine: rough\","
-      "\n \"results\": [",
-      vss_kernel_name (), o.quick ? "true" : "false");
+  printf ("{\"benchmark\": \"index\", \"kernel\": \"%s\", \"threads\": 1, "
+          "\"quick\": %s, \"loadavg_start\": %.2f,\n \"note\": \"one "
+          "thread on a shared machine: rough; *_cpu figures use CPU time\","
+          "\n \"results\": [",
+          vss_kernel_name (), o.quick ? "true" : "false", loadavg ());
   if (o.base_path) {
     rc |= run_fvecs (&o);
   } else {
@@ -384,6 +398,6 @@ main (int argc, char **argv)
                         : o.quick ? 2000
                                   : 10000);
   }
-  printf ("\n ]}\n");
+  printf ("\n ],\n \"loadavg_end\": %.2f}\n", loadavg ());
   return rc ? 1 : 0;
 }

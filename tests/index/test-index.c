@@ -248,6 +248,16 @@ test_remove (void)
     CHECK (vss_index_add (idx, 4, x + 4 * d, d, &err) == 0);
     k = vss_index_search (idx, x + 4 * d, d, 1, 0, NULL, NULL, hits, &err);
     CHECK (k == 1 && hits[0].id == 4);
+    /* compaction drops the tombstones and keeps the rest */
+    {
+      size_t before = vss_index_memory_used (idx);
+      CHECK (vss_index_compact (idx, &err) == 0);
+      CHECK (vss_index_count (idx) == n / 2 + 1);
+      CHECK (vss_index_memory_used (idx) < before);
+      k = vss_index_search (idx, x + 5 * d, d, 10, 0, NULL, NULL, hits, &err);
+      CHECK (k == 10 && hits[0].id == 5);
+      CHECK (vss_index_contains (idx, 4) && !vss_index_contains (idx, 6));
+    }
     /* everything removed */
     CHECK (vss_index_remove (idx, 4, &err) == 0);
     for (i = 1; i < n; i += 2)
