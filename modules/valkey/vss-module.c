@@ -63,6 +63,10 @@ static RedisModuleTimerID timer_id;
 static int loading;
 static float *scratch;
 static size_t scratch_len;
+/* Module argument INT8: vectors stored as per-vector scaled int8 (about
+ * twice as fast to insert and search, a quarter of the memory); results
+ * are re-ranked, and scores computed, in float32. */
+static vss_storage storage = VSS_STORAGE_F32;
 /* For INFO vss-search: the longest backfill slice, in thread CPU time (the
  * work done while the server was blocked, whatever the machine's load). */
 static long long backfill_slice_max_us;
@@ -157,6 +161,7 @@ make_empty (vss_idx *x, char *err, size_t errlen)
     p.M = f->m;
     p.ef_construction = f->ef_construction;
     p.ef_search = f->ef_runtime;
+    p.storage = storage;
     p.initial_capacity
         = f->initial_cap < MAX_PREALLOC ? (size_t)f->initial_cap : MAX_PREALLOC;
     x->vec[i] = vss_index_new (&p, &e);
@@ -1204,10 +1209,12 @@ RedisModule_OnLoad (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     const char *s = rm_StringPtrLen (argv[i], &len);
     if (len == 9 && !strncasecmp (s, "NOPERSIST", 9))
       persist = 0;
+    else if (len == 4 && !strncasecmp (s, "INT8", 4))
+      storage = VSS_STORAGE_INT8;
     else {
       rm_Log (ctx, "warning",
               MODULE_NAME ": unknown module argument "
-                          "'%.*s' (NOPERSIST is the only one)",
+                          "'%.*s' (NOPERSIST or INT8)",
               (int)len, s);
       return RM_ERR;
     }
@@ -1245,8 +1252,9 @@ RedisModule_OnLoad (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
       || rm_SubscribeToServerEvent (ctx, loading_ev, on_loading) != RM_OK
       || rm_RegisterInfoFunc (ctx, info_cb) != RM_OK)
     return RM_ERR;
-  rm_Log (ctx, "notice", MODULE_NAME ": loaded (vector kernels: %s%s)",
-          vss_kernel_name (), persist ? "" : ", no RDB persistence");
+  rm_Log (ctx, "notice", MODULE_NAME ": loaded (vector kernels: %s%s%s)",
+          vss_kernel_name (), persist ? "" : ", no RDB persistence",
+          storage == VSS_STORAGE_INT8 ? ", int8 vectors" : "");
   return RM_OK;
 }
 

@@ -859,6 +859,40 @@ test_unload (void)
   stop_server (r, c);
 }
 
+/* Module argument INT8: quantised storage, scores still in float32. */
+static void
+test_int8 (void)
+{
+  GError *err = NULL;
+  VssTestRedis *r = start_server ("INT8", &err);
+  VssValkeyClient *c;
+  VssValkeyIndexSpec spec = frames_spec (64);
+  VssValkeyKnnQuery query = { 0, };
+  GPtrArray *hits;
+  gfloat q[64];
+
+  g_assert_no_error (err);
+  c = connect_client (r);
+  g_assert_true (vss_valkey_ensure_index (c, &spec, FALSE, NULL, &err));
+  g_assert_no_error (err);
+  add_docs (c, "frame:", 0, 2000, 64, tag_mod3);
+  make_vector (777, 64, q);
+  query.index = "frames";
+  query.vector_field = "vector";
+  query.vector = q;
+  query.dim = 64;
+  query.k = 5;
+  query.ef_runtime = 64;
+  hits = vss_valkey_knn_search (c, &query, FALSE, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (hits->len, ==, 5);
+  g_assert_cmpstr (((VssValkeyHit *) hits->pdata[0])->key, ==, "frame:777");
+  g_assert_cmpfloat_with_epsilon (((VssValkeyHit *) hits->pdata[0])->score,
+      0.0, 1e-5);
+  g_ptr_array_unref (hits);
+  stop_server (r, c);
+}
+
 /* A cluster without a search coordinator: the index on every primary, our
  * client writes by slot and merges every primary's top k (fan-out). */
 static void
@@ -945,5 +979,6 @@ main (int argc, char **argv)
   g_test_add_func ("/module/errors", test_errors);
   g_test_add_func ("/module/unload", test_unload);
   g_test_add_func ("/module/cluster", test_cluster);
+  g_test_add_func ("/module/int8", test_int8);
   return g_test_run ();
 }
