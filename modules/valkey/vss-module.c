@@ -233,15 +233,36 @@ arm_timer (RedisModuleCtx *ctx)
   }
 }
 
+/* Stops the timer once no index needs it (the server refuses MODULE UNLOAD
+ * while a module timer is pending). */
+static void
+disarm_timer_if_idle (RedisModuleCtx *ctx)
+{
+  for (int i = 0; i < n_indexes; i++)
+    if (indexes[i]->backfilling)
+      return;
+  if (timer_armed) {
+    rm_StopTimer (ctx, timer_id, NULL);
+    timer_armed = 0;
+  }
+}
+
 static void
 backfill_start (RedisModuleCtx *ctx, vss_idx *x)
 {
+  int db0 = rm_GetSelectedDb (ctx) == 0;
+
   backfill_stop (x);
   x->scanned = 0;
-  x->total = rm_DbSize (ctx);
+  /* The keys of database 0 (the caller may have selected another one). */
+  x->total = db0 ? rm_DbSize (ctx) : 0;
   x->backfilling = 1;
   if (loading)
     return; /* started again when loading ends */
+  if (db0 && x->total == 0) {
+    x->backfilling = 0; /* nothing to index: ready at once */
+    return;
+  }
   x->cursor = rm_ScanCursorCreate ();
   arm_timer (ctx);
 }
@@ -458,6 +479,7 @@ on_flush (RedisModuleCtx *ctx, RedisModuleEvent eid, uint64_t sub, void *data)
     return;
   for (int i = 0; i < n_indexes; i++)
     idx_clear (indexes[i]);
+  disarm_timer_if_idle (ctx);
 }
 
 static void
@@ -678,6 +700,7 @@ cmd_dropindex (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
       memmove (&indexes[i], &indexes[i + 1],
                (size_t)(n_indexes - i - 1) * sizeof indexes[0]);
       indexes[--n_indexes] = NULL;
+      disarm_timer_if_idle (ctx);
       return rm_ReplyWithSimpleString (ctx, "OK");
     }
   return reply_not_found (ctx, argv[1]);
