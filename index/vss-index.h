@@ -141,6 +141,10 @@ size_t vss_index_memory_used (vss_index * idx);
 uint32_t vss_index_dim (const vss_index * idx);
 vss_metric vss_index_metric (const vss_index * idx);
 void vss_index_set_ef_search (vss_index * idx, uint32_t ef);
+/* Removed rows stay in the graph (traversed, never returned) until this
+ * rebuilds it from the live rows: about count() inserts, during which
+ * searches wait. 0 on success, < 0 on error (the index is unchanged). */
+int vss_index_compact (vss_index * idx, vss_error * err);
 
 /* Persistence: magic, version, endianness, CRC-32 checksum. */
 int vss_index_save (vss_index * idx, const char *path, vss_error * err);
@@ -155,10 +159,12 @@ typedef struct
   vss_storage storage;
   size_t max_count;             /* 0 = no count limit */
   int64_t max_age;              /* same unit as the timestamps; 0 = none */
-  uint32_t segment_size;        /* vectors per segment (default 1024) */
+  uint32_t segment_size;        /* vectors per segment (default 4096) */
   uint32_t exact_limit;         /* active segment searched exactly up to
-                                 * this many (default = segment_size) */
-  uint32_t M, ef_construction, ef_search;       /* sealed segment graphs */
+                                 * this many, then through its graph, built
+                                 * as rows arrive (default 1024) */
+  uint32_t M, ef_construction, ef_search;       /* segment graphs (16, 200,
+                                                 * 32) */
 } vss_window_params;
 
 typedef struct

@@ -46,11 +46,14 @@ vss_window_params_init (vss_window_params *p, vss_metric metric, uint32_t dim)
   p->metric = metric;
   p->dim = dim;
   p->storage = VSS_STORAGE_F32;
-  p->segment_size = 1024;
-  p->exact_limit = 0;
+  /* Few, large segments: a graph search costs about log(n), so one search
+   * of a 4096-row graph is much cheaper than four of 1024-row ones. */
+  p->segment_size = 4096;
+  p->exact_limit = 1024;
   p->M = 16;
   p->ef_construction = 200;
-  p->ef_search = 64;
+  /* a duplicate is very near its witness: a narrow beam finds it */
+  p->ef_search = 32;
 }
 
 static void
@@ -132,11 +135,13 @@ vss_window_new (const vss_window_params *p, vss_error *err)
   }
   w->p = *p;
   if (w->p.segment_size == 0)
-    w->p.segment_size = 1024;
-  if (w->p.exact_limit == 0 || w->p.exact_limit > w->p.segment_size)
+    w->p.segment_size = 4096;
+  if (w->p.exact_limit == 0)
+    w->p.exact_limit = 1024;
+  if (w->p.exact_limit > w->p.segment_size)
     w->p.exact_limit = w->p.segment_size;
   if (w->p.ef_search == 0)
-    w->p.ef_search = 64;
+    w->p.ef_search = 32;
   pthread_rwlockattr_init (&attr);
 #ifdef __GLIBC__
   pthread_rwlockattr_setkind_np (&attr,
