@@ -34,8 +34,9 @@
 #define BACKFILL_BUDGET_US 2000
 /* A filter passed by at most this many documents is answered exactly. */
 #define EXACT_FILTER_LIMIT 2048
-/* The most vectors preallocated on FT.CREATE whatever INITIAL_CAP says. */
-#define MAX_PREALLOC 16384
+/* The most vector bytes preallocated on FT.CREATE whatever INITIAL_CAP
+ * says (the index grows as needed). */
+#define MAX_PREALLOC_BYTES (64u << 20)
 
 #define VSS_RM_DEFINE(ret, name, args) static ret (*rm_##name) args;
 VSS_RM_API (VSS_RM_DEFINE)
@@ -162,8 +163,9 @@ make_empty (vss_idx *x, char *err, size_t errlen)
     p.ef_construction = f->ef_construction;
     p.ef_search = f->ef_runtime;
     p.storage = storage;
-    p.initial_capacity
-        = f->initial_cap < MAX_PREALLOC ? (size_t)f->initial_cap : MAX_PREALLOC;
+    p.initial_capacity = f->initial_cap < MAX_PREALLOC_BYTES / (4u * f->dim)
+                             ? (size_t)f->initial_cap
+                             : MAX_PREALLOC_BYTES / (4u * f->dim);
     x->vec[i] = vss_index_new (&p, &e);
     if (x->vec[i] == NULL) {
       snprintf (err, errlen, "Could not create the vector index: %.200s",

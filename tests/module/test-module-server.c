@@ -789,6 +789,17 @@ test_errors (void)
     g_assert_nonnull (strstr (rep->element[0]->str, "MULTI"));
     freeReplyObject (rep);
   }
+  /* The largest vectors and a huge INITIAL_CAP: accepted, without
+   * preallocating it all. */
+  expect_ok (cmd (c, "FT.CREATE", "big", "SCHEMA", "v", "VECTOR", "HNSW",
+          "8", "TYPE", "FLOAT32", "DIM", "32767", "DISTANCE_METRIC", "IP",
+          "INITIAL_CAP", "2000000000", NULL));
+  {
+    gchar *docs = info_str (c, "big", "num_docs");
+    g_assert_cmpstr (docs, ==, "0");
+    g_free (docs);
+  }
+  expect_ok (cmd (c, "FT.DROPINDEX", "big", NULL));
   /* At most 10 indexes. */
   for (guint i = 0; i < 10; i++) {
     gchar *name = g_strdup_printf ("i%u", i);
