@@ -940,11 +940,20 @@ static void
 reply_hit (RedisModuleCtx *ctx, const vss_idx *x, const vss_ft_query *q,
            const vss_doc *doc, float distance)
 {
-  RedisModuleString *kn = rm_CreateString (ctx, doc->key, doc->keylen);
-  RedisModuleKey *key = rm_OpenKey (ctx, kn, RM_READ | RM_OPEN_KEY_NOTOUCH);
-  int is_hash = key != NULL && rm_KeyType (key) == RM_KEYTYPE_HASH;
+  RedisModuleString *kn = NULL;
+  RedisModuleKey *key = NULL;
+  int is_hash, need_key = !q->has_return;
   char score[40];
   long n = 0;
+
+  /* RETURN of the score alone needs no key lookup. */
+  for (size_t i = 0; i < q->n_ret && !need_key; i++)
+    need_key = strcmp (q->ret[i].name, q->score_alias) != 0;
+  if (need_key) {
+    kn = rm_CreateString (ctx, doc->key, doc->keylen);
+    key = rm_OpenKey (ctx, kn, RM_READ | RM_OPEN_KEY_NOTOUCH);
+  }
+  is_hash = key != NULL && rm_KeyType (key) == RM_KEYTYPE_HASH;
 
   snprintf (score, sizeof score, "%.12g", (double)distance);
   rm_ReplyWithStringBuffer (ctx, doc->key, doc->keylen);
@@ -989,7 +998,8 @@ reply_hit (RedisModuleCtx *ctx, const vss_idx *x, const vss_ft_query *q,
   rm_ReplySetArrayLength (ctx, n);
   if (key != NULL)
     rm_CloseKey (key);
-  rm_FreeString (ctx, kn);
+  if (kn != NULL)
+    rm_FreeString (ctx, kn);
 }
 
 static int
