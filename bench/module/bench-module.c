@@ -4,7 +4,8 @@
  * client, with recall@10 against exact search.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Usage: bench-module MODULE [--quick] [n_docs] [n_queries]
+ * Usage: bench-module MODULE [--quick] [--int8] [n_docs] [n_queries]
+ * (--int8 loads the module with its INT8 argument).
  * Prints one JSON document. Targets (issue 7): ingest >= 1000 docs/s,
  * >= 1000 queries/s at recall@10 >= 0.95.
  *
@@ -39,7 +40,8 @@ generate (guint n, guint nq, gfloat ** queries)
   *queries = g_new (gfloat, (gsize) nq * DIM);
   vss_gen_video (all, n + nq, DIM, 42);
   got = vss_gen_split (all, n + nq, DIM, (n + nq) / nq, base, *queries, nq);
-  g_assert (got == nq);
+  if (got != nq)
+    g_error ("could not split %u queries", nq);
   g_free (all);
   return base;
 }
@@ -146,7 +148,8 @@ main (int argc, char **argv)
   guint hits = 0;
   gdouble ingest_rate, qps, recall;
   VssValkeyReply *rep;
-  const gchar *serv_args[3] = { "--loadmodule", NULL, NULL };
+  const gchar *serv_args[4] = { "--loadmodule", NULL, NULL, NULL };
+  gboolean int8 = FALSE;
   VssTestRedisOptions opts = { 0, };
 
   if (argc < 2)
@@ -157,6 +160,11 @@ main (int argc, char **argv)
     quick = TRUE;
     n = 5000;
     nq = 200;
+    a++;
+  }
+  if (argc > a && !strcmp (argv[a], "--int8")) {
+    int8 = TRUE;
+    serv_args[2] = "INT8";
     a++;
   }
   if (argc > a)
@@ -269,6 +277,7 @@ main (int argc, char **argv)
   qps = nq / (t_search / 1e6);
   recall = (gdouble) hits / ((gdouble) nq * K);
   printf ("{\n  \"bench\": \"module-knn\",\n  \"quick\": %s,\n"
+      "  \"storage\": \"%s\",\n"
       "  \"kernel\": \"%s\",\n  \"docs\": %u,\n  \"dim\": %d,\n"
       "  \"m\": 16,\n  \"ef_construction\": 200,\n"
       "  \"ingest_seconds\": %.2f,\n  \"ingest_docs_per_s\": %.0f,\n"
@@ -282,7 +291,7 @@ main (int argc, char **argv)
       "  \"load_average_1min\": %.2f,\n"
       "  \"targets\": {\"ingest_docs_per_s\": 1000, \"queries_per_s\": 1000, "
       "\"recall_at_10\": 0.95},\n  \"meets_targets\": %s\n}\n",
-      quick ? "true" : "false", vss_kernel_name (), n, DIM, t_ingest / 1e6,
+      quick ? "true" : "false", int8 ? "int8" : "f32", vss_kernel_name (), n, DIM, t_ingest / 1e6,
       ingest_rate, nq, K, EF, qps, t_search / 1e3 / nq, recall,
       cpu_ingest, n / MAX (cpu_ingest, 1e-6), cpu_search,
       nq / MAX (cpu_search, 1e-6), load_average (),
