@@ -18,11 +18,11 @@ static inline const int8_t *
 elem_i8 (const vss_index *idx, uint32_t slot, float *scale, float *norm2)
 {
   const uint8_t *e = vss_elem (idx, slot);
-  size_t pad = ((size_t) idx->p.dim + 3) & ~(size_t) 3;
+  size_t pad = ((size_t)idx->p.dim + 3) & ~(size_t)3;
 
   memcpy (scale, e + pad, sizeof *scale);
   memcpy (norm2, e + pad + 4, sizeof *norm2);
-  return (const int8_t *) e;
+  return (const int8_t *)e;
 }
 
 float
@@ -31,14 +31,14 @@ vss_dist_q (const vss_index *idx, const vss_query *q, uint32_t slot)
   uint32_t dim = idx->p.dim;
 
   if (idx->p.storage == VSS_STORAGE_F32) {
-    const float *v = (const float *) vss_elem (idx, slot);
+    const float *v = (const float *)vss_elem (idx, slot);
     if (idx->p.metric == VSS_METRIC_L2)
       return idx->k->l2sq (q->f, v, dim);
     return 1.0f - idx->k->dot (q->f, v, dim);
   } else {
     float s, n2, dot;
     const int8_t *v = elem_i8 (idx, slot, &s, &n2);
-    dot = q->scale * s * (float) idx->k->dot_i8 (q->q8, v, dim);
+    dot = q->scale * s * (float)idx->k->dot_i8 (q->q8, v, dim);
     if (idx->p.metric == VSS_METRIC_L2)
       return q->norm2 + n2 - 2.0f * dot;
     return 1.0f - dot;
@@ -57,7 +57,7 @@ vss_dist_exact (const vss_index *idx, const float *qf, uint32_t slot)
 
 void
 vss_query_prepare (const vss_index *idx, vss_ctx *ctx, const float *raw,
-    vss_query *q)
+                   vss_query *q)
 {
   uint32_t dim = idx->p.dim;
 
@@ -107,22 +107,24 @@ vss_hnsw_random_level (vss_index *idx)
   x ^= x << 25;
   x ^= x >> 27;
   idx->rng = x;
-  u = (double) ((x * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+  u = (double)((x * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
   if (u <= 0)
     u = 1e-300;
   l = -log (u) * idx->level_mult;
-  return l >= VSS_MAX_LEVEL ? VSS_MAX_LEVEL : (int) l;
+  return l >= VSS_MAX_LEVEL ? VSS_MAX_LEVEL : (int)l;
 }
 
+/* The whole vector: at 1024 dimensions a distance is memory-bound, and
+ * fetching the next vector while computing this one doubles the lines in
+ * flight. */
 static inline void
 prefetch_elem (const vss_index *idx, uint32_t slot)
 {
   const uint8_t *e = vss_elem (idx, slot);
+  size_t off;
 
-  __builtin_prefetch (e, 0, 3);
-  __builtin_prefetch (e + 64, 0, 3);
-  __builtin_prefetch (e + 128, 0, 3);
-  __builtin_prefetch (e + 192, 0, 3);
+  for (off = 0; off < idx->vec_bytes; off += 64)
+    __builtin_prefetch (e + off, 0, 3);
 }
 
 static inline int
@@ -132,19 +134,19 @@ accepted (const vss_index *idx, const vss_search_opts *o, uint32_t slot)
     return 1;
   if (idx->deleted[slot] || slot < o->min_slot)
     return 0;
-  return o->filter == NULL || o->filter (vss_elem_id (idx, slot),
-      o->user_data);
+  return o->filter == NULL || o->filter (vss_elem_id (idx, slot), o->user_data);
 }
 
 /* Within-r test on a storage-form distance: int8 distances are only an
  * estimate, so near the bound the f32 distance decides. */
 static inline int
 within_hit (const vss_index *idx, const vss_query *q, uint32_t slot, float d,
-    const vss_search_opts *o, vss_hit *hit)
+            const vss_search_opts *o, vss_hit *hit)
 {
   if (idx->p.storage == VSS_STORAGE_INT8) {
-    float margin = idx->p.metric == VSS_METRIC_L2 ?
-        0.03f * (q->norm2 + 1e-6f) + 0.03f * d : 0.03f;
+    float margin = idx->p.metric == VSS_METRIC_L2
+                       ? 0.03f * (q->norm2 + 1e-6f) + 0.03f * d
+                       : 0.03f;
     if (d > o->r + margin)
       return 0;
     d = vss_dist_exact (idx, q->f, slot);
@@ -159,7 +161,7 @@ within_hit (const vss_index *idx, const vss_query *q, uint32_t slot, float d,
 /* Greedy walk at one upper level. */
 static uint32_t
 greedy (const vss_index *idx, const vss_query *q, uint32_t cur, float *curd,
-    int level, const vss_search_opts *o, vss_hit *hit, int *found)
+        int level, const vss_search_opts *o, vss_hit *hit, int *found)
 {
   int changed = 1;
 
@@ -193,8 +195,8 @@ greedy (const vss_index *idx, const vss_query *q, uint32_t cur, float *curd,
  * than `visit_cap` without filling the result), -2 (no memory). */
 static int
 search_layer (const vss_index *idx, vss_ctx *ctx, const vss_query *q,
-    uint32_t ep, float ep_d, int level, uint32_t ef,
-    const vss_search_opts *o, vss_hit *hit, size_t visit_cap)
+              uint32_t ep, float ep_d, int level, uint32_t ef,
+              const vss_search_opts *o, vss_hit *hit, size_t visit_cap)
 {
   uint16_t epoch = vss_ctx_new_epoch (ctx);
   uint16_t *vis = ctx->visited;
@@ -264,23 +266,23 @@ static int
 cmp_pair (const void *a, const void *b)
 {
   const vss_pair *x = a, *y = b;
-  return x->d < y->d ? -1 : x->d > y->d ? 1 : (x->id > y->id) - (x->id <
-      y->id);
+  return x->d < y->d ? -1 : x->d > y->d ? 1 : (x->id > y->id) - (x->id < y->id);
 }
 
 /* hnswlib's heuristic: keep a candidate only if it is nearer to the base
  * than to every neighbour kept so far. `c` is sorted nearest first. */
 static uint32_t
 select_neighbors (const vss_index *idx, const vss_pair *c, size_t nc,
-    uint32_t m, uint32_t *out)
+                  uint32_t m, uint32_t *out, int keep_pruned)
 {
-  uint32_t n = 0;
+  uint32_t n = 0, np = 0;
+  uint32_t pruned[VSS_MAX_M0];
   size_t i;
 
   if (nc <= m) {
     for (i = 0; i < nc; i++)
       out[i] = c[i].id;
-    return (uint32_t) nc;
+    return (uint32_t)nc;
   }
   for (i = 0; i < nc && n < m; i++) {
     vss_query cq;
@@ -295,7 +297,14 @@ select_neighbors (const vss_index *idx, const vss_pair *c, size_t nc,
     }
     if (good)
       out[n++] = c[i].id;
+    else if (np < m)
+      pruned[np++] = c[i].id;
   }
+  /* Fill the list up with the nearest pruned ones: in tight clusters of
+   * near-duplicates (video) the heuristic alone leaves nodes with no
+   * in-links, unreachable by any search. */
+  for (i = 0; keep_pruned && i < np && n < m; i++)
+    out[n++] = pruned[i];
   return n;
 }
 
@@ -320,7 +329,7 @@ link_back (vss_index *idx, uint32_t s, uint32_t fresh, int level)
   c[cnt].id = fresh;
   c[cnt].d = dist_slots (idx, s, fresh);
   qsort (c, cnt + 1, sizeof c[0], cmp_pair);
-  n = select_neighbors (idx, c, cnt + 1, mmax, sel);
+  n = select_neighbors (idx, c, cnt + 1, mmax, sel, 1);
   memcpy (l + 1, sel, n * sizeof (uint32_t));
   l[0] = n;
 }
@@ -353,8 +362,8 @@ vss_hnsw_insert (vss_index *idx, uint32_t slot, int level)
     uint32_t sel[VSS_MAX_M0];
     uint32_t i, n, m = idx->M;
     size_t nc;
-    int rc = search_layer (idx, ctx, &q, cur, curd, l,
-        idx->p.ef_construction, NULL, NULL, SIZE_MAX);
+    int rc = search_layer (idx, ctx, &q, cur, curd, l, idx->p.ef_construction,
+                           NULL, NULL, SIZE_MAX);
     if (rc < 0)
       return -1;
     nc = ctx->res.len;
@@ -366,7 +375,7 @@ vss_hnsw_insert (vss_index *idx, uint32_t slot, int level)
     }
     cur = ctx->tmp[0].id;
     curd = ctx->tmp[0].d;
-    n = select_neighbors (idx, ctx->tmp, nc, m, sel);
+    n = select_neighbors (idx, ctx->tmp, nc, m, sel, 0);
     {
       uint32_t *ln = vss_links (idx, slot, l);
       memcpy (ln + 1, sel, n * sizeof (uint32_t));
@@ -384,7 +393,7 @@ vss_hnsw_insert (vss_index *idx, uint32_t slot, int level)
 
 int
 vss_hnsw_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
-    const vss_search_opts *o, vss_hit *hit)
+                 const vss_search_opts *o, vss_hit *hit)
 {
   uint32_t cur, ef = o->ef > o->k ? o->ef : o->k;
   float curd;
@@ -395,8 +404,8 @@ vss_hnsw_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
     return 0;
   cur = idx->entry;
   curd = vss_dist_q (idx, q, cur);
-  if (o->within && accepted (idx, o, cur) && within_hit (idx, q, cur, curd, o,
-          hit))
+  if (o->within && accepted (idx, o, cur)
+      && within_hit (idx, q, cur, curd, o, hit))
     return 1;
   for (l = idx->max_level; l > 0; l--) {
     cur = greedy (idx, q, cur, &curd, l, o, hit, &found);
@@ -406,21 +415,21 @@ vss_hnsw_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
   /* A selective filter (or many tombstones) makes the beam wander: past a
    * third of the index an exact scan is cheaper. */
   if (o->filter || o->min_slot > 0 || idx->live < idx->n)
-    cap = idx->n / 3 + 2 * (size_t) ef;
+    cap = idx->n / 3 + 2 * (size_t)ef;
   rc = search_layer (idx, ctx, q, cur, curd, 0, o->within ? ef : ef, o, hit,
-      cap);
+                     cap);
   if (rc == -2)
     return -2;
   if (rc == -1)
     return -1;
   if (o->within)
     return rc;
-  return (int) ctx->res.len;
+  return (int)ctx->res.len;
 }
 
 int
 vss_flat_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
-    const vss_search_opts *o, vss_hit *hit)
+                 const vss_search_opts *o, vss_hit *hit)
 {
   uint32_t keep = o->k;
   size_t s;
@@ -434,7 +443,7 @@ vss_flat_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
   ctx->res.len = 0;
   /* newest first: a dedup hit is most likely among recent rows */
   for (s = idx->n; s > o->min_slot; s--) {
-    uint32_t slot = (uint32_t) (s - 1);
+    uint32_t slot = (uint32_t)(s - 1);
     float d;
     if (s >= 2 + o->min_slot)
       prefetch_elem (idx, slot - 1);
@@ -454,5 +463,5 @@ vss_flat_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
       vss_heap_push_max (&ctx->res, d, slot);
     }
   }
-  return o->within ? 0 : (int) ctx->res.len;
+  return o->within ? 0 : (int)ctx->res.len;
 }

@@ -15,7 +15,7 @@ hash64 (uint64_t x)
   x ^= x >> 33;
   x *= 0xc4ceb9fe1a85ec53ULL;
   x ^= x >> 33;
-  return (size_t) x;
+  return (size_t)x;
 }
 
 int

@@ -18,7 +18,7 @@
 
 void
 vss_index_params_init (vss_index_params *p, vss_index_kind kind,
-    vss_metric metric, uint32_t dim)
+                       vss_metric metric, uint32_t dim)
 {
   memset (p, 0, sizeof *p);
   p->kind = kind;
@@ -53,7 +53,7 @@ vss_index_grow (vss_index *idx, size_t cap)
 
   if (cap <= idx->cap)
     return 0;
-  if (cap > (size_t) UINT32_MAX - 1)
+  if (cap > (size_t)UINT32_MAX - 1)
     return -1;
   l0 = aligned_block (cap * idx->elem_size);
   if (!l0)
@@ -100,27 +100,25 @@ vss_index_new_internal (const vss_index_params *p, int load, vss_error *err)
   }
   if (p->dim == 0 || p->dim > (1u << 20)) {
     vss_set_error (err, VSS_ERR_DIMENSION,
-        "dimension %u out of range (1..1048576)", p->dim);
+                   "dimension %u out of range (1..1048576)", p->dim);
     return NULL;
   }
   if (p->metric != VSS_METRIC_COSINE && p->metric != VSS_METRIC_IP
       && p->metric != VSS_METRIC_L2) {
-    vss_set_error (err, VSS_ERR_INVALID, "unknown metric %d", (int) p->metric);
+    vss_set_error (err, VSS_ERR_INVALID, "unknown metric %d", (int)p->metric);
     return NULL;
   }
   if (p->kind != VSS_INDEX_FLAT && p->kind != VSS_INDEX_HNSW) {
-    vss_set_error (err, VSS_ERR_INVALID, "unknown index kind %d",
-        (int) p->kind);
+    vss_set_error (err, VSS_ERR_INVALID, "unknown index kind %d", (int)p->kind);
     return NULL;
   }
   if (p->storage != VSS_STORAGE_F32 && p->storage != VSS_STORAGE_INT8) {
-    vss_set_error (err, VSS_ERR_INVALID, "unknown storage %d",
-        (int) p->storage);
+    vss_set_error (err, VSS_ERR_INVALID, "unknown storage %d", (int)p->storage);
     return NULL;
   }
   if (p->kind == VSS_INDEX_HNSW && (p->M < 2 || p->M > VSS_MAX_M)) {
     vss_set_error (err, VSS_ERR_INVALID, "M = %u out of range (2..%u)", p->M,
-        VSS_MAX_M);
+                   VSS_MAX_M);
     return NULL;
   }
   if (p->kind == VSS_INDEX_HNSW && p->ef_construction == 0) {
@@ -141,21 +139,20 @@ vss_index_new_internal (const vss_index_params *p, int load, vss_error *err)
   idx->max_level = -1;
   idx->M = p->kind == VSS_INDEX_HNSW ? p->M : 0;
   idx->M0 = 2 * idx->M;
-  idx->level_mult = idx->M > 1 ? 1.0 / log ((double) idx->M) : 0;
+  idx->level_mult = idx->M > 1 ? 1.0 / log ((double)idx->M) : 0;
   idx->rng = p->seed ? p->seed : 0x5eed5eedULL;
   if (p->storage == VSS_STORAGE_INT8)
-    idx->vec_bytes = (((size_t) p->dim + 3) & ~(size_t) 3) + 8;
+    idx->vec_bytes = (((size_t)p->dim + 3) & ~(size_t)3) + 8;
   else
-    idx->vec_bytes = (size_t) p->dim * sizeof (float);
-  idx->off_links = (idx->vec_bytes + 3) & ~(size_t) 3;
-  idx->off_id = (idx->off_links + (1 + (size_t) idx->M0) * 4 + 7)
-      & ~(size_t) 7;
-  idx->elem_size = (idx->off_id + 8 + 63) & ~(size_t) 63;
+    idx->vec_bytes = (size_t)p->dim * sizeof (float);
+  idx->off_links = (idx->vec_bytes + 3) & ~(size_t)3;
+  idx->off_id = (idx->off_links + (1 + (size_t)idx->M0) * 4 + 7) & ~(size_t)7;
+  idx->elem_size = (idx->off_id + 8 + 63) & ~(size_t)63;
 
   pthread_rwlockattr_init (&attr);
 #ifdef __GLIBC__
   pthread_rwlockattr_setkind_np (&attr,
-      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+                                 PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 #endif
   pthread_rwlock_init (&idx->lock, &attr);
   pthread_rwlockattr_destroy (&attr);
@@ -205,7 +202,7 @@ vss_index_free (vss_index *idx)
 /* Checks a caller's vector; 0 or -1 with err set. */
 static int
 check_vector (const vss_index *idx, const float *v, uint32_t dim,
-    vss_error *err)
+              vss_error *err)
 {
   double n2 = 0;
   uint32_t i;
@@ -214,25 +211,26 @@ check_vector (const vss_index *idx, const float *v, uint32_t dim,
     return vss_set_error (err, VSS_ERR_INVALID, "no vector");
   if (dim != idx->p.dim)
     return vss_set_error (err, VSS_ERR_DIMENSION,
-        "vector has dimension %u, the index %u", dim, idx->p.dim);
+                          "vector has dimension %u, the index %u", dim,
+                          idx->p.dim);
   for (i = 0; i < dim; i++) {
     if (!isfinite (v[i]))
       return vss_set_error (err, VSS_ERR_INVALID,
-          "vector component %u is not finite", i);
-    n2 += (double) v[i] * v[i];
+                            "vector component %u is not finite", i);
+    n2 += (double)v[i] * v[i];
   }
   if (idx->p.metric == VSS_METRIC_COSINE && !(n2 > 0))
     return vss_set_error (err, VSS_ERR_INVALID,
-        "zero vector has no cosine distance");
+                          "zero vector has no cosine distance");
   if (!isfinite (n2))
     return vss_set_error (err, VSS_ERR_INVALID,
-        "vector norm overflows a float");
+                          "vector norm overflows a float");
   return 0;
 }
 
 int
 vss_index_store (vss_index *idx, uint32_t slot, uint64_t id,
-    const float *prepared, int level)
+                 const float *prepared, int level)
 {
   uint8_t *e = vss_elem (idx, slot);
   uint32_t dim = idx->p.dim;
@@ -241,20 +239,19 @@ vss_index_store (vss_index *idx, uint32_t slot, uint64_t id,
   if (idx->p.storage == VSS_STORAGE_F32) {
     memcpy (e, prepared, dim * sizeof (float));
   } else {
-    size_t pad = ((size_t) dim + 3) & ~(size_t) 3;
-    float scale = vss_quantize_i8 (prepared, dim, (int8_t *) e);
+    size_t pad = ((size_t)dim + 3) & ~(size_t)3;
+    float scale = vss_quantize_i8 (prepared, dim, (int8_t *)e);
     float n2 = idx->k->dot (prepared, prepared, dim);
     memcpy (e + pad, &scale, sizeof scale);
     memcpy (e + pad + 4, &n2, sizeof n2);
-    memcpy (idx->f32 + (size_t) slot * dim, prepared, dim * sizeof (float));
+    memcpy (idx->f32 + (size_t)slot * dim, prepared, dim * sizeof (float));
   }
   memcpy (e + idx->off_id, &id, sizeof id);
-  idx->levels[slot] = (uint8_t) level;
+  idx->levels[slot] = (uint8_t)level;
   idx->deleted[slot] = 0;
   idx->upper[slot] = NULL;
   if (level > 0) {
-    idx->upper[slot] = calloc ((size_t) level * (idx->M + 1),
-        sizeof (uint32_t));
+    idx->upper[slot] = calloc ((size_t)level * (idx->M + 1), sizeof (uint32_t));
     if (!idx->upper[slot])
       return -1;
   }
@@ -263,7 +260,7 @@ vss_index_store (vss_index *idx, uint32_t slot, uint64_t id,
 
 int
 vss_index_add (vss_index *idx, uint64_t id, const float *vec, uint32_t dim,
-    vss_error *err)
+               vss_error *err)
 {
   uint32_t slot;
   int level = 0, rc = -1;
@@ -275,19 +272,19 @@ vss_index_add (vss_index *idx, uint64_t id, const float *vec, uint32_t dim,
   pthread_rwlock_wrlock (&idx->lock);
   if (vss_idmap_get (&idx->map, id) != VSS_NONE) {
     vss_set_error (err, VSS_ERR_DUPLICATE, "id %llu is already present",
-        (unsigned long long) id);
+                   (unsigned long long)id);
     goto out;
   }
   if (idx->n == idx->cap) {
     size_t want = idx->cap < 1024 ? 1024 : idx->cap * 2;
-    if (vss_index_grow (idx, want) < 0 && vss_index_grow (idx,
-            idx->cap + idx->cap / 8 + 1) < 0) {
+    if (vss_index_grow (idx, want) < 0
+        && vss_index_grow (idx, idx->cap + idx->cap / 8 + 1) < 0) {
       vss_set_error (err, VSS_ERR_NOMEM,
-          "cannot grow the index past %zu vectors", idx->cap);
+                     "cannot grow the index past %zu vectors", idx->cap);
       goto out;
     }
   }
-  slot = (uint32_t) idx->n;
+  slot = (uint32_t)idx->n;
   memcpy (idx->wctx->qf, vec, dim * sizeof (float));
   if (idx->p.metric == VSS_METRIC_COSINE)
     vss_normalize_f32 (idx->wctx->qf, dim);
@@ -328,7 +325,7 @@ vss_index_remove (vss_index *idx, uint64_t id, vss_error *err)
   slot = vss_idmap_get (&idx->map, id);
   if (slot == VSS_NONE) {
     vss_set_error (err, VSS_ERR_NOT_FOUND, "id %llu is not present",
-        (unsigned long long) id);
+                   (unsigned long long)id);
   } else {
     idx->deleted[slot] = 1;
     idx->live--;
@@ -343,14 +340,15 @@ static int
 cmp_hit (const void *a, const void *b)
 {
   const vss_hit *x = a, *y = b;
-  return x->distance < y->distance ? -1 : x->distance > y->distance ? 1 :
-      (x->id > y->id) - (x->id < y->id);
+  return x->distance < y->distance   ? -1
+         : x->distance > y->distance ? 1
+                                     : (x->id > y->id) - (x->id < y->id);
 }
 
 /* Moves ctx->res into `out`, nearest first, at most k, with f32 distances. */
 static int
 collect (vss_index *idx, vss_ctx *ctx, const vss_query *q, uint32_t k,
-    vss_hit *out, vss_error *err)
+         vss_hit *out, vss_error *err)
 {
   size_t n = ctx->res.len, i;
   vss_hit *tmp;
@@ -364,7 +362,7 @@ collect (vss_index *idx, vss_ctx *ctx, const vss_query *q, uint32_t k,
       out[ctx->res.len].id = vss_elem_id (idx, p.id);
       out[ctx->res.len].distance = p.d;
     }
-    return (int) n;
+    return (int)n;
   }
   /* int8: re-rank every candidate in f32 */
   tmp = malloc ((n ? n : 1) * sizeof *tmp);
@@ -380,16 +378,16 @@ collect (vss_index *idx, vss_ctx *ctx, const vss_query *q, uint32_t k,
   if (n > k)
     n = k;
   for (i = 0; i < n; i++) {
-    out[i].id = vss_elem_id (idx, (uint32_t) tmp[i].id);
+    out[i].id = vss_elem_id (idx, (uint32_t)tmp[i].id);
     out[i].distance = tmp[i].distance;
   }
   free (tmp);
-  return (int) n;
+  return (int)n;
 }
 
 int
 vss_index_search_opts (vss_index *idx, const float *query, uint32_t dim,
-    const vss_search_opts *o, vss_hit *out, vss_error *err)
+                       const vss_search_opts *o, vss_hit *out, vss_error *err)
 {
   vss_search_opts oo;
   vss_ctx *ctx;
@@ -437,9 +435,9 @@ vss_index_search_opts (vss_index *idx, const float *query, uint32_t dim,
 }
 
 int
-vss_index_search (vss_index *idx, const float *query, uint32_t dim,
-    uint32_t k, uint32_t ef, vss_filter_fn filter, void *user_data,
-    vss_hit *out, vss_error *err)
+vss_index_search (vss_index *idx, const float *query, uint32_t dim, uint32_t k,
+                  uint32_t ef, vss_filter_fn filter, void *user_data,
+                  vss_hit *out, vss_error *err)
 {
   vss_search_opts o;
 
@@ -453,7 +451,7 @@ vss_index_search (vss_index *idx, const float *query, uint32_t dim,
 
 int
 vss_index_search_within (vss_index *idx, const float *query, uint32_t dim,
-    float r, vss_hit *out, vss_error *err)
+                         float r, vss_hit *out, vss_error *err)
 {
   vss_search_opts o;
 
@@ -466,7 +464,7 @@ vss_index_search_within (vss_index *idx, const float *query, uint32_t dim,
 
 int
 vss_index_get (vss_index *idx, uint64_t id, float *out, uint32_t dim,
-    vss_error *err)
+               vss_error *err)
 {
   uint32_t slot;
   int rc = -1;
@@ -475,12 +473,13 @@ vss_index_get (vss_index *idx, uint64_t id, float *out, uint32_t dim,
     return vss_set_error (err, VSS_ERR_INVALID, "no index or no output");
   if (dim != idx->p.dim)
     return vss_set_error (err, VSS_ERR_DIMENSION,
-        "output has dimension %u, the index %u", dim, idx->p.dim);
+                          "output has dimension %u, the index %u", dim,
+                          idx->p.dim);
   pthread_rwlock_rdlock (&idx->lock);
   slot = vss_idmap_get (&idx->map, id);
   if (slot == VSS_NONE) {
     vss_set_error (err, VSS_ERR_NOT_FOUND, "id %llu is not present",
-        (unsigned long long) id);
+                   (unsigned long long)id);
   } else {
     memcpy (out, vss_elem_f32 (idx, slot), dim * sizeof (float));
     rc = 0;
@@ -528,7 +527,7 @@ vss_index_memory_used (vss_index *idx)
     m += idx->cap * idx->p.dim * sizeof (float);
   for (i = 0; i < idx->n; i++)
     if (idx->levels[i] > 0)
-      m += (size_t) idx->levels[i] * (idx->M + 1) * sizeof (uint32_t);
+      m += (size_t)idx->levels[i] * (idx->M + 1) * sizeof (uint32_t);
   m += vss_idmap_memory (&idx->map);
   m += idx->wctx->visited_cap * 2;
   m += vss_ctx_pool_memory (&idx->pool);

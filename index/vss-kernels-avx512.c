@@ -25,7 +25,7 @@ hsum512i (simde__m512i v)
   int32_t t[16], r = 0;
   int i;
 
-  simde_mm512_storeu_si512 ((void *) t, v);
+  simde_mm512_storeu_si512 ((void *)t, v);
   for (i = 0; i < 16; i++)
     r += t[i];
   return r;
@@ -41,19 +41,19 @@ dot_avx512 (const float *a, const float *b, size_t n)
 
   for (; i + 64 <= n; i += 64) {
     s0 = simde_mm512_fmadd_ps (simde_mm512_loadu_ps (a + i),
-        simde_mm512_loadu_ps (b + i), s0);
+                               simde_mm512_loadu_ps (b + i), s0);
     s1 = simde_mm512_fmadd_ps (simde_mm512_loadu_ps (a + i + 16),
-        simde_mm512_loadu_ps (b + i + 16), s1);
+                               simde_mm512_loadu_ps (b + i + 16), s1);
     s2 = simde_mm512_fmadd_ps (simde_mm512_loadu_ps (a + i + 32),
-        simde_mm512_loadu_ps (b + i + 32), s2);
+                               simde_mm512_loadu_ps (b + i + 32), s2);
     s3 = simde_mm512_fmadd_ps (simde_mm512_loadu_ps (a + i + 48),
-        simde_mm512_loadu_ps (b + i + 48), s3);
+                               simde_mm512_loadu_ps (b + i + 48), s3);
   }
   for (; i + 16 <= n; i += 16)
     s0 = simde_mm512_fmadd_ps (simde_mm512_loadu_ps (a + i),
-        simde_mm512_loadu_ps (b + i), s0);
-  r = hsum512 (simde_mm512_add_ps (simde_mm512_add_ps (s0,
-              s1), simde_mm512_add_ps (s2, s3)));
+                               simde_mm512_loadu_ps (b + i), s0);
+  r = hsum512 (simde_mm512_add_ps (simde_mm512_add_ps (s0, s1),
+                                   simde_mm512_add_ps (s2, s3)));
   for (; i < n; i++)
     r += a[i] * b[i];
   return r;
@@ -68,15 +68,15 @@ l2sq_avx512 (const float *a, const float *b, size_t n)
 
   for (; i + 32 <= n; i += 32) {
     simde__m512 d0 = simde_mm512_sub_ps (simde_mm512_loadu_ps (a + i),
-        simde_mm512_loadu_ps (b + i));
+                                         simde_mm512_loadu_ps (b + i));
     simde__m512 d1 = simde_mm512_sub_ps (simde_mm512_loadu_ps (a + i + 16),
-        simde_mm512_loadu_ps (b + i + 16));
+                                         simde_mm512_loadu_ps (b + i + 16));
     s0 = simde_mm512_fmadd_ps (d0, d0, s0);
     s1 = simde_mm512_fmadd_ps (d1, d1, s1);
   }
   for (; i + 16 <= n; i += 16) {
     simde__m512 d0 = simde_mm512_sub_ps (simde_mm512_loadu_ps (a + i),
-        simde_mm512_loadu_ps (b + i));
+                                         simde_mm512_loadu_ps (b + i));
     s0 = simde_mm512_fmadd_ps (d0, d0, s0);
   }
   r = hsum512 (simde_mm512_add_ps (s0, s1));
@@ -96,30 +96,29 @@ dot_i8_avx512 (const int8_t *a, const int8_t *b, size_t n)
   int32_t r;
 
   for (; i + 64 <= n; i += 64) {
-    simde__m512i x0 = simde_mm512_cvtepi8_epi16 (simde_mm256_loadu_si256 ((const
-                void *) (a + i)));
-    simde__m512i y0 = simde_mm512_cvtepi8_epi16 (simde_mm256_loadu_si256 ((const
-                void *) (b + i)));
-    simde__m512i x1 = simde_mm512_cvtepi8_epi16 (simde_mm256_loadu_si256 ((const
-                void *) (a + i + 32)));
-    simde__m512i y1 = simde_mm512_cvtepi8_epi16 (simde_mm256_loadu_si256 ((const
-                void *) (b + i + 32)));
+    simde__m512i x0 = simde_mm512_cvtepi8_epi16 (
+        simde_mm256_loadu_si256 ((const void *)(a + i)));
+    simde__m512i y0 = simde_mm512_cvtepi8_epi16 (
+        simde_mm256_loadu_si256 ((const void *)(b + i)));
+    simde__m512i x1 = simde_mm512_cvtepi8_epi16 (
+        simde_mm256_loadu_si256 ((const void *)(a + i + 32)));
+    simde__m512i y1 = simde_mm512_cvtepi8_epi16 (
+        simde_mm256_loadu_si256 ((const void *)(b + i + 32)));
     s0 = simde_mm512_add_epi32 (s0, simde_mm512_madd_epi16 (x0, y0));
     s1 = simde_mm512_add_epi32 (s1, simde_mm512_madd_epi16 (x1, y1));
   }
   for (; i + 32 <= n; i += 32) {
-    simde__m512i x0 = simde_mm512_cvtepi8_epi16 (simde_mm256_loadu_si256 ((const
-                void *) (a + i)));
-    simde__m512i y0 = simde_mm512_cvtepi8_epi16 (simde_mm256_loadu_si256 ((const
-                void *) (b + i)));
+    simde__m512i x0 = simde_mm512_cvtepi8_epi16 (
+        simde_mm256_loadu_si256 ((const void *)(a + i)));
+    simde__m512i y0 = simde_mm512_cvtepi8_epi16 (
+        simde_mm256_loadu_si256 ((const void *)(b + i)));
     s0 = simde_mm512_add_epi32 (s0, simde_mm512_madd_epi16 (x0, y0));
   }
   r = hsum512i (simde_mm512_add_epi32 (s0, s1));
   for (; i < n; i++)
-    r += (int32_t) a[i] * b[i];
+    r += (int32_t)a[i] * b[i];
   return r;
 }
 
-const vss_kernels vss_kernels_avx512 = {
-  "avx512", dot_avx512, l2sq_avx512, dot_i8_avx512
-};
+const vss_kernels vss_kernels_avx512
+    = { "avx512", dot_avx512, l2sq_avx512, dot_i8_avx512 };

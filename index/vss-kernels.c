@@ -55,13 +55,12 @@ vss_dot_i8_scalar (const int8_t *a, const int8_t *b, size_t n)
   size_t i;
 
   for (i = 0; i < n; i++)
-    s += (int32_t) a[i] * b[i];
+    s += (int32_t)a[i] * b[i];
   return s;
 }
 
-static const vss_kernels vss_kernels_scalar = {
-  "scalar", vss_dot_f32_scalar, vss_l2sq_f32_scalar, vss_dot_i8_scalar
-};
+static const vss_kernels vss_kernels_scalar
+    = { "scalar", vss_dot_f32_scalar, vss_l2sq_f32_scalar, vss_dot_i8_scalar };
 
 static const vss_kernels *picked;
 static pthread_once_t pick_once = PTHREAD_ONCE_INIT;
@@ -77,7 +76,7 @@ cpu_runs (const vss_kernels *k)
     return __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
   if (k == &vss_kernels_avx512)
     return __builtin_cpu_supports ("avx512f")
-        && __builtin_cpu_supports ("avx512bw");
+           && __builtin_cpu_supports ("avx512bw");
 #endif
   return 0;
 }
@@ -162,12 +161,12 @@ vss_normalize_f32 (float *v, size_t n)
   float norm;
 
   for (i = 0; i < n; i++)
-    s += (double) v[i] * v[i];
-  norm = (float) sqrt (s);
+    s += (double)v[i] * v[i];
+  norm = (float)sqrt (s);
   if (!(norm > 0) || !isfinite (norm))
     return norm;
   for (i = 0; i < n; i++)
-    v[i] = (float) (v[i] / sqrt (s));
+    v[i] = (float)(v[i] / sqrt (s));
   return norm;
 }
 
@@ -177,17 +176,17 @@ vss_distance (vss_metric metric, const float *a, const float *b, size_t n)
   const vss_kernels *k = vss_kernels_get ();
 
   switch (metric) {
-    case VSS_METRIC_COSINE:{
-      float na = sqrtf (k->dot (a, a, n)), nb = sqrtf (k->dot (b, b, n));
-      if (!(na > 0) || !(nb > 0))
-        return 1.0f;
-      return 1.0f - k->dot (a, b, n) / (na * nb);
-    }
-    case VSS_METRIC_IP:
-      return 1.0f - k->dot (a, b, n);
-    case VSS_METRIC_L2:
-    default:
-      return k->l2sq (a, b, n);
+  case VSS_METRIC_COSINE: {
+    float na = sqrtf (k->dot (a, a, n)), nb = sqrtf (k->dot (b, b, n));
+    if (!(na > 0) || !(nb > 0))
+      return 1.0f;
+    return 1.0f - k->dot (a, b, n) / (na * nb);
+  }
+  case VSS_METRIC_IP:
+    return 1.0f - k->dot (a, b, n);
+  case VSS_METRIC_L2:
+  default:
+    return k->l2sq (a, b, n);
   }
 }
 
@@ -210,7 +209,7 @@ vss_quantize_i8 (const float *v, size_t n, int8_t *q)
   inv = 127.0f / m;
   for (i = 0; i < n; i++) {
     long r = lrintf (v[i] * inv);
-    q[i] = (int8_t) (r > 127 ? 127 : r < -127 ? -127 : r);
+    q[i] = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
   }
   return scale;
 }

@@ -119,11 +119,10 @@ vss_ctx_new (const vss_index *idx)
 
   if (!c)
     return NULL;
-  c->qf = malloc ((size_t) idx->p.dim * sizeof (float) + 64);
-  c->q8 = malloc ((size_t) idx->p.dim + 64);
+  c->qf = malloc ((size_t)idx->p.dim * sizeof (float) + 64);
+  c->q8 = malloc ((size_t)idx->p.dim + 64);
   if (!c->qf || !c->q8 || heap_reserve (&c->cand, 256) < 0
-      || heap_reserve (&c->res, 256) < 0
-      || vss_ctx_reserve (c, idx->cap) < 0) {
+      || heap_reserve (&c->res, 256) < 0 || vss_ctx_reserve (c, idx->cap) < 0) {
     vss_ctx_free (c);
     return NULL;
   }
@@ -214,8 +213,8 @@ vss_ctx_pool_memory (vss_ctx_pool *pool)
 
   pthread_mutex_lock (&pool->lock);
   for (c = pool->free_list; c; c = c->next)
-    m += sizeof *c + c->visited_cap * 2 + (c->cand.cap + c->res.cap +
-        c->tmp_cap) * sizeof (vss_pair);
+    m += sizeof *c + c->visited_cap * 2
+         + (c->cand.cap + c->res.cap + c->tmp_cap) * sizeof (vss_pair);
   pthread_mutex_unlock (&pool->lock);
   return m;
 }

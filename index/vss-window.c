@@ -20,22 +20,20 @@
 
 #include "vss-index-private.h"
 
-typedef struct
-{
+typedef struct {
   vss_index *idx;
   uint64_t *ids;
   int64_t *ts;
-  uint64_t base;                /* sequence number of local row 0 */
+  uint64_t base; /* sequence number of local row 0 */
   uint32_t n;
 } vss_segment;
 
-struct vss_window
-{
+struct vss_window {
   vss_window_params p;
   pthread_rwlock_t lock;
-  vss_segment **ring;           /* oldest at head */
+  vss_segment **ring; /* oldest at head */
   size_t ring_cap, head, len;
-  uint64_t total;               /* rows ever added */
+  uint64_t total; /* rows ever added */
   uint64_t first_live;
   int64_t last_ts;
   int have_ts;
@@ -142,7 +140,7 @@ vss_window_new (const vss_window_params *p, vss_error *err)
   pthread_rwlockattr_init (&attr);
 #ifdef __GLIBC__
   pthread_rwlockattr_setkind_np (&attr,
-      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+                                 PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 #endif
   pthread_rwlock_init (&w->lock, &attr);
   pthread_rwlockattr_destroy (&attr);
@@ -221,7 +219,7 @@ push_segment (vss_window *w, vss_error *err)
 
 int
 vss_window_add (vss_window *w, uint64_t id, int64_t ts, const float *vec,
-    uint32_t dim, vss_error *err)
+                uint32_t dim, vss_error *err)
 {
   vss_segment *s;
   int rc = -1;
@@ -263,8 +261,8 @@ vss_window_expire (vss_window *w, int64_t now)
   pthread_rwlock_wrlock (&w->lock);
   if (w->p.max_age > 0 && w->len > 0) {
     /* rows with ts < cutoff are gone; avoid overflow near INT64_MIN */
-    int64_t cutoff = now < INT64_MIN + w->p.max_age ? INT64_MIN :
-        now - w->p.max_age;
+    int64_t cutoff
+        = now < INT64_MIN + w->p.max_age ? INT64_MIN : now - w->p.max_age;
     while (w->len > 0) {
       vss_segment *s = seg_at (w, 0);
       uint32_t lo, hi;
@@ -289,20 +287,20 @@ vss_window_expire (vss_window *w, int64_t now)
       break;
     }
   }
-  live = (size_t) (w->total - w->first_live);
+  live = (size_t)(w->total - w->first_live);
   pthread_rwlock_unlock (&w->lock);
   return live;
 }
 
 /* Runs `o` on segment i (newest = len - 1). */
 static int
-search_segment (const vss_window *w, size_t i, const float *query,
-    uint32_t dim, vss_search_opts *o, vss_hit *out, vss_error *err)
+search_segment (const vss_window *w, size_t i, const float *query, uint32_t dim,
+                vss_search_opts *o, vss_hit *out, vss_error *err)
 {
   vss_segment *s = seg_at (w, i);
 
-  o->min_slot = s->base < w->first_live ?
-      (uint32_t) (w->first_live - s->base) : 0;
+  o->min_slot
+      = s->base < w->first_live ? (uint32_t)(w->first_live - s->base) : 0;
   if (o->min_slot >= s->n)
     return 0;
   o->exact = (i == w->len - 1 && s->n <= w->p.exact_limit);
@@ -310,8 +308,7 @@ search_segment (const vss_window *w, size_t i, const float *query,
 }
 
 static int
-check_query (const vss_window *w, const float *q, uint32_t dim,
-    vss_error *err)
+check_query (const vss_window *w, const float *q, uint32_t dim, vss_error *err)
 {
   uint32_t i;
   double n2 = 0;
@@ -320,22 +317,23 @@ check_query (const vss_window *w, const float *q, uint32_t dim,
     return vss_set_error (err, VSS_ERR_INVALID, "no query vector");
   if (dim != w->p.dim)
     return vss_set_error (err, VSS_ERR_DIMENSION,
-        "vector has dimension %u, the window %u", dim, w->p.dim);
+                          "vector has dimension %u, the window %u", dim,
+                          w->p.dim);
   for (i = 0; i < dim; i++) {
     if (!isfinite (q[i]))
       return vss_set_error (err, VSS_ERR_INVALID,
-          "vector component %u is not finite", i);
-    n2 += (double) q[i] * q[i];
+                            "vector component %u is not finite", i);
+    n2 += (double)q[i] * q[i];
   }
   if (w->p.metric == VSS_METRIC_COSINE && !(n2 > 0))
     return vss_set_error (err, VSS_ERR_INVALID,
-        "zero vector has no cosine distance");
+                          "zero vector has no cosine distance");
   return 0;
 }
 
 int
-vss_window_search_first_within (vss_window *w, const float *query,
-    uint32_t dim, float r, vss_window_hit *out, vss_error *err)
+vss_window_search_first_within (vss_window *w, const float *query, uint32_t dim,
+                                float r, vss_window_hit *out, vss_error *err)
 {
   vss_search_opts o;
   size_t i;
@@ -370,8 +368,8 @@ vss_window_search_first_within (vss_window *w, const float *query,
 }
 
 int
-vss_window_search (vss_window *w, const float *query, uint32_t dim,
-    uint32_t k, vss_window_hit *out, vss_error *err)
+vss_window_search (vss_window *w, const float *query, uint32_t dim, uint32_t k,
+                   vss_window_hit *out, vss_error *err)
 {
   vss_search_opts o;
   vss_hit *h;
@@ -400,9 +398,9 @@ vss_window_search (vss_window *w, const float *query, uint32_t dim,
     /* merge into out (sorted, nearest first; ties keep the newer) */
     for (j = 0; j < m; j++) {
       int pos = n;
-      if (n == (int) k && !(h[j].distance < out[n - 1].distance))
+      if (n == (int)k && !(h[j].distance < out[n - 1].distance))
         continue;
-      if (n < (int) k)
+      if (n < (int)k)
         n++;
       pos = n - 1;
       while (pos > 0 && h[j].distance < out[pos - 1].distance) {
@@ -448,7 +446,7 @@ vss_window_count (vss_window *w)
   if (!w)
     return 0;
   pthread_rwlock_rdlock (&w->lock);
-  n = (size_t) (w->total - w->first_live);
+  n = (size_t)(w->total - w->first_live);
   pthread_rwlock_unlock (&w->lock);
   return n;
 }
@@ -465,7 +463,7 @@ vss_window_memory_used (vss_window *w)
   for (i = 0; i < w->len; i++) {
     vss_segment *s = seg_at (w, i);
     m += sizeof *s + vss_index_memory_used (s->idx)
-        + w->p.segment_size * (sizeof *s->ids + sizeof *s->ts);
+         + w->p.segment_size * (sizeof *s->ids + sizeof *s->ts);
   }
   pthread_rwlock_unlock (&w->lock);
   return m;

@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <math.h>
+#include <unistd.h>
+#include <unistd.h>
 
 #include "vss-check.h"
 #include "vss-datagen.h"
@@ -16,23 +18,22 @@ make (vss_index_kind kind, vss_metric metric, uint32_t dim, vss_storage st)
 
   vss_index_params_init (&p, kind, metric, dim);
   p.storage = st;
-  p.initial_capacity = 4;       /* exercise growth */
+  p.initial_capacity = 4; /* exercise growth */
   idx = vss_index_new (&p, &err);
   if (!idx)
     fprintf (stderr, "vss_index_new: %s\n", err.msg);
   return idx;
 }
 
-static const struct
-{
+static const struct {
   vss_index_kind kind;
   vss_storage st;
   const char *name;
 } variants[] = {
-  {VSS_INDEX_FLAT, VSS_STORAGE_F32, "flat/f32"},
-  {VSS_INDEX_HNSW, VSS_STORAGE_F32, "hnsw/f32"},
-  {VSS_INDEX_FLAT, VSS_STORAGE_INT8, "flat/int8"},
-  {VSS_INDEX_HNSW, VSS_STORAGE_INT8, "hnsw/int8"},
+  { VSS_INDEX_FLAT, VSS_STORAGE_F32, "flat/f32" },
+  { VSS_INDEX_HNSW, VSS_STORAGE_F32, "hnsw/f32" },
+  { VSS_INDEX_FLAT, VSS_STORAGE_INT8, "flat/int8" },
+  { VSS_INDEX_HNSW, VSS_STORAGE_INT8, "hnsw/int8" },
 };
 
 #define N_VARIANTS 4
@@ -43,8 +44,8 @@ test_invalid_input (void)
   int v;
 
   for (v = 0; v < N_VARIANTS; v++) {
-    vss_index *idx = make (variants[v].kind, VSS_METRIC_COSINE, 4,
-        variants[v].st);
+    vss_index *idx
+        = make (variants[v].kind, VSS_METRIC_COSINE, 4, variants[v].st);
     vss_error err = { 0 };
     float ok[4] = { 1, 2, 3, 4 }, bad[4] = { 1, NAN, 3, 4 };
     float inf[4] = { 1, INFINITY, 3, 4 }, zero[4] = { 0 };
@@ -52,32 +53,32 @@ test_invalid_input (void)
 
     CHECK (idx);
     CHECK (vss_index_add (idx, 1, bad, 4, &err) < 0
-        && err.code == VSS_ERR_INVALID && strstr (err.msg, "finite"));
+           && err.code == VSS_ERR_INVALID && strstr (err.msg, "finite"));
     CHECK (vss_index_add (idx, 1, inf, 4, &err) < 0
-        && err.code == VSS_ERR_INVALID);
+           && err.code == VSS_ERR_INVALID);
     CHECK (vss_index_add (idx, 1, zero, 4, &err) < 0
-        && err.code == VSS_ERR_INVALID && strstr (err.msg, "zero"));
+           && err.code == VSS_ERR_INVALID && strstr (err.msg, "zero"));
     CHECK (vss_index_add (idx, 1, ok, 3, &err) < 0
-        && err.code == VSS_ERR_DIMENSION);
+           && err.code == VSS_ERR_DIMENSION);
     CHECK (vss_index_add (idx, 1, NULL, 4, &err) < 0
-        && err.code == VSS_ERR_INVALID);
+           && err.code == VSS_ERR_INVALID);
     CHECK (vss_index_add (idx, 1, ok, 4, &err) == 0);
     CHECK (vss_index_add (idx, 1, ok, 4, &err) < 0
-        && err.code == VSS_ERR_DUPLICATE);
-    CHECK (vss_index_add (idx, 1, ok, 4, NULL) < 0);    /* NULL err is fine */
+           && err.code == VSS_ERR_DUPLICATE);
+    CHECK (vss_index_add (idx, 1, ok, 4, NULL) < 0); /* NULL err is fine */
     CHECK (vss_index_search (idx, ok, 4, 0, 0, NULL, NULL, hits, &err) < 0
-        && err.code == VSS_ERR_INVALID);
+           && err.code == VSS_ERR_INVALID);
     CHECK (vss_index_search (idx, bad, 4, 1, 0, NULL, NULL, hits, &err) < 0);
     CHECK (vss_index_search (idx, ok, 5, 1, 0, NULL, NULL, hits, &err) < 0
-        && err.code == VSS_ERR_DIMENSION);
+           && err.code == VSS_ERR_DIMENSION);
     CHECK (vss_index_search (idx, zero, 4, 1, 0, NULL, NULL, hits, &err) < 0);
     CHECK (vss_index_search_within (idx, ok, 4, NAN, hits, &err) < 0);
     CHECK (vss_index_remove (idx, 2, &err) < 0
-        && err.code == VSS_ERR_NOT_FOUND);
+           && err.code == VSS_ERR_NOT_FOUND);
     CHECK (vss_index_get (idx, 2, ok, 4, &err) < 0
-        && err.code == VSS_ERR_NOT_FOUND);
+           && err.code == VSS_ERR_NOT_FOUND);
     CHECK (vss_index_get (idx, 1, ok, 3, &err) < 0
-        && err.code == VSS_ERR_DIMENSION);
+           && err.code == VSS_ERR_DIMENSION);
     CHECK (vss_index_count (idx) == 1);
     vss_index_free (idx);
   }
@@ -89,7 +90,7 @@ test_invalid_input (void)
     vss_index_params_init (&p, VSS_INDEX_HNSW, VSS_METRIC_L2, 8);
     p.M = 1;
     CHECK (vss_index_new (&p, &err) == NULL && err.code == VSS_ERR_INVALID);
-    vss_index_params_init (&p, VSS_INDEX_HNSW, (vss_metric) 9, 8);
+    vss_index_params_init (&p, VSS_INDEX_HNSW, (vss_metric)9, 8);
     CHECK (vss_index_new (&p, &err) == NULL && err.code == VSS_ERR_INVALID);
     CHECK (vss_index_new (NULL, &err) == NULL);
     /* an L2 or IP index takes zero vectors */
@@ -115,7 +116,7 @@ test_basic_all_metrics (void)
   vss_rng r = { 7, 0, 0 };
 
   for (i = 0; i < n * d; i++)
-    x[i] = (float) vss_rng_normal (&r);
+    x[i] = (float)vss_rng_normal (&r);
   for (m = 0; m < 3; m++) {
     for (v = 0; v < N_VARIANTS; v++) {
       vss_index *idx = make (variants[v].kind, metrics[m], d, variants[v].st);
@@ -127,16 +128,16 @@ test_basic_all_metrics (void)
       for (i = 0; i < n; i++) {
         float *vec = x + i * d;
         if (metrics[m] == VSS_METRIC_IP)
-          vss_gen_normalise (vec, d);   /* IP on unit vectors = cosine */
+          vss_gen_normalise (vec, d); /* IP on unit vectors = cosine */
         CHECK_MSG (vss_index_add (idx, 1000 + i, vec, d, &err) == 0, "%s",
-            err.msg);
+                   err.msg);
       }
       CHECK (vss_index_count (idx) == n);
       CHECK (vss_index_dim (idx) == d && vss_index_metric (idx) == metrics[m]);
       CHECK (vss_index_memory_used (idx) > n * d);
       for (i = 0; i < n; i++) {
         int k = vss_index_search (idx, x + i * d, d, 10, 0, NULL, NULL, hits,
-            &err);
+                                  &err);
         int j;
         CHECK_MSG (k == 10, "%s: %d %s", variants[v].name, k, err.msg);
         for (j = 1; j < k; j++)
@@ -144,11 +145,13 @@ test_basic_all_metrics (void)
         if (hits[0].id == 1000 + i)
           self++;
         /* the distance is the exact one, whatever the storage */
-        CHECK (fabsf (hits[0].distance - vss_distance (metrics[m],
-                    x + i * d, x + (hits[0].id - 1000) * d, d)) < 1e-4);
+        CHECK (fabsf (hits[0].distance
+                      - vss_distance (metrics[m], x + i * d,
+                                      x + (hits[0].id - 1000) * d, d))
+               < 1e-4);
       }
       CHECK_MSG (self >= n * 99 / 100, "%s metric %d: self-hit %zu/%zu",
-          variants[v].name, m, self, n);
+                 variants[v].name, m, self, n);
       /* get returns the stored form: normalised for cosine */
       CHECK (vss_index_get (idx, 1003, got, d, &err) == 0);
       if (metrics[m] == VSS_METRIC_COSINE) {
@@ -186,7 +189,7 @@ test_empty_and_small (void)
     CHECK (vss_index_count (idx) == 0);
     /* dimension 1, k > n */
     for (i = 0; i < 3; i++) {
-      x = (float) i;
+      x = (float)i;
       CHECK (vss_index_add (idx, i, &x, 1, &err) == 0);
     }
     n = vss_index_search (idx, &q, 1, 8, 0, NULL, NULL, hits, &err);
@@ -194,7 +197,7 @@ test_empty_and_small (void)
     CHECK (hits[0].id == 0 && hits[1].id == 1 && hits[2].id == 2);
     CHECK (fabsf (hits[0].distance - 0.16f) < 1e-5);
     CHECK (vss_index_search_within (idx, &q, 1, 0.5f, hits, &err) == 1
-        && hits[0].id != 2);
+           && hits[0].id != 2);
     CHECK (vss_index_search_within (idx, &q, 1, 0.1f, hits, &err) == 0);
     vss_index_free (idx);
   }
@@ -203,7 +206,7 @@ test_empty_and_small (void)
 static int
 accept_mod (uint64_t id, void *ud)
 {
-  return id % *(uint64_t *) ud == 3;
+  return id % *(uint64_t *)ud == 3;
 }
 
 static void
@@ -216,8 +219,8 @@ test_remove (void)
 
   vss_gen_video (x, n, d, 3);
   for (v = 0; v < N_VARIANTS; v++) {
-    vss_index *idx = make (variants[v].kind, VSS_METRIC_COSINE, d,
-        variants[v].st);
+    vss_index *idx
+        = make (variants[v].kind, VSS_METRIC_COSINE, d, variants[v].st);
     vss_error err = { 0 };
     vss_hit hits[10];
     int k, j;
@@ -237,8 +240,8 @@ test_remove (void)
         CHECK (hits[j].id % 2 == 1);
       if (i % 2 == 1)
         CHECK (hits[0].id == i);
-      CHECK (vss_index_search_within (idx, x + i * d, d, 2.0f, hits, &err)
-          == 1 && hits[0].id % 2 == 1);
+      CHECK (vss_index_search_within (idx, x + i * d, d, 2.0f, hits, &err) == 1
+             && hits[0].id % 2 == 1);
     }
     /* an id may come back after removal */
     CHECK (vss_index_add (idx, 4, x + 4 * d, d, &err) == 0);
@@ -254,7 +257,7 @@ test_remove (void)
     /* and it still works afterwards */
     CHECK (vss_index_add (idx, 77, x + 77 * d, d, &err) == 0);
     CHECK (vss_index_search (idx, x, d, 5, 0, NULL, NULL, hits, &err) == 1
-        && hits[0].id == 77);
+           && hits[0].id == 77);
     vss_index_free (idx);
   }
   free (x);
@@ -270,8 +273,8 @@ test_filter (void)
 
   vss_gen_video (x, n, d, 5);
   for (v = 0; v < N_VARIANTS; v++) {
-    vss_index *idx = make (variants[v].kind, VSS_METRIC_COSINE, d,
-        variants[v].st);
+    vss_index *idx
+        = make (variants[v].kind, VSS_METRIC_COSINE, d, variants[v].st);
     vss_error err = { 0 };
     vss_hit hits[10];
     uint64_t mods[] = { 10, 500, 1000, 5000 };
@@ -288,11 +291,11 @@ test_filter (void)
       for (q = 0; q < 20; q++) {
         const float *qv = x + ((q * 149) % n) * d;
         int k = vss_index_search (idx, qv, d, 10, 0, accept_mod, &mod, hits,
-            &err);
+                                  &err);
         int j;
         size_t want = passing < 10 ? passing : 10;
-        CHECK_MSG ((size_t) k == want, "%s mod %llu: %d of %zu",
-            variants[v].name, (unsigned long long) mod, k, want);
+        CHECK_MSG ((size_t)k == want, "%s mod %llu: %d of %zu",
+                   variants[v].name, (unsigned long long)mod, k, want);
         for (j = 0; j < k; j++)
           CHECK (hits[j].id % mod == 3);
       }
@@ -305,8 +308,7 @@ test_filter (void)
 static void
 test_ef_and_params (void)
 {
-  vss_index *idx = make (VSS_INDEX_HNSW, VSS_METRIC_COSINE, 8,
-      VSS_STORAGE_F32);
+  vss_index *idx = make (VSS_INDEX_HNSW, VSS_METRIC_COSINE, 8, VSS_STORAGE_F32);
   vss_error err = { 0 };
   float x[8 * 300];
   vss_hit hits[300];
@@ -323,15 +325,178 @@ test_ef_and_params (void)
   vss_index_free (idx);
 }
 
-static const vss_test tests[] = {
-  {"invalid_input", test_invalid_input},
-  {"basic_all_metrics", test_basic_all_metrics},
-  {"empty_and_small", test_empty_and_small},
-  {"remove", test_remove},
-  {"filter", test_filter},
-  {"ef_and_params", test_ef_and_params},
-  {NULL, NULL}
-};
+static char *
+tmp_path (const char *name)
+{
+  static char buf[4][512];
+  static int i;
+  const char *dir = getenv ("TMPDIR");
+  char *b = buf[i++ % 4];
+  snprintf (b, 512, "%s/vss-test-%d-%s", dir ? dir : "/tmp", (int)getpid (),
+            name);
+  return b;
+}
+
+static long
+file_size (const char *path)
+{
+  FILE *f = fopen (path, "rb");
+  long n;
+  if (!f)
+    return -1;
+  fseek (f, 0, SEEK_END);
+  n = ftell (f);
+  fclose (f);
+  return n;
+}
+
+/* Rewrites `path` with byte `at` xor-ed with `mask`, or cut at `cut`. */
+static void
+damage (const char *path, long at, uint8_t mask, long cut)
+{
+  long n = file_size (path);
+  uint8_t *b = malloc (n);
+  FILE *f = fopen (path, "rb");
+  if (fread (b, 1, n, f) != (size_t)n)
+    abort ();
+  fclose (f);
+  if (at >= 0)
+    b[at] ^= mask;
+  f = fopen (path, "wb");
+  fwrite (b, 1, cut >= 0 ? cut : n, f);
+  fclose (f);
+  free (b);
+}
+
+static void
+test_persist (void)
+{
+  int v;
+  uint32_t d = 48;
+  size_t n = 1500, i;
+  float *x = malloc (n * d * sizeof (float));
+  const char *path = tmp_path ("persist.vss");
+  const char *bad = tmp_path ("bad.vss");
+  const char *missing = tmp_path ("missing.vss");
+
+  vss_gen_video (x, n, d, 21);
+  for (v = 0; v < N_VARIANTS; v++) {
+    vss_index *idx
+        = make (variants[v].kind, VSS_METRIC_COSINE, d, variants[v].st);
+    vss_index *back;
+    vss_error err = { 0 };
+    vss_hit a[10], b[10];
+    float ga[48], gb[48];
+    long size;
+
+    CHECK (idx);
+    for (i = 0; i < n; i++)
+      CHECK (vss_index_add (idx, i * 3 + 1, x + i * d, d, &err) == 0);
+    for (i = 0; i < n; i += 5)
+      CHECK (vss_index_remove (idx, i * 3 + 1, &err) == 0);
+    CHECK_MSG (vss_index_save (idx, path, &err) == 0, "%s", err.msg);
+    back = vss_index_load (path, &err);
+    CHECK_MSG (back != NULL, "%s", err.msg);
+    CHECK (vss_index_count (back) == vss_index_count (idx));
+    CHECK (vss_index_dim (back) == d);
+    CHECK (vss_index_metric (back) == VSS_METRIC_COSINE);
+    for (i = 0; i < n; i += 37) {
+      int j;
+      int ka = vss_index_search (idx, x + i * d, d, 10, 0, NULL, NULL, a, &err);
+      int kb
+          = vss_index_search (back, x + i * d, d, 10, 0, NULL, NULL, b, &err);
+      CHECK (ka == 10 && kb == ka);
+      for (j = 0; j < ka; j++)
+        CHECK_MSG (a[j].id == b[j].id && a[j].distance == b[j].distance,
+                   "%s: results differ", variants[v].name);
+    }
+    CHECK (vss_index_get (idx, 4, ga, d, &err) == 0);
+    CHECK (vss_index_get (back, 4, gb, d, &err) == 0);
+    CHECK (memcmp (ga, gb, sizeof ga) == 0);
+    CHECK (!vss_index_contains (back, 1)); /* removed before saving */
+    /* the loaded index keeps working */
+    CHECK (vss_index_add (back, 1, x, d, &err) == 0);
+    CHECK (vss_index_add (back, 4, x, d, &err) < 0
+           && err.code == VSS_ERR_DUPLICATE);
+    CHECK (vss_index_remove (back, 4, &err) == 0);
+    CHECK (vss_index_search (back, x, d, 1, 0, NULL, NULL, a, &err) == 1
+           && a[0].id == 1);
+
+    size = file_size (path);
+    CHECK (size > (long)(n * d * 4));
+    /* corruption anywhere: checksum */
+    CHECK (vss_index_save (idx, bad, &err) == 0);
+    damage (bad, size / 2, 0x10, -1);
+    CHECK (vss_index_load (bad, &err) == NULL);
+    CHECK_MSG (err.code == VSS_ERR_FORMAT && strstr (err.msg, "checksum"), "%s",
+               err.msg);
+    /* truncation: at several places */
+    {
+      long cuts[] = { 0, 5, 20, 100, size / 3, size - 13, size - 1 };
+      size_t c;
+      for (c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+        CHECK (vss_index_save (idx, bad, &err) == 0);
+        damage (bad, -1, 0, cuts[c]);
+        memset (&err, 0, sizeof err);
+        CHECK (vss_index_load (bad, &err) == NULL);
+        CHECK_MSG (err.code == VSS_ERR_FORMAT
+                       && (strstr (err.msg, "truncated")
+                           || strstr (err.msg, "not a vss index")),
+                   "cut %ld: %s", cuts[c], err.msg);
+      }
+    }
+    /* version, byte order, magic */
+    CHECK (vss_index_save (idx, bad, &err) == 0);
+    damage (bad, 8, 0x02, -1);
+    CHECK (vss_index_load (bad, &err) == NULL && err.code == VSS_ERR_FORMAT
+           && strstr (err.msg, "version"));
+    CHECK (vss_index_save (idx, bad, &err) == 0);
+    damage (bad, 12, 0x07, -1);
+    CHECK (vss_index_load (bad, &err) == NULL && err.code == VSS_ERR_FORMAT
+           && strstr (err.msg, "byte order"));
+    CHECK (vss_index_save (idx, bad, &err) == 0);
+    damage (bad, 0, 0x01, -1);
+    CHECK (vss_index_load (bad, &err) == NULL && err.code == VSS_ERR_FORMAT
+           && strstr (err.msg, "not a vss index"));
+    /* I/O errors */
+    CHECK (vss_index_load (missing, &err) == NULL && err.code == VSS_ERR_IO);
+    CHECK (vss_index_save (idx, "/nonexistent-dir/x.vss", &err) < 0
+           && err.code == VSS_ERR_IO);
+    remove (path);
+    remove (bad);
+    vss_index_free (idx);
+    vss_index_free (back);
+  }
+  /* an empty index round-trips */
+  {
+    vss_index *idx = make (VSS_INDEX_HNSW, VSS_METRIC_L2, 3, VSS_STORAGE_F32);
+    vss_index *back;
+    vss_error err = { 0 };
+    vss_hit h;
+    float q[3] = { 1, 2, 3 };
+    CHECK (vss_index_save (idx, path, &err) == 0);
+    back = vss_index_load (path, &err);
+    CHECK_MSG (back != NULL, "%s", err.msg);
+    CHECK (vss_index_count (back) == 0);
+    CHECK (vss_index_search (back, q, 3, 1, 0, NULL, NULL, &h, &err) == 0);
+    CHECK (vss_index_add (back, 9, q, 3, &err) == 0);
+    CHECK (vss_index_search (back, q, 3, 1, 0, NULL, NULL, &h, &err) == 1);
+    remove (path);
+    vss_index_free (idx);
+    vss_index_free (back);
+  }
+  free (x);
+}
+
+static const vss_test tests[]
+    = { { "invalid_input", test_invalid_input },
+        { "persist", test_persist },
+        { "basic_all_metrics", test_basic_all_metrics },
+        { "empty_and_small", test_empty_and_small },
+        { "remove", test_remove },
+        { "filter", test_filter },
+        { "ef_and_params", test_ef_and_params },
+        { NULL, NULL } };
 
 int
 main (int argc, char **argv)

@@ -45,21 +45,21 @@ test_count_eviction (void)
   CHECK (w);
   for (i = 0; i < 250; i++) {
     axis (v, d, i);
-    v[(i + 1) % d] = 0.01f * (float) (i / d);   /* distinct rows per axis */
+    v[(i + 1) % d] = 0.01f * (float)(i / d); /* distinct rows per axis */
     CHECK (vss_window_add (w, 1000 + i, i, v, d, &err) == 0);
     CHECK (vss_window_count (w) == (i + 1 < 100 ? i + 1 : 100));
   }
   /* rows 150..249 live: axis 10 was added at 10, 74, 138, 202 */
   axis (v, d, 10);
   CHECK (vss_window_search_first_within (w, v, d, 0.01f, &h, &err) == 1);
-  CHECK_MSG (h.id == 1202 && h.ts == 202, "%llu", (unsigned long long) h.id);
+  CHECK_MSG (h.id == 1202 && h.ts == 202, "%llu", (unsigned long long)h.id);
   /* the count limit shrinks: only 20 left (230..249) */
   vss_window_set_max_count (w, 20);
   CHECK (vss_window_count (w) == 20);
   CHECK (vss_window_search_first_within (w, v, d, 0.01f, &h, &err) == 0);
   axis (v, d, 230 % 64);
   CHECK (vss_window_search_first_within (w, v, d, 0.01f, &h, &err) == 1
-      && h.id == 1230);
+         && h.id == 1230);
   /* the rows evicted inside the oldest live segment are never returned */
   {
     vss_window_hit hits[64];
@@ -103,7 +103,7 @@ test_age_expiry (void)
   axis (v, d, 5);
   CHECK (vss_window_add (w, 99, 5, v, d, &err) == 0);
   CHECK (vss_window_search_first_within (w, v, d, 1e-6f, &h, &err) == 1
-      && h.id == 99 && h.ts == 390);
+         && h.id == 99 && h.ts == 390);
   /* everything expired: empty, still usable */
   CHECK (vss_window_expire (w, 100000) == 0);
   CHECK (vss_window_count (w) == 0);
@@ -134,18 +134,19 @@ test_newest_first (void)
   CHECK (w);
   vss_gen_video (x, n, d, 11);
   for (i = 0; i < n; i++)
-    CHECK (vss_window_add (w, i, (int64_t) i, x + i * d, d, &err) == 0);
+    CHECK (vss_window_add (w, i, (int64_t)i, x + i * d, d, &err) == 0);
   /* exact copy of row 17 (in a sealed HNSW segment), found */
-  CHECK (vss_window_search_first_within (w, x + 17 * d, d, 1e-5f, &h, &err)
-      == 1 && h.id == 17);
+  CHECK (vss_window_search_first_within (w, x + 17 * d, d, 1e-5f, &h, &err) == 1
+         && h.id == 17);
   CHECK (vss_window_search (w, x + 17 * d, d, 5, hits, &err) == 5
-      && hits[0].id == 17 && hits[0].distance < 1e-5f);
+         && hits[0].id == 17 && hits[0].distance < 1e-5f);
   /* with a loose radius, the newest segment answers first */
-  CHECK (vss_window_search_first_within (w, x + (n - 1) * d, d, 2.0f, &h,
-          &err) == 1 && h.id >= n - 256);
+  CHECK (vss_window_search_first_within (w, x + (n - 1) * d, d, 2.0f, &h, &err)
+             == 1
+         && h.id >= n - 256);
   /* errors */
   CHECK (vss_window_search_first_within (w, x, d + 1, 0.1f, &h, &err) < 0
-      && err.code == VSS_ERR_DIMENSION);
+         && err.code == VSS_ERR_DIMENSION);
   CHECK (vss_window_search (w, x, d, 0, &h, &err) < 0);
   {
     float z[32] = { 0 };
@@ -172,13 +173,11 @@ test_bad_params (void)
   CHECK (vss_window_new (NULL, &err) == NULL);
 }
 
-static const vss_test tests[] = {
-  {"count_eviction", test_count_eviction},
-  {"age_expiry", test_age_expiry},
-  {"newest_first", test_newest_first},
-  {"bad_params", test_bad_params},
-  {NULL, NULL}
-};
+static const vss_test tests[] = { { "count_eviction", test_count_eviction },
+                                  { "age_expiry", test_age_expiry },
+                                  { "newest_first", test_newest_first },
+                                  { "bad_params", test_bad_params },
+                                  { NULL, NULL } };
 
 int
 main (int argc, char **argv)

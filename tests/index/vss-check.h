@@ -11,28 +11,29 @@
 
 static int vss_check_failures;
 
-#define CHECK(cond) do { \
-    if (!(cond)) { \
-      fprintf (stderr, "%s:%d: %s: check failed: %s\n", __FILE__, __LINE__, \
-          __func__, #cond); \
-      vss_check_failures++; \
-      return; \
-    } \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf (stderr, "%s:%d: %s: check failed: %s\n", __FILE__, __LINE__,    \
+               __func__, #cond);                                               \
+      vss_check_failures++;                                                    \
+      return;                                                                  \
+    }                                                                          \
   } while (0)
 
-#define CHECK_MSG(cond, ...) do { \
-    if (!(cond)) { \
-      fprintf (stderr, "%s:%d: %s: check failed: %s: ", __FILE__, __LINE__, \
-          __func__, #cond); \
-      fprintf (stderr, __VA_ARGS__); \
-      fputc ('\n', stderr); \
-      vss_check_failures++; \
-      return; \
-    } \
+#define CHECK_MSG(cond, ...)                                                   \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf (stderr, "%s:%d: %s: check failed: %s: ", __FILE__, __LINE__,    \
+               __func__, #cond);                                               \
+      fprintf (stderr, __VA_ARGS__);                                           \
+      fputc ('\n', stderr);                                                    \
+      vss_check_failures++;                                                    \
+      return;                                                                  \
+    }                                                                          \
   } while (0)
 
-typedef struct
-{
+typedef struct {
   const char *name;
   void (*fn) (void);
 } vss_test;
@@ -42,6 +43,15 @@ vss_now (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* CPU time of this process: steadier than wall time on a shared machine. */
+static inline double
+vss_cpu_now (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -58,8 +68,8 @@ vss_run_tests (const vss_test *t, int argc, char **argv)
     t0 = vss_now ();
     t->fn ();
     ran++;
-    printf ("%s %s (%.2f s)\n", vss_check_failures == before ? "ok  " :
-        "FAIL", t->name, vss_now () - t0);
+    printf ("%s %s (%.2f s)\n", vss_check_failures == before ? "ok  " : "FAIL",
+            t->name, vss_now () - t0);
     fflush (stdout);
   }
   if (ran == 0) {

@@ -17,8 +17,7 @@
 
 #include "vss-index.h"
 
-typedef struct
-{
+typedef struct {
   uint64_t s;
   int have_spare;
   double spare;
@@ -60,10 +59,10 @@ vss_gen_normalise (float *v, uint32_t d)
   double s = 0;
   uint32_t i;
   for (i = 0; i < d; i++)
-    s += (double) v[i] * v[i];
+    s += (double)v[i] * v[i];
   s = sqrt (s);
   for (i = 0; i < d; i++)
-    v[i] = (float) (v[i] / s);
+    v[i] = (float)(v[i] / s);
 }
 
 /* n video-like vectors of dimension d into out (n * d floats): scenes of
@@ -79,13 +78,13 @@ vss_gen_video (float *out, size_t n, uint32_t d, uint64_t seed)
   uint32_t j;
 
   while (i < n) {
-    size_t len = 30 + (size_t) (vss_rng_uniform (&r) * 571), f;
+    size_t len = 30 + (size_t)(vss_rng_uniform (&r) * 571), f;
     if (nsaved > 0 && vss_rng_uniform (&r) < 0.33) {
-      size_t pick = (size_t) (vss_rng_uniform (&r) * nsaved);
+      size_t pick = (size_t)(vss_rng_uniform (&r) * nsaved);
       memcpy (centre, saved + pick * d, d * sizeof (float));
     } else {
       for (j = 0; j < d; j++)
-        centre[j] = (float) vss_rng_normal (&r);
+        centre[j] = (float)vss_rng_normal (&r);
       vss_gen_normalise (centre, d);
     }
     if (nsaved == cap) {
@@ -97,10 +96,10 @@ vss_gen_video (float *out, size_t n, uint32_t d, uint64_t seed)
     for (f = 0; f < len && i < n; f++, i++) {
       float *v = out + i * d;
       for (j = 0; j < d; j++)
-        centre[j] += (float) (0.02 * vss_rng_normal (&r));
+        centre[j] += (float)(0.02 * vss_rng_normal (&r));
       vss_gen_normalise (centre, d);
       for (j = 0; j < d; j++)
-        v[j] = centre[j] + (float) (0.01 * vss_rng_normal (&r));
+        v[j] = centre[j] + (float)(0.01 * vss_rng_normal (&r));
       vss_gen_normalise (v, d);
     }
   }
@@ -112,7 +111,7 @@ vss_gen_video (float *out, size_t n, uint32_t d, uint64_t seed)
  * (from `offset`) becomes a query. Returns the number of queries. */
 static inline size_t
 vss_gen_split (const float *all, size_t n, uint32_t d, size_t stride,
-    float *base, float *queries, size_t max_q)
+               float *base, float *queries, size_t max_q)
 {
   size_t i, nb = 0, nq = 0;
   for (i = 0; i < n; i++) {
@@ -127,8 +126,8 @@ vss_gen_split (const float *all, size_t n, uint32_t d, size_t stride,
 static inline uint32_t
 vss_be32 (const unsigned char *p)
 {
-  return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
-      | ((uint32_t) p[2] << 8) | p[3];
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8)
+         | p[3];
 }
 
 /* Reads an IDX3 unsigned-byte image file (optionally gzip'd: then through
@@ -136,7 +135,7 @@ vss_be32 (const unsigned char *p)
  * NULL with a message in `why`. */
 static inline float *
 vss_read_idx_images (const char *path, size_t *n, uint32_t *d, char *why,
-    size_t why_len)
+                     size_t why_len)
 {
   FILE *f;
   unsigned char h[16];
@@ -171,8 +170,7 @@ vss_read_idx_images (const char *path, size_t *n, uint32_t *d, char *why,
   got = buf ? fread (buf, 1, len, f) : 0;
   piped ? pclose (f) : fclose (f);
   if (!buf || !out || got != len) {
-    snprintf (why, why_len, "%s: truncated (%zu of %zu bytes)", path, got,
-        len);
+    snprintf (why, why_len, "%s: truncated (%zu of %zu bytes)", path, got, len);
     free (buf);
     free (out);
     return NULL;
@@ -188,10 +186,9 @@ vss_read_idx_images (const char *path, size_t *n, uint32_t *d, char *why,
 static inline int
 vss_find_fmnist (const char *name, char *path, size_t len)
 {
-  static const char *dirs[] = {
-    "/usr/share/dataset-fashion-mnist", "/usr/share/fashion-mnist",
-    "/usr/share/datasets/fashion-mnist", NULL
-  };
+  static const char *dirs[]
+      = { "/usr/share/dataset-fashion-mnist", "/usr/share/fashion-mnist",
+          "/usr/share/datasets/fashion-mnist", NULL };
   static const char *suffix[] = { "", ".gz", NULL };
   int i, j;
   const char *env = getenv ("VSS_FMNIST_DIR");
@@ -216,7 +213,7 @@ vss_find_fmnist (const char *name, char *path, size_t len)
 /* texmex .fvecs: per vector an int32 dimension then the floats. */
 static inline float *
 vss_read_fvecs (const char *path, size_t *n, uint32_t *d, size_t max_n,
-    char *why, size_t why_len)
+                char *why, size_t why_len)
 {
   FILE *f = fopen (path, "rb");
   float *out = NULL;
@@ -230,14 +227,14 @@ vss_read_fvecs (const char *path, size_t *n, uint32_t *d, size_t max_n,
     return NULL;
   }
   while ((max_n == 0 || *n < max_n) && fread (&dim, 4, 1, f) == 1) {
-    if (dim <= 0 || dim > (1 << 20) || (*d && (uint32_t) dim != *d)) {
-      snprintf (why, why_len, "%s: bad dimension %d at vector %zu", path,
-          dim, *n);
+    if (dim <= 0 || dim > (1 << 20) || (*d && (uint32_t)dim != *d)) {
+      snprintf (why, why_len, "%s: bad dimension %d at vector %zu", path, dim,
+                *n);
       free (out);
       fclose (f);
       return NULL;
     }
-    *d = (uint32_t) dim;
+    *d = (uint32_t)dim;
     if (*n == cap) {
       cap = cap ? cap * 2 : 1024;
       out = realloc (out, cap * *d * sizeof (float));
@@ -259,7 +256,7 @@ vss_read_fvecs (const char *path, size_t *n, uint32_t *d, size_t max_n,
 /* Exact k-NN ids for each query (nq * k), by brute force in double. */
 static inline void
 vss_ground_truth (const float *base, size_t n, const float *q, size_t nq,
-    uint32_t d, vss_metric metric, uint32_t k, uint64_t *gt)
+                  uint32_t d, vss_metric metric, uint32_t k, uint64_t *gt)
 {
   size_t qi, i;
   vss_hit *best = malloc (k * sizeof *best);
@@ -299,7 +296,7 @@ vss_recall (const vss_hit *got, int ngot, const uint64_t *gt, uint32_t k)
         hit++;
         break;
       }
-  return (double) hit / k;
+  return (double)hit / k;
 }
 
 #endif /* VSS_DATAGEN_H */
