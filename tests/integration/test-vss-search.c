@@ -645,7 +645,8 @@ GST_START_TEST (test_cli_html_chromium)
   prof_arg = g_strconcat ("--user-data-dir=", profile, NULL);
   {
     const gchar *argv[] = { chromium, "--headless", "--no-sandbox",
-      "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+      "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+      "--no-first-run",
       "--disable-extensions", "--window-size=1400,1000", prof_arg, shot_arg,
       page_uri, NULL
     };
