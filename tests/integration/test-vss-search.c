@@ -1019,6 +1019,32 @@ GST_START_TEST (test_cli_bedrock_text)
   g_free (out);
   g_free (err);
 
+  /* The same text through vssquery's search signal. */
+  {
+    GstElement *q = gst_element_factory_make ("vssquery", NULL);
+    GstStructure *r = NULL;
+    const GValue *list;
+    gdouble d;
+
+    g_object_set (q, "provider", GST_VSS_QUERY_PROVIDER_BEDROCK, "endpoint",
+        srv->endpoint, "region", REGION, "access-key-id", AK,
+        "secret-access-key", SK, "dimension", 256, "valkey-url", url, NULL);
+    g_signal_emit_by_name (q, "search", "something like the dunes", NULL, 2u,
+        NULL, &r);
+    fail_if (gst_structure_has_field (r, "error"), "%s",
+        gst_structure_get_string (r, "error"));
+    list = gst_structure_get_value (r, "results");
+    fail_unless_equals_int (gst_value_list_get_size (list), 2);
+    fail_unless_equals_string (gst_structure_get_string
+        (gst_value_get_structure (gst_value_list_get_value (list, 0)), "key"),
+        keys[2]);
+    fail_unless (gst_structure_get_double (gst_value_get_structure
+            (gst_value_list_get_value (list, 0)), "distance", &d));
+    fail_unless (fabs (d - 0.12) < 1e-3, "distance %f", d);
+    gst_structure_free (r);
+    gst_object_unref (q);
+  }
+
   /* Wrong secret: a clear error, the secret never printed. */
   {
     const gchar *bad[] = { "AWS_ACCESS_KEY_ID", AK, "AWS_SECRET_ACCESS_KEY",
