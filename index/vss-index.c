@@ -254,6 +254,7 @@ vss_index_store (vss_index *idx, uint32_t slot, uint64_t id,
     idx->upper[slot] = calloc ((size_t)level * (idx->M + 1), sizeof (uint32_t));
     if (!idx->upper[slot])
       return -1;
+    idx->upper_bytes += (size_t)level * (idx->M + 1) * sizeof (uint32_t);
   }
   return 0;
 }
@@ -423,6 +424,11 @@ vss_index_search_opts (vss_index *idx, const float *query, uint32_t dim,
     rc = vss_hnsw_search (idx, ctx, &q, o, out);
   else
     rc = -1;
+  /* Fewer than k from the graph while more rows live: a filter, expired
+   * rows or tombstones cut the walk short, or a row is unreachable. The
+   * exact scan settles it, so k hits come back whenever k rows qualify. */
+  if (rc >= 0 && !o->within && (size_t)rc < o->k && (size_t)rc < idx->live)
+    rc = -1;
   if (rc == -1)
     rc = vss_flat_search (idx, ctx, &q, o, out);
   if (rc == -2)
@@ -517,7 +523,7 @@ vss_index_count (vss_index *idx)
 size_t
 vss_index_memory_used (vss_index *idx)
 {
-  size_t m, i;
+  size_t m;
 
   if (!idx)
     return 0;
@@ -525,9 +531,7 @@ vss_index_memory_used (vss_index *idx)
   m = sizeof *idx + idx->cap * (idx->elem_size + 2 + sizeof (uint32_t *));
   if (idx->f32)
     m += idx->cap * idx->p.dim * sizeof (float);
-  for (i = 0; i < idx->n; i++)
-    if (idx->levels[i] > 0)
-      m += (size_t)idx->levels[i] * (idx->M + 1) * sizeof (uint32_t);
+  m += idx->upper_bytes;
   m += vss_idmap_memory (&idx->map);
   m += idx->wctx->visited_cap * 2;
   m += vss_ctx_pool_memory (&idx->pool);

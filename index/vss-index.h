@@ -155,10 +155,15 @@ typedef struct
   vss_storage storage;
   size_t max_count;             /* 0 = no count limit */
   int64_t max_age;              /* same unit as the timestamps; 0 = none */
-  uint32_t segment_size;        /* vectors per segment (default 1024) */
-  uint32_t exact_limit;         /* active segment searched exactly up to
-                                 * this many (default = segment_size) */
-  uint32_t M, ef_construction, ef_search;       /* sealed segment graphs */
+  uint32_t segment_size;        /* vectors per segment; 0 (default) = auto:
+                                 * max_count / 4 within [4096, 32768],
+                                 * 8192 without a count limit */
+  uint32_t exact_limit;         /* newest segment searched exactly up to
+                                 * this many rows, then through its graph,
+                                 * built as rows arrive (0 = 1024) */
+  uint32_t M, ef_construction, ef_search;       /* segment graphs (16, 200,
+                                                 * 32) */
+  uint32_t ef_within;           /* ef of first-within queries (default 32) */
 } vss_window_params;
 
 typedef struct

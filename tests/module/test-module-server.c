@@ -395,6 +395,12 @@ exact_topk (guint n, guint dim, const gfloat * q, guint k,
 }
 
 static gboolean
+is_mod3_0 (guint i)
+{
+  return i % 3 == 0;
+}
+
+static gboolean
 is_rare (guint i)
 {
   return !strcmp (tag_rare (i), "rare");
@@ -853,6 +859,74 @@ test_unload (void)
   stop_server (r, c);
 }
 
+/* A cluster without a search coordinator: the index on every primary, our
+ * client writes by slot and merges every primary's top k (fan-out). */
+static void
+test_cluster (void)
+{
+  GError *err = NULL;
+  const gchar *args[] = { "--loadmodule", module_path, NULL };
+  VssTestRedisOptions opts = { 0, };
+  VssTestRedis *r;
+  VssValkeyClient *c;
+  VssValkeyIndexSpec spec = frames_spec (16);
+  VssValkeyKnnQuery query = { 0, };
+  const gchar *cams[] = { "cam1", NULL };
+  VssValkeyTagFilter tf = { "stream", cams };
+  const gchar *argv[] = { "FT.INFO", "frames" };
+  GPtrArray *infos, *hits, *truth;
+  gchar *url;
+  guint64 total = 0;
+  gfloat q[16];
+
+  opts.extra_args = args;
+  r = vss_test_redis_start_cluster (3, &opts, &err);
+  g_assert_no_error (err);
+  url = vss_test_redis_get_url (r, NULL);
+  c = vss_valkey_client_new_from_url (url, &err);
+  g_assert_no_error (err);
+  g_assert_true (vss_valkey_client_connect (c, NULL, &err));
+  g_assert_true (vss_valkey_client_is_cluster (c));
+  g_assert_true (vss_valkey_ensure_index (c, &spec, TRUE, NULL, &err));
+  g_assert_no_error (err);
+  add_docs (c, "frame:", 0, 3000, 16, tag_mod3);
+  infos = vss_valkey_command_on_primaries (c, NULL, &err, 2, argv, NULL);
+  g_assert_no_error (err);
+  g_assert_cmpuint (infos->len, ==, 3);
+  for (guint i = 0; i < infos->len; i++) {
+    const redisReply *info = g_ptr_array_index (infos, i);
+    guint64 n = g_ascii_strtoull (info_get (info, "num_docs")->str, NULL, 10);
+    g_assert_cmpuint (n, >, 500);       /* every primary holds a share */
+    total += n;
+  }
+  g_ptr_array_unref (infos);
+  g_assert_cmpuint (total, ==, 3000);
+
+  make_vector (1234, 16, q);
+  query.index = "frames";
+  query.vector_field = "vector";
+  query.vector = q;
+  query.dim = 16;
+  query.k = 10;
+  query.ef_runtime = 100;
+  query.tags = &tf;
+  query.n_tags = 1;
+  hits = vss_valkey_knn_search (c, &query, TRUE, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (hits->len, ==, 10);
+  truth = exact_topk (3000, 16, q, 10, is_mod3_0);
+  g_assert_cmpuint (overlap (hits, truth), >=, 9);
+  g_ptr_array_unref (truth);
+  g_ptr_array_unref (hits);
+
+  vss_valkey_client_free (c);
+  for (guint i = 0; i < vss_test_redis_get_n_nodes (r); i++)
+    vss_test_redis_stop_node (r, i, FALSE);
+  module_test_check_reports (vss_test_redis_get_dir (r));
+  vss_test_redis_free (r);
+  g_free (url);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -860,7 +934,8 @@ main (int argc, char **argv)
   if (argc < 2 || !g_file_test (argv[1], G_FILE_TEST_EXISTS))
     g_error ("usage: %s /path/to/vss-search.so (the module is missing: "
         "build it first)", argv[0]);
-  module_path = argv[1];
+  /* Servers run in their own directories: an absolute path. */
+  module_path = g_canonicalize_filename (argv[1], NULL);
   module_test_env_setup ();
   g_test_add_func ("/module/client", test_client);
   g_test_add_func ("/module/filtered-k", test_filtered_k);
@@ -869,5 +944,6 @@ main (int argc, char **argv)
   g_test_add_func ("/module/persistence", test_persistence);
   g_test_add_func ("/module/errors", test_errors);
   g_test_add_func ("/module/unload", test_unload);
+  g_test_add_func ("/module/cluster", test_cluster);
   return g_test_run ();
 }
