@@ -73,7 +73,7 @@
  * ## History
  *
  * With `history=true`, frames are also searched (KNN, `history-k`) in the
- * Valkey index `index` at `valkey-url`, among other streams' frames captured
+ * Valkey index `index` at `valkey`, among other streams' frames captured
  * between `history-max-age` and `history-min-age` before the frame; hits
  * within `history-threshold` are reported with `source=history`. Searches
  * run on a worker thread fed by a bounded queue (`history-queue-size`):
@@ -99,7 +99,7 @@
  *     vssembed provider=bedrock ! \
  *     vssquery provider=bedrock stream-id=cam1 \
  *       queries='[{"text":"a person with a red jacket"}]' \
- *       history=true valkey-url=redis://127.0.0.1:6379 history-max-age=600000 ! \
+ *       history=true valkey=redis://127.0.0.1:6379 history-max-age=600000 ! \
  *     fakesink
  * ]|
  */
@@ -443,7 +443,7 @@ gst_vss_query_class_init (GstVssQueryClass * klass)
           "(Valkey, on a worker thread) and report hits with source=history",
           DEFAULT_HISTORY, RW_READY));
   g_object_class_install_property (gobject_class, PROP_VALKEY_URL,
-      g_param_spec_string ("valkey-url", "Valkey URL",
+      g_param_spec_string ("valkey", "Valkey URL",
           "Valkey for history and the search signal: "
           "(redis|rediss|valkey|valkeys)://[user:password@]host[:port][?opts] "
           "(see the README; the password is never logged)",
@@ -530,7 +530,7 @@ gst_vss_query_class_init (GstVssQueryClass * klass)
    *   (double)
    *
    * Embeds the query with the element's provider settings and searches the
-   * stored frames at `valkey-url`, blocking the calling thread.
+   * stored frames at `valkey`, blocking the calling thread.
    *
    * Returns: (transfer full): a `vss-search` structure with `results` (a
    *   list of `vss-search-result` structures, nearest first: `key`,

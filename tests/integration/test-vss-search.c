@@ -1028,7 +1028,7 @@ GST_START_TEST (test_cli_bedrock_text)
 
     g_object_set (q, "provider", GST_VSS_QUERY_PROVIDER_BEDROCK, "endpoint",
         srv->endpoint, "region", REGION, "access-key-id", AK,
-        "secret-access-key", SK, "dimension", 256, "valkey-url", url, NULL);
+        "secret-access-key", SK, "dimension", 256, "valkey", url, NULL);
     g_signal_emit_by_name (q, "search", "something like the dunes", NULL, 2u,
         NULL, &r);
     fail_if (gst_structure_has_field (r, "error"), "%s",
@@ -1142,7 +1142,7 @@ GST_START_TEST (test_history_other_streams)
   /* The harness starts its element at once: configure it stopped. */
   gst_element_set_state (h->element, GST_STATE_NULL);
   /* Within 2 days: cam1's copy (now), not cam3's (3 days ago). */
-  g_object_set (q, "history", TRUE, "stream-id", "live", "valkey-url", url,
+  g_object_set (q, "history", TRUE, "stream-id", "live", "valkey", url,
       "history-threshold", 0.05, "history-max-age",
       (guint64) 2 * 86400 * 1000, "history-k", 5, NULL);
   gst_element_set_bus (h->element, bus);
@@ -1253,7 +1253,7 @@ GST_START_TEST (test_history_bounded_queue)
   q = gst_harness_find_element (h, "vssquery");
   /* The harness starts its element at once: configure it stopped. */
   gst_element_set_state (h->element, GST_STATE_NULL);
-  g_object_set (q, "history", TRUE, "stream-id", "live", "valkey-url", furl,
+  g_object_set (q, "history", TRUE, "stream-id", "live", "valkey", furl,
       "history-queue-size", 2, NULL);
   gst_element_set_bus (h->element, bus);
   gst_harness_set_src_caps_str (h, RAW_CAPS ",framerate=1/1");
@@ -1314,7 +1314,7 @@ GST_START_TEST (test_search_signal)
   gsize len;
 
   store_local (&st);
-  g_object_set (q, "valkey-url", url, NULL);
+  g_object_set (q, "valkey", url, NULL);
   fail_unless (g_file_get_contents (st.jpeg[0], &data, &len, NULL));
   img = g_bytes_new_take (data, len);
 
@@ -1551,7 +1551,7 @@ GST_START_TEST (test_end_to_end_with_vsssink)
     /* Camera 2 sees the lake too: history reports camera 1's frame. */
     desc = g_strdup_printf ("appsrc name=src format=time caps=\"" RAW_CAPS
         ",framerate=1/1\" ! vssembed ! vssquery name=q stream-id=cam2 "
-        "history=true history-threshold=0.05 valkey-url=\"%s\" ! fakesink "
+        "history=true history-threshold=0.05 valkey=\"%s\" ! fakesink "
         "sync=false", url);
     e2e_run (&e, desc, NULL, cam2, 1, TRUE);
     g_free (desc);
