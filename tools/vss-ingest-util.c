@@ -549,8 +549,10 @@ vss_ingest_result_to_json (const VssIngestResult * r)
       json_string (vss_ingest_status_to_string (r->status)));
   json_object_set_new (o, "error", r->error ? json_string (r->error) :
       json_null ());
-  json_object_set_new (o, "wall_seconds", json_real (r->wall_s));
-  json_object_set_new (o, "media_seconds", json_real (r->media_s));
+  json_object_set_new (o, "wall_seconds", json_real (round (r->wall_s * 1000)
+          / 1000));
+  json_object_set_new (o, "media_seconds", json_real (round (r->media_s *
+              1000) / 1000));
   json_object_set_new (o, "frames_decoded", json_integer (r->decoded));
   json_object_set_new (o, "frames_sampled", json_integer (r->sampled));
   json_object_set_new (o, "duplicates_dropped", json_integer (r->dropped));
@@ -561,6 +563,7 @@ vss_ingest_result_to_json (const VssIngestResult * r)
   json_object_set_new (o, "retried", json_integer (r->retried));
   json_object_set_new (o, "failed", json_integer (r->failed));
   json_object_set_new (o, "reconnects", json_integer (r->reconnects));
+  json_object_set_new (o, "connections", json_integer (r->connections));
   json_object_set_new (o, "errors", json_integer (r->errors));
   return o;
 }
@@ -587,8 +590,8 @@ vss_ingest_format_result (const VssIngestResult * r, gboolean dry_run)
         G_GUINT64_FORMAT " failed", r->stored, r->spooled, r->replayed,
         r->failed);
   if (r->live)
-    g_string_append_printf (s, "; %" G_GUINT64_FORMAT " reconnects",
-        r->reconnects);
+    g_string_append_printf (s, "; %" G_GUINT64_FORMAT " reconnect attempts, %"
+        G_GUINT64_FORMAT " connections", r->reconnects, r->connections);
   if (r->errors)
     g_string_append_printf (s, "; %" G_GUINT64_FORMAT " errors", r->errors);
   if (r->status != VSS_INGEST_STATUS_OK)

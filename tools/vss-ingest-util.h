@@ -129,7 +129,9 @@ typedef struct
   gdouble media_s;              /* media time covered (files) */
   guint64 decoded, sampled, dropped, kept;
   guint64 stored, spooled, replayed, retried, failed;
-  guint64 reconnects, errors;
+  guint64 reconnects;           /* reconnect attempts */
+  guint64 connections;          /* connections that delivered frames */
+  guint64 errors;
 } VssIngestResult;
 
 const gchar *vss_ingest_status_to_string (VssIngestStatus s);

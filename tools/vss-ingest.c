@@ -48,6 +48,7 @@ typedef struct
 {
   Job *job;
   guint gen;
+  gboolean seen;                /* under Job.lock */
 } ProbeData;
 
 struct _Job
@@ -82,6 +83,7 @@ struct _Job
   gint64 last_buffer_us;
   gdouble position_s;
   guint64 decoded, sampled, kept;
+  guint64 connections;          /* sources that delivered a frame */
 };
 
 /* Options */
@@ -176,6 +178,10 @@ sample_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
     gboolean pass;
 
     g_mutex_lock (&j->lock);
+    if (!pd->seen) {
+      pd->seen = TRUE;
+      j->connections++;
+    }
     j->decoded++;
     j->last_buffer_us = g_get_monotonic_time ();
     if (GST_CLOCK_TIME_IS_VALID (pts) && j->segment.format == GST_FORMAT_TIME) {
@@ -1037,6 +1043,7 @@ print_summary (void)
     r->decoded = j->decoded;
     r->sampled = j->sampled;
     r->kept = j->kept;
+    r->connections = j->connections;
     g_mutex_unlock (&j->lock);
     r->dropped = j->have_dedup_stats ? j->dropped : 0;
     r->stored = j->stored;

@@ -16,7 +16,8 @@
  * Once listening, it prints the URL on one line of stdout and flushes, so a
  * test can start it with --port 0 and read where it is. It only binds
  * 127.0.0.1. SIGTERM and SIGINT stop it at once (a test "drops" a stream by
- * killing it and starts it again on the same port with --port P).
+ * killing it and starts it again on the same port with --port P), and so
+ * does the end of stdin with --exit-on-stdin-eof.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -24,6 +25,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <glib-unix.h>
 #include <gst/gst.h>
 #include <gst/rtsp-server/rtsp-server.h>
@@ -34,6 +36,7 @@ static gchar *opt_clip = NULL;
 static gchar *opt_source = NULL;
 static gboolean opt_loop = FALSE;
 static gboolean opt_shared = FALSE;
+static gboolean opt_stdin = FALSE;
 
 static GOptionEntry entries[] = {
   {"port", 'p', 0, G_OPTION_ARG_INT, &opt_port,
@@ -48,6 +51,9 @@ static GOptionEntry entries[] = {
       "Repeat the clip forever", NULL},
   {"shared", 0, 0, G_OPTION_ARG_NONE, &opt_shared,
       "One session for all clients, like a camera (default: one each)", NULL},
+  {"exit-on-stdin-eof", 0, 0, G_OPTION_ARG_NONE, &opt_stdin,
+      "Exit when stdin closes (tests give a pipe, so it dies with them)",
+      NULL},
   {NULL}
 };
 
@@ -58,6 +64,18 @@ on_signal (gpointer user_data)
 {
   g_main_loop_quit (loop);
   return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_stdin (gint fd, GIOCondition cond, gpointer user_data)
+{
+  gchar buf[256];
+
+  if (read (fd, buf, sizeof (buf)) <= 0) {
+    g_main_loop_quit (loop);
+    return G_SOURCE_REMOVE;
+  }
+  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -184,6 +202,8 @@ main (int argc, char **argv)
   loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGINT, on_signal, NULL);
   g_unix_signal_add (SIGTERM, on_signal, NULL);
+  if (opt_stdin)
+    g_unix_fd_add (0, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin, NULL);
   g_main_loop_run (loop);
   g_main_loop_unref (loop);
   g_object_unref (server);
