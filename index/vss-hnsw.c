@@ -1,0 +1,457 @@
+/* libvssindex: the HNSW graph (insert, layer search, neighbour heuristic)
+ * and the distance helpers both graph and flat searches use.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Called with the index lock held: shared for searches, exclusive for
+ * inserts. Removed elements stay in the graph as tombstones: they are
+ * traversed, never returned (no repair, as in hnswlib's mark-delete).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vss-index-private.h"
+
+#define VSS_MAX_M0 512
+
+static inline const int8_t *
+elem_i8 (const vss_index *idx, uint32_t slot, float *scale, float *norm2)
+{
+  const uint8_t *e = vss_elem (idx, slot);
+  size_t pad = ((size_t)idx->p.dim + 3) & ~(size_t)3;
+
+  memcpy (scale, e + pad, sizeof *scale);
+  memcpy (norm2, e + pad + 4, sizeof *norm2);
+  return (const int8_t *)e;
+}
+
+float
+vss_dist_q (const vss_index *idx, const vss_query *q, uint32_t slot)
+{
+  uint32_t dim = idx->p.dim;
+
+  if (idx->p.storage == VSS_STORAGE_F32) {
+    const float *v = (const float *)vss_elem (idx, slot);
+    if (idx->p.metric == VSS_METRIC_L2)
+      return idx->k->l2sq (q->f, v, dim);
+    return 1.0f - idx->k->dot (q->f, v, dim);
+  } else {
+    float s, n2, dot;
+    const int8_t *v = elem_i8 (idx, slot, &s, &n2);
+    dot = q->scale * s * (float)idx->k->dot_i8 (q->q8, v, dim);
+    if (idx->p.metric == VSS_METRIC_L2)
+      return q->norm2 + n2 - 2.0f * dot;
+    return 1.0f - dot;
+  }
+}
+
+float
+vss_dist_exact (const vss_index *idx, const float *qf, uint32_t slot)
+{
+  const float *v = vss_elem_f32 (idx, slot);
+
+  if (idx->p.metric == VSS_METRIC_L2)
+    return idx->k->l2sq (qf, v, idx->p.dim);
+  return 1.0f - idx->k->dot (qf, v, idx->p.dim);
+}
+
+void
+vss_query_prepare (const vss_index *idx, vss_ctx *ctx, const float *raw,
+                   vss_query *q)
+{
+  uint32_t dim = idx->p.dim;
+
+  memcpy (ctx->qf, raw, dim * sizeof (float));
+  if (idx->p.metric == VSS_METRIC_COSINE)
+    vss_normalize_f32 (ctx->qf, dim);
+  q->f = ctx->qf;
+  q->q8 = NULL;
+  q->scale = 0;
+  q->norm2 = 0;
+  if (idx->p.storage == VSS_STORAGE_INT8) {
+    q->scale = vss_quantize_i8 (ctx->qf, dim, ctx->q8);
+    q->q8 = ctx->q8;
+    q->norm2 = idx->k->dot (ctx->qf, ctx->qf, dim);
+  }
+}
+
+/* The query form of a stored element (for inserts). */
+static void
+query_of_slot (const vss_index *idx, uint32_t slot, vss_query *q)
+{
+  q->f = vss_elem_f32 (idx, slot);
+  q->q8 = NULL;
+  q->scale = 0;
+  q->norm2 = 0;
+  if (idx->p.storage == VSS_STORAGE_INT8)
+    q->q8 = elem_i8 (idx, slot, &q->scale, &q->norm2);
+}
+
+static inline float
+dist_slots (const vss_index *idx, uint32_t a, uint32_t b)
+{
+  vss_query q;
+
+  query_of_slot (idx, a, &q);
+  return vss_dist_q (idx, &q, b);
+}
+
+int
+vss_hnsw_random_level (vss_index *idx)
+{
+  /* xorshift64* */
+  uint64_t x = idx->rng;
+  double u, l;
+
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  idx->rng = x;
+  u = (double)((x * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+  if (u <= 0)
+    u = 1e-300;
+  l = -log (u) * idx->level_mult;
+  return l >= VSS_MAX_LEVEL ? VSS_MAX_LEVEL : (int)l;
+}
+
+static inline void
+prefetch_elem (const vss_index *idx, uint32_t slot)
+{
+  const uint8_t *e = vss_elem (idx, slot);
+
+  __builtin_prefetch (e, 0, 3);
+  __builtin_prefetch (e + 64, 0, 3);
+  __builtin_prefetch (e + 128, 0, 3);
+  __builtin_prefetch (e + 192, 0, 3);
+}
+
+static inline int
+accepted (const vss_index *idx, const vss_search_opts *o, uint32_t slot)
+{
+  if (o == NULL)
+    return 1;
+  if (idx->deleted[slot] || slot < o->min_slot)
+    return 0;
+  return o->filter == NULL || o->filter (vss_elem_id (idx, slot), o->user_data);
+}
+
+/* Within-r test on a storage-form distance: int8 distances are only an
+ * estimate, so near the bound the f32 distance decides. */
+static inline int
+within_hit (const vss_index *idx, const vss_query *q, uint32_t slot, float d,
+            const vss_search_opts *o, vss_hit *hit)
+{
+  if (idx->p.storage == VSS_STORAGE_INT8) {
+    float margin = idx->p.metric == VSS_METRIC_L2
+                       ? 0.03f * (q->norm2 + 1e-6f) + 0.03f * d
+                       : 0.03f;
+    if (d > o->r + margin)
+      return 0;
+    d = vss_dist_exact (idx, q->f, slot);
+  }
+  if (d > o->r)
+    return 0;
+  hit->id = vss_elem_id (idx, slot);
+  hit->distance = d;
+  return 1;
+}
+
+/* Greedy walk at one upper level. */
+static uint32_t
+greedy (const vss_index *idx, const vss_query *q, uint32_t cur, float *curd,
+        int level, const vss_search_opts *o, vss_hit *hit, int *found)
+{
+  int changed = 1;
+
+  while (changed) {
+    const uint32_t *l = vss_links (idx, cur, level);
+    uint32_t i, cnt = l[0];
+    changed = 0;
+    for (i = 0; i < cnt; i++) {
+      uint32_t nb = l[1 + i];
+      float d;
+      if (i + 1 < cnt)
+        prefetch_elem (idx, l[2 + i]);
+      d = vss_dist_q (idx, q, nb);
+      if (o && o->within && accepted (idx, o, nb)
+          && within_hit (idx, q, nb, d, o, hit)) {
+        *found = 1;
+        return nb;
+      }
+      if (d < *curd) {
+        *curd = d;
+        cur = nb;
+        changed = 1;
+      }
+    }
+  }
+  return cur;
+}
+
+/* Beam search at `level` from `ep`; the ef best accepted elements end up in
+ * ctx->res (max-heap). Returns 0, 1 (within hit), -1 (gave up: visited more
+ * than `visit_cap` without filling the result), -2 (no memory). */
+static int
+search_layer (const vss_index *idx, vss_ctx *ctx, const vss_query *q,
+              uint32_t ep, float ep_d, int level, uint32_t ef,
+              const vss_search_opts *o, vss_hit *hit, size_t visit_cap)
+{
+  uint16_t epoch = vss_ctx_new_epoch (ctx);
+  uint16_t *vis = ctx->visited;
+  float bound = INFINITY;
+  size_t visited = 1;
+  uint32_t fresh[VSS_MAX_M0];
+
+  ctx->cand.len = 0;
+  ctx->res.len = 0;
+  vis[ep] = epoch;
+  if (accepted (idx, o, ep)) {
+    if (o && o->within && within_hit (idx, q, ep, ep_d, o, hit))
+      return 1;
+    vss_heap_push_max (&ctx->res, ep_d, ep);
+    bound = ep_d;
+  }
+  if (vss_heap_push_min (&ctx->cand, ep_d, ep) < 0)
+    return -2;
+
+  while (ctx->cand.len > 0) {
+    vss_pair c = ctx->cand.v[0];
+    const uint32_t *l;
+    uint32_t i, cnt, nf = 0;
+
+    if (c.d > bound && ctx->res.len >= ef)
+      break;
+    vss_heap_pop_min (&ctx->cand);
+    l = vss_links (idx, c.id, level);
+    cnt = l[0];
+    for (i = 0; i < cnt; i++) {
+      uint32_t nb = l[1 + i];
+      if (vis[nb] == epoch)
+        continue;
+      vis[nb] = epoch;
+      fresh[nf++] = nb;
+    }
+    if (nf > 0)
+      prefetch_elem (idx, fresh[0]);
+    visited += nf;
+    for (i = 0; i < nf; i++) {
+      uint32_t nb = fresh[i];
+      float d;
+      if (i + 1 < nf)
+        prefetch_elem (idx, fresh[i + 1]);
+      d = vss_dist_q (idx, q, nb);
+      if (ctx->res.len < ef || d < bound) {
+        if (vss_heap_push_min (&ctx->cand, d, nb) < 0)
+          return -2;
+        if (accepted (idx, o, nb)) {
+          if (o && o->within && within_hit (idx, q, nb, d, o, hit))
+            return 1;
+          if (vss_heap_push_max (&ctx->res, d, nb) < 0)
+            return -2;
+          if (ctx->res.len > ef)
+            vss_heap_pop_max (&ctx->res);
+          bound = ctx->res.v[0].d;
+        }
+      }
+    }
+    if (visited > visit_cap && ctx->res.len < ef)
+      return -1;
+  }
+  return 0;
+}
+
+static int
+cmp_pair (const void *a, const void *b)
+{
+  const vss_pair *x = a, *y = b;
+  return x->d < y->d ? -1 : x->d > y->d ? 1 : (x->id > y->id) - (x->id < y->id);
+}
+
+/* hnswlib's heuristic: keep a candidate only if it is nearer to the base
+ * than to every neighbour kept so far. `c` is sorted nearest first. */
+static uint32_t
+select_neighbors (const vss_index *idx, const vss_pair *c, size_t nc,
+                  uint32_t m, uint32_t *out)
+{
+  uint32_t n = 0;
+  size_t i;
+
+  if (nc <= m) {
+    for (i = 0; i < nc; i++)
+      out[i] = c[i].id;
+    return (uint32_t)nc;
+  }
+  for (i = 0; i < nc && n < m; i++) {
+    vss_query cq;
+    uint32_t j;
+    int good = 1;
+    query_of_slot (idx, c[i].id, &cq);
+    for (j = 0; j < n; j++) {
+      if (vss_dist_q (idx, &cq, out[j]) < c[i].d) {
+        good = 0;
+        break;
+      }
+    }
+    if (good)
+      out[n++] = c[i].id;
+  }
+  return n;
+}
+
+static void
+link_back (vss_index *idx, uint32_t s, uint32_t fresh, int level)
+{
+  uint32_t *l = vss_links (idx, s, level);
+  uint32_t mmax = level == 0 ? idx->M0 : idx->M;
+  uint32_t cnt = l[0], i, n;
+  vss_pair c[VSS_MAX_M0 + 1];
+  uint32_t sel[VSS_MAX_M0];
+
+  if (cnt < mmax) {
+    l[1 + cnt] = fresh;
+    l[0] = cnt + 1;
+    return;
+  }
+  for (i = 0; i < cnt; i++) {
+    c[i].id = l[1 + i];
+    c[i].d = dist_slots (idx, s, l[1 + i]);
+  }
+  c[cnt].id = fresh;
+  c[cnt].d = dist_slots (idx, s, fresh);
+  qsort (c, cnt + 1, sizeof c[0], cmp_pair);
+  n = select_neighbors (idx, c, cnt + 1, mmax, sel);
+  memcpy (l + 1, sel, n * sizeof (uint32_t));
+  l[0] = n;
+}
+
+int
+vss_hnsw_insert (vss_index *idx, uint32_t slot, int level)
+{
+  vss_ctx *ctx = idx->wctx;
+  vss_query q;
+  uint32_t cur;
+  float curd;
+  int l, top;
+
+  if (vss_ctx_reserve (ctx, idx->cap) < 0)
+    return -1;
+  if (idx->entry == VSS_NONE) {
+    idx->entry = slot;
+    idx->max_level = level;
+    return 0;
+  }
+  query_of_slot (idx, slot, &q);
+  cur = idx->entry;
+  curd = vss_dist_q (idx, &q, cur);
+  for (l = idx->max_level; l > level; l--) {
+    int found = 0;
+    cur = greedy (idx, &q, cur, &curd, l, NULL, NULL, &found);
+  }
+  top = level < idx->max_level ? level : idx->max_level;
+  for (l = top; l >= 0; l--) {
+    uint32_t sel[VSS_MAX_M0];
+    uint32_t i, n, m = idx->M;
+    size_t nc;
+    int rc = search_layer (idx, ctx, &q, cur, curd, l, idx->p.ef_construction,
+                           NULL, NULL, SIZE_MAX);
+    if (rc < 0)
+      return -1;
+    nc = ctx->res.len;
+    if (vss_ctx_tmp_reserve (ctx, nc) < 0)
+      return -1;
+    while (ctx->res.len > 0) {
+      vss_pair p = vss_heap_pop_max (&ctx->res);
+      ctx->tmp[ctx->res.len] = p;
+    }
+    cur = ctx->tmp[0].id;
+    curd = ctx->tmp[0].d;
+    n = select_neighbors (idx, ctx->tmp, nc, m, sel);
+    {
+      uint32_t *ln = vss_links (idx, slot, l);
+      memcpy (ln + 1, sel, n * sizeof (uint32_t));
+      ln[0] = n;
+    }
+    for (i = 0; i < n; i++)
+      link_back (idx, sel[i], slot, l);
+  }
+  if (level > idx->max_level) {
+    idx->max_level = level;
+    idx->entry = slot;
+  }
+  return 0;
+}
+
+int
+vss_hnsw_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
+                 const vss_search_opts *o, vss_hit *hit)
+{
+  uint32_t cur, ef = o->ef > o->k ? o->ef : o->k;
+  float curd;
+  int l, rc, found = 0;
+  size_t cap = SIZE_MAX;
+
+  if (idx->entry == VSS_NONE)
+    return 0;
+  cur = idx->entry;
+  curd = vss_dist_q (idx, q, cur);
+  if (o->within && accepted (idx, o, cur)
+      && within_hit (idx, q, cur, curd, o, hit))
+    return 1;
+  for (l = idx->max_level; l > 0; l--) {
+    cur = greedy (idx, q, cur, &curd, l, o, hit, &found);
+    if (found)
+      return 1;
+  }
+  /* A selective filter (or many tombstones) makes the beam wander: past a
+   * third of the index an exact scan is cheaper. */
+  if (o->filter || o->min_slot > 0 || idx->live < idx->n)
+    cap = idx->n / 3 + 2 * (size_t)ef;
+  rc = search_layer (idx, ctx, q, cur, curd, 0, o->within ? ef : ef, o, hit,
+                     cap);
+  if (rc == -2)
+    return -2;
+  if (rc == -1)
+    return -1;
+  if (o->within)
+    return rc;
+  return (int)ctx->res.len;
+}
+
+int
+vss_flat_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
+                 const vss_search_opts *o, vss_hit *hit)
+{
+  uint32_t keep = o->k;
+  size_t s;
+
+  if (idx->p.storage == VSS_STORAGE_INT8 && !o->within) {
+    /* candidates for the f32 re-rank */
+    keep = o->ef > o->k ? o->ef : o->k;
+    if (keep < o->k + 16)
+      keep = o->k + 16;
+  }
+  ctx->res.len = 0;
+  /* newest first: a dedup hit is most likely among recent rows */
+  for (s = idx->n; s > o->min_slot; s--) {
+    uint32_t slot = (uint32_t)(s - 1);
+    float d;
+    if (s >= 2 + o->min_slot)
+      prefetch_elem (idx, slot - 1);
+    if (!accepted (idx, o, slot))
+      continue;
+    d = vss_dist_q (idx, q, slot);
+    if (o->within) {
+      if (within_hit (idx, q, slot, d, o, hit))
+        return 1;
+      continue;
+    }
+    if (ctx->res.len < keep) {
+      if (vss_heap_push_max (&ctx->res, d, slot) < 0)
+        return -2;
+    } else if (d < ctx->res.v[0].d) {
+      vss_heap_pop_max (&ctx->res);
+      vss_heap_push_max (&ctx->res, d, slot);
+    }
+  }
+  return o->within ? 0 : (int)ctx->res.len;
+}

@@ -1,0 +1,245 @@
+/* libvssindex internals: shared by the files of index/ and by its tests.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Layout (hnswlib's shape): every element owns one fixed-size block in one
+ * contiguous level-0 array: [vector][level-0 link count + links][id]. The
+ * vector comes first so that it is 64-byte aligned. Upper levels, which few
+ * elements have, are allocated separately per element.
+ *
+ * Locking: `lock` (a rwlock) guards every field of vss_index below it.
+ * Searches take it shared, add/remove/growth take it exclusive. The context
+ * pool has its own mutex, taken only while holding `lock` (either way), so the
+ * order is always lock -> pool.lock.
+ */
+#ifndef VSS_INDEX_PRIVATE_H
+#define VSS_INDEX_PRIVATE_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "vss-index.h"
+
+#define VSS_NONE UINT32_MAX
+#define VSS_MAX_LEVEL 16
+
+/* ---- errors ---- */
+
+int vss_set_error (vss_error *err, vss_error_code code, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+/* ---- kernels ---- */
+
+typedef float (*vss_f32_fn) (const float *a, const float *b, size_t n);
+typedef int32_t (*vss_i8_fn) (const int8_t *a, const int8_t *b, size_t n);
+
+typedef struct {
+  const char *name;
+  vss_f32_fn dot;
+  vss_f32_fn l2sq;
+  vss_i8_fn dot_i8;
+} vss_kernels;
+
+/* The kernel set picked for this CPU (VSS_INDEX_KERNEL=name overrides). */
+const vss_kernels *vss_kernels_get (void);
+/* Every kernel set this build has and this CPU runs, scalar first;
+ * NULL past the end. For tests. */
+const vss_kernels *vss_kernels_nth (unsigned i);
+
+float vss_dot_f32_scalar (const float *a, const float *b, size_t n);
+float vss_l2sq_f32_scalar (const float *a, const float *b, size_t n);
+int32_t vss_dot_i8_scalar (const int8_t *a, const int8_t *b, size_t n);
+extern const vss_kernels vss_kernels_simd; /* SSE2 / NEON via simde */
+#if defined(__x86_64__) || defined(__i386__)
+extern const vss_kernels vss_kernels_avx2;
+extern const vss_kernels vss_kernels_avx512;
+#endif
+
+/* int8 form of a vector: q[i] = round (v[i] / scale), scale = max|v| / 127. */
+float vss_quantize_i8 (const float *v, size_t n, int8_t *q);
+
+/* ---- id -> slot map (open addressing, linear probing) ---- */
+
+typedef struct {
+  uint64_t *keys;
+  uint32_t *vals; /* VSS_NONE = empty */
+  size_t cap;     /* power of two */
+  size_t len;
+} vss_idmap;
+
+int vss_idmap_init (vss_idmap *m, size_t cap);
+void vss_idmap_clear (vss_idmap *m);
+uint32_t vss_idmap_get (const vss_idmap *m, uint64_t key);
+int vss_idmap_put (vss_idmap *m, uint64_t key, uint32_t val);
+void vss_idmap_del (vss_idmap *m, uint64_t key);
+size_t vss_idmap_memory (const vss_idmap *m);
+
+/* ---- per-search scratch: visited stamps and heaps ---- */
+
+typedef struct {
+  float d;
+  uint32_t id;
+} vss_pair;
+
+typedef struct {
+  vss_pair *v;
+  size_t len, cap;
+} vss_heap;
+
+typedef struct vss_ctx {
+  uint16_t *visited;
+  size_t visited_cap;
+  uint16_t epoch;
+  vss_heap cand; /* min-heap on distance */
+  vss_heap res;  /* max-heap on distance */
+  float *qf;     /* prepared query, dim floats */
+  int8_t *q8;    /* its int8 form (int8 storage) */
+  vss_pair *tmp; /* scratch for heuristics and re-rank */
+  size_t tmp_cap;
+  struct vss_ctx *next;
+} vss_ctx;
+
+typedef struct {
+  pthread_mutex_t lock; /* guards `free_list` */
+  vss_ctx *free_list;
+} vss_ctx_pool;
+
+/* ---- the index ---- */
+
+struct vss_index {
+  vss_index_params p;
+  const vss_kernels *k;
+  pthread_rwlock_t lock;
+
+  /* everything below is guarded by `lock` */
+  size_t cap;       /* slots allocated */
+  size_t n;         /* slots used, tombstones included */
+  size_t live;      /* slots not removed */
+  size_t elem_size; /* bytes per level-0 block */
+  size_t off_links; /* u32 count then M0 u32 links */
+  size_t off_id;    /* u64 */
+  size_t vec_bytes; /* the vector part of a block */
+  uint8_t *l0;      /* cap * elem_size, 64-byte aligned */
+  uint32_t **upper; /* per slot, levels 1..level: (1+M) u32 each */
+  uint8_t *levels;
+  uint8_t *deleted;
+  float *f32; /* int8 storage: the f32 vectors, for re-rank */
+  uint32_t M, M0;
+  int max_level;
+  uint32_t entry; /* VSS_NONE when empty */
+  double level_mult;
+  uint64_t rng;
+  vss_idmap map;
+  vss_ctx *wctx; /* the writer's scratch */
+  vss_ctx_pool pool;
+};
+
+/* A prepared query: f32 form and, for int8 storage, its int8 form. */
+typedef struct {
+  const float *f;
+  const int8_t *q8;
+  float scale;
+  float norm2;
+} vss_query;
+
+static inline uint8_t *
+vss_elem (const vss_index *idx, uint32_t slot)
+{
+  return idx->l0 + (size_t)slot * idx->elem_size;
+}
+
+static inline uint32_t *
+vss_links (const vss_index *idx, uint32_t slot, int level)
+{
+  if (level == 0)
+    return (uint32_t *)(vss_elem (idx, slot) + idx->off_links);
+  return idx->upper[slot] + (size_t)(level - 1) * (idx->M + 1);
+}
+
+static inline uint64_t
+vss_elem_id (const vss_index *idx, uint32_t slot)
+{
+  uint64_t id;
+  __builtin_memcpy (&id, vss_elem (idx, slot) + idx->off_id, sizeof id);
+  return id;
+}
+
+/* f32 vector of a slot (the stored one, or the re-rank copy for int8). */
+static inline const float *
+vss_elem_f32 (const vss_index *idx, uint32_t slot)
+{
+  if (idx->p.storage == VSS_STORAGE_INT8)
+    return idx->f32 + (size_t)slot * idx->p.dim;
+  return (const float *)vss_elem (idx, slot);
+}
+
+/* Storage-form distance between a query and a slot. */
+float vss_dist_q (const vss_index *idx, const vss_query *q, uint32_t slot);
+/* Exact f32 distance between a prepared f32 query and a slot. */
+float vss_dist_exact (const vss_index *idx, const float *qf, uint32_t slot);
+/* Builds `q` (pointing into ctx) from a raw f32 vector already validated. */
+void vss_query_prepare (const vss_index *idx, vss_ctx *ctx, const float *raw,
+                        vss_query *q);
+
+vss_ctx *vss_ctx_acquire (vss_index *idx);
+void vss_ctx_release (vss_index *idx, vss_ctx *ctx);
+vss_ctx *vss_ctx_new (const vss_index *idx);
+void vss_ctx_free (vss_ctx *ctx);
+int vss_ctx_reserve (vss_ctx *ctx, size_t cap);
+uint16_t vss_ctx_new_epoch (vss_ctx *ctx);
+int vss_ctx_tmp_reserve (vss_ctx *ctx, size_t n);
+void vss_ctx_pool_init (vss_ctx_pool *pool);
+void vss_ctx_pool_clear (vss_ctx_pool *pool);
+size_t vss_ctx_pool_memory (vss_ctx_pool *pool);
+
+int vss_heap_push_min (vss_heap *h, float d, uint32_t id);
+vss_pair vss_heap_pop_min (vss_heap *h);
+int vss_heap_push_max (vss_heap *h, float d, uint32_t id);
+vss_pair vss_heap_pop_max (vss_heap *h);
+
+/* ---- graph (vss-hnsw.c) ---- */
+
+/* Inserts an element whose block is already written into the graph. */
+int vss_hnsw_insert (vss_index *idx, uint32_t slot, int level);
+int vss_hnsw_random_level (vss_index *idx);
+
+/* Search options shared by graph and flat searches. */
+typedef struct {
+  uint32_t k;
+  uint32_t ef;
+  vss_filter_fn filter;
+  void *user_data;
+  uint32_t min_slot; /* slots below are ignored (window expiry) */
+  int within;        /* stop at the first hit with d <= r */
+  float r;
+  int exact; /* force the exact scan */
+} vss_search_opts;
+
+/* Results land in ctx->res (max-heap, storage-form distances) for k-NN;
+ * returns the number of results, or, for `within`, 1 with *hit filled / 0.
+ * -1 = the graph search gave up (very selective filter): scan instead. */
+int vss_hnsw_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
+                     const vss_search_opts *o, vss_hit *hit);
+int vss_flat_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
+                     const vss_search_opts *o, vss_hit *hit);
+
+/* Locked-already internals used by the window. */
+int vss_index_search_opts (vss_index *idx, const float *query, uint32_t dim,
+                           const vss_search_opts *o, vss_hit *out,
+                           vss_error *err);
+
+/* ---- storage (vss-index.c) ---- */
+
+int vss_index_grow (vss_index *idx, size_t cap);
+/* Writes vector, id and level of a fresh slot (n is bumped by the caller). */
+int vss_index_store (vss_index *idx, uint32_t slot, uint64_t id,
+                     const float *prepared, int level);
+vss_index *vss_index_new_internal (const vss_index_params *p, int load,
+                                   vss_error *err);
+
+/* ---- checksum ---- */
+
+uint32_t vss_crc32 (uint32_t crc, const void *data, size_t len);
+
+#endif /* VSS_INDEX_PRIVATE_H */

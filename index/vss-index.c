@@ -1,0 +1,558 @@
+/* libvssindex: the public vss_index API (validation, storage, locking).
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Threads: idx->lock is a writer-preferring rwlock. Searches, get, count,
+ * memory_used and save hold it shared; add, remove and set_ef_search hold it
+ * exclusive, so writers are serialised and a search waits at most for one
+ * insert (well under a millisecond at 1024 dimensions). Filter callbacks run
+ * under the shared lock: they must not call back into a writing function of
+ * the same index.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vss-index-private.h"
+
+#define VSS_MAX_M 256
+
+void
+vss_index_params_init (vss_index_params *p, vss_index_kind kind,
+                       vss_metric metric, uint32_t dim)
+{
+  memset (p, 0, sizeof *p);
+  p->kind = kind;
+  p->metric = metric;
+  p->dim = dim;
+  p->storage = VSS_STORAGE_F32;
+  p->M = 16;
+  p->ef_construction = 200;
+  p->ef_search = 64;
+  p->initial_capacity = 1024;
+  p->seed = 0x5eed5eedULL;
+}
+
+static void *
+aligned_block (size_t bytes)
+{
+  void *p = NULL;
+
+  if (bytes == 0)
+    bytes = 64;
+  if (posix_memalign (&p, 64, bytes) != 0)
+    return NULL;
+  return p;
+}
+
+int
+vss_index_grow (vss_index *idx, size_t cap)
+{
+  uint8_t *l0, *levels, *deleted;
+  uint32_t **upper;
+  float *f32 = NULL;
+
+  if (cap <= idx->cap)
+    return 0;
+  if (cap > (size_t)UINT32_MAX - 1)
+    return -1;
+  l0 = aligned_block (cap * idx->elem_size);
+  if (!l0)
+    return -1;
+  if (idx->n)
+    memcpy (l0, idx->l0, idx->n * idx->elem_size);
+  levels = realloc (idx->levels, cap);
+  if (!levels)
+    goto fail;
+  idx->levels = levels;
+  deleted = realloc (idx->deleted, cap);
+  if (!deleted)
+    goto fail;
+  idx->deleted = deleted;
+  upper = realloc (idx->upper, cap * sizeof *upper);
+  if (!upper)
+    goto fail;
+  idx->upper = upper;
+  if (idx->p.storage == VSS_STORAGE_INT8) {
+    f32 = realloc (idx->f32, cap * idx->p.dim * sizeof (float));
+    if (!f32)
+      goto fail;
+    idx->f32 = f32;
+  }
+  free (idx->l0);
+  idx->l0 = l0;
+  idx->cap = cap;
+  return 0;
+fail:
+  free (l0);
+  return -1;
+}
+
+vss_index *
+vss_index_new_internal (const vss_index_params *p, int load, vss_error *err)
+{
+  vss_index *idx;
+  pthread_rwlockattr_t attr;
+  size_t cap;
+
+  if (p == NULL) {
+    vss_set_error (err, VSS_ERR_INVALID, "no parameters");
+    return NULL;
+  }
+  if (p->dim == 0 || p->dim > (1u << 20)) {
+    vss_set_error (err, VSS_ERR_DIMENSION,
+                   "dimension %u out of range (1..1048576)", p->dim);
+    return NULL;
+  }
+  if (p->metric != VSS_METRIC_COSINE && p->metric != VSS_METRIC_IP
+      && p->metric != VSS_METRIC_L2) {
+    vss_set_error (err, VSS_ERR_INVALID, "unknown metric %d", (int)p->metric);
+    return NULL;
+  }
+  if (p->kind != VSS_INDEX_FLAT && p->kind != VSS_INDEX_HNSW) {
+    vss_set_error (err, VSS_ERR_INVALID, "unknown index kind %d", (int)p->kind);
+    return NULL;
+  }
+  if (p->storage != VSS_STORAGE_F32 && p->storage != VSS_STORAGE_INT8) {
+    vss_set_error (err, VSS_ERR_INVALID, "unknown storage %d", (int)p->storage);
+    return NULL;
+  }
+  if (p->kind == VSS_INDEX_HNSW && (p->M < 2 || p->M > VSS_MAX_M)) {
+    vss_set_error (err, VSS_ERR_INVALID, "M = %u out of range (2..%u)", p->M,
+                   VSS_MAX_M);
+    return NULL;
+  }
+  if (p->kind == VSS_INDEX_HNSW && p->ef_construction == 0) {
+    vss_set_error (err, VSS_ERR_INVALID, "ef_construction must be > 0");
+    return NULL;
+  }
+
+  idx = calloc (1, sizeof *idx);
+  if (!idx) {
+    vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  idx->p = *p;
+  if (idx->p.ef_search == 0)
+    idx->p.ef_search = 64;
+  idx->k = vss_kernels_get ();
+  idx->entry = VSS_NONE;
+  idx->max_level = -1;
+  idx->M = p->kind == VSS_INDEX_HNSW ? p->M : 0;
+  idx->M0 = 2 * idx->M;
+  idx->level_mult = idx->M > 1 ? 1.0 / log ((double)idx->M) : 0;
+  idx->rng = p->seed ? p->seed : 0x5eed5eedULL;
+  if (p->storage == VSS_STORAGE_INT8)
+    idx->vec_bytes = (((size_t)p->dim + 3) & ~(size_t)3) + 8;
+  else
+    idx->vec_bytes = (size_t)p->dim * sizeof (float);
+  idx->off_links = (idx->vec_bytes + 3) & ~(size_t)3;
+  idx->off_id = (idx->off_links + (1 + (size_t)idx->M0) * 4 + 7) & ~(size_t)7;
+  idx->elem_size = (idx->off_id + 8 + 63) & ~(size_t)63;
+
+  pthread_rwlockattr_init (&attr);
+#ifdef __GLIBC__
+  pthread_rwlockattr_setkind_np (&attr,
+                                 PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+  pthread_rwlock_init (&idx->lock, &attr);
+  pthread_rwlockattr_destroy (&attr);
+  vss_ctx_pool_init (&idx->pool);
+
+  cap = p->initial_capacity ? p->initial_capacity : 1024;
+  if (load)
+    cap = 1;
+  if (vss_index_grow (idx, cap) < 0 || vss_idmap_init (&idx->map, cap) < 0
+      || !(idx->wctx = vss_ctx_new (idx))) {
+    vss_index_free (idx);
+    vss_set_error (err, VSS_ERR_NOMEM, "out of memory for %zu vectors", cap);
+    return NULL;
+  }
+  return idx;
+}
+
+vss_index *
+vss_index_new (const vss_index_params *p, vss_error *err)
+{
+  return vss_index_new_internal (p, 0, err);
+}
+
+void
+vss_index_free (vss_index *idx)
+{
+  size_t i;
+
+  if (!idx)
+    return;
+  if (idx->upper)
+    for (i = 0; i < idx->n; i++)
+      if (idx->levels[i] > 0)
+        free (idx->upper[i]);
+  free (idx->upper);
+  free (idx->levels);
+  free (idx->deleted);
+  free (idx->l0);
+  free (idx->f32);
+  vss_idmap_clear (&idx->map);
+  vss_ctx_free (idx->wctx);
+  vss_ctx_pool_clear (&idx->pool);
+  pthread_rwlock_destroy (&idx->lock);
+  free (idx);
+}
+
+/* Checks a caller's vector; 0 or -1 with err set. */
+static int
+check_vector (const vss_index *idx, const float *v, uint32_t dim,
+              vss_error *err)
+{
+  double n2 = 0;
+  uint32_t i;
+
+  if (v == NULL)
+    return vss_set_error (err, VSS_ERR_INVALID, "no vector");
+  if (dim != idx->p.dim)
+    return vss_set_error (err, VSS_ERR_DIMENSION,
+                          "vector has dimension %u, the index %u", dim,
+                          idx->p.dim);
+  for (i = 0; i < dim; i++) {
+    if (!isfinite (v[i]))
+      return vss_set_error (err, VSS_ERR_INVALID,
+                            "vector component %u is not finite", i);
+    n2 += (double)v[i] * v[i];
+  }
+  if (idx->p.metric == VSS_METRIC_COSINE && !(n2 > 0))
+    return vss_set_error (err, VSS_ERR_INVALID,
+                          "zero vector has no cosine distance");
+  if (!isfinite (n2))
+    return vss_set_error (err, VSS_ERR_INVALID,
+                          "vector norm overflows a float");
+  return 0;
+}
+
+int
+vss_index_store (vss_index *idx, uint32_t slot, uint64_t id,
+                 const float *prepared, int level)
+{
+  uint8_t *e = vss_elem (idx, slot);
+  uint32_t dim = idx->p.dim;
+
+  memset (e, 0, idx->elem_size);
+  if (idx->p.storage == VSS_STORAGE_F32) {
+    memcpy (e, prepared, dim * sizeof (float));
+  } else {
+    size_t pad = ((size_t)dim + 3) & ~(size_t)3;
+    float scale = vss_quantize_i8 (prepared, dim, (int8_t *)e);
+    float n2 = idx->k->dot (prepared, prepared, dim);
+    memcpy (e + pad, &scale, sizeof scale);
+    memcpy (e + pad + 4, &n2, sizeof n2);
+    memcpy (idx->f32 + (size_t)slot * dim, prepared, dim * sizeof (float));
+  }
+  memcpy (e + idx->off_id, &id, sizeof id);
+  idx->levels[slot] = (uint8_t)level;
+  idx->deleted[slot] = 0;
+  idx->upper[slot] = NULL;
+  if (level > 0) {
+    idx->upper[slot] = calloc ((size_t)level * (idx->M + 1), sizeof (uint32_t));
+    if (!idx->upper[slot])
+      return -1;
+  }
+  return 0;
+}
+
+int
+vss_index_add (vss_index *idx, uint64_t id, const float *vec, uint32_t dim,
+               vss_error *err)
+{
+  uint32_t slot;
+  int level = 0, rc = -1;
+
+  if (!idx)
+    return vss_set_error (err, VSS_ERR_INVALID, "no index");
+  if (check_vector (idx, vec, dim, err) < 0)
+    return -1;
+  pthread_rwlock_wrlock (&idx->lock);
+  if (vss_idmap_get (&idx->map, id) != VSS_NONE) {
+    vss_set_error (err, VSS_ERR_DUPLICATE, "id %llu is already present",
+                   (unsigned long long)id);
+    goto out;
+  }
+  if (idx->n == idx->cap) {
+    size_t want = idx->cap < 1024 ? 1024 : idx->cap * 2;
+    if (vss_index_grow (idx, want) < 0
+        && vss_index_grow (idx, idx->cap + idx->cap / 8 + 1) < 0) {
+      vss_set_error (err, VSS_ERR_NOMEM,
+                     "cannot grow the index past %zu vectors", idx->cap);
+      goto out;
+    }
+  }
+  slot = (uint32_t)idx->n;
+  memcpy (idx->wctx->qf, vec, dim * sizeof (float));
+  if (idx->p.metric == VSS_METRIC_COSINE)
+    vss_normalize_f32 (idx->wctx->qf, dim);
+  if (idx->p.kind == VSS_INDEX_HNSW)
+    level = vss_hnsw_random_level (idx);
+  if (vss_index_store (idx, slot, id, idx->wctx->qf, level) < 0
+      || vss_idmap_put (&idx->map, id, slot) < 0) {
+    free (idx->upper[slot]);
+    idx->upper[slot] = NULL;
+    vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  idx->n++;
+  idx->live++;
+  if (idx->p.kind == VSS_INDEX_HNSW && vss_hnsw_insert (idx, slot, level) < 0) {
+    /* the element is stored but not linked: keep it as a tombstone */
+    idx->deleted[slot] = 1;
+    idx->live--;
+    vss_idmap_del (&idx->map, id);
+    vss_set_error (err, VSS_ERR_NOMEM, "out of memory while linking");
+    goto out;
+  }
+  rc = 0;
+out:
+  pthread_rwlock_unlock (&idx->lock);
+  return rc;
+}
+
+int
+vss_index_remove (vss_index *idx, uint64_t id, vss_error *err)
+{
+  uint32_t slot;
+  int rc = -1;
+
+  if (!idx)
+    return vss_set_error (err, VSS_ERR_INVALID, "no index");
+  pthread_rwlock_wrlock (&idx->lock);
+  slot = vss_idmap_get (&idx->map, id);
+  if (slot == VSS_NONE) {
+    vss_set_error (err, VSS_ERR_NOT_FOUND, "id %llu is not present",
+                   (unsigned long long)id);
+  } else {
+    idx->deleted[slot] = 1;
+    idx->live--;
+    vss_idmap_del (&idx->map, id);
+    rc = 0;
+  }
+  pthread_rwlock_unlock (&idx->lock);
+  return rc;
+}
+
+static int
+cmp_hit (const void *a, const void *b)
+{
+  const vss_hit *x = a, *y = b;
+  return x->distance < y->distance   ? -1
+         : x->distance > y->distance ? 1
+                                     : (x->id > y->id) - (x->id < y->id);
+}
+
+/* Moves ctx->res into `out`, nearest first, at most k, with f32 distances. */
+static int
+collect (vss_index *idx, vss_ctx *ctx, const vss_query *q, uint32_t k,
+         vss_hit *out, vss_error *err)
+{
+  size_t n = ctx->res.len, i;
+  vss_hit *tmp;
+
+  if (idx->p.storage == VSS_STORAGE_F32) {
+    while (ctx->res.len > k)
+      vss_heap_pop_max (&ctx->res);
+    n = ctx->res.len;
+    while (ctx->res.len > 0) {
+      vss_pair p = vss_heap_pop_max (&ctx->res);
+      out[ctx->res.len].id = vss_elem_id (idx, p.id);
+      out[ctx->res.len].distance = p.d;
+    }
+    return (int)n;
+  }
+  /* int8: re-rank every candidate in f32 */
+  tmp = malloc ((n ? n : 1) * sizeof *tmp);
+  if (!tmp)
+    return vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
+  for (i = 0; i < n; i++) {
+    uint32_t slot = ctx->res.v[i].id;
+    tmp[i].id = slot;
+    tmp[i].distance = vss_dist_exact (idx, q->f, slot);
+  }
+  ctx->res.len = 0;
+  qsort (tmp, n, sizeof *tmp, cmp_hit);
+  if (n > k)
+    n = k;
+  for (i = 0; i < n; i++) {
+    out[i].id = vss_elem_id (idx, (uint32_t)tmp[i].id);
+    out[i].distance = tmp[i].distance;
+  }
+  free (tmp);
+  return (int)n;
+}
+
+int
+vss_index_search_opts (vss_index *idx, const float *query, uint32_t dim,
+                       const vss_search_opts *o, vss_hit *out, vss_error *err)
+{
+  vss_search_opts oo;
+  vss_ctx *ctx;
+  vss_query q;
+  int rc;
+
+  if (!idx)
+    return vss_set_error (err, VSS_ERR_INVALID, "no index");
+  if (!o->within && o->k == 0)
+    return vss_set_error (err, VSS_ERR_INVALID, "k must be > 0");
+  if (!out)
+    return vss_set_error (err, VSS_ERR_INVALID, "no output array");
+  if (o->within && isnan (o->r))
+    return vss_set_error (err, VSS_ERR_INVALID, "r is NaN");
+  if (check_vector (idx, query, dim, err) < 0)
+    return -1;
+  pthread_rwlock_rdlock (&idx->lock);
+  if (idx->live == 0) {
+    pthread_rwlock_unlock (&idx->lock);
+    return 0;
+  }
+  oo = *o;
+  if (oo.ef == 0)
+    oo.ef = idx->p.ef_search;
+  o = &oo;
+  ctx = vss_ctx_acquire (idx);
+  if (!ctx) {
+    pthread_rwlock_unlock (&idx->lock);
+    return vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
+  }
+  vss_query_prepare (idx, ctx, query, &q);
+  if (idx->p.kind == VSS_INDEX_HNSW && !o->exact)
+    rc = vss_hnsw_search (idx, ctx, &q, o, out);
+  else
+    rc = -1;
+  if (rc == -1)
+    rc = vss_flat_search (idx, ctx, &q, o, out);
+  if (rc == -2)
+    rc = vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
+  else if (!o->within)
+    rc = collect (idx, ctx, &q, o->k, out, err);
+  vss_ctx_release (idx, ctx);
+  pthread_rwlock_unlock (&idx->lock);
+  return rc;
+}
+
+int
+vss_index_search (vss_index *idx, const float *query, uint32_t dim, uint32_t k,
+                  uint32_t ef, vss_filter_fn filter, void *user_data,
+                  vss_hit *out, vss_error *err)
+{
+  vss_search_opts o;
+
+  memset (&o, 0, sizeof o);
+  o.k = k;
+  o.ef = ef;
+  o.filter = filter;
+  o.user_data = user_data;
+  return vss_index_search_opts (idx, query, dim, &o, out, err);
+}
+
+int
+vss_index_search_within (vss_index *idx, const float *query, uint32_t dim,
+                         float r, vss_hit *out, vss_error *err)
+{
+  vss_search_opts o;
+
+  memset (&o, 0, sizeof o);
+  o.k = 1;
+  o.within = 1;
+  o.r = r;
+  return vss_index_search_opts (idx, query, dim, &o, out, err);
+}
+
+int
+vss_index_get (vss_index *idx, uint64_t id, float *out, uint32_t dim,
+               vss_error *err)
+{
+  uint32_t slot;
+  int rc = -1;
+
+  if (!idx || !out)
+    return vss_set_error (err, VSS_ERR_INVALID, "no index or no output");
+  if (dim != idx->p.dim)
+    return vss_set_error (err, VSS_ERR_DIMENSION,
+                          "output has dimension %u, the index %u", dim,
+                          idx->p.dim);
+  pthread_rwlock_rdlock (&idx->lock);
+  slot = vss_idmap_get (&idx->map, id);
+  if (slot == VSS_NONE) {
+    vss_set_error (err, VSS_ERR_NOT_FOUND, "id %llu is not present",
+                   (unsigned long long)id);
+  } else {
+    memcpy (out, vss_elem_f32 (idx, slot), dim * sizeof (float));
+    rc = 0;
+  }
+  pthread_rwlock_unlock (&idx->lock);
+  return rc;
+}
+
+int
+vss_index_contains (vss_index *idx, uint64_t id)
+{
+  int r;
+
+  if (!idx)
+    return 0;
+  pthread_rwlock_rdlock (&idx->lock);
+  r = vss_idmap_get (&idx->map, id) != VSS_NONE;
+  pthread_rwlock_unlock (&idx->lock);
+  return r;
+}
+
+size_t
+vss_index_count (vss_index *idx)
+{
+  size_t n;
+
+  if (!idx)
+    return 0;
+  pthread_rwlock_rdlock (&idx->lock);
+  n = idx->live;
+  pthread_rwlock_unlock (&idx->lock);
+  return n;
+}
+
+size_t
+vss_index_memory_used (vss_index *idx)
+{
+  size_t m, i;
+
+  if (!idx)
+    return 0;
+  pthread_rwlock_rdlock (&idx->lock);
+  m = sizeof *idx + idx->cap * (idx->elem_size + 2 + sizeof (uint32_t *));
+  if (idx->f32)
+    m += idx->cap * idx->p.dim * sizeof (float);
+  for (i = 0; i < idx->n; i++)
+    if (idx->levels[i] > 0)
+      m += (size_t)idx->levels[i] * (idx->M + 1) * sizeof (uint32_t);
+  m += vss_idmap_memory (&idx->map);
+  m += idx->wctx->visited_cap * 2;
+  m += vss_ctx_pool_memory (&idx->pool);
+  pthread_rwlock_unlock (&idx->lock);
+  return m;
+}
+
+uint32_t
+vss_index_dim (const vss_index *idx)
+{
+  return idx ? idx->p.dim : 0;
+}
+
+vss_metric
+vss_index_metric (const vss_index *idx)
+{
+  return idx ? idx->p.metric : VSS_METRIC_COSINE;
+}
+
+void
+vss_index_set_ef_search (vss_index *idx, uint32_t ef)
+{
+  if (!idx)
+    return;
+  pthread_rwlock_wrlock (&idx->lock);
+  idx->p.ef_search = ef ? ef : 64;
+  pthread_rwlock_unlock (&idx->lock);
+}

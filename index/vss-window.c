@@ -1,0 +1,482 @@
+/* libvssindex: the sliding window for dedup, a time-ordered ring of
+ * segments.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Rows get a global sequence number in insertion order; timestamps never
+ * decrease, so the live rows are always the suffix [first_live, total). Each
+ * segment holds `segment_size` consecutive rows in its own HNSW index (local
+ * id = row - base), built as rows arrive; the newest segment is searched
+ * exactly while it holds at most `exact_limit` rows. A segment whose rows are
+ * all dead is freed whole (O(1)); the dead rows of the oldest, partly expired
+ * segment are skipped at search time. Nothing is ever removed from a graph.
+ *
+ * Threads: `lock` (a rwlock) guards every field below it; searches hold it
+ * shared (the segment indexes lock themselves too, in the order window ->
+ * index), add, expire, the setters and clear hold it exclusive.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vss-index-private.h"
+
+typedef struct {
+  vss_index *idx;
+  uint64_t *ids;
+  int64_t *ts;
+  uint64_t base; /* sequence number of local row 0 */
+  uint32_t n;
+} vss_segment;
+
+struct vss_window {
+  vss_window_params p;
+  pthread_rwlock_t lock;
+  vss_segment **ring; /* oldest at head */
+  size_t ring_cap, head, len;
+  uint64_t total; /* rows ever added */
+  uint64_t first_live;
+  int64_t last_ts;
+  int have_ts;
+};
+
+void
+vss_window_params_init (vss_window_params *p, vss_metric metric, uint32_t dim)
+{
+  memset (p, 0, sizeof *p);
+  p->metric = metric;
+  p->dim = dim;
+  p->storage = VSS_STORAGE_F32;
+  p->segment_size = 1024;
+  p->exact_limit = 0;
+  p->M = 16;
+  p->ef_construction = 200;
+  p->ef_search = 64;
+}
+
+static void
+segment_free (vss_segment *s)
+{
+  if (!s)
+    return;
+  vss_index_free (s->idx);
+  free (s->ids);
+  free (s->ts);
+  free (s);
+}
+
+static vss_segment *
+segment_new (const vss_window *w, vss_error *err)
+{
+  vss_index_params ip;
+  vss_segment *s = calloc (1, sizeof *s);
+
+  if (!s) {
+    vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  vss_index_params_init (&ip, VSS_INDEX_HNSW, w->p.metric, w->p.dim);
+  ip.storage = w->p.storage;
+  ip.M = w->p.M;
+  ip.ef_construction = w->p.ef_construction;
+  ip.ef_search = w->p.ef_search;
+  ip.initial_capacity = w->p.segment_size;
+  s->idx = vss_index_new (&ip, err);
+  s->ids = malloc (w->p.segment_size * sizeof *s->ids);
+  s->ts = malloc (w->p.segment_size * sizeof *s->ts);
+  if (!s->idx || !s->ids || !s->ts) {
+    if (s->idx)
+      vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
+    segment_free (s);
+    return NULL;
+  }
+  s->base = w->total;
+  return s;
+}
+
+static inline vss_segment *
+seg_at (const vss_window *w, size_t i)
+{
+  return w->ring[(w->head + i) % w->ring_cap];
+}
+
+vss_window *
+vss_window_new (const vss_window_params *p, vss_error *err)
+{
+  vss_window *w;
+  vss_index_params ip;
+  vss_index *probe;
+  pthread_rwlockattr_t attr;
+
+  if (!p) {
+    vss_set_error (err, VSS_ERR_INVALID, "no parameters");
+    return NULL;
+  }
+  /* let the index check metric, dimension, M and storage */
+  vss_index_params_init (&ip, VSS_INDEX_HNSW, p->metric, p->dim);
+  ip.storage = p->storage;
+  ip.M = p->M;
+  ip.ef_construction = p->ef_construction;
+  ip.initial_capacity = 1;
+  probe = vss_index_new (&ip, err);
+  if (!probe)
+    return NULL;
+  vss_index_free (probe);
+  if (p->max_age < 0) {
+    vss_set_error (err, VSS_ERR_INVALID, "max_age must be >= 0");
+    return NULL;
+  }
+  w = calloc (1, sizeof *w);
+  if (!w) {
+    vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  w->p = *p;
+  if (w->p.segment_size == 0)
+    w->p.segment_size = 1024;
+  if (w->p.exact_limit == 0 || w->p.exact_limit > w->p.segment_size)
+    w->p.exact_limit = w->p.segment_size;
+  if (w->p.ef_search == 0)
+    w->p.ef_search = 64;
+  pthread_rwlockattr_init (&attr);
+#ifdef __GLIBC__
+  pthread_rwlockattr_setkind_np (&attr,
+                                 PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+  pthread_rwlock_init (&w->lock, &attr);
+  pthread_rwlockattr_destroy (&attr);
+  return w;
+}
+
+static void
+drop_all (vss_window *w)
+{
+  size_t i;
+
+  for (i = 0; i < w->len; i++)
+    segment_free (seg_at (w, i));
+  w->head = w->len = 0;
+}
+
+void
+vss_window_free (vss_window *w)
+{
+  if (!w)
+    return;
+  drop_all (w);
+  free (w->ring);
+  pthread_rwlock_destroy (&w->lock);
+  free (w);
+}
+
+/* Frees the segments with no live row left: O(1) each. */
+static void
+drop_dead (vss_window *w)
+{
+  while (w->len > 0) {
+    vss_segment *s = seg_at (w, 0);
+    if (s->base + s->n > w->first_live)
+      break;
+    segment_free (s);
+    w->head = (w->head + 1) % w->ring_cap;
+    w->len--;
+  }
+  if (w->len == 0)
+    w->head = 0;
+}
+
+static void
+evict_count (vss_window *w)
+{
+  if (w->p.max_count > 0 && w->total - w->first_live > w->p.max_count)
+    w->first_live = w->total - w->p.max_count;
+  drop_dead (w);
+}
+
+static int
+push_segment (vss_window *w, vss_error *err)
+{
+  vss_segment *s;
+
+  if (w->len == w->ring_cap) {
+    size_t cap = w->ring_cap ? w->ring_cap * 2 : 16, i;
+    vss_segment **r = malloc (cap * sizeof *r);
+    if (!r)
+      return vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
+    for (i = 0; i < w->len; i++)
+      r[i] = seg_at (w, i);
+    free (w->ring);
+    w->ring = r;
+    w->ring_cap = cap;
+    w->head = 0;
+  }
+  s = segment_new (w, err);
+  if (!s)
+    return -1;
+  w->ring[(w->head + w->len) % w->ring_cap] = s;
+  w->len++;
+  return 0;
+}
+
+int
+vss_window_add (vss_window *w, uint64_t id, int64_t ts, const float *vec,
+                uint32_t dim, vss_error *err)
+{
+  vss_segment *s;
+  int rc = -1;
+
+  if (!w)
+    return vss_set_error (err, VSS_ERR_INVALID, "no window");
+  pthread_rwlock_wrlock (&w->lock);
+  if (w->have_ts && ts < w->last_ts)
+    ts = w->last_ts;
+  if (w->len == 0 || seg_at (w, w->len - 1)->n >= w->p.segment_size) {
+    if (push_segment (w, err) < 0)
+      goto out;
+  }
+  s = seg_at (w, w->len - 1);
+  if (vss_index_add (s->idx, s->n, vec, dim, err) < 0) {
+    /* a fresh, still empty segment stays: the next add uses it */
+    goto out;
+  }
+  s->ids[s->n] = id;
+  s->ts[s->n] = ts;
+  s->n++;
+  w->total++;
+  w->last_ts = ts;
+  w->have_ts = 1;
+  evict_count (w);
+  rc = 0;
+out:
+  pthread_rwlock_unlock (&w->lock);
+  return rc;
+}
+
+size_t
+vss_window_expire (vss_window *w, int64_t now)
+{
+  size_t live;
+
+  if (!w)
+    return 0;
+  pthread_rwlock_wrlock (&w->lock);
+  if (w->p.max_age > 0 && w->len > 0) {
+    /* rows with ts < cutoff are gone; avoid overflow near INT64_MIN */
+    int64_t cutoff
+        = now < INT64_MIN + w->p.max_age ? INT64_MIN : now - w->p.max_age;
+    while (w->len > 0) {
+      vss_segment *s = seg_at (w, 0);
+      uint32_t lo, hi;
+      if (s->n > 0 && s->ts[s->n - 1] < cutoff) {
+        if (w->first_live < s->base + s->n)
+          w->first_live = s->base + s->n;
+        drop_dead (w);
+        continue;
+      }
+      /* first row with ts >= cutoff */
+      lo = 0;
+      hi = s->n;
+      while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->ts[mid] < cutoff)
+          lo = mid + 1;
+        else
+          hi = mid;
+      }
+      if (w->first_live < s->base + lo)
+        w->first_live = s->base + lo;
+      break;
+    }
+  }
+  live = (size_t)(w->total - w->first_live);
+  pthread_rwlock_unlock (&w->lock);
+  return live;
+}
+
+/* Runs `o` on segment i (newest = len - 1). */
+static int
+search_segment (const vss_window *w, size_t i, const float *query, uint32_t dim,
+                vss_search_opts *o, vss_hit *out, vss_error *err)
+{
+  vss_segment *s = seg_at (w, i);
+
+  o->min_slot
+      = s->base < w->first_live ? (uint32_t)(w->first_live - s->base) : 0;
+  if (o->min_slot >= s->n)
+    return 0;
+  o->exact = (i == w->len - 1 && s->n <= w->p.exact_limit);
+  return vss_index_search_opts (s->idx, query, dim, o, out, err);
+}
+
+static int
+check_query (const vss_window *w, const float *q, uint32_t dim, vss_error *err)
+{
+  uint32_t i;
+  double n2 = 0;
+
+  if (!q)
+    return vss_set_error (err, VSS_ERR_INVALID, "no query vector");
+  if (dim != w->p.dim)
+    return vss_set_error (err, VSS_ERR_DIMENSION,
+                          "vector has dimension %u, the window %u", dim,
+                          w->p.dim);
+  for (i = 0; i < dim; i++) {
+    if (!isfinite (q[i]))
+      return vss_set_error (err, VSS_ERR_INVALID,
+                            "vector component %u is not finite", i);
+    n2 += (double)q[i] * q[i];
+  }
+  if (w->p.metric == VSS_METRIC_COSINE && !(n2 > 0))
+    return vss_set_error (err, VSS_ERR_INVALID,
+                          "zero vector has no cosine distance");
+  return 0;
+}
+
+int
+vss_window_search_first_within (vss_window *w, const float *query, uint32_t dim,
+                                float r, vss_window_hit *out, vss_error *err)
+{
+  vss_search_opts o;
+  size_t i;
+  int rc = 0;
+
+  if (!w || !out)
+    return vss_set_error (err, VSS_ERR_INVALID, "no window or no output");
+  if (isnan (r))
+    return vss_set_error (err, VSS_ERR_INVALID, "r is NaN");
+  if (check_query (w, query, dim, err) < 0)
+    return -1;
+  memset (&o, 0, sizeof o);
+  o.k = 1;
+  o.within = 1;
+  o.r = r;
+  pthread_rwlock_rdlock (&w->lock);
+  for (i = w->len; i > 0; i--) {
+    vss_hit h;
+    rc = search_segment (w, i - 1, query, dim, &o, &h, err);
+    if (rc < 0)
+      break;
+    if (rc == 1) {
+      vss_segment *s = seg_at (w, i - 1);
+      out->id = s->ids[h.id];
+      out->ts = s->ts[h.id];
+      out->distance = h.distance;
+      break;
+    }
+  }
+  pthread_rwlock_unlock (&w->lock);
+  return rc;
+}
+
+int
+vss_window_search (vss_window *w, const float *query, uint32_t dim, uint32_t k,
+                   vss_window_hit *out, vss_error *err)
+{
+  vss_search_opts o;
+  vss_hit *h;
+  size_t i;
+  int n = 0, rc = 0;
+
+  if (!w || !out)
+    return vss_set_error (err, VSS_ERR_INVALID, "no window or no output");
+  if (k == 0)
+    return vss_set_error (err, VSS_ERR_INVALID, "k must be > 0");
+  if (check_query (w, query, dim, err) < 0)
+    return -1;
+  h = malloc (k * sizeof *h);
+  if (!h)
+    return vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
+  memset (&o, 0, sizeof o);
+  o.k = k;
+  pthread_rwlock_rdlock (&w->lock);
+  for (i = w->len; i > 0; i--) {
+    vss_segment *s = seg_at (w, i - 1);
+    int j, m = search_segment (w, i - 1, query, dim, &o, h, err);
+    if (m < 0) {
+      rc = -1;
+      break;
+    }
+    /* merge into out (sorted, nearest first; ties keep the newer) */
+    for (j = 0; j < m; j++) {
+      int pos = n;
+      if (n == (int)k && !(h[j].distance < out[n - 1].distance))
+        continue;
+      if (n < (int)k)
+        n++;
+      pos = n - 1;
+      while (pos > 0 && h[j].distance < out[pos - 1].distance) {
+        out[pos] = out[pos - 1];
+        pos--;
+      }
+      out[pos].id = s->ids[h[j].id];
+      out[pos].ts = s->ts[h[j].id];
+      out[pos].distance = h[j].distance;
+    }
+  }
+  pthread_rwlock_unlock (&w->lock);
+  free (h);
+  return rc < 0 ? rc : n;
+}
+
+void
+vss_window_set_max_count (vss_window *w, size_t max_count)
+{
+  if (!w)
+    return;
+  pthread_rwlock_wrlock (&w->lock);
+  w->p.max_count = max_count;
+  evict_count (w);
+  pthread_rwlock_unlock (&w->lock);
+}
+
+void
+vss_window_set_max_age (vss_window *w, int64_t max_age)
+{
+  if (!w)
+    return;
+  pthread_rwlock_wrlock (&w->lock);
+  w->p.max_age = max_age > 0 ? max_age : 0;
+  pthread_rwlock_unlock (&w->lock);
+}
+
+size_t
+vss_window_count (vss_window *w)
+{
+  size_t n;
+
+  if (!w)
+    return 0;
+  pthread_rwlock_rdlock (&w->lock);
+  n = (size_t)(w->total - w->first_live);
+  pthread_rwlock_unlock (&w->lock);
+  return n;
+}
+
+size_t
+vss_window_memory_used (vss_window *w)
+{
+  size_t m, i;
+
+  if (!w)
+    return 0;
+  pthread_rwlock_rdlock (&w->lock);
+  m = sizeof *w + w->ring_cap * sizeof *w->ring;
+  for (i = 0; i < w->len; i++) {
+    vss_segment *s = seg_at (w, i);
+    m += sizeof *s + vss_index_memory_used (s->idx)
+         + w->p.segment_size * (sizeof *s->ids + sizeof *s->ts);
+  }
+  pthread_rwlock_unlock (&w->lock);
+  return m;
+}
+
+void
+vss_window_clear (vss_window *w)
+{
+  if (!w)
+    return;
+  pthread_rwlock_wrlock (&w->lock);
+  drop_all (w);
+  w->first_live = w->total;
+  w->have_ts = 0;
+  pthread_rwlock_unlock (&w->lock);
+}

@@ -1,0 +1,339 @@
+/* libvssindex: API behaviour, invalid input and edge cases, for the flat and
+ * the HNSW index, f32 and int8, every metric.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <math.h>
+
+#include "vss-check.h"
+#include "vss-datagen.h"
+
+static vss_index *
+make (vss_index_kind kind, vss_metric metric, uint32_t dim, vss_storage st)
+{
+  vss_index_params p;
+  vss_error err = { 0 };
+  vss_index *idx;
+
+  vss_index_params_init (&p, kind, metric, dim);
+  p.storage = st;
+  p.initial_capacity = 4; /* exercise growth */
+  idx = vss_index_new (&p, &err);
+  if (!idx)
+    fprintf (stderr, "vss_index_new: %s\n", err.msg);
+  return idx;
+}
+
+static const struct {
+  vss_index_kind kind;
+  vss_storage st;
+  const char *name;
+} variants[] = {
+  { VSS_INDEX_FLAT, VSS_STORAGE_F32, "flat/f32" },
+  { VSS_INDEX_HNSW, VSS_STORAGE_F32, "hnsw/f32" },
+  { VSS_INDEX_FLAT, VSS_STORAGE_INT8, "flat/int8" },
+  { VSS_INDEX_HNSW, VSS_STORAGE_INT8, "hnsw/int8" },
+};
+
+#define N_VARIANTS 4
+
+static void
+test_invalid_input (void)
+{
+  int v;
+
+  for (v = 0; v < N_VARIANTS; v++) {
+    vss_index *idx
+        = make (variants[v].kind, VSS_METRIC_COSINE, 4, variants[v].st);
+    vss_error err = { 0 };
+    float ok[4] = { 1, 2, 3, 4 }, bad[4] = { 1, NAN, 3, 4 };
+    float inf[4] = { 1, INFINITY, 3, 4 }, zero[4] = { 0 };
+    vss_hit hits[4];
+
+    CHECK (idx);
+    CHECK (vss_index_add (idx, 1, bad, 4, &err) < 0
+           && err.code == VSS_ERR_INVALID && strstr (err.msg, "finite"));
+    CHECK (vss_index_add (idx, 1, inf, 4, &err) < 0
+           && err.code == VSS_ERR_INVALID);
+    CHECK (vss_index_add (idx, 1, zero, 4, &err) < 0
+           && err.code == VSS_ERR_INVALID && strstr (err.msg, "zero"));
+    CHECK (vss_index_add (idx, 1, ok, 3, &err) < 0
+           && err.code == VSS_ERR_DIMENSION);
+    CHECK (vss_index_add (idx, 1, NULL, 4, &err) < 0
+           && err.code == VSS_ERR_INVALID);
+    CHECK (vss_index_add (idx, 1, ok, 4, &err) == 0);
+    CHECK (vss_index_add (idx, 1, ok, 4, &err) < 0
+           && err.code == VSS_ERR_DUPLICATE);
+    CHECK (vss_index_add (idx, 1, ok, 4, NULL) < 0); /* NULL err is fine */
+    CHECK (vss_index_search (idx, ok, 4, 0, 0, NULL, NULL, hits, &err) < 0
+           && err.code == VSS_ERR_INVALID);
+    CHECK (vss_index_search (idx, bad, 4, 1, 0, NULL, NULL, hits, &err) < 0);
+    CHECK (vss_index_search (idx, ok, 5, 1, 0, NULL, NULL, hits, &err) < 0
+           && err.code == VSS_ERR_DIMENSION);
+    CHECK (vss_index_search (idx, zero, 4, 1, 0, NULL, NULL, hits, &err) < 0);
+    CHECK (vss_index_search_within (idx, ok, 4, NAN, hits, &err) < 0);
+    CHECK (vss_index_remove (idx, 2, &err) < 0
+           && err.code == VSS_ERR_NOT_FOUND);
+    CHECK (vss_index_get (idx, 2, ok, 4, &err) < 0
+           && err.code == VSS_ERR_NOT_FOUND);
+    CHECK (vss_index_get (idx, 1, ok, 3, &err) < 0
+           && err.code == VSS_ERR_DIMENSION);
+    CHECK (vss_index_count (idx) == 1);
+    vss_index_free (idx);
+  }
+  {
+    vss_index_params p;
+    vss_error err = { 0 };
+    vss_index_params_init (&p, VSS_INDEX_HNSW, VSS_METRIC_L2, 0);
+    CHECK (vss_index_new (&p, &err) == NULL && err.code == VSS_ERR_DIMENSION);
+    vss_index_params_init (&p, VSS_INDEX_HNSW, VSS_METRIC_L2, 8);
+    p.M = 1;
+    CHECK (vss_index_new (&p, &err) == NULL && err.code == VSS_ERR_INVALID);
+    vss_index_params_init (&p, VSS_INDEX_HNSW, (vss_metric)9, 8);
+    CHECK (vss_index_new (&p, &err) == NULL && err.code == VSS_ERR_INVALID);
+    CHECK (vss_index_new (NULL, &err) == NULL);
+    /* an L2 or IP index takes zero vectors */
+    vss_index_params_init (&p, VSS_INDEX_HNSW, VSS_METRIC_L2, 2);
+    {
+      vss_index *idx = vss_index_new (&p, &err);
+      float z[2] = { 0, 0 };
+      CHECK (idx && vss_index_add (idx, 5, z, 2, &err) == 0);
+      vss_index_free (idx);
+    }
+  }
+}
+
+/* Random vectors; the nearest of each stored vector is itself. */
+static void
+test_basic_all_metrics (void)
+{
+  vss_metric metrics[] = { VSS_METRIC_COSINE, VSS_METRIC_IP, VSS_METRIC_L2 };
+  int v, m;
+  uint32_t d = 24;
+  size_t n = 600, i;
+  float *x = malloc (n * d * sizeof (float));
+  vss_rng r = { 7, 0, 0 };
+
+  for (i = 0; i < n * d; i++)
+    x[i] = (float)vss_rng_normal (&r);
+  for (m = 0; m < 3; m++) {
+    for (v = 0; v < N_VARIANTS; v++) {
+      vss_index *idx = make (variants[v].kind, metrics[m], d, variants[v].st);
+      vss_error err = { 0 };
+      vss_hit hits[10];
+      float got[24];
+      size_t self = 0;
+      CHECK (idx);
+      for (i = 0; i < n; i++) {
+        float *vec = x + i * d;
+        if (metrics[m] == VSS_METRIC_IP)
+          vss_gen_normalise (vec, d); /* IP on unit vectors = cosine */
+        CHECK_MSG (vss_index_add (idx, 1000 + i, vec, d, &err) == 0, "%s",
+                   err.msg);
+      }
+      CHECK (vss_index_count (idx) == n);
+      CHECK (vss_index_dim (idx) == d && vss_index_metric (idx) == metrics[m]);
+      CHECK (vss_index_memory_used (idx) > n * d);
+      for (i = 0; i < n; i++) {
+        int k = vss_index_search (idx, x + i * d, d, 10, 0, NULL, NULL, hits,
+                                  &err);
+        int j;
+        CHECK_MSG (k == 10, "%s: %d %s", variants[v].name, k, err.msg);
+        for (j = 1; j < k; j++)
+          CHECK (hits[j - 1].distance <= hits[j].distance);
+        if (hits[0].id == 1000 + i)
+          self++;
+        /* the distance is the exact one, whatever the storage */
+        CHECK (fabsf (hits[0].distance
+                      - vss_distance (metrics[m], x + i * d,
+                                      x + (hits[0].id - 1000) * d, d))
+               < 1e-4);
+      }
+      CHECK_MSG (self >= n * 99 / 100, "%s metric %d: self-hit %zu/%zu",
+                 variants[v].name, m, self, n);
+      /* get returns the stored form: normalised for cosine */
+      CHECK (vss_index_get (idx, 1003, got, d, &err) == 0);
+      if (metrics[m] == VSS_METRIC_COSINE) {
+        float ref[24];
+        memcpy (ref, x + 3 * d, sizeof ref);
+        vss_gen_normalise (ref, d);
+        for (i = 0; i < d; i++)
+          CHECK (fabsf (got[i] - ref[i]) < 1e-6);
+      } else {
+        CHECK (memcmp (got, x + 3 * d, sizeof got) == 0);
+      }
+      CHECK (vss_index_contains (idx, 1003) && !vss_index_contains (idx, 3));
+      vss_index_free (idx);
+    }
+  }
+  free (x);
+}
+
+static void
+test_empty_and_small (void)
+{
+  int v;
+
+  for (v = 0; v < N_VARIANTS; v++) {
+    vss_index *idx = make (variants[v].kind, VSS_METRIC_L2, 1, variants[v].st);
+    vss_error err = { 0 };
+    vss_hit hits[8];
+    float q = 0.4f, x;
+    int i, n;
+
+    CHECK (idx);
+    /* empty */
+    CHECK (vss_index_search (idx, &q, 1, 5, 0, NULL, NULL, hits, &err) == 0);
+    CHECK (vss_index_search_within (idx, &q, 1, 10, hits, &err) == 0);
+    CHECK (vss_index_count (idx) == 0);
+    /* dimension 1, k > n */
+    for (i = 0; i < 3; i++) {
+      x = (float)i;
+      CHECK (vss_index_add (idx, i, &x, 1, &err) == 0);
+    }
+    n = vss_index_search (idx, &q, 1, 8, 0, NULL, NULL, hits, &err);
+    CHECK_MSG (n == 3, "%s: %d", variants[v].name, n);
+    CHECK (hits[0].id == 0 && hits[1].id == 1 && hits[2].id == 2);
+    CHECK (fabsf (hits[0].distance - 0.16f) < 1e-5);
+    CHECK (vss_index_search_within (idx, &q, 1, 0.5f, hits, &err) == 1
+           && hits[0].id != 2);
+    CHECK (vss_index_search_within (idx, &q, 1, 0.1f, hits, &err) == 0);
+    vss_index_free (idx);
+  }
+}
+
+static int
+accept_mod (uint64_t id, void *ud)
+{
+  return id % *(uint64_t *)ud == 3;
+}
+
+static void
+test_remove (void)
+{
+  int v;
+  uint32_t d = 16;
+  size_t n = 2000, i;
+  float *x = malloc (n * d * sizeof (float));
+
+  vss_gen_video (x, n, d, 3);
+  for (v = 0; v < N_VARIANTS; v++) {
+    vss_index *idx
+        = make (variants[v].kind, VSS_METRIC_COSINE, d, variants[v].st);
+    vss_error err = { 0 };
+    vss_hit hits[10];
+    int k, j;
+
+    CHECK (idx);
+    for (i = 0; i < n; i++)
+      CHECK (vss_index_add (idx, i, x + i * d, d, &err) == 0);
+    /* remove every even id, and the entry point whatever it is */
+    for (i = 0; i < n; i += 2)
+      CHECK (vss_index_remove (idx, i, &err) == 0);
+    CHECK (vss_index_remove (idx, 0, &err) < 0);
+    CHECK (vss_index_count (idx) == n / 2);
+    for (i = 0; i < n; i += 97) {
+      k = vss_index_search (idx, x + i * d, d, 10, 0, NULL, NULL, hits, &err);
+      CHECK_MSG (k == 10, "%s: %d", variants[v].name, k);
+      for (j = 0; j < k; j++)
+        CHECK (hits[j].id % 2 == 1);
+      if (i % 2 == 1)
+        CHECK (hits[0].id == i);
+      CHECK (vss_index_search_within (idx, x + i * d, d, 2.0f, hits, &err) == 1
+             && hits[0].id % 2 == 1);
+    }
+    /* an id may come back after removal */
+    CHECK (vss_index_add (idx, 4, x + 4 * d, d, &err) == 0);
+    k = vss_index_search (idx, x + 4 * d, d, 1, 0, NULL, NULL, hits, &err);
+    CHECK (k == 1 && hits[0].id == 4);
+    /* everything removed */
+    CHECK (vss_index_remove (idx, 4, &err) == 0);
+    for (i = 1; i < n; i += 2)
+      CHECK (vss_index_remove (idx, i, &err) == 0);
+    CHECK (vss_index_count (idx) == 0);
+    CHECK (vss_index_search (idx, x, d, 5, 0, NULL, NULL, hits, &err) == 0);
+    CHECK (vss_index_search_within (idx, x, d, 2.0f, hits, &err) == 0);
+    /* and it still works afterwards */
+    CHECK (vss_index_add (idx, 77, x + 77 * d, d, &err) == 0);
+    CHECK (vss_index_search (idx, x, d, 5, 0, NULL, NULL, hits, &err) == 1
+           && hits[0].id == 77);
+    vss_index_free (idx);
+  }
+  free (x);
+}
+
+static void
+test_filter (void)
+{
+  int v;
+  uint32_t d = 32;
+  size_t n = 3000, i;
+  float *x = malloc (n * d * sizeof (float));
+
+  vss_gen_video (x, n, d, 5);
+  for (v = 0; v < N_VARIANTS; v++) {
+    vss_index *idx
+        = make (variants[v].kind, VSS_METRIC_COSINE, d, variants[v].st);
+    vss_error err = { 0 };
+    vss_hit hits[10];
+    uint64_t mods[] = { 10, 500, 1000, 5000 };
+    int mi;
+
+    CHECK (idx);
+    for (i = 0; i < n; i++)
+      CHECK (vss_index_add (idx, i, x + i * d, d, &err) == 0);
+    for (mi = 0; mi < 4; mi++) {
+      uint64_t mod = mods[mi];
+      size_t passing = 0, q;
+      for (i = 0; i < n; i++)
+        passing += i % mod == 3;
+      for (q = 0; q < 20; q++) {
+        const float *qv = x + ((q * 149) % n) * d;
+        int k = vss_index_search (idx, qv, d, 10, 0, accept_mod, &mod, hits,
+                                  &err);
+        int j;
+        size_t want = passing < 10 ? passing : 10;
+        CHECK_MSG ((size_t)k == want, "%s mod %llu: %d of %zu",
+                   variants[v].name, (unsigned long long)mod, k, want);
+        for (j = 0; j < k; j++)
+          CHECK (hits[j].id % mod == 3);
+      }
+    }
+    vss_index_free (idx);
+  }
+  free (x);
+}
+
+static void
+test_ef_and_params (void)
+{
+  vss_index *idx = make (VSS_INDEX_HNSW, VSS_METRIC_COSINE, 8, VSS_STORAGE_F32);
+  vss_error err = { 0 };
+  float x[8 * 300];
+  vss_hit hits[300];
+  size_t i;
+
+  CHECK (idx);
+  vss_gen_video (x, 300, 8, 9);
+  for (i = 0; i < 300; i++)
+    CHECK (vss_index_add (idx, i, x + i * 8, 8, &err) == 0);
+  vss_index_set_ef_search (idx, 16);
+  /* k larger than ef still returns k */
+  CHECK (vss_index_search (idx, x, 8, 300, 0, NULL, NULL, hits, &err) == 300);
+  CHECK (vss_index_search (idx, x, 8, 50, 500, NULL, NULL, hits, &err) == 50);
+  vss_index_free (idx);
+}
+
+static const vss_test tests[]
+    = { { "invalid_input", test_invalid_input },
+        { "basic_all_metrics", test_basic_all_metrics },
+        { "empty_and_small", test_empty_and_small },
+        { "remove", test_remove },
+        { "filter", test_filter },
+        { "ef_and_params", test_ef_and_params },
+        { NULL, NULL } };
+
+int
+main (int argc, char **argv)
+{
+  return vss_run_tests (tests, argc, argv);
+}

@@ -1,0 +1,186 @@
+/* libvssindex: the sliding window (segments, eviction by count and age,
+ * newest-first first-within search, k-NN across segments).
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <math.h>
+
+#include "vss-check.h"
+#include "vss-datagen.h"
+
+/* unit vector along axis a (mod d) */
+static void
+axis (float *v, uint32_t d, uint32_t a)
+{
+  memset (v, 0, d * sizeof (float));
+  v[a % d] = 1;
+}
+
+static vss_window *
+make (uint32_t d, size_t max_count, int64_t max_age, uint32_t seg)
+{
+  vss_window_params p;
+  vss_error err = { 0 };
+  vss_window *w;
+
+  vss_window_params_init (&p, VSS_METRIC_COSINE, d);
+  p.max_count = max_count;
+  p.max_age = max_age;
+  p.segment_size = seg;
+  p.exact_limit = seg / 2;
+  w = vss_window_new (&p, &err);
+  if (!w)
+    fprintf (stderr, "vss_window_new: %s\n", err.msg);
+  return w;
+}
+
+static void
+test_count_eviction (void)
+{
+  uint32_t d = 64, i;
+  vss_window *w = make (d, 100, 0, 16);
+  vss_error err = { 0 };
+  vss_window_hit h;
+  float v[64];
+
+  CHECK (w);
+  for (i = 0; i < 250; i++) {
+    axis (v, d, i);
+    v[(i + 1) % d] = 0.01f * (float)(i / d); /* distinct rows per axis */
+    CHECK (vss_window_add (w, 1000 + i, i, v, d, &err) == 0);
+    CHECK (vss_window_count (w) == (i + 1 < 100 ? i + 1 : 100));
+  }
+  /* rows 150..249 live: axis 10 was added at 10, 74, 138, 202 */
+  axis (v, d, 10);
+  CHECK (vss_window_search_first_within (w, v, d, 0.01f, &h, &err) == 1);
+  CHECK_MSG (h.id == 1202 && h.ts == 202, "%llu", (unsigned long long)h.id);
+  /* the count limit shrinks: only 20 left (230..249) */
+  vss_window_set_max_count (w, 20);
+  CHECK (vss_window_count (w) == 20);
+  CHECK (vss_window_search_first_within (w, v, d, 0.01f, &h, &err) == 0);
+  axis (v, d, 230 % 64);
+  CHECK (vss_window_search_first_within (w, v, d, 0.01f, &h, &err) == 1
+         && h.id == 1230);
+  /* the rows evicted inside the oldest live segment are never returned */
+  {
+    vss_window_hit hits[64];
+    int n = vss_window_search (w, v, d, 64, hits, &err), j;
+    CHECK (n == 20);
+    for (j = 0; j < n; j++)
+      CHECK (hits[j].id >= 1230 && hits[j].id < 1250);
+    for (j = 1; j < n; j++)
+      CHECK (hits[j - 1].distance <= hits[j].distance);
+  }
+  CHECK (vss_window_memory_used (w) > 0);
+  /* old segments are freed: memory bounded by a few segments */
+  CHECK (vss_window_memory_used (w) < 8 * 16 * (d * 4 + 256) + 65536);
+  vss_window_free (w);
+}
+
+static void
+test_age_expiry (void)
+{
+  uint32_t d = 8, i;
+  vss_window *w = make (d, 0, 100, 4);
+  vss_error err = { 0 };
+  vss_window_hit h;
+  float v[8];
+
+  CHECK (w);
+  for (i = 0; i < 40; i++) {
+    axis (v, d, i);
+    v[(i + 3) % d] = 0.001f * i;
+    CHECK (vss_window_add (w, i, 10 * i, v, d, &err) == 0);
+  }
+  CHECK (vss_window_count (w) == 40);
+  /* now = 395: rows with ts < 295 go, so 30..39 (ts 300..390) stay */
+  CHECK (vss_window_expire (w, 395) == 10);
+  CHECK (vss_window_count (w) == 10);
+  axis (v, d, 29);
+  v[(29 + 3) % d] = 0.001f * 29;
+  CHECK (vss_window_search_first_within (w, v, d, 0.5f, &h, &err) == 1);
+  CHECK (h.id >= 30);
+  /* a smaller timestamp counts as the last one */
+  axis (v, d, 5);
+  CHECK (vss_window_add (w, 99, 5, v, d, &err) == 0);
+  CHECK (vss_window_search_first_within (w, v, d, 1e-6f, &h, &err) == 1
+         && h.id == 99 && h.ts == 390);
+  /* everything expired: empty, still usable */
+  CHECK (vss_window_expire (w, 100000) == 0);
+  CHECK (vss_window_count (w) == 0);
+  CHECK (vss_window_search_first_within (w, v, d, 2.0f, &h, &err) == 0);
+  CHECK (vss_window_search (w, v, d, 3, &h, &err) == 0);
+  CHECK (vss_window_add (w, 100, 100001, v, d, &err) == 0);
+  CHECK (vss_window_search (w, v, d, 1, &h, &err) == 1 && h.id == 100);
+  /* max age 0 = no age limit */
+  vss_window_set_max_age (w, 0);
+  CHECK (vss_window_expire (w, INT64_MAX) == 1);
+  vss_window_clear (w);
+  CHECK (vss_window_count (w) == 0);
+  CHECK (vss_window_search (w, v, d, 1, &h, &err) == 0);
+  vss_window_free (w);
+}
+
+/* Duplicates of an old row and of a recent row: the newest witness wins. */
+static void
+test_newest_first (void)
+{
+  uint32_t d = 32;
+  size_t n = 3000, i;
+  float *x = malloc (n * d * sizeof (float));
+  vss_window *w = make (d, 0, 0, 256);
+  vss_error err = { 0 };
+  vss_window_hit h, hits[5];
+
+  CHECK (w);
+  vss_gen_video (x, n, d, 11);
+  for (i = 0; i < n; i++)
+    CHECK (vss_window_add (w, i, (int64_t)i, x + i * d, d, &err) == 0);
+  /* exact copy of row 17 (in a sealed HNSW segment), found */
+  CHECK (vss_window_search_first_within (w, x + 17 * d, d, 1e-5f, &h, &err) == 1
+         && h.id == 17);
+  CHECK (vss_window_search (w, x + 17 * d, d, 5, hits, &err) == 5
+         && hits[0].id == 17 && hits[0].distance < 1e-5f);
+  /* with a loose radius, the newest segment answers first */
+  CHECK (vss_window_search_first_within (w, x + (n - 1) * d, d, 2.0f, &h, &err)
+             == 1
+         && h.id >= n - 256);
+  /* errors */
+  CHECK (vss_window_search_first_within (w, x, d + 1, 0.1f, &h, &err) < 0
+         && err.code == VSS_ERR_DIMENSION);
+  CHECK (vss_window_search (w, x, d, 0, &h, &err) < 0);
+  {
+    float z[32] = { 0 };
+    CHECK (vss_window_add (w, 1, 1, z, d, &err) < 0);
+    z[0] = NAN;
+    CHECK (vss_window_search_first_within (w, z, d, 0.1f, &h, &err) < 0);
+  }
+  CHECK (vss_window_count (w) == n);
+  vss_window_free (w);
+  free (x);
+}
+
+static void
+test_bad_params (void)
+{
+  vss_window_params p;
+  vss_error err = { 0 };
+
+  vss_window_params_init (&p, VSS_METRIC_COSINE, 0);
+  CHECK (vss_window_new (&p, &err) == NULL && err.code == VSS_ERR_DIMENSION);
+  vss_window_params_init (&p, VSS_METRIC_COSINE, 4);
+  p.max_age = -1;
+  CHECK (vss_window_new (&p, &err) == NULL && err.code == VSS_ERR_INVALID);
+  CHECK (vss_window_new (NULL, &err) == NULL);
+}
+
+static const vss_test tests[] = { { "count_eviction", test_count_eviction },
+                                  { "age_expiry", test_age_expiry },
+                                  { "newest_first", test_newest_first },
+                                  { "bad_params", test_bad_params },
+                                  { NULL, NULL } };
+
+int
+main (int argc, char **argv)
+{
+  return vss_run_tests (tests, argc, argv);
+}
