@@ -1,0 +1,69 @@
+/* gst-vss: crash-safe on-disk spool of opaque records
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define VSS_SPOOL_ERROR (vss_spool_error_quark ())
+GQuark vss_spool_error_quark (void);
+
+/**
+ * VssSpoolError:
+ * @VSS_SPOOL_ERROR_IO: the folder or a record could not be created, read
+ *   or written (the errno text is in the message).
+ * @VSS_SPOOL_ERROR_FULL: the record does not fit in the size limit.
+ * @VSS_SPOOL_ERROR_CORRUPT: a record fails its checksum or framing.
+ * @VSS_SPOOL_ERROR_BUSY: another process holds the folder's lock.
+ */
+typedef enum
+{
+  VSS_SPOOL_ERROR_IO,
+  VSS_SPOOL_ERROR_FULL,
+  VSS_SPOOL_ERROR_CORRUPT,
+  VSS_SPOOL_ERROR_BUSY,
+} VssSpoolError;
+
+/**
+ * VssSpool:
+ *
+ * A folder of numbered records, one file each (`<seq>.rec`), replayed in
+ * sequence order. A record is written to a temporary file and renamed, so
+ * that a crash leaves either the whole record or none; with @sync the file
+ * and the folder are fsync'ed before vss_spool_append() returns, so the
+ * record also survives a power loss. Each file starts with a magic, a
+ * version, the payload length and the payload's SHA-256, checked on read.
+ *
+ * One process at a time: the folder is locked with flock() while open.
+ * All functions are thread-safe.
+ */
+typedef struct _VssSpool VssSpool;
+
+VssSpool *vss_spool_open (const gchar * dir, guint64 max_bytes,
+    GError ** error);
+
+void vss_spool_close (VssSpool * spool);
+
+const gchar *vss_spool_get_dir (VssSpool * spool);
+
+GArray *vss_spool_list (VssSpool * spool);
+
+gboolean vss_spool_append (VssSpool * spool, GBytes * payload, gboolean sync,
+    guint64 * seq, GError ** error);
+
+gboolean vss_spool_sync (VssSpool * spool, guint64 seq, GError ** error);
+
+GBytes *vss_spool_read (VssSpool * spool, guint64 seq, GError ** error);
+
+void vss_spool_remove (VssSpool * spool, guint64 seq);
+
+gboolean vss_spool_quarantine (VssSpool * spool, guint64 seq);
+
+void vss_spool_get_usage (VssSpool * spool, guint * n_records,
+    guint64 * bytes);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VssSpool, vss_spool_close);
+
+G_END_DECLS

@@ -1,0 +1,1298 @@
+/* gst-vss tests: vsssink against real redis-server (plain, TLS, cluster,
+ * restarted), a folder, s3rver, a SigV4-checking fake S3 with faults, and a
+ * pipeline killed with SIGKILL during an outage.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Frames are pushed straight into the sink's pad, so that a push returns
+ * only once the sink has accepted the frame: what a test counts as
+ * "reached vsssink" is exact.
+ */
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+#include <stdio.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+#include "gstvss.h"
+#include "vss-test-redis.h"
+#include "vsshttpd.h"
+#include "vsssigcheck.h"
+
+#define MODEL "test-model"
+#define DIM 16
+
+static GPtrArray *jpegs;        /* GBytes */
+static gchar *self_path;
+
+/* Frames */
+
+static void
+make_jpegs (void)
+{
+  GError *err = NULL;
+  GstElement *p = gst_parse_launch ("videotestsrc pattern=ball num-buffers=6 "
+      "! video/x-raw,width=160,height=90 ! jpegenc ! appsink name=out "
+      "sync=false", &err);
+  GstElement *out;
+  GstSample *s;
+
+  g_assert_no_error (err);
+  out = gst_bin_get_by_name (GST_BIN (p), "out");
+  jpegs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_assert_cmpint (gst_element_set_state (p, GST_STATE_PLAYING), !=,
+      GST_STATE_CHANGE_FAILURE);
+  while (TRUE) {
+    GstBuffer *b;
+    GstMapInfo map;
+
+    g_signal_emit_by_name (out, "pull-sample", &s);
+    if (s == NULL)
+      break;
+    b = gst_sample_get_buffer (s);
+    gst_buffer_map (b, &map, GST_MAP_READ);
+    g_ptr_array_add (jpegs, g_bytes_new (map.data, map.size));
+    gst_buffer_unmap (b, &map);
+    gst_sample_unref (s);
+  }
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (out);
+  gst_object_unref (p);
+  g_assert_cmpuint (jpegs->len, ==, 6);
+}
+
+static void
+vector_for (guint i, guint dim, gfloat * v)
+{
+  for (guint j = 0; j < dim; j++)
+    v[j] = sinf ((gfloat) (i * 7 + j) * 0.37f) + (j == i % dim ? 2.0f : 0);
+}
+
+static GstBuffer *
+make_frame (guint i, guint dim, gchar id[GST_VSS_FRAME_ID_SIZE])
+{
+  GBytes *jpeg = g_ptr_array_index (jpegs, i % jpegs->len);
+  GstBuffer *b = gst_buffer_new_memdup (g_bytes_get_data (jpeg, NULL),
+      g_bytes_get_size (jpeg));
+  gfloat *v = g_new (gfloat, dim);
+
+  gst_vss_frame_id_new (g_get_real_time (), id);
+  vector_for (i, dim, v);
+  gst_vss_buffer_add_embedding_meta (b, MODEL, v, dim, FALSE, id);
+  g_free (v);
+  GST_BUFFER_PTS (b) = i * 40 * GST_MSECOND;
+  return b;
+}
+
+/* A sink fed through its own pad */
+
+typedef struct
+{
+  GstElement *sink;
+  GstPad *src;
+  GstBus *bus;
+  GPtrArray *ids;               /* gchar *, frames accepted */
+} Feeder;
+
+static Feeder *
+feeder_new (const gchar * caps_str, const gchar * first_prop, ...)
+{
+  Feeder *f = g_new0 (Feeder, 1);
+  GstCaps *caps = gst_caps_from_string (caps_str ? caps_str : "image/jpeg");
+  GstSegment seg;
+  const gchar *name;
+  va_list ap;
+
+  f->sink = gst_element_factory_make ("vsssink", NULL);
+  g_assert_nonnull (f->sink);
+  g_object_set (f->sink, "async", FALSE, NULL);
+  va_start (ap, first_prop);
+  for (name = first_prop; name; name = va_arg (ap, const gchar *))
+    gst_util_set_object_arg (G_OBJECT (f->sink), name, va_arg (ap,
+            const gchar *));
+  va_end (ap);
+  f->bus = gst_bus_new ();
+  gst_element_set_bus (f->sink, f->bus);
+  f->ids = g_ptr_array_new_with_free_func (g_free);
+  f->src = gst_pad_new ("src", GST_PAD_SRC);
+  gst_pad_set_active (f->src, TRUE);
+  {
+    GstPad *sinkpad = gst_element_get_static_pad (f->sink, "sink");
+
+    g_assert_cmpint (gst_pad_link (f->src, sinkpad), ==, GST_PAD_LINK_OK);
+    gst_object_unref (sinkpad);
+  }
+  if (gst_element_set_state (f->sink, GST_STATE_PLAYING) ==
+      GST_STATE_CHANGE_FAILURE) {
+    gst_caps_unref (caps);
+    return f;                   /* the caller checks the bus */
+  }
+  gst_pad_push_event (f->src, gst_event_new_stream_start ("test/stream"));
+  gst_pad_push_event (f->src, gst_event_new_caps (caps));
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  gst_pad_push_event (f->src, gst_event_new_segment (&seg));
+  gst_caps_unref (caps);
+  return f;
+}
+
+static GstFlowReturn
+feeder_push (Feeder * f, guint i)
+{
+  gchar id[GST_VSS_FRAME_ID_SIZE];
+  GstFlowReturn ret = gst_pad_push (f->src, make_frame (i, DIM, id));
+
+  if (ret == GST_FLOW_OK)
+    g_ptr_array_add (f->ids, g_strdup (id));
+  return ret;
+}
+
+/* Sends EOS and waits for the sink's EOS (or an error) on the bus. */
+static gchar *
+feeder_finish (Feeder * f, guint * n_stored)
+{
+  gchar *error = NULL;
+  GstMessage *m;
+
+  gst_pad_push_event (f->src, gst_event_new_eos ());
+  if (n_stored)
+    *n_stored = 0;
+  while ((m = gst_bus_timed_pop (f->bus, 120 * GST_SECOND))) {
+    gboolean done = FALSE;
+
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS)
+      done = TRUE;
+    else if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR && error == NULL) {
+      GError *e;
+
+      gst_message_parse_error (m, &e, NULL);
+      error = g_strdup (e->message);
+      g_error_free (e);
+      done = TRUE;
+    } else if (n_stored && GST_MESSAGE_TYPE (m) == GST_MESSAGE_ELEMENT
+        && gst_message_has_name (m, "vss-stored"))
+      (*n_stored)++;
+    gst_message_unref (m);
+    if (done)
+      break;
+  }
+  return error;
+}
+
+/* First error on the bus, or NULL. */
+static gchar *
+feeder_pop_error (Feeder * f)
+{
+  GstMessage *m = gst_bus_pop_filtered (f->bus, GST_MESSAGE_ERROR);
+  gchar *out = NULL;
+  GError *e;
+  gchar *dbg = NULL;
+
+  if (m == NULL)
+    return NULL;
+  gst_message_parse_error (m, &e, &dbg);
+  out = g_strdup_printf ("%s | %s", e->message, dbg ? dbg : "");
+  g_error_free (e);
+  g_free (dbg);
+  gst_message_unref (m);
+  return out;
+}
+
+static GstStructure *
+feeder_stats (Feeder * f)
+{
+  GstStructure *s = NULL;
+
+  g_object_get (f->sink, "stats", &s, NULL);
+  return s;
+}
+
+static guint64
+stat_of (const GstStructure * s, const gchar * name)
+{
+  guint64 v = 0;
+
+  g_assert_true (gst_structure_get_uint64 (s, name, &v));
+  return v;
+}
+
+static void
+feeder_free (Feeder * f)
+{
+  gst_element_set_state (f->sink, GST_STATE_NULL);
+  gst_element_set_bus (f->sink, NULL);
+  gst_object_unref (f->sink);
+  gst_object_unref (f->src);
+  gst_object_unref (f->bus);
+  g_ptr_array_unref (f->ids);
+  g_free (f);
+}
+
+/* Checks */
+
+static VssValkeyClient *
+client_for (const gchar * url)
+{
+  GError *err = NULL;
+  VssValkeyClient *c = vss_valkey_client_new_from_url (url, &err);
+
+  g_assert_no_error (err);
+  return c;
+}
+
+static GHashTable *
+hgetall (VssValkeyClient * c, const gchar * key)
+{
+  const gchar *argv[] = { "HGETALL", key };
+  GError *err = NULL;
+  VssValkeyReply *r = vss_valkey_command (c, NULL, &err, 2, argv, NULL);
+  GHashTable *h = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      (GDestroyNotify) g_bytes_unref);
+
+  g_assert_no_error (err);
+  g_assert_nonnull (r);
+  g_assert_true (r->type == REDIS_REPLY_ARRAY);
+  for (gsize i = 0; i + 1 < r->elements; i += 2)
+    g_hash_table_insert (h, g_strdup (r->element[i]->str),
+        g_bytes_new (r->element[i + 1]->str, r->element[i + 1]->len));
+  freeReplyObject (r);
+  return h;
+}
+
+static gchar *
+field (GHashTable * h, const gchar * name)
+{
+  GBytes *b = g_hash_table_lookup (h, name);
+
+  return b ? g_strndup (g_bytes_get_data (b, NULL), g_bytes_get_size (b)) :
+      NULL;
+}
+
+static guint64
+count_keys (VssValkeyClient * c, const gchar * pattern)
+{
+  /* Counts over every primary (cluster) with KEYS on a small dataset. */
+  const gchar *argv[] = { "KEYS", pattern };
+  GError *err = NULL;
+  GPtrArray *rs = vss_valkey_command_on_primaries (c, NULL, &err, 2, argv,
+      NULL);
+  guint64 n = 0;
+
+  g_assert_no_error (err);
+  for (guint i = 0; i < rs->len; i++)
+    n += ((VssValkeyReply *) g_ptr_array_index (rs, i))->elements;
+  g_ptr_array_unref (rs);
+  return n;
+}
+
+/* Every accepted frame: its key with the right fields, its object with the
+ * right bytes (via @object_path), and nothing else. */
+typedef gchar *(*ObjectPathFunc) (const gchar * uri, gpointer data);
+
+static void
+check_stored (VssValkeyClient * c, GPtrArray * ids, const gchar * stream,
+    ObjectPathFunc object_path, gpointer data, guint64 expected_keys)
+{
+  for (guint i = 0; i < ids->len; i++) {
+    const gchar *id = g_ptr_array_index (ids, i);
+    gchar *key = g_strdup_printf ("frame:%s:%s", stream, id);
+    GHashTable *h = hgetall (c, key);
+    gchar *s, *uri;
+    gint64 ms;
+    GBytes *vec = g_hash_table_lookup (h, "vector");
+    gfloat want[DIM];
+
+    if (g_hash_table_size (h) == 0)
+      g_error ("frame %u (%s) missing: no key %s", i, id, key);
+    s = field (h, "stream");
+    g_assert_cmpstr (s, ==, stream);
+    g_free (s);
+    s = field (h, "id");
+    g_assert_cmpstr (s, ==, id);
+    g_free (s);
+    s = field (h, "model");
+    g_assert_cmpstr (s, ==, MODEL);
+    g_free (s);
+    s = field (h, "ts");
+    g_assert_true (gst_vss_frame_id_get_time_ms (id, &ms));
+    g_assert_cmpint (g_ascii_strtoll (s, NULL, 10), ==, ms);
+    g_free (s);
+    g_assert_nonnull (vec);
+    g_assert_cmpuint (g_bytes_get_size (vec), ==, DIM * 4);
+    s = field (h, "size");
+    g_assert_nonnull (s);
+    g_free (s);
+    (void) want;
+    uri = field (h, "uri");
+    if (object_path) {
+      gchar *path, *contents = NULL;
+      gsize len = 0;
+      GError *err = NULL;
+      gchar *size = field (h, "size");
+
+      g_assert_nonnull (uri);
+      path = object_path (uri, data);
+      if (!g_file_get_contents (path, &contents, &len, &err))
+        g_error ("frame %s: object %s missing: %s", id, uri, err->message);
+      g_assert_cmpuint (len, ==, g_ascii_strtoull (size, NULL, 10));
+      g_free (size);
+      g_free (contents);
+      g_free (path);
+    } else {
+      g_assert_null (uri);
+    }
+    g_free (uri);
+    g_hash_table_unref (h);
+    g_free (key);
+  }
+  g_assert_cmpuint (count_keys (c, "frame:*"), ==, expected_keys);
+}
+
+static guint
+count_files (const gchar * dir, const gchar * suffix, gboolean * hidden)
+{
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const gchar *name;
+  guint n = 0;
+
+  if (d == NULL)
+    return 0;
+  while ((name = g_dir_read_name (d))) {
+    gchar *p = g_build_filename (dir, name, NULL);
+
+    if (name[0] == '.' && hidden)
+      *hidden = TRUE;
+    if (g_file_test (p, G_FILE_TEST_IS_DIR))
+      n += count_files (p, suffix, hidden);
+    else if (g_str_has_suffix (name, suffix))
+      n++;
+    g_free (p);
+  }
+  g_dir_close (d);
+  return n;
+}
+
+static gchar *
+file_object_path (const gchar * uri, gpointer root)
+{
+  gchar *path = g_filename_from_uri (uri, NULL, NULL);
+
+  g_assert_nonnull (path);
+  g_assert_true (g_str_has_prefix (path, root));
+  return path;
+}
+
+static VssTestRedis *
+start_redis (const VssTestRedisOptions * opts)
+{
+  GError *err = NULL;
+  VssTestRedis *r = vss_test_redis_start (opts, &err);
+
+  if (r == NULL)
+    g_error ("cannot start redis-server: %s", err->message);
+  return r;
+}
+
+static gchar *
+tmpdir (void)
+{
+  GError *err = NULL;
+  gchar *d = g_dir_make_tmp ("vsssink-XXXXXX", &err);
+
+  g_assert_no_error (err);
+  return d;
+}
+
+static void
+rm_rf (const gchar * path)
+{
+  GFile *f = g_file_new_for_path (path);
+  GFileEnumerator *e = g_file_enumerate_children (f,
+      G_FILE_ATTRIBUTE_STANDARD_NAME, G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
+      NULL, NULL);
+
+  if (e) {
+    GFileInfo *info;
+
+    while ((info = g_file_enumerator_next_file (e, NULL, NULL))) {
+      gchar *child = g_build_filename (path, g_file_info_get_name (info),
+          NULL);
+
+      rm_rf (child);
+      g_free (child);
+      g_object_unref (info);
+    }
+    g_object_unref (e);
+  }
+  g_file_delete (f, NULL, NULL);
+  g_object_unref (f);
+}
+
+/* Quick outage detection in tests: one reconnect attempt, short timeouts. */
+#define FAST "reconnect_attempts=1&connect_timeout_ms=500&command_timeout_ms=2000"
+
+/* Tests */
+
+/* A folder and a plain server: every field, every object, messages,
+ * stats, no temporary files, and a stream id that tries to escape. */
+static void
+test_folder (void)
+{
+  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  gchar *url = vss_test_redis_get_url (r, NULL);
+  gchar *dir = tmpdir ();
+  gchar *frames = g_build_filename (dir, "frames", NULL);
+  gchar *frames_uri = g_filename_to_uri (frames, NULL, NULL);
+  gchar *spool = g_build_filename (dir, "spool", NULL);
+  g_autoptr (VssValkeyClient) c = client_for (url);
+  Feeder *f = feeder_new (NULL, "valkey", url, "frames", frames_uri,
+      "spool-dir", spool, "stream-id", "../../cam 1", "create-index", "never",
+      "post-messages", "true", NULL);
+  GstStructure *st;
+  gboolean hidden = FALSE;
+  guint stored = 0;
+  gchar *err;
+
+  for (guint i = 0; i < 24; i++)
+    g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+  err = feeder_finish (f, &stored);
+  g_assert_null (err);
+  g_assert_cmpuint (stored, ==, 24);
+  st = feeder_stats (f);
+  g_assert_cmpuint (stat_of (st, "written"), ==, 24);
+  g_assert_cmpuint (stat_of (st, "failed"), ==, 0);
+  g_assert_cmpuint (stat_of (st, "spooled"), ==, 0);
+  gst_structure_free (st);
+  /* "../../cam 1" stays inside the folder. */
+  check_stored (c, f->ids, "_._.._cam_1", file_object_path, frames, 24);
+  g_assert_cmpuint (count_files (frames, ".jpg", &hidden), ==, 24);
+  g_assert_false (hidden);
+  /* The journal is empty once everything is stored. */
+  g_assert_cmpuint (count_files (spool, ".rec", NULL), ==, 0);
+  feeder_free (f);
+
+  rm_rf (dir);
+  g_free (spool);
+  g_free (frames_uri);
+  g_free (frames);
+  g_free (dir);
+  g_free (url);
+}
+
+/* No images: keys without uri; dedup distance and TTL when given; PNG. */
+static void
+test_vectors_only (void)
+{
+  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  gchar *url = vss_test_redis_get_url (r, NULL);
+  gchar *dir = tmpdir ();
+  g_autoptr (VssValkeyClient) c = client_for (url);
+  Feeder *f = feeder_new (NULL, "valkey", url, "spool-dir", dir,
+      "stream-id", "cam2", "create-index", "never", "ttl", "600", NULL);
+  gchar id[GST_VSS_FRAME_ID_SIZE];
+  GstBuffer *b = make_frame (1, DIM, id);
+  gchar *key, *s;
+  GHashTable *h;
+  const gchar *argv[2] = { "TTL", NULL };
+  VssValkeyReply *rep;
+
+  gst_vss_buffer_set_dedup_info (b, 0.375, NULL);
+  g_assert_cmpint (gst_pad_push (f->src, b), ==, GST_FLOW_OK);
+  g_ptr_array_add (f->ids, g_strdup (id));
+  for (guint i = 2; i < 6; i++)
+    g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+  g_assert_null (feeder_finish (f, NULL));
+  check_stored (c, f->ids, "cam2", NULL, NULL, 5);
+  key = g_strdup_printf ("frame:cam2:%s", id);
+  h = hgetall (c, key);
+  s = field (h, "dedup_distance");
+  g_assert_cmpstr (s, ==, "0.375");
+  g_free (s);
+  s = field (h, "pts");
+  g_assert_cmpstr (s, ==, "40000000");
+  g_free (s);
+  argv[1] = key;
+  rep = vss_valkey_command (c, NULL, NULL, 2, argv, NULL);
+  g_assert_cmpint (rep->integer, >, 500);
+  freeReplyObject (rep);
+  g_hash_table_unref (h);
+  g_free (key);
+  feeder_free (f);
+  rm_rf (dir);
+  g_free (dir);
+  g_free (url);
+}
+
+/* Bad input gets clear errors. */
+static void
+test_bad_input (void)
+{
+  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  gchar *url = vss_test_redis_get_url (r, NULL);
+  gchar *dir = tmpdir ();
+  Feeder *f;
+  GstBuffer *b;
+  gchar id[GST_VSS_FRAME_ID_SIZE];
+  gchar *err;
+  GstElement *e;
+  GstPad *pad;
+  GstCaps *caps;
+
+  /* No embedding meta. */
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "create-index",
+      "never", NULL);
+  b = gst_buffer_new_memdup ("\xff\xd8\xff\xd9", 4);
+  g_assert_cmpint (gst_pad_push (f->src, b), ==, GST_FLOW_ERROR);
+  err = feeder_pop_error (f);
+  g_assert_nonnull (err);
+  g_assert_nonnull (strstr (err, "without an embedding"));
+  g_free (err);
+  feeder_free (f);
+
+  /* A vector of another dimension than the first (and the index). */
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "create-index",
+      "never", NULL);
+  g_assert_cmpint (feeder_push (f, 0), ==, GST_FLOW_OK);
+  g_assert_cmpint (gst_pad_push (f->src, make_frame (1, DIM * 2, id)), ==,
+      GST_FLOW_ERROR);
+  err = feeder_pop_error (f);
+  g_assert_nonnull (strstr (err, "32-dimensional vector"));
+  g_assert_nonnull (strstr (err, "16-dimensional"));
+  g_free (err);
+  feeder_free (f);
+
+  /* dimension set and frames of another one. */
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "create-index",
+      "never", "dimension", "8", NULL);
+  g_assert_cmpint (feeder_push (f, 0), ==, GST_FLOW_ERROR);
+  err = feeder_pop_error (f);
+  g_assert_nonnull (strstr (err, "16-dimensional vector"));
+  g_free (err);
+  feeder_free (f);
+
+  /* Wrong caps are refused at the pad. */
+  e = gst_element_factory_make ("vsssink", NULL);
+  pad = gst_element_get_static_pad (e, "sink");
+  caps = gst_caps_from_string ("video/x-raw,format=RGB,width=4,height=4");
+  g_assert_false (gst_pad_query_accept_caps (pad, caps));
+  gst_caps_unref (caps);
+  gst_object_unref (pad);
+  gst_object_unref (e);
+
+  /* A server without vector search and create-index=auto. */
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "dimension", "16",
+      NULL);
+  err = feeder_pop_error (f);
+  g_assert_nonnull (err);
+  g_assert_nonnull (strstr (err, "index 'frames' cannot be used"));
+  g_free (err);
+  feeder_free (f);
+
+  /* An unsupported store and a bad URL. */
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "frames",
+      "ftp://x/y", NULL);
+  err = feeder_pop_error (f);
+  g_assert_nonnull (strstr (err, "Cannot use the object store"));
+  g_free (err);
+  feeder_free (f);
+  f = feeder_new (NULL, "valkey", "redis://h:1?bogus=1", "spool-dir", dir,
+      NULL);
+  err = feeder_pop_error (f);
+  g_assert_nonnull (strstr (err, "Invalid Valkey URL"));
+  g_free (err);
+  feeder_free (f);
+
+  rm_rf (dir);
+  g_free (dir);
+  g_free (url);
+}
+
+/* redis-server stops in the middle of the stream and comes back: every
+ * frame ends up stored, exactly once. */
+static void
+run_redis_restart (gboolean journal)
+{
+  VssTestRedisOptions opts = { 0, };
+  g_autoptr (VssTestRedis) r = NULL;
+  gchar *url, *dir = tmpdir ();
+  gchar *frames = g_build_filename (dir, "frames", NULL);
+  gchar *frames_uri = g_filename_to_uri (frames, NULL, NULL);
+  gchar *spool = g_build_filename (dir, "spool", NULL);
+  VssValkeyClient *c;
+  GstStructure *st;
+  GError *e = NULL;
+  Feeder *f;
+
+  opts.appendonly = TRUE;
+  r = start_redis (&opts);
+  url = vss_test_redis_get_url (r, FAST);
+  f = feeder_new (NULL, "valkey", url, "frames", frames_uri, "spool-dir",
+      spool, "stream-id", "cam3", "create-index", "never", "journal",
+      journal ? "true" : "false", "max-in-flight", "4", NULL);
+  for (guint i = 0; i < 40; i++) {
+    if (i == 10)
+      vss_test_redis_stop_node (r, 0, TRUE);
+    if (i == 25) {
+      g_assert_true (vss_test_redis_restart_node (r, 0, &e));
+      g_assert_no_error (e);
+    }
+    g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+    g_usleep (20000);
+  }
+  g_assert_null (feeder_finish (f, NULL));
+  st = feeder_stats (f);
+  g_test_message ("stats: %s", gst_structure_to_string (st));
+  g_assert_cmpuint (stat_of (st, "written"), ==, 40);
+  g_assert_cmpuint (stat_of (st, "spooled"), >, 0);
+  g_assert_cmpuint (stat_of (st, "replayed"), ==, stat_of (st, "spooled"));
+  gst_structure_free (st);
+  c = client_for (url);
+  check_stored (c, f->ids, "cam3", file_object_path, frames, 40);
+  g_assert_cmpuint (count_files (frames, ".jpg", NULL), ==, 40);
+  g_assert_cmpuint (count_files (spool, ".rec", NULL), ==, 0);
+  vss_valkey_client_free (c);
+  feeder_free (f);
+  rm_rf (dir);
+  g_free (spool);
+  g_free (frames_uri);
+  g_free (frames);
+  g_free (dir);
+  g_free (url);
+}
+
+static void
+test_redis_restart (void)
+{
+  run_redis_restart (TRUE);
+}
+
+static void
+test_redis_restart_no_journal (void)
+{
+  run_redis_restart (FALSE);
+}
+
+/* TLS with client certificates. */
+static void
+test_tls (void)
+{
+  VssTestRedisOptions opts = { 0, };
+  g_autoptr (VssTestRedis) r = NULL;
+  gchar *url, *dir = tmpdir ();
+  VssValkeyClient *c;
+  Feeder *f;
+
+  opts.tls = TRUE;
+  r = start_redis (&opts);
+  url = vss_test_redis_get_url (r, NULL);
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id", "tls",
+      "create-index", "never", NULL);
+  for (guint i = 0; i < 10; i++)
+    g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+  g_assert_null (feeder_finish (f, NULL));
+  c = client_for (url);
+  check_stored (c, f->ids, "tls", NULL, NULL, 10);
+  vss_valkey_client_free (c);
+  feeder_free (f);
+  rm_rf (dir);
+  g_free (dir);
+  g_free (url);
+}
+
+/* A 3-primary cluster: keys spread over the slots, every one written. */
+static void
+test_cluster (void)
+{
+  GError *err = NULL;
+  g_autoptr (VssTestRedis) r = vss_test_redis_start_cluster (3, NULL, &err);
+  gchar *url, *dir = tmpdir ();
+  VssValkeyClient *c;
+  Feeder *f;
+  guint nonempty = 0;
+
+  if (r == NULL)
+    g_error ("cannot start a redis cluster: %s", err->message);
+  url = vss_test_redis_get_url (r, "cluster=yes");
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id",
+      "cluster", "create-index", "never", NULL);
+  for (guint i = 0; i < 30; i++)
+    g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+  g_assert_null (feeder_finish (f, NULL));
+  c = client_for (url);
+  check_stored (c, f->ids, "cluster", NULL, NULL, 30);
+  for (guint n = 0; n < 3; n++) {
+    gchar *out = vss_test_redis_cli (r, n, &err, "DBSIZE", NULL);
+
+    g_assert_no_error (err);
+    if (g_ascii_strtoull (out, NULL, 10) > 0)
+      nonempty++;
+    g_free (out);
+  }
+  g_assert_cmpuint (nonempty, ==, 3);
+  vss_valkey_client_free (c);
+  feeder_free (f);
+  rm_rf (dir);
+  g_free (dir);
+  g_free (url);
+}
+
+/* s3rver */
+
+typedef struct
+{
+  GSubprocess *proc;
+  gchar *dir;
+  guint16 port;
+} S3rver;
+
+static guint16
+free_port (void)
+{
+  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_TCP, NULL);
+  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *a = g_inet_socket_address_new (lo, 0), *bound;
+  guint16 port;
+
+  g_assert_true (g_socket_bind (s, a, FALSE, NULL));
+  bound = g_socket_get_local_address (s, NULL);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_object_unref (bound);
+  g_object_unref (a);
+  g_object_unref (lo);
+  g_object_unref (s);
+  return port;
+}
+
+static gboolean
+port_open (guint16 port)
+{
+  GSocketClient *c = g_socket_client_new ();
+  GSocketConnection *conn = g_socket_client_connect_to_host (c, "127.0.0.1",
+      port, NULL, NULL);
+  gboolean ok = conn != NULL;
+
+  if (conn)
+    g_object_unref (conn);
+  g_object_unref (c);
+  return ok;
+}
+
+static void
+s3rver_start (S3rver * s)
+{
+  const gchar *root = g_getenv ("VSS_SOURCE_ROOT");
+  gchar *bin = g_build_filename (root ? root : ".", "tests", "node_modules",
+      ".bin", "s3rver", NULL);
+  gchar *port = g_strdup_printf ("%u", s->port);
+  GError *err = NULL;
+
+  if (!g_file_test (bin, G_FILE_TEST_IS_EXECUTABLE))
+    g_error ("s3rver is not installed at %s: run tools/install-deps.sh "
+        "--tests", bin);
+  s->proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &err, bin,
+      "-d", s->dir, "-a", "127.0.0.1", "-p", port, "-s",
+      "--configure-bucket", "frames", NULL);
+  g_assert_no_error (err);
+  for (guint i = 0; i < 300 && !port_open (s->port); i++)
+    g_usleep (100000);
+  if (!port_open (s->port))
+    g_error ("s3rver did not start on port %u", s->port);
+  g_free (port);
+  g_free (bin);
+}
+
+static void
+s3rver_stop (S3rver * s)
+{
+  if (s->proc == NULL)
+    return;
+  g_subprocess_send_signal (s->proc, SIGKILL);
+  g_subprocess_wait (s->proc, NULL, NULL);
+  g_clear_object (&s->proc);
+}
+
+static gchar *
+s3rver_object_path (const gchar * uri, gpointer data)
+{
+  S3rver *s = data;
+
+  g_assert_true (g_str_has_prefix (uri, "s3://frames/"));
+  return g_strdup_printf ("%s/frames/%s._S3rver_object", s->dir,
+      uri + strlen ("s3://frames/"));
+}
+
+static void
+run_s3rver (gboolean outage)
+{
+  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  gchar *url = vss_test_redis_get_url (r, NULL);
+  gchar *dir = tmpdir ();
+  gchar *spool = g_build_filename (dir, "spool", NULL);
+  gchar *endpoint;
+  S3rver s = { 0, };
+  VssValkeyClient *c;
+  GstStructure *st;
+  Feeder *f;
+  guint n = outage ? 24 : 16;
+
+  s.dir = g_build_filename (dir, "s3", NULL);
+  g_mkdir_with_parents (s.dir, 0700);
+  s.port = free_port ();
+  s3rver_start (&s);
+  endpoint = g_strdup_printf ("http://127.0.0.1:%u", s.port);
+  f = feeder_new (NULL, "valkey", url, "frames", "s3://frames/pfx",
+      "endpoint", endpoint, "region", "us-east-1", "access-key-id", "S3RVER",
+      "secret-access-key", "S3RVER", "spool-dir", spool, "stream-id", "s3",
+      "create-index", "never", "max-retries", "1", "timeout", "3000",
+      "max-in-flight", "4", NULL);
+  for (guint i = 0; i < n; i++) {
+    if (outage && i == 8)
+      s3rver_stop (&s);
+    if (outage && i == 16)
+      s3rver_start (&s);
+    g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+    g_usleep (outage ? 50000 : 0);
+  }
+  g_assert_null (feeder_finish (f, NULL));
+  st = feeder_stats (f);
+  g_test_message ("stats: %s", gst_structure_to_string (st));
+  g_assert_cmpuint (stat_of (st, "written"), ==, n);
+  if (outage)
+    g_assert_cmpuint (stat_of (st, "spooled"), >, 0);
+  gst_structure_free (st);
+  c = client_for (url);
+  check_stored (c, f->ids, "s3", s3rver_object_path, &s, n);
+  {
+    gchar *b = g_build_filename (s.dir, "frames", NULL);
+
+    g_assert_cmpuint (count_files (b, "._S3rver_object", NULL), ==, n);
+    g_free (b);
+  }
+  vss_valkey_client_free (c);
+  feeder_free (f);
+  s3rver_stop (&s);
+  rm_rf (dir);
+  g_free (s.dir);
+  g_free (endpoint);
+  g_free (spool);
+  g_free (dir);
+  g_free (url);
+}
+
+static void
+test_s3rver (void)
+{
+  run_s3rver (FALSE);
+}
+
+static void
+test_s3rver_outage (void)
+{
+  run_s3rver (TRUE);
+}
+
+/* A fake S3 that checks every signature with the independent verifier and
+ * answers with scripted faults. */
+
+typedef struct
+{
+  GMutex lock;
+  GHashTable *objects;          /* key -> GBytes */
+  guint fail_next;              /* answer 503 SlowDown this many times */
+  const gchar *refuse;          /* NULL, "AccessDenied" */
+  guint puts, bad_signatures;
+} FakeS3;
+
+static void
+fake_s3_handler (VssHttpd * server, const VssHttpRequest * req,
+    VssHttpResponse * resp, gpointer user_data)
+{
+  FakeS3 *s = user_data;
+  VssSigCheckConfig cfg = { "AKIDTEST", "secret/test+key", NULL, "us-east-1",
+    g_get_real_time () / G_USEC_PER_SEC, 900
+  };
+  gchar *service = NULL, *type = NULL, *msg = NULL;
+  guint status = 0;
+  const gchar *path = req->path + 1, *slash = strchr (path, '/');
+  const gchar *code = NULL;
+
+  g_mutex_lock (&s->lock);
+  s->puts++;
+  if (!vss_sigcheck_verify (&cfg, req, &service, &status, &type, &msg)) {
+    s->bad_signatures++;
+    g_string_printf (resp->body, "<Error><Code>SignatureDoesNotMatch</Code>"
+        "<Message>%s</Message></Error>", msg);
+    resp->status = 403;
+  } else if (g_strcmp0 (service, "s3") != 0 || !slash
+      || strncmp (path, "frames/", 7) != 0) {
+    code = "NoSuchBucket";
+    resp->status = 404;
+  } else if (s->refuse) {
+    code = s->refuse;
+    resp->status = 403;
+  } else if (s->fail_next > 0) {
+    s->fail_next--;
+    code = "SlowDown";
+    resp->status = 503;
+  } else {
+    g_hash_table_insert (s->objects, g_strdup (slash + 1),
+        g_bytes_new (req->body, req->body_len));
+    resp->status = 200;
+  }
+  if (code)
+    g_string_printf (resp->body, "<?xml version=\"1.0\"?><Error><Code>%s"
+        "</Code><Message>scripted %s</Message></Error>", code, code);
+  g_mutex_unlock (&s->lock);
+  g_free (service);
+  g_free (type);
+  g_free (msg);
+}
+
+static void
+test_fake_s3 (void)
+{
+  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  gchar *url = vss_test_redis_get_url (r, NULL);
+  gchar *dir = tmpdir ();
+  FakeS3 s = { 0, };
+  GError *e = NULL;
+  VssHttpd *httpd;
+  gchar *endpoint, *err;
+  GstStructure *st;
+  Feeder *f;
+
+  g_mutex_init (&s.lock);
+  s.objects = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      (GDestroyNotify) g_bytes_unref);
+  s.fail_next = 5;
+  httpd = vss_httpd_new (0, fake_s3_handler, &s, &e);
+  g_assert_no_error (e);
+  endpoint = g_strdup_printf ("http://127.0.0.1:%u",
+      vss_httpd_get_port (httpd));
+
+  /* SlowDown five times: retried with backoff, nothing spooled. */
+  f = feeder_new (NULL, "valkey", url, "frames", "s3://frames/a%20b",
+      "endpoint", endpoint, "region", "us-east-1", "access-key-id",
+      "AKIDTEST", "secret-access-key", "secret/test+key", "spool-dir", dir,
+      "stream-id", "fake", "create-index", "never", "max-retries", "8", NULL);
+  for (guint i = 0; i < 8; i++)
+    g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+  g_assert_null (feeder_finish (f, NULL));
+  st = feeder_stats (f);
+  g_assert_cmpuint (stat_of (st, "written"), ==, 8);
+  g_assert_cmpuint (stat_of (st, "retried"), >=, 5);
+  g_assert_cmpuint (stat_of (st, "spooled"), ==, 0);
+  gst_structure_free (st);
+  g_assert_cmpuint (s.bad_signatures, ==, 0);
+  g_assert_cmpuint (g_hash_table_size (s.objects), ==, 8);
+  feeder_free (f);
+
+  /* AccessDenied and NoSuchBucket: element errors that say so; the frame
+   * is kept in the spool. */
+  s.refuse = "AccessDenied";
+  f = feeder_new (NULL, "valkey", url, "frames", "s3://frames/x",
+      "endpoint", endpoint, "region", "us-east-1", "access-key-id",
+      "AKIDTEST", "secret-access-key", "secret/test+key", "spool-dir", dir,
+      "create-index", "never", NULL);
+  feeder_push (f, 0);
+  err = feeder_finish (f, NULL);
+  g_assert_nonnull (err);
+  g_assert_nonnull (strstr (err, "denied"));
+  g_free (err);
+  feeder_free (f);
+  g_assert_cmpuint (count_files (dir, ".rec", NULL), ==, 1);
+  s.refuse = NULL;
+
+  f = feeder_new (NULL, "valkey", url, "frames", "s3://nobucket/x",
+      "endpoint", endpoint, "region", "us-east-1", "access-key-id",
+      "AKIDTEST", "secret-access-key", "secret/test+key", "spool-dir", dir,
+      "create-index", "never", NULL);
+  feeder_push (f, 0);
+  err = feeder_finish (f, NULL);
+  g_assert_nonnull (err);
+  g_assert_nonnull (strstr (err, "bucket does not exist"));
+  g_free (err);
+  feeder_free (f);
+
+  /* The same spool with the right settings: the kept frame is replayed. */
+  {
+    guint before = g_hash_table_size (s.objects);
+
+    f = feeder_new (NULL, "valkey", url, "frames", "s3://frames/x",
+        "endpoint", endpoint, "region", "us-east-1", "access-key-id",
+        "AKIDTEST", "secret-access-key", "secret/test+key", "spool-dir", dir,
+        "create-index", "never", NULL);
+    g_assert_null (feeder_finish (f, NULL));
+    st = feeder_stats (f);
+    g_assert_cmpuint (stat_of (st, "replayed"), >=, 1);
+    gst_structure_free (st);
+    g_assert_cmpuint (g_hash_table_size (s.objects), >, before);
+    g_assert_cmpuint (count_files (dir, ".rec", NULL), ==, 0);
+    feeder_free (f);
+  }
+  g_assert_cmpuint (s.bad_signatures, ==, 0);
+
+  vss_httpd_free (httpd);
+  g_hash_table_unref (s.objects);
+  g_mutex_clear (&s.lock);
+  rm_rf (dir);
+  g_free (dir);
+  g_free (endpoint);
+  g_free (url);
+}
+
+/* A full spool during an outage is an element error, not a silent drop. */
+static void
+test_spool_full (void)
+{
+  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  gchar *url = vss_test_redis_get_url (r, FAST);
+  gchar *dir = tmpdir ();
+  Feeder *f;
+  GstFlowReturn ret = GST_FLOW_OK;
+  gchar *err;
+  guint i;
+
+  vss_test_redis_stop_node (r, 0, TRUE);
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "create-index",
+      "never", "spool-max-bytes", "20000", "drain-timeout", "100", NULL);
+  for (i = 0; i < 200 && ret == GST_FLOW_OK; i++)
+    ret = feeder_push (f, i);
+  g_assert_cmpint (ret, ==, GST_FLOW_ERROR);
+  err = feeder_pop_error (f);
+  g_assert_nonnull (err);
+  g_assert_nonnull (strstr (err, "full"));
+  g_free (err);
+  feeder_free (f);
+  rm_rf (dir);
+  g_free (dir);
+  g_free (url);
+}
+
+/* SIGKILL during an outage, then a new start: every accepted frame is
+ * stored exactly once. The child is this program with --child. */
+static int
+child_main (int argc, char **argv)
+{
+  const gchar *url = argv[2], *frames = argv[3], *spool = argv[4];
+  guint n = atoi (argv[5]);
+  Feeder *f;
+  gchar *err;
+
+  gst_init (NULL, NULL);
+  make_jpegs ();
+  f = feeder_new (NULL, "valkey", url, "frames", frames, "spool-dir", spool,
+      "stream-id", "kill", "create-index", "never", "max-in-flight", "4",
+      NULL);
+  for (guint i = 0; i < n; i++) {
+    if (feeder_push (f, i) != GST_FLOW_OK)
+      return 2;
+    printf ("accepted %s\n", (gchar *) g_ptr_array_index (f->ids, i));
+    fflush (stdout);
+    g_usleep (20000);
+  }
+  err = feeder_finish (f, NULL);
+  if (err) {
+    fprintf (stderr, "child: %s\n", err);
+    return 3;
+  }
+  feeder_free (f);
+  return 0;
+}
+
+static void
+test_sigkill (void)
+{
+  VssTestRedisOptions opts = { 0, };
+  g_autoptr (VssTestRedis) r = NULL;
+  gchar *url, *dir = tmpdir ();
+  gchar *frames = g_build_filename (dir, "frames", NULL);
+  gchar *frames_uri = g_filename_to_uri (frames, NULL, NULL);
+  gchar *spool = g_build_filename (dir, "spool", NULL);
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+  GSubprocess *p;
+  GDataInputStream *in;
+  GError *e = NULL;
+  gchar *line;
+  VssValkeyClient *c;
+  gint status;
+
+  opts.appendonly = TRUE;
+  r = start_redis (&opts);
+  url = vss_test_redis_get_url (r, FAST);
+  /* Some frames stored normally, then the outage, then the kill. */
+  p = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &e, self_path,
+      "--child", url, frames_uri, spool, "1000", NULL);
+  g_assert_no_error (e);
+  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (p));
+  while ((line = g_data_input_stream_read_line (in, NULL, NULL, &e))) {
+    g_assert_true (g_str_has_prefix (line, "accepted "));
+    g_ptr_array_add (ids, g_strdup (line + 9));
+    g_free (line);
+    if (ids->len == 10)
+      vss_test_redis_stop_node (r, 0, TRUE);
+    if (ids->len == 30) {
+      g_subprocess_send_signal (p, SIGKILL);
+      break;
+    }
+  }
+  g_assert_no_error (e);
+  g_subprocess_wait (p, NULL, NULL);
+  g_object_unref (in);
+  g_object_unref (p);
+  g_assert_cmpuint (ids->len, ==, 30);
+  g_assert_cmpuint (count_files (spool, ".rec", NULL), >=, 15);
+
+  /* Back up; a new run with no new frames replays the spool and drains. */
+  g_assert_true (vss_test_redis_restart_node (r, 0, &e));
+  g_assert_no_error (e);
+  p = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &e, self_path, "--child",
+      url, frames_uri, spool, "0", NULL);
+  g_assert_no_error (e);
+  g_assert_true (g_subprocess_wait (p, NULL, &e));
+  status = g_subprocess_get_exit_status (p);
+  g_assert_cmpint (status, ==, 0);
+  g_object_unref (p);
+
+  c = client_for (url);
+  /* The child may have accepted a frame it could not report: at most one
+   * more than the 30 acknowledged. */
+  check_stored (c, ids, "kill", file_object_path, frames,
+      count_keys (c, "frame:*"));
+  g_assert_cmpuint (count_keys (c, "frame:*"), >=, 30);
+  g_assert_cmpuint (count_keys (c, "frame:*"), <=, 31);
+  g_assert_cmpuint (count_files (frames, ".jpg", NULL), ==,
+      count_keys (c, "frame:*"));
+  g_assert_cmpuint (count_files (spool, ".rec", NULL), ==, 0);
+  vss_valkey_client_free (c);
+  g_ptr_array_unref (ids);
+  rm_rf (dir);
+  g_free (spool);
+  g_free (frames_uri);
+  g_free (frames);
+  g_free (dir);
+  g_free (url);
+}
+
+/* Pure parts: key safety, S3 URLs and error bodies, the spool's checks. */
+static void
+test_pure (void)
+{
+  gchar *s, *dir = tmpdir ();
+  GError *e = NULL;
+  VssSpool *sp;
+  GBytes *b, *rb;
+  guint64 seq;
+  GArray *seqs;
+  gchar *path, *code, *msg;
+
+  s = vss_object_store_sanitize ("../a b/ü");
+  g_assert_cmpstr (s, ==, "_._a_b___");
+  g_free (s);
+  s = vss_object_store_sanitize ("..");
+  g_assert_cmpstr (s, ==, "_");
+  g_free (s);
+  g_assert_true (vss_object_store_key_is_safe ("cam/2024/01/02/x.jpg"));
+  g_assert_false (vss_object_store_key_is_safe ("../x"));
+  g_assert_false (vss_object_store_key_is_safe ("a/../x"));
+  g_assert_false (vss_object_store_key_is_safe ("/x"));
+  g_assert_false (vss_object_store_key_is_safe ("a//x"));
+
+  s = vss_s3_put_url ("https://s3.eu-west-1.amazonaws.com", "eu-west-1",
+      FALSE, "bkt", "p q/x.jpg");
+  g_assert_cmpstr (s, ==, "https://bkt.s3.eu-west-1.amazonaws.com/p%20q/x.jpg");
+  g_free (s);
+  s = vss_s3_put_url ("http://127.0.0.1:9000", "us-east-1", TRUE, "bkt",
+      "x.jpg");
+  g_assert_cmpstr (s, ==, "http://127.0.0.1:9000/bkt/x.jpg");
+  g_free (s);
+  s = vss_s3_put_url ("https://s3.us-east-1.amazonaws.com", "us-east-1",
+      FALSE, "my.bkt", "x.jpg");
+  g_assert_cmpstr (s, ==, "https://s3.us-east-1.amazonaws.com/my.bkt/x.jpg");
+  g_free (s);
+  g_assert_true (vss_s3_parse_error ("<Error><Code>SlowDown</Code><Message>"
+          "Reduce</Message></Error>", 56, &code, &msg));
+  g_assert_cmpstr (code, ==, "SlowDown");
+  g_assert_cmpstr (msg, ==, "Reduce");
+  g_assert_true (vss_s3_is_retryable (503, code, 0));
+  g_free (code);
+  g_free (msg);
+  g_assert_false (vss_s3_is_retryable (403, "AccessDenied", 0));
+  g_assert_false (vss_s3_is_retryable (404, "NoSuchBucket", 0));
+  g_assert_true (vss_s3_is_retryable (0, NULL, 28));    /* timeout */
+
+  sp = vss_spool_open (dir, 0, &e);
+  g_assert_no_error (e);
+  g_assert_null (vss_spool_open (dir, 0, &e));
+  g_assert_error (e, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_BUSY);
+  g_clear_error (&e);
+  b = g_bytes_new_static ("hello", 5);
+  g_assert_true (vss_spool_append (sp, b, TRUE, &seq, &e));
+  g_assert_true (vss_spool_append (sp, b, FALSE, NULL, &e));
+  rb = vss_spool_read (sp, seq, &e);
+  g_assert_true (g_bytes_equal (rb, b));
+  g_bytes_unref (rb);
+  /* Flip a payload byte: the checksum catches it. */
+  path = g_strdup_printf ("%s/%020" G_GUINT64_FORMAT ".rec", dir, seq);
+  {
+    gchar *c;
+    gsize len;
+
+    g_assert_true (g_file_get_contents (path, &c, &len, NULL));
+    c[len - 1] ^= 1;
+    g_assert_true (g_file_set_contents (path, c, len, NULL));
+    g_free (c);
+  }
+  g_assert_null (vss_spool_read (sp, seq, &e));
+  g_assert_error (e, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_CORRUPT);
+  g_clear_error (&e);
+  g_assert_true (vss_spool_quarantine (sp, seq));
+  vss_spool_close (sp);
+  /* Reopened: one record left, numbering continues, limit enforced. */
+  sp = vss_spool_open (dir, 150, &e);
+  seqs = vss_spool_list (sp);
+  g_assert_cmpuint (seqs->len, ==, 1);
+  g_assert_cmpuint (g_array_index (seqs, guint64, 0), ==, seq + 1);
+  g_array_unref (seqs);
+  g_assert_true (vss_spool_append (sp, b, FALSE, &seq, &e));
+  g_assert_cmpuint (seq, ==, 3);
+  {
+    GBytes *big = g_bytes_new_take (g_malloc0 (200), 200);
+
+    g_assert_false (vss_spool_append (sp, big, FALSE, NULL, &e));
+    g_assert_error (e, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_FULL);
+    g_clear_error (&e);
+    g_bytes_unref (big);
+  }
+  vss_spool_close (sp);
+  g_bytes_unref (b);
+  g_free (path);
+  rm_rf (dir);
+  g_free (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc >= 6 && strcmp (argv[1], "--child") == 0)
+    return child_main (argc, argv);
+  self_path = g_canonicalize_filename (argv[0], NULL);
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  make_jpegs ();
+  g_test_add_func ("/vsssink/pure", test_pure);
+  g_test_add_func ("/vsssink/folder", test_folder);
+  g_test_add_func ("/vsssink/vectors-only", test_vectors_only);
+  g_test_add_func ("/vsssink/bad-input", test_bad_input);
+  g_test_add_func ("/vsssink/redis-restart", test_redis_restart);
+  g_test_add_func ("/vsssink/redis-restart-no-journal",
+      test_redis_restart_no_journal);
+  g_test_add_func ("/vsssink/tls", test_tls);
+  g_test_add_func ("/vsssink/cluster", test_cluster);
+  g_test_add_func ("/vsssink/s3rver", test_s3rver);
+  g_test_add_func ("/vsssink/s3rver-outage", test_s3rver_outage);
+  g_test_add_func ("/vsssink/fake-s3", test_fake_s3);
+  g_test_add_func ("/vsssink/spool-full", test_spool_full);
+  g_test_add_func ("/vsssink/sigkill", test_sigkill);
+  return g_test_run ();
+}
