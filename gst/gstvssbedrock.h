@@ -141,5 +141,8 @@ void gst_vss_bedrock_client_get_stats (GstVssBedrockClient * client,
 gfloat *gst_vss_bedrock_embed_text (GstVssBedrockClient * client,
     const gchar * model, const gchar * text, guint dim, guint * out_dim,
     GError ** error);
+gfloat *gst_vss_bedrock_embed_image (GstVssBedrockClient * client,
+    const gchar * model, GBytes * image, guint dim, guint * out_dim,
+    GError ** error);
 
 G_END_DECLS

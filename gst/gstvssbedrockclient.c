@@ -379,39 +379,19 @@ sync_done (GstVssBedrockResult * r, gpointer data)
   g_mutex_unlock (&w->lock);
 }
 
-/**
- * gst_vss_bedrock_embed_text:
- * @model: %GST_VSS_BEDROCK_IMAGE_MODEL (texts in the frames' vector space,
- *   for text queries against frames) or %GST_VSS_BEDROCK_TEXT_V2_MODEL
- * @dim: output length, 0 for the model's default
- * @out_dim: (out) (optional): the vector's length
- *
- * Embeds one text, blocking until done (retries included). Must not be
- * called from a #GstVssBedrockDoneFunc.
- *
- * Returns: (transfer full): the normalised embedding, or NULL with @error;
- *   its message names the HTTP status, AWS error type and message.
- */
-gfloat *
-gst_vss_bedrock_embed_text (GstVssBedrockClient * c, const gchar * model,
-    const gchar * text, guint dim, guint * out_dim, GError ** error)
+/* Sends @body and waits for the answer; @error names the HTTP status, AWS
+ * error type and message. */
+static gfloat *
+embed_sync (GstVssBedrockClient * c, const gchar * model, GBytes * body,
+    guint dim, guint * out_dim, GError ** error)
 {
   SyncWait w = { 0, };
-  GBytes *body;
   gfloat *v = NULL;
 
-  if (!gst_vss_bedrock_check_model (model, dim, FALSE, error))
-    return NULL;
-  if (!text || !text[0]) {
-    g_set_error (error, GST_VSS_BEDROCK_ERROR, 0, "empty text");
-    return NULL;
-  }
   g_mutex_init (&w.lock);
   g_cond_init (&w.cond);
-  body = gst_vss_bedrock_text_body (model, text, dim);
   gst_vss_bedrock_client_embed_async (c, model, body, dim ? dim :
       gst_vss_bedrock_model_default_dim (model), sync_done, &w);
-  g_bytes_unref (body);
   g_mutex_lock (&w.lock);
   while (!w.done)
     g_cond_wait (&w.cond, &w.lock);
@@ -436,5 +416,69 @@ gst_vss_bedrock_embed_text (GstVssBedrockClient * c, const gchar * model,
   g_free (w.r.message);
   g_mutex_clear (&w.lock);
   g_cond_clear (&w.cond);
+  return v;
+}
+
+/**
+ * gst_vss_bedrock_embed_text:
+ * @model: %GST_VSS_BEDROCK_IMAGE_MODEL (texts in the frames' vector space,
+ *   for text queries against frames) or %GST_VSS_BEDROCK_TEXT_V2_MODEL
+ * @dim: output length, 0 for the model's default
+ * @out_dim: (out) (optional): the vector's length
+ *
+ * Embeds one text, blocking until done (retries included). Must not be
+ * called from a #GstVssBedrockDoneFunc.
+ *
+ * Returns: (transfer full): the normalised embedding, or NULL with @error;
+ *   its message names the HTTP status, AWS error type and message.
+ */
+gfloat *
+gst_vss_bedrock_embed_text (GstVssBedrockClient * c, const gchar * model,
+    const gchar * text, guint dim, guint * out_dim, GError ** error)
+{
+  GBytes *body;
+  gfloat *v;
+
+  if (!gst_vss_bedrock_check_model (model, dim, FALSE, error))
+    return NULL;
+  if (!text || !text[0]) {
+    g_set_error (error, GST_VSS_BEDROCK_ERROR, 0, "empty text");
+    return NULL;
+  }
+  body = gst_vss_bedrock_text_body (model, text, dim);
+  v = embed_sync (c, model, body, dim, out_dim, error);
+  g_bytes_unref (body);
+  return v;
+}
+
+/**
+ * gst_vss_bedrock_embed_image:
+ * @model: %GST_VSS_BEDROCK_IMAGE_MODEL
+ * @image: a JPEG or PNG within the model's limits (see gst_vss_image_fit())
+ * @dim: output length, 0 for the model's default
+ *
+ * Embeds one image, blocking until done, like gst_vss_bedrock_embed_text().
+ *
+ * Returns: (transfer full): the normalised embedding, or NULL with @error.
+ */
+gfloat *
+gst_vss_bedrock_embed_image (GstVssBedrockClient * c, const gchar * model,
+    GBytes * image, guint dim, guint * out_dim, GError ** error)
+{
+  GBytes *body;
+  gfloat *v;
+  gsize len;
+  const guint8 *data;
+
+  if (!gst_vss_bedrock_check_model (model, dim, TRUE, error))
+    return NULL;
+  data = g_bytes_get_data (image, &len);
+  if (len == 0) {
+    g_set_error (error, GST_VSS_BEDROCK_ERROR, 0, "empty image");
+    return NULL;
+  }
+  body = gst_vss_bedrock_image_body (data, len, dim);
+  v = embed_sync (c, model, body, dim, out_dim, error);
+  g_bytes_unref (body);
   return v;
 }

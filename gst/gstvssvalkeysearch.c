@@ -256,7 +256,8 @@ build_filter (const VssValkeyKnnQuery * q, GError ** error)
       invalid (error, "the TAG filter on '%s' has no values", t->field);
       goto fail;
     }
-    g_string_append_printf (s, "%s@%s:{", s->len ? " " : "", t->field);
+    g_string_append_printf (s, "%s%s@%s:{", s->len ? " " : "",
+        t->negate ? "-" : "", t->field);
     for (guint j = 0; t->values[j]; j++) {
       gchar *e;
       if (t->values[j][0] == '\0') {

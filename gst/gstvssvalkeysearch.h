@@ -60,6 +60,7 @@ typedef struct
 {
   const gchar *field;
   const gchar *const *values;   /* NULL-terminated; any of them matches */
+  gboolean negate;              /* match documents with none of them */
 } VssValkeyTagFilter;
 
 typedef struct

@@ -10,7 +10,11 @@
  * "image:<sha256 hex of its bytes>"; a text's key is the same string when
  * the text is literally "image:<hex>" or is mapped to an image by the text
  * map, so such a text gets exactly that image's vector; any other text gets
- * its own vector. Text V2 uses its own key space ("text-v2:").
+ * its own vector. Text V2 uses its own key space ("text-v2:"). A map entry
+ * with a distance ({"image": file, "distance": 0.1} in the file,
+ * {"sha256": hex, "distance": 0.1} in /_control) gives the text a vector at
+ * exactly that cosine distance from the image's, so tests can place texts
+ * inside or outside a threshold.
  *
  *   vss-bedrock-server --access-key AK --secret-key SK [--session-token T]
  *       [--region R] [--port N] [--text-map FILE] [--latency-ms N]
@@ -161,6 +165,33 @@ key_vector (const gchar * key, gfloat * out, guint dim)
   norm = sqrt (norm);
   for (i = 0; i < dim; i++)
     out[i] = (gfloat) (out[i] / norm);
+}
+
+/* The unit vector at cosine distance @distance (0..2) from @key's vector,
+ * in the plane of @key's and @other's vectors. */
+static void
+close_vector (const gchar * key, const gchar * other, gdouble distance,
+    gfloat * out, guint dim)
+{
+  gfloat *a = g_new (gfloat, dim), *b = g_new (gfloat, dim);
+  gdouble dot = 0, norm = 0, c = 1.0 - distance, sn;
+  guint i;
+
+  c = CLAMP (c, -1.0, 1.0);
+  sn = sqrt (1.0 - c * c);
+  key_vector (key, a, dim);
+  key_vector (other, b, dim);
+  for (i = 0; i < dim; i++)
+    dot += (gdouble) a[i] * b[i];
+  for (i = 0; i < dim; i++) {
+    b[i] = (gfloat) (b[i] - dot * a[i]);
+    norm += (gdouble) b[i] * b[i];
+  }
+  norm = sqrt (norm);
+  for (i = 0; i < dim; i++)
+    out[i] = (gfloat) (c * a[i] + sn * b[i] / norm);
+  g_free (a);
+  g_free (b);
 }
 
 static void
@@ -366,11 +397,23 @@ invoke_model (const gchar * model, json_t * in, VssHttpResponse * resp,
     key = mapped ? g_strdup (mapped) : NULL;
     stats.text_inputs++;
     g_mutex_unlock (&lock);
-    if (!key)
-      key = is_image ? (is_image_key (text) ? g_strdup (text) :
-          g_strconcat ("text:", text, NULL)) : g_strconcat ("text-v2:", text,
-          NULL);
-    key_vector (key, v2, dim);
+    if (key && strchr (key, '@')) {
+      /* "image:<hex>@<distance>": a vector at exactly that cosine distance
+       * from the image's, rotated towards the text's own vector. */
+      gchar *at = strchr (key, '@');
+      gdouble d = g_ascii_strtod (at + 1, NULL);
+      gchar *tkey = g_strconcat ("text:", text, NULL);
+
+      *at = '\0';
+      close_vector (key, tkey, d, v2, dim);
+      g_free (tkey);
+    } else {
+      if (!key)
+        key = is_image ? (is_image_key (text) ? g_strdup (text) :
+            g_strconcat ("text:", text, NULL)) : g_strconcat ("text-v2:", text,
+            NULL);
+      key_vector (key, v2, dim);
+    }
     g_free (key);
     tokens = token_count (text);
     /* Both inputs: Titan returns one averaged vector. */
@@ -499,9 +542,30 @@ apply_control (json_t * o, gchar ** err)
       json_t *hex;
 
       json_object_foreach (v, text, hex) {
-        gchar *key = g_strconcat ("image:", json_string_value (hex) ?
-            json_string_value (hex) : "", NULL);
+        json_t *h = json_is_object (hex) ? json_object_get (hex, "sha256") :
+            hex;
+        json_t *dist = json_is_object (hex) ? json_object_get (hex,
+            "distance") : NULL;
+        gchar *key = g_strconcat ("image:", json_string_value (h) ?
+            json_string_value (h) : "", NULL);
 
+        if (dist && (!json_is_number (dist) || json_number_value (dist) < 0
+                || json_number_value (dist) > 2)) {
+          g_free (key);
+          g_mutex_unlock (&lock);
+          *err = g_strdup_printf ("map distance for \"%s\" must be a number "
+              "in 0..2", text);
+          return FALSE;
+        }
+        if (is_image_key (key) && dist) {
+          gchar num[G_ASCII_DTOSTR_BUF_SIZE];
+          gchar *k2 = g_strconcat (key, "@", g_ascii_dtostr (num, sizeof num,
+                  json_number_value (dist)), NULL);
+
+          g_free (key);
+          g_hash_table_insert (text_map, g_strdup (text), k2);
+          continue;
+        }
         if (!is_image_key (key)) {
           g_free (key);
           g_mutex_unlock (&lock);
@@ -770,13 +834,18 @@ load_text_map (const gchar * path, GError ** error)
   }
   dir = g_path_get_dirname (path);
   json_object_foreach (o, k, v) {
-    const gchar *f = json_string_value (v);
-    gchar *full, *data;
+    const gchar *f = json_string_value (json_is_object (v) ?
+        json_object_get (v, "image") : v);
+    json_t *dist = json_is_object (v) ? json_object_get (v, "distance") : NULL;
+    gchar *full, *data, *key;
     gsize len;
 
-    if (!f) {
+    if (!f || (dist && (!json_is_number (dist)
+                || json_number_value (dist) < 0
+                || json_number_value (dist) > 2))) {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-          "%s: value for \"%s\" must be a file name", path, k);
+          "%s: value for \"%s\" must be a file name or {\"image\": file, "
+          "\"distance\": 0..2}", path, k);
       ok = FALSE;
       break;
     }
@@ -787,8 +856,16 @@ load_text_map (const gchar * path, GError ** error)
       ok = FALSE;
       break;
     }
-    g_hash_table_insert (text_map, g_strdup (k), image_key ((guint8 *) data,
-            len));
+    key = image_key ((guint8 *) data, len);
+    if (dist) {
+      gchar num[G_ASCII_DTOSTR_BUF_SIZE];
+      gchar *k2 = g_strconcat (key, "@", g_ascii_dtostr (num, sizeof num,
+              json_number_value (dist)), NULL);
+
+      g_free (key);
+      key = k2;
+    }
+    g_hash_table_insert (text_map, g_strdup (k), key);
     g_free (data);
     g_free (full);
   }

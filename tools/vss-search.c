@@ -1,0 +1,524 @@
+/* gst-vss: vss-search — search the stored frames from the shell
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ *   vss-search --text "a woman in a red jacket" -p bedrock -k 5
+ *   vss-search --image door.jpg --stream cam1 --since 2h --html hits.html
+ *
+ * Embeds the query with the same provider settings as vssembed, runs one
+ * KNN search (FT.SEARCH) with the stream and time filters, and prints a
+ * table (distance, stream, time, object URI), JSON, and/or writes one
+ * self-contained HTML page with the thumbnails read from the object store
+ * (file:// directly, s3:// with a SigV4-signed GET).
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <gst/gst.h>
+#include "gstvss.h"
+#include "gstvssaws.h"
+#include "gstvssbedrockimage.h"
+#include "gstvssqueryembed.h"
+#include "gstvsssearch.h"
+
+#define MAX_THUMB_BYTES (8 * 1024 * 1024)
+
+static gchar *opt_text, *opt_image, *opt_provider, *opt_model, *opt_region;
+static gchar *opt_endpoint, *opt_profile, *opt_valkey, *opt_index;
+static gchar *opt_since, *opt_until, *opt_html, *opt_s3_endpoint;
+static gchar **opt_streams, **opt_exclude;
+static gint opt_k = 10, opt_dimension = 0, opt_timeout_ms = 0;
+static gdouble opt_max_distance = 2.0;
+static gboolean opt_json, opt_fanout, opt_quiet;
+
+static GOptionEntry entries[] = {
+  {"text", 0, 0, G_OPTION_ARG_STRING, &opt_text,
+      "Search by text (needs --provider bedrock)", "TEXT"},
+  {"image", 0, 0, G_OPTION_ARG_FILENAME, &opt_image,
+      "Search by an example image (JPEG or PNG)", "FILE"},
+  {"k", 'k', 0, G_OPTION_ARG_INT, &opt_k,
+      "Results wanted (default 10)", "N"},
+  {"stream", 's', 0, G_OPTION_ARG_STRING_ARRAY, &opt_streams,
+      "Only frames of this stream (repeat for several)", "ID"},
+  {"exclude-stream", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_exclude,
+      "Never frames of this stream (repeat for several)", "ID"},
+  {"since", 0, 0, G_OPTION_ARG_STRING, &opt_since,
+        "Frames captured at or after TIME: ISO 8601 (2026-12-01T09:00:00Z), "
+        "unix milliseconds, or an age such as 90s, 10m, 2h, 7d", "TIME"},
+  {"until", 0, 0, G_OPTION_ARG_STRING, &opt_until,
+      "Frames captured at or before TIME (same forms as --since)", "TIME"},
+  {"max-distance", 0, 0, G_OPTION_ARG_DOUBLE, &opt_max_distance,
+      "Leave out results farther than this cosine distance (default 2)", "D"},
+  {"provider", 'p', 0, G_OPTION_ARG_STRING, &opt_provider,
+        "Embedding provider of the stored frames: local (default; image "
+        "queries only) or bedrock", "NAME"},
+  {"model", 0, 0, G_OPTION_ARG_STRING, &opt_model,
+      "Bedrock model (default amazon.titan-embed-image-v1)", "ID"},
+  {"dimension", 0, 0, G_OPTION_ARG_INT, &opt_dimension,
+      "Bedrock dimension: 256, 384 or 1024 (default 1024)", "N"},
+  {"region", 0, 0, G_OPTION_ARG_STRING, &opt_region,
+      "AWS region (default from the environment)", "REGION"},
+  {"endpoint", 0, 0, G_OPTION_ARG_STRING, &opt_endpoint,
+      "Bedrock Runtime endpoint URL (default from the environment)", "URL"},
+  {"profile", 0, 0, G_OPTION_ARG_STRING, &opt_profile,
+      "AWS profile (default AWS_PROFILE, else default)", "NAME"},
+  {"s3-endpoint", 0, 0, G_OPTION_ARG_STRING, &opt_s3_endpoint,
+        "S3 endpoint for s3:// thumbnails (default AWS_ENDPOINT_URL_S3, "
+        "AWS_ENDPOINT_URL, then AWS's)", "URL"},
+  {"valkey", 'V', 0, G_OPTION_ARG_STRING, &opt_valkey,
+      "Valkey URL (default redis://127.0.0.1:6379)", "URL"},
+  {"index", 0, 0, G_OPTION_ARG_STRING, &opt_index,
+      "Search index name (default frames)", "NAME"},
+  {"fanout", 0, 0, G_OPTION_ARG_NONE, &opt_fanout,
+        "Cluster without a search coordinator: ask every primary and merge",
+      NULL},
+  {"timeout", 0, 0, G_OPTION_ARG_INT, &opt_timeout_ms,
+      "Server-side search timeout in ms (default: the server's)", "MS"},
+  {"json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
+      "Print the results as one JSON object instead of a table", NULL},
+  {"html", 0, 0, G_OPTION_ARG_FILENAME, &opt_html,
+      "Also write one self-contained HTML page with the thumbnails", "FILE"},
+  {"quiet", 'q', 0, G_OPTION_ARG_NONE, &opt_quiet,
+      "Print nothing but errors (with --html)", NULL},
+  {NULL}
+};
+
+/* ---- time arguments ---- */
+
+static gboolean
+parse_time (const gchar * s, gint64 now_ms, gint64 * out, GError ** error)
+{
+  gchar *end = NULL;
+  gdouble v;
+  GDateTime *dt;
+  GTimeZone *utc;
+
+  if (!s || !s[0])
+    goto bad;
+  v = g_ascii_strtod (s, &end);
+  if (end != s && *end == '\0' && v >= 0) {
+    *out = (gint64) v;
+    return TRUE;
+  }
+  if (end != s && v >= 0 && end[0] && end[1] == '\0') {
+    gdouble unit = end[0] == 's' ? 1e3 : end[0] == 'm' ? 60e3 :
+        end[0] == 'h' ? 3600e3 : end[0] == 'd' ? 86400e3 : 0;
+    if (unit > 0) {
+      *out = now_ms - (gint64) (v * unit);
+      return TRUE;
+    }
+  }
+  utc = g_time_zone_new_utc ();
+  dt = g_date_time_new_from_iso8601 (s, utc);
+  g_time_zone_unref (utc);
+  if (dt) {
+    *out = g_date_time_to_unix (dt) * 1000 +
+        g_date_time_get_microsecond (dt) / 1000;
+    g_date_time_unref (dt);
+    return TRUE;
+  }
+bad:
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+      "'%s' is not a time: use ISO 8601 (2026-12-01T09:00:00Z), unix "
+      "milliseconds, or an age such as 90s, 10m, 2h, 7d", s ? s : "");
+  return FALSE;
+}
+
+/* ---- thumbnails ---- */
+
+static gsize
+collect (gchar * d, gsize size, gsize n, gpointer user)
+{
+  GByteArray *a = user;
+
+  if (a->len + size * n > MAX_THUMB_BYTES)
+    return 0;
+  g_byte_array_append (a, (guint8 *) d, size * n);
+  return size * n;
+}
+
+static gchar *
+uri_escape_key (const gchar * key)
+{
+  GString *s = g_string_new (NULL);
+  gchar **parts = g_strsplit (key, "/", -1);
+
+  for (guint i = 0; parts[i]; i++) {
+    gchar *e = g_uri_escape_string (parts[i], NULL, FALSE);
+    g_string_append_printf (s, "%s%s", i ? "/" : "", e);
+    g_free (e);
+  }
+  g_strfreev (parts);
+  return g_string_free (s, FALSE);
+}
+
+/* GET s3://bucket/key, path style, signed for service "s3". */
+static GBytes *
+fetch_s3 (const gchar * uri, GError ** error)
+{
+  static GstVssAwsConfig *aws = NULL;
+  GstVssAwsSettings s = { 0, };
+  GstVssAwsCredentials *creds;
+  const gchar *rest = uri + 5, *slash = strchr (rest, '/');
+  gchar *bucket, *key, *url;
+  GPtrArray *headers = NULL;
+  struct curl_slist *hl = NULL;
+  GByteArray *body;
+  CURL *h;
+  CURLcode rc;
+  glong status = 0;
+
+  if (!slash || slash == rest || !slash[1]) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "'%s' is not s3://bucket/key", uri);
+    return NULL;
+  }
+  if (!aws) {
+    s.region = opt_region;
+    s.profile = opt_profile;
+    s.endpoint_url = opt_s3_endpoint;
+    s.service_env_id = "S3";
+    s.endpoint_prefix = "s3";
+    aws = gst_vss_aws_config_new (&s, error);
+    if (!aws)
+      return NULL;
+  }
+  creds = gst_vss_aws_config_get_credentials (aws, error);
+  if (!creds)
+    return NULL;
+  bucket = g_strndup (rest, slash - rest);
+  key = uri_escape_key (slash + 1);
+  url = g_strdup_printf ("%s/%s/%s", gst_vss_aws_config_get_endpoint (aws),
+      bucket, key);
+  if (!gst_vss_aws_sign_request (creds, gst_vss_aws_config_get_region (aws),
+          "s3", "GET", url, NULL, 0, NULL, 0, GST_VSS_SIGV4_FLAG_S3 |
+          GST_VSS_SIGV4_FLAG_CONTENT_SHA256, g_get_real_time () /
+          G_USEC_PER_SEC, &headers, error)) {
+    gst_vss_aws_credentials_free (creds);
+    g_free (bucket);
+    g_free (key);
+    g_free (url);
+    return NULL;
+  }
+  gst_vss_aws_credentials_free (creds);
+  /* The lines hold secrets: never logged. */
+  for (guint i = 0; i < headers->len; i++)
+    hl = curl_slist_append (hl, g_ptr_array_index (headers, i));
+  body = g_byte_array_new ();
+  h = curl_easy_init ();
+  curl_easy_setopt (h, CURLOPT_URL, url);
+  curl_easy_setopt (h, CURLOPT_HTTPHEADER, hl);
+  curl_easy_setopt (h, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt (h, CURLOPT_WRITEDATA, body);
+  curl_easy_setopt (h, CURLOPT_TIMEOUT_MS, 30000L);
+  curl_easy_setopt (h, CURLOPT_NOSIGNAL, 1L);
+  rc = curl_easy_perform (h);
+  curl_easy_getinfo (h, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup (h);
+  curl_slist_free_all (hl);
+  g_ptr_array_unref (headers);
+  g_free (bucket);
+  g_free (key);
+  if (rc != CURLE_OK || status != 200) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "GET %s: %s", url,
+        rc != CURLE_OK ? curl_easy_strerror (rc) : "HTTP error");
+    if (rc == CURLE_OK)
+      g_prefix_error (error, "HTTP %ld: ", status);
+    g_free (url);
+    g_byte_array_unref (body);
+    return NULL;
+  }
+  g_free (url);
+  return g_byte_array_free_to_bytes (body);
+}
+
+static GBytes *
+fetch_object (const gchar * uri, GError ** error)
+{
+  if (!uri || !uri[0]) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+        "the frame has no object URI");
+    return NULL;
+  }
+  if (g_str_has_prefix (uri, "file://")) {
+    gchar *path = g_filename_from_uri (uri, NULL, error);
+    gchar *data;
+    gsize len;
+
+    if (!path)
+      return NULL;
+    if (!g_file_get_contents (path, &data, &len, error)) {
+      g_free (path);
+      return NULL;
+    }
+    g_free (path);
+    if (len > MAX_THUMB_BYTES) {
+      g_free (data);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "larger than %d MB",
+          MAX_THUMB_BYTES >> 20);
+      return NULL;
+    }
+    return g_bytes_new_take (data, len);
+  }
+  if (g_str_has_prefix (uri, "s3://"))
+    return fetch_s3 (uri, error);
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+      "unsupported object URI scheme (file:// and s3:// are read)");
+  return NULL;
+}
+
+/* ---- output ---- */
+
+static void
+print_table (GPtrArray * res)
+{
+  printf ("%-9s  %-16s  %-24s  %s\n", "DISTANCE", "STREAM", "TIME", "URI");
+  for (guint i = 0; i < res->len; i++) {
+    GstVssSearchResult *r = g_ptr_array_index (res, i);
+    gchar *t = gst_vss_format_time_ms (r->ts_ms);
+
+    printf ("%-9.6f  %-16s  %-24s  %s\n", r->distance,
+        r->stream ? r->stream : "-", t[0] ? t : "-", r->uri ? r->uri : "-");
+    g_free (t);
+  }
+  if (res->len == 0)
+    printf ("(no frames found)\n");
+}
+
+static void
+print_json (GPtrArray * res, gdouble took_ms)
+{
+  json_t *o = json_object (), *a = json_array ();
+  gchar *s;
+
+  json_object_set_new (o, "query", json_string (opt_text ? opt_text :
+          opt_image));
+  json_object_set_new (o, "kind", json_string (opt_text ? "text" : "image"));
+  json_object_set_new (o, "k", json_integer (opt_k));
+  json_object_set_new (o, "took_ms", json_real (took_ms));
+  for (guint i = 0; i < res->len; i++) {
+    GstVssSearchResult *r = g_ptr_array_index (res, i);
+    gchar *t = gst_vss_format_time_ms (r->ts_ms);
+    json_t *e = json_pack ("{s:s,s:f,s:s?,s:s,s:I,s:s,s:s?,s:s?}",
+        "key", r->key, "distance", r->distance, "stream", r->stream,
+        "frame_id", r->frame_id, "ts", (json_int_t) r->ts_ms, "time", t,
+        "uri", r->uri, "model", r->model);
+
+    if (r->pts != GST_CLOCK_TIME_NONE)
+      json_object_set_new (e, "pts", json_integer ((json_int_t) r->pts));
+    json_array_append_new (a, e);
+    g_free (t);
+  }
+  json_object_set_new (o, "results", a);
+  s = json_dumps (o, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+  printf ("%s\n", s);
+  free (s);
+  json_decref (o);
+}
+
+static gboolean
+write_html (const gchar * path, GPtrArray * res, gdouble took_ms,
+    guint * n_thumbs, GError ** error)
+{
+  GString *h = g_string_new (NULL);
+  gchar *q = g_markup_escape_text (opt_text ? opt_text : opt_image, -1);
+  gchar *now = gst_vss_format_time_ms (g_get_real_time () / 1000);
+  gboolean ok;
+
+  *n_thumbs = 0;
+  g_string_append_printf (h, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
+      "<meta charset=\"utf-8\"><title>vss-search: %s</title>\n<style>\n"
+      "body{font-family:sans-serif;margin:16px;background:#fff;color:#222}\n"
+      ".grid{display:flex;flex-wrap:wrap;gap:12px}\n"
+      "figure{margin:0;width:320px;border:1px solid #ccc;padding:6px}\n"
+      "figure img{display:block;width:320px;height:240px;object-fit:cover}\n"
+      ".missing{width:320px;height:240px;display:flex;align-items:center;"
+      "justify-content:center;background:#eee;color:#a00;text-align:center}\n"
+      "figcaption{font-size:13px;margin-top:4px;word-break:break-all}\n"
+      ".d{font-weight:bold;font-size:15px}\n</style></head><body>\n", q);
+  g_string_append_printf (h, "<h1>%s query: &ldquo;%s&rdquo;</h1>\n",
+      opt_text ? "Text" : "Image", q);
+  g_string_append_printf (h, "<p>%u frame%s, nearest first (cosine "
+      "distance; 0 is identical). k=%d, searched in %.1f ms, %s.</p>\n",
+      res->len, res->len == 1 ? "" : "s", opt_k, took_ms, now);
+  g_string_append (h, "<div class=\"grid\">\n");
+  for (guint i = 0; i < res->len; i++) {
+    GstVssSearchResult *r = g_ptr_array_index (res, i);
+    GError *err = NULL;
+    GBytes *img = fetch_object (r->uri, &err);
+    gchar *t = gst_vss_format_time_ms (r->ts_ms);
+    gchar *key = g_markup_escape_text (r->key, -1);
+    gchar *stream = g_markup_escape_text (r->stream ? r->stream : "-", -1);
+    gchar *uri = g_markup_escape_text (r->uri ? r->uri : "", -1);
+    const gchar *mime = NULL;
+    guint w, hh;
+
+    g_string_append (h, "<figure class=\"hit\">");
+    if (img && gst_vss_image_probe (g_bytes_get_data (img, NULL),
+            g_bytes_get_size (img), &mime, &w, &hh)) {
+      gchar *b64 = g_base64_encode (g_bytes_get_data (img, NULL),
+          g_bytes_get_size (img));
+      g_string_append_printf (h, "<img alt=\"%s\" src=\"data:%s;base64,%s\">",
+          key, mime, b64);
+      g_free (b64);
+      (*n_thumbs)++;
+    } else {
+      gchar *why = g_markup_escape_text (err ? err->message :
+          "not a JPEG or PNG image", -1);
+      g_string_append_printf (h, "<div class=\"missing\">no thumbnail: %s"
+          "</div>", why);
+      g_free (why);
+    }
+    g_string_append_printf (h, "<figcaption><span class=\"d\">%.4f</span> "
+        "&middot; %s &middot; %s<br><code>%s</code>", r->distance, stream,
+        t[0] ? t : "-", key);
+    if (uri[0])
+      g_string_append_printf (h, "<br><a href=\"%s\">%s</a>", uri, uri);
+    g_string_append (h, "</figcaption></figure>\n");
+    g_clear_error (&err);
+    if (img)
+      g_bytes_unref (img);
+    g_free (t);
+    g_free (key);
+    g_free (stream);
+    g_free (uri);
+  }
+  if (res->len == 0)
+    g_string_append (h, "<p>No frames found.</p>\n");
+  g_string_append (h, "</div>\n</body></html>\n");
+  ok = g_file_set_contents (path, h->str, h->len, error);
+  g_string_free (h, TRUE);
+  g_free (q);
+  g_free (now);
+  return ok;
+}
+
+int
+main (int argc, char **argv)
+{
+  GOptionContext *ctx = g_option_context_new ("- search the stored video "
+      "frames by text or example image");
+  GstVssQueryEmbedderOptions eo = { 0, };
+  GstVssAwsSettings aws = { 0, };
+  GstVssQueryEmbedder *e = NULL;
+  VssValkeyClient *client = NULL;
+  GstVssSearchRequest r;
+  GPtrArray *res = NULL;
+  GError *err = NULL;
+  gfloat *v = NULL;
+  gint64 now_ms = g_get_real_time () / 1000, t0;
+  gdouble took_ms;
+  gint ret = 1;
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_set_description (ctx, "Prints DISTANCE, STREAM, TIME "
+      "(capture time, UTC) and the object URI of the nearest frames.\n"
+      "Exit status: 0 with results, 1 on errors, 2 on bad usage.");
+  if (!g_option_context_parse (ctx, &argc, &argv, &err)) {
+    fprintf (stderr, "vss-search: %s\n", err->message);
+    g_error_free (err);
+    g_option_context_free (ctx);
+    return 2;
+  }
+  g_option_context_free (ctx);
+  gst_init (NULL, NULL);
+  curl_global_init (CURL_GLOBAL_DEFAULT);
+
+  if ((opt_text != NULL) == (opt_image != NULL)) {
+    fprintf (stderr, "vss-search: give exactly one of --text and --image\n");
+    return 2;
+  }
+  if (opt_k < 1 || opt_k > 10000) {
+    fprintf (stderr, "vss-search: -k must be 1..10000\n");
+    return 2;
+  }
+  gst_vss_search_request_init (&r);
+  if ((opt_since && !parse_time (opt_since, now_ms, &r.since_ms, &err))
+      || (opt_until && !parse_time (opt_until, now_ms, &r.until_ms, &err))) {
+    fprintf (stderr, "vss-search: %s\n", err->message);
+    g_error_free (err);
+    return 2;
+  }
+  if (!opt_provider || !strcmp (opt_provider, "local"))
+    eo.provider = GST_VSS_QUERY_PROVIDER_LOCAL;
+  else if (!strcmp (opt_provider, "bedrock"))
+    eo.provider = GST_VSS_QUERY_PROVIDER_BEDROCK;
+  else {
+    fprintf (stderr, "vss-search: unknown provider '%s' (local or bedrock)\n",
+        opt_provider);
+    return 2;
+  }
+  aws.region = opt_region;
+  aws.endpoint_url = opt_endpoint;
+  aws.profile = opt_profile;
+  eo.aws = &aws;
+  eo.model = opt_model;
+  eo.dim = (guint) MAX (opt_dimension, 0);
+  e = gst_vss_query_embedder_new (&eo, &err);
+  if (!e)
+    goto failed;
+  v = opt_text ? gst_vss_query_embedder_embed_text (e, opt_text, &err) :
+      gst_vss_query_embedder_embed_file (e, opt_image, &err);
+  if (!v)
+    goto failed;
+
+  client = vss_valkey_client_new_from_url (opt_valkey ? opt_valkey :
+      "redis://127.0.0.1:6379", &err);
+  if (!client)
+    goto failed;
+  r.index = opt_index;
+  r.vector = v;
+  r.dim = gst_vss_query_embedder_get_dim (e);
+  r.k = (guint) opt_k;
+  r.streams = (const gchar * const *) opt_streams;
+  r.exclude_streams = (const gchar * const *) opt_exclude;
+  r.max_distance = opt_max_distance;
+  r.timeout_ms = (guint) MAX (opt_timeout_ms, 0);
+  t0 = g_get_monotonic_time ();
+  res = gst_vss_search_run (client, &r, opt_fanout, NULL, &err);
+  took_ms = (g_get_monotonic_time () - t0) / 1000.0;
+  if (!res)
+    goto failed;
+
+  if (opt_html) {
+    guint n_thumbs;
+
+    if (!write_html (opt_html, res, took_ms, &n_thumbs, &err))
+      goto failed;
+    if (!opt_quiet && !opt_json)
+      fprintf (stderr, "vss-search: wrote %s (%u of %u thumbnails)\n",
+          opt_html, n_thumbs, res->len);
+  }
+  if (opt_json)
+    print_json (res, took_ms);
+  else if (!opt_quiet)
+    print_table (res);
+  ret = 0;
+
+done:
+  if (res)
+    g_ptr_array_unref (res);
+  if (client)
+    vss_valkey_client_free (client);
+  gst_vss_query_embedder_free (e);
+  g_free (v);
+  curl_global_cleanup ();
+  return ret;
+
+failed:
+  {
+    gchar *masked = opt_valkey ? vss_valkey_url_mask (opt_valkey) : NULL;
+    fprintf (stderr, "vss-search: %s\n", err->message);
+    if (masked && strstr (err->message, "connect"))
+      fprintf (stderr, "vss-search: (Valkey at %s)\n", masked);
+    g_free (masked);
+    g_error_free (err);
+    ret = 1;
+    goto done;
+  }
+}
