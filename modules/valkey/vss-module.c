@@ -304,7 +304,8 @@ index_key (RedisModuleCtx *ctx, vss_idx *x, RedisModuleString *keyname)
   vss_doc *doc;
   int64_t found;
   uint64_t id;
-  int vec_changed = 0;
+  int vec_changed = 0, bad_vector = 0;
+  size_t n_valid = 0, n_added = 0;
   unsigned char *valid;
 
   if (!vss_ft_schema_matches_key (x->schema, k, klen))
@@ -338,9 +339,18 @@ index_key (RedisModuleCtx *ctx, vss_idx *x, RedisModuleString *keyname)
       else if (fd->type == VSS_FT_NUMERIC)
         vss_ft_attrs_set_num (attrs, f, vals[f].ptr, vals[f].len);
       else if (vals[f].len == (size_t) fd->dim * 4)
-        valid[f] = 1;
+        n_valid++, valid[f] = 1;
       else
+        bad_vector = 1;
+    }
+  /* Like valkey-search: a key is a document when it has its vectors, and
+   * one with a vector of the wrong size is not indexed at all. */
+  if (bad_vector || n_valid == 0)
+    {
+      if (bad_vector)
         x->failures++;
+      remove_doc (x, k, klen);
+      goto done;
     }
 
   found = vss_docs_lookup (x->docs, k, klen);
@@ -395,7 +405,10 @@ index_key (RedisModuleCtx *ctx, vss_idx *x, RedisModuleString *keyname)
             }
           doc->has_vec[f] = 1;
           doc->vec_hash[f] = vss_hash_bytes (vals[f].ptr, vals[f].len);
+          n_added++;
         }
+      if (n_added == 0)
+        vss_doc_free (vss_docs_remove (x->docs, id));
     }
 
 done:
