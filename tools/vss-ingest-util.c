@@ -218,16 +218,18 @@ vss_ingest_input_resolve (const gchar * arg, gboolean force_live,
       out->default_stream_id = basename_no_ext (out->local_path);
     } else if (out->live) {
       /* A camera is its host and path: rtsp://cam1:554/live -> cam1-live. */
+      gchar *path = gst_uri_get_path (u);
       gchar *t = g_strdup_printf ("%s%s", gst_uri_get_host (u) ?
-          gst_uri_get_host (u) : "", gst_uri_get_path (u) ?
-          gst_uri_get_path (u) : "");
+          gst_uri_get_host (u) : "", path ? path : "");
       out->default_stream_id = vss_ingest_stream_id_sanitize (t);
       g_free (t);
+      g_free (path);
     } else {
-      const gchar *path = gst_uri_get_path (u);
+      gchar *path = gst_uri_get_path (u);
       out->default_stream_id = (path && strlen (path) > 1) ?
           basename_no_ext (path) : vss_ingest_stream_id_sanitize
           (gst_uri_get_host (u));
+      g_free (path);
     }
     gst_uri_unref (u);
     return TRUE;

@@ -1122,6 +1122,8 @@ main (int argc, char **argv)
   guint tick;
 
   vss_ingest_options_init (&opts);
+  jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) job_free);
+  rand_gen = g_rand_new ();
   ctx = g_option_context_new ("- ingest video into a searchable store");
   g_option_context_set_description (ctx, DESCRIPTION);
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -1129,7 +1131,9 @@ main (int argc, char **argv)
   if (!g_option_context_parse (ctx, &argc, &argv, &err)) {
     g_printerr ("vss-ingest: %s\nUsage: vss-ingest INPUT... [OPTIONS] (see "
         "--help)\n", err->message);
-    return VSS_INGEST_EXIT_USAGE;
+    g_option_context_free (ctx);
+    ret = VSS_INGEST_EXIT_USAGE;
+    goto out;
   }
   g_option_context_free (ctx);
   /* String options start NULL (GOption does not free what it replaces):
@@ -1148,15 +1152,16 @@ main (int argc, char **argv)
   }
   n_inputs = opt_inputs ? g_strv_length (opt_inputs) : 0;
   n_ids = opt_stream_ids ? g_strv_length (opt_stream_ids) : 0;
+  ret = VSS_INGEST_EXIT_USAGE;
   if (n_inputs == 0) {
     g_printerr ("vss-ingest: no INPUT given\nUsage: vss-ingest INPUT... "
         "[OPTIONS] (see --help)\n");
-    return VSS_INGEST_EXIT_USAGE;
+    goto out;
   }
   if (n_ids > 0 && n_ids != n_inputs) {
     g_printerr ("vss-ingest: give --stream-id once per input (%u inputs, %u "
         "stream ids)\n", n_inputs, n_ids);
-    return VSS_INGEST_EXIT_USAGE;
+    goto out;
   }
   opts.frames = vss_ingest_frames_to_uri (opt_frames, &err);
   if (opts.frames == NULL || !vss_ingest_options_check (&opts, &err)
@@ -1165,11 +1170,9 @@ main (int argc, char **argv)
       || opt_stop_timeout <= 0) {
     g_printerr ("vss-ingest: %s\n", err ? err->message : "durations and "
         "delays must be positive");
-    return VSS_INGEST_EXIT_USAGE;
+    goto out;
   }
 
-  jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) job_free);
-  rand_gen = g_rand_new ();
   for (guint i = 0; i < n_inputs; i++) {
     Job *j = g_new0 (Job, 1);
 
@@ -1258,5 +1261,8 @@ out:
   g_strfreev (opt_inputs);
   g_strfreev (opt_stream_ids);
   g_free (opt_frames);
+  g_free (opt_provider);
+  g_free (opt_valkey);
+  g_free (opt_transport);
   return ret;
 }

@@ -158,7 +158,12 @@ test_rtsp_drop_store_search (void)
   if (!vss_test_redis_require_programs (&err))
     g_error ("%s", err->message);
   ro.extra_args = extra;
-  r = vss_test_redis_start (&ro, &err);
+  {
+    VssE2eEnv env;
+    vss_e2e_env_for_module_server (&env);
+    r = vss_test_redis_start (&ro, &err);
+    vss_e2e_env_restore (&env);
+  }
   g_assert_no_error (err);
   url = vss_test_redis_get_url (r, NULL);
 

@@ -1,6 +1,8 @@
 /* gst-vss tests: helpers for end-to-end tests
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#define _GNU_SOURCE
+#include <link.h>
 #include <signal.h>
 #include <string.h>
 #include <glib/gstdio.h>
@@ -157,7 +159,9 @@ vss_e2e_ingest_wait (GSubprocess * p, json_t ** json, gchar ** out_text,
 
   if (!g_subprocess_communicate_utf8 (p, NULL, NULL, &out, &errt, &err))
     g_error ("vss-ingest: %s", err->message);
-  g_assert_true (g_subprocess_get_if_exited (p));
+  if (!g_subprocess_get_if_exited (p))
+    g_error ("vss-ingest was killed by signal %d; stderr:\n%s",
+        g_subprocess_get_term_sig (p), errt);
   status = g_subprocess_get_exit_status (p);
   g_printerr ("vss-ingest exited with %d; stderr:\n%s\n", status, errt);
   if (json != NULL) {
@@ -203,4 +207,52 @@ vss_e2e_input_str (json_t * summary, guint input, const gchar * field)
   json_t *in = json_array_get (json_object_get (summary, "inputs"), input);
 
   return json_string_value (json_object_get (in, field));
+}
+
+static int
+find_asan (struct dl_phdr_info *info, size_t size, void *data)
+{
+  if (info->dlpi_name != NULL && strstr (info->dlpi_name, "libasan.so")) {
+    *(gchar **) data = g_strdup (info->dlpi_name);
+    return 1;
+  }
+  return 0;
+}
+
+/* In a sanitizer build, our module is instrumented too, and a server that is
+ * not can only load it with the ASan runtime preloaded. */
+void
+vss_e2e_env_for_module_server (VssE2eEnv * saved)
+{
+  gchar *asan = NULL;
+
+  memset (saved, 0, sizeof (*saved));
+  dl_iterate_phdr (find_asan, &asan);
+  if (asan == NULL)
+    return;
+  saved->changed = TRUE;
+  saved->ld_preload = g_strdup (g_getenv ("LD_PRELOAD"));
+  saved->asan_options = g_strdup (g_getenv ("ASAN_OPTIONS"));
+  g_setenv ("LD_PRELOAD", asan, TRUE);
+  /* The server's own allocations at exit are not ours to judge. */
+  g_setenv ("ASAN_OPTIONS", "detect_leaks=0", TRUE);
+  g_free (asan);
+}
+
+void
+vss_e2e_env_restore (VssE2eEnv * saved)
+{
+  if (!saved->changed)
+    return;
+  if (saved->ld_preload)
+    g_setenv ("LD_PRELOAD", saved->ld_preload, TRUE);
+  else
+    g_unsetenv ("LD_PRELOAD");
+  if (saved->asan_options)
+    g_setenv ("ASAN_OPTIONS", saved->asan_options, TRUE);
+  else
+    g_unsetenv ("ASAN_OPTIONS");
+  g_free (saved->ld_preload);
+  g_free (saved->asan_options);
+  memset (saved, 0, sizeof (*saved));
 }

@@ -47,4 +47,14 @@ json_int_t vss_e2e_input_int (json_t * summary, guint input,
 const gchar *vss_e2e_input_str (json_t * summary, guint input,
     const gchar * field);
 
+typedef struct
+{
+  gboolean changed;
+  gchar *ld_preload, *asan_options;
+} VssE2eEnv;
+
+void vss_e2e_env_for_module_server (VssE2eEnv * saved);
+
+void vss_e2e_env_restore (VssE2eEnv * saved);
+
 G_END_DECLS
