@@ -114,15 +114,17 @@ vss_hnsw_random_level (vss_index *idx)
   return l >= VSS_MAX_LEVEL ? VSS_MAX_LEVEL : (int)l;
 }
 
+/* The whole vector: at 1024 dimensions a distance is memory-bound, and
+ * fetching the next vector while computing this one doubles the lines in
+ * flight. */
 static inline void
 prefetch_elem (const vss_index *idx, uint32_t slot)
 {
   const uint8_t *e = vss_elem (idx, slot);
+  size_t off;
 
-  __builtin_prefetch (e, 0, 3);
-  __builtin_prefetch (e + 64, 0, 3);
-  __builtin_prefetch (e + 128, 0, 3);
-  __builtin_prefetch (e + 192, 0, 3);
+  for (off = 0; off < idx->vec_bytes; off += 64)
+    __builtin_prefetch (e + off, 0, 3);
 }
 
 static inline int
@@ -271,9 +273,10 @@ cmp_pair (const void *a, const void *b)
  * than to every neighbour kept so far. `c` is sorted nearest first. */
 static uint32_t
 select_neighbors (const vss_index *idx, const vss_pair *c, size_t nc,
-                  uint32_t m, uint32_t *out)
+                  uint32_t m, uint32_t *out, int keep_pruned)
 {
-  uint32_t n = 0;
+  uint32_t n = 0, np = 0;
+  uint32_t pruned[VSS_MAX_M0];
   size_t i;
 
   if (nc <= m) {
@@ -294,7 +297,14 @@ select_neighbors (const vss_index *idx, const vss_pair *c, size_t nc,
     }
     if (good)
       out[n++] = c[i].id;
+    else if (np < m)
+      pruned[np++] = c[i].id;
   }
+  /* Fill the list up with the nearest pruned ones: in tight clusters of
+   * near-duplicates (video) the heuristic alone leaves nodes with no
+   * in-links, unreachable by any search. */
+  for (i = 0; keep_pruned && i < np && n < m; i++)
+    out[n++] = pruned[i];
   return n;
 }
 
@@ -319,7 +329,7 @@ link_back (vss_index *idx, uint32_t s, uint32_t fresh, int level)
   c[cnt].id = fresh;
   c[cnt].d = dist_slots (idx, s, fresh);
   qsort (c, cnt + 1, sizeof c[0], cmp_pair);
-  n = select_neighbors (idx, c, cnt + 1, mmax, sel);
+  n = select_neighbors (idx, c, cnt + 1, mmax, sel, 1);
   memcpy (l + 1, sel, n * sizeof (uint32_t));
   l[0] = n;
 }
@@ -365,7 +375,7 @@ vss_hnsw_insert (vss_index *idx, uint32_t slot, int level)
     }
     cur = ctx->tmp[0].id;
     curd = ctx->tmp[0].d;
-    n = select_neighbors (idx, ctx->tmp, nc, m, sel);
+    n = select_neighbors (idx, ctx->tmp, nc, m, sel, 0);
     {
       uint32_t *ln = vss_links (idx, slot, l);
       memcpy (ln + 1, sel, n * sizeof (uint32_t));

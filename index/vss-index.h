@@ -155,10 +155,13 @@ typedef struct
   vss_storage storage;
   size_t max_count;             /* 0 = no count limit */
   int64_t max_age;              /* same unit as the timestamps; 0 = none */
-  uint32_t segment_size;        /* vectors per segment (default 1024) */
-  uint32_t exact_limit;         /* active segment searched exactly up to
-                                 * this many (default = segment_size) */
-  uint32_t M, ef_construction, ef_search;       /* sealed segment graphs */
+  uint32_t segment_size;        /* vectors per segment; 0 (default) = auto:
+                                 * max_count / 4 within [1024, 32768],
+                                 * 4096 without a count limit */
+  uint32_t exact_limit;         /* newest segment searched exactly up to
+                                 * this many rows (0 = 2048) */
+  uint32_t M, ef_construction, ef_search;       /* segment graphs */
+  uint32_t ef_within;           /* ef of first-within queries (default 32) */
 } vss_window_params;
 
 typedef struct

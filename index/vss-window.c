@@ -4,7 +4,7 @@
  *
  * Rows get a global sequence number in insertion order; timestamps never
  * decrease, so the live rows are always the suffix [first_live, total). Each
- * segment holds `segment_size` consecutive rows in its own HNSW index (local
+ * segment holds up to `cap` consecutive rows (see segment_rows) in its own HNSW index (local
  * id = row - base), built as rows arrive; the newest segment is searched
  * exactly while it holds at most `exact_limit` rows. A segment whose rows are
  * all dead is freed whole (O(1)); the dead rows of the oldest, partly expired
@@ -26,6 +26,7 @@ typedef struct {
   int64_t *ts;
   uint64_t base; /* sequence number of local row 0 */
   uint32_t n;
+  uint32_t cap; /* rows this segment takes before the next one starts */
 } vss_segment;
 
 struct vss_window {
@@ -46,11 +47,39 @@ vss_window_params_init (vss_window_params *p, vss_metric metric, uint32_t dim)
   p->metric = metric;
   p->dim = dim;
   p->storage = VSS_STORAGE_F32;
-  p->segment_size = 1024;
+  p->segment_size = 0;
   p->exact_limit = 0;
   p->M = 16;
   p->ef_construction = 200;
   p->ef_search = 64;
+  p->ef_within = 32;
+}
+
+/* Rows per new segment. Automatic sizing keeps the number of segments a
+ * miss has to search small (about four for a count-bounded window), since
+ * a novel frame is searched in every live segment. */
+static uint32_t
+segment_rows (const vss_window *w)
+{
+  size_t n;
+
+  if (w->p.segment_size > 0)
+    return w->p.segment_size;
+  if (w->p.max_count == 0)
+    return 4096;
+  n = w->p.max_count / 4;
+  if (n < 1024)
+    n = 1024;
+  if (n > 32768)
+    n = 32768;
+  return (uint32_t)n;
+}
+
+static uint32_t
+exact_rows (const vss_window *w, const vss_segment *s)
+{
+  uint32_t lim = w->p.exact_limit ? w->p.exact_limit : 2048;
+  return lim < s->cap ? lim : s->cap;
 }
 
 static void
@@ -79,10 +108,11 @@ segment_new (const vss_window *w, vss_error *err)
   ip.M = w->p.M;
   ip.ef_construction = w->p.ef_construction;
   ip.ef_search = w->p.ef_search;
-  ip.initial_capacity = w->p.segment_size;
+  s->cap = segment_rows (w);
+  ip.initial_capacity = s->cap < 4096 ? s->cap : 4096;
   s->idx = vss_index_new (&ip, err);
-  s->ids = malloc (w->p.segment_size * sizeof *s->ids);
-  s->ts = malloc (w->p.segment_size * sizeof *s->ts);
+  s->ids = malloc (s->cap * sizeof *s->ids);
+  s->ts = malloc (s->cap * sizeof *s->ts);
   if (!s->idx || !s->ids || !s->ts) {
     if (s->idx)
       vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
@@ -131,12 +161,10 @@ vss_window_new (const vss_window_params *p, vss_error *err)
     return NULL;
   }
   w->p = *p;
-  if (w->p.segment_size == 0)
-    w->p.segment_size = 1024;
-  if (w->p.exact_limit == 0 || w->p.exact_limit > w->p.segment_size)
-    w->p.exact_limit = w->p.segment_size;
   if (w->p.ef_search == 0)
     w->p.ef_search = 64;
+  if (w->p.ef_within == 0)
+    w->p.ef_within = w->p.ef_search;
   pthread_rwlockattr_init (&attr);
 #ifdef __GLIBC__
   pthread_rwlockattr_setkind_np (&attr,
@@ -229,7 +257,7 @@ vss_window_add (vss_window *w, uint64_t id, int64_t ts, const float *vec,
   pthread_rwlock_wrlock (&w->lock);
   if (w->have_ts && ts < w->last_ts)
     ts = w->last_ts;
-  if (w->len == 0 || seg_at (w, w->len - 1)->n >= w->p.segment_size) {
+  if (w->len == 0 || seg_at (w, w->len - 1)->n >= seg_at (w, w->len - 1)->cap) {
     if (push_segment (w, err) < 0)
       goto out;
   }
@@ -303,7 +331,7 @@ search_segment (const vss_window *w, size_t i, const float *query, uint32_t dim,
       = s->base < w->first_live ? (uint32_t)(w->first_live - s->base) : 0;
   if (o->min_slot >= s->n)
     return 0;
-  o->exact = (i == w->len - 1 && s->n <= w->p.exact_limit);
+  o->exact = (i == w->len - 1 && s->n <= exact_rows (w, s));
   return vss_index_search_opts (s->idx, query, dim, o, out, err);
 }
 
@@ -347,6 +375,7 @@ vss_window_search_first_within (vss_window *w, const float *query, uint32_t dim,
     return -1;
   memset (&o, 0, sizeof o);
   o.k = 1;
+  o.ef = w->p.ef_within;
   o.within = 1;
   o.r = r;
   pthread_rwlock_rdlock (&w->lock);
@@ -463,7 +492,7 @@ vss_window_memory_used (vss_window *w)
   for (i = 0; i < w->len; i++) {
     vss_segment *s = seg_at (w, i);
     m += sizeof *s + vss_index_memory_used (s->idx)
-         + w->p.segment_size * (sizeof *s->ids + sizeof *s->ts);
+         + s->cap * (sizeof *s->ids + sizeof *s->ts);
   }
   pthread_rwlock_unlock (&w->lock);
   return m;

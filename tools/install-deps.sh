@@ -29,6 +29,8 @@ build_pkgs=(
 test_pkgs=(
   clang libclang-rt-14-dev openssl libssl-dev ffmpeg valgrind
   dataset-fashion-mnist
+  # vss-search --html is checked by rendering the page (tests/integration).
+  chromium
 )
 # s3rver needs Node.js and npm: Debian's, unless the machine already has its own
 # (Debian's npm would conflict with a Node.js installed from elsewhere).

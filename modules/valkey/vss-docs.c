@@ -8,14 +8,13 @@
 #define SLOT_EMPTY 0
 #define SLOT_DEAD UINT64_MAX
 
-struct vss_docs
-{
-  vss_doc **by_id;   /* by_id_cap entries, NULL where removed */
+struct vss_docs {
+  vss_doc **by_id; /* by_id_cap entries, NULL where removed */
   uint64_t by_id_cap;
   uint64_t next_id;
-  uint64_t *slots;   /* id + 1, SLOT_EMPTY or SLOT_DEAD */
-  size_t n_slots;    /* power of two */
-  size_t used;       /* live + dead slots */
+  uint64_t *slots; /* id + 1, SLOT_EMPTY or SLOT_DEAD */
+  size_t n_slots;  /* power of two */
+  size_t used;     /* live + dead slots */
   size_t count;
 };
 
@@ -26,11 +25,10 @@ vss_hash_bytes (const void *data, size_t len)
   const unsigned char *p = data;
   uint64_t h = 1469598103934665603ULL;
 
-  for (size_t i = 0; i < len; i++)
-    {
-      h ^= p[i];
-      h *= 1099511628211ULL;
-    }
+  for (size_t i = 0; i < len; i++) {
+    h ^= p[i];
+    h *= 1099511628211ULL;
+  }
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdULL;
   h ^= h >> 33;
@@ -46,11 +44,10 @@ vss_docs_new (void)
     return NULL;
   d->n_slots = 64;
   d->slots = calloc (d->n_slots, sizeof *d->slots);
-  if (d->slots == NULL)
-    {
-      free (d);
-      return NULL;
-    }
+  if (d->slots == NULL) {
+    free (d);
+    return NULL;
+  }
   return d;
 }
 
@@ -78,11 +75,10 @@ vss_doc_new (const char *key, size_t keylen, size_t n_fields)
   doc->vec_hash = calloc (n_fields ? n_fields : 1, sizeof *doc->vec_hash);
   doc->has_vec = calloc (n_fields ? n_fields : 1, sizeof *doc->has_vec);
   if (doc->key == NULL || doc->attrs == NULL || doc->vec_hash == NULL
-      || doc->has_vec == NULL)
-    {
-      vss_doc_free (doc);
-      return NULL;
-    }
+      || doc->has_vec == NULL) {
+    vss_doc_free (doc);
+    return NULL;
+  }
   memcpy (doc->key, key, keylen);
   doc->key[keylen] = '\0';
   doc->keylen = keylen;
@@ -107,31 +103,26 @@ static size_t
 find_slot (const vss_docs *d, const char *key, size_t len, int *found)
 {
   size_t mask = d->n_slots - 1;
-  size_t i = (size_t) vss_hash_bytes (key, len) & mask;
-  size_t first_dead = (size_t) -1;
+  size_t i = (size_t)vss_hash_bytes (key, len) & mask;
+  size_t first_dead = (size_t)-1;
 
   *found = 0;
-  for (;;)
-    {
-      uint64_t s = d->slots[i];
-      if (s == SLOT_EMPTY)
-        return first_dead != (size_t) -1 ? first_dead : i;
-      if (s == SLOT_DEAD)
-        {
-          if (first_dead == (size_t) -1)
-            first_dead = i;
-        }
-      else
-        {
-          const vss_doc *doc = d->by_id[s - 1];
-          if (doc->keylen == len && !memcmp (doc->key, key, len))
-            {
-              *found = 1;
-              return i;
-            }
-        }
-      i = (i + 1) & mask;
+  for (;;) {
+    uint64_t s = d->slots[i];
+    if (s == SLOT_EMPTY)
+      return first_dead != (size_t)-1 ? first_dead : i;
+    if (s == SLOT_DEAD) {
+      if (first_dead == (size_t)-1)
+        first_dead = i;
+    } else {
+      const vss_doc *doc = d->by_id[s - 1];
+      if (doc->keylen == len && !memcmp (doc->key, key, len)) {
+        *found = 1;
+        return i;
+      }
     }
+    i = (i + 1) & mask;
+  }
 }
 
 static int
@@ -144,24 +135,22 @@ grow_slots (vss_docs *d)
   while (n < 4 * (d->count + 1))
     n *= 2;
   d->slots = calloc (n, sizeof *d->slots);
-  if (d->slots == NULL)
-    {
-      d->slots = old;
-      return -1;
-    }
+  if (d->slots == NULL) {
+    d->slots = old;
+    return -1;
+  }
   d->n_slots = n;
   d->used = 0;
-  for (uint64_t id = 0; id < d->next_id; id++)
-    {
-      const vss_doc *doc = d->by_id[id];
-      int found;
-      size_t i;
-      if (doc == NULL)
-        continue;
-      i = find_slot (d, doc->key, doc->keylen, &found);
-      d->slots[i] = id + 1;
-      d->used++;
-    }
+  for (uint64_t id = 0; id < d->next_id; id++) {
+    const vss_doc *doc = d->by_id[id];
+    int found;
+    size_t i;
+    if (doc == NULL)
+      continue;
+    i = find_slot (d, doc->key, doc->keylen, &found);
+    d->slots[i] = id + 1;
+    d->used++;
+  }
   free (old);
   return 0;
 }
@@ -172,7 +161,7 @@ vss_docs_lookup (const vss_docs *d, const char *key, size_t len)
   int found;
   size_t i = find_slot (d, key, len, &found);
 
-  return found ? (int64_t) (d->slots[i] - 1) : -1;
+  return found ? (int64_t)(d->slots[i] - 1) : -1;
 }
 
 vss_doc *
@@ -184,15 +173,14 @@ vss_docs_get (const vss_docs *d, uint64_t id)
 static int
 new_id (vss_docs *d, vss_doc *doc, uint64_t *id)
 {
-  if (d->next_id == d->by_id_cap)
-    {
-      uint64_t cap = d->by_id_cap ? d->by_id_cap * 2 : 1024;
-      vss_doc **n = realloc (d->by_id, cap * sizeof *n);
-      if (n == NULL)
-        return -1;
-      d->by_id = n;
-      d->by_id_cap = cap;
-    }
+  if (d->next_id == d->by_id_cap) {
+    uint64_t cap = d->by_id_cap ? d->by_id_cap * 2 : 1024;
+    vss_doc **n = realloc (d->by_id, cap * sizeof *n);
+    if (n == NULL)
+      return -1;
+    d->by_id = n;
+    d->by_id_cap = cap;
+  }
   *id = d->next_id++;
   d->by_id[*id] = doc;
   return 0;

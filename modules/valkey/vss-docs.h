@@ -13,13 +13,12 @@
 #include <stdint.h>
 #include "vss-ft.h"
 
-typedef struct
-{
+typedef struct {
   char *key;
   size_t keylen;
   vss_ft_attrs *attrs;
-  uint64_t *vec_hash;      /* per schema field: hash of the vector bytes */
-  unsigned char *has_vec;  /* per schema field: in that vector index */
+  uint64_t *vec_hash;     /* per schema field: hash of the vector bytes */
+  unsigned char *has_vec; /* per schema field: in that vector index */
 } vss_doc;
 
 typedef struct vss_docs vss_docs;

@@ -33,21 +33,18 @@ extern "C" {
 #define VSS_FT_DEFAULT_INITIAL_CAP 10240
 #define VSS_FT_ERRLEN 256
 
-typedef struct
-{
+typedef struct {
   const char *ptr;
   size_t len;
 } vss_ft_arg;
 
-typedef enum
-{
+typedef enum {
   VSS_FT_VECTOR = 0,
   VSS_FT_TAG,
   VSS_FT_NUMERIC,
 } vss_ft_type;
 
-typedef struct
-{
+typedef struct {
   char *identifier; /* hash field name */
   char *alias;      /* name used in queries (AS), = identifier by default */
   vss_ft_type type;
@@ -65,8 +62,7 @@ typedef struct
   uint64_t block_size;
 } vss_ft_field;
 
-typedef struct
-{
+typedef struct {
   char *name;
   char **prefixes; /* n_prefixes strings; none = every key */
   size_t n_prefixes;
@@ -78,8 +74,8 @@ typedef struct
 } vss_ft_schema;
 
 /* argv: the arguments after "FT.CREATE" (index name first). */
-int vss_ft_create_parse (const vss_ft_arg *argv, int argc,
-                         vss_ft_schema **out, char *err, size_t errlen);
+int vss_ft_create_parse (const vss_ft_arg *argv, int argc, vss_ft_schema **out,
+                         char *err, size_t errlen);
 void vss_ft_schema_free (vss_ft_schema *s);
 /* Index of the field whose alias (or, failing that, identifier) is `name`,
  * or -1. */
@@ -90,8 +86,7 @@ int vss_ft_schema_matches_key (const vss_ft_schema *s, const char *key,
 
 /* ---- Filter expressions ---- */
 
-typedef enum
-{
+typedef enum {
   VSS_FT_NODE_ALL = 0,
   VSS_FT_NODE_TAG,
   VSS_FT_NODE_NUMERIC,
@@ -101,10 +96,9 @@ typedef enum
 } vss_ft_node_type;
 
 typedef struct vss_ft_node vss_ft_node;
-struct vss_ft_node
-{
+struct vss_ft_node {
   vss_ft_node_type type;
-  char *field; /* as written after '@' */
+  char *field;     /* as written after '@' */
   int field_index; /* set by vss_ft_query_bind() */
   /* TAG: values ORed; a value ending in an unescaped '*' is a prefix. */
   char **tags;
@@ -119,14 +113,12 @@ struct vss_ft_node
   size_t n_kids;
 };
 
-typedef struct
-{
+typedef struct {
   char *name;  /* the field as asked */
   char *alias; /* name in the reply */
 } vss_ft_return;
 
-typedef struct
-{
+typedef struct {
   char *index;
   vss_ft_node *filter; /* NULL for '*' */
   uint32_t k;
@@ -147,8 +139,8 @@ typedef struct
 
 /* argv: the arguments after "FT.SEARCH" (index name first). The query keeps
  * pointers into argv (the vector), so argv must outlive it. */
-int vss_ft_search_parse (const vss_ft_arg *argv, int argc,
-                         vss_ft_query **out, char *err, size_t errlen);
+int vss_ft_search_parse (const vss_ft_arg *argv, int argc, vss_ft_query **out,
+                         char *err, size_t errlen);
 void vss_ft_query_free (vss_ft_query *q);
 /* Resolves field names against the schema and checks types, the vector
  * size and the filter. Lowercases tag values for case-insensitive fields. */
@@ -157,16 +149,14 @@ int vss_ft_query_bind (vss_ft_query *q, const vss_ft_schema *s, char *err,
 
 /* ---- Document attributes, as the filter sees them ---- */
 
-typedef struct
-{
+typedef struct {
   char **vals; /* normalised (trimmed, lowercased unless case-sensitive) */
   size_t *lens;
   size_t n;
 } vss_ft_tagset;
 
 /* One slot per schema field; only the slots of its type are used. */
-typedef struct
-{
+typedef struct {
   size_t n_fields;
   double *nums;
   unsigned char *has_num;

@@ -61,17 +61,16 @@ typedef struct RedisModuleString RedisModuleString;
 typedef struct RedisModuleIO RedisModuleIO;
 typedef struct RedisModuleType RedisModuleType;
 typedef struct RedisModuleScanCursor RedisModuleScanCursor;
+typedef struct RedisModuleInfoCtx RedisModuleInfoCtx;
 typedef uint64_t RedisModuleTimerID;
 typedef long long mstime_t;
 
-typedef struct
-{
+typedef struct {
   uint64_t id;
   uint64_t dataver;
 } RedisModuleEvent;
 
-typedef struct
-{
+typedef struct {
   uint64_t version;
   int32_t sync;
   int32_t dbnum; /* -1: every database */
@@ -85,14 +84,15 @@ typedef int (*RedisModuleNotificationFunc) (RedisModuleCtx *ctx, int type,
 typedef void (*RedisModuleEventCallback) (RedisModuleCtx *ctx,
                                           RedisModuleEvent eid,
                                           uint64_t subevent, void *data);
+typedef void (*RedisModuleInfoFunc) (RedisModuleInfoCtx *ctx,
+                                     int for_crash_report);
 typedef void (*RedisModuleTimerProc) (RedisModuleCtx *ctx, void *data);
 typedef void (*RedisModuleScanCB) (RedisModuleCtx *ctx,
                                    RedisModuleString *keyname,
                                    RedisModuleKey *key, void *privdata);
 typedef void (*RedisModuleScanKeyCB) (RedisModuleKey *key,
                                       RedisModuleString *field,
-                                      RedisModuleString *value,
-                                      void *privdata);
+                                      RedisModuleString *value, void *privdata);
 typedef void *(*RedisModuleTypeLoadFunc) (RedisModuleIO *rdb, int encver);
 typedef void (*RedisModuleTypeSaveFunc) (RedisModuleIO *rdb, void *value);
 typedef void (*RedisModuleTypeRewriteFunc) (RedisModuleIO *aof,
@@ -107,8 +107,7 @@ typedef void (*RedisModuleTypeAuxSaveFunc) (RedisModuleIO *rdb, int when);
 
 /* The methods structure up to version 2 (aux fields); the server reads
  * only as far as `version` says. */
-typedef struct
-{
+typedef struct {
   uint64_t version;
   RedisModuleTypeLoadFunc rdb_load;
   RedisModuleTypeSaveFunc rdb_save;
@@ -122,67 +121,69 @@ typedef struct
 } RedisModuleTypeMethods;
 
 /* X(return type, name, arguments): every function we fetch. */
-#define VSS_RM_API(X)                                                       \
-  X (void, SetModuleAttribs,                                                \
-     (RedisModuleCtx * ctx, const char *name, int ver, int apiver))         \
-  X (int, CreateCommand,                                                    \
-     (RedisModuleCtx * ctx, const char *name, RedisModuleCmdFunc fn,        \
-      const char *flags, int firstkey, int lastkey, int keystep))           \
-  X (int, WrongArity, (RedisModuleCtx * ctx))                               \
-  X (const char *, StringPtrLen,                                            \
-     (const RedisModuleString *str, size_t *len))                           \
-  X (RedisModuleString *, CreateString,                                     \
-     (RedisModuleCtx * ctx, const char *ptr, size_t len))                   \
-  X (void, FreeString, (RedisModuleCtx * ctx, RedisModuleString * str))     \
-  X (int, ReplyWithError, (RedisModuleCtx * ctx, const char *err))          \
-  X (int, ReplyWithSimpleString, (RedisModuleCtx * ctx, const char *msg))   \
-  X (int, ReplyWithArray, (RedisModuleCtx * ctx, long len))                 \
-  X (void, ReplySetArrayLength, (RedisModuleCtx * ctx, long len))           \
-  X (int, ReplyWithNull, (RedisModuleCtx * ctx))                           \
-  X (int, ReplyWithLongLong, (RedisModuleCtx * ctx, long long ll))          \
-  X (int, ReplyWithStringBuffer,                                            \
-     (RedisModuleCtx * ctx, const char *buf, size_t len))                   \
-  X (int, ReplyWithCString, (RedisModuleCtx * ctx, const char *buf))        \
-  X (int, ReplyWithString, (RedisModuleCtx * ctx, RedisModuleString * str)) \
-  X (int, GetContextFlags, (RedisModuleCtx * ctx))                          \
-  X (int, GetSelectedDb, (RedisModuleCtx * ctx))                            \
-  X (RedisModuleKey *, OpenKey,                                             \
-     (RedisModuleCtx * ctx, RedisModuleString * keyname, int mode))         \
-  X (void, CloseKey, (RedisModuleKey * key))                                \
-  X (int, KeyType, (RedisModuleKey * key))                                  \
-  X (int, HashGet, (RedisModuleKey * key, int flags, ...))                  \
-  X (int, ScanKey,                                                          \
-     (RedisModuleKey * key, RedisModuleScanCursor * cursor,                 \
-      RedisModuleScanKeyCB fn, void *privdata))                             \
-  X (int, SubscribeToKeyspaceEvents,                                        \
-     (RedisModuleCtx * ctx, int types, RedisModuleNotificationFunc cb))     \
-  X (int, SubscribeToServerEvent,                                           \
-     (RedisModuleCtx * ctx, RedisModuleEvent event,                         \
-      RedisModuleEventCallback cb))                                         \
-  X (RedisModuleScanCursor *, ScanCursorCreate, (void))                     \
-  X (void, ScanCursorRestart, (RedisModuleScanCursor * cursor))             \
-  X (void, ScanCursorDestroy, (RedisModuleScanCursor * cursor))             \
-  X (int, Scan,                                                             \
-     (RedisModuleCtx * ctx, RedisModuleScanCursor * cursor,                 \
-      RedisModuleScanCB fn, void *privdata))                                \
-  X (unsigned long long, DbSize, (RedisModuleCtx * ctx))                    \
-  X (RedisModuleTimerID, CreateTimer,                                       \
-     (RedisModuleCtx * ctx, mstime_t period, RedisModuleTimerProc cb,       \
-      void *data))                                                          \
-  X (int, StopTimer,                                                        \
-     (RedisModuleCtx * ctx, RedisModuleTimerID id, void **data))            \
-  X (RedisModuleType *, CreateDataType,                                     \
-     (RedisModuleCtx * ctx, const char *name, int encver,                   \
-      RedisModuleTypeMethods *methods))                                     \
-  X (void, SaveUnsigned, (RedisModuleIO * io, uint64_t value))              \
-  X (uint64_t, LoadUnsigned, (RedisModuleIO * io))                          \
-  X (void, SaveStringBuffer,                                                \
-     (RedisModuleIO * io, const char *str, size_t len))                     \
-  X (char *, LoadStringBuffer, (RedisModuleIO * io, size_t *len))           \
-  X (int, IsIOError, (RedisModuleIO * io))                                  \
-  X (void, Free, (void *ptr))                                               \
-  X (void, Log,                                                             \
-     (RedisModuleCtx * ctx, const char *level, const char *fmt, ...))
+#define VSS_RM_API(X)                                                          \
+  X (void, SetModuleAttribs,                                                   \
+     (RedisModuleCtx * ctx, const char *name, int ver, int apiver))            \
+  X (int, CreateCommand,                                                       \
+     (RedisModuleCtx * ctx, const char *name, RedisModuleCmdFunc fn,           \
+      const char *flags, int firstkey, int lastkey, int keystep))              \
+  X (int, WrongArity, (RedisModuleCtx * ctx))                                  \
+  X (const char *, StringPtrLen, (const RedisModuleString *str, size_t *len))  \
+  X (RedisModuleString *, CreateString,                                        \
+     (RedisModuleCtx * ctx, const char *ptr, size_t len))                      \
+  X (void, FreeString, (RedisModuleCtx * ctx, RedisModuleString * str))        \
+  X (int, ReplyWithError, (RedisModuleCtx * ctx, const char *err))             \
+  X (int, ReplyWithSimpleString, (RedisModuleCtx * ctx, const char *msg))      \
+  X (int, ReplyWithArray, (RedisModuleCtx * ctx, long len))                    \
+  X (void, ReplySetArrayLength, (RedisModuleCtx * ctx, long len))              \
+  X (int, ReplyWithNull, (RedisModuleCtx * ctx))                               \
+  X (int, ReplyWithLongLong, (RedisModuleCtx * ctx, long long ll))             \
+  X (int, ReplyWithStringBuffer,                                               \
+     (RedisModuleCtx * ctx, const char *buf, size_t len))                      \
+  X (int, ReplyWithCString, (RedisModuleCtx * ctx, const char *buf))           \
+  X (int, ReplyWithString, (RedisModuleCtx * ctx, RedisModuleString * str))    \
+  X (int, GetContextFlags, (RedisModuleCtx * ctx))                             \
+  X (int, GetSelectedDb, (RedisModuleCtx * ctx))                               \
+  X (RedisModuleKey *, OpenKey,                                                \
+     (RedisModuleCtx * ctx, RedisModuleString * keyname, int mode))            \
+  X (void, CloseKey, (RedisModuleKey * key))                                   \
+  X (int, KeyType, (RedisModuleKey * key))                                     \
+  X (int, HashGet, (RedisModuleKey * key, int flags, ...))                     \
+  X (int, ScanKey,                                                             \
+     (RedisModuleKey * key, RedisModuleScanCursor * cursor,                    \
+      RedisModuleScanKeyCB fn, void *privdata))                                \
+  X (int, SubscribeToKeyspaceEvents,                                           \
+     (RedisModuleCtx * ctx, int types, RedisModuleNotificationFunc cb))        \
+  X (int, SubscribeToServerEvent,                                              \
+     (RedisModuleCtx * ctx, RedisModuleEvent event,                            \
+      RedisModuleEventCallback cb))                                            \
+  X (RedisModuleScanCursor *, ScanCursorCreate, (void))                        \
+  X (void, ScanCursorRestart, (RedisModuleScanCursor * cursor))                \
+  X (void, ScanCursorDestroy, (RedisModuleScanCursor * cursor))                \
+  X (int, Scan,                                                                \
+     (RedisModuleCtx * ctx, RedisModuleScanCursor * cursor,                    \
+      RedisModuleScanCB fn, void *privdata))                                   \
+  X (unsigned long long, DbSize, (RedisModuleCtx * ctx))                       \
+  X (RedisModuleTimerID, CreateTimer,                                          \
+     (RedisModuleCtx * ctx, mstime_t period, RedisModuleTimerProc cb,          \
+      void *data))                                                             \
+  X (int, StopTimer,                                                           \
+     (RedisModuleCtx * ctx, RedisModuleTimerID id, void **data))               \
+  X (RedisModuleType *, CreateDataType,                                        \
+     (RedisModuleCtx * ctx, const char *name, int encver,                      \
+      RedisModuleTypeMethods *methods))                                        \
+  X (void, SaveUnsigned, (RedisModuleIO * io, uint64_t value))                 \
+  X (uint64_t, LoadUnsigned, (RedisModuleIO * io))                             \
+  X (void, SaveStringBuffer,                                                   \
+     (RedisModuleIO * io, const char *str, size_t len))                        \
+  X (char *, LoadStringBuffer, (RedisModuleIO * io, size_t * len))             \
+  X (int, IsIOError, (RedisModuleIO * io))                                     \
+  X (void, Free, (void *ptr))                                                  \
+  X (int, RegisterInfoFunc, (RedisModuleCtx * ctx, RedisModuleInfoFunc cb))    \
+  X (int, InfoAddSection, (RedisModuleInfoCtx * ctx, const char *name))        \
+  X (int, InfoAddFieldLongLong,                                                \
+     (RedisModuleInfoCtx * ctx, const char *field, long long value))           \
+  X (void, Log, (RedisModuleCtx * ctx, const char *level, const char *fmt, ...))
 
 /* The module defines a static pointer per entry (rm_<Name>): names that
  * differ from the server's own exported RM_<Name> functions, which would

@@ -41,8 +41,7 @@
 VSS_RM_API (VSS_RM_DEFINE)
 #undef VSS_RM_DEFINE
 
-typedef struct
-{
+typedef struct {
   vss_ft_schema *schema;
   vss_index **vec; /* per schema field; NULL for non-vector fields */
   vss_docs *docs;
@@ -64,6 +63,11 @@ static RedisModuleTimerID timer_id;
 static int loading;
 static float *scratch;
 static size_t scratch_len;
+/* For INFO vss-search: the longest backfill slice, in thread CPU time (the
+ * work done while the server was blocked, whatever the machine's load). */
+static long long backfill_slice_max_us;
+static long long backfill_slices;
+static long long backfill_slices_over_10ms;
 
 static uint64_t
 now_us (void)
@@ -71,20 +75,28 @@ now_us (void)
   struct timespec ts;
 
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static long long
+cpu_us (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static float *
 scratch_floats (size_t n)
 {
-  if (n > scratch_len)
-    {
-      float *s = realloc (scratch, n * sizeof *s);
-      if (s == NULL)
-        return NULL;
-      scratch = s;
-      scratch_len = n;
-    }
+  if (n > scratch_len) {
+    float *s = realloc (scratch, n * sizeof *s);
+    if (s == NULL)
+      return NULL;
+    scratch = s;
+    scratch_len = n;
+  }
   return scratch;
 }
 
@@ -92,14 +104,13 @@ scratch_floats (size_t n)
 static void
 blob_to_floats (const char *blob, uint32_t dim, float *out)
 {
-  for (uint32_t i = 0; i < dim; i++)
-    {
-      uint32_t bits = (uint32_t) (unsigned char) blob[4 * i]
-                      | (uint32_t) (unsigned char) blob[4 * i + 1] << 8
-                      | (uint32_t) (unsigned char) blob[4 * i + 2] << 16
-                      | (uint32_t) (unsigned char) blob[4 * i + 3] << 24;
-      memcpy (&out[i], &bits, 4);
-    }
+  for (uint32_t i = 0; i < dim; i++) {
+    uint32_t bits = (uint32_t)(unsigned char)blob[4 * i]
+                    | (uint32_t)(unsigned char)blob[4 * i + 1] << 8
+                    | (uint32_t)(unsigned char)blob[4 * i + 2] << 16
+                    | (uint32_t)(unsigned char)blob[4 * i + 3] << 24;
+    memcpy (&out[i], &bits, 4);
+  }
 }
 
 static vss_idx *
@@ -133,32 +144,28 @@ make_empty (vss_idx *x, char *err, size_t errlen)
 
   x->docs = vss_docs_new ();
   x->vec = calloc (x->schema->n_fields, sizeof *x->vec);
-  if (x->docs == NULL || x->vec == NULL)
-    {
-      snprintf (err, errlen, "out of memory");
+  if (x->docs == NULL || x->vec == NULL) {
+    snprintf (err, errlen, "out of memory");
+    return -1;
+  }
+  for (size_t i = 0; i < x->schema->n_fields; i++) {
+    const vss_ft_field *f = &x->schema->fields[i];
+    vss_index_params p;
+    if (f->type != VSS_FT_VECTOR)
+      continue;
+    vss_index_params_init (&p, f->algorithm, f->metric, f->dim);
+    p.M = f->m;
+    p.ef_construction = f->ef_construction;
+    p.ef_search = f->ef_runtime;
+    p.initial_capacity
+        = f->initial_cap < MAX_PREALLOC ? (size_t)f->initial_cap : MAX_PREALLOC;
+    x->vec[i] = vss_index_new (&p, &e);
+    if (x->vec[i] == NULL) {
+      snprintf (err, errlen, "Could not create the vector index: %.200s",
+                e.msg);
       return -1;
     }
-  for (size_t i = 0; i < x->schema->n_fields; i++)
-    {
-      const vss_ft_field *f = &x->schema->fields[i];
-      vss_index_params p;
-      if (f->type != VSS_FT_VECTOR)
-        continue;
-      vss_index_params_init (&p, f->algorithm, f->metric, f->dim);
-      p.M = f->m;
-      p.ef_construction = f->ef_construction;
-      p.ef_search = f->ef_runtime;
-      p.initial_capacity = f->initial_cap < MAX_PREALLOC
-                               ? (size_t) f->initial_cap
-                               : MAX_PREALLOC;
-      x->vec[i] = vss_index_new (&p, &e);
-      if (x->vec[i] == NULL)
-        {
-          snprintf (err, errlen, "Could not create the vector index: %.200s",
-                    e.msg);
-          return -1;
-        }
-    }
+  }
   return 0;
 }
 
@@ -214,11 +221,11 @@ static void backfill_tick (RedisModuleCtx *ctx, void *data);
 static void
 arm_timer (RedisModuleCtx *ctx)
 {
-  if (!timer_armed)
-    {
-      timer_id = rm_CreateTimer (ctx, 1, backfill_tick, NULL);
-      timer_armed = 1;
-    }
+  if (!timer_armed) {
+    /* Period 0: the next turn of the event loop, after the clients. */
+    timer_id = rm_CreateTimer (ctx, 0, backfill_tick, NULL);
+    timer_armed = 1;
+  }
 }
 
 static void
@@ -244,15 +251,14 @@ remove_doc (vss_idx *x, const char *key, size_t len)
 
   if (id < 0)
     return;
-  doc = vss_docs_get (x->docs, (uint64_t) id);
+  doc = vss_docs_get (x->docs, (uint64_t)id);
   for (size_t f = 0; f < x->schema->n_fields; f++)
     if (doc->has_vec[f])
-      vss_index_remove (x->vec[f], (uint64_t) id, NULL);
-  vss_doc_free (vss_docs_remove (x->docs, (uint64_t) id));
+      vss_index_remove (x->vec[f], (uint64_t)id, NULL);
+  vss_doc_free (vss_docs_remove (x->docs, (uint64_t)id));
 }
 
-typedef struct
-{
+typedef struct {
   RedisModuleString *val;
   const char *ptr;
   size_t len;
@@ -266,18 +272,16 @@ read_fields (RedisModuleCtx *ctx, vss_idx *x, RedisModuleKey *key,
 {
   size_t present = 0;
 
-  (void) ctx;
-  for (size_t f = 0; f < x->schema->n_fields; f++)
-    {
-      vals[f].val = NULL;
-      rm_HashGet (key, RM_HASH_CFIELDS, x->schema->fields[f].identifier,
-                  &vals[f].val, NULL);
-      if (vals[f].val != NULL)
-        {
-          vals[f].ptr = rm_StringPtrLen (vals[f].val, &vals[f].len);
-          present++;
-        }
+  (void)ctx;
+  for (size_t f = 0; f < x->schema->n_fields; f++) {
+    vals[f].val = NULL;
+    rm_HashGet (key, RM_HASH_CFIELDS, x->schema->fields[f].identifier,
+                &vals[f].val, NULL);
+    if (vals[f].val != NULL) {
+      vals[f].ptr = rm_StringPtrLen (vals[f].val, &vals[f].len);
+      present++;
     }
+  }
   return present;
 }
 
@@ -311,105 +315,92 @@ index_key (RedisModuleCtx *ctx, vss_idx *x, RedisModuleString *keyname)
   if (!vss_ft_schema_matches_key (x->schema, k, klen))
     return;
   key = rm_OpenKey (ctx, keyname, RM_READ | RM_OPEN_KEY_NOTOUCH);
-  if (key == NULL || rm_KeyType (key) != RM_KEYTYPE_HASH)
-    {
-      if (key != NULL)
-        rm_CloseKey (key);
-      remove_doc (x, k, klen);
-      return;
-    }
+  if (key == NULL || rm_KeyType (key) != RM_KEYTYPE_HASH) {
+    if (key != NULL)
+      rm_CloseKey (key);
+    remove_doc (x, k, klen);
+    return;
+  }
   vals = calloc (n, sizeof *vals);
   valid = calloc (n, 1);
-  if (vals == NULL || valid == NULL || read_fields (ctx, x, key, vals) == 0)
-    {
-      remove_doc (x, k, klen);
-      goto done;
-    }
+  if (vals == NULL || valid == NULL || read_fields (ctx, x, key, vals) == 0) {
+    remove_doc (x, k, klen);
+    goto done;
+  }
   attrs = vss_ft_attrs_new (n);
   if (attrs == NULL)
     goto done;
-  for (size_t f = 0; f < n; f++)
-    {
-      const vss_ft_field *fd = &x->schema->fields[f];
-      if (vals[f].val == NULL)
-        continue;
-      if (fd->type == VSS_FT_TAG)
-        vss_ft_attrs_set_tags (attrs, f, vals[f].ptr, vals[f].len,
-                               fd->separator, fd->case_sensitive);
-      else if (fd->type == VSS_FT_NUMERIC)
-        vss_ft_attrs_set_num (attrs, f, vals[f].ptr, vals[f].len);
-      else if (vals[f].len == (size_t) fd->dim * 4)
-        n_valid++, valid[f] = 1;
-      else
-        bad_vector = 1;
-    }
+  for (size_t f = 0; f < n; f++) {
+    const vss_ft_field *fd = &x->schema->fields[f];
+    if (vals[f].val == NULL)
+      continue;
+    if (fd->type == VSS_FT_TAG)
+      vss_ft_attrs_set_tags (attrs, f, vals[f].ptr, vals[f].len, fd->separator,
+                             fd->case_sensitive);
+    else if (fd->type == VSS_FT_NUMERIC)
+      vss_ft_attrs_set_num (attrs, f, vals[f].ptr, vals[f].len);
+    else if (vals[f].len == (size_t)fd->dim * 4)
+      n_valid++, valid[f] = 1;
+    else
+      bad_vector = 1;
+  }
   /* Like valkey-search: a key is a document when it has its vectors, and
    * one with a vector of the wrong size is not indexed at all. */
-  if (bad_vector || n_valid == 0)
-    {
-      if (bad_vector)
-        x->failures++;
-      remove_doc (x, k, klen);
-      goto done;
-    }
+  if (bad_vector || n_valid == 0) {
+    if (bad_vector)
+      x->failures++;
+    remove_doc (x, k, klen);
+    goto done;
+  }
 
   found = vss_docs_lookup (x->docs, k, klen);
-  if (found < 0)
-    {
-      doc = vss_doc_new (k, klen, n);
-      if (doc == NULL || vss_docs_insert (x->docs, doc, &id) < 0)
-        {
-          vss_doc_free (doc);
-          goto done;
-        }
-      vec_changed = 1;
+  if (found < 0) {
+    doc = vss_doc_new (k, klen, n);
+    if (doc == NULL || vss_docs_insert (x->docs, doc, &id) < 0) {
+      vss_doc_free (doc);
+      goto done;
     }
-  else
-    {
-      id = (uint64_t) found;
-      doc = vss_docs_get (x->docs, id);
-      for (size_t f = 0; f < n; f++)
-        if (x->vec[f] != NULL
-            && (valid[f] != doc->has_vec[f]
-                || (valid[f]
-                    && vss_hash_bytes (vals[f].ptr, vals[f].len)
-                           != doc->vec_hash[f])))
-          vec_changed = 1;
-    }
+    vec_changed = 1;
+  } else {
+    id = (uint64_t)found;
+    doc = vss_docs_get (x->docs, id);
+    for (size_t f = 0; f < n; f++)
+      if (x->vec[f] != NULL
+          && (valid[f] != doc->has_vec[f]
+              || (valid[f]
+                  && vss_hash_bytes (vals[f].ptr, vals[f].len)
+                         != doc->vec_hash[f])))
+        vec_changed = 1;
+  }
   vss_ft_attrs_free (doc->attrs);
   doc->attrs = attrs;
   attrs = NULL;
-  if (vec_changed)
-    {
-      if (found >= 0)
-        {
-          for (size_t f = 0; f < n; f++)
-            if (doc->has_vec[f])
-              vss_index_remove (x->vec[f], id, NULL);
-          if (vss_docs_renumber (x->docs, id, &id) < 0)
-            {
-              vss_doc_free (vss_docs_remove (x->docs, id));
-              goto done;
-            }
-        }
+  if (vec_changed) {
+    if (found >= 0) {
       for (size_t f = 0; f < n; f++)
-        {
-          doc->has_vec[f] = 0;
-          if (!valid[f])
-            continue;
-          /* NaN, infinities or a zero vector under COSINE. */
-          if (add_vector (x, f, id, &vals[f]) < 0)
-            {
-              x->failures++;
-              continue;
-            }
-          doc->has_vec[f] = 1;
-          doc->vec_hash[f] = vss_hash_bytes (vals[f].ptr, vals[f].len);
-          n_added++;
-        }
-      if (n_added == 0)
+        if (doc->has_vec[f])
+          vss_index_remove (x->vec[f], id, NULL);
+      if (vss_docs_renumber (x->docs, id, &id) < 0) {
         vss_doc_free (vss_docs_remove (x->docs, id));
+        goto done;
+      }
     }
+    for (size_t f = 0; f < n; f++) {
+      doc->has_vec[f] = 0;
+      if (!valid[f])
+        continue;
+      /* NaN, infinities or a zero vector under COSINE. */
+      if (add_vector (x, f, id, &vals[f]) < 0) {
+        x->failures++;
+        continue;
+      }
+      doc->has_vec[f] = 1;
+      doc->vec_hash[f] = vss_hash_bytes (vals[f].ptr, vals[f].len);
+      n_added++;
+    }
+    if (n_added == 0)
+      vss_doc_free (vss_docs_remove (x->docs, id));
+  }
 
 done:
   if (vals != NULL)
@@ -432,34 +423,32 @@ on_keyspace (RedisModuleCtx *ctx, int type, const char *event,
   size_t klen;
   const char *k;
 
-  (void) type;
+  (void)type;
   if (n_indexes == 0 || rm_GetSelectedDb (ctx) != 0)
     return RM_OK;
   gone = !strcmp (event, "del") || !strcmp (event, "expired")
          || !strcmp (event, "evicted") || !strcmp (event, "rename_from")
          || !strcmp (event, "move_from");
   k = rm_StringPtrLen (key, &klen);
-  for (int i = 0; i < n_indexes; i++)
-    {
-      vss_idx *x = indexes[i];
-      if (!vss_ft_schema_matches_key (x->schema, k, klen))
-        continue;
-      if (gone)
-        remove_doc (x, k, klen);
-      else
-        index_key (ctx, x, key);
-    }
+  for (int i = 0; i < n_indexes; i++) {
+    vss_idx *x = indexes[i];
+    if (!vss_ft_schema_matches_key (x->schema, k, klen))
+      continue;
+    if (gone)
+      remove_doc (x, k, klen);
+    else
+      index_key (ctx, x, key);
+  }
   return RM_OK;
 }
 
 static void
-on_flush (RedisModuleCtx *ctx, RedisModuleEvent eid, uint64_t sub,
-          void *data)
+on_flush (RedisModuleCtx *ctx, RedisModuleEvent eid, uint64_t sub, void *data)
 {
   const RedisModuleFlushInfo *fi = data;
 
-  (void) ctx;
-  (void) eid;
+  (void)ctx;
+  (void)eid;
   if (sub != RM_SUBEVENT_FLUSHDB_START || (fi->dbnum != -1 && fi->dbnum != 0))
     return;
   for (int i = 0; i < n_indexes; i++)
@@ -467,26 +456,23 @@ on_flush (RedisModuleCtx *ctx, RedisModuleEvent eid, uint64_t sub,
 }
 
 static void
-on_loading (RedisModuleCtx *ctx, RedisModuleEvent eid, uint64_t sub,
-            void *data)
+on_loading (RedisModuleCtx *ctx, RedisModuleEvent eid, uint64_t sub, void *data)
 {
-  (void) eid;
-  (void) data;
+  (void)eid;
+  (void)data;
   if (sub == RM_SUBEVENT_LOADING_RDB_START
       || sub == RM_SUBEVENT_LOADING_AOF_START
-      || sub == RM_SUBEVENT_LOADING_REPL_START)
-    {
-      loading = 1;
-      return;
-    }
+      || sub == RM_SUBEVENT_LOADING_REPL_START) {
+    loading = 1;
+    return;
+  }
   if (sub != RM_SUBEVENT_LOADING_ENDED && sub != RM_SUBEVENT_LOADING_FAILED)
     return;
   loading = 0;
-  for (int i = 0; i < n_indexes; i++)
-    {
-      idx_clear (indexes[i]);
-      backfill_start (ctx, indexes[i]);
-    }
+  for (int i = 0; i < n_indexes; i++) {
+    idx_clear (indexes[i]);
+    backfill_start (ctx, indexes[i]);
+  }
 }
 
 /* ---- backfill ---- */
@@ -499,25 +485,24 @@ scan_cb (RedisModuleCtx *ctx, RedisModuleString *keyname, RedisModuleKey *key,
   size_t len;
   const char *k = rm_StringPtrLen (keyname, &len);
 
-  (void) ctx;
-  (void) key;
+  (void)ctx;
+  (void)key;
   x->scanned++;
   if (!vss_ft_schema_matches_key (x->schema, k, len))
     return;
-  if (x->n_pending == x->pending_cap)
-    {
-      size_t cap = x->pending_cap ? 2 * x->pending_cap : 64;
-      char **p = realloc (x->pending, cap * sizeof *p);
-      size_t *pl;
-      if (p == NULL)
-        return;
-      x->pending = p;
-      pl = realloc (x->pending_len, cap * sizeof *pl);
-      if (pl == NULL)
-        return;
-      x->pending_len = pl;
-      x->pending_cap = cap;
-    }
+  if (x->n_pending == x->pending_cap) {
+    size_t cap = x->pending_cap ? 2 * x->pending_cap : 64;
+    char **p = realloc (x->pending, cap * sizeof *p);
+    size_t *pl;
+    if (p == NULL)
+      return;
+    x->pending = p;
+    pl = realloc (x->pending_len, cap * sizeof *pl);
+    if (pl == NULL)
+      return;
+    x->pending_len = pl;
+    x->pending_cap = cap;
+  }
   x->pending[x->n_pending] = malloc (len ? len : 1);
   if (x->pending[x->n_pending] == NULL)
     return;
@@ -529,43 +514,46 @@ static void
 backfill_tick (RedisModuleCtx *ctx, void *data)
 {
   uint64_t deadline = now_us () + BACKFILL_BUDGET_US;
+  long long cpu0 = cpu_us ();
   int more = 0;
 
-  (void) data;
+  (void)data;
   timer_armed = 0;
   if (loading)
     return;
-  for (int i = 0; i < n_indexes; i++)
-    {
-      vss_idx *x = indexes[i];
-      if (!x->backfilling)
+  for (int i = 0; i < n_indexes; i++) {
+    vss_idx *x = indexes[i];
+    if (!x->backfilling)
+      continue;
+    if (x->cursor == NULL)
+      x->cursor = rm_ScanCursorCreate ();
+    while (x->backfilling && now_us () < deadline) {
+      if (x->pending_pos < x->n_pending) {
+        size_t p = x->pending_pos++;
+        RedisModuleString *s
+            = rm_CreateString (ctx, x->pending[p], x->pending_len[p]);
+        free (x->pending[p]);
+        x->pending[p] = NULL;
+        index_key (ctx, x, s);
+        rm_FreeString (ctx, s);
         continue;
-      if (x->cursor == NULL)
-        x->cursor = rm_ScanCursorCreate ();
-      while (x->backfilling && now_us () < deadline)
-        {
-          if (x->pending_pos < x->n_pending)
-            {
-              size_t p = x->pending_pos++;
-              RedisModuleString *s
-                  = rm_CreateString (ctx, x->pending[p], x->pending_len[p]);
-              free (x->pending[p]);
-              x->pending[p] = NULL;
-              index_key (ctx, x, s);
-              rm_FreeString (ctx, s);
-              continue;
-            }
-          x->n_pending = x->pending_pos = 0;
-          if (x->scan_done)
-            {
-              backfill_stop (x);
-              break;
-            }
-          if (!rm_Scan (ctx, x->cursor, scan_cb, x))
-            x->scan_done = 1;
-        }
-      more |= x->backfilling;
+      }
+      x->n_pending = x->pending_pos = 0;
+      if (x->scan_done) {
+        backfill_stop (x);
+        break;
+      }
+      if (!rm_Scan (ctx, x->cursor, scan_cb, x))
+        x->scan_done = 1;
     }
+    more |= x->backfilling;
+  }
+  cpu0 = cpu_us () - cpu0;
+  if (cpu0 > backfill_slice_max_us)
+    backfill_slice_max_us = cpu0;
+  if (cpu0 > 10000)
+    backfill_slices_over_10ms++;
+  backfill_slices++;
   if (more)
     arm_timer (ctx);
 }
@@ -582,7 +570,7 @@ reply_err (RedisModuleCtx *ctx, const char *msg)
 static vss_ft_arg *
 args_of (RedisModuleString **argv, int argc)
 {
-  vss_ft_arg *a = calloc ((size_t) argc + 1, sizeof *a);
+  vss_ft_arg *a = calloc ((size_t)argc + 1, sizeof *a);
 
   if (a == NULL)
     return NULL;
@@ -603,18 +591,16 @@ idx_new (vss_ft_schema *s, char *err, size_t errlen)
 {
   vss_idx *x = calloc (1, sizeof *x);
 
-  if (x == NULL)
-    {
-      vss_ft_schema_free (s);
-      snprintf (err, errlen, "out of memory");
-      return NULL;
-    }
+  if (x == NULL) {
+    vss_ft_schema_free (s);
+    snprintf (err, errlen, "out of memory");
+    return NULL;
+  }
   x->schema = s;
-  if (make_empty (x, err, errlen) < 0)
-    {
-      idx_free (x);
-      return NULL;
-    }
+  if (make_empty (x, err, errlen) < 0) {
+    idx_free (x);
+    return NULL;
+  }
   return x;
 }
 
@@ -634,23 +620,20 @@ cmd_create (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
   a = args_of (argv + 1, argc - 1);
   if (a == NULL)
     return reply_err (ctx, "out of memory");
-  if (vss_ft_create_parse (a, argc - 1, &s, err, sizeof err) < 0)
-    {
-      free (a);
-      return reply_err (ctx, err);
-    }
+  if (vss_ft_create_parse (a, argc - 1, &s, err, sizeof err) < 0) {
+    free (a);
+    return reply_err (ctx, err);
+  }
   free (a);
-  if (find_index (s->name, strlen (s->name)))
-    {
-      snprintf (err, sizeof err, "Index %s already exists.", s->name);
-      vss_ft_schema_free (s);
-      return reply_err (ctx, err);
-    }
-  if (n_indexes == VSS_FT_MAX_INDEXES)
-    {
-      vss_ft_schema_free (s);
-      return reply_err (ctx, "Maximum number of indexes reached (10)");
-    }
+  if (find_index (s->name, strlen (s->name))) {
+    snprintf (err, sizeof err, "Index %s already exists.", s->name);
+    vss_ft_schema_free (s);
+    return reply_err (ctx, err);
+  }
+  if (n_indexes == VSS_FT_MAX_INDEXES) {
+    vss_ft_schema_free (s);
+    return reply_err (ctx, "Maximum number of indexes reached (10)");
+  }
   x = idx_new (s, err, sizeof err);
   if (x == NULL)
     return reply_err (ctx, err);
@@ -667,7 +650,7 @@ reply_not_found (RedisModuleCtx *ctx, RedisModuleString *name)
   const char *n = rm_StringPtrLen (name, &len);
 
   snprintf (err, sizeof err, "Index with name '%.*s' not found",
-            (int) (len > 128 ? 128 : len), n);
+            (int)(len > 128 ? 128 : len), n);
   return reply_err (ctx, err);
 }
 
@@ -685,21 +668,20 @@ cmd_dropindex (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
   n = rm_StringPtrLen (argv[1], &len);
   for (int i = 0; i < n_indexes; i++)
     if (strlen (indexes[i]->schema->name) == len
-        && !memcmp (indexes[i]->schema->name, n, len))
-      {
-        idx_free (indexes[i]);
-        memmove (&indexes[i], &indexes[i + 1],
-                 (size_t) (n_indexes - i - 1) * sizeof indexes[0]);
-        indexes[--n_indexes] = NULL;
-        return rm_ReplyWithSimpleString (ctx, "OK");
-      }
+        && !memcmp (indexes[i]->schema->name, n, len)) {
+      idx_free (indexes[i]);
+      memmove (&indexes[i], &indexes[i + 1],
+               (size_t)(n_indexes - i - 1) * sizeof indexes[0]);
+      indexes[--n_indexes] = NULL;
+      return rm_ReplyWithSimpleString (ctx, "OK");
+    }
   return reply_not_found (ctx, argv[1]);
 }
 
 static int
 cmd_list (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 {
-  (void) argv;
+  (void)argv;
   if (argc != 1)
     return rm_WrongArity (ctx);
   rm_ReplyWithArray (ctx, n_indexes);
@@ -720,8 +702,7 @@ reply_str (RedisModuleCtx *ctx, const char *s)
   rm_ReplyWithCString (ctx, s);
 }
 
-static void
-reply_strf (RedisModuleCtx *ctx, const char *fmt, ...)
+static void reply_strf (RedisModuleCtx *ctx, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 
 static void
@@ -754,52 +735,46 @@ reply_field_info (RedisModuleCtx *ctx, vss_idx *x, size_t i)
   reply_str (ctx, "type");
   if (f->type == VSS_FT_NUMERIC)
     reply_str (ctx, "NUMERIC");
-  else if (f->type == VSS_FT_TAG)
-    {
-      char sep[2] = { f->separator, '\0' };
-      reply_str (ctx, "TAG");
-      reply_str (ctx, "SEPARATOR");
-      reply_str (ctx, sep);
-      if (f->case_sensitive)
-        reply_str (ctx, "CASESENSITIVE");
+  else if (f->type == VSS_FT_TAG) {
+    char sep[2] = { f->separator, '\0' };
+    reply_str (ctx, "TAG");
+    reply_str (ctx, "SEPARATOR");
+    reply_str (ctx, sep);
+    if (f->case_sensitive)
+      reply_str (ctx, "CASESENSITIVE");
+  } else {
+    reply_str (ctx, "VECTOR");
+    reply_str (ctx, "index");
+    rm_ReplyWithArray (ctx, 12);
+    reply_str (ctx, "capacity");
+    rm_ReplyWithLongLong (ctx, (long long)f->initial_cap);
+    reply_str (ctx, "dimensions");
+    rm_ReplyWithLongLong (ctx, f->dim);
+    reply_str (ctx, "distance_metric");
+    reply_str (ctx, metric_name (f->metric));
+    reply_str (ctx, "size");
+    rm_ReplyWithLongLong (ctx, (long long)vss_index_count (x->vec[i]));
+    reply_str (ctx, "data_type");
+    reply_str (ctx, "FLOAT32");
+    reply_str (ctx, "algorithm");
+    if (f->algorithm == VSS_INDEX_HNSW) {
+      rm_ReplyWithArray (ctx, 8);
+      reply_str (ctx, "name");
+      reply_str (ctx, "HNSW");
+      reply_str (ctx, "m");
+      rm_ReplyWithLongLong (ctx, f->m);
+      reply_str (ctx, "ef_construction");
+      rm_ReplyWithLongLong (ctx, f->ef_construction);
+      reply_str (ctx, "ef_runtime");
+      rm_ReplyWithLongLong (ctx, f->ef_runtime);
+    } else {
+      rm_ReplyWithArray (ctx, 4);
+      reply_str (ctx, "name");
+      reply_str (ctx, "FLAT");
+      reply_str (ctx, "block_size");
+      rm_ReplyWithLongLong (ctx, (long long)f->block_size);
     }
-  else
-    {
-      reply_str (ctx, "VECTOR");
-      reply_str (ctx, "index");
-      rm_ReplyWithArray (ctx, 12);
-      reply_str (ctx, "capacity");
-      rm_ReplyWithLongLong (ctx, (long long) f->initial_cap);
-      reply_str (ctx, "dimensions");
-      rm_ReplyWithLongLong (ctx, f->dim);
-      reply_str (ctx, "distance_metric");
-      reply_str (ctx, metric_name (f->metric));
-      reply_str (ctx, "size");
-      rm_ReplyWithLongLong (ctx, (long long) vss_index_count (x->vec[i]));
-      reply_str (ctx, "data_type");
-      reply_str (ctx, "FLOAT32");
-      reply_str (ctx, "algorithm");
-      if (f->algorithm == VSS_INDEX_HNSW)
-        {
-          rm_ReplyWithArray (ctx, 8);
-          reply_str (ctx, "name");
-          reply_str (ctx, "HNSW");
-          reply_str (ctx, "m");
-          rm_ReplyWithLongLong (ctx, f->m);
-          reply_str (ctx, "ef_construction");
-          rm_ReplyWithLongLong (ctx, f->ef_construction);
-          reply_str (ctx, "ef_runtime");
-          rm_ReplyWithLongLong (ctx, f->ef_runtime);
-        }
-      else
-        {
-          rm_ReplyWithArray (ctx, 4);
-          reply_str (ctx, "name");
-          reply_str (ctx, "FLAT");
-          reply_str (ctx, "block_size");
-          rm_ReplyWithLongLong (ctx, (long long) f->block_size);
-        }
-    }
+  }
 }
 
 static int
@@ -817,7 +792,7 @@ cmd_info (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
   if (x == NULL)
     return reply_not_found (ctx, argv[1]);
   if (x->backfilling)
-    pct = x->total ? (double) x->scanned / (double) x->total : 0.0;
+    pct = x->total ? (double)x->scanned / (double)x->total : 0.0;
   if (pct > 1.0)
     pct = x->backfilling ? 0.99 : 1.0;
 
@@ -831,13 +806,13 @@ cmd_info (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
   reply_str (ctx, "key_type");
   reply_str (ctx, "HASH");
   reply_str (ctx, "prefixes");
-  rm_ReplyWithArray (ctx, (long) x->schema->n_prefixes);
+  rm_ReplyWithArray (ctx, (long)x->schema->n_prefixes);
   for (size_t i = 0; i < x->schema->n_prefixes; i++)
     reply_str (ctx, x->schema->prefixes[i]);
   reply_str (ctx, "default_score");
   reply_str (ctx, "1");
   reply_str (ctx, "attributes");
-  rm_ReplyWithArray (ctx, (long) x->schema->n_fields);
+  rm_ReplyWithArray (ctx, (long)x->schema->n_fields);
   for (size_t i = 0; i < x->schema->n_fields; i++)
     reply_field_info (ctx, x, i);
   reply_str (ctx, "num_docs");
@@ -847,7 +822,7 @@ cmd_info (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
   reply_str (ctx, "num_records");
   reply_strf (ctx, "%zu", vss_docs_count (x->docs));
   reply_str (ctx, "hash_indexing_failures");
-  reply_strf (ctx, "%llu", (unsigned long long) x->failures);
+  reply_strf (ctx, "%llu", (unsigned long long)x->failures);
   reply_str (ctx, "backfill_in_progress");
   reply_str (ctx, x->backfilling ? "1" : "0");
   reply_str (ctx, "backfill_complete_percent");
@@ -863,8 +838,7 @@ cmd_info (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 
 /* ---- FT.SEARCH ---- */
 
-typedef struct
-{
+typedef struct {
   const vss_idx *x;
   const vss_ft_query *q;
   size_t field;
@@ -886,39 +860,36 @@ static int
 exact_filtered (const filter_ctx *fc, const float *query, vss_hit *out,
                 float *buf)
 {
-  vss_idx *x = (vss_idx *) fc->x;
+  vss_idx *x = (vss_idx *)fc->x;
   const vss_ft_field *f = &x->schema->fields[fc->field];
   uint64_t limit = vss_docs_id_limit (x->docs);
   size_t passed = 0;
   int n = 0;
 
   for (uint64_t id = 0; id < limit; id++)
-    if (filter_cb (id, (void *) fc) && ++passed > EXACT_FILTER_LIMIT)
+    if (filter_cb (id, (void *)fc) && ++passed > EXACT_FILTER_LIMIT)
       return -1;
-  for (uint64_t id = 0; id < limit; id++)
-    {
-      float d;
-      int j;
-      if (!filter_cb (id, (void *) fc)
-          || vss_index_get (x->vec[fc->field], id, buf, f->dim, NULL) < 0)
-        continue;
-      d = vss_distance (f->metric, query, buf, f->dim);
-      if (n == (int) fc->q->k && d >= out[n - 1].distance)
-        continue;
-      j = n < (int) fc->q->k ? n++ : n - 1;
-      while (j > 0 && out[j - 1].distance > d)
-        {
-          out[j] = out[j - 1];
-          j--;
-        }
-      out[j].id = id;
-      out[j].distance = d;
+  for (uint64_t id = 0; id < limit; id++) {
+    float d;
+    int j;
+    if (!filter_cb (id, (void *)fc)
+        || vss_index_get (x->vec[fc->field], id, buf, f->dim, NULL) < 0)
+      continue;
+    d = vss_distance (f->metric, query, buf, f->dim);
+    if (n == (int)fc->q->k && d >= out[n - 1].distance)
+      continue;
+    j = n < (int)fc->q->k ? n++ : n - 1;
+    while (j > 0 && out[j - 1].distance > d) {
+      out[j] = out[j - 1];
+      j--;
     }
+    out[j].id = id;
+    out[j].distance = d;
+  }
   return n;
 }
 
-typedef struct
-{
+typedef struct {
   RedisModuleCtx *ctx;
   long n;
 } scan_reply;
@@ -929,7 +900,7 @@ reply_field_cb (RedisModuleKey *key, RedisModuleString *field,
 {
   scan_reply *r = privdata;
 
-  (void) key;
+  (void)key;
   rm_ReplyWithString (r->ctx, field);
   rm_ReplyWithString (r->ctx, value);
   r->n += 2;
@@ -945,51 +916,46 @@ reply_hit (RedisModuleCtx *ctx, const vss_idx *x, const vss_ft_query *q,
   char score[40];
   long n = 0;
 
-  snprintf (score, sizeof score, "%.12g", (double) distance);
+  snprintf (score, sizeof score, "%.12g", (double)distance);
   rm_ReplyWithStringBuffer (ctx, doc->key, doc->keylen);
   rm_ReplyWithArray (ctx, RM_POSTPONED_LEN);
-  if (!q->has_return)
-    {
-      scan_reply r = { ctx, 0 };
-      rm_ReplyWithCString (ctx, q->score_alias);
-      rm_ReplyWithCString (ctx, score);
-      n = 2;
-      if (is_hash)
-        {
-          RedisModuleScanCursor *c = rm_ScanCursorCreate ();
-          while (rm_ScanKey (key, c, reply_field_cb, &r))
-            ;
-          rm_ScanCursorDestroy (c);
-        }
-      n += r.n;
+  if (!q->has_return) {
+    scan_reply r = { ctx, 0 };
+    rm_ReplyWithCString (ctx, q->score_alias);
+    rm_ReplyWithCString (ctx, score);
+    n = 2;
+    if (is_hash) {
+      RedisModuleScanCursor *c = rm_ScanCursorCreate ();
+      while (rm_ScanKey (key, c, reply_field_cb, &r))
+        ;
+      rm_ScanCursorDestroy (c);
     }
-  else
-    for (size_t i = 0; i < q->n_ret; i++)
-      {
-        const vss_ft_return *ret = &q->ret[i];
-        const char *field = ret->name;
-        RedisModuleString *val = NULL;
-        int fi;
-        if (!strcmp (ret->name, q->score_alias))
-          {
-            rm_ReplyWithCString (ctx, ret->alias);
-            rm_ReplyWithCString (ctx, score);
-            n += 2;
-            continue;
-          }
-        fi = vss_ft_schema_find (x->schema, ret->name, strlen (ret->name));
-        if (fi >= 0)
-          field = x->schema->fields[fi].identifier;
-        if (!is_hash)
-          continue;
-        rm_HashGet (key, RM_HASH_CFIELDS, field, &val, NULL);
-        if (val == NULL)
-          continue;
+    n += r.n;
+  } else
+    for (size_t i = 0; i < q->n_ret; i++) {
+      const vss_ft_return *ret = &q->ret[i];
+      const char *field = ret->name;
+      RedisModuleString *val = NULL;
+      int fi;
+      if (!strcmp (ret->name, q->score_alias)) {
         rm_ReplyWithCString (ctx, ret->alias);
-        rm_ReplyWithString (ctx, val);
-        rm_FreeString (ctx, val);
+        rm_ReplyWithCString (ctx, score);
         n += 2;
+        continue;
       }
+      fi = vss_ft_schema_find (x->schema, ret->name, strlen (ret->name));
+      if (fi >= 0)
+        field = x->schema->fields[fi].identifier;
+      if (!is_hash)
+        continue;
+      rm_HashGet (key, RM_HASH_CFIELDS, field, &val, NULL);
+      if (val == NULL)
+        continue;
+      rm_ReplyWithCString (ctx, ret->alias);
+      rm_ReplyWithString (ctx, val);
+      rm_FreeString (ctx, val);
+      n += 2;
+    }
   rm_ReplySetArrayLength (ctx, n);
   if (key != NULL)
     rm_CloseKey (key);
@@ -1019,67 +985,59 @@ cmd_search (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
   if (vss_ft_search_parse (a, argc - 1, &q, err, sizeof err) < 0)
     goto error;
   x = find_index (q->index, strlen (q->index));
-  if (x == NULL)
-    {
-      reply_not_found (ctx, argv[1]);
-      goto out;
-    }
+  if (x == NULL) {
+    reply_not_found (ctx, argv[1]);
+    goto out;
+  }
   if (vss_ft_query_bind (q, x->schema, err, sizeof err) < 0)
     goto error;
   f = &x->schema->fields[q->vector_field_index];
   hits = calloc (q->k, sizeof *hits);
-  query = malloc ((size_t) f->dim * sizeof *query);
-  buf = malloc ((size_t) f->dim * sizeof *buf);
-  if (hits == NULL || query == NULL || buf == NULL)
-    {
-      snprintf (err, sizeof err, "out of memory");
-      goto error;
-    }
+  query = malloc ((size_t)f->dim * sizeof *query);
+  buf = malloc ((size_t)f->dim * sizeof *buf);
+  if (hits == NULL || query == NULL || buf == NULL) {
+    snprintf (err, sizeof err, "out of memory");
+    goto error;
+  }
   blob_to_floats (q->vec, f->dim, query);
   n = -1;
-  if (q->filter != NULL)
-    {
-      filter_ctx fc = { x, q, (size_t) q->vector_field_index };
-      n = exact_filtered (&fc, query, hits, buf);
-      if (n < 0)
-        n = vss_index_search (x->vec[q->vector_field_index], query, f->dim,
-                              q->k, q->ef_runtime, filter_cb, &fc, hits, &e);
-    }
-  else
+  if (q->filter != NULL) {
+    filter_ctx fc = { x, q, (size_t)q->vector_field_index };
+    n = exact_filtered (&fc, query, hits, buf);
+    if (n < 0)
+      n = vss_index_search (x->vec[q->vector_field_index], query, f->dim, q->k,
+                            q->ef_runtime, filter_cb, &fc, hits, &e);
+  } else
     n = vss_index_search (x->vec[q->vector_field_index], query, f->dim, q->k,
                           q->ef_runtime, NULL, NULL, hits, &e);
-  if (n < 0)
-    {
-      snprintf (err, sizeof err, "Invalid query vector: %.200s", e.msg);
-      goto error;
-    }
-  if (now_us () - t0 > (uint64_t) q->timeout_ms * 1000u)
-    {
-      rm_ReplyWithSimpleString (ctx, "Request timed out");
-      goto out;
-    }
+  if (n < 0) {
+    snprintf (err, sizeof err, "Invalid query vector: %.200s", e.msg);
+    goto error;
+  }
+  if (now_us () - t0 > (uint64_t)q->timeout_ms * 1000u) {
+    rm_ReplyWithSimpleString (ctx, "Request timed out");
+    goto out;
+  }
 
   nocontent = q->nocontent || (q->has_return && q->n_ret == 0);
-  start = q->limit_offset < (uint64_t) n ? (size_t) q->limit_offset : (size_t) n;
-  end = start + q->limit_num < (size_t) n ? start + q->limit_num : (size_t) n;
-  rm_ReplyWithArray (ctx, 1 + (long) (end - start) * (nocontent ? 1 : 2));
+  start = q->limit_offset < (uint64_t)n ? (size_t)q->limit_offset : (size_t)n;
+  end = start + q->limit_num < (size_t)n ? start + q->limit_num : (size_t)n;
+  rm_ReplyWithArray (ctx, 1 + (long)(end - start) * (nocontent ? 1 : 2));
   rm_ReplyWithLongLong (ctx, n);
-  for (size_t i = start; i < end; i++)
-    {
-      const vss_doc *doc = vss_docs_get (x->docs, hits[i].id);
-      if (doc == NULL)
-        {
-          /* Cannot happen: the table and the graph change together. */
-          rm_ReplyWithNull (ctx);
-          if (!nocontent)
-            rm_ReplyWithArray (ctx, 0);
-          continue;
-        }
-      if (nocontent)
-        rm_ReplyWithStringBuffer (ctx, doc->key, doc->keylen);
-      else
-        reply_hit (ctx, x, q, doc, hits[i].distance);
+  for (size_t i = start; i < end; i++) {
+    const vss_doc *doc = vss_docs_get (x->docs, hits[i].id);
+    if (doc == NULL) {
+      /* Cannot happen: the table and the graph change together. */
+      rm_ReplyWithNull (ctx);
+      if (!nocontent)
+        rm_ReplyWithArray (ctx, 0);
+      continue;
     }
+    if (nocontent)
+      rm_ReplyWithStringBuffer (ctx, doc->key, doc->keylen);
+    else
+      reply_hit (ctx, x, q, doc, hits[i].distance);
+  }
   goto out;
 
 error:
@@ -1100,14 +1058,13 @@ aux_save (RedisModuleIO *io, int when)
 {
   if (when != RM_AUX_BEFORE_RDB)
     return;
-  rm_SaveUnsigned (io, (uint64_t) n_indexes);
-  for (int i = 0; i < n_indexes; i++)
-    {
-      const vss_ft_schema *s = indexes[i]->schema;
-      rm_SaveUnsigned (io, (uint64_t) s->n_args);
-      for (int j = 0; j < s->n_args; j++)
-        rm_SaveStringBuffer (io, s->args[j].ptr, s->args[j].len);
-    }
+  rm_SaveUnsigned (io, (uint64_t)n_indexes);
+  for (int i = 0; i < n_indexes; i++) {
+    const vss_ft_schema *s = indexes[i]->schema;
+    rm_SaveUnsigned (io, (uint64_t)s->n_args);
+    for (int j = 0; j < s->n_args; j++)
+      rm_SaveStringBuffer (io, s->args[j].ptr, s->args[j].len);
+  }
 }
 
 static int
@@ -1115,95 +1072,106 @@ aux_load (RedisModuleIO *io, int encver, int when)
 {
   uint64_t n;
 
-  if (encver != AUX_ENCVER)
-    {
-      rm_Log (NULL, "warning", MODULE_NAME ": unknown RDB data version %d",
-              encver);
-      return RM_ERR;
-    }
+  if (encver != AUX_ENCVER) {
+    rm_Log (NULL, "warning", MODULE_NAME ": unknown RDB data version %d",
+            encver);
+    return RM_ERR;
+  }
   if (when != RM_AUX_BEFORE_RDB)
     return RM_OK;
   /* The RDB replaces what we had (DEBUG RELOAD, a replica's full sync). */
-  for (int i = 0; i < n_indexes; i++)
-    {
-      idx_free (indexes[i]);
-      indexes[i] = NULL;
-    }
+  for (int i = 0; i < n_indexes; i++) {
+    idx_free (indexes[i]);
+    indexes[i] = NULL;
+  }
   n_indexes = 0;
   n = rm_LoadUnsigned (io);
   if (rm_IsIOError (io) || n > VSS_FT_MAX_INDEXES)
     return RM_ERR;
-  for (uint64_t i = 0; i < n; i++)
-    {
-      uint64_t argc = rm_LoadUnsigned (io);
-      vss_ft_arg *args;
-      char **bufs;
-      vss_ft_schema *s = NULL;
-      char err[VSS_FT_ERRLEN] = "";
-      int ok = 1;
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t argc = rm_LoadUnsigned (io);
+    vss_ft_arg *args;
+    char **bufs;
+    vss_ft_schema *s = NULL;
+    char err[VSS_FT_ERRLEN] = "";
+    int ok = 1;
 
-      if (rm_IsIOError (io) || argc == 0 || argc > 4096)
-        return RM_ERR;
-      args = calloc (argc, sizeof *args);
-      bufs = calloc (argc, sizeof *bufs);
-      if (args == NULL || bufs == NULL)
+    if (rm_IsIOError (io) || argc == 0 || argc > 4096)
+      return RM_ERR;
+    args = calloc (argc, sizeof *args);
+    bufs = calloc (argc, sizeof *bufs);
+    if (args == NULL || bufs == NULL)
+      ok = 0;
+    for (uint64_t j = 0; ok && j < argc; j++) {
+      bufs[j] = rm_LoadStringBuffer (io, &args[j].len);
+      if (rm_IsIOError (io) || bufs[j] == NULL)
         ok = 0;
-      for (uint64_t j = 0; ok && j < argc; j++)
-        {
-          bufs[j] = rm_LoadStringBuffer (io, &args[j].len);
-          if (rm_IsIOError (io) || bufs[j] == NULL)
-            ok = 0;
-          args[j].ptr = bufs[j];
-        }
-      if (ok && vss_ft_create_parse (args, (int) argc, &s, err, sizeof err) < 0)
-        rm_Log (NULL, "warning", MODULE_NAME ": index definition in the RDB "
-                "refused: %s", err);
-      for (uint64_t j = 0; bufs != NULL && j < argc; j++)
-        if (bufs[j] != NULL)
-          rm_Free (bufs[j]);
-      free (bufs);
-      free (args);
-      if (!ok)
-        {
-          vss_ft_schema_free (s);
-          return RM_ERR;
-        }
-      if (s != NULL && find_index (s->name, strlen (s->name)) == NULL)
-        {
-          vss_idx *x = idx_new (s, err, sizeof err);
-          if (x == NULL)
-            rm_Log (NULL, "warning", MODULE_NAME ": %s", err);
-          else
-            {
-              x->backfilling = 1; /* runs when loading ends */
-              indexes[n_indexes++] = x;
-            }
-        }
-      else
-        vss_ft_schema_free (s);
+      args[j].ptr = bufs[j];
     }
+    if (ok && vss_ft_create_parse (args, (int)argc, &s, err, sizeof err) < 0)
+      rm_Log (NULL, "warning",
+              MODULE_NAME ": index definition in the RDB "
+                          "refused: %s",
+              err);
+    for (uint64_t j = 0; bufs != NULL && j < argc; j++)
+      if (bufs[j] != NULL)
+        rm_Free (bufs[j]);
+    free (bufs);
+    free (args);
+    if (!ok) {
+      vss_ft_schema_free (s);
+      return RM_ERR;
+    }
+    if (s != NULL && find_index (s->name, strlen (s->name)) == NULL) {
+      vss_idx *x = idx_new (s, err, sizeof err);
+      if (x == NULL)
+        rm_Log (NULL, "warning", MODULE_NAME ": %s", err);
+      else {
+        x->backfilling = 1; /* runs when loading ends */
+        indexes[n_indexes++] = x;
+      }
+    } else
+      vss_ft_schema_free (s);
+  }
   return RM_OK;
 }
 
 static void *
 rdb_load_none (RedisModuleIO *io, int encver)
 {
-  (void) io;
-  (void) encver;
+  (void)io;
+  (void)encver;
   return NULL;
 }
 
 static void
 rdb_save_none (RedisModuleIO *io, void *value)
 {
-  (void) io;
-  (void) value;
+  (void)io;
+  (void)value;
 }
 
 static void
 free_none (void *value)
 {
-  (void) value;
+  (void)value;
+}
+
+static void
+info_cb (RedisModuleInfoCtx *ctx, int for_crash_report)
+{
+  long long docs = 0;
+
+  (void)for_crash_report;
+  for (int i = 0; i < n_indexes; i++)
+    docs += (long long)vss_docs_count (indexes[i]->docs);
+  rm_InfoAddSection (ctx, "stats");
+  rm_InfoAddFieldLongLong (ctx, "indexes", n_indexes);
+  rm_InfoAddFieldLongLong (ctx, "documents", docs);
+  rm_InfoAddFieldLongLong (ctx, "backfill_slices", backfill_slices);
+  rm_InfoAddFieldLongLong (ctx, "backfill_slice_max_us", backfill_slice_max_us);
+  rm_InfoAddFieldLongLong (ctx, "backfill_slices_over_10ms",
+                           backfill_slices_over_10ms);
 }
 
 /* ---- load / unload ---- */
@@ -1217,47 +1185,45 @@ VSS_EXPORT int RedisModule_OnUnload (RedisModuleCtx *ctx);
 int
 RedisModule_OnLoad (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 {
-  int (*get_api) (const char *, void *) = ((void **) ctx)[0];
+  int (*get_api) (const char *, void *) = ((void **)ctx)[0];
   RedisModuleTypeMethods tm = { 0 };
   static const RedisModuleEvent flush_ev = { RM_EVENT_FLUSHDB, 1 };
   static const RedisModuleEvent loading_ev = { RM_EVENT_LOADING, 1 };
   int persist = 1;
 
-#define VSS_RM_FETCH(ret, name, args)                                       \
-  if (get_api ("RedisModule_" #name, (void *) &rm_##name) != RM_OK         \
-      || rm_##name == NULL)                                                 \
+#define VSS_RM_FETCH(ret, name, args)                                          \
+  if (get_api ("RedisModule_" #name, (void *)&rm_##name) != RM_OK              \
+      || rm_##name == NULL)                                                    \
     return RM_ERR;
   VSS_RM_API (VSS_RM_FETCH)
 #undef VSS_RM_FETCH
 
   rm_SetModuleAttribs (ctx, MODULE_NAME, MODULE_VERSION, RM_APIVER_1);
-  for (int i = 0; i < argc; i++)
-    {
-      size_t len;
-      const char *s = rm_StringPtrLen (argv[i], &len);
-      if (len == 9 && !strncasecmp (s, "NOPERSIST", 9))
-        persist = 0;
-      else
-        {
-          rm_Log (ctx, "warning", MODULE_NAME ": unknown module argument "
-                  "'%.*s' (NOPERSIST is the only one)", (int) len, s);
-          return RM_ERR;
-        }
+  for (int i = 0; i < argc; i++) {
+    size_t len;
+    const char *s = rm_StringPtrLen (argv[i], &len);
+    if (len == 9 && !strncasecmp (s, "NOPERSIST", 9))
+      persist = 0;
+    else {
+      rm_Log (ctx, "warning",
+              MODULE_NAME ": unknown module argument "
+                          "'%.*s' (NOPERSIST is the only one)",
+              (int)len, s);
+      return RM_ERR;
     }
-  if (persist)
-    {
-      tm.version = RM_TYPE_METHOD_VERSION_AUX;
-      tm.rdb_load = rdb_load_none;
-      tm.rdb_save = rdb_save_none;
-      tm.free = free_none;
-      tm.aux_load = aux_load;
-      tm.aux_save = aux_save;
-      tm.aux_save_triggers = RM_AUX_BEFORE_RDB;
-      if (rm_CreateDataType (ctx, TYPE_NAME, AUX_ENCVER, &tm) == NULL)
-        return RM_ERR;
-    }
-  if (rm_CreateCommand (ctx, "FT.CREATE", cmd_create, "write deny-oom", 0,
-                        0, 0)
+  }
+  if (persist) {
+    tm.version = RM_TYPE_METHOD_VERSION_AUX;
+    tm.rdb_load = rdb_load_none;
+    tm.rdb_save = rdb_save_none;
+    tm.free = free_none;
+    tm.aux_load = aux_load;
+    tm.aux_save = aux_save;
+    tm.aux_save_triggers = RM_AUX_BEFORE_RDB;
+    if (rm_CreateDataType (ctx, TYPE_NAME, AUX_ENCVER, &tm) == NULL)
+      return RM_ERR;
+  }
+  if (rm_CreateCommand (ctx, "FT.CREATE", cmd_create, "write deny-oom", 0, 0, 0)
           != RM_OK
       || rm_CreateCommand (ctx, "FT.SEARCH", cmd_search, "readonly", 0, 0, 0)
              != RM_OK
@@ -1265,20 +1231,19 @@ RedisModule_OnLoad (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
              != RM_OK
       || rm_CreateCommand (ctx, "FT._LIST", cmd_list, "readonly", 0, 0, 0)
              != RM_OK
-      || rm_CreateCommand (ctx, "FT.DROPINDEX", cmd_dropindex, "write", 0, 0,
-                           0)
+      || rm_CreateCommand (ctx, "FT.DROPINDEX", cmd_dropindex, "write", 0, 0, 0)
              != RM_OK)
     return RM_ERR;
   if (rm_SubscribeToKeyspaceEvents (
           ctx,
-          RM_NOTIFY_GENERIC | RM_NOTIFY_STRING | RM_NOTIFY_LIST
-              | RM_NOTIFY_SET | RM_NOTIFY_HASH | RM_NOTIFY_ZSET
-              | RM_NOTIFY_EXPIRED | RM_NOTIFY_EVICTED | RM_NOTIFY_STREAM
-              | RM_NOTIFY_MODULE,
+          RM_NOTIFY_GENERIC | RM_NOTIFY_STRING | RM_NOTIFY_LIST | RM_NOTIFY_SET
+              | RM_NOTIFY_HASH | RM_NOTIFY_ZSET | RM_NOTIFY_EXPIRED
+              | RM_NOTIFY_EVICTED | RM_NOTIFY_STREAM | RM_NOTIFY_MODULE,
           on_keyspace)
           != RM_OK
       || rm_SubscribeToServerEvent (ctx, flush_ev, on_flush) != RM_OK
-      || rm_SubscribeToServerEvent (ctx, loading_ev, on_loading) != RM_OK)
+      || rm_SubscribeToServerEvent (ctx, loading_ev, on_loading) != RM_OK
+      || rm_RegisterInfoFunc (ctx, info_cb) != RM_OK)
     return RM_ERR;
   rm_Log (ctx, "notice", MODULE_NAME ": loaded (vector kernels: %s%s)",
           vss_kernel_name (), persist ? "" : ", no RDB persistence");
@@ -1290,16 +1255,14 @@ RedisModule_OnLoad (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 int
 RedisModule_OnUnload (RedisModuleCtx *ctx)
 {
-  if (timer_armed)
-    {
-      rm_StopTimer (ctx, timer_id, NULL);
-      timer_armed = 0;
-    }
-  for (int i = 0; i < n_indexes; i++)
-    {
-      idx_free (indexes[i]);
-      indexes[i] = NULL;
-    }
+  if (timer_armed) {
+    rm_StopTimer (ctx, timer_id, NULL);
+    timer_armed = 0;
+  }
+  for (int i = 0; i < n_indexes; i++) {
+    idx_free (indexes[i]);
+    indexes[i] = NULL;
+  }
   n_indexes = 0;
   free (scratch);
   scratch = NULL;

@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <math.h>
+#include <unistd.h>
+#include <unistd.h>
 
 #include "vss-check.h"
 #include "vss-datagen.h"
@@ -323,8 +325,172 @@ test_ef_and_params (void)
   vss_index_free (idx);
 }
 
+static char *
+tmp_path (const char *name)
+{
+  static char buf[4][512];
+  static int i;
+  const char *dir = getenv ("TMPDIR");
+  char *b = buf[i++ % 4];
+  snprintf (b, 512, "%s/vss-test-%d-%s", dir ? dir : "/tmp", (int)getpid (),
+            name);
+  return b;
+}
+
+static long
+file_size (const char *path)
+{
+  FILE *f = fopen (path, "rb");
+  long n;
+  if (!f)
+    return -1;
+  fseek (f, 0, SEEK_END);
+  n = ftell (f);
+  fclose (f);
+  return n;
+}
+
+/* Rewrites `path` with byte `at` xor-ed with `mask`, or cut at `cut`. */
+static void
+damage (const char *path, long at, uint8_t mask, long cut)
+{
+  long n = file_size (path);
+  uint8_t *b = malloc (n);
+  FILE *f = fopen (path, "rb");
+  if (fread (b, 1, n, f) != (size_t)n)
+    abort ();
+  fclose (f);
+  if (at >= 0)
+    b[at] ^= mask;
+  f = fopen (path, "wb");
+  fwrite (b, 1, cut >= 0 ? cut : n, f);
+  fclose (f);
+  free (b);
+}
+
+static void
+test_persist (void)
+{
+  int v;
+  uint32_t d = 48;
+  size_t n = 1500, i;
+  float *x = malloc (n * d * sizeof (float));
+  const char *path = tmp_path ("persist.vss");
+  const char *bad = tmp_path ("bad.vss");
+  const char *missing = tmp_path ("missing.vss");
+
+  vss_gen_video (x, n, d, 21);
+  for (v = 0; v < N_VARIANTS; v++) {
+    vss_index *idx
+        = make (variants[v].kind, VSS_METRIC_COSINE, d, variants[v].st);
+    vss_index *back;
+    vss_error err = { 0 };
+    vss_hit a[10], b[10];
+    float ga[48], gb[48];
+    long size;
+
+    CHECK (idx);
+    for (i = 0; i < n; i++)
+      CHECK (vss_index_add (idx, i * 3 + 1, x + i * d, d, &err) == 0);
+    for (i = 0; i < n; i += 5)
+      CHECK (vss_index_remove (idx, i * 3 + 1, &err) == 0);
+    CHECK_MSG (vss_index_save (idx, path, &err) == 0, "%s", err.msg);
+    back = vss_index_load (path, &err);
+    CHECK_MSG (back != NULL, "%s", err.msg);
+    CHECK (vss_index_count (back) == vss_index_count (idx));
+    CHECK (vss_index_dim (back) == d);
+    CHECK (vss_index_metric (back) == VSS_METRIC_COSINE);
+    for (i = 0; i < n; i += 37) {
+      int j;
+      int ka = vss_index_search (idx, x + i * d, d, 10, 0, NULL, NULL, a, &err);
+      int kb
+          = vss_index_search (back, x + i * d, d, 10, 0, NULL, NULL, b, &err);
+      CHECK (ka == 10 && kb == ka);
+      for (j = 0; j < ka; j++)
+        CHECK_MSG (a[j].id == b[j].id && a[j].distance == b[j].distance,
+                   "%s: results differ", variants[v].name);
+    }
+    CHECK (vss_index_get (idx, 4, ga, d, &err) == 0);
+    CHECK (vss_index_get (back, 4, gb, d, &err) == 0);
+    CHECK (memcmp (ga, gb, sizeof ga) == 0);
+    CHECK (!vss_index_contains (back, 1)); /* removed before saving */
+    /* the loaded index keeps working */
+    CHECK (vss_index_add (back, 1, x, d, &err) == 0);
+    CHECK (vss_index_add (back, 4, x, d, &err) < 0
+           && err.code == VSS_ERR_DUPLICATE);
+    CHECK (vss_index_remove (back, 4, &err) == 0);
+    CHECK (vss_index_search (back, x, d, 1, 0, NULL, NULL, a, &err) == 1
+           && a[0].id == 1);
+
+    size = file_size (path);
+    CHECK (size > (long)(n * d * 4));
+    /* corruption anywhere: checksum */
+    CHECK (vss_index_save (idx, bad, &err) == 0);
+    damage (bad, size / 2, 0x10, -1);
+    CHECK (vss_index_load (bad, &err) == NULL);
+    CHECK_MSG (err.code == VSS_ERR_FORMAT && strstr (err.msg, "checksum"), "%s",
+               err.msg);
+    /* truncation: at several places */
+    {
+      long cuts[] = { 0, 5, 20, 100, size / 3, size - 13, size - 1 };
+      size_t c;
+      for (c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+        CHECK (vss_index_save (idx, bad, &err) == 0);
+        damage (bad, -1, 0, cuts[c]);
+        memset (&err, 0, sizeof err);
+        CHECK (vss_index_load (bad, &err) == NULL);
+        CHECK_MSG (err.code == VSS_ERR_FORMAT
+                       && (strstr (err.msg, "truncated")
+                           || strstr (err.msg, "not a vss index")),
+                   "cut %ld: %s", cuts[c], err.msg);
+      }
+    }
+    /* version, byte order, magic */
+    CHECK (vss_index_save (idx, bad, &err) == 0);
+    damage (bad, 8, 0x02, -1);
+    CHECK (vss_index_load (bad, &err) == NULL && err.code == VSS_ERR_FORMAT
+           && strstr (err.msg, "version"));
+    CHECK (vss_index_save (idx, bad, &err) == 0);
+    damage (bad, 12, 0x07, -1);
+    CHECK (vss_index_load (bad, &err) == NULL && err.code == VSS_ERR_FORMAT
+           && strstr (err.msg, "byte order"));
+    CHECK (vss_index_save (idx, bad, &err) == 0);
+    damage (bad, 0, 0x01, -1);
+    CHECK (vss_index_load (bad, &err) == NULL && err.code == VSS_ERR_FORMAT
+           && strstr (err.msg, "not a vss index"));
+    /* I/O errors */
+    CHECK (vss_index_load (missing, &err) == NULL && err.code == VSS_ERR_IO);
+    CHECK (vss_index_save (idx, "/nonexistent-dir/x.vss", &err) < 0
+           && err.code == VSS_ERR_IO);
+    remove (path);
+    remove (bad);
+    vss_index_free (idx);
+    vss_index_free (back);
+  }
+  /* an empty index round-trips */
+  {
+    vss_index *idx = make (VSS_INDEX_HNSW, VSS_METRIC_L2, 3, VSS_STORAGE_F32);
+    vss_index *back;
+    vss_error err = { 0 };
+    vss_hit h;
+    float q[3] = { 1, 2, 3 };
+    CHECK (vss_index_save (idx, path, &err) == 0);
+    back = vss_index_load (path, &err);
+    CHECK_MSG (back != NULL, "%s", err.msg);
+    CHECK (vss_index_count (back) == 0);
+    CHECK (vss_index_search (back, q, 3, 1, 0, NULL, NULL, &h, &err) == 0);
+    CHECK (vss_index_add (back, 9, q, 3, &err) == 0);
+    CHECK (vss_index_search (back, q, 3, 1, 0, NULL, NULL, &h, &err) == 1);
+    remove (path);
+    vss_index_free (idx);
+    vss_index_free (back);
+  }
+  free (x);
+}
+
 static const vss_test tests[]
     = { { "invalid_input", test_invalid_input },
+        { "persist", test_persist },
         { "basic_all_metrics", test_basic_all_metrics },
         { "empty_and_small", test_empty_and_small },
         { "remove", test_remove },

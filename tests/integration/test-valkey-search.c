@@ -756,6 +756,38 @@ test_fanout (void)
   }
 }
 
+/* A negated TAG filter ("other streams only") next to a positive one. */
+static void
+test_knn_args_negated (void)
+{
+  GError *err = NULL;
+  gfloat vec[2] = { 1.0f, 0.0f };
+  const gchar *mine[] = { "cam 1", NULL };
+  const gchar *some[] = { "cam2", "cam3", NULL };
+  VssValkeyTagFilter tags[] = { {"stream", some, FALSE},
+  {"stream", mine, TRUE}
+  };
+  VssValkeyNumericFilter range = { "ts", 10, 20, FALSE, FALSE };
+  VssValkeyKnnQuery q = {
+    .index = "frames",.vector_field = "vector",.vector = vec,.dim = 2,
+    .k = 3,.tags = tags,.n_tags = 2,.ranges = &range,.n_ranges = 1,
+  };
+  VssValkeyArgs *a = vss_valkey_knn_args (&q, &err);
+
+  g_assert_no_error (err);
+  g_assert_cmpstr (a->argv[2], ==, "(@stream:{cam2 | cam3} "
+      "-@stream:{cam\\ 1} @ts:[10 20])=>[KNN 3 @vector $vec AS score]");
+  vss_valkey_args_free (a);
+  q.n_tags = 1;
+  q.tags = &tags[1];
+  q.n_ranges = 0;
+  a = vss_valkey_knn_args (&q, &err);
+  g_assert_no_error (err);
+  g_assert_cmpstr (a->argv[2], ==, "(-@stream:{cam\\ 1})=>[KNN 3 @vector "
+      "$vec AS score]");
+  vss_valkey_args_free (a);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -763,6 +795,7 @@ main (int argc, char **argv)
   g_test_add_func ("/valkey/search/escape-tag", test_escape_tag);
   g_test_add_func ("/valkey/search/create-args", test_create_args);
   g_test_add_func ("/valkey/search/knn-args", test_knn_args);
+  g_test_add_func ("/valkey/search/knn-args-negated", test_knn_args_negated);
   g_test_add_func ("/valkey/search/info-parse", test_info_parse);
   g_test_add_func ("/valkey/search/knn-parse", test_knn_parse);
   g_test_add_func ("/valkey/search/merge", test_merge);

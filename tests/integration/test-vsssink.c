@@ -640,7 +640,12 @@ run_redis_restart (gboolean journal)
   }
   g_assert_null (feeder_finish (f, NULL));
   st = feeder_stats (f);
-  g_test_message ("stats: %s", gst_structure_to_string (st));
+  {
+    gchar *t = gst_structure_to_string (st);
+
+    g_test_message ("stats: %s", t);
+    g_free (t);
+  }
   g_assert_cmpuint (stat_of (st, "written"), ==, 40);
   g_assert_cmpuint (stat_of (st, "spooled"), >, 0);
   g_assert_cmpuint (stat_of (st, "replayed"), ==, stat_of (st, "spooled"));
@@ -855,7 +860,12 @@ run_s3rver (gboolean outage)
   }
   g_assert_null (feeder_finish (f, NULL));
   st = feeder_stats (f);
-  g_test_message ("stats: %s", gst_structure_to_string (st));
+  {
+    gchar *t = gst_structure_to_string (st);
+
+    g_test_message ("stats: %s", t);
+    g_free (t);
+  }
   g_assert_cmpuint (stat_of (st, "written"), ==, n);
   if (outage)
     g_assert_cmpuint (stat_of (st, "spooled"), >, 0);

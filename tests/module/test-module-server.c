@@ -1,0 +1,949 @@
+/* gst-vss tests: the Valkey module (vss-search.so) loaded into a real
+ * redis-server, driven by our client (gstvssvalkeysearch*): index creation,
+ * KNN with filters, index maintenance from keyspace events, backfill,
+ * persistence, errors, and unloading.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * argv[1] is the module path. For the sanitizer build see
+ * module-test-env.h.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <gio/gio.h>
+#include "gstvssvalkeysearch.h"
+#include "vss-test-redis.h"
+#include "module-test-env.h"
+
+static const gchar *module_path;
+
+
+/* ---- helpers ---- */
+
+static VssTestRedis *
+start_server (const gchar * extra, GError ** error)
+{
+  const gchar *args[] = { "--enable-debug-command", "local",
+    "--enable-module-command", "local",
+    "--loadmodule", module_path, extra, NULL
+  };
+  VssTestRedisOptions opts = { 0, };
+
+  opts.extra_args = args;
+  return vss_test_redis_start (&opts, error);
+}
+
+static VssValkeyClient *
+connect_client (VssTestRedis * r)
+{
+  GError *err = NULL;
+  gchar *url = vss_test_redis_get_url (r, "cluster=no");
+  VssValkeyClient *c = vss_valkey_client_new_from_url (url, &err);
+
+  g_assert_no_error (err);
+  g_assert_true (vss_valkey_client_connect (c, NULL, &err));
+  g_assert_no_error (err);
+  g_free (url);
+  return c;
+}
+
+static VssValkeyReply *
+cmdv (VssValkeyClient * c, gint argc, const gchar ** argv, const gsize * lens)
+{
+  GError *err = NULL;
+  gsize *l = g_new (gsize, argc);
+  VssValkeyReply *r;
+
+  for (gint i = 0; i < argc; i++)
+    l[i] = lens ? lens[i] : strlen (argv[i]);
+  r = vss_valkey_command (c, NULL, &err, argc, argv, l);
+  if (err != NULL && err->domain == VSS_VALKEY_ERROR
+      && err->code == VSS_VALKEY_ERROR_SERVER) {
+    /* The client turns error replies into GErrors: back to a reply. */
+    r = calloc (1, sizeof *r);
+    r->type = REDIS_REPLY_ERROR;
+    r->str = strdup (err->message);
+    r->len = strlen (r->str);
+    g_clear_error (&err);
+  }
+  g_assert_no_error (err);
+  g_assert_nonnull (r);
+  g_free (l);
+  return r;
+}
+
+static VssValkeyReply *
+cmd (VssValkeyClient * c, ...)
+{
+  GPtrArray *a = g_ptr_array_new ();
+  const gchar *s;
+  va_list ap;
+  VssValkeyReply *r;
+
+  va_start (ap, c);
+  while ((s = va_arg (ap, const gchar *)))
+      g_ptr_array_add (a, (gpointer) s);
+  va_end (ap);
+  r = cmdv (c, a->len, (const gchar **) a->pdata, NULL);
+  g_ptr_array_unref (a);
+  return r;
+}
+
+static void
+expect_ok (VssValkeyReply * r)
+{
+  if (r->type == REDIS_REPLY_ERROR)
+    g_error ("unexpected error reply: %s", r->str);
+  freeReplyObject (r);
+}
+
+static gchar *
+expect_error (VssValkeyReply * r)
+{
+  gchar *msg;
+
+  g_assert_cmpint (r->type, ==, REDIS_REPLY_ERROR);
+  msg = g_strdup (r->str);
+  freeReplyObject (r);
+  return msg;
+}
+
+static const redisReply *
+info_get (const redisReply * info, const gchar * key)
+{
+  g_assert_cmpint (info->type, ==, REDIS_REPLY_ARRAY);
+  for (size_t i = 0; i + 1 < info->elements; i += 2)
+    if (!strcmp (info->element[i]->str, key))
+      return info->element[i + 1];
+  g_error ("FT.INFO has no %s", key);
+  return NULL;
+}
+
+static gchar *
+info_str (VssValkeyClient * c, const gchar * index, const gchar * key)
+{
+  VssValkeyReply *r = cmd (c, "FT.INFO", index, NULL);
+  gchar *v = g_strdup (info_get (r, key)->str);
+
+  freeReplyObject (r);
+  return v;
+}
+
+static guint64
+num_docs (VssValkeyClient * c, const gchar * index)
+{
+  gchar *s = info_str (c, index, "num_docs");
+  guint64 n = g_ascii_strtoull (s, NULL, 10);
+
+  g_free (s);
+  return n;
+}
+
+static void
+wait_ready (VssValkeyClient * c, const gchar * index)
+{
+  gint64 until = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+
+  for (;;) {
+    gchar *s = info_str (c, index, "state");
+    gboolean ready = !strcmp (s, "ready");
+    g_free (s);
+    if (ready)
+      return;
+    if (g_get_monotonic_time () > until)
+      g_error ("index %s not ready after 120 s", index);
+    g_usleep (10 * 1000);
+  }
+}
+
+/* Deterministic unit vectors in clusters (video-like: drifting centres). */
+static void
+make_vector (guint seed, guint dim, gfloat * v)
+{
+  GRand *rand = g_rand_new_with_seed (seed / 50);
+  GRand *noise = g_rand_new_with_seed (seed * 7919u + 1);
+  gdouble norm = 0;
+
+  for (guint i = 0; i < dim; i++) {
+    v[i] = (gfloat) g_rand_double_range (rand, -1, 1)
+        + 0.1f * (gfloat) g_rand_double_range (noise, -1, 1);
+    norm += v[i] * v[i];
+  }
+  norm = sqrt (norm);
+  for (guint i = 0; i < dim; i++)
+    v[i] = (gfloat) (v[i] / norm);
+  g_rand_free (rand);
+  g_rand_free (noise);
+}
+
+/* HSET key vector <blob> stream <tag> ts <n> through a pipeline. */
+static void
+add_docs (VssValkeyClient * c, const gchar * prefix, guint first, guint n,
+    guint dim, const gchar * (*tag_of) (guint))
+{
+  VssValkeyPipeline *p = vss_valkey_pipeline_new ();
+  GError *err = NULL;
+  gfloat *v = g_new (gfloat, dim);
+  GPtrArray *keep = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = first; i < first + n; i++) {
+    gchar *key = g_strdup_printf ("%s%u", prefix, i);
+    gchar *ts = g_strdup_printf ("%u", i);
+    const gchar *argv[] = { "HSET", key, "vector", (const gchar *) v,
+      "stream", tag_of (i), "ts", ts
+    };
+    gsize lens[8];
+    make_vector (i, dim, v);
+    for (guint j = 0; j < 8; j++)
+      lens[j] = j == 3 ? dim * sizeof (gfloat) : strlen (argv[j]);
+    vss_valkey_pipeline_append (p, key, strlen (key), 0, 8, argv, lens);
+    g_ptr_array_add (keep, key);
+    g_ptr_array_add (keep, ts);
+    if (vss_valkey_pipeline_get_length (p) == 500 || i + 1 == first + n) {
+      g_assert_true (vss_valkey_client_execute (c, p, NULL, &err));
+      g_assert_no_error (err);
+      for (guint j = 0; j < vss_valkey_pipeline_get_length (p); j++) {
+        const VssValkeyReply *r = vss_valkey_pipeline_get_reply (p, j);
+        g_assert_cmpint (r->type, ==, REDIS_REPLY_INTEGER);
+      }
+      vss_valkey_pipeline_clear (p);
+      g_ptr_array_set_size (keep, 0);
+    }
+  }
+  vss_valkey_pipeline_free (p);
+  g_ptr_array_unref (keep);
+  g_free (v);
+}
+
+static const gchar *
+tag_mod3 (guint i)
+{
+  static const gchar *tags[] = { "cam1", "cam2", "cam3" };
+  return tags[i % 3];
+}
+
+static const gchar *
+tag_rare (guint i)
+{
+  return i % 100 == 7 ? "rare" : i % 10 < 3 ? "some" : "common";
+}
+
+static void
+stop_server (VssTestRedis * r, VssValkeyClient * c)
+{
+  if (c)
+    vss_valkey_client_free (c);
+  /* A clean shutdown runs the module's exit path under the sanitizers. */
+  vss_test_redis_stop_node (r, 0, FALSE);
+  module_test_check_reports (vss_test_redis_get_dir (r));
+  vss_test_redis_free (r);
+}
+
+static const gchar *const tag_fields[] = { "stream", NULL };
+static const gchar *const numeric_fields[] = { "ts", NULL };
+
+static VssValkeyIndexSpec
+frames_spec (guint dim)
+{
+  VssValkeyIndexSpec s = {
+    .name = "frames",
+    .prefix = "frame:",
+    .vector_field = "vector",
+    .dim = dim,
+    .metric = VSS_VALKEY_METRIC_COSINE,
+    .algorithm = VSS_VALKEY_ALGORITHM_HNSW,
+    .m = 16,
+    .ef_construction = 200,
+    .tag_fields = tag_fields,
+    .numeric_fields = numeric_fields,
+  };
+  return s;
+}
+
+/* ---- tests ---- */
+
+/* Our client, end to end: ensure-index (twice), HSET, KNN with filters. */
+static void
+test_client (void)
+{
+  GError *err = NULL;
+  VssTestRedis *r = start_server (NULL, &err);
+  VssValkeyClient *c;
+  VssValkeyIndexSpec spec = frames_spec (32);
+  gfloat q[32];
+  const gchar *cams[] = { "cam2", "cam3", NULL };
+  VssValkeyTagFilter tf = { "stream", cams };
+  VssValkeyNumericFilter nf = { "ts", 100, INFINITY, TRUE, FALSE };
+  VssValkeyKnnQuery query = { 0, };
+  const gchar *ret[] = { "stream", "ts", NULL };
+  GPtrArray *hits;
+
+  g_assert_no_error (err);
+  c = connect_client (r);
+  g_assert_true (vss_valkey_ensure_index (c, &spec, FALSE, NULL, &err));
+  g_assert_no_error (err);
+  /* A second pipeline starting later finds it and accepts the schema. */
+  g_assert_true (vss_valkey_ensure_index (c, &spec, FALSE, NULL, &err));
+  g_assert_no_error (err);
+  /* Another schema under the same name is refused clearly. */
+  spec.dim = 64;
+  g_assert_false (vss_valkey_ensure_index (c, &spec, FALSE, NULL, &err));
+  g_assert_error (err, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_INDEX_MISMATCH);
+  g_clear_error (&err);
+  spec.dim = 32;
+
+  add_docs (c, "frame:", 0, 600, 32, tag_mod3);
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 600);
+
+  /* Unfiltered: the document itself comes first with distance 0. */
+  make_vector (301, 32, q);
+  query.index = "frames";
+  query.vector_field = "vector";
+  query.vector = q;
+  query.dim = 32;
+  query.k = 10;
+  query.ef_runtime = 64;
+  hits = vss_valkey_knn_search (c, &query, FALSE, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (hits->len, ==, 10);
+  g_assert_cmpstr (((VssValkeyHit *) hits->pdata[0])->key, ==, "frame:301");
+  g_assert_cmpfloat_with_epsilon (((VssValkeyHit *) hits->pdata[0])->score,
+      0.0, 1e-5);
+  for (guint i = 1; i < hits->len; i++)
+    g_assert_cmpfloat (((VssValkeyHit *) hits->pdata[i - 1])->score, <=,
+        ((VssValkeyHit *) hits->pdata[i])->score);
+  g_ptr_array_unref (hits);
+
+  /* Filtered: stream in {cam2, cam3} and ts > 100; k results all pass. */
+  query.tags = &tf;
+  query.n_tags = 1;
+  query.ranges = &nf;
+  query.n_ranges = 1;
+  query.return_fields = ret;
+  hits = vss_valkey_knn_search (c, &query, FALSE, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (hits->len, ==, 10);
+  for (guint i = 0; i < hits->len; i++) {
+    VssValkeyHit *h = hits->pdata[i];
+    GBytes *s = g_hash_table_lookup (h->fields, "stream");
+    GBytes *ts = g_hash_table_lookup (h->fields, "ts");
+    guint n = (guint) g_ascii_strtoull (g_bytes_get_data (ts, NULL), NULL, 10);
+    g_assert_nonnull (s);
+    g_assert_true (!strcmp (g_bytes_get_data (s, NULL), "cam2")
+        || !strcmp (g_bytes_get_data (s, NULL), "cam3"));
+    g_assert_cmpuint (n, >, 100);
+    g_assert_cmpuint (n % 3, !=, 0);
+    g_assert_null (g_hash_table_lookup (h->fields, "vector"));
+    g_assert_false (isnan (h->score));
+  }
+  g_ptr_array_unref (hits);
+
+  /* Keys only. */
+  query.nocontent = TRUE;
+  query.return_fields = NULL;
+  hits = vss_valkey_knn_search (c, &query, FALSE, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (hits->len, ==, 10);
+  g_ptr_array_unref (hits);
+
+  /* A TIMEOUT the search fits in. */
+  query.nocontent = FALSE;
+  query.timeout_ms = 5000;
+  hits = vss_valkey_knn_search (c, &query, FALSE, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (hits->len, ==, 10);
+  g_ptr_array_unref (hits);
+
+  stop_server (r, c);
+}
+
+/* Exact top-k among the documents that pass `keep`, by cosine distance. */
+static GPtrArray *
+exact_topk (guint n, guint dim, const gfloat * q, guint k,
+    gboolean (*keep) (guint))
+{
+  GArray *d = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  GPtrArray *keys = g_ptr_array_new_with_free_func (g_free);
+  gfloat *v = g_new (gfloat, dim);
+  guint *order = g_new (guint, n);
+  guint m = 0;
+
+  for (guint i = 0; i < n; i++) {
+    gdouble dot = 0;
+    make_vector (i, dim, v);
+    for (guint j = 0; j < dim; j++)
+      dot += v[j] * q[j];
+    dot = 1.0 - dot;
+    g_array_append_val (d, dot);
+    if (keep (i))
+      order[m++] = i;
+  }
+  for (guint i = 0; i < m && i < k; i++)
+    for (guint j = i + 1; j < m; j++)
+      if (g_array_index (d, gdouble, order[j]) <
+          g_array_index (d, gdouble, order[i])) {
+        guint t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+      }
+  for (guint i = 0; i < m && i < k; i++)
+    g_ptr_array_add (keys, g_strdup_printf ("frame:%u", order[i]));
+  g_free (order);
+  g_free (v);
+  g_array_unref (d);
+  return keys;
+}
+
+static gboolean
+is_mod3_0 (guint i)
+{
+  return i % 3 == 0;
+}
+
+static gboolean
+is_rare (guint i)
+{
+  return !strcmp (tag_rare (i), "rare");
+}
+
+static gboolean
+is_some (guint i)
+{
+  return !strcmp (tag_rare (i), "some");
+}
+
+static guint
+overlap (GPtrArray * hits, GPtrArray * truth)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < hits->len; i++)
+    for (guint j = 0; j < truth->len; j++)
+      if (!strcmp (((VssValkeyHit *) hits->pdata[i])->key,
+              truth->pdata[j]))
+        n++;
+  return n;
+}
+
+/* Filtered KNN returns k whenever k documents pass, for a selective filter
+ * (1 %: answered exactly) and a broad one (30 %: the filtered graph). */
+static void
+test_filtered_k (void)
+{
+  GError *err = NULL;
+  VssTestRedis *r = start_server (NULL, &err);
+  VssValkeyClient *c;
+  VssValkeyIndexSpec spec = frames_spec (16);
+  const guint n = 8000;
+  gfloat q[16];
+  const gchar *rare[] = { "rare", NULL }, *some[] = { "some", NULL };
+  VssValkeyTagFilter tf = { "stream", rare };
+  VssValkeyKnnQuery query = { 0, };
+  GPtrArray *hits, *truth;
+  guint total = 0;
+
+  g_assert_no_error (err);
+  c = connect_client (r);
+  g_assert_true (vss_valkey_ensure_index (c, &spec, FALSE, NULL, &err));
+  g_assert_no_error (err);
+  add_docs (c, "frame:", 0, n, 16, tag_rare);
+
+  query.index = "frames";
+  query.vector_field = "vector";
+  query.vector = q;
+  query.dim = 16;
+  query.k = 10;
+  query.ef_runtime = 64;
+  query.tags = &tf;
+  query.n_tags = 1;
+  query.nocontent = FALSE;
+  for (guint t = 0; t < 5; t++) {
+    make_vector (1000 + 37 * t, 16, q);
+    hits = vss_valkey_knn_search (c, &query, FALSE, NULL, &err);
+    g_assert_no_error (err);
+    g_assert_cmpuint (hits->len, ==, 10);
+    truth = exact_topk (n, 16, q, 10, is_rare);
+    g_assert_cmpuint (overlap (hits, truth), ==, 10);
+    g_ptr_array_unref (truth);
+    g_ptr_array_unref (hits);
+  }
+  /* Only 80 rare documents: k = 100 gives all 80. */
+  query.k = 100;
+  hits = vss_valkey_knn_search (c, &query, FALSE, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (hits->len, ==, 80);
+  g_ptr_array_unref (hits);
+
+  tf.values = some;
+  query.k = 10;
+  for (guint t = 0; t < 5; t++) {
+    make_vector (2000 + 37 * t, 16, q);
+    hits = vss_valkey_knn_search (c, &query, FALSE, NULL, &err);
+    g_assert_no_error (err);
+    g_assert_cmpuint (hits->len, ==, 10);
+    truth = exact_topk (n, 16, q, 10, is_some);
+    total += overlap (hits, truth);
+    for (guint i = 0; i < hits->len; i++) {
+      guint id = (guint) g_ascii_strtoull (((VssValkeyHit *) hits->pdata[i])->key
+          + strlen ("frame:"), NULL, 10);
+      g_assert_true (is_some (id));
+    }
+    g_ptr_array_unref (truth);
+    g_ptr_array_unref (hits);
+  }
+  g_assert_cmpuint (total, >=, 45);     /* recall@10 >= 0.9 */
+  stop_server (r, c);
+}
+
+static VssValkeyReply *
+search_keys (VssValkeyClient * c, const gchar * index, const gchar * filter,
+    const gfloat * q, guint dim, guint k)
+{
+  gchar *query = g_strdup_printf ("%s=>[KNN %u @vector $q]", filter, k);
+  const gchar *argv[] = { "FT.SEARCH", index, query, "PARAMS", "2", "q",
+    (const gchar *) q, "NOCONTENT"
+  };
+  gsize lens[8];
+  VssValkeyReply *r;
+
+  for (guint i = 0; i < 8; i++)
+    lens[i] = i == 6 ? dim * sizeof (gfloat) : strlen (argv[i]);
+  r = cmdv (c, 8, argv, lens);
+  g_free (query);
+  return r;
+}
+
+static gboolean
+reply_has_key (const VssValkeyReply * r, const gchar * key)
+{
+  for (size_t i = 1; i < r->elements; i++)
+    if (!strcmp (r->element[i]->str, key))
+      return TRUE;
+  return FALSE;
+}
+
+/* HSET/HDEL/DEL/UNLINK/EXPIRE/expired/RENAME/SET/FLUSHDB/FLUSHALL and
+ * wrong-size vectors. */
+static void
+test_events (void)
+{
+  GError *err = NULL;
+  VssTestRedis *r = start_server (NULL, &err);
+  VssValkeyClient *c;
+  VssValkeyIndexSpec spec = frames_spec (8);
+  gfloat q[8];
+  VssValkeyReply *rep;
+  gchar *s;
+
+  g_assert_no_error (err);
+  c = connect_client (r);
+  g_assert_true (vss_valkey_ensure_index (c, &spec, FALSE, NULL, &err));
+  g_assert_no_error (err);
+  add_docs (c, "frame:", 0, 20, 8, tag_mod3);
+  add_docs (c, "other:", 0, 5, 8, tag_mod3);
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 20);
+  make_vector (3, 8, q);
+
+  /* HSET of another field keeps the document, a tag change is seen. */
+  expect_ok (cmd (c, "HSET", "frame:3", "stream", "camX", NULL));
+  rep = search_keys (c, "frames", "@stream:{camX}", q, 8, 5);
+  g_assert_cmpint (rep->element[0]->integer, ==, 1);
+  g_assert_true (reply_has_key (rep, "frame:3"));
+  freeReplyObject (rep);
+  /* HDEL of the vector removes it, HSET brings it back. */
+  expect_ok (cmd (c, "HDEL", "frame:3", "vector", NULL));
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 19);
+  {
+    const gchar *argv[] = { "HSET", "frame:3", "vector", (const gchar *) q };
+    gsize lens[] = { 4, 7, 6, sizeof q };
+    expect_ok (cmdv (c, 4, argv, lens));
+  }
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 20);
+  /* A changed vector moves the document. */
+  {
+    gfloat v2[8];
+    const gchar *argv[] = { "HSET", "frame:3", "vector", (const gchar *) v2 };
+    gsize lens[] = { 4, 7, 6, sizeof v2 };
+    make_vector (1000, 8, v2);
+    expect_ok (cmdv (c, 4, argv, lens));
+    rep = search_keys (c, "frames", "*", v2, 8, 1);
+    g_assert_cmpstr (rep->element[1]->str, ==, "frame:3");
+    freeReplyObject (rep);
+  }
+  expect_ok (cmd (c, "DEL", "frame:0", NULL));
+  expect_ok (cmd (c, "UNLINK", "frame:1", NULL));
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 18);
+  expect_ok (cmd (c, "PEXPIRE", "frame:2", "1", NULL));
+  g_usleep (20 * 1000);
+  /* Lazy expiry on access, or the active cycle: either sends "expired". */
+  expect_ok (cmd (c, "EXISTS", "frame:2", NULL));
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 17);
+  /* EXPIRE in the future changes nothing yet. */
+  expect_ok (cmd (c, "EXPIRE", "frame:4", "100", NULL));
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 17);
+  /* RENAME within and out of the prefix; into it. */
+  expect_ok (cmd (c, "RENAME", "frame:5", "frame:50", NULL));
+  rep = search_keys (c, "frames", "*", q, 8, 20);
+  g_assert_true (reply_has_key (rep, "frame:50"));
+  g_assert_false (reply_has_key (rep, "frame:5"));
+  freeReplyObject (rep);
+  expect_ok (cmd (c, "RENAME", "frame:50", "away:50", NULL));
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 16);
+  expect_ok (cmd (c, "RENAME", "other:0", "frame:100", NULL));
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 17);
+  /* Another type under a document's key. */
+  expect_ok (cmd (c, "SET", "frame:6", "x", NULL));
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 16);
+  /* MULTI/EXEC of writes. */
+  expect_ok (cmd (c, "MULTI", NULL));
+  expect_ok (cmd (c, "DEL", "frame:7", NULL));
+  expect_ok (cmd (c, "DEL", "frame:8", NULL));
+  expect_ok (cmd (c, "EXEC", NULL));
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 14);
+  /* A vector of the wrong size is not indexed and is counted. */
+  expect_ok (cmd (c, "HSET", "frame:9", "vector", "abc", NULL));
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 13);
+  s = info_str (c, "frames", "hash_indexing_failures");
+  g_assert_cmpstr (s, ==, "1");
+  g_free (s);
+  /* Another database is not indexed; FLUSHDB there changes nothing. */
+  expect_ok (cmd (c, "SELECT", "1", NULL));
+  expect_ok (cmd (c, "FLUSHDB", NULL));
+  expect_ok (cmd (c, "SELECT", "0", NULL));
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 13);
+  expect_ok (cmd (c, "FLUSHDB", NULL));
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 0);
+  add_docs (c, "frame:", 0, 10, 8, tag_mod3);
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 10);
+  expect_ok (cmd (c, "FLUSHALL", "ASYNC", NULL));
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 0);
+  rep = search_keys (c, "frames", "*", q, 8, 5);
+  g_assert_cmpint (rep->element[0]->integer, ==, 0);
+  freeReplyObject (rep);
+  stop_server (r, c);
+}
+
+/* FT.CREATE on existing keys: incremental, the server stays responsive,
+ * FT.INFO shows progress. */
+static void
+test_backfill (void)
+{
+  GError *err = NULL;
+  VssTestRedis *r = start_server (NULL, &err);
+  VssValkeyClient *c;
+  VssValkeyIndexSpec spec = frames_spec (64);
+  const guint n = 20000;
+  gint64 worst = 0, start;
+  gboolean seen_progress = FALSE;
+  gchar *state;
+
+  g_assert_no_error (err);
+  c = connect_client (r);
+  add_docs (c, "frame:", 0, n, 64, tag_mod3);
+  g_assert_true (vss_valkey_ensure_index (c, &spec, FALSE, NULL, &err));
+  g_assert_no_error (err);
+  start = g_get_monotonic_time ();
+  for (;;) {
+    gint64 t0 = g_get_monotonic_time ();
+    VssValkeyReply *rep = cmd (c, "FT.INFO", "frames", NULL);
+    gint64 dt = g_get_monotonic_time () - t0;
+    const gchar *st = info_get (rep, "state")->str;
+    gboolean done = !strcmp (st, "ready");
+    if (!done) {
+      g_assert_cmpstr (st, ==, "backfill_in_progress");
+      g_assert_cmpstr (info_get (rep, "backfill_in_progress")->str, ==, "1");
+      seen_progress = TRUE;
+    }
+    worst = MAX (worst, dt);
+    freeReplyObject (rep);
+    if (done)
+      break;
+    g_assert_cmpint (g_get_monotonic_time () - start, <,
+        300 * G_USEC_PER_SEC);
+    g_usleep (2000);
+  }
+  g_test_message ("backfill of %u documents: %.2f s, worst FT.INFO latency "
+      "during it %.1f ms", n, (g_get_monotonic_time () - start) / 1e6,
+      worst / 1e3);
+  g_assert_true (seen_progress);
+  /* The server answers during the backfill (loose: loaded machines). */
+  g_assert_cmpint (worst, <, 5 * G_USEC_PER_SEC);
+  /* Each slice of backfill work blocks the server for a few ms of CPU
+   * (2 ms budget + one key). Rare longer ones come from the vector index
+   * growing its arrays (a copy); allow 1 % of them. */
+  {
+    VssValkeyReply *info = cmd (c, "INFO", "vss-search", NULL);
+    const gchar *f = strstr (info->str, "backfill_slice_max_us:");
+    const gchar *o = strstr (info->str, "backfill_slices_over_10ms:");
+    const gchar *n = strstr (info->str, "backfill_slices:");
+    guint64 us, over, slices;
+    g_assert_nonnull (f);
+    g_assert_nonnull (o);
+    g_assert_nonnull (n);
+    us = g_ascii_strtoull (f + strlen ("backfill_slice_max_us:"), NULL, 10);
+    over = g_ascii_strtoull (o + strlen ("backfill_slices_over_10ms:"), NULL,
+        10);
+    slices = g_ascii_strtoull (n + strlen ("backfill_slices:"), NULL, 10);
+    g_test_message ("%" G_GUINT64_FORMAT " backfill slices, longest %"
+        G_GUINT64_FORMAT " us CPU, %" G_GUINT64_FORMAT " over 10 ms", slices,
+        us, over);
+    g_assert_cmpuint (slices, >, 10);
+    g_assert_cmpuint (over * 100, <=, slices);
+    freeReplyObject (info);
+  }
+  g_assert_cmpuint (num_docs (c, "frames"), ==, n);
+  state = info_str (c, "frames", "backfill_complete_percent");
+  g_assert_cmpfloat (g_ascii_strtod (state, NULL), ==, 1.0);
+  g_free (state);
+  stop_server (r, c);
+}
+
+/* Index definitions survive a restart; the index is rebuilt from the keys. */
+static void
+test_persistence (void)
+{
+  GError *err = NULL;
+  VssTestRedis *r = start_server (NULL, &err);
+  VssValkeyClient *c;
+  VssValkeyIndexSpec spec = frames_spec (16);
+  VssValkeyReply *rep;
+  gfloat q[16];
+
+  g_assert_no_error (err);
+  c = connect_client (r);
+  g_assert_true (vss_valkey_ensure_index (c, &spec, FALSE, NULL, &err));
+  g_assert_no_error (err);
+  expect_ok (cmd (c, "FT.CREATE", "second", "PREFIX", "1", "other:",
+          "SCHEMA", "vector", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM",
+          "16", "DISTANCE_METRIC", "L2", "stream", "TAG", "SEPARATOR", ";",
+          NULL));
+  add_docs (c, "frame:", 0, 300, 16, tag_mod3);
+  add_docs (c, "other:", 0, 30, 16, tag_mod3);
+  expect_ok (cmd (c, "SAVE", NULL));
+  vss_valkey_client_free (c);
+  g_assert_true (vss_test_redis_restart_node (r, 0, &err));
+  g_assert_no_error (err);
+  c = connect_client (r);
+  rep = cmd (c, "FT._LIST", NULL);
+  g_assert_cmpuint (rep->elements, ==, 2);
+  freeReplyObject (rep);
+  wait_ready (c, "frames");
+  wait_ready (c, "second");
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 300);
+  g_assert_cmpuint (num_docs (c, "second"), ==, 30);
+  /* Same schema as before (the client checks it). */
+  g_assert_true (vss_valkey_ensure_index (c, &spec, FALSE, NULL, &err));
+  g_assert_no_error (err);
+  rep = cmd (c, "FT.INFO", "second", NULL);
+  {
+    const redisReply *attrs = info_get (rep, "attributes");
+    const redisReply *tag = attrs->element[1];
+    g_assert_cmpstr (tag->element[7]->str, ==, ";");
+  }
+  freeReplyObject (rep);
+  make_vector (42, 16, q);
+  rep = search_keys (c, "frames", "@stream:{cam1}", q, 16, 3);
+  g_assert_cmpint (rep->element[0]->integer, ==, 3);
+  g_assert_cmpstr (rep->element[1]->str, ==, "frame:42");
+  freeReplyObject (rep);
+  /* A DEBUG RELOAD (save + flush + load) keeps everything too. */
+  expect_ok (cmd (c, "DEBUG", "RELOAD", NULL));
+  wait_ready (c, "frames");
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 300);
+  stop_server (r, c);
+}
+
+static void
+assert_error_contains (VssValkeyReply * rep, const gchar * part)
+{
+  gchar *msg = expect_error (rep);
+
+  if (!strstr (msg, part))
+    g_error ("error '%s' does not contain '%s'", msg, part);
+  g_free (msg);
+}
+
+static void
+test_errors (void)
+{
+  GError *err = NULL;
+  VssTestRedis *r = start_server (NULL, &err);
+  VssValkeyClient *c;
+  gfloat q[4] = { 1, 0, 0, 0 };
+
+  g_assert_no_error (err);
+  c = connect_client (r);
+  assert_error_contains (cmd (c, "FT.CREATE", "j", "ON", "JSON", "SCHEMA",
+          "v", "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM", "4",
+          "DISTANCE_METRIC", "L2", NULL), "JSON");
+  assert_error_contains (cmd (c, "FT.CREATE", "t", "SCHEMA", "x", "TEXT",
+          NULL), "TEXT");
+  /* Refused inside MULTI. */
+  expect_ok (cmd (c, "MULTI", NULL));
+  expect_ok (cmd (c, "FT.CREATE", "m", "SCHEMA", "v", "VECTOR", "HNSW", "6",
+          "TYPE", "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "L2", NULL));
+  {
+    VssValkeyReply *rep = cmd (c, "EXEC", NULL);
+    g_assert_cmpint (rep->type, ==, REDIS_REPLY_ARRAY);
+    g_assert_cmpint (rep->element[0]->type, ==, REDIS_REPLY_ERROR);
+    g_assert_nonnull (strstr (rep->element[0]->str, "MULTI"));
+    freeReplyObject (rep);
+  }
+  /* At most 10 indexes. */
+  for (guint i = 0; i < 10; i++) {
+    gchar *name = g_strdup_printf ("i%u", i);
+    expect_ok (cmd (c, "FT.CREATE", name, "SCHEMA", "v", "VECTOR", "HNSW",
+            "6", "TYPE", "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "L2", NULL));
+    g_free (name);
+  }
+  assert_error_contains (cmd (c, "FT.CREATE", "i10", "SCHEMA", "v", "VECTOR",
+          "HNSW", "6", "TYPE", "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "L2",
+          NULL), "10");
+  assert_error_contains (cmd (c, "FT.DROPINDEX", "i0", "DD", NULL), "DD");
+  expect_ok (cmd (c, "FT.DROPINDEX", "i0", NULL));
+  assert_error_contains (cmd (c, "FT.DROPINDEX", "i0", NULL), "not found");
+  /* Query errors: every PARAMS used, the vector's size, filter syntax. */
+  {
+    const gchar *argv[] = { "FT.SEARCH", "i1", "*=>[KNN 2 @v $q]", "PARAMS",
+      "4", "q", (const gchar *) q, "x", "1"
+    };
+    gsize lens[] = { 9, 2, 16, 6, 1, 1, sizeof q, 1, 1 };
+    assert_error_contains (cmdv (c, 9, argv, lens), "not used");
+    lens[6] = 12;
+    argv[4] = "2";
+    assert_error_contains (cmdv (c, 7, argv, lens), "size");
+    argv[2] = "@v:{x}=>[KNN 2 @v $q]";
+    lens[2] = strlen (argv[2]);
+    lens[6] = sizeof q;
+    assert_error_contains (cmdv (c, 7, argv, lens), "TAG");
+    argv[2] = "@nope:[1 2]=>[KNN 2 @v $q]";
+    lens[2] = strlen (argv[2]);
+    assert_error_contains (cmdv (c, 7, argv, lens), "nope");
+    argv[2] = "hello=>[KNN 2 @v $q]";
+    lens[2] = strlen (argv[2]);
+    assert_error_contains (cmdv (c, 7, argv, lens), "text search");
+    argv[2] = "*";
+    lens[2] = 1;
+    assert_error_contains (cmdv (c, 7, argv, lens), "KNN");
+  }
+  stop_server (r, c);
+}
+
+/* With NOPERSIST the module registers no data type, so MODULE UNLOAD works
+ * and frees everything (checked by LeakSanitizer in the sanitizer build). */
+static void
+test_unload (void)
+{
+  GError *err = NULL;
+  VssTestRedis *r = start_server ("NOPERSIST", &err);
+  VssValkeyClient *c;
+  VssValkeyIndexSpec spec = frames_spec (8);
+
+  g_assert_no_error (err);
+  c = connect_client (r);
+  g_assert_true (vss_valkey_ensure_index (c, &spec, FALSE, NULL, &err));
+  g_assert_no_error (err);
+  add_docs (c, "frame:", 0, 2000, 8, tag_mod3);
+  expect_ok (cmd (c, "FT.CREATE", "other", "SCHEMA", "v", "VECTOR", "HNSW",
+          "6", "TYPE", "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "L2", NULL));
+  expect_ok (cmd (c, "FT.DROPINDEX", "other", NULL));
+  expect_ok (cmd (c, "MODULE", "UNLOAD", "vss-search", NULL));
+  assert_error_contains (cmd (c, "FT._LIST", NULL), "unknown command");
+  /* The keys stay; loading it again rebuilds nothing (no definitions). */
+  expect_ok (cmd (c, "MODULE", "LOAD", module_path, "NOPERSIST", NULL));
+  {
+    VssValkeyReply *rep = cmd (c, "FT._LIST", NULL);
+    g_assert_cmpuint (rep->elements, ==, 0);
+    freeReplyObject (rep);
+  }
+  stop_server (r, c);
+}
+
+/* A cluster without a search coordinator: the index on every primary, our
+ * client writes by slot and merges every primary's top k (fan-out). */
+static void
+test_cluster (void)
+{
+  GError *err = NULL;
+  const gchar *args[] = { "--loadmodule", module_path, NULL };
+  VssTestRedisOptions opts = { 0, };
+  VssTestRedis *r;
+  VssValkeyClient *c;
+  VssValkeyIndexSpec spec = frames_spec (16);
+  VssValkeyKnnQuery query = { 0, };
+  const gchar *cams[] = { "cam1", NULL };
+  VssValkeyTagFilter tf = { "stream", cams };
+  const gchar *argv[] = { "FT.INFO", "frames" };
+  GPtrArray *infos, *hits, *truth;
+  gchar *url;
+  guint64 total = 0;
+  gfloat q[16];
+
+  opts.extra_args = args;
+  r = vss_test_redis_start_cluster (3, &opts, &err);
+  g_assert_no_error (err);
+  url = vss_test_redis_get_url (r, NULL);
+  c = vss_valkey_client_new_from_url (url, &err);
+  g_assert_no_error (err);
+  g_assert_true (vss_valkey_client_connect (c, NULL, &err));
+  g_assert_true (vss_valkey_client_is_cluster (c));
+  g_assert_true (vss_valkey_ensure_index (c, &spec, TRUE, NULL, &err));
+  g_assert_no_error (err);
+  add_docs (c, "frame:", 0, 3000, 16, tag_mod3);
+  infos = vss_valkey_command_on_primaries (c, NULL, &err, 2, argv, NULL);
+  g_assert_no_error (err);
+  g_assert_cmpuint (infos->len, ==, 3);
+  for (guint i = 0; i < infos->len; i++) {
+    const redisReply *info = g_ptr_array_index (infos, i);
+    guint64 n = g_ascii_strtoull (info_get (info, "num_docs")->str, NULL, 10);
+    g_assert_cmpuint (n, >, 500);       /* every primary holds a share */
+    total += n;
+  }
+  g_ptr_array_unref (infos);
+  g_assert_cmpuint (total, ==, 3000);
+
+  make_vector (1234, 16, q);
+  query.index = "frames";
+  query.vector_field = "vector";
+  query.vector = q;
+  query.dim = 16;
+  query.k = 10;
+  query.ef_runtime = 100;
+  query.tags = &tf;
+  query.n_tags = 1;
+  hits = vss_valkey_knn_search (c, &query, TRUE, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (hits->len, ==, 10);
+  truth = exact_topk (3000, 16, q, 10, is_mod3_0);
+  g_assert_cmpuint (overlap (hits, truth), >=, 9);
+  g_ptr_array_unref (truth);
+  g_ptr_array_unref (hits);
+
+  vss_valkey_client_free (c);
+  for (guint i = 0; i < vss_test_redis_get_n_nodes (r); i++)
+    vss_test_redis_stop_node (r, i, FALSE);
+  module_test_check_reports (vss_test_redis_get_dir (r));
+  vss_test_redis_free (r);
+  g_free (url);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  if (argc < 2 || !g_file_test (argv[1], G_FILE_TEST_EXISTS))
+    g_error ("usage: %s /path/to/vss-search.so (the module is missing: "
+        "build it first)", argv[0]);
+  /* Servers run in their own directories: an absolute path. */
+  module_path = g_canonicalize_filename (argv[1], NULL);
+  module_test_env_setup ();
+  g_test_add_func ("/module/client", test_client);
+  g_test_add_func ("/module/filtered-k", test_filtered_k);
+  g_test_add_func ("/module/events", test_events);
+  g_test_add_func ("/module/backfill", test_backfill);
+  g_test_add_func ("/module/persistence", test_persistence);
+  g_test_add_func ("/module/errors", test_errors);
+  g_test_add_func ("/module/unload", test_unload);
+  g_test_add_func ("/module/cluster", test_cluster);
+  return g_test_run ();
+}
