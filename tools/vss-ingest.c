@@ -29,6 +29,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <glib-unix.h>
 #include <gst/gst.h>
 #include "gstvss.h"
@@ -387,6 +390,13 @@ job_remove_source (Job * j)
   gst_element_set_locked_state (src, TRUE);
   gst_element_set_state (src, GST_STATE_NULL);
   gst_bin_remove (GST_BIN (j->pipeline), src);
+#ifdef __GLIBC__
+  /* The connection's threads (demuxer, jitterbuffer, decoder pool) each had
+   * a malloc arena; glibc keeps what they freed. A camera that reconnects
+   * every few minutes for weeks would grow the process by megabytes per
+   * reconnect: give it back. */
+  malloc_trim (0);
+#endif
 }
 
 /* ------------------------------------------------------------------------ */
