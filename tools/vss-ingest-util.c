@@ -463,10 +463,14 @@ vss_ingest_format_progress (const VssIngestProgress * p)
   } else if (p->duration_s > 0) {
     gdouble f = CLAMP (p->position_s / p->duration_s, 0.0, 1.0);
     gdouble eta = f > 0 ? p->elapsed_s * (1 - f) / f : -1;
+    gint filled = (gint) (f * 20);
 
     a = vss_ingest_format_clock (p->position_s);
     b = vss_ingest_format_clock (p->duration_s);
-    g_string_append_printf (s, "[%3d%%] %s/%s", (gint) (f * 100), a, b);
+    g_string_append_c (s, '[');
+    for (gint i = 0; i < 20; i++)
+      g_string_append_c (s, i < filled ? '#' : '-');
+    g_string_append_printf (s, "] %3d%%  %s/%s", (gint) (f * 100), a, b);
     g_free (a);
     g_free (b);
     a = vss_ingest_format_clock (eta);
