@@ -242,7 +242,7 @@ static void
 on_pad_added (GstElement * dec, GstPad * pad, gpointer user_data)
 {
   GstElement *bin = GST_ELEMENT (gst_object_get_parent (GST_OBJECT (dec)));
-  GstPad *ghost;
+  GstPad *ghost, *target;
   GstCaps *caps;
   gboolean video = FALSE;
 
@@ -257,7 +257,8 @@ on_pad_added (GstElement * dec, GstPad * pad, gpointer user_data)
   gst_clear_caps (&caps);
 
   ghost = gst_element_get_static_pad (bin, "src");
-  if (video && gst_ghost_pad_get_target (GST_GHOST_PAD (ghost)) == NULL) {
+  target = gst_ghost_pad_get_target (GST_GHOST_PAD (ghost));
+  if (video && target == NULL) {
     gst_ghost_pad_set_target (GST_GHOST_PAD (ghost), pad);
   } else {
     /* A second video stream or anything else: consume it quietly. */
@@ -271,6 +272,7 @@ on_pad_added (GstElement * dec, GstPad * pad, gpointer user_data)
     gst_object_unref (fsp);
     gst_element_sync_state_with_parent (fs);
   }
+  gst_clear_object (&target);
   gst_object_unref (ghost);
   gst_object_unref (bin);
 }
@@ -957,7 +959,8 @@ static GOptionEntry entries[] = {
   {"dimension", 0, 0, G_OPTION_ARG_INT, &opts.dimension,
       "Bedrock dimension: 256, 384 or 1024 (default 1024)", "N"},
   {"region", 0, 0, G_OPTION_ARG_STRING, &opts.region,
-      "AWS region for Bedrock (default from the environment)", "REGION"},
+      "AWS region of Bedrock and of an s3:// --frames bucket (default from "
+      "the environment)", "REGION"},
   {"threshold", 't', 0, G_OPTION_ARG_DOUBLE, &opts.threshold,
         "Dedup: drop a frame closer than this cosine distance to a kept one "
         "(default 0.2; 0 keeps every sampled frame)", "D"},
