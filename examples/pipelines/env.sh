@@ -1,14 +1,16 @@
 # Sourced by the examples: finds the uninstalled plugins and tools of a
-# build in ../../build (after `meson setup build && ninja -C build`), and sets
+# build in ../../build (after `meson setup build && ninja -C build`; another
+# with VSS_BUILD_ROOT=/path/to/build), and sets
 # the defaults every example shares. Installed plugins need none of this.
 #   VALKEY   Valkey URL            (default redis://127.0.0.1:6379)
 #   FRAMES   where JPEGs are kept  (default file://$PWD/vss-frames)
 #   STREAM   stream id             (default depends on the example)
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-if [ -d "$root/build/plugins" ]; then
-  GST_PLUGIN_PATH=$(printf '%s:' "$root"/build/plugins/*)${GST_PLUGIN_PATH:-}
+build=${VSS_BUILD_ROOT:-$root/build}
+if [ -d "$build/plugins" ]; then
+  GST_PLUGIN_PATH=$(printf '%s:' "$build"/plugins/*)${GST_PLUGIN_PATH:-}
   export GST_PLUGIN_PATH
-  PATH="$root/build/tools:$PATH"
+  PATH="$build/tools:$PATH"
 fi
 VALKEY=${VALKEY:-redis://127.0.0.1:6379}
 FRAMES=${FRAMES:-file://$PWD/vss-frames}
