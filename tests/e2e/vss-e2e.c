@@ -221,13 +221,21 @@ find_asan (struct dl_phdr_info *info, size_t size, void *data)
 
 /* In a sanitizer build, our module is instrumented too, and a server that is
  * not can only load it with the ASan runtime preloaded. */
-void
-vss_e2e_env_for_module_server (VssE2eEnv * saved)
+gchar *
+vss_e2e_asan_runtime (void)
 {
   gchar *asan = NULL;
 
-  memset (saved, 0, sizeof (*saved));
   dl_iterate_phdr (find_asan, &asan);
+  return asan;
+}
+
+void
+vss_e2e_env_for_module_server (VssE2eEnv * saved)
+{
+  gchar *asan = vss_e2e_asan_runtime ();
+
+  memset (saved, 0, sizeof (*saved));
   if (asan == NULL)
     return;
   saved->changed = TRUE;

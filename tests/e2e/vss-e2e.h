@@ -53,6 +53,11 @@ typedef struct
   gchar *ld_preload, *asan_options;
 } VssE2eEnv;
 
+/* The ASan runtime this process runs with (NULL without ASan): programs
+ * that are not instrumented (redis-server, gst-launch-1.0) need it
+ * preloaded to load our instrumented module or plugins. */
+gchar *vss_e2e_asan_runtime (void);
+
 void vss_e2e_env_for_module_server (VssE2eEnv * saved);
 
 void vss_e2e_env_restore (VssE2eEnv * saved);
