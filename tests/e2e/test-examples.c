@@ -56,7 +56,11 @@ run_example (const gchar * script, const gchar * const *args,
      * build. Its own allocations at exit are not ours to judge. */
     gchar *asan = vss_e2e_asan_runtime ();
     if (asan != NULL) {
-      envp = g_environ_setenv (envp, "LD_PRELOAD", asan, TRUE);
+      /* libstdc++ too, so that ASan finds the real __cxa_throw when a C++
+       * library (libproxy, through GIO) throws. */
+      gchar *pre = g_strconcat (asan, " libstdc++.so.6", NULL);
+      envp = g_environ_setenv (envp, "LD_PRELOAD", pre, TRUE);
+      g_free (pre);
       envp = g_environ_setenv (envp, "ASAN_OPTIONS", "detect_leaks=0", TRUE);
       g_free (asan);
     }
