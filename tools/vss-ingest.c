@@ -981,7 +981,8 @@ static GOptionEntry entries[] = {
         "Stream id (once per input, in order; default from the input's "
         "name)", "ID"},
   {"ttl", 0, 0, G_OPTION_ARG_INT, &opts.ttl,
-      "Expire stored frames after this many seconds (default 0: keep)", "S"},
+      "Expire the keys (vectors) after this many seconds (default 0: "
+      "keep; objects need a lifecycle rule of their own)", "S"},
   {"spool-dir", 0, 0, G_OPTION_ARG_FILENAME, &opts.spool_dir,
       "Where vsssink spools frames while Valkey is down", "DIR"},
   {"jpeg-quality", 0, 0, G_OPTION_ARG_INT, &opts.jpeg_quality,
