@@ -292,6 +292,99 @@ test_rtsp_drop_store_search (void)
   g_free (dir);
 }
 
+/* Valkey dies mid-ingest: frames go to the spool, vss-ingest says so and
+ * exits 5; the next run with the same spool replays them: nothing lost. */
+static void
+test_valkey_outage (void)
+{
+  const gchar *clip_args[] = { "--duration", "20", "--fps", "10", "--width",
+    "320", "--height", "180", "--seed", "9", NULL
+  };
+  gchar *dir = g_dir_make_tmp ("vss-ingest-outage-XXXXXX", NULL);
+  gchar *clip = vss_e2e_make_clip (dir, "clip.mkv", clip_args);
+  gchar *frames = g_build_filename (dir, "frames", NULL);
+  gchar *spool = g_build_filename (dir, "spool", NULL);
+  const gchar *extra[] = { "--loadmodule", module_path, NULL };
+  VssTestRedisOptions ro = { 0 };
+  VssTestRedis *r;
+  VssE2eEnv env;
+  GError *err = NULL;
+  GSubprocess *p;
+  json_t *j = NULL;
+  gchar *url, *out;
+  gint status;
+  json_int_t spooled, stored1, stored2, replayed;
+
+  ro.extra_args = extra;
+  vss_e2e_env_for_module_server (&env);
+  r = vss_test_redis_start (&ro, &err);
+  vss_e2e_env_restore (&env);
+  g_assert_no_error (err);
+  url = vss_test_redis_get_url (r, NULL);
+
+  {
+    /* --live on a file: decoded as fast as it goes, reopened at its end,
+     * --threshold 0: every sampled frame is stored. */
+    const gchar *args[] = { clip, "--live", "--threshold", "0", "--interval",
+      "0.5", "--valkey", url, "--frames", frames, "--spool-dir", spool,
+      "--stream-id", "outage", "--duration", "6", "--json", NULL
+    };
+    p = vss_e2e_ingest_spawn (args, 0);
+  }
+  g_usleep (3 * G_USEC_PER_SEC);
+  vss_test_redis_stop_node (r, 0, TRUE);
+  status = vss_e2e_ingest_wait (p, &j, NULL, &out);
+  g_object_unref (p);
+  g_assert_cmpint (status, ==, 5);
+  spooled = vss_e2e_input_int (j, 0, "spooled");
+  stored1 = vss_e2e_input_int (j, 0, "stored");
+  g_assert_cmpint (stored1, >, 0);
+  g_assert_cmpint (spooled, >, 0);
+  g_assert_cmpint (vss_e2e_input_int (j, 0, "failed"), ==, 0);
+  g_assert_cmpint (json_integer_value (json_object_get (j, "exit_code")), ==,
+      5);
+  json_decref (j);
+  g_free (out);
+
+  /* The server comes back (empty: no persistence in the fixture). */
+  vss_e2e_env_for_module_server (&env);
+  g_assert_true (vss_test_redis_restart_node (r, 0, &err));
+  vss_e2e_env_restore (&env);
+  g_assert_no_error (err);
+  {
+    const gchar *args[] = { clip, "--threshold", "0", "--valkey", url,
+      "--frames", frames, "--spool-dir", spool, "--stream-id", "outage",
+      "--json", NULL
+    };
+    status = vss_e2e_ingest_run (args, &j, NULL, NULL);
+  }
+  g_assert_cmpint (status, ==, 0);
+  replayed = vss_e2e_input_int (j, 0, "replayed");
+  stored2 = vss_e2e_input_int (j, 0, "stored");
+  g_assert_cmpint (replayed, >=, spooled);
+  json_decref (j);
+  {
+    gchar *n = vss_test_redis_cli (r, 0, &err, "DBSIZE", NULL);
+    g_assert_no_error (err);
+    /* This run's frames and every frame the outage left in the spool. */
+    g_assert_cmpint (g_ascii_strtoll (n, NULL, 10), >=, stored2);
+    g_assert_cmpint (g_ascii_strtoll (n, NULL, 10), >=, spooled + 20);
+    g_free (n);
+  }
+
+  vss_test_redis_free (r);
+  {
+    gchar *rm[] = { (gchar *) "rm", (gchar *) "-rf", dir, NULL };
+    g_spawn_sync (NULL, rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+        NULL, NULL);
+  }
+  g_free (url);
+  g_free (frames);
+  g_free (spool);
+  g_free (clip);
+  g_free (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -303,5 +396,6 @@ main (int argc, char **argv)
   module_path = argv[1];
   g_test_add_func ("/ingest-e2e/rtsp-drop-store-search",
       test_rtsp_drop_store_search);
+  g_test_add_func ("/ingest-e2e/valkey-outage", test_valkey_outage);
   return g_test_run ();
 }
