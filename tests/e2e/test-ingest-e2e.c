@@ -187,7 +187,7 @@ test_rtsp_drop_store_search (void)
   /* Ingest went on after the drop, and stored everything it kept. */
   g_assert_cmpint (status, ==, 0);
   g_assert_cmpstr (vss_e2e_input_str (j, 0, "status"), ==, "stopped");
-  g_assert_cmpint (vss_e2e_input_int (j, 0, "connections"), ==, 2);
+  g_assert_cmpint (vss_e2e_input_int (j, 0, "connections"), >=, 2);
   g_assert_cmpint (vss_e2e_input_int (j, 0, "reconnects"), >=, 1);
   g_assert_cmpint (vss_e2e_input_int (j, 0, "frames_sampled"), >=, 15);
   g_assert_cmpint (vss_e2e_input_int (j, 0, "duplicates_dropped"), >, 0);

@@ -52,7 +52,7 @@ test_server_restart (void)
   /* It reconnected (possibly after failed attempts while the server was
    * down) and frames came through both connections. */
   g_assert_cmpint (vss_e2e_input_int (j, 0, "reconnects"), >=, 1);
-  g_assert_cmpint (vss_e2e_input_int (j, 0, "connections"), ==, 2);
+  g_assert_cmpint (vss_e2e_input_int (j, 0, "connections"), >=, 2);
   /* 24 s minus ~3-5 s of outage, one frame per second. */
   g_assert_cmpint (vss_e2e_input_int (j, 0, "frames_sampled"), >=, 12);
   g_assert_cmpint (vss_e2e_input_int (j, 0, "frames_sampled"), <=, 25);
