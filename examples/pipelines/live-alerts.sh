@@ -1,40 +1,35 @@
 #!/usr/bin/env bash
-# gst-vss example: live alerts with vssquery.
-#
-#   examples/pipelines/live-alerts.sh SOURCE REFERENCE.jpg [THRESHOLD]
-#
-# SOURCE is a file, a URI (file://, rtsp://, http://) or "webcam". Every
-# second, a frame is embedded (provider=local, no network) and compared with
-# the reference picture; a frame within THRESHOLD (cosine distance, default
-# 0.15) prints one alert line, at most one every 10 s unless a closer frame
-# comes. For text queries ("a person in a red jacket"), use
-# provider=bedrock on both vssembed and vssquery (AWS account needed).
-#
-# Uninstalled: run from the source tree after `meson setup build && ninja -C build`.
+# Live alerts: watch a stream for a standing query (an example image) and
+# print an alert line for each `vss-match` message, while storing the frames.
+#   examples/pipelines/live-alerts.sh rtsp://camera/stream door.jpg [THRESHOLD]
+# INPUT may also be a file. With Bedrock (provider=bedrock on vssembed and
+# vssquery) the query can be a text: queries='[{"text":"a red car"}]'.
 set -euo pipefail
-
-src=${1:?usage: $0 SOURCE REFERENCE.jpg [THRESHOLD]}
-ref=${2:?usage: $0 SOURCE REFERENCE.jpg [THRESHOLD]}
-threshold=${3:-0.15}
-here=$(cd "$(dirname "$0")/../.." && pwd)
-if [ -d "$here/build/plugins/vssquery" ]; then
-  export GST_PLUGIN_PATH="$here/build/plugins/vssembed:$here/build/plugins/vssquery${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
-fi
-[ -r "$ref" ] || { echo "cannot read the reference picture $ref" >&2; exit 2; }
-ref=$(cd "$(dirname "$ref")" && pwd)/$(basename "$ref")
-
-case "$src" in
-  webcam) input="v4l2src" ;;
-  *://*) input="uridecodebin uri=$src" ;;
-  *) input="uridecodebin uri=file://$(cd "$(dirname "$src")" && pwd)/$(basename "$src")" ;;
+. "$(dirname "$0")/env.sh"
+input=${1:?usage: $0 rtsp://...|VIDEO-FILE QUERY-IMAGE [THRESHOLD]}
+query=$(python3 -c 'import os,sys; print(os.path.abspath(sys.argv[1]))' "${2:?query image}")
+threshold=${3:-0.25}
+case $input in
+  *://*) uri=$input ;;
+  *) uri=$(python3 -c 'import pathlib,sys; print(pathlib.Path(sys.argv[1]).resolve().as_uri())' "$input") ;;
 esac
+need_valkey
+queries=$(printf '[{"id":"q1","image":"%s","threshold":%s,"label":"%s"}]' \
+  "$query" "$threshold" "$(basename "$query")")
 
-queries="[{\"id\":\"ref\",\"image\":\"$ref\",\"threshold\":$threshold,\"label\":\"$(basename "$ref")\"}]"
-
-# -m prints bus messages; keep the vss-match ones.
-gst-launch-1.0 -m $input ! videoconvert ! videorate ! video/x-raw,framerate=1/1 ! \
+# -m prints bus messages; keep the vss-match ones as alert lines.
+gst-launch-1.0 -e -m \
+  uridecodebin uri="$uri" ! \
+  videorate drop-only=true ! video/x-raw,framerate=1/1 ! \
+  videoconvert ! \
   vssembed provider=local ! \
-  vssquery provider=local stream-id=example cooldown=10000 queries="$queries" ! \
-  fakesink sync=false 2>&1 |
-  grep --line-buffered "vss-match" |
-  sed -u -e 's/.*query-id=(string)\([^,]*\).*distance=(double)\([^,]*\).*frame-id=(string)\([^,]*\).*pts=(guint64)\([0-9]*\).*/ALERT query=\1 distance=\2 frame=\3 pts_ns=\4/'
+  `# after dedup: one alert per new view, and its uri is a stored frame` \
+  vssdedup threshold=0.2 ! \
+  `# compares each frame with the queries; a match posts vss-match` \
+  `# (query-id, label, distance, frame-id, stream-id, timestamp, uri)` \
+  vssquery provider=local queries="$queries" stream-id="${STREAM:-alerts}" \
+    object-uri-prefix="$FRAMES" ! \
+  jpegenc quality=85 ! \
+  vsssink valkey="$VALKEY" frames="$FRAMES" stream-id="${STREAM:-alerts}" \
+  | grep --line-buffered 'vss-match' \
+  | sed -u -e 's/.*vss-match, /ALERT: /'

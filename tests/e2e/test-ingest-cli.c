@@ -1,0 +1,257 @@
+/* gst-vss tests: the vss-ingest command on files, bad input and servers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Runs the real program (tools/vss-ingest) as a user would, without a
+ * terminal, and checks its exit codes, JSON summary and messages.
+ */
+#include <string.h>
+#include <glib/gstdio.h>
+#include "vss-e2e.h"
+#include "vss-test-redis.h"
+
+static gchar *tmpdir;
+static gchar *clip;             /* 20 s, 10 fps, 320x180 */
+
+static void
+test_file_dry_run (void)
+{
+  json_t *j = NULL;
+  const gchar *args[] = { clip, "--dry-run", "--threshold", "0", "--json",
+    NULL
+  };
+  const gchar *args2[] = { clip, "--dry-run", "--threshold", "0", "--json",
+    "--interval", "2.5", "--stream-id", "cam-7", NULL
+  };
+  gint status = vss_e2e_ingest_run (args, &j, NULL, NULL);
+  json_t *media;
+
+  g_assert_cmpint (status, ==, 0);
+  g_assert_nonnull (j);
+  g_assert_cmpint (json_integer_value (json_object_get (j, "exit_code")), ==,
+      0);
+  g_assert_cmpstr (vss_e2e_input_str (j, 0, "status"), ==, "ok");
+  g_assert_false (json_is_true (json_object_get (json_array_get
+              (json_object_get (j, "inputs"), 0), "live")));
+  /* Every frame decoded, one sampled per second of video. */
+  g_assert_cmpint (vss_e2e_input_int (j, 0, "frames_decoded"), ==, 200);
+  g_assert_cmpint (vss_e2e_input_int (j, 0, "frames_sampled"), >=, 19);
+  g_assert_cmpint (vss_e2e_input_int (j, 0, "frames_sampled"), <=, 21);
+  g_assert_cmpint (vss_e2e_input_int (j, 0, "frames_kept"), ==,
+      vss_e2e_input_int (j, 0, "frames_sampled"));
+  media = json_object_get (json_array_get (json_object_get (j, "inputs"), 0),
+      "media_seconds");
+  g_assert_cmpfloat (json_real_value (media), >, 19.0);
+  g_assert_cmpstr (vss_e2e_input_str (j, 0, "stream_id"), ==, "clip");
+  json_decref (j);
+
+  status = vss_e2e_ingest_run (args2, &j, NULL, NULL);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_cmpint (vss_e2e_input_int (j, 0, "frames_sampled"), >=, 7);
+  g_assert_cmpint (vss_e2e_input_int (j, 0, "frames_sampled"), <=, 9);
+  g_assert_cmpstr (vss_e2e_input_str (j, 0, "stream_id"), ==, "cam-7");
+  json_decref (j);
+}
+
+#ifdef VSS_HAVE_DEDUP
+static void
+test_file_dedup (void)
+{
+  json_t *j = NULL;
+  const gchar *args[] = { clip, "--dry-run", "--json", NULL };
+  gint status = vss_e2e_ingest_run (args, &j, NULL, NULL);
+  json_int_t sampled, dropped, kept;
+
+  g_assert_cmpint (status, ==, 0);
+  sampled = vss_e2e_input_int (j, 0, "frames_sampled");
+  dropped = vss_e2e_input_int (j, 0, "duplicates_dropped");
+  kept = vss_e2e_input_int (j, 0, "frames_kept");
+  /* Scenes last 3-20 s: most samples repeat the one before. */
+  g_assert_cmpint (dropped, >, sampled / 2);
+  g_assert_cmpint (kept, >=, 1);
+  g_assert_cmpint (kept + dropped, ==, sampled);
+  json_decref (j);
+}
+#endif
+
+static void
+test_two_inputs (void)
+{
+  json_t *j = NULL;
+  const gchar *args[] = { clip, clip, "--dry-run", "--threshold", "0",
+    "--json", "--stream-id", "a", "--stream-id", "b", NULL
+  };
+  gint status = vss_e2e_ingest_run (args, &j, NULL, NULL);
+  json_t *tot;
+
+  g_assert_cmpint (status, ==, 0);
+  g_assert_cmpint (json_array_size (json_object_get (j, "inputs")), ==, 2);
+  g_assert_cmpstr (vss_e2e_input_str (j, 1, "stream_id"), ==, "b");
+  tot = json_object_get (j, "totals");
+  g_assert_cmpint (json_integer_value (json_object_get (tot,
+              "frames_sampled")), ==,
+      vss_e2e_input_int (j, 0, "frames_sampled") + vss_e2e_input_int (j, 1,
+          "frames_sampled"));
+  json_decref (j);
+}
+
+static void
+expect_usage_error (const gchar * const *args, const gchar * words)
+{
+  gchar *err = NULL;
+  gint status = vss_e2e_ingest_run (args, NULL, NULL, &err);
+
+  g_assert_cmpint (status, ==, 2);
+  if (strstr (err, words) == NULL)
+    g_error ("expected \"%s\" in: %s", words, err);
+  g_free (err);
+}
+
+static void
+test_usage_errors (void)
+{
+  const gchar *a1[] = { NULL };
+  const gchar *a2[] = { clip, "--interval", "0", NULL };
+  const gchar *a3[] = { clip, "--provider", "openai", NULL };
+  const gchar *a4[] = { clip, "--no-such-option", NULL };
+  const gchar *a5[] = { clip, clip, "--dry-run", NULL };
+  const gchar *a6[] = { clip, "--stream-id", "a:b", "--dry-run", NULL };
+  const gchar *a7[] = { clip, "--frames", "http://x/y", NULL };
+  const gchar *a8[] = { clip, "--valkey", "redis://h:1?bogus=1", NULL };
+  const gchar *a9[] = { clip, clip, "--stream-id", "a", NULL };
+
+  expect_usage_error (a1, "no INPUT");
+  expect_usage_error (a2, "--interval");
+  expect_usage_error (a3, "--provider");
+  expect_usage_error (a4, "no-such-option");
+  expect_usage_error (a5, "both have stream id");
+  expect_usage_error (a6, "stream id");
+  expect_usage_error (a7, "--frames");
+  expect_usage_error (a8, "bogus");
+  expect_usage_error (a9, "once per input");
+}
+
+static void
+test_bad_inputs (void)
+{
+  gchar *junk = g_build_filename (tmpdir, "notes.txt", NULL);
+  const gchar *a1[] = { "/nonexistent/clip.mkv", "--dry-run", NULL };
+  const gchar *a2[] = { junk, "--dry-run", "--json", "--threshold", "0",
+    NULL
+  };
+  gchar *err = NULL;
+  json_t *j = NULL;
+  gint status;
+
+  status = vss_e2e_ingest_run (a1, NULL, NULL, &err);
+  g_assert_cmpint (status, ==, 4);
+  g_assert_nonnull (strstr (err, "no such file"));
+  g_free (err);
+
+  /* Not a video: exit 4 with GStreamer's reason, no crash, no hang. */
+  g_assert_true (g_file_set_contents (junk, "hello, not a video\n", -1,
+          NULL));
+  status = vss_e2e_ingest_run (a2, &j, NULL, &err);
+  g_assert_cmpint (status, ==, 4);
+  g_assert_cmpstr (vss_e2e_input_str (j, 0, "status"), ==, "input-error");
+  g_assert_nonnull (vss_e2e_input_str (j, 0, "error"));
+  g_assert_nonnull (strstr (err, "cannot read the input"));
+  json_decref (j);
+  g_free (err);
+  g_unlink (junk);
+  g_free (junk);
+}
+
+static void
+test_no_valkey (void)
+{
+  gchar *url = g_strdup_printf ("redis://127.0.0.1:%u", vss_e2e_free_port ());
+  const gchar *args[] = { clip, "--valkey", url, NULL };
+  gchar *err = NULL;
+  gint status = vss_e2e_ingest_run (args, NULL, NULL, &err);
+
+  g_assert_cmpint (status, ==, 3);
+  g_assert_nonnull (strstr (err, "nothing is answering"));
+  g_assert_nonnull (strstr (err, url));
+  g_assert_nonnull (strstr (err, "README"));
+  g_free (err);
+  g_free (url);
+}
+
+static void
+test_valkey_without_search (void)
+{
+  GError *error = NULL;
+  VssTestRedis *r;
+  gchar *url, *err = NULL;
+  gint status;
+
+  if (!vss_test_redis_require_programs (&error))
+    g_error ("%s", error->message);
+  r = vss_test_redis_start (NULL, &error);
+  g_assert_no_error (error);
+  url = vss_test_redis_get_url (r, NULL);
+  {
+    const gchar *args[] = { clip, "--valkey", url, NULL };
+    status = vss_e2e_ingest_run (args, NULL, NULL, &err);
+  }
+  g_assert_cmpint (status, ==, 3);
+  g_assert_nonnull (strstr (err, "no vector search"));
+  g_free (err);
+  g_free (url);
+  vss_test_redis_free (r);
+}
+
+static void
+test_print_pipeline (void)
+{
+  const gchar *args[] = { clip, "--print-pipeline", "--valkey",
+    "redis://user:hunter2@127.0.0.1:6379", "--provider", "bedrock", NULL
+  };
+  gchar *out = NULL;
+  gint status = vss_e2e_ingest_run (args, NULL, &out, NULL);
+
+  g_assert_cmpint (status, ==, 0);
+  g_assert_nonnull (strstr (out, "uridecodebin"));
+  g_assert_nonnull (strstr (out, "vssembed name=embed provider=local"));
+  g_assert_nonnull (strstr (out, "provider=bedrock"));
+  g_assert_nonnull (strstr (out, "vsssink"));
+  g_assert_null (strstr (out, "hunter2"));
+  g_free (out);
+}
+
+int
+main (int argc, char **argv)
+{
+  const gchar *clip_args[] = { "--duration", "20", "--fps", "10", "--width",
+    "320", "--height", "180", "--seed", "2", NULL
+  };
+  gint ret;
+
+  g_test_init (&argc, &argv, NULL);
+  tmpdir = g_dir_make_tmp ("vss-ingest-cli-XXXXXX", NULL);
+  clip = vss_e2e_make_clip (tmpdir, "clip.mkv", clip_args);
+
+  g_test_add_func ("/ingest-cli/file-dry-run", test_file_dry_run);
+#ifdef VSS_HAVE_DEDUP
+  g_test_add_func ("/ingest-cli/file-dedup", test_file_dedup);
+#endif
+  g_test_add_func ("/ingest-cli/two-inputs", test_two_inputs);
+  g_test_add_func ("/ingest-cli/usage-errors", test_usage_errors);
+  g_test_add_func ("/ingest-cli/bad-inputs", test_bad_inputs);
+  g_test_add_func ("/ingest-cli/no-valkey", test_no_valkey);
+  g_test_add_func ("/ingest-cli/valkey-without-search",
+      test_valkey_without_search);
+  g_test_add_func ("/ingest-cli/print-pipeline", test_print_pipeline);
+  ret = g_test_run ();
+
+  {
+    gchar *truth = g_strconcat (clip, ".json", NULL);
+    g_unlink (clip);
+    g_unlink (truth);
+    g_free (truth);
+  }
+  g_rmdir (tmpdir);
+  g_free (clip);
+  g_free (tmpdir);
+  return ret;
+}

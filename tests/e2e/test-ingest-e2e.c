@@ -1,0 +1,401 @@
+/* gst-vss tests: the main job end to end, from a live RTSP stream that drops
+ * to a search by image
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * redis-server with our module (vss-search.so) on a free port, an RTSP
+ * server (tests/servers/vss-rtsp-server) streaming an H.264 clip made from
+ * real photographs, and the real programs: vss-ingest stores the stream,
+ * the RTSP server is stopped and started again mid-stream and ingest must
+ * resume; then every stored key must have its object, and vss-search with
+ * one of the source photographs must return that photograph's frames first.
+ *
+ * Which photograph a stored frame shows is decided from the stored JPEG
+ * itself: its local embedding is nearest to that photograph's among the
+ * clip's photographs (the clip's views are crops of 1-1.4x zoom, so the
+ * right photograph is far nearer than any other; the calibration test
+ * asserts that margin).
+ *
+ * Argument: the path of vss-search.so.
+ */
+#include <math.h>
+#include <string.h>
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+#include <gst/app/gstappsink.h>
+#include <gst/video/video.h>
+#include "gstvsslocalembed.h"
+#include "vss-e2e.h"
+#include "vss-test-redis.h"
+
+static const gchar *module_path;
+
+static gfloat *
+embed_image (const gchar * path)
+{
+  gchar *q = g_strescape (path, NULL);
+  gchar *desc = g_strdup_printf ("filesrc location=\"%s\" ! jpegdec ! "
+      "videoconvert ! videoscale ! video/x-raw,format=I420,width=640,"
+      "pixel-aspect-ratio=1/1 ! appsink name=s", q);
+  GError *err = NULL;
+  GstElement *p = gst_parse_launch (desc, &err);
+  GstElement *s;
+  GstSample *sample;
+  GstVideoInfo info;
+  GstVideoFrame frame;
+  gfloat *v = g_new0 (gfloat, gst_vss_local_embed_dim ());
+
+  g_assert_no_error (err);
+  s = gst_bin_get_by_name (GST_BIN (p), "s");
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  sample = gst_app_sink_pull_sample (GST_APP_SINK (s));
+  if (sample == NULL)
+    g_error ("cannot decode %s", path);
+  g_assert_true (gst_video_info_from_caps (&info,
+          gst_sample_get_caps (sample)));
+  g_assert_true (gst_video_frame_map (&frame, &info,
+          gst_sample_get_buffer (sample), GST_MAP_READ));
+  g_assert_true (gst_vss_local_embed_frame (&frame, v));
+  gst_video_frame_unmap (&frame);
+  gst_sample_unref (sample);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (s);
+  gst_object_unref (p);
+  g_free (desc);
+  g_free (q);
+  return v;
+}
+
+static gdouble
+cosine_distance (const gfloat * a, const gfloat * b)
+{
+  gdouble dot = 0, na = 0, nb = 0;
+
+  for (guint i = 0; i < gst_vss_local_embed_dim (); i++) {
+    dot += (gdouble) a[i] * b[i];
+    na += (gdouble) a[i] * a[i];
+    nb += (gdouble) b[i] * b[i];
+  }
+  return 1.0 - dot / sqrt (na * nb);
+}
+
+/* Index of the photograph (in paths) nearest to the image at path. */
+static guint
+nearest_photo (const gchar * path, GPtrArray * photo_vecs)
+{
+  gfloat *v = embed_image (path);
+  guint best = 0;
+  gdouble best_d = G_MAXDOUBLE;
+
+  for (guint i = 0; i < photo_vecs->len; i++) {
+    gdouble d = cosine_distance (v, g_ptr_array_index (photo_vecs, i));
+    if (d < best_d) {
+      best_d = d;
+      best = i;
+    }
+  }
+  g_free (v);
+  return best;
+}
+
+static gchar *
+cli1 (VssTestRedis * r, const gchar * a, const gchar * b, const gchar * c)
+{
+  GError *err = NULL;
+  gchar *out = vss_test_redis_cli (r, 0, &err, a, b, c, NULL);
+
+  g_assert_no_error (err);
+  g_strstrip (out);
+  return out;
+}
+
+static void
+test_rtsp_drop_store_search (void)
+{
+  const gchar *clip_args[] = { "--duration", "40", "--fps", "10", "--width",
+    "640", "--height", "360", "--seed", "9", NULL
+  };
+  gchar *dir = g_dir_make_tmp ("vss-ingest-e2e-XXXXXX", NULL);
+  gchar *clip = vss_e2e_make_clip (dir, "clip.mkv", clip_args);
+  gchar *truth_path = g_strconcat (clip, ".json", NULL);
+  gchar *frames = g_build_filename (dir, "frames", NULL);
+  gchar *spool = g_build_filename (dir, "spool", NULL);
+  const gchar *extra[] = { "--loadmodule", module_path, NULL };
+  VssTestRedisOptions ro = { 0 };
+  VssTestRedis *r;
+  GError *err = NULL;
+  gchar *url, *out, **keys;
+  VssE2eRtsp *srv;
+  guint16 port = vss_e2e_free_port ();
+  GSubprocess *p;
+  json_t *j = NULL, *truth, *scenes, *res;
+  GPtrArray *photos = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *photo_vecs = g_ptr_array_new_with_free_func (g_free);
+  guint n_keys = 0, target;
+  gint status;
+  gboolean other_seen = FALSE;
+  guint n_target_hits = 0;
+
+  /* The clip's photographs, in order of first appearance. */
+  truth = json_load_file (truth_path, 0, NULL);
+  g_assert_nonnull (truth);
+  scenes = json_object_get (truth, "scenes");
+  g_assert_cmpuint (json_array_size (scenes), >=, 3);
+  for (gsize i = 0; i < json_array_size (scenes); i++) {
+    const gchar *path = json_string_value (json_object_get (json_array_get
+            (scenes, i), "path"));
+    gboolean have = FALSE;
+    for (guint k = 0; k < photos->len; k++)
+      have |= strcmp (g_ptr_array_index (photos, k), path) == 0;
+    if (!have) {
+      g_ptr_array_add (photos, g_strdup (path));
+      g_ptr_array_add (photo_vecs, embed_image (path));
+    }
+  }
+  /* The first scene's photograph: shown at the start of both
+   * connections, so it is surely stored. */
+  target = 0;
+
+  if (!vss_test_redis_require_programs (&err))
+    g_error ("%s", err->message);
+  ro.extra_args = extra;
+  {
+    VssE2eEnv env;
+    vss_e2e_env_for_module_server (&env);
+    r = vss_test_redis_start (&ro, &err);
+    vss_e2e_env_restore (&env);
+  }
+  g_assert_no_error (err);
+  url = vss_test_redis_get_url (r, NULL);
+
+  srv = vss_e2e_rtsp_start (clip, port, FALSE);
+  {
+    const gchar *args[] = { srv->url, "--valkey", url, "--frames", frames,
+      "--spool-dir", spool, "--stream-id", "cam1", "--rtsp-transport", "tcp",
+      "--duration", "30", "--reconnect-delay", "0.5",
+      "--reconnect-max-delay", "2", "--json", NULL
+    };
+    p = vss_e2e_ingest_spawn (args, 0);
+  }
+  g_usleep (10 * G_USEC_PER_SEC);
+  vss_e2e_rtsp_stop (srv);
+  g_usleep (3 * G_USEC_PER_SEC);
+  srv = vss_e2e_rtsp_start (clip, port, FALSE);
+  status = vss_e2e_ingest_wait (p, &j, NULL, NULL);
+  g_object_unref (p);
+  vss_e2e_rtsp_stop (srv);
+
+  /* Ingest went on after the drop, and stored everything it kept. */
+  g_assert_cmpint (status, ==, 0);
+  g_assert_cmpstr (vss_e2e_input_str (j, 0, "status"), ==, "stopped");
+  g_assert_cmpint (vss_e2e_input_int (j, 0, "connections"), >=, 2);
+  g_assert_cmpint (vss_e2e_input_int (j, 0, "reconnects"), >=, 1);
+  g_assert_cmpint (vss_e2e_input_int (j, 0, "frames_sampled"), >=, 15);
+  g_assert_cmpint (vss_e2e_input_int (j, 0, "duplicates_dropped"), >, 0);
+  g_assert_cmpint (vss_e2e_input_int (j, 0, "stored"), >=, 2);
+  g_assert_cmpint (vss_e2e_input_int (j, 0, "stored"), ==,
+      vss_e2e_input_int (j, 0, "frames_kept"));
+  g_assert_cmpint (vss_e2e_input_int (j, 0, "failed"), ==, 0);
+
+  /* Every key has its object, of the recorded size. */
+  out = cli1 (r, "KEYS", "frame:cam1:*", NULL);
+  keys = g_strsplit (out, "\n", -1);
+  g_free (out);
+  for (guint i = 0; keys[i]; i++) {
+    gchar *uri, *size, *path, *data = NULL;
+    gsize len = 0;
+
+    g_strstrip (keys[i]);
+    if (*keys[i] == '\0')
+      continue;
+    n_keys++;
+    uri = cli1 (r, "HGET", keys[i], "uri");
+    size = cli1 (r, "HGET", keys[i], "size");
+    g_assert_true (g_str_has_prefix (uri, "file://"));
+    path = g_filename_from_uri (uri, NULL, NULL);
+    if (path == NULL)
+      path = g_strdup (uri + strlen ("file://"));
+    g_assert_true (g_str_has_prefix (path, frames));
+    if (!g_file_get_contents (path, &data, &len, NULL))
+      g_error ("key %s: object %s is missing", keys[i], path);
+    g_assert_cmpuint (len, ==, g_ascii_strtoull (size, NULL, 10));
+    g_assert_cmpuint (len, >, 1000);
+    g_assert_true ((guint8) data[0] == 0xff && (guint8) data[1] == 0xd8);
+    g_free (data);
+    g_free (path);
+    g_free (uri);
+    g_free (size);
+  }
+  g_strfreev (keys);
+  g_assert_cmpint (n_keys, ==, vss_e2e_input_int (j, 0, "stored"));
+  json_decref (j);
+
+  /* Search by the photograph: its frames come first. */
+  {
+    gchar *tool = vss_e2e_build_path ("tools/vss-search");
+    const gchar *argv[] = { tool, "--valkey", url, "--image",
+      g_ptr_array_index (photos, target), "--stream", "cam1", "-k", "10",
+      "--json", NULL
+    };
+    gchar *sout = NULL, *serr = NULL;
+    gint st;
+
+    g_assert_true (g_spawn_sync (NULL, (gchar **) argv, NULL,
+            G_SPAWN_DEFAULT, NULL, NULL, &sout, &serr, &st, &err));
+    g_assert_no_error (err);
+    if (!g_spawn_check_wait_status (st, NULL))
+      g_error ("vss-search failed: %s", serr);
+    j = json_loads (sout, 0, NULL);
+    g_assert_nonnull (j);
+    g_free (sout);
+    g_free (serr);
+    g_free (tool);
+  }
+  res = json_object_get (j, "results");
+  g_assert_cmpuint (json_array_size (res), ==, n_keys < 10 ? n_keys : 10);
+  for (gsize i = 0; i < json_array_size (res); i++) {
+    const gchar *uri = json_string_value (json_object_get (json_array_get
+            (res, i), "uri"));
+    gchar *path = g_filename_from_uri (uri, NULL, NULL);
+    guint shows = nearest_photo (path, photo_vecs);
+
+    g_printerr ("hit %" G_GSIZE_FORMAT ": distance %.4f, shows photo %u "
+        "(%s)\n", i, json_real_value (json_object_get (json_array_get (res,
+                    i), "distance")), shows,
+        (const gchar *) g_ptr_array_index (photos, shows));
+    if (shows == target) {
+      g_assert_false (other_seen);      /* no other photo's frame before */
+      n_target_hits++;
+    } else {
+      other_seen = TRUE;
+    }
+    g_free (path);
+  }
+  g_assert_cmpuint (n_target_hits, >=, 1);
+  g_assert_cmpfloat (json_real_value (json_object_get (json_array_get (res,
+                  0), "distance")), <, 0.3);
+  json_decref (j);
+  json_decref (truth);
+
+  vss_test_redis_free (r);
+  g_free (url);
+  g_ptr_array_unref (photos);
+  g_ptr_array_unref (photo_vecs);
+  {
+    gchar *argv[] = { (gchar *) "rm", (gchar *) "-rf", dir, NULL };
+    g_spawn_sync (NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
+        NULL, NULL, NULL);
+  }
+  g_free (frames);
+  g_free (spool);
+  g_free (truth_path);
+  g_free (clip);
+  g_free (dir);
+}
+
+/* Valkey dies mid-ingest: frames go to the spool, vss-ingest says so and
+ * exits 5; the next run with the same spool replays them: nothing lost. */
+static void
+test_valkey_outage (void)
+{
+  const gchar *clip_args[] = { "--duration", "20", "--fps", "10", "--width",
+    "320", "--height", "180", "--seed", "9", NULL
+  };
+  gchar *dir = g_dir_make_tmp ("vss-ingest-outage-XXXXXX", NULL);
+  gchar *clip = vss_e2e_make_clip (dir, "clip.mkv", clip_args);
+  gchar *frames = g_build_filename (dir, "frames", NULL);
+  gchar *spool = g_build_filename (dir, "spool", NULL);
+  const gchar *extra[] = { "--loadmodule", module_path, NULL };
+  VssTestRedisOptions ro = { 0 };
+  VssTestRedis *r;
+  VssE2eEnv env;
+  GError *err = NULL;
+  GSubprocess *p;
+  json_t *j = NULL;
+  gchar *url, *out;
+  gint status;
+  json_int_t spooled, stored1, stored2, replayed;
+
+  ro.extra_args = extra;
+  vss_e2e_env_for_module_server (&env);
+  r = vss_test_redis_start (&ro, &err);
+  vss_e2e_env_restore (&env);
+  g_assert_no_error (err);
+  url = vss_test_redis_get_url (r, NULL);
+
+  {
+    /* --live on a file: decoded as fast as it goes, reopened at its end,
+     * --threshold 0: every sampled frame is stored. */
+    const gchar *args[] = { clip, "--live", "--threshold", "0", "--interval",
+      "0.5", "--valkey", url, "--frames", frames, "--spool-dir", spool,
+      "--stream-id", "outage", "--duration", "6", "--json", NULL
+    };
+    p = vss_e2e_ingest_spawn (args, 0);
+  }
+  g_usleep (3 * G_USEC_PER_SEC);
+  vss_test_redis_stop_node (r, 0, TRUE);
+  status = vss_e2e_ingest_wait (p, &j, NULL, &out);
+  g_object_unref (p);
+  g_assert_cmpint (status, ==, 5);
+  spooled = vss_e2e_input_int (j, 0, "spooled");
+  stored1 = vss_e2e_input_int (j, 0, "stored");
+  g_assert_cmpint (stored1, >, 0);
+  g_assert_cmpint (spooled, >, 0);
+  g_assert_cmpint (vss_e2e_input_int (j, 0, "failed"), ==, 0);
+  g_assert_cmpint (json_integer_value (json_object_get (j, "exit_code")), ==,
+      5);
+  json_decref (j);
+  g_free (out);
+
+  /* The server comes back (empty: no persistence in the fixture). */
+  vss_e2e_env_for_module_server (&env);
+  g_assert_true (vss_test_redis_restart_node (r, 0, &err));
+  vss_e2e_env_restore (&env);
+  g_assert_no_error (err);
+  {
+    const gchar *args[] = { clip, "--threshold", "0", "--valkey", url,
+      "--frames", frames, "--spool-dir", spool, "--stream-id", "outage",
+      "--json", NULL
+    };
+    status = vss_e2e_ingest_run (args, &j, NULL, NULL);
+  }
+  g_assert_cmpint (status, ==, 0);
+  replayed = vss_e2e_input_int (j, 0, "replayed");
+  stored2 = vss_e2e_input_int (j, 0, "stored");
+  g_assert_cmpint (replayed, >=, spooled);
+  json_decref (j);
+  {
+    gchar *n = vss_test_redis_cli (r, 0, &err, "DBSIZE", NULL);
+    g_assert_no_error (err);
+    /* This run's frames and every frame the outage left in the spool. */
+    g_assert_cmpint (g_ascii_strtoll (n, NULL, 10), >=, stored2);
+    g_assert_cmpint (g_ascii_strtoll (n, NULL, 10), >=, spooled + 20);
+    g_free (n);
+  }
+
+  vss_test_redis_free (r);
+  {
+    gchar *rm[] = { (gchar *) "rm", (gchar *) "-rf", dir, NULL };
+    g_spawn_sync (NULL, rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+        NULL, NULL);
+  }
+  g_free (url);
+  g_free (frames);
+  g_free (spool);
+  g_free (clip);
+  g_free (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  if (argc < 2 || !g_file_test (argv[1], G_FILE_TEST_IS_REGULAR))
+    g_error ("usage: test-ingest-e2e PATH-TO-vss-search.so (the module is "
+        "built with the index library)");
+  module_path = argv[1];
+  g_test_add_func ("/ingest-e2e/rtsp-drop-store-search",
+      test_rtsp_drop_store_search);
+  g_test_add_func ("/ingest-e2e/valkey-outage", test_valkey_outage);
+  return g_test_run ();
+}

@@ -1,0 +1,457 @@
+/* gst-vss tests: vss-ingest's pure parts (inputs, pipeline description,
+ * backoff, progress line, summary, exit codes)
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <string.h>
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+#include "vss-ingest-util.h"
+
+static void
+test_stream_id (void)
+{
+  struct
+  {
+    const gchar *in, *out;
+  } cases[] = {
+    {"My Clip.v2", "my-clip-v2"},
+    {"", "stream"},
+    {"///", "stream"},
+    {"cam_1--east", "cam_1--east"},
+    {"über", "ber"},
+  };
+  gchar *long_in = g_strnfill (200, 'a');
+  gchar *s;
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    s = vss_ingest_stream_id_sanitize (cases[i].in);
+    g_assert_cmpstr (s, ==, cases[i].out);
+    g_assert_true (vss_ingest_stream_id_is_valid (s));
+    g_free (s);
+  }
+  s = vss_ingest_stream_id_sanitize (long_in);
+  g_assert_cmpuint (strlen (s), ==, 64);
+  g_free (s);
+  g_free (long_in);
+  g_assert_false (vss_ingest_stream_id_is_valid (""));
+  g_assert_false (vss_ingest_stream_id_is_valid ("a:b"));
+  g_assert_false (vss_ingest_stream_id_is_valid ("a b"));
+  g_assert_true (vss_ingest_stream_id_is_valid ("cam-1_x"));
+}
+
+static void
+test_inputs (void)
+{
+  VssIngestInput in;
+  GError *err = NULL;
+  gchar *dir = g_dir_make_tmp ("vss-ingest-XXXXXX", NULL);
+  gchar *file = g_build_filename (dir, "Front Door.mkv", NULL);
+  gchar *cwd = g_get_current_dir ();
+  gchar *uri;
+
+  g_assert_true (g_file_set_contents (file, "x", 1, NULL));
+
+  /* A relative file name becomes an absolute file URI. */
+  g_assert_cmpint (g_chdir (dir), ==, 0);
+  g_assert_true (vss_ingest_input_resolve ("Front Door.mkv", FALSE, &in,
+          &err));
+  g_assert_no_error (err);
+  g_assert_cmpint (in.kind, ==, VSS_INGEST_INPUT_URI);
+  g_assert_false (in.live);
+  g_assert_cmpstr (in.default_stream_id, ==, "front-door");
+  g_assert_true (g_str_has_prefix (in.uri, "file:///"));
+  g_assert_true (g_str_has_suffix (in.uri, "Front%20Door.mkv"));
+  vss_ingest_input_clear (&in);
+  g_assert_cmpint (g_chdir (cwd), ==, 0);
+
+  /* --live turns a file into a live input. */
+  g_assert_true (vss_ingest_input_resolve (file, TRUE, &in, &err));
+  g_assert_true (in.live);
+  vss_ingest_input_clear (&in);
+
+  /* A file URI must exist. */
+  uri = g_filename_to_uri (file, NULL, NULL);
+  g_assert_true (vss_ingest_input_resolve (uri, FALSE, &in, &err));
+  g_assert_cmpstr (in.local_path, ==, file);
+  vss_ingest_input_clear (&in);
+  g_free (uri);
+  g_assert_false (vss_ingest_input_resolve ("file:///nonexistent/x.mkv",
+          FALSE, &in, &err));
+  g_assert_error (err, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+  g_clear_error (&err);
+
+  g_assert_false (vss_ingest_input_resolve ("/nonexistent/clip.mp4", FALSE,
+          &in, &err));
+  g_assert_error (err, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+  g_assert_nonnull (strstr (err->message, "no such file"));
+  g_clear_error (&err);
+  g_assert_false (vss_ingest_input_resolve (dir, FALSE, &in, &err));
+  g_assert_error (err, G_FILE_ERROR, G_FILE_ERROR_ISDIR);
+  g_clear_error (&err);
+
+  /* RTSP is live; the stream id is its host and path. */
+  g_assert_true (vss_ingest_input_resolve ("rtsp://cam1.local:554/live/main",
+          FALSE, &in, &err));
+  g_assert_true (in.live);
+  g_assert_cmpstr (in.default_stream_id, ==, "cam1-local-live-main");
+  vss_ingest_input_clear (&in);
+
+  /* http is not live unless told. */
+  g_assert_true (vss_ingest_input_resolve ("http://example.com/v/clip.mp4",
+          FALSE, &in, &err));
+  g_assert_false (in.live);
+  g_assert_cmpstr (in.default_stream_id, ==, "clip");
+  vss_ingest_input_clear (&in);
+
+  /* Cameras. */
+  g_assert_true (vss_ingest_input_resolve ("/dev/video2", FALSE, &in, &err));
+  g_assert_cmpint (in.kind, ==, VSS_INGEST_INPUT_V4L2);
+  g_assert_cmpstr (in.device, ==, "/dev/video2");
+  g_assert_true (in.live);
+  g_assert_cmpstr (in.default_stream_id, ==, "video2");
+  vss_ingest_input_clear (&in);
+  g_assert_true (vss_ingest_input_resolve ("v4l2:///dev/video1", FALSE, &in,
+          &err));
+  g_assert_cmpstr (in.device, ==, "/dev/video1");
+  vss_ingest_input_clear (&in);
+
+  g_assert_false (vss_ingest_input_resolve ("", FALSE, &in, &err));
+  g_clear_error (&err);
+
+  g_unlink (file);
+  g_rmdir (dir);
+  g_free (file);
+  g_free (dir);
+  g_free (cwd);
+}
+
+static void
+test_frames_uri (void)
+{
+  GError *err = NULL;
+  gchar *cwd = g_get_current_dir ();
+  gchar *u = vss_ingest_frames_to_uri (NULL, &err);
+  gchar *want = g_strconcat ("file://", cwd, "/vss-frames", NULL);
+
+  g_assert_cmpstr (u, ==, want);
+  g_free (u);
+  g_free (want);
+  u = vss_ingest_frames_to_uri ("/data/./frames/", &err);
+  g_assert_cmpstr (u, ==, "file:///data/frames");
+  g_free (u);
+  u = vss_ingest_frames_to_uri ("s3://bucket/prefix", &err);
+  g_assert_cmpstr (u, ==, "s3://bucket/prefix");
+  g_free (u);
+  u = vss_ingest_frames_to_uri ("file:///srv/f", &err);
+  g_assert_cmpstr (u, ==, "file:///srv/f");
+  g_free (u);
+  g_assert_null (vss_ingest_frames_to_uri ("file://relative", &err));
+  g_clear_error (&err);
+  g_assert_null (vss_ingest_frames_to_uri ("http://x/y", &err));
+  g_clear_error (&err);
+  g_free (cwd);
+}
+
+static void
+test_options_check (void)
+{
+  VssIngestOptions o;
+  GError *err = NULL;
+
+  vss_ingest_options_init (&o);
+  g_assert_true (vss_ingest_options_check (&o, &err));
+  o.interval = 0;
+  g_assert_false (vss_ingest_options_check (&o, &err));
+  g_assert_nonnull (strstr (err->message, "--interval"));
+  g_clear_error (&err);
+  o.interval = 1;
+  g_free (o.provider);
+  o.provider = g_strdup ("openai");
+  g_assert_false (vss_ingest_options_check (&o, &err));
+  g_clear_error (&err);
+  g_free (o.provider);
+  o.provider = g_strdup ("bedrock");
+  o.threshold = 2.5;
+  g_assert_false (vss_ingest_options_check (&o, &err));
+  g_clear_error (&err);
+  o.threshold = 0.1;
+  o.dimension = 512;
+  g_assert_false (vss_ingest_options_check (&o, &err));
+  g_clear_error (&err);
+  o.dimension = 384;
+  o.index = g_strdup ("a\nb");
+  g_assert_false (vss_ingest_options_check (&o, &err));
+  g_clear_error (&err);
+  vss_ingest_options_clear (&o);
+}
+
+static gboolean
+appears_in_order (const gchar * s, const gchar * const *parts)
+{
+  const gchar *p = s;
+
+  for (guint i = 0; parts[i]; i++) {
+    p = strstr (p, parts[i]);
+    if (p == NULL)
+      return FALSE;
+    p += strlen (parts[i]);
+  }
+  return TRUE;
+}
+
+static void
+test_describe (void)
+{
+  VssIngestOptions o;
+  gchar *d;
+
+  vss_ingest_options_init (&o);
+  o.frames = g_strdup ("file:///tmp/f");
+  d = vss_ingest_describe_processing (&o, "cam1", FALSE);
+  {
+    const gchar *order[] = { "queue", "videoconvert",
+      "vssembed name=embed provider=local", "vssdedup name=dedup",
+      "threshold=0.2", "window-size=10000", "jpegenc quality=85",
+      "vsssink name=sink", "valkey=\"redis://127.0.0.1:6379\"",
+      "stream-id=\"cam1\"", "frames=\"file:///tmp/f\"", NULL
+    };
+    g_assert_true (appears_in_order (d, order));
+  }
+  g_assert_null (strstr (d, "provider=bedrock"));
+  g_free (d);
+
+  /* Two-stage: local for dedup, Bedrock on the survivors' JPEG. */
+  g_free (o.provider);
+  o.provider = g_strdup ("bedrock");
+  o.dimension = 384;
+  o.region = g_strdup ("eu-west-1");
+  d = vss_ingest_describe_processing (&o, "cam1", FALSE);
+  {
+    const gchar *order[] = { "vssembed name=embed provider=local",
+      "vssdedup", "jpegenc", "vssembed name=embed-bedrock provider=bedrock",
+      "dimension=384", "region=\"eu-west-1\"", "vsssink",
+      "model=\"amazon.titan-embed-image-v1\"", NULL
+    };
+    g_assert_true (appears_in_order (d, order));
+  }
+  g_free (d);
+
+  /* No dedup with Bedrock: no local embedding at all. */
+  o.threshold = 0;
+  d = vss_ingest_describe_processing (&o, "cam1", FALSE);
+  g_assert_null (strstr (d, "provider=local"));
+  g_assert_null (strstr (d, "vssdedup"));
+  g_free (d);
+
+  /* Passwords only in the real description; quotes escaped. */
+  g_free (o.provider);
+  o.provider = g_strdup ("local");
+  g_free (o.valkey);
+  o.valkey = g_strdup ("redis://u:s3cret@127.0.0.1:7000");
+  o.index = g_strdup ("we\"ird");
+  o.ttl = 3600;
+  o.window_duration = 1.5;
+  o.threshold = 0.15;
+  d = vss_ingest_describe_processing (&o, "cam1", TRUE);
+  g_assert_null (strstr (d, "s3cret"));
+  g_free (d);
+  d = vss_ingest_describe_processing (&o, "cam1", FALSE);
+  g_assert_nonnull (strstr (d, "s3cret"));
+  g_assert_nonnull (strstr (d, "index=\"we\\\"ird\""));
+  g_assert_nonnull (strstr (d, "ttl=3600"));
+  g_assert_nonnull (strstr (d, "window-duration=1500000000"));
+  g_assert_nonnull (strstr (d, "threshold=0.15"));
+  g_free (d);
+
+  /* The dry-run description parses into a real bin (threshold 0: only
+   * elements every build has). */
+  o.dry_run = TRUE;
+  o.threshold = 0;
+  d = vss_ingest_describe_processing (&o, "cam1", FALSE);
+  g_assert_nonnull (strstr (d, "fakesink name=sink"));
+  g_assert_null (strstr (d, "vsssink"));
+  {
+    GError *err = NULL;
+    GstElement *bin = gst_parse_bin_from_description_full (d, TRUE, NULL,
+        GST_PARSE_FLAG_FATAL_ERRORS, &err);
+    GstElement *e;
+    GstPad *pad;
+
+    g_assert_no_error (err);
+    pad = gst_element_get_static_pad (bin, "sink");
+    g_assert_nonnull (pad);
+    gst_object_unref (pad);
+    e = gst_bin_get_by_name (GST_BIN (bin), "embed");
+    g_assert_nonnull (e);
+    gst_object_unref (e);
+    gst_object_unref (bin);
+  }
+  g_free (d);
+  vss_ingest_options_clear (&o);
+}
+
+static void
+test_backoff (void)
+{
+  g_assert_cmpuint (vss_ingest_backoff_ms (0, 1000, 30000, 0.0), ==, 500);
+  g_assert_cmpuint (vss_ingest_backoff_ms (0, 1000, 30000, 1.0), ==, 1000);
+  g_assert_cmpuint (vss_ingest_backoff_ms (1, 1000, 30000, 1.0), ==, 2000);
+  g_assert_cmpuint (vss_ingest_backoff_ms (3, 1000, 30000, 0.0), ==, 4000);
+  /* Capped, and no overflow for silly attempt counts. */
+  g_assert_cmpuint (vss_ingest_backoff_ms (10, 1000, 30000, 1.0), ==, 30000);
+  g_assert_cmpuint (vss_ingest_backoff_ms (100000, 1000, 30000, 0.0), ==,
+      15000);
+  g_assert_cmpuint (vss_ingest_backoff_ms (2, 1000, 30000, 7.0), ==, 4000);
+}
+
+static void
+test_progress (void)
+{
+  VssIngestProgress p = { 0 };
+  gchar *s, *c;
+
+  c = vss_ingest_format_clock (3661);
+  g_assert_cmpstr (c, ==, "1:01:01");
+  g_free (c);
+  c = vss_ingest_format_clock (61.4);
+  g_assert_cmpstr (c, ==, "1:01");
+  g_free (c);
+  c = vss_ingest_format_clock (-1);
+  g_assert_cmpstr (c, ==, "--:--");
+  g_free (c);
+
+  /* File: percent and ETA from the media position. */
+  p.elapsed_s = 10;
+  p.position_s = 30;
+  p.duration_s = 60;
+  p.sampled = 30;
+  p.dropped = 12;
+  p.stored = 18;
+  s = vss_ingest_format_progress (&p);
+  g_assert_cmpstr (strstr (s, "ETA"), !=, NULL);
+  g_assert_true (g_str_has_prefix (s,
+          "[##########----------]  50%  0:30/1:00  ETA 0:10"));
+  g_assert_nonnull (strstr (s, "sampled 30"));
+  g_assert_nonnull (strstr (s, "duplicates 12"));
+  g_assert_nonnull (strstr (s, "stored 18"));
+  g_free (s);
+
+  /* Position beyond the duration never shows more than 100%. */
+  p.position_s = 70;
+  s = vss_ingest_format_progress (&p);
+  g_assert_true (g_str_has_prefix (s, "[####################] 100%"));
+  g_free (s);
+
+  /* Unknown duration. */
+  p.duration_s = -1;
+  p.position_s = 5;
+  s = vss_ingest_format_progress (&p);
+  g_assert_true (g_str_has_prefix (s, "0:05 of media"));
+  g_free (s);
+
+  /* Live: rate and counts. */
+  p.live = TRUE;
+  p.elapsed_s = 20;
+  p.sampled = 10;
+  p.reconnects = 2;
+  p.reconnecting = TRUE;
+  p.spooled = 3;
+  s = vss_ingest_format_progress (&p);
+  g_assert_true (g_str_has_prefix (s, "live 0:20  0.50 frames/s"));
+  g_assert_nonnull (strstr (s, "reconnects 2"));
+  g_assert_nonnull (strstr (s, "spooled 3"));
+  g_assert_nonnull (strstr (s, "(reconnecting)"));
+  g_free (s);
+
+  /* Dry run: no "stored". */
+  p.dry_run = TRUE;
+  s = vss_ingest_format_progress (&p);
+  g_assert_null (strstr (s, "stored"));
+  g_free (s);
+}
+
+static void
+test_exit_codes (void)
+{
+  VssIngestResult r[2] = { {0} };
+
+  r[0].input = r[1].input = "x";
+  r[0].stream_id = r[1].stream_id = "x";
+  g_assert_cmpint (vss_ingest_exit_code (r, 2, FALSE), ==, 0);
+  r[1].status = VSS_INGEST_STATUS_STOPPED;
+  g_assert_cmpint (vss_ingest_exit_code (r, 2, FALSE), ==, 0);
+  r[1].status = VSS_INGEST_STATUS_INTERRUPTED;
+  g_assert_cmpint (vss_ingest_exit_code (r, 2, FALSE), ==, 130);
+  r[0].spooled = 3;
+  r[0].replayed = 1;
+  g_assert_cmpint (vss_ingest_exit_code (r, 2, FALSE), ==, 5);
+  /* A dry run stores nothing, so nothing is "not stored". */
+  g_assert_cmpint (vss_ingest_exit_code (r, 2, TRUE), ==, 130);
+  r[0].replayed = 3;
+  r[0].failed = 1;
+  g_assert_cmpint (vss_ingest_exit_code (r, 2, FALSE), ==, 5);
+  r[1].status = VSS_INGEST_STATUS_INPUT_ERROR;
+  g_assert_cmpint (vss_ingest_exit_code (r, 2, FALSE), ==, 4);
+  r[0].status = VSS_INGEST_STATUS_FAILED;
+  g_assert_cmpint (vss_ingest_exit_code (r, 2, FALSE), ==, 1);
+}
+
+static void
+test_result (void)
+{
+  VssIngestResult r = { 0 };
+  json_t *j;
+  gchar *s;
+
+  r.input = "clip.mkv";
+  r.stream_id = "clip";
+  r.status = VSS_INGEST_STATUS_OK;
+  r.wall_s = 2.0;
+  r.media_s = 20.0;
+  r.decoded = 200;
+  r.sampled = 20;
+  r.dropped = 12;
+  r.kept = 8;
+  r.stored = 8;
+  j = vss_ingest_result_to_json (&r);
+  g_assert_cmpstr (json_string_value (json_object_get (j, "status")), ==,
+      "ok");
+  g_assert_true (json_is_null (json_object_get (j, "error")));
+  g_assert_cmpint (json_integer_value (json_object_get (j,
+              "frames_sampled")), ==, 20);
+  g_assert_cmpint (json_integer_value (json_object_get (j,
+              "duplicates_dropped")), ==, 12);
+  g_assert_cmpint (json_integer_value (json_object_get (j, "stored")), ==, 8);
+  json_decref (j);
+
+  s = vss_ingest_format_result (&r, FALSE);
+  g_assert_nonnull (strstr (s, "20 frames sampled of 200 decoded"));
+  g_assert_nonnull (strstr (s, "10.0x real time"));
+  g_assert_nonnull (strstr (s, "12 duplicates dropped"));
+  g_assert_nonnull (strstr (s, "8 stored"));
+  g_free (s);
+
+  r.status = VSS_INGEST_STATUS_FAILED;
+  r.error = "boom";
+  s = vss_ingest_format_result (&r, TRUE);
+  g_assert_nonnull (strstr (s, "dry run"));
+  g_assert_true (g_str_has_suffix (s, "failed: boom"));
+  g_free (s);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/ingest/stream-id", test_stream_id);
+  g_test_add_func ("/ingest/inputs", test_inputs);
+  g_test_add_func ("/ingest/frames-uri", test_frames_uri);
+  g_test_add_func ("/ingest/options", test_options_check);
+  g_test_add_func ("/ingest/describe", test_describe);
+  g_test_add_func ("/ingest/backoff", test_backoff);
+  g_test_add_func ("/ingest/progress", test_progress);
+  g_test_add_func ("/ingest/exit-codes", test_exit_codes);
+  g_test_add_func ("/ingest/result", test_result);
+  return g_test_run ();
+}

@@ -1,0 +1,266 @@
+/* gst-vss tests: helpers for end-to-end tests
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#define _GNU_SOURCE
+#include <link.h>
+#include <signal.h>
+#include <string.h>
+#include <glib/gstdio.h>
+#include "vss-e2e.h"
+
+gchar *
+vss_e2e_build_path (const gchar * rel)
+{
+  const gchar *root = g_getenv ("VSS_BUILD_ROOT");
+  gchar *p = g_build_filename (root ? root : ".", rel, NULL);
+
+  if (!g_file_test (p, G_FILE_TEST_IS_EXECUTABLE))
+    g_error ("%s is missing (VSS_BUILD_ROOT=%s): build the project with "
+        "-Dtests=enabled first", p, root ? root : "(unset)");
+  return p;
+}
+
+guint16
+vss_e2e_free_port (void)
+{
+  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_TCP, NULL);
+  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *a = g_inet_socket_address_new (lo, 0);
+  GSocketAddress *bound;
+  guint16 port;
+
+  g_assert_nonnull (s);
+  g_assert_true (g_socket_bind (s, a, FALSE, NULL));
+  bound = g_socket_get_local_address (s, NULL);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_object_unref (bound);
+  g_object_unref (a);
+  g_object_unref (lo);
+  g_socket_close (s, NULL);
+  g_object_unref (s);
+  return port;
+}
+
+gchar *
+vss_e2e_make_clip (const gchar * dir, const gchar * name,
+    const gchar * const *extra_args)
+{
+  gchar *clip = g_build_filename (dir, name, NULL);
+  gchar *truth = g_strconcat (clip, ".json", NULL);
+  gchar *tool;
+  GPtrArray *argv;
+  GError *err = NULL;
+  gint status = 0;
+  gchar *out = NULL, *errtxt = NULL;
+
+  if (g_file_test (clip, G_FILE_TEST_IS_REGULAR)
+      && g_file_test (truth, G_FILE_TEST_IS_REGULAR)) {
+    g_free (truth);
+    return clip;
+  }
+  tool = vss_e2e_build_path ("tools/vss-make-clip");
+  argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, tool);
+  g_ptr_array_add (argv, (gpointer) "--output");
+  g_ptr_array_add (argv, clip);
+  g_ptr_array_add (argv, (gpointer) "--truth");
+  g_ptr_array_add (argv, truth);
+  for (guint i = 0; extra_args && extra_args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) extra_args[i]);
+  g_ptr_array_add (argv, NULL);
+  if (!g_spawn_sync (NULL, (gchar **) argv->pdata, NULL, G_SPAWN_DEFAULT,
+          NULL, NULL, &out, &errtxt, &status, &err))
+    g_error ("cannot run vss-make-clip: %s", err->message);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("vss-make-clip failed (it needs the wallpaper packages of "
+        "tools/install-deps.sh): %s%s", out, errtxt);
+  g_free (out);
+  g_free (errtxt);
+  g_ptr_array_unref (argv);
+  g_free (tool);
+  g_free (truth);
+  return clip;
+}
+
+VssE2eRtsp *
+vss_e2e_rtsp_start (const gchar * clip, guint16 port, gboolean loop)
+{
+  gchar *tool = vss_e2e_build_path ("tests/servers/vss-rtsp-server");
+  gchar *port_s = g_strdup_printf ("%u", port);
+  const gchar *argv[] = { tool, "--clip", clip, "--port", port_s,
+    "--exit-on-stdin-eof", loop ? "--loop" : NULL, NULL
+  };
+  VssE2eRtsp *s = g_new0 (VssE2eRtsp, 1);
+  GDataInputStream *in;
+  GError *err = NULL;
+  const gchar *p;
+
+  /* stdin is a pipe: the server dies with the test. */
+  s->proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDIN_PIPE |
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err);
+  if (s->proc == NULL)
+    g_error ("cannot start vss-rtsp-server: %s", err->message);
+  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->proc));
+  s->url = g_data_input_stream_read_line (in, NULL, NULL, &err);
+  g_object_unref (in);
+  if (s->url == NULL)
+    g_error ("vss-rtsp-server did not start on port %u: %s", port,
+        err ? err->message : "no URL printed");
+  p = strrchr (s->url, ':');
+  g_assert_nonnull (p);
+  s->port = (guint16) g_ascii_strtoull (p + 1, NULL, 10);
+  g_free (tool);
+  g_free (port_s);
+  return s;
+}
+
+void
+vss_e2e_rtsp_stop (VssE2eRtsp * s)
+{
+  if (s == NULL)
+    return;
+  g_subprocess_send_signal (s->proc, SIGTERM);
+  g_subprocess_wait (s->proc, NULL, NULL);
+  g_object_unref (s->proc);
+  g_free (s->url);
+  g_free (s);
+}
+
+GSubprocess *
+vss_e2e_ingest_spawn (const gchar * const *args, GSubprocessFlags extra_flags)
+{
+  gchar *tool = vss_e2e_build_path ("tools/vss-ingest");
+  GPtrArray *argv = g_ptr_array_new ();
+  GSubprocess *p;
+  GError *err = NULL;
+
+  g_ptr_array_add (argv, tool);
+  for (guint i = 0; args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  p = g_subprocess_newv ((const gchar * const *) argv->pdata,
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE |
+      extra_flags, &err);
+  if (p == NULL)
+    g_error ("cannot run vss-ingest: %s", err->message);
+  g_ptr_array_unref (argv);
+  g_free (tool);
+  return p;
+}
+
+gint
+vss_e2e_ingest_wait (GSubprocess * p, json_t ** json, gchar ** out_text,
+    gchar ** err_text)
+{
+  gchar *out = NULL, *errt = NULL;
+  GError *err = NULL;
+  gint status;
+
+  if (!g_subprocess_communicate_utf8 (p, NULL, NULL, &out, &errt, &err))
+    g_error ("vss-ingest: %s", err->message);
+  if (!g_subprocess_get_if_exited (p))
+    g_error ("vss-ingest was killed by signal %d; stderr:\n%s",
+        g_subprocess_get_term_sig (p), errt);
+  status = g_subprocess_get_exit_status (p);
+  g_printerr ("vss-ingest exited with %d; stderr:\n%s\n", status, errt);
+  if (json != NULL) {
+    json_error_t jerr;
+    *json = json_loads (out, 0, &jerr);
+  }
+  if (out_text)
+    *out_text = out;
+  else
+    g_free (out);
+  if (err_text)
+    *err_text = errt;
+  else
+    g_free (errt);
+  return status;
+}
+
+gint
+vss_e2e_ingest_run (const gchar * const *args, json_t ** json,
+    gchar ** out_text, gchar ** err_text)
+{
+  GSubprocess *p = vss_e2e_ingest_spawn (args, 0);
+  gint status = vss_e2e_ingest_wait (p, json, out_text, err_text);
+
+  g_object_unref (p);
+  return status;
+}
+
+json_int_t
+vss_e2e_input_int (json_t * summary, guint input, const gchar * field)
+{
+  json_t *in = json_array_get (json_object_get (summary, "inputs"), input);
+  json_t *v = json_object_get (in, field);
+
+  if (!json_is_integer (v))
+    g_error ("summary has no integer %s for input %u", field, input);
+  return json_integer_value (v);
+}
+
+const gchar *
+vss_e2e_input_str (json_t * summary, guint input, const gchar * field)
+{
+  json_t *in = json_array_get (json_object_get (summary, "inputs"), input);
+
+  return json_string_value (json_object_get (in, field));
+}
+
+static int
+find_asan (struct dl_phdr_info *info, size_t size, void *data)
+{
+  if (info->dlpi_name != NULL && strstr (info->dlpi_name, "libasan.so")) {
+    *(gchar **) data = g_strdup (info->dlpi_name);
+    return 1;
+  }
+  return 0;
+}
+
+/* In a sanitizer build, our module is instrumented too, and a server that is
+ * not can only load it with the ASan runtime preloaded. */
+gchar *
+vss_e2e_asan_runtime (void)
+{
+  gchar *asan = NULL;
+
+  dl_iterate_phdr (find_asan, &asan);
+  return asan;
+}
+
+void
+vss_e2e_env_for_module_server (VssE2eEnv * saved)
+{
+  gchar *asan = vss_e2e_asan_runtime ();
+
+  memset (saved, 0, sizeof (*saved));
+  if (asan == NULL)
+    return;
+  saved->changed = TRUE;
+  saved->ld_preload = g_strdup (g_getenv ("LD_PRELOAD"));
+  saved->asan_options = g_strdup (g_getenv ("ASAN_OPTIONS"));
+  g_setenv ("LD_PRELOAD", asan, TRUE);
+  /* The server's own allocations at exit are not ours to judge. */
+  g_setenv ("ASAN_OPTIONS", "detect_leaks=0", TRUE);
+  g_free (asan);
+}
+
+void
+vss_e2e_env_restore (VssE2eEnv * saved)
+{
+  if (!saved->changed)
+    return;
+  if (saved->ld_preload)
+    g_setenv ("LD_PRELOAD", saved->ld_preload, TRUE);
+  else
+    g_unsetenv ("LD_PRELOAD");
+  if (saved->asan_options)
+    g_setenv ("ASAN_OPTIONS", saved->asan_options, TRUE);
+  else
+    g_unsetenv ("ASAN_OPTIONS");
+  g_free (saved->ld_preload);
+  g_free (saved->asan_options);
+  memset (saved, 0, sizeof (*saved));
+}

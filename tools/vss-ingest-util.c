@@ -1,0 +1,611 @@
+/* gst-vss: vss-ingest — inputs, pipeline description, progress, summary
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <math.h>
+#include <string.h>
+#include <gst/gst.h>
+#include "gstvssurl.h"
+#include "vss-ingest-util.h"
+
+void
+vss_ingest_options_init (VssIngestOptions * o)
+{
+  memset (o, 0, sizeof (*o));
+  o->interval = 1.0;
+  o->provider = g_strdup ("local");
+  o->threshold = 0.2;
+  o->window = 10000;
+  o->valkey = g_strdup (VSS_INGEST_DEFAULT_VALKEY);
+  o->jpeg_quality = 85;
+  o->rtsp_transport = g_strdup ("auto");
+}
+
+void
+vss_ingest_options_clear (VssIngestOptions * o)
+{
+  g_free (o->provider);
+  g_free (o->model);
+  g_free (o->region);
+  g_free (o->valkey);
+  g_free (o->index);
+  g_free (o->key_prefix);
+  g_free (o->frames);
+  g_free (o->spool_dir);
+  g_free (o->rtsp_transport);
+  memset (o, 0, sizeof (*o));
+}
+
+/* Values go into a gst-launch description: refuse what cannot be quoted
+ * there rather than build a pipeline that means something else. */
+static gboolean
+check_text (const gchar * what, const gchar * v, GError ** error)
+{
+  if (v == NULL)
+    return TRUE;
+  if (!g_utf8_validate (v, -1, NULL) || strpbrk (v, "\n\r") != NULL) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "%s must be one line of UTF-8 text", what);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+vss_ingest_options_check (const VssIngestOptions * o, GError ** error)
+{
+  const gchar *msg = NULL;
+
+  if (!(o->interval > 0 && o->interval <= 3600))
+    msg = "--interval must be more than 0 and at most 3600 seconds";
+  else if (g_strcmp0 (o->provider, "local") != 0
+      && g_strcmp0 (o->provider, "bedrock") != 0)
+    msg = "--provider must be local or bedrock";
+  else if (!(o->threshold >= 0 && o->threshold <= 2))
+    msg = "--threshold must be 0 (no dedup) to 2";
+  else if (o->window < 0)
+    msg = "--window must be 0 (no limit) or more";
+  else if (!(o->window_duration >= 0))
+    msg = "--window-duration must be 0 (no age limit) or more";
+  else if (o->jpeg_quality < 1 || o->jpeg_quality > 100)
+    msg = "--jpeg-quality must be 1..100";
+  else if (o->ttl < 0)
+    msg = "--ttl must be 0 (keep) or more seconds";
+  else if (o->dimension != 0 && o->dimension != 256 && o->dimension != 384
+      && o->dimension != 1024)
+    msg = "--dimension must be 256, 384 or 1024";
+  else if (g_strcmp0 (o->rtsp_transport, "auto") != 0
+      && g_strcmp0 (o->rtsp_transport, "tcp") != 0
+      && g_strcmp0 (o->rtsp_transport, "udp") != 0)
+    msg = "--rtsp-transport must be auto, tcp or udp";
+  if (msg != NULL) {
+    g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, msg);
+    return FALSE;
+  }
+  return check_text ("--valkey", o->valkey, error)
+      && check_text ("--index", o->index, error)
+      && check_text ("--key-prefix", o->key_prefix, error)
+      && check_text ("--frames", o->frames, error)
+      && check_text ("--spool-dir", o->spool_dir, error)
+      && check_text ("--model", o->model, error)
+      && check_text ("--region", o->region, error);
+}
+
+void
+vss_ingest_input_clear (VssIngestInput * in)
+{
+  g_free (in->uri);
+  g_free (in->device);
+  g_free (in->local_path);
+  g_free (in->default_stream_id);
+  memset (in, 0, sizeof (*in));
+}
+
+gchar *
+vss_ingest_stream_id_sanitize (const gchar * text)
+{
+  GString *s = g_string_new (NULL);
+  const gchar *p;
+
+  for (p = text ? text : ""; *p && s->len < 64; p++) {
+    gchar c = *p;
+    if (g_ascii_isalnum (c) || c == '_' || c == '-')
+      g_string_append_c (s, g_ascii_tolower (c));
+    else if (s->len > 0 && s->str[s->len - 1] != '-')
+      g_string_append_c (s, '-');
+  }
+  while (s->len > 0 && s->str[s->len - 1] == '-')
+    g_string_truncate (s, s->len - 1);
+  if (s->len == 0)
+    g_string_assign (s, "stream");
+  return g_string_free (s, FALSE);
+}
+
+/* Stream ids go into keys (frame:<stream>:<id>), object paths and a TAG
+ * field: letters, digits, '-' and '_' only. */
+gboolean
+vss_ingest_stream_id_is_valid (const gchar * id)
+{
+  gsize n = id ? strlen (id) : 0;
+
+  if (n == 0 || n > 64)
+    return FALSE;
+  for (gsize i = 0; i < n; i++)
+    if (!g_ascii_isalnum (id[i]) && id[i] != '-' && id[i] != '_')
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+scheme_is_live (const gchar * scheme)
+{
+  static const gchar *live[] = { "rtsp", "rtsps", "rtspt", "rtspu", "rtsph",
+    "rtmp", "rtmps", "srt", "udp", "rtp", "v4l2", NULL
+  };
+  return scheme != NULL && g_strv_contains (live, scheme);
+}
+
+static gchar *
+basename_no_ext (const gchar * path)
+{
+  gchar *base = g_path_get_basename (path);
+  gchar *dot = strrchr (base, '.');
+  gchar *id;
+
+  if (dot != NULL && dot != base)
+    *dot = '\0';
+  id = vss_ingest_stream_id_sanitize (base);
+  g_free (base);
+  return id;
+}
+
+gboolean
+vss_ingest_input_resolve (const gchar * arg, gboolean force_live,
+    VssIngestInput * out, GError ** error)
+{
+  memset (out, 0, sizeof (*out));
+  if (arg == NULL || *arg == '\0') {
+    g_set_error_literal (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+        "empty input");
+    return FALSE;
+  }
+
+  if (g_str_has_prefix (arg, "/dev/video") || g_str_has_prefix (arg,
+          "v4l2://")) {
+    const gchar *dev = arg;
+    if (g_str_has_prefix (arg, "v4l2://"))
+      dev = arg + strlen ("v4l2://");
+    if (*dev == '\0')
+      dev = "/dev/video0";
+    out->kind = VSS_INGEST_INPUT_V4L2;
+    out->device = g_strdup (dev);
+    out->live = TRUE;
+    out->default_stream_id = vss_ingest_stream_id_sanitize (strrchr (dev,
+            '/') ? strrchr (dev, '/') + 1 : dev);
+    return TRUE;
+  }
+
+  out->kind = VSS_INGEST_INPUT_URI;
+  /* An existing file wins over a URI reading (a file may be called a:b). */
+  if (!g_file_test (arg, G_FILE_TEST_EXISTS) && gst_uri_is_valid (arg)) {
+    GstUri *u = gst_uri_from_string (arg);
+    const gchar *scheme = u ? gst_uri_get_scheme (u) : NULL;
+
+    if (u == NULL) {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+          "%s: not a valid URI", arg);
+      return FALSE;
+    }
+    out->uri = g_strdup (arg);
+    out->live = force_live || scheme_is_live (scheme);
+    if (g_ascii_strcasecmp (scheme, "file") == 0) {
+      out->local_path = g_filename_from_uri (arg, NULL, error);
+      if (out->local_path == NULL) {
+        gst_uri_unref (u);
+        vss_ingest_input_clear (out);
+        return FALSE;
+      }
+      if (!g_file_test (out->local_path, G_FILE_TEST_IS_REGULAR)) {
+        g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+            "%s: no such file", out->local_path);
+        gst_uri_unref (u);
+        vss_ingest_input_clear (out);
+        return FALSE;
+      }
+      out->default_stream_id = basename_no_ext (out->local_path);
+    } else if (out->live) {
+      /* A camera is its host and path: rtsp://cam1:554/live -> cam1-live. */
+      gchar *path = gst_uri_get_path (u);
+      gchar *t = g_strdup_printf ("%s%s", gst_uri_get_host (u) ?
+          gst_uri_get_host (u) : "", path ? path : "");
+      out->default_stream_id = vss_ingest_stream_id_sanitize (t);
+      g_free (t);
+      g_free (path);
+    } else {
+      gchar *path = gst_uri_get_path (u);
+      out->default_stream_id = (path && strlen (path) > 1) ?
+          basename_no_ext (path) : vss_ingest_stream_id_sanitize
+          (gst_uri_get_host (u));
+      g_free (path);
+    }
+    gst_uri_unref (u);
+    return TRUE;
+  }
+
+  if (!g_file_test (arg, G_FILE_TEST_EXISTS)) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+        "%s: no such file (give a video file, a URI such as rtsp://host/path, "
+        "or a /dev/videoN camera)", arg);
+    return FALSE;
+  }
+  if (!g_file_test (arg, G_FILE_TEST_IS_REGULAR)) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_ISDIR,
+        "%s: not a regular file", arg);
+    return FALSE;
+  }
+  if (g_path_is_absolute (arg)) {
+    out->local_path = g_strdup (arg);
+  } else {
+    gchar *cwd = g_get_current_dir ();
+    out->local_path = g_build_filename (cwd, arg, NULL);
+    g_free (cwd);
+  }
+  out->uri = gst_filename_to_uri (out->local_path, error);
+  if (out->uri == NULL) {
+    vss_ingest_input_clear (out);
+    return FALSE;
+  }
+  out->live = force_live;
+  out->default_stream_id = basename_no_ext (out->local_path);
+  return TRUE;
+}
+
+gchar *
+vss_ingest_frames_to_uri (const gchar * frames, GError ** error)
+{
+  gchar *abs, *uri;
+
+  if (frames == NULL || *frames == '\0')
+    frames = VSS_INGEST_DEFAULT_FRAMES_DIR;
+  if (g_str_has_prefix (frames, "s3://"))
+    return g_strdup (frames);
+  if (g_str_has_prefix (frames, "file://")) {
+    if (!g_str_has_prefix (frames, "file:///")) {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+          "--frames %s: a file:// location needs an absolute path "
+          "(file:///dir)", frames);
+      return NULL;
+    }
+    return g_strdup (frames);
+  }
+  if (strstr (frames, "://") != NULL) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+        "--frames %s: give a folder, file:///folder or s3://bucket/prefix",
+        frames);
+    return NULL;
+  }
+  if (g_path_is_absolute (frames)) {
+    abs = g_canonicalize_filename (frames, NULL);
+  } else {
+    gchar *cwd = g_get_current_dir ();
+    abs = g_canonicalize_filename (frames, cwd);
+    g_free (cwd);
+  }
+  /* Plain file:// + path: the sink reads the path after the scheme. */
+  uri = g_strconcat ("file://", abs, NULL);
+  g_free (abs);
+  return uri;
+}
+
+/* A property value in a gst-launch description, in double quotes. */
+static void
+append_prop (GString * s, const gchar * name, const gchar * value)
+{
+  g_string_append_printf (s, " %s=\"", name);
+  for (const gchar * p = value; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      g_string_append_c (s, '\\');
+    g_string_append_c (s, *p);
+  }
+  g_string_append_c (s, '"');
+}
+
+static void
+append_double (GString * s, const gchar * name, gdouble v)
+{
+  gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  g_string_append_printf (s, " %s=%s", name,
+      g_ascii_formatd (buf, sizeof (buf), "%.6g", v));
+}
+
+#define BEDROCK_DEFAULT_MODEL "amazon.titan-embed-image-v1"
+
+/**
+ * vss_ingest_describe_processing:
+ * @for_display: hide the Valkey password (for --print-pipeline and logs)
+ *
+ * The one description of what follows the decoder, in gst-launch syntax.
+ * Frames arrive already sampled (one every --interval, by the runner's pad
+ * probe on the decoder's output, so nothing is converted that is dropped):
+ *
+ *   queue ! videoconvert ! vssembed provider=local ! vssdedup ! jpegenc
+ *     [! vssembed provider=bedrock] ! vsssink
+ *
+ * With --provider bedrock the local embedding only serves dedup and Bedrock
+ * embeds the survivors, from the JPEG already made for the store (two-stage
+ * dedup: fewer Bedrock calls, one encode). --threshold 0 leaves dedup out.
+ * --dry-run ends in a fakesink.
+ */
+gchar *
+vss_ingest_describe_processing (const VssIngestOptions * o,
+    const gchar * stream_id, gboolean for_display)
+{
+  GString *s = g_string_new (NULL);
+  gboolean bedrock = g_strcmp0 (o->provider, "bedrock") == 0;
+  gboolean dedup = o->threshold > 0;
+
+  /* The queue decouples decoding from embedding and storing (two threads),
+   * and bounds what is in between. */
+  g_string_append (s, "queue name=sampled max-size-buffers=4 "
+      "max-size-bytes=0 max-size-time=0 ! videoconvert");
+  if (!bedrock || dedup)
+    g_string_append (s, " ! vssembed name=embed provider=local");
+  if (dedup) {
+    g_string_append (s, " ! vssdedup name=dedup");
+    append_double (s, "threshold", o->threshold);
+    g_string_append_printf (s, " window-size=%d", o->window);
+    if (o->window_duration > 0)
+      g_string_append_printf (s, " window-duration=%" G_GUINT64_FORMAT,
+          (guint64) (o->window_duration * GST_SECOND));
+  }
+  g_string_append_printf (s, " ! jpegenc quality=%d", o->jpeg_quality);
+  if (bedrock) {
+    g_string_append (s, " ! vssembed name=embed-bedrock provider=bedrock");
+    if (o->model)
+      append_prop (s, "model", o->model);
+    if (o->dimension)
+      g_string_append_printf (s, " dimension=%d", o->dimension);
+    if (o->region)
+      append_prop (s, "region", o->region);
+  }
+  if (o->dry_run) {
+    g_string_append (s, " ! fakesink name=sink sync=false");
+  } else {
+    gchar *valkey = for_display ? vss_valkey_url_mask (o->valkey) :
+        g_strdup (o->valkey);
+
+    g_string_append (s, " ! vsssink name=sink sync=false");
+    append_prop (s, "valkey", valkey);
+    g_free (valkey);
+    if (o->index)
+      append_prop (s, "index", o->index);
+    if (o->key_prefix)
+      append_prop (s, "key-prefix", o->key_prefix);
+    append_prop (s, "stream-id", stream_id);
+    append_prop (s, "frames", o->frames ? o->frames :
+        VSS_INGEST_DEFAULT_FRAMES_DIR);
+    if (o->ttl > 0)
+      g_string_append_printf (s, " ttl=%d", o->ttl);
+    if (o->spool_dir)
+      append_prop (s, "spool-dir", o->spool_dir);
+    if (o->region && o->frames && g_str_has_prefix (o->frames, "s3://"))
+      append_prop (s, "region", o->region);
+    if (bedrock)
+      append_prop (s, "model", o->model ? o->model : BEDROCK_DEFAULT_MODEL);
+  }
+  return g_string_free (s, FALSE);
+}
+
+gchar *
+vss_ingest_describe_source (const VssIngestInput * in,
+    const VssIngestOptions * o)
+{
+  GString *s = g_string_new (NULL);
+
+  if (in->kind == VSS_INGEST_INPUT_V4L2) {
+    append_prop (s, "v4l2src device", in->device);
+    g_string_erase (s, 0, 1);
+    g_string_append (s, " ! decodebin");
+  } else {
+    append_prop (s, "uridecodebin uri", in->uri);
+    g_string_erase (s, 0, 1);
+    g_string_append (s, " caps=\"video/x-raw(ANY)\" expose-all-streams=false");
+    if (in->live && g_str_has_prefix (in->uri, "rtsp")
+        && g_strcmp0 (o->rtsp_transport, "auto") != 0)
+      g_string_append_printf (s, " (rtspsrc protocols=%s)",
+          o->rtsp_transport);
+  }
+  return g_string_free (s, FALSE);
+}
+
+/* Exponential backoff with "equal jitter": half the delay fixed, half
+ * random, so that many ingesters of one camera do not retry in step. */
+guint
+vss_ingest_backoff_ms (guint attempt, guint initial_ms, guint max_ms,
+    gdouble random01)
+{
+  gdouble d = initial_ms;
+
+  for (guint i = 0; i < attempt && d < max_ms; i++)
+    d *= 2;
+  d = MIN (d, (gdouble) max_ms);
+  random01 = CLAMP (random01, 0.0, 1.0);
+  return (guint) (d / 2 + random01 * d / 2);
+}
+
+gchar *
+vss_ingest_format_clock (gdouble seconds)
+{
+  guint64 t;
+
+  if (!(seconds >= 0) || isinf (seconds))
+    return g_strdup ("--:--");
+  t = (guint64) (seconds + 0.5);
+  if (t >= 3600)
+    return g_strdup_printf ("%" G_GUINT64_FORMAT ":%02u:%02u", t / 3600,
+        (guint) (t / 60 % 60), (guint) (t % 60));
+  return g_strdup_printf ("%u:%02u", (guint) (t / 60), (guint) (t % 60));
+}
+
+gchar *
+vss_ingest_format_progress (const VssIngestProgress * p)
+{
+  GString *s = g_string_new (NULL);
+  gchar *a, *b;
+
+  if (p->live) {
+    a = vss_ingest_format_clock (p->elapsed_s);
+    g_string_append_printf (s, "live %s  %.2f frames/s", a,
+        p->elapsed_s > 0 ? p->sampled / p->elapsed_s : 0.0);
+    g_free (a);
+  } else if (p->duration_s > 0) {
+    gdouble f = CLAMP (p->position_s / p->duration_s, 0.0, 1.0);
+    gdouble eta = f > 0 ? p->elapsed_s * (1 - f) / f : -1;
+    gint filled = (gint) (f * 20);
+
+    a = vss_ingest_format_clock (p->position_s);
+    b = vss_ingest_format_clock (p->duration_s);
+    g_string_append_c (s, '[');
+    for (gint i = 0; i < 20; i++)
+      g_string_append_c (s, i < filled ? '#' : '-');
+    g_string_append_printf (s, "] %3d%%  %s/%s", (gint) (f * 100), a, b);
+    g_free (a);
+    g_free (b);
+    a = vss_ingest_format_clock (eta);
+    g_string_append_printf (s, "  ETA %s", a);
+    g_free (a);
+  } else {
+    a = vss_ingest_format_clock (p->position_s);
+    g_string_append_printf (s, "%s of media", a);
+    g_free (a);
+  }
+  g_string_append_printf (s, "  sampled %" G_GUINT64_FORMAT, p->sampled);
+  if (p->dropped)
+    g_string_append_printf (s, "  duplicates %" G_GUINT64_FORMAT, p->dropped);
+  if (!p->dry_run)
+    g_string_append_printf (s, "  stored %" G_GUINT64_FORMAT, p->stored);
+  if (p->spooled)
+    g_string_append_printf (s, "  spooled %" G_GUINT64_FORMAT, p->spooled);
+  if (p->failed)
+    g_string_append_printf (s, "  failed %" G_GUINT64_FORMAT, p->failed);
+  if (p->reconnects)
+    g_string_append_printf (s, "  reconnects %" G_GUINT64_FORMAT,
+        p->reconnects);
+  if (p->reconnecting)
+    g_string_append (s, "  (reconnecting)");
+  return g_string_free (s, FALSE);
+}
+
+const gchar *
+vss_ingest_status_to_string (VssIngestStatus s)
+{
+  switch (s) {
+    case VSS_INGEST_STATUS_OK:
+      return "ok";
+    case VSS_INGEST_STATUS_STOPPED:
+      return "stopped";
+    case VSS_INGEST_STATUS_INTERRUPTED:
+      return "interrupted";
+    case VSS_INGEST_STATUS_INPUT_ERROR:
+      return "input-error";
+    case VSS_INGEST_STATUS_FAILED:
+      return "failed";
+  }
+  return "failed";
+}
+
+/* The worst outcome wins: a failure, then an input that could not be read,
+ * then frames not stored, then an interruption. */
+VssIngestExit
+vss_ingest_exit_code (const VssIngestResult * results, guint n_results,
+    gboolean dry_run)
+{
+  gboolean failed = FALSE, input = FALSE, lost = FALSE, interrupted = FALSE;
+
+  for (guint i = 0; i < n_results; i++) {
+    const VssIngestResult *r = &results[i];
+    failed |= r->status == VSS_INGEST_STATUS_FAILED;
+    input |= r->status == VSS_INGEST_STATUS_INPUT_ERROR;
+    interrupted |= r->status == VSS_INGEST_STATUS_INTERRUPTED;
+    if (!dry_run)
+      lost |= r->failed > 0 || r->spooled > r->replayed;
+  }
+  if (failed)
+    return VSS_INGEST_EXIT_FAILED;
+  if (input)
+    return VSS_INGEST_EXIT_INPUT;
+  if (lost)
+    return VSS_INGEST_EXIT_NOT_STORED;
+  if (interrupted)
+    return VSS_INGEST_EXIT_INTERRUPTED;
+  return VSS_INGEST_EXIT_OK;
+}
+
+json_t *
+vss_ingest_result_to_json (const VssIngestResult * r)
+{
+  json_t *o = json_object ();
+
+  json_object_set_new (o, "input", json_string (r->input));
+  json_object_set_new (o, "stream_id", json_string (r->stream_id));
+  json_object_set_new (o, "live", json_boolean (r->live));
+  json_object_set_new (o, "status",
+      json_string (vss_ingest_status_to_string (r->status)));
+  json_object_set_new (o, "error", r->error ? json_string (r->error) :
+      json_null ());
+  json_object_set_new (o, "wall_seconds", json_real (round (r->wall_s * 1000)
+          / 1000));
+  json_object_set_new (o, "media_seconds", json_real (round (r->media_s *
+              1000) / 1000));
+  json_object_set_new (o, "frames_decoded", json_integer (r->decoded));
+  json_object_set_new (o, "frames_sampled", json_integer (r->sampled));
+  json_object_set_new (o, "duplicates_dropped", json_integer (r->dropped));
+  json_object_set_new (o, "frames_kept", json_integer (r->kept));
+  json_object_set_new (o, "stored", json_integer (r->stored));
+  json_object_set_new (o, "spooled", json_integer (r->spooled));
+  json_object_set_new (o, "replayed", json_integer (r->replayed));
+  json_object_set_new (o, "retried", json_integer (r->retried));
+  json_object_set_new (o, "failed", json_integer (r->failed));
+  json_object_set_new (o, "reconnects", json_integer (r->reconnects));
+  json_object_set_new (o, "connections", json_integer (r->connections));
+  json_object_set_new (o, "errors", json_integer (r->errors));
+  return o;
+}
+
+gchar *
+vss_ingest_format_result (const VssIngestResult * r, gboolean dry_run)
+{
+  GString *s = g_string_new (NULL);
+
+  g_string_append_printf (s, "%s (stream %s): %" G_GUINT64_FORMAT
+      " frames sampled of %" G_GUINT64_FORMAT " decoded in %.1f s",
+      r->input, r->stream_id, r->sampled, r->decoded, r->wall_s);
+  if (!r->live && r->media_s > 0)
+    g_string_append_printf (s, " (%.1f s of video, %.1fx real time)",
+        r->media_s, r->wall_s > 0 ? r->media_s / r->wall_s : 0.0);
+  g_string_append_printf (s, "; %" G_GUINT64_FORMAT " duplicates dropped",
+      r->dropped);
+  if (dry_run)
+    g_string_append_printf (s, "; %" G_GUINT64_FORMAT " kept (dry run: "
+        "nothing stored)", r->kept);
+  else
+    g_string_append_printf (s, "; %" G_GUINT64_FORMAT " stored, %"
+        G_GUINT64_FORMAT " spooled (%" G_GUINT64_FORMAT " replayed), %"
+        G_GUINT64_FORMAT " failed", r->stored, r->spooled, r->replayed,
+        r->failed);
+  if (r->live)
+    g_string_append_printf (s, "; %" G_GUINT64_FORMAT " reconnect attempts, %"
+        G_GUINT64_FORMAT " connections", r->reconnects, r->connections);
+  if (r->errors)
+    g_string_append_printf (s, "; %" G_GUINT64_FORMAT " errors", r->errors);
+  if (r->status != VSS_INGEST_STATUS_OK)
+    g_string_append_printf (s, "; %s", vss_ingest_status_to_string
+        (r->status));
+  if (r->error)
+    g_string_append_printf (s, ": %s", r->error);
+  return g_string_free (s, FALSE);
+}

@@ -1,0 +1,147 @@
+/* gst-vss: vss-ingest — the parts that need no pipeline (inputs, the
+ * pipeline description, backoff, progress line, summary, exit codes)
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Kept apart from the runner so that tests check them without a terminal,
+ * a server or a stream.
+ */
+#pragma once
+
+#include <glib.h>
+#include <jansson.h>
+
+G_BEGIN_DECLS
+
+#define VSS_INGEST_DEFAULT_VALKEY "redis://127.0.0.1:6379"
+#define VSS_INGEST_DEFAULT_FRAMES_DIR "vss-frames"
+
+/* Exit codes, documented in --help and the README. */
+typedef enum
+{
+  VSS_INGEST_EXIT_OK = 0,
+  VSS_INGEST_EXIT_FAILED = 1,   /* the pipeline failed (decoder, store, ...) */
+  VSS_INGEST_EXIT_USAGE = 2,    /* bad command line */
+  VSS_INGEST_EXIT_VALKEY = 3,   /* Valkey unreachable or without search */
+  VSS_INGEST_EXIT_INPUT = 4,    /* an input could not be opened */
+  VSS_INGEST_EXIT_NOT_STORED = 5,       /* done, but frames failed or are
+                                         * still in the spool */
+  VSS_INGEST_EXIT_INTERRUPTED = 130,    /* stopped by SIGINT or SIGTERM */
+} VssIngestExit;
+
+typedef enum
+{
+  VSS_INGEST_INPUT_URI,         /* uridecodebin: files, http, rtsp */
+  VSS_INGEST_INPUT_V4L2,        /* v4l2src device=... ! decodebin */
+} VssIngestInputKind;
+
+typedef struct
+{
+  VssIngestInputKind kind;
+  gchar *uri;                   /* URI kind */
+  gchar *device;                /* V4L2 kind */
+  gchar *local_path;            /* file:// inputs: the file */
+  gboolean live;                /* reconnect when it drops */
+  gchar *default_stream_id;
+} VssIngestInput;
+
+typedef struct
+{
+  gdouble interval;             /* seconds between samples */
+  gchar *provider;              /* local | bedrock */
+  gchar *model;                 /* bedrock model (NULL: the element's) */
+  gint dimension;               /* bedrock dimension (0: the element's) */
+  gchar *region;                /* bedrock region (NULL: environment) */
+  gdouble threshold;            /* dedup threshold, 0: no dedup */
+  gint window;                  /* dedup window size */
+  gdouble window_duration;      /* seconds, 0: no age limit */
+  gchar *valkey;                /* URL */
+  gchar *index;                 /* NULL: the sink's default */
+  gchar *key_prefix;            /* NULL: the sink's default */
+  gchar *frames;                /* file:///dir or s3://bucket/prefix */
+  gint ttl;                     /* seconds, 0: keep */
+  gchar *spool_dir;             /* NULL: the sink's default */
+  gint jpeg_quality;
+  gboolean dry_run;             /* store nothing: fakesink */
+  gchar *rtsp_transport;        /* auto | tcp | udp */
+} VssIngestOptions;
+
+void vss_ingest_options_init (VssIngestOptions * o);
+
+void vss_ingest_options_clear (VssIngestOptions * o);
+
+gboolean vss_ingest_options_check (const VssIngestOptions * o,
+    GError ** error);
+
+gboolean vss_ingest_input_resolve (const gchar * arg, gboolean force_live,
+    VssIngestInput * out, GError ** error);
+
+void vss_ingest_input_clear (VssIngestInput * in);
+
+gchar *vss_ingest_stream_id_sanitize (const gchar * text);
+
+gboolean vss_ingest_stream_id_is_valid (const gchar * id);
+
+gchar *vss_ingest_frames_to_uri (const gchar * frames, GError ** error);
+
+gchar *vss_ingest_describe_processing (const VssIngestOptions * o,
+    const gchar * stream_id, gboolean for_display);
+
+gchar *vss_ingest_describe_source (const VssIngestInput * in,
+    const VssIngestOptions * o);
+
+guint vss_ingest_backoff_ms (guint attempt, guint initial_ms, guint max_ms,
+    gdouble random01);
+
+/* What the progress line shows: one set for all inputs together. */
+typedef struct
+{
+  gboolean live;                /* any input is live */
+  gdouble elapsed_s;
+  gdouble position_s;           /* files: media time done, summed */
+  gdouble duration_s;           /* files: total media time, < 0 unknown */
+  guint64 sampled, dropped, stored, spooled, failed, reconnects;
+  gboolean reconnecting;
+  gboolean dry_run;
+} VssIngestProgress;
+
+gchar *vss_ingest_format_progress (const VssIngestProgress * p);
+
+gchar *vss_ingest_format_clock (gdouble seconds);
+
+/* The result of one input. */
+typedef enum
+{
+  VSS_INGEST_STATUS_OK,
+  VSS_INGEST_STATUS_STOPPED,    /* --duration reached */
+  VSS_INGEST_STATUS_INTERRUPTED,
+  VSS_INGEST_STATUS_INPUT_ERROR,
+  VSS_INGEST_STATUS_FAILED,
+} VssIngestStatus;
+
+typedef struct
+{
+  const gchar *input;
+  const gchar *stream_id;
+  gboolean live;
+  VssIngestStatus status;
+  const gchar *error;           /* NULL when none */
+  gdouble wall_s;
+  gdouble media_s;              /* media time covered (files) */
+  guint64 decoded, sampled, dropped, kept;
+  guint64 stored, spooled, replayed, retried, failed;
+  guint64 reconnects;           /* reconnect attempts */
+  guint64 connections;          /* connections that delivered frames */
+  guint64 errors;
+} VssIngestResult;
+
+const gchar *vss_ingest_status_to_string (VssIngestStatus s);
+
+VssIngestExit vss_ingest_exit_code (const VssIngestResult * results,
+    guint n_results, gboolean dry_run);
+
+json_t *vss_ingest_result_to_json (const VssIngestResult * r);
+
+gchar *vss_ingest_format_result (const VssIngestResult * r,
+    gboolean dry_run);
+
+G_END_DECLS
