@@ -20,6 +20,7 @@
 #include <gst/gst.h>
 #include "gstvss.h"
 #include "vss-test-redis.h"
+#include "vss-test-s3rver.h"
 
 #define DIM 1024
 #define MAX_IN_FLIGHT 32
@@ -308,62 +309,14 @@ run_raw (guint n, const gchar * url, const gchar * frames,
 
 /* s3rver */
 
-static guint16
-free_port (void)
-{
-  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-      G_SOCKET_PROTOCOL_TCP, NULL);
-  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *a = g_inet_socket_address_new (lo, 0), *bound;
-  guint16 port;
-
-  g_socket_bind (s, a, FALSE, NULL);
-  bound = g_socket_get_local_address (s, NULL);
-  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-  g_object_unref (bound);
-  g_object_unref (a);
-  g_object_unref (lo);
-  g_object_unref (s);
-  return port;
-}
-
-static gboolean
-port_open (guint16 port)
-{
-  GSocketClient *c = g_socket_client_new ();
-  GSocketConnection *conn = g_socket_client_connect_to_host (c, "127.0.0.1",
-      port, NULL, NULL);
-  gboolean ok = conn != NULL;
-
-  g_clear_object (&conn);
-  g_object_unref (c);
-  return ok;
-}
-
 static GSubprocess *
 start_s3rver (const gchar * dir, guint16 port)
 {
-  const gchar *root = g_getenv ("VSS_SOURCE_ROOT");
-  gchar *bin = g_build_filename (root ? root : SOURCE_ROOT, "tests",
-      "node_modules", ".bin", "s3rver", NULL);
-  gchar *p = g_strdup_printf ("%u", port);
   GError *err = NULL;
-  GSubprocess *proc;
+  GSubprocess *proc = vss_test_s3rver_start (dir, port, "bench", &err);
 
-  if (!g_file_test (bin, G_FILE_TEST_IS_EXECUTABLE))
-    g_error ("s3rver is not installed at %s: run tools/install-deps.sh "
-        "--tests", bin);
-  proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &err, bin, "-d",
-      dir, "-a", "127.0.0.1", "-p", p, "-s", "--configure-bucket", "bench",
-      NULL);
   if (proc == NULL)
-    g_error ("cannot start s3rver: %s", err->message);
-  for (guint i = 0; i < 300 && !port_open (port); i++)
-    g_usleep (100000);
-  if (!port_open (port))
-    g_error ("s3rver did not start");
-  g_free (p);
-  g_free (bin);
+    g_error ("%s", err->message);
   return proc;
 }
 
@@ -443,7 +396,7 @@ main (int argc, char **argv)
 
   s3dir = g_build_filename (dir, "s3", NULL);
   g_mkdir_with_parents (s3dir, 0700);
-  port = free_port ();
+  port = vss_test_free_port ();
   s3 = start_s3rver (s3dir, port);
   endpoint = g_strdup_printf ("http://127.0.0.1:%u", port);
   s_raw = s_sink = 0;

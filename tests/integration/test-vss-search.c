@@ -29,6 +29,7 @@
 #include "gstvsssearch.h"
 #include "gstvssaws.h"
 #include "vss-test-redis.h"
+#include "vss-test-s3rver.h"
 #include "vss-fake-valkey.h"
 
 #define AK "AKIDVSSSEARCHTEST001"
@@ -688,74 +689,25 @@ typedef struct
   gchar *endpoint;
 } S3rver;
 
-static guint16
-free_port (void)
-{
-  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-      G_SOCKET_PROTOCOL_TCP, NULL);
-  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *a = g_inet_socket_address_new (lo, 0), *bound;
-  guint16 port;
-
-  fail_unless (g_socket_bind (s, a, FALSE, NULL));
-  bound = g_socket_get_local_address (s, NULL);
-  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-  g_object_unref (bound);
-  g_object_unref (a);
-  g_object_unref (lo);
-  g_object_unref (s);
-  return port;
-}
-
-static gboolean
-port_open (guint16 port)
-{
-  GSocketClient *c = g_socket_client_new ();
-  GSocketConnection *conn = g_socket_client_connect_to_host (c, "127.0.0.1",
-      port, NULL, NULL);
-  gboolean ok = conn != NULL;
-
-  if (conn)
-    g_object_unref (conn);
-  g_object_unref (c);
-  return ok;
-}
-
 static S3rver *
 s3rver_start (void)
 {
-  const gchar *root = g_getenv ("VSS_SOURCE_ROOT");
-  gchar *bin = g_build_filename (root ? root : ".", "tests", "node_modules",
-      ".bin", "s3rver", NULL);
   S3rver *s = g_new0 (S3rver, 1);
-  gchar *port;
   GError *err = NULL;
 
-  fail_unless (g_file_test (bin, G_FILE_TEST_IS_EXECUTABLE),
-      "s3rver is not installed at %s: run tools/install-deps.sh --tests", bin);
   s->dir = g_build_filename (tmpdir, "s3", NULL);
   g_mkdir_with_parents (s->dir, 0700);
-  s->port = free_port ();
-  port = g_strdup_printf ("%u", s->port);
-  s->proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-      G_SUBPROCESS_FLAGS_STDERR_SILENCE, &err, bin, "-d", s->dir, "-a",
-      "127.0.0.1", "-p", port, "-s", "--configure-bucket", "frames", NULL);
+  s->port = vss_test_free_port ();
+  s->proc = vss_test_s3rver_start (s->dir, s->port, "frames", &err);
   fail_unless (s->proc != NULL, "%s", err ? err->message : "");
-  for (guint i = 0; i < 300 && !port_open (s->port); i++)
-    g_usleep (100000);
-  fail_unless (port_open (s->port), "s3rver did not start");
   s->endpoint = g_strdup_printf ("http://127.0.0.1:%u", s->port);
-  g_free (port);
-  g_free (bin);
   return s;
 }
 
 static void
 s3rver_stop (S3rver * s)
 {
-  g_subprocess_send_signal (s->proc, SIGKILL);
-  g_subprocess_wait (s->proc, NULL, NULL);
-  g_object_unref (s->proc);
+  vss_test_s3rver_stop (&s->proc);
   g_free (s->dir);
   g_free (s->endpoint);
   g_free (s);

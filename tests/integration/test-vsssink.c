@@ -12,6 +12,7 @@
 #include <gst/gst.h>
 #include "gstvss.h"
 #include "vss-test-redis.h"
+#include "vss-test-s3rver.h"
 #include "vsshttpd.h"
 #include "vsssigcheck.h"
 
@@ -608,71 +609,19 @@ typedef struct
   guint16 port;
 } S3rver;
 
-static guint16
-free_port (void)
-{
-  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-      G_SOCKET_PROTOCOL_TCP, NULL);
-  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *a = g_inet_socket_address_new (lo, 0), *bound;
-  guint16 port;
-
-  g_assert_true (g_socket_bind (s, a, FALSE, NULL));
-  bound = g_socket_get_local_address (s, NULL);
-  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-  g_object_unref (bound);
-  g_object_unref (a);
-  g_object_unref (lo);
-  g_object_unref (s);
-  return port;
-}
-
-static gboolean
-port_open (guint16 port)
-{
-  GSocketClient *c = g_socket_client_new ();
-  GSocketConnection *conn = g_socket_client_connect_to_host (c, "127.0.0.1",
-      port, NULL, NULL);
-  gboolean ok = conn != NULL;
-
-  if (conn)
-    g_object_unref (conn);
-  g_object_unref (c);
-  return ok;
-}
-
 static void
 s3rver_start (S3rver * s)
 {
-  const gchar *root = g_getenv ("VSS_SOURCE_ROOT");
-  gchar *bin = g_build_filename (root ? root : ".", "tests", "node_modules",
-      ".bin", "s3rver", NULL);
-  gchar *port = g_strdup_printf ("%u", s->port);
   GError *err = NULL;
 
-  if (!g_file_test (bin, G_FILE_TEST_IS_EXECUTABLE))
-    g_error ("s3rver is not installed at %s: run tools/install-deps.sh "
-        "--tests", bin);
-  s->proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &err, bin,
-      "-d", s->dir, "-a", "127.0.0.1", "-p", port, "-s",
-      "--configure-bucket", "frames", NULL);
+  s->proc = vss_test_s3rver_start (s->dir, s->port, "frames", &err);
   g_assert_no_error (err);
-  for (guint i = 0; i < 300 && !port_open (s->port); i++)
-    g_usleep (100000);
-  if (!port_open (s->port))
-    g_error ("s3rver did not start on port %u", s->port);
-  g_free (port);
-  g_free (bin);
 }
 
 static void
 s3rver_stop (S3rver * s)
 {
-  if (s->proc == NULL)
-    return;
-  g_subprocess_send_signal (s->proc, SIGKILL);
-  g_subprocess_wait (s->proc, NULL, NULL);
-  g_clear_object (&s->proc);
+  vss_test_s3rver_stop (&s->proc);
 }
 
 static gchar *
@@ -701,7 +650,7 @@ run_s3rver (gboolean outage)
 
   s.dir = g_build_filename (dir, "s3", NULL);
   g_mkdir_with_parents (s.dir, 0700);
-  s.port = free_port ();
+  s.port = vss_test_free_port ();
   s3rver_start (&s);
   endpoint = g_strdup_printf ("http://127.0.0.1:%u", s.port);
   f = feeder_new (NULL, "valkey", url, "frames", "s3://frames/pfx",
