@@ -80,6 +80,7 @@ gst_vss_search_run (VssValkeyClient * client, const GstVssSearchRequest * r,
   q.k = r->k;
   q.return_fields = ret_fields;
   q.timeout_ms = r->timeout_ms;
+  q.ef_runtime = r->ef_runtime;
   q.tags = tags;
   if (r->streams && r->streams[0]) {
     tags[q.n_tags].field = "stream";

@@ -18,6 +18,8 @@ G_BEGIN_DECLS
  * @since_ms, @until_ms: capture time range (unix ms, inclusive); G_MININT64
  *   and G_MAXINT64 for no bound
  * @max_distance: drop results farther than this (2 or more: keep all)
+ * @ef_runtime: HNSW search breadth (0: the server's default, 10 on
+ *   valkey-search; larger finds the true nearest frames more often)
  */
 typedef struct
 {
@@ -31,6 +33,7 @@ typedef struct
   gint64 until_ms;
   gdouble max_distance;
   guint timeout_ms;
+  guint ef_runtime;
 } GstVssSearchRequest;
 
 /**

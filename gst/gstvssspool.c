@@ -1,9 +1,10 @@
 /* gst-vss: crash-safe on-disk spool of opaque records
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Locking: `lock` guards `sizes`, `bytes` and `next_seq`. It is held while a
- * record is written (so that the size limit holds under concurrent
- * appends) and never while calling out of this file.
+ * Locking: `lock` guards `sizes`, `bytes`, `next_seq` and the journal
+ * (`j_*`). It is held while a record is written (so that the size limit
+ * holds under concurrent appends) and never while calling out of this
+ * file.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -14,17 +15,20 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include "gstvssspool.h"
 
 #define MAGIC "VSSSPOOL"
 #define MAGIC_LEN 8
-#define SPOOL_VERSION 1
-#define HASH_LEN 32
+#define SPOOL_VERSION 2
+#define HASH_LEN 4
 #define HEADER_LEN (MAGIC_LEN + 4 + 4 + HASH_LEN)
 /* Largest payload accepted on read: guards against a corrupt length. */
 #define MAX_PAYLOAD (256u * 1024 * 1024)
+/* A journal segment is closed (and later deleted) past this size. */
+#define JOURNAL_SEGMENT_BYTES (8u * 1024 * 1024)
 
 struct _VssSpool
 {
@@ -36,9 +40,18 @@ struct _VssSpool
   GHashTable *sizes;            /* seq (guint64 *) -> file size */
   guint64 bytes;
   guint64 next_seq;
+
+  guint64 j_seg;                /* current segment, 0: none open */
+  int j_fd;
+  guint64 j_size;
+  GHashTable *j_live;           /* segment (guint64 *) -> references */
+  guint recovered;
 };
 
 G_DEFINE_QUARK (vss-spool-error-quark, vss_spool_error);
+
+static gboolean recover_journals (VssSpool * s, GError ** error);
+static void journal_close_current (VssSpool * s);
 
 static gchar *
 record_path (VssSpool * s, guint64 seq, const gchar * ext)
@@ -112,6 +125,9 @@ vss_spool_open (const gchar * dir, guint64 max_bytes, GError ** error)
   s->next_seq = 1;
   s->sizes = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
       NULL);
+  s->j_live = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+      NULL);
+  s->j_fd = -1;
   g_mutex_init (&s->lock);
 
   lock_path = g_build_filename (dir, ".lock", NULL);
@@ -151,6 +167,8 @@ vss_spool_open (const gchar * dir, guint64 max_bytes, GError ** error)
     g_free (path);
   }
   g_dir_close (d);
+  if (!recover_journals (s, error))
+    goto fail;
   return s;
 
 fail:
@@ -163,9 +181,12 @@ vss_spool_close (VssSpool * s)
 {
   if (s == NULL)
     return;
+  if (s->j_live)
+    journal_close_current (s);
   if (s->lock_fd >= 0)
     close (s->lock_fd);         /* releases the flock */
   g_hash_table_unref (s->sizes);
+  g_hash_table_unref (s->j_live);
   g_mutex_clear (&s->lock);
   g_free (s->dir);
   g_free (s);
@@ -223,6 +244,91 @@ write_all (int fd, const guint8 * data, gsize len)
   return TRUE;
 }
 
+/* CRC-32 (IEEE 802.3, as zlib), slicing by 8: the journal checksums every
+ * frame on the streaming thread, so it must cost far less than the write
+ * it protects (SHA-256 cost more than the write). */
+static guint32 crc_table[8][256];
+
+static gpointer
+crc_init (gpointer unused)
+{
+  for (guint i = 0; i < 256; i++) {
+    guint32 c = i;
+
+    for (guint k = 0; k < 8; k++)
+      c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    crc_table[0][i] = c;
+  }
+  for (guint i = 0; i < 256; i++)
+    for (guint t = 1; t < 8; t++)
+      crc_table[t][i] = (crc_table[t - 1][i] >> 8)
+          ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+  return NULL;
+}
+
+static guint32
+crc32_of (const guint8 * p, gsize len)
+{
+  static GOnce once = G_ONCE_INIT;
+  guint32 c = 0xFFFFFFFFu;
+
+  g_once (&once, crc_init, NULL);
+  while (len >= 8) {
+    guint32 lo = c ^ ((guint32) p[0] | (guint32) p[1] << 8 |
+        (guint32) p[2] << 16 | (guint32) p[3] << 24);
+    guint32 hi = (guint32) p[4] | (guint32) p[5] << 8 |
+        (guint32) p[6] << 16 | (guint32) p[7] << 24;
+
+    c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff]
+        ^ crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24]
+        ^ crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff]
+        ^ crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+    p += 8;
+    len -= 8;
+  }
+  while (len--)
+    c = crc_table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+static void
+make_header (guint8 header[HEADER_LEN], const guint8 * data, gsize len)
+{
+  guint32 v;
+
+  memcpy (header, MAGIC, MAGIC_LEN);
+  v = GUINT32_TO_LE (SPOOL_VERSION);
+  memcpy (header + MAGIC_LEN, &v, 4);
+  v = GUINT32_TO_LE ((guint32) len);
+  memcpy (header + MAGIC_LEN + 4, &v, 4);
+  v = GUINT32_TO_LE (crc32_of (data, len));
+  memcpy (header + MAGIC_LEN + 8, &v, 4);
+}
+
+/* Checks one record at @p (at most @avail bytes); returns its payload
+ * length, or -1 when the bytes are not a whole valid record. */
+static gssize
+check_record (const guint8 * p, gsize avail)
+{
+  guint32 version, plen, crc;
+
+  if (avail < HEADER_LEN || memcmp (p, MAGIC, MAGIC_LEN) != 0)
+    return -1;
+  memcpy (&version, p + MAGIC_LEN, 4);
+  memcpy (&plen, p + MAGIC_LEN + 4, 4);
+  memcpy (&crc, p + MAGIC_LEN + 8, 4);
+  plen = GUINT32_FROM_LE (plen);
+  if (GUINT32_FROM_LE (version) != SPOOL_VERSION || plen > MAX_PAYLOAD
+      || plen > avail - HEADER_LEN)
+    return -1;
+  if (crc32_of (p + HEADER_LEN, plen) != GUINT32_FROM_LE (crc))
+    return -1;
+  return plen;
+}
+
+static gboolean append_locked (VssSpool * s, const guint8 * data, gsize len,
+    gboolean sync, gboolean limit, guint64 * seq, GError ** error);
+
 /**
  * vss_spool_append:
  * @sync: fsync the record and the folder before returning
@@ -235,12 +341,21 @@ gboolean
 vss_spool_append (VssSpool * s, GBytes * payload, gboolean sync,
     guint64 * seq, GError ** error)
 {
-  guint8 header[HEADER_LEN];
   gsize len;
   const guint8 *data = g_bytes_get_data (payload, &len);
-  gsize digest_len = HASH_LEN;
-  GChecksum *sum;
-  guint32 v;
+  gboolean ok;
+
+  g_mutex_lock (&s->lock);
+  ok = append_locked (s, data, len, sync, TRUE, seq, error);
+  g_mutex_unlock (&s->lock);
+  return ok;
+}
+
+static gboolean
+append_locked (VssSpool * s, const guint8 * data, gsize len, gboolean sync,
+    gboolean limit, guint64 * seq, GError ** error)
+{
+  guint8 header[HEADER_LEN];
   guint64 n, *key;
   gchar *tmp, *path;
   int fd;
@@ -252,25 +367,14 @@ vss_spool_append (VssSpool * s, GBytes * payload, gboolean sync,
         "may be", len);
     return FALSE;
   }
-  memcpy (header, MAGIC, MAGIC_LEN);
-  v = GUINT32_TO_LE (SPOOL_VERSION);
-  memcpy (header + MAGIC_LEN, &v, 4);
-  v = GUINT32_TO_LE ((guint32) len);
-  memcpy (header + MAGIC_LEN + 4, &v, 4);
-  sum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_checksum_update (sum, data, len);
-  g_checksum_get_digest (sum, header + MAGIC_LEN + 8, &digest_len);
-  g_checksum_free (sum);
-
-  g_mutex_lock (&s->lock);
-  if (s->max_bytes && s->bytes + HEADER_LEN + len > s->max_bytes) {
+  if (limit && s->max_bytes && s->bytes + HEADER_LEN + len > s->max_bytes) {
     g_set_error (error, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_FULL,
         "Spool %s is full: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
         " bytes used, record needs %" G_GSIZE_FORMAT, s->dir, s->bytes,
         s->max_bytes, HEADER_LEN + len);
-    g_mutex_unlock (&s->lock);
     return FALSE;
   }
+  make_header (header, data, len);
   n = s->next_seq++;
   tmp = record_path (s, n, ".tmp");
   path = record_path (s, n, ".rec");
@@ -303,7 +407,6 @@ vss_spool_append (VssSpool * s, GBytes * payload, gboolean sync,
     *seq = n;
   ok = TRUE;
 out:
-  g_mutex_unlock (&s->lock);
   g_free (tmp);
   g_free (path);
   return ok;
@@ -340,36 +443,21 @@ vss_spool_read (VssSpool * s, guint64 seq, GError ** error)
 {
   gchar *path = record_path (s, seq, ".rec");
   gchar *contents = NULL;
-  gsize len = 0, digest_len = HASH_LEN;
-  guint8 digest[HASH_LEN];
-  guint32 version, plen;
-  GChecksum *sum;
+  gsize len = 0;
+  gssize plen;
   GBytes *out = NULL;
 
   if (!g_file_get_contents (path, &contents, &len, NULL)) {
     set_errno_error (error, "Cannot read", path);
     goto out;
   }
-  if (len < HEADER_LEN || memcmp (contents, MAGIC, MAGIC_LEN) != 0)
-    goto corrupt;
-  memcpy (&version, contents + MAGIC_LEN, 4);
-  memcpy (&plen, contents + MAGIC_LEN + 4, 4);
-  if (GUINT32_FROM_LE (version) != SPOOL_VERSION
-      || GUINT32_FROM_LE (plen) != len - HEADER_LEN)
-    goto corrupt;
-  sum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_checksum_update (sum, (const guint8 *) contents + HEADER_LEN,
-      len - HEADER_LEN);
-  g_checksum_get_digest (sum, digest, &digest_len);
-  g_checksum_free (sum);
-  if (memcmp (digest, contents + MAGIC_LEN + 8, HASH_LEN) != 0)
-    goto corrupt;
-  out = g_bytes_new (contents + HEADER_LEN, len - HEADER_LEN);
-  goto out;
-
-corrupt:
-  g_set_error (error, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_CORRUPT,
-      "Spool record %s is corrupt (bad header, length or checksum)", path);
+  plen = check_record ((const guint8 *) contents, len);
+  if (plen < 0 || (gsize) plen != len - HEADER_LEN) {
+    g_set_error (error, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_CORRUPT,
+        "Spool record %s is corrupt (bad header, length or checksum)", path);
+    goto out;
+  }
+  out = g_bytes_new (contents + HEADER_LEN, plen);
 out:
   g_free (contents);
   g_free (path);
@@ -426,4 +514,206 @@ vss_spool_get_usage (VssSpool * s, guint * n_records, guint64 * bytes)
   if (bytes)
     *bytes = s->bytes;
   g_mutex_unlock (&s->lock);
+}
+
+/* Journal */
+
+static gchar *
+journal_path (VssSpool * s, guint64 seg)
+{
+  return g_strdup_printf ("%s/journal-%020" G_GUINT64_FORMAT ".log", s->dir,
+      seg);
+}
+
+/* Turns what a dead owner left in journal segments into spool records. */
+static gboolean
+recover_journals (VssSpool * s, GError ** error)
+{
+  GDir *d = g_dir_open (s->dir, 0, error);
+  const gchar *name;
+  GPtrArray *segs = g_ptr_array_new_with_free_func (g_free);
+  gboolean ok = TRUE;
+
+  if (d == NULL)
+    return FALSE;
+  while ((name = g_dir_read_name (d)))
+    if (g_str_has_prefix (name, "journal-") && g_str_has_suffix (name, ".log"))
+      g_ptr_array_add (segs, g_build_filename (s->dir, name, NULL));
+  g_dir_close (d);
+  g_ptr_array_sort (segs, (GCompareFunc) g_strcmp0);
+  for (guint i = 0; ok && i < segs->len; i++) {
+    const gchar *path = g_ptr_array_index (segs, i);
+    const gchar *base = strrchr (path, '/') + 1;
+    gchar *contents = NULL;
+    gsize len = 0, off = 0;
+
+    s->j_seg = MAX (s->j_seg, g_ascii_strtoull (base + 8, NULL, 10));
+    if (!g_file_get_contents (path, &contents, &len, error)) {
+      ok = FALSE;
+      break;
+    }
+    /* A torn tail (power loss) ends the segment: it was never complete,
+     * so never acknowledged. */
+    while (off < len) {
+      gssize plen = check_record ((const guint8 *) contents + off, len - off);
+
+      if (plen < 0)
+        break;
+      if (!append_locked (s, (const guint8 *) contents + off + HEADER_LEN,
+              plen, TRUE, FALSE, NULL, error)) {
+        ok = FALSE;
+        break;
+      }
+      s->recovered++;
+      off += HEADER_LEN + plen;
+    }
+    g_free (contents);
+    if (ok)
+      g_unlink (path);
+  }
+  g_ptr_array_unref (segs);
+  return ok;
+}
+
+static void
+journal_close_current (VssSpool * s)
+{
+  gpointer refs;
+  guint64 seg = s->j_seg;
+
+  if (s->j_fd < 0)
+    return;
+  close (s->j_fd);
+  s->j_fd = -1;
+  if (!g_hash_table_lookup_extended (s->j_live, &seg, NULL, &refs)
+      || GPOINTER_TO_UINT (refs) == 0) {
+    gchar *path = journal_path (s, seg);
+
+    g_unlink (path);
+    g_free (path);
+    g_hash_table_remove (s->j_live, &seg);
+  }
+}
+
+/**
+ * vss_spool_journal_append:
+ * @segment: (out): the segment holding the record, for
+ *   vss_spool_journal_release()
+ *
+ * Writes @payload to the journal with one write() and no fsync.
+ */
+gboolean
+vss_spool_journal_append (VssSpool * s, GBytes * payload, guint64 * segment,
+    GError ** error)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (payload, &len);
+  guint8 header[HEADER_LEN];
+  struct iovec iov[2];
+  gssize n;
+  gpointer refs;
+  guint64 *key;
+
+  if (len > MAX_PAYLOAD) {
+    g_set_error (error, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_FULL,
+        "Record of %" G_GSIZE_FORMAT " bytes is too large", len);
+    return FALSE;
+  }
+  make_header (header, data, len);
+  iov[0].iov_base = header;
+  iov[0].iov_len = HEADER_LEN;
+  iov[1].iov_base = (void *) data;
+  iov[1].iov_len = len;
+
+  g_mutex_lock (&s->lock);
+  if (s->j_fd >= 0 && s->j_size >= JOURNAL_SEGMENT_BYTES)
+    journal_close_current (s);
+  if (s->j_fd < 0) {
+    gchar *path;
+
+    s->j_seg++;
+    s->j_size = 0;
+    path = journal_path (s, s->j_seg);
+    s->j_fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
+        O_CLOEXEC, 0600);
+    if (s->j_fd < 0) {
+      set_errno_error (error, "Cannot create", path);
+      g_free (path);
+      g_mutex_unlock (&s->lock);
+      return FALSE;
+    }
+    g_free (path);
+  }
+  do
+    n = writev (s->j_fd, iov, 2);
+  while (n < 0 && errno == EINTR);
+  if (n != (gssize) (HEADER_LEN + len)) {
+    gchar *path = journal_path (s, s->j_seg);
+
+    if (n >= 0)
+      errno = ENOSPC;
+    set_errno_error (error, "Cannot write", path);
+    g_free (path);
+    /* A partial record would end the segment's recovery: start anew. */
+    journal_close_current (s);
+    g_mutex_unlock (&s->lock);
+    return FALSE;
+  }
+  s->j_size += n;
+  if (g_hash_table_lookup_extended (s->j_live, &s->j_seg, NULL, &refs)) {
+    g_hash_table_replace (s->j_live, g_memdup2 (&s->j_seg, sizeof (guint64)),
+        GUINT_TO_POINTER (GPOINTER_TO_UINT (refs) + 1));
+  } else {
+    key = g_memdup2 (&s->j_seg, sizeof (guint64));
+    g_hash_table_insert (s->j_live, key, GUINT_TO_POINTER (1));
+  }
+  *segment = s->j_seg;
+  g_mutex_unlock (&s->lock);
+  return TRUE;
+}
+
+/**
+ * vss_spool_journal_release:
+ *
+ * Drops one record's reference on @segment (the record is stored or was
+ * turned into a spool record).
+ */
+void
+vss_spool_journal_release (VssSpool * s, guint64 segment)
+{
+  gpointer refs;
+  guint r;
+
+  g_mutex_lock (&s->lock);
+  if (g_hash_table_lookup_extended (s->j_live, &segment, NULL, &refs)) {
+    r = GPOINTER_TO_UINT (refs) - 1;
+    if (r > 0) {
+      g_hash_table_replace (s->j_live, g_memdup2 (&segment, sizeof (guint64)),
+          GUINT_TO_POINTER (r));
+    } else if (segment != s->j_seg || s->j_fd < 0) {
+      gchar *path = journal_path (s, segment);
+
+      g_unlink (path);
+      g_free (path);
+      g_hash_table_remove (s->j_live, &segment);
+    } else {
+      /* The current segment has no live record; it is deleted once full.
+       * (Truncating it instead would make ext4 flush it at once: its
+       * replace-by-truncate heuristic.) */
+      g_hash_table_remove (s->j_live, &segment);
+    }
+  }
+  g_mutex_unlock (&s->lock);
+}
+
+/**
+ * vss_spool_get_recovered:
+ *
+ * Returns: how many journal records vss_spool_open() turned into spool
+ * records.
+ */
+guint
+vss_spool_get_recovered (VssSpool * s)
+{
+  return s->recovered;
 }

@@ -34,7 +34,16 @@ typedef enum
  * that a crash leaves either the whole record or none; with @sync the file
  * and the folder are fsync'ed before vss_spool_append() returns, so the
  * record also survives a power loss. Each file starts with a magic, a
- * version, the payload length and the payload's SHA-256, checked on read.
+ * version, the payload length and the payload's CRC-32, checked on read.
+ *
+ * The journal is a cheaper companion for records that are usually not
+ * needed: an append-only segment file (`journal-<n>.log`, same record
+ * framing) written with one write() per record and no fsync, so that it
+ * survives the death of the process (not of the machine). Each record
+ * holds a reference on its segment until released; a segment is deleted
+ * once it is full and every reference is gone. On open, records of
+ * journal segments left behind are turned into ordinary spool records:
+ * their owner died before it could release them.
  *
  * One process at a time: the folder is locked with flock() while open.
  * All functions are thread-safe.
@@ -63,6 +72,13 @@ gboolean vss_spool_quarantine (VssSpool * spool, guint64 seq);
 
 void vss_spool_get_usage (VssSpool * spool, guint * n_records,
     guint64 * bytes);
+
+gboolean vss_spool_journal_append (VssSpool * spool, GBytes * payload,
+    guint64 * segment, GError ** error);
+
+void vss_spool_journal_release (VssSpool * spool, guint64 segment);
+
+guint vss_spool_get_recovered (VssSpool * spool);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VssSpool, vss_spool_close);
 

@@ -416,8 +416,7 @@ vss_hnsw_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
    * third of the index an exact scan is cheaper. */
   if (o->filter || o->min_slot > 0 || idx->live < idx->n)
     cap = idx->n / 3 + 2 * (size_t)ef;
-  rc = search_layer (idx, ctx, q, cur, curd, 0, o->within ? ef : ef, o, hit,
-                     cap);
+  rc = search_layer (idx, ctx, q, cur, curd, 0, ef, o, hit, cap);
   if (rc == -2)
     return -2;
   if (rc == -1)

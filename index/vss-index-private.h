@@ -113,15 +113,16 @@ struct vss_index {
   pthread_rwlock_t lock;
 
   /* everything below is guarded by `lock` */
-  size_t cap;       /* slots allocated */
-  size_t n;         /* slots used, tombstones included */
-  size_t live;      /* slots not removed */
-  size_t elem_size; /* bytes per level-0 block */
-  size_t off_links; /* u32 count then M0 u32 links */
-  size_t off_id;    /* u64 */
-  size_t vec_bytes; /* the vector part of a block */
-  uint8_t *l0;      /* cap * elem_size, 64-byte aligned */
-  uint32_t **upper; /* per slot, levels 1..level: (1+M) u32 each */
+  size_t cap;         /* slots allocated */
+  size_t n;           /* slots used, tombstones included */
+  size_t live;        /* slots not removed */
+  size_t elem_size;   /* bytes per level-0 block */
+  size_t off_links;   /* u32 count then M0 u32 links */
+  size_t off_id;      /* u64 */
+  size_t vec_bytes;   /* the vector part of a block */
+  uint8_t *l0;        /* cap * elem_size, 64-byte aligned */
+  uint32_t **upper;   /* per slot, levels 1..level: (1+M) u32 each */
+  size_t upper_bytes; /* their total size */
   uint8_t *levels;
   uint8_t *deleted;
   float *f32; /* int8 storage: the f32 vectors, for re-rank */

@@ -176,13 +176,11 @@ vss_index_new (const vss_index_params *p, vss_error *err)
   return vss_index_new_internal (p, 0, err);
 }
 
-void
-vss_index_free (vss_index *idx)
+static void
+free_storage (vss_index *idx)
 {
   size_t i;
 
-  if (!idx)
-    return;
   if (idx->upper)
     for (i = 0; i < idx->n; i++)
       if (idx->levels[i] > 0)
@@ -194,9 +192,78 @@ vss_index_free (vss_index *idx)
   free (idx->f32);
   vss_idmap_clear (&idx->map);
   vss_ctx_free (idx->wctx);
+}
+
+void
+vss_index_free (vss_index *idx)
+{
+  if (!idx)
+    return;
+  free_storage (idx);
   vss_ctx_pool_clear (&idx->pool);
   pthread_rwlock_destroy (&idx->lock);
   free (idx);
+}
+
+int
+vss_index_compact (vss_index *idx, vss_error *err)
+{
+  vss_index_params p;
+  vss_index *fresh;
+  size_t i;
+
+  if (!idx)
+    return vss_set_error (err, VSS_ERR_INVALID, "no index");
+  pthread_rwlock_wrlock (&idx->lock);
+  if (idx->live == idx->n) {
+    pthread_rwlock_unlock (&idx->lock);
+    return 0;
+  }
+  p = idx->p;
+  p.initial_capacity = idx->live ? idx->live : 1;
+  p.seed = idx->rng;
+  fresh = vss_index_new (&p, err);
+  for (i = 0; fresh && i < idx->n; i++) {
+    if (idx->deleted[i])
+      continue;
+    if (vss_index_add (fresh, vss_elem_id (idx, (uint32_t)i),
+                       vss_elem_f32 (idx, (uint32_t)i), p.dim, err)
+        < 0) {
+      vss_index_free (fresh);
+      fresh = NULL;
+    }
+  }
+  if (!fresh) {
+    pthread_rwlock_unlock (&idx->lock);
+    return -1;
+  }
+  /* take the fresh storage, keep our lock and context pool */
+  free_storage (idx);
+  idx->cap = fresh->cap;
+  idx->n = fresh->n;
+  idx->live = fresh->live;
+  idx->l0 = fresh->l0;
+  idx->upper = fresh->upper;
+  idx->upper_bytes = fresh->upper_bytes;
+  idx->levels = fresh->levels;
+  idx->deleted = fresh->deleted;
+  idx->f32 = fresh->f32;
+  idx->max_level = fresh->max_level;
+  idx->entry = fresh->entry;
+  idx->rng = fresh->rng;
+  idx->map = fresh->map;
+  idx->wctx = fresh->wctx;
+  fresh->l0 = NULL;
+  fresh->upper = NULL;
+  fresh->levels = NULL;
+  fresh->deleted = NULL;
+  fresh->f32 = NULL;
+  fresh->wctx = NULL;
+  fresh->n = 0;
+  memset (&fresh->map, 0, sizeof fresh->map);
+  vss_index_free (fresh);
+  pthread_rwlock_unlock (&idx->lock);
+  return 0;
 }
 
 /* Checks a caller's vector; 0 or -1 with err set. */
@@ -254,6 +321,7 @@ vss_index_store (vss_index *idx, uint32_t slot, uint64_t id,
     idx->upper[slot] = calloc ((size_t)level * (idx->M + 1), sizeof (uint32_t));
     if (!idx->upper[slot])
       return -1;
+    idx->upper_bytes += (size_t)level * (idx->M + 1) * sizeof (uint32_t);
   }
   return 0;
 }
@@ -337,12 +405,10 @@ vss_index_remove (vss_index *idx, uint64_t id, vss_error *err)
 }
 
 static int
-cmp_hit (const void *a, const void *b)
+cmp_pair (const void *a, const void *b)
 {
-  const vss_hit *x = a, *y = b;
-  return x->distance < y->distance   ? -1
-         : x->distance > y->distance ? 1
-                                     : (x->id > y->id) - (x->id < y->id);
+  const vss_pair *x = a, *y = b;
+  return x->d < y->d ? -1 : x->d > y->d ? 1 : (x->id > y->id) - (x->id < y->id);
 }
 
 /* Moves ctx->res into `out`, nearest first, at most k, with f32 distances. */
@@ -351,7 +417,6 @@ collect (vss_index *idx, vss_ctx *ctx, const vss_query *q, uint32_t k,
          vss_hit *out, vss_error *err)
 {
   size_t n = ctx->res.len, i;
-  vss_hit *tmp;
 
   if (idx->p.storage == VSS_STORAGE_F32) {
     while (ctx->res.len > k)
@@ -364,24 +429,30 @@ collect (vss_index *idx, vss_ctx *ctx, const vss_query *q, uint32_t k,
     }
     return (int)n;
   }
-  /* int8: re-rank every candidate in f32 */
-  tmp = malloc ((n ? n : 1) * sizeof *tmp);
-  if (!tmp)
+  /* int8: re-rank the best candidates in f32. The int8 order is close to
+   * the true one, so the nearest 3k (at least k + 20) of the beam suffice,
+   * and each re-ranked row costs a cold read of its f32 copy. */
+  {
+    size_t keep = (size_t)k * 3 > (size_t)k + 20 ? (size_t)k * 3 : k + 20;
+    while (ctx->res.len > keep)
+      vss_heap_pop_max (&ctx->res);
+    n = ctx->res.len;
+  }
+  if (vss_ctx_tmp_reserve (ctx, n ? n : 1) < 0)
     return vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
   for (i = 0; i < n; i++) {
     uint32_t slot = ctx->res.v[i].id;
-    tmp[i].id = slot;
-    tmp[i].distance = vss_dist_exact (idx, q->f, slot);
+    ctx->tmp[i].id = slot;
+    ctx->tmp[i].d = vss_dist_exact (idx, q->f, slot);
   }
   ctx->res.len = 0;
-  qsort (tmp, n, sizeof *tmp, cmp_hit);
+  qsort (ctx->tmp, n, sizeof *ctx->tmp, cmp_pair);
   if (n > k)
     n = k;
   for (i = 0; i < n; i++) {
-    out[i].id = vss_elem_id (idx, (uint32_t)tmp[i].id);
-    out[i].distance = tmp[i].distance;
+    out[i].id = vss_elem_id (idx, ctx->tmp[i].id);
+    out[i].distance = ctx->tmp[i].d;
   }
-  free (tmp);
   return (int)n;
 }
 
@@ -422,6 +493,11 @@ vss_index_search_opts (vss_index *idx, const float *query, uint32_t dim,
   if (idx->p.kind == VSS_INDEX_HNSW && !o->exact)
     rc = vss_hnsw_search (idx, ctx, &q, o, out);
   else
+    rc = -1;
+  /* Fewer than k from the graph while more rows live: a filter, expired
+   * rows or tombstones cut the walk short, or a row is unreachable. The
+   * exact scan settles it, so k hits come back whenever k rows qualify. */
+  if (rc >= 0 && !o->within && (size_t)rc < o->k && (size_t)rc < idx->live)
     rc = -1;
   if (rc == -1)
     rc = vss_flat_search (idx, ctx, &q, o, out);
@@ -517,7 +593,7 @@ vss_index_count (vss_index *idx)
 size_t
 vss_index_memory_used (vss_index *idx)
 {
-  size_t m, i;
+  size_t m;
 
   if (!idx)
     return 0;
@@ -525,9 +601,7 @@ vss_index_memory_used (vss_index *idx)
   m = sizeof *idx + idx->cap * (idx->elem_size + 2 + sizeof (uint32_t *));
   if (idx->f32)
     m += idx->cap * idx->p.dim * sizeof (float);
-  for (i = 0; i < idx->n; i++)
-    if (idx->levels[i] > 0)
-      m += (size_t)idx->levels[i] * (idx->M + 1) * sizeof (uint32_t);
+  m += idx->upper_bytes;
   m += vss_idmap_memory (&idx->map);
   m += idx->wctx->visited_cap * 2;
   m += vss_ctx_pool_memory (&idx->pool);

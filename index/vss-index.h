@@ -141,6 +141,10 @@ size_t vss_index_memory_used (vss_index * idx);
 uint32_t vss_index_dim (const vss_index * idx);
 vss_metric vss_index_metric (const vss_index * idx);
 void vss_index_set_ef_search (vss_index * idx, uint32_t ef);
+/* Removed rows stay in the graph (traversed, never returned) until this
+ * rebuilds it from the live rows: about count() inserts, during which
+ * searches wait. 0 on success, < 0 on error (the index is unchanged). */
+int vss_index_compact (vss_index * idx, vss_error * err);
 
 /* Persistence: magic, version, endianness, CRC-32 checksum. */
 int vss_index_save (vss_index * idx, const char *path, vss_error * err);
@@ -156,11 +160,13 @@ typedef struct
   size_t max_count;             /* 0 = no count limit */
   int64_t max_age;              /* same unit as the timestamps; 0 = none */
   uint32_t segment_size;        /* vectors per segment; 0 (default) = auto:
-                                 * max_count / 4 within [1024, 32768],
-                                 * 4096 without a count limit */
+                                 * max_count / 4 within [4096, 32768],
+                                 * 8192 without a count limit */
   uint32_t exact_limit;         /* newest segment searched exactly up to
-                                 * this many rows (0 = 2048) */
-  uint32_t M, ef_construction, ef_search;       /* segment graphs */
+                                 * this many rows, then through its graph,
+                                 * built as rows arrive (0 = 1024) */
+  uint32_t M, ef_construction, ef_search;       /* segment graphs (16, 200,
+                                                 * 32) */
   uint32_t ef_within;           /* ef of first-within queries (default 32) */
 } vss_window_params;
 

@@ -156,7 +156,7 @@ vss_l2sq_f32 (const float *a, const float *b, size_t n)
 float
 vss_normalize_f32 (float *v, size_t n)
 {
-  double s = 0;
+  double s = 0, inv;
   size_t i;
   float norm;
 
@@ -165,8 +165,9 @@ vss_normalize_f32 (float *v, size_t n)
   norm = (float)sqrt (s);
   if (!(norm > 0) || !isfinite (norm))
     return norm;
+  inv = 1.0 / sqrt (s);
   for (i = 0; i < n; i++)
-    v[i] = (float)(v[i] / sqrt (s));
+    v[i] = (float)(v[i] * inv);
   return norm;
 }
 

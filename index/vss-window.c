@@ -51,13 +51,16 @@ vss_window_params_init (vss_window_params *p, vss_metric metric, uint32_t dim)
   p->exact_limit = 0;
   p->M = 16;
   p->ef_construction = 200;
-  p->ef_search = 64;
+  /* a duplicate is very near its witness: a narrow beam finds it */
+  p->ef_search = 32;
   p->ef_within = 32;
 }
 
 /* Rows per new segment. Automatic sizing keeps the number of segments a
  * miss has to search small (about four for a count-bounded window), since
- * a novel frame is searched in every live segment. */
+ * a novel frame is searched in every live segment and a graph search costs
+ * about log(n): one search of a large graph is much cheaper than several of
+ * small ones. */
 static uint32_t
 segment_rows (const vss_window *w)
 {
@@ -66,10 +69,10 @@ segment_rows (const vss_window *w)
   if (w->p.segment_size > 0)
     return w->p.segment_size;
   if (w->p.max_count == 0)
-    return 4096;
+    return 8192;
   n = w->p.max_count / 4;
-  if (n < 1024)
-    n = 1024;
+  if (n < 4096)
+    n = 4096;
   if (n > 32768)
     n = 32768;
   return (uint32_t)n;
@@ -78,7 +81,7 @@ segment_rows (const vss_window *w)
 static uint32_t
 exact_rows (const vss_window *w, const vss_segment *s)
 {
-  uint32_t lim = w->p.exact_limit ? w->p.exact_limit : 2048;
+  uint32_t lim = w->p.exact_limit ? w->p.exact_limit : 1024;
   return lim < s->cap ? lim : s->cap;
 }
 
@@ -162,7 +165,7 @@ vss_window_new (const vss_window_params *p, vss_error *err)
   }
   w->p = *p;
   if (w->p.ef_search == 0)
-    w->p.ef_search = 64;
+    w->p.ef_search = 32;
   if (w->p.ef_within == 0)
     w->p.ef_within = w->p.ef_search;
   pthread_rwlockattr_init (&attr);

@@ -33,6 +33,7 @@ static gchar *opt_endpoint, *opt_profile, *opt_valkey, *opt_index;
 static gchar *opt_since, *opt_until, *opt_html, *opt_s3_endpoint;
 static gchar **opt_streams, **opt_exclude;
 static gint opt_k = 10, opt_dimension = 0, opt_timeout_ms = 0;
+static gint opt_ef_runtime = 0;
 static gdouble opt_max_distance = 2.0;
 static gboolean opt_json, opt_fanout, opt_quiet;
 
@@ -77,6 +78,9 @@ static GOptionEntry entries[] = {
   {"fanout", 0, 0, G_OPTION_ARG_NONE, &opt_fanout,
         "Cluster without a search coordinator: ask every primary and merge",
       NULL},
+  {"ef-runtime", 0, 0, G_OPTION_ARG_INT, &opt_ef_runtime,
+        "HNSW search breadth, 1..4096 (default: the server's, 10 on "
+        "valkey-search; raise it when the nearest frames are missed)", "N"},
   {"timeout", 0, 0, G_OPTION_ARG_INT, &opt_timeout_ms,
       "Server-side search timeout in ms (default: the server's)", "MS"},
   {"json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
@@ -479,6 +483,7 @@ main (int argc, char **argv)
   r.exclude_streams = (const gchar * const *) opt_exclude;
   r.max_distance = opt_max_distance;
   r.timeout_ms = (guint) MAX (opt_timeout_ms, 0);
+  r.ef_runtime = (guint) MAX (opt_ef_runtime, 0);
   t0 = g_get_monotonic_time ();
   res = gst_vss_search_run (client, &r, opt_fanout, NULL, &err);
   took_ms = (g_get_monotonic_time () - t0) / 1000.0;

@@ -24,6 +24,8 @@ typedef struct {
   const char *base_path, *query_path, *only;
   size_t n_override, nq;
   uint32_t M, efc;
+  uint32_t segment;
+  size_t window;
 } opts;
 
 static int first_item = 1;
@@ -236,6 +238,7 @@ run_window (const opts *o, size_t frames, size_t wsize)
   uint32_t d = 1024;
   float *x = malloc (frames * d * sizeof (float));
   double *lat = malloc (frames * sizeof (double));
+  double *clat = malloc (frames * sizeof (double));
   vss_window_params p;
   vss_error err = { 0 };
   vss_window *w;
@@ -249,21 +252,26 @@ run_window (const opts *o, size_t frames, size_t wsize)
   vss_window_params_init (&p, VSS_METRIC_COSINE, d);
   p.storage = o->storage;
   p.max_count = wsize;
+  if (o->segment)
+    p.segment_size = o->segment;
   w = vss_window_new (&p, &err);
   if (!w) {
     fprintf (stderr, "bench-index: %s\n", err.msg);
     return -1;
   }
   for (i = 0; i < frames; i++) {
-    double t0 = vss_now (), dt;
+    double t0 = vss_now (), c0 = vss_thread_cpu_now (), dt, dc;
     int rc = vss_window_search_first_within (w, x + i * d, d, 0.2f, &h, &err);
     dt = (vss_now () - t0) * 1e3;
+    dc = (vss_thread_cpu_now () - c0) * 1e3;
     if (rc < 0) {
       fprintf (stderr, "bench-index: %s\n", err.msg);
       return -1;
     }
-    if (i >= frames / 2) /* measure once the window is warm */
+    if (i >= frames / 2) { /* measure once the window is warm */
+      clat[nlat] = dc;
       lat[nlat++] = dt;
+    }
     if (rc == 0) {
       if (i >= frames / 2) {
         miss_sum += dt;
@@ -277,19 +285,40 @@ run_window (const opts *o, size_t frames, size_t wsize)
     }
   }
   qsort (lat, nlat, sizeof *lat, cmp_double);
+  qsort (clat, nlat, sizeof *clat, cmp_double);
   sep ();
   printf ("    {\"name\": \"window-dedup\", \"dim\": %u, \"frames\": %zu, "
           "\"window_rows\": %zu, \"max_count\": %zu, \"kept\": %zu, "
+          "\"segment_size\": %u, \"storage\": \"%s\", "
           "\"radius\": 0.2, \"p50_ms\": %.4f, \"p99_ms\": %.4f, "
-          "\"max_ms\": %.4f, \"miss_mean_ms\": %.4f, \"bytes\": %zu}",
-          d, frames, vss_window_count (w), wsize, kept, lat[nlat / 2],
+          "\"max_ms\": %.4f, \"miss_mean_ms\": %.4f, \"cpu_p50_ms\": %.4f, "
+          "\"cpu_p99_ms\": %.4f, \"bytes\": %zu}",
+          d, frames, vss_window_count (w), wsize, kept,
+          o->segment, /* 0 = automatic sizing */
+          o->storage == VSS_STORAGE_INT8 ? "int8" : "f32", lat[nlat / 2],
           lat[(size_t)(nlat * 0.99)], lat[nlat - 1],
-          misses ? miss_sum / misses : 0.0, vss_window_memory_used (w));
+          misses ? miss_sum / misses : 0.0, clat[nlat / 2],
+          clat[(size_t)(nlat * 0.99)], vss_window_memory_used (w));
   fflush (stdout);
   vss_window_free (w);
   free (x);
   free (lat);
+  free (clat);
   return 0;
+}
+
+/* The 1-minute load average: timings on a busy machine say little. */
+static double
+loadavg (void)
+{
+  FILE *f = fopen ("/proc/loadavg", "r");
+  double l = -1;
+  if (f) {
+    if (fscanf (f, "%lf", &l) != 1)
+      l = -1;
+    fclose (f);
+  }
+  return l;
 }
 
 static void
@@ -303,7 +332,7 @@ usage (void)
 int
 main (int argc, char **argv)
 {
-  opts o = { 0, VSS_STORAGE_F32, NULL, NULL, NULL, 0, 0, 16, 200 };
+  opts o = { 0, VSS_STORAGE_F32, NULL, NULL, NULL, 0, 0, 16, 200, 0, 0 };
   int i, rc = 0;
 
   for (i = 1; i < argc; i++) {
@@ -325,6 +354,10 @@ main (int argc, char **argv)
       o.nq = strtoul (argv[++i], NULL, 10);
     else if (strcmp (a, "--M") == 0 && v)
       o.M = (uint32_t)strtoul (argv[++i], NULL, 10);
+    else if (strcmp (a, "--segment") == 0 && v)
+      o.segment = (uint32_t)strtoul (argv[++i], NULL, 10);
+    else if (strcmp (a, "--window") == 0 && v)
+      o.window = strtoul (argv[++i], NULL, 10);
     else if (strcmp (a, "--efc") == 0 && v)
       o.efc = (uint32_t)strtoul (argv[++i], NULL, 10);
     else {
@@ -339,11 +372,11 @@ main (int argc, char **argv)
   if (o.nq == 0)
     o.nq = o.quick ? 200 : 1000;
 
-  printf (
-      "{\"benchmark\": \"index\", \"kernel\": \"%s\", \"threads\": 1, "
-      "\"quick\": %s,\n \"note\": \"one thread on a shared machine: rough\","
-      "\n \"results\": [",
-      vss_kernel_name (), o.quick ? "true" : "false");
+  printf ("{\"benchmark\": \"index\", \"kernel\": \"%s\", \"threads\": 1, "
+          "\"quick\": %s, \"loadavg_start\": %.2f,\n \"note\": \"one "
+          "thread on a shared machine: rough; *_cpu figures use CPU time\","
+          "\n \"results\": [",
+          vss_kernel_name (), o.quick ? "true" : "false", loadavg ());
   if (o.base_path) {
     rc |= run_fvecs (&o);
   } else {
@@ -360,8 +393,11 @@ main (int argc, char **argv)
     if (!o.only || strcmp (o.only, "fmnist") == 0)
       rc |= run_fmnist (&o);
     if (!o.only || strcmp (o.only, "window") == 0)
-      rc |= run_window (&o, o.quick ? 4000 : 30000, o.quick ? 2000 : 10000);
+      rc |= run_window (&o, o.quick ? 4000 : 30000,
+                        o.window  ? o.window
+                        : o.quick ? 2000
+                                  : 10000);
   }
-  printf ("\n ]}\n");
+  printf ("\n ],\n \"loadavg_end\": %.2f}\n", loadavg ());
   return rc ? 1 : 0;
 }

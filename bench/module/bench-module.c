@@ -4,13 +4,14 @@
  * client, with recall@10 against exact search.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Usage: bench-module MODULE [--quick] [n_docs] [n_queries]
+ * Usage: bench-module MODULE [--quick] [--int8] [n_docs] [n_queries]
+ * (--int8 loads the module with its INT8 argument).
  * Prints one JSON document. Targets (issue 7): ingest >= 1000 docs/s,
  * >= 1000 queries/s at recall@10 >= 0.95.
  *
- * Data resembles video embeddings (see vector-index.md): scenes of 30-600
- * frames whose centre drifts, frames scattered around it, cuts and
- * revisits of earlier scenes. Queries are new frames near random documents.
+ * Data resembles video embeddings (vss_gen_video of tests/index, after
+ * vector-index.md): scenes of 30-600 frames whose centre drifts, cuts and
+ * revisits. Queries are frames of the same stream held out of the index.
  */
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <gio/gio.h>
 #include "gstvssvalkeyclient.h"
 #include "vss-index.h"
+#include "vss-datagen.h"
 #include "vss-test-redis.h"
 
 #define DIM 1024
@@ -26,75 +28,22 @@
 #define EF 64
 #define DEPTH 64
 
-static guint64 rng_state = 0x9e3779b97f4a7c15ULL;
-
-static guint64
-rng_next (void)
-{
-  guint64 x = rng_state;
-
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  return rng_state = x;
-}
-
-static gdouble
-rng_uniform (void)
-{
-  return ((rng_next () >> 11) + 0.5) / 9007199254740992.0;
-}
-
-static gfloat
-rng_normal (void)
-{
-  return (gfloat) (sqrt (-2.0 * log (rng_uniform ()))
-      * cos (2 * G_PI * rng_uniform ()));
-}
-
-static void
-normalise (gfloat * v)
-{
-  vss_normalize_f32 (v, DIM);
-}
-
-static void
-random_unit (gfloat * v)
-{
-  for (guint i = 0; i < DIM; i++)
-    v[i] = rng_normal ();
-  normalise (v);
-}
-
-/* n video-like vectors. */
+/* The project's video-like generator (tests/index/vss-datagen.h, after
+ * vector-index.md), so that recall here means what it means for index/. */
 static gfloat *
-generate (guint n)
+generate (guint n, guint nq, gfloat ** queries)
 {
-  gfloat *data = g_new (gfloat, (gsize) n * DIM);
-  gfloat *centre = g_new (gfloat, DIM);
-  guint i = 0, scenes = 0;
+  gfloat *all = g_new (gfloat, (gsize) (n + nq) * DIM);
+  gfloat *base = g_new (gfloat, (gsize) n * DIM);
+  gsize got;
 
-  while (i < n) {
-    guint len = 30 + (guint) (rng_uniform () * 571);
-    if (scenes > 4 && rng_uniform () < 0.1) {
-      /* Revisit: start again near a frame of an earlier scene. */
-      memcpy (centre, data + (gsize) (rng_uniform () * i) * DIM,
-          DIM * sizeof (gfloat));
-    } else
-      random_unit (centre);
-    scenes++;
-    for (guint f = 0; f < len && i < n; f++, i++) {
-      gfloat *v = data + (gsize) i * DIM;
-      for (guint d = 0; d < DIM; d++)
-        centre[d] += 0.02f * rng_normal () / sqrtf (DIM);
-      normalise (centre);
-      for (guint d = 0; d < DIM; d++)
-        v[d] = centre[d] + 0.01f * rng_normal () / sqrtf (DIM) * 10;
-      normalise (v);
-    }
-  }
-  g_free (centre);
-  return data;
+  *queries = g_new (gfloat, (gsize) nq * DIM);
+  vss_gen_video (all, n + nq, DIM, 42);
+  got = vss_gen_split (all, n + nq, DIM, (n + nq) / nq, base, *queries, nq);
+  if (got != nq)
+    g_error ("could not split %u queries", nq);
+  g_free (all);
+  return base;
 }
 
 static gint64
@@ -128,6 +77,25 @@ simple (VssValkeyClient * c, const gchar * a0, const gchar * a1,
   return command (c, argc, argv, lens);
 }
 
+/* CPU seconds of the server's main thread (INFO cpu): throughput per CPU
+ * second is what the server can do on an idle machine, whatever the load of
+ * this one. */
+static gdouble
+server_cpu (VssValkeyClient * c)
+{
+  VssValkeyReply *r = simple (c, "INFO", "cpu", NULL);
+  const gchar *u = strstr (r->str, "used_cpu_user_main_thread:");
+  const gchar *s = strstr (r->str, "used_cpu_sys_main_thread:");
+  gdouble t;
+
+  if (u == NULL || s == NULL)
+    g_error ("INFO cpu lacks the main thread's CPU time");
+  t = g_ascii_strtod (u + strlen ("used_cpu_user_main_thread:"), NULL)
+      + g_ascii_strtod (s + strlen ("used_cpu_sys_main_thread:"), NULL);
+  freeReplyObject (r);
+  return t;
+}
+
 /* Exact top-K ids by cosine distance (data is unit length). */
 static void
 exact_topk (const gfloat * data, guint n, const gfloat * q, guint * out)
@@ -151,6 +119,18 @@ exact_topk (const gfloat * data, guint n, const gfloat * q, guint * out)
   }
 }
 
+static gdouble
+load_average (void)
+{
+  gchar *text = NULL;
+  gdouble l = -1;
+
+  if (g_file_get_contents ("/proc/loadavg", &text, NULL, NULL))
+    l = g_ascii_strtod (text, NULL);
+  g_free (text);
+  return l;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -164,10 +144,12 @@ main (int argc, char **argv)
   gfloat *data, *queries;
   gchar *url;
   gint64 t0, t_ingest, t_search;
+  gdouble cpu0, cpu_ingest, cpu_search;
   guint hits = 0;
   gdouble ingest_rate, qps, recall;
   VssValkeyReply *rep;
-  const gchar *serv_args[3] = { "--loadmodule", NULL, NULL };
+  const gchar *serv_args[4] = { "--loadmodule", NULL, NULL, NULL };
+  gboolean int8 = FALSE;
   VssTestRedisOptions opts = { 0, };
 
   if (argc < 2)
@@ -180,20 +162,17 @@ main (int argc, char **argv)
     nq = 200;
     a++;
   }
+  if (argc > a && !strcmp (argv[a], "--int8")) {
+    int8 = TRUE;
+    serv_args[2] = "INT8";
+    a++;
+  }
   if (argc > a)
     n = (guint) g_ascii_strtoull (argv[a++], NULL, 10);
   if (argc > a)
     nq = (guint) g_ascii_strtoull (argv[a++], NULL, 10);
 
-  data = generate (n);
-  queries = g_new (gfloat, (gsize) nq * DIM);
-  for (guint i = 0; i < nq; i++) {
-    const gfloat *base = data + (gsize) (rng_uniform () * n) * DIM;
-    gfloat *q = queries + (gsize) i * DIM;
-    for (guint d = 0; d < DIM; d++)
-      q[d] = base[d] + 0.01f * rng_normal () / sqrtf (DIM) * 10;
-    normalise (q);
-  }
+  data = generate (n, nq, &queries);
 
   serv_args[1] = module;
   opts.extra_args = serv_args;
@@ -221,6 +200,7 @@ main (int argc, char **argv)
 
   /* Ingest: pipelined HSET, the index maintained synchronously. */
   p = vss_valkey_pipeline_new ();
+  cpu0 = server_cpu (c);
   t0 = now_us ();
   for (guint i = 0; i < n;) {
     gchar keys[DEPTH][32], ts[DEPTH][24];
@@ -242,6 +222,7 @@ main (int argc, char **argv)
       g_error ("HSET: %s", err->message);
   }
   t_ingest = now_us () - t0;
+  cpu_ingest = server_cpu (c) - cpu0;
   vss_valkey_pipeline_free (p);
   rep = simple (c, "FT.INFO", "frames", NULL);
   for (size_t i = 0; i + 1 < rep->elements; i += 2)
@@ -257,6 +238,7 @@ main (int argc, char **argv)
     const gchar *query = "*=>[KNN 10 @vector $q EF_RUNTIME 64 AS score]";
     for (guint i = 0; i < nq; i++)
       exact_topk (data, n, queries + (gsize) i * DIM, truth + (gsize) i * K);
+    cpu0 = server_cpu (c);
     t0 = now_us ();
     for (guint i = 0; i < nq; i++) {
       const gchar *argv2[] = { "FT.SEARCH", "frames", query, "PARAMS", "2",
@@ -274,6 +256,7 @@ main (int argc, char **argv)
       freeReplyObject (rep);
     }
     t_search = now_us () - t0;
+    cpu_search = server_cpu (c) - cpu0;
     for (guint i = 0; i < nq; i++)
       for (guint k = 0; k < K; k++) {
         gchar want[32];
@@ -294,16 +277,24 @@ main (int argc, char **argv)
   qps = nq / (t_search / 1e6);
   recall = (gdouble) hits / ((gdouble) nq * K);
   printf ("{\n  \"bench\": \"module-knn\",\n  \"quick\": %s,\n"
+      "  \"storage\": \"%s\",\n"
       "  \"kernel\": \"%s\",\n  \"docs\": %u,\n  \"dim\": %d,\n"
       "  \"m\": 16,\n  \"ef_construction\": 200,\n"
       "  \"ingest_seconds\": %.2f,\n  \"ingest_docs_per_s\": %.0f,\n"
       "  \"queries\": %u,\n  \"k\": %d,\n  \"ef_runtime\": %d,\n"
       "  \"queries_per_s\": %.0f,\n  \"mean_query_ms\": %.3f,\n"
       "  \"recall_at_10\": %.4f,\n"
+      "  \"server_cpu_s_ingest\": %.2f,\n"
+      "  \"ingest_docs_per_server_cpu_s\": %.0f,\n"
+      "  \"server_cpu_s_search\": %.2f,\n"
+      "  \"queries_per_server_cpu_s\": %.0f,\n"
+      "  \"load_average_1min\": %.2f,\n"
       "  \"targets\": {\"ingest_docs_per_s\": 1000, \"queries_per_s\": 1000, "
       "\"recall_at_10\": 0.95},\n  \"meets_targets\": %s\n}\n",
-      quick ? "true" : "false", vss_kernel_name (), n, DIM, t_ingest / 1e6,
+      quick ? "true" : "false", int8 ? "int8" : "f32", vss_kernel_name (), n, DIM, t_ingest / 1e6,
       ingest_rate, nq, K, EF, qps, t_search / 1e3 / nq, recall,
+      cpu_ingest, n / MAX (cpu_ingest, 1e-6), cpu_search,
+      nq / MAX (cpu_search, 1e-6), load_average (),
       ingest_rate >= 1000 && qps >= 1000 && recall >= 0.95 ? "true" : "false");
 
   vss_valkey_client_free (c);

@@ -62,7 +62,8 @@
  *  - `timestamp` (gint64): capture wall-clock time, unix milliseconds
  *  - `uri` (string, only when known): the frame's object URI, built from
  *    `object-uri-prefix` as vsssink names objects
- *    (`<prefix>/<stream>/<yyyy>/<mm>/<dd>/<frame-id>.jpg`)
+ *    (`<prefix>/<stream>/<yyyy>/<mm>/<dd>/<frame-id>.jpg`, `.png` for PNG
+ *    frames; the date is the capture date in UTC)
  *  - history only: `match-key`, `match-stream`, `match-frame-id`,
  *    `match-uri` (strings) and `match-timestamp` (gint64): the stored frame
  *
@@ -72,7 +73,7 @@
  * ## History
  *
  * With `history=true`, frames are also searched (KNN, `history-k`) in the
- * Valkey index `index` at `valkey-url`, among other streams' frames captured
+ * Valkey index `index` at `valkey`, among other streams' frames captured
  * between `history-max-age` and `history-min-age` before the frame; hits
  * within `history-threshold` are reported with `source=history`. Searches
  * run on a worker thread fed by a bounded queue (`history-queue-size`):
@@ -98,7 +99,7 @@
  *     vssembed provider=bedrock ! \
  *     vssquery provider=bedrock stream-id=cam1 \
  *       queries='[{"text":"a person with a red jacket"}]' \
- *       history=true valkey-url=redis://127.0.0.1:6379 history-max-age=600000 ! \
+ *       history=true valkey=redis://127.0.0.1:6379 history-max-age=600000 ! \
  *     fakesink
  * ]|
  */
@@ -248,6 +249,7 @@ struct _GstVssQuery
   gchar *s_uri_prefix;
   gboolean s_history;
   guint64 s_history_interval_ms;
+  const gchar *ext;             /* object extension: "png" or "jpg" */
   GHashTable *cooldowns;        /* query id -> Cooldown */
   gfloat *scratch;
   gfloat *dists;
@@ -320,6 +322,8 @@ static gboolean gst_vss_query_start (GstBaseTransform * trans);
 static gboolean gst_vss_query_stop (GstBaseTransform * trans);
 static GstFlowReturn gst_vss_query_transform_ip (GstBaseTransform * trans,
     GstBuffer * buf);
+static gboolean gst_vss_query_set_caps (GstBaseTransform * trans,
+    GstCaps * incaps, GstCaps * outcaps);
 static gchar *gst_vss_query_add_query (GstVssQuery * self,
     const gchar * json);
 static gboolean gst_vss_query_remove_query (GstVssQuery * self,
@@ -422,7 +426,8 @@ gst_vss_query_class_init (GstVssQueryClass * klass)
       g_param_spec_string ("object-uri-prefix", "Object URI prefix",
           "Where vsssink stores the frames (e.g. 's3://bucket/frames' or "
           "'file:///srv/frames'): matches then carry the frame's object URI "
-          "<prefix>/<stream>/<yyyy>/<mm>/<dd>/<frame-id>.jpg. NULL: no uri",
+          "<prefix>/<stream>/<yyyy>/<mm>/<dd>/<frame-id>.jpg (.png for PNG "
+          "frames). NULL: no uri",
           NULL, RW_READY));
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages",
@@ -438,7 +443,7 @@ gst_vss_query_class_init (GstVssQueryClass * klass)
           "(Valkey, on a worker thread) and report hits with source=history",
           DEFAULT_HISTORY, RW_READY));
   g_object_class_install_property (gobject_class, PROP_VALKEY_URL,
-      g_param_spec_string ("valkey-url", "Valkey URL",
+      g_param_spec_string ("valkey", "Valkey URL",
           "Valkey for history and the search signal: "
           "(redis|rediss|valkey|valkeys)://[user:password@]host[:port][?opts] "
           "(see the README; the password is never logged)",
@@ -525,7 +530,7 @@ gst_vss_query_class_init (GstVssQueryClass * klass)
    *   (double)
    *
    * Embeds the query with the element's provider settings and searches the
-   * stored frames at `valkey-url`, blocking the calling thread.
+   * stored frames at `valkey`, blocking the calling thread.
    *
    * Returns: (transfer full): a `vss-search` structure with `results` (a
    *   list of `vss-search-result` structures, nearest first: `key`,
@@ -549,6 +554,7 @@ gst_vss_query_class_init (GstVssQueryClass * klass)
   trans_class->start = GST_DEBUG_FUNCPTR (gst_vss_query_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_vss_query_stop);
   trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_vss_query_transform_ip);
+  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_vss_query_set_caps);
   trans_class->transform_ip_on_passthrough = TRUE;
   trans_class->passthrough_on_same_caps = TRUE;
 
@@ -1493,11 +1499,23 @@ object_uri (GstVssQuery * self, const gchar * frame_id, gint64 ts_ms)
   if (!dt)
     return NULL;
   date = g_date_time_format (dt, "%Y/%m/%d");
-  uri = g_strdup_printf ("%s/%s/%s/%s.jpg", self->s_uri_prefix,
-      self->s_stream_id, date, frame_id);
+  uri = g_strdup_printf ("%s/%s/%s/%s.%s", self->s_uri_prefix,
+      self->s_stream_id, date, frame_id, self->ext ? self->ext : "jpg");
   g_free (date);
   g_date_time_unref (dt);
   return uri;
+}
+
+/* vsssink names PNG frames .png, everything else .jpg. */
+static gboolean
+gst_vss_query_set_caps (GstBaseTransform * trans, GstCaps * incaps,
+    GstCaps * outcaps)
+{
+  GstVssQuery *self = GST_VSS_QUERY (trans);
+  const GstStructure *s = gst_caps_get_structure (incaps, 0);
+
+  self->ext = gst_structure_has_name (s, "image/png") ? "png" : "jpg";
+  return TRUE;
 }
 
 static void

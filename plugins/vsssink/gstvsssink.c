@@ -183,11 +183,13 @@ struct _GstVssSink
 
   /* shared state, under `lock` */
   GMutex lock;
-  GCond cond;
+  GCond cond;                   /* slots, drained, flushing: streaming side */
+  GCond wcond;                  /* work for the writer */
   gchar *stream;                /* sanitised stream id in use */
   guint dim;                    /* vector dimension, 0 until known */
   gboolean index_ready;
-  guint in_flight;
+  guint in_flight;              /* accepted, neither stored nor spooled */
+  guint uploading;              /* of which uploads running */
   GQueue ready;                 /* VssSinkFrame *, uploaded */
   GQueue pending;               /* guint64 * spool seqs to replay, in order */
   gboolean spooling;            /* an outage: new frames go to the spool */
@@ -294,17 +296,16 @@ static void
 spool_frame (GstVssSink * self, VssSinkFrame * f)
 {
   GError *err = NULL;
-  guint64 seq = f->seq;
+  GBytes *rec = vss_sink_frame_serialize (f);
+  guint64 seq = 0;
   gboolean ok;
 
-  if (seq)
-    ok = vss_spool_sync (self->spool, seq, &err);
-  else {
-    GBytes *rec = vss_sink_frame_serialize (f);
-
-    ok = vss_spool_append (self->spool, rec, TRUE, &seq, &err);
-    g_bytes_unref (rec);
-  }
+  ok = vss_spool_append (self->spool, rec, TRUE, &seq, &err);
+  g_bytes_unref (rec);
+  /* A frame that could not be spooled stays in the journal (when it is
+   * there): the next start recovers it. */
+  if (ok && f->journal_seg)
+    vss_spool_journal_release (self->spool, f->journal_seg);
   g_mutex_lock (&self->lock);
   if (ok) {
     guint64 *p = g_new (guint64, 1);
@@ -319,23 +320,20 @@ spool_frame (GstVssSink * self, VssSinkFrame * f)
 
       while (l && *(guint64 *) l->data < seq)
         l = l->next;
-      if (l && *(guint64 *) l->data == seq)
-        g_free (p);
-      else if (l)
+      if (l)
         g_queue_insert_before (&self->pending, l, p);
       else
         g_queue_push_tail (&self->pending, p);
     }
     self->spooling = TRUE;
-    if (!f->replay)
-      self->spooled++;
+    self->spooled++;
   } else {
     self->failed++;
     self->fatal = TRUE;
   }
-  if (!f->replay)
-    self->in_flight--;
+  self->in_flight--;
   g_cond_broadcast (&self->cond);
+  g_cond_signal (&self->wcond);
   g_mutex_unlock (&self->lock);
 
   if (!ok) {
@@ -367,16 +365,19 @@ direct_upload_done (const VssObjectStorePutResult * res, gpointer user_data)
 
   g_free (ctx);
   g_mutex_lock (&self->lock);
+  self->uploading--;
   if (res->attempts > 1)
     self->retried += res->attempts - 1;
   if (res->error == NULL) {
     f->object_done = TRUE;
     g_clear_pointer (&f->image, g_bytes_unref);
     g_queue_push_tail (&self->ready, f);
+    g_cond_signal (&self->wcond);
     g_cond_broadcast (&self->cond);
     g_mutex_unlock (&self->lock);
     return;
   }
+  g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
   GST_WARNING_OBJECT (self, "upload of %s failed: %s", f->id,
       res->error->message);
@@ -639,8 +640,8 @@ write_direct (GstVssSink * self, VssSinkFrame ** frames, guint n,
     VssSinkFrame *f = frames[i];
 
     if (ok[i]) {
-      if (f->seq)
-        vss_spool_remove (self->spool, f->seq);
+      if (f->journal_seg)
+        vss_spool_journal_release (self->spool, f->journal_seg);
       post_stored (self, f);
       g_mutex_lock (&self->lock);
       self->written++;
@@ -736,6 +737,18 @@ replay_some (GstVssSink * self)
     }
     frames[i]->seq = seqs[i];
     frames[i]->replay = TRUE;
+    /* The object goes where this run stores objects. */
+    if (!frames[i]->object_done && self->store) {
+      g_free (frames[i]->uri);
+      frames[i]->uri = vss_object_store_object_uri (self->store,
+          frames[i]->object_key);
+    } else if (!frames[i]->object_done) {
+      GST_WARNING_OBJECT (self, "spooled frame %s has an image but 'frames' "
+          "is not set: storing its vector only", frames[i]->id);
+      g_free (frames[i]->uri);
+      frames[i]->uri = g_strdup ("");
+      frames[i]->object_done = TRUE;
+    }
   }
 
   /* Objects first, concurrently. */
@@ -842,6 +855,11 @@ writer_loop (gpointer user_data)
       VssSinkFrame *frames[MAX_BATCH];
       guint n = 0;
 
+      /* Uploads finish one by one: give them a moment to fill a pipeline
+       * rather than paying a round trip per frame. */
+      if (self->uploading > 0 && g_queue_get_length (&self->ready) <
+          MIN (self->uploading, 16u) && !backoff)
+        g_cond_wait_until (&self->wcond, &self->lock, now + 500);
       while (n < MAX_BATCH && !g_queue_is_empty (&self->ready))
         frames[n++] = g_queue_pop_head (&self->ready);
       g_mutex_unlock (&self->lock);
@@ -857,9 +875,9 @@ writer_loop (gpointer user_data)
       continue;
     }
     if (!g_queue_is_empty (&self->pending))
-      g_cond_wait_until (&self->cond, &self->lock, self->next_retry_us);
+      g_cond_wait_until (&self->wcond, &self->lock, self->next_retry_us);
     else
-      g_cond_wait (&self->cond, &self->lock);
+      g_cond_wait (&self->wcond, &self->lock);
   }
   g_mutex_unlock (&self->lock);
   return NULL;
@@ -968,13 +986,60 @@ gst_vss_sink_event (GstBaseSink * bsink, GstEvent * event)
   return GST_BASE_SINK_CLASS (parent_class)->event (bsink, event);
 }
 
+typedef struct
+{
+  GstBuffer *buf;
+  GstMapInfo map;
+} MappedBuffer;
+
+static void
+mapped_buffer_free (gpointer data)
+{
+  MappedBuffer *m = data;
+
+  gst_buffer_unmap (m->buf, &m->map);
+  gst_buffer_unref (m->buf);
+  g_free (m);
+}
+
+/* The image without a copy: the bytes keep the buffer mapped and alive. */
+static GBytes *
+bytes_of_buffer (GstBuffer * buf)
+{
+  MappedBuffer *m = g_new0 (MappedBuffer, 1);
+
+  m->buf = gst_buffer_ref (buf);
+  if (!gst_buffer_map (m->buf, &m->map, GST_MAP_READ)) {
+    gst_buffer_unref (m->buf);
+    g_free (m);
+    return NULL;
+  }
+  return g_bytes_new_with_free_func (m->map.data, m->map.size,
+      mapped_buffer_free, m);
+}
+
+/* The first bytes must say what the caps say, so that a store never holds
+ * a "JPEG" that is something else. */
+static gboolean
+image_matches_caps (GstVssSink * self, GstBuffer * buf)
+{
+  static const guint8 jpeg[] = { 0xff, 0xd8, 0xff };
+  static const guint8 png[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+  gboolean is_png = self->ext && g_str_equal (self->ext, "png");
+  const guint8 *want = is_png ? png : jpeg;
+  gsize n = is_png ? sizeof png : sizeof jpeg;
+  guint8 head[8];
+
+  return gst_buffer_extract (buf, 0, head, n) == n
+      && memcmp (head, want, n) == 0;
+}
+
 static GstFlowReturn
 gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
 {
   GstVssSink *self = GST_VSS_SINK (bsink);
   GstVssEmbeddingMeta *meta;
   VssSinkFrame *f;
-  GstMapInfo map;
   const gchar *fid;
   gchar *model;
   gdouble dist;
@@ -996,6 +1061,8 @@ gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
     goto no_meta;
   if (gst_buffer_get_size (buf) == 0)
     goto empty;
+  if (!image_matches_caps (self, buf))
+    goto not_image;
 
   g_mutex_lock (&self->lock);
   if (self->dim == 0)
@@ -1042,12 +1109,11 @@ gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
         "jpg");
     g_date_time_unref (dt);
     f->uri = vss_object_store_object_uri (self->store, f->object_key);
-    if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
+    f->image = bytes_of_buffer (buf);
+    if (f->image == NULL) {
       vss_sink_frame_free (f);
       goto map_failed;
     }
-    f->image = g_bytes_new (map.data, map.size);
-    gst_buffer_unmap (buf, &map);
   } else {
     f->object_key = g_strdup ("");
     f->uri = g_strdup ("");
@@ -1055,10 +1121,12 @@ gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
   }
   g_free (model);
 
-  /* Back-pressure: at most max-in-flight frames between here and stored. */
+  /* Back-pressure: at most max-in-flight uploads, and at most a pipeline
+   * more frames waiting for Valkey. */
   g_mutex_lock (&self->lock);
-  while (self->in_flight >= self->r_max_in_flight && !self->flushing
-      && !self->fatal)
+  while ((self->uploading >= self->r_max_in_flight
+          || self->in_flight >= self->r_max_in_flight + MAX_BATCH)
+      && !self->flushing && !self->fatal)
     g_cond_wait (&self->cond, &self->lock);
   if (self->flushing || self->fatal) {
     gboolean fatal = self->fatal;
@@ -1069,17 +1137,21 @@ gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
   }
   self->in_flight++;
   spooling = self->spooling;
+  if (!spooling && self->store && !f->object_done)
+    self->uploading++;
   g_mutex_unlock (&self->lock);
 
-  if (self->r_journal) {
+  if (self->r_journal && !spooling) {
     GBytes *rec = vss_sink_frame_serialize (f);
-    gboolean ok = vss_spool_append (self->spool, rec, spooling, &f->seq,
+    gboolean ok = vss_spool_journal_append (self->spool, rec, &f->journal_seg,
         &err);
 
     g_bytes_unref (rec);
     if (!ok) {
       g_mutex_lock (&self->lock);
       self->in_flight--;
+      if (self->store && !f->object_done)
+        self->uploading--;
       self->failed++;
       g_cond_broadcast (&self->cond);
       g_mutex_unlock (&self->lock);
@@ -1102,7 +1174,7 @@ gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
   } else {
     g_mutex_lock (&self->lock);
     g_queue_push_tail (&self->ready, f);
-    g_cond_broadcast (&self->cond);
+    g_cond_signal (&self->wcond);
     g_mutex_unlock (&self->lock);
   }
   return GST_FLOW_OK;
@@ -1129,6 +1201,16 @@ empty:
   {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Empty image buffer."),
         ("frame %s", fid));
+    g_free (model);
+    return GST_FLOW_ERROR;
+  }
+not_image:
+  {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Frame %s is not a %s image (the caps say it is).", fid,
+            self->ext && g_str_equal (self->ext, "png") ? "PNG" : "JPEG"),
+        ("%" G_GSIZE_FORMAT " bytes with another signature",
+            gst_buffer_get_size (buf)));
     g_free (model);
     return GST_FLOW_ERROR;
   }
@@ -1226,6 +1308,7 @@ gst_vss_sink_start (GstBaseSink * bsink)
   self->stream = self->stream_id ? vss_object_store_sanitize (self->stream_id)
       : g_strdup ("default");
   self->in_flight = 0;
+  self->uploading = 0;
   self->spooling = FALSE;
   self->flushing = FALSE;
   self->quit = FALSE;
@@ -1255,6 +1338,11 @@ gst_vss_sink_start (GstBaseSink * bsink)
   self->spool = vss_spool_open (spool_dir, spool_max, &err);
   if (self->spool == NULL)
     goto bad_spool;
+  if (vss_spool_get_recovered (self->spool) > 0)
+    GST_ELEMENT_INFO (self, RESOURCE, OPEN_READ_WRITE,
+        ("Recovered %u frames from the journal of a run that did not stop "
+            "cleanly; they are written again.",
+            vss_spool_get_recovered (self->spool)), ("spool %s", spool_dir));
 
   self->client = vss_valkey_client_new_from_url (url, &err);
   if (self->client == NULL)
@@ -1384,6 +1472,7 @@ gst_vss_sink_stop (GstBaseSink * bsink)
   g_mutex_lock (&self->lock);
   self->quit = TRUE;
   g_cond_broadcast (&self->cond);
+  g_cond_signal (&self->wcond);
   g_mutex_unlock (&self->lock);
   if (self->cancel)
     g_cancellable_cancel (self->cancel);
@@ -1656,6 +1745,7 @@ gst_vss_sink_finalize (GObject * object)
   g_free (self->content_type);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
+  g_cond_clear (&self->wcond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -1766,9 +1856,9 @@ gst_vss_sink_class_init (GstVssSinkClass * klass)
           RW_READY));
   g_object_class_install_property (gobject_class, PROP_MAX_IN_FLIGHT,
       g_param_spec_uint ("max-in-flight", "Max frames in flight",
-          "Frames accepted but not yet stored (uploading or waiting for "
-          "Valkey); when reached, rendering blocks (back-pressure). Also the "
-          "number of concurrent uploads", 1, 1024, DEFAULT_MAX_IN_FLIGHT,
+          "Concurrent uploads; when they are all busy, rendering blocks "
+          "(back-pressure). At most 256 more uploaded frames wait for their "
+          "Valkey pipeline", 1, 1024, DEFAULT_MAX_IN_FLIGHT,
           RW_READY));
   g_object_class_install_property (gobject_class, PROP_TIMEOUT,
       g_param_spec_uint ("timeout", "Upload timeout",
@@ -1792,10 +1882,11 @@ gst_vss_sink_class_init (GstVssSinkClass * klass)
           DEFAULT_SPOOL_MAX_BYTES, RW_READY));
   g_object_class_install_property (gobject_class, PROP_JOURNAL,
       g_param_spec_boolean ("journal", "Journal",
-          "Record every frame in the spool before writing it (one file write "
-          "per frame, no fsync), so that a killed process loses nothing; "
-          "records are removed once stored. FALSE: only failed frames are "
-          "spooled (fsync'ed), frames in flight die with the process",
+          "Append every frame to a journal in spool-dir before writing it "
+          "(one write() per frame, no fsync), so that a killed process loses "
+          "nothing: the next start stores what the journal still holds. "
+          "FALSE: only failed frames are spooled, frames in flight die with "
+          "the process",
           DEFAULT_JOURNAL, RW_READY));
   g_object_class_install_property (gobject_class, PROP_DRAIN_TIMEOUT,
       g_param_spec_uint ("drain-timeout", "Drain timeout",
@@ -1859,6 +1950,7 @@ gst_vss_sink_init (GstVssSink * self)
   self->post_messages = DEFAULT_POST_MESSAGES;
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
+  g_cond_init (&self->wcond);
   g_queue_init (&self->ready);
   g_queue_init (&self->pending);
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);

@@ -12,7 +12,7 @@ G_BEGIN_DECLS
  *
  * Everything vsssink writes for one frame. @object_key is relative to the
  * store ("" when no images are stored); @vector holds @dim little-endian
- * float32; @seq is the frame's spool record (0: none).
+ * float32.
  */
 typedef struct
 {
@@ -31,7 +31,8 @@ typedef struct
   gboolean object_done;
   GBytes *vector;
   GBytes *image;                /* NULL once not needed */
-  guint64 seq;
+  guint64 seq;                  /* spool record (replays) */
+  guint64 journal_seg;          /* journal segment holding it, 0: none */
   gboolean replay;
 } VssSinkFrame;
 

@@ -282,9 +282,21 @@ GST_START_TEST (test_local_hit_and_miss)
   }
   fail_unless_equals_string (uri, want);
   g_free (want);
-  free_msgs (m);
   /* The same structure went downstream as a custom event. */
-  fail_unless_equals_int (count_match_events (q, "a"), 1);
+  {
+    GstEvent *e;
+    guint n_ev = 0;
+
+    while ((e = gst_harness_try_pull_event (q->h))) {
+      if (GST_EVENT_TYPE (e) == GST_EVENT_CUSTOM_DOWNSTREAM) {
+        fail_unless (gst_structure_is_equal (gst_event_get_structure (e), s));
+        n_ev++;
+      }
+      gst_event_unref (e);
+    }
+    fail_unless_equals_int (n_ev, 1);
+  }
+  free_msgs (m);
 
   /* A third photograph matches neither query. */
   m = q_push (q, frame_of (2, 4));
@@ -708,14 +720,14 @@ typedef struct
 } Server;
 
 static Server *
-server_start (const gchar * map_file)
+server_start_with (const gchar * map_file, const gchar * extra)
 {
   const gchar *root = g_getenv ("VSS_BUILD_ROOT");
   gchar *path = g_build_filename (root ? root : ".", "tests", "servers",
       "vss-bedrock-server", NULL);
   gchar *map_arg = g_strconcat ("--text-map=", map_file, NULL);
   const gchar *argv[] = { path, "--access-key=" AK, "--secret-key=" SK,
-    "--region=" REGION, map_arg, NULL
+    "--region=" REGION, map_arg, extra, NULL
   };
   Server *s = g_new0 (Server, 1);
   GDataInputStream *out;
@@ -738,6 +750,12 @@ server_start (const gchar * map_file)
   g_free (map_arg);
   s->endpoint = g_strdup_printf ("http://127.0.0.1:%u", port);
   return s;
+}
+
+static Server *
+server_start (const gchar * map_file)
+{
+  return server_start_with (map_file, NULL);
 }
 
 static void
@@ -911,6 +929,90 @@ GST_START_TEST (test_bedrock_bad_credentials)
 
 GST_END_TEST;
 
+typedef struct
+{
+  GstElement *query;
+  gchar *id;
+  gint64 took_us;
+  gint done;
+} SlowAdd;
+
+static gpointer
+slow_add_thread (gpointer data)
+{
+  SlowAdd *a = data;
+  gint64 t0 = g_get_monotonic_time ();
+
+  g_signal_emit_by_name (a->query, "add-query",
+      "{\"id\":\"lake\",\"text\":\"photo of the lake\"}", &a->id);
+  a->took_us = g_get_monotonic_time () - t0;
+  g_atomic_int_set (&a->done, 1);
+  return NULL;
+}
+
+/* Embedding a query added while playing (here a slow Bedrock) never holds
+ * up the frames. */
+GST_START_TEST (test_bedrock_slow_add_does_not_block)
+{
+  GBytes *j0, *j1;
+  gchar *p0, *map = g_build_filename (tmpdir, "map.json", NULL);
+  Server *fast = bedrock_setup (&j0, &j1, &p0);
+  Server *slow = server_start_with (map, "--latency-ms=1500");
+  gchar *eprops = g_strdup_printf (BEDROCK_PROPS (x), fast->endpoint);
+  gchar *qprops = g_strdup_printf (BEDROCK_PROPS (x) " cooldown=0",
+      slow->endpoint);
+  Q *q = q_new (eprops, qprops, "image/jpeg,width=320,height=240,"
+      "framerate=1/1");
+  SlowAdd a = { q->query, NULL, 0, 0 };
+  GThread *t;
+  GList *m;
+  guint i, frames = 0;
+  gint64 worst = 0;
+
+  gst_harness_play (q->h);
+  t = g_thread_new ("slow-add", slow_add_thread, &a);
+  /* While the query is being embedded (>= 1.5 s), frames keep flowing. */
+  for (i = 0; i < 200 && !g_atomic_int_get (&a.done); i++) {
+    GstBuffer *b = gst_buffer_new_wrapped_bytes (j1);
+    gint64 t0 = g_get_monotonic_time ();
+
+    GST_BUFFER_PTS (b) = i * GST_SECOND;
+    m = q_push (q, b);
+    worst = MAX (worst, g_get_monotonic_time () - t0);
+    fail_unless_equals_int (g_list_length (m), 0);
+    frames++;
+    g_usleep (20000);
+  }
+  g_thread_join (t);
+  fail_unless_equals_string (a.id, "lake");
+  fail_unless (a.took_us >= 1400000, "add-query took %" G_GINT64_FORMAT
+      " us", a.took_us);
+  fail_unless (frames >= 5, "only %u frames while the query was embedded",
+      frames);
+  fail_unless (worst < 1000000, "a frame waited %" G_GINT64_FORMAT " us",
+      worst);
+  /* Now the query is in place. */
+  {
+    GstBuffer *b = gst_buffer_new_wrapped_bytes (j0);
+    GST_BUFFER_PTS (b) = 1000 * GST_SECOND;
+    m = q_push (q, b);
+    fail_unless_equals_int (g_list_length (m), 1);
+    free_msgs (m);
+  }
+  g_free (a.id);
+  q_free (q);
+  server_stop (fast);
+  server_stop (slow);
+  g_bytes_unref (j0);
+  g_bytes_unref (j1);
+  g_free (eprops);
+  g_free (qprops);
+  g_free (p0);
+  g_free (map);
+}
+
+GST_END_TEST;
+
 static Suite *
 vssquery_suite (void)
 {
@@ -932,6 +1034,7 @@ vssquery_suite (void)
   tcase_add_test (tc, test_no_embedding_passes);
   tcase_add_test (tb, test_bedrock_text_queries);
   tcase_add_test (tb, test_bedrock_bad_credentials);
+  tcase_add_test (tb, test_bedrock_slow_add_does_not_block);
   return s;
 }
 

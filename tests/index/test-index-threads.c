@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "vss-check.h"
@@ -19,7 +20,7 @@ typedef struct {
   vss_index *idx;
   vss_window *win;
   const float *x;
-  volatile int *stop;
+  atomic_int *stop;
   int errors;
   long searches;
   unsigned seed;
@@ -80,6 +81,9 @@ writer (void *p)
     /* remove some even rows as we go */
     if (i % 4 == 0 && vss_index_remove (a->idx, i - N_PRE, &err) < 0)
       a->errors++;
+    /* and rebuild the graph once, under the readers */
+    if (i == N_PRE + N_ADD / 2 && vss_index_compact (a->idx, &err) < 0)
+      a->errors++;
   }
   return NULL;
 }
@@ -92,7 +96,7 @@ test_readers_and_writer (void)
   vss_error err = { 0 };
   pthread_t r[READERS], w;
   arg_t ra[READERS], wa;
-  volatile int stop = 0;
+  atomic_int stop = 0;
   size_t i;
   int t;
   long total = 0;
@@ -101,7 +105,12 @@ test_readers_and_writer (void)
 
   snprintf (pathbuf, sizeof pathbuf, "/tmp/vss-threads-%d.vss", (int)getpid ());
   path = pathbuf;
-  vss_gen_video (x, N_PRE + N_ADD, D, 31);
+  /* random vectors: this test is about threads, not a hard recall case */
+  {
+    vss_rng rng = { 31, 0, 0 };
+    for (i = 0; i < (size_t)(N_PRE + N_ADD) * D; i++)
+      x[i] = (float)vss_rng_normal (&rng);
+  }
   vss_index_params_init (&p, VSS_INDEX_HNSW, VSS_METRIC_COSINE, D);
   p.initial_capacity = 64; /* growth happens under the readers */
   p.ef_construction = 64;
@@ -135,8 +144,7 @@ test_readers_and_writer (void)
     vss_index_free (back);
     remove (path);
   }
-  /* the rows added under the readers are found (d = 32 video-like data is
-   * a hard case for HNSW: allow a few misses) */
+  /* the rows added under the readers are found */
   {
     size_t found = 0, tried = 0;
     for (i = N_PRE; i < N_PRE + N_ADD; i += 7, tried++) {
@@ -146,7 +154,7 @@ test_readers_and_writer (void)
              == 1);
       found += h.id == i || h.distance < 1e-6f;
     }
-    CHECK_MSG (found * 100 >= tried * 90, "%zu of %zu found", found, tried);
+    CHECK_MSG (found * 100 >= tried * 98, "%zu of %zu found", found, tried);
   }
   vss_index_free (ra[0].idx);
   free (x);
@@ -223,7 +231,7 @@ test_window_threads (void)
   vss_error err = { 0 };
   pthread_t r[READERS];
   arg_t ra[READERS];
-  volatile int stop = 0;
+  atomic_int stop = 0;
   vss_window *w;
   size_t i;
   int t;

@@ -8,6 +8,7 @@
 
 #include "vss-check.h"
 #include "vss-datagen.h"
+#include "vss-index-private.h"
 
 static vss_index *
 make (vss_index_kind kind, vss_metric metric, uint32_t dim, vss_storage st)
@@ -247,6 +248,16 @@ test_remove (void)
     CHECK (vss_index_add (idx, 4, x + 4 * d, d, &err) == 0);
     k = vss_index_search (idx, x + 4 * d, d, 1, 0, NULL, NULL, hits, &err);
     CHECK (k == 1 && hits[0].id == 4);
+    /* compaction drops the tombstones and keeps the rest */
+    {
+      size_t before = vss_index_memory_used (idx);
+      CHECK (vss_index_compact (idx, &err) == 0);
+      CHECK (vss_index_count (idx) == n / 2 + 1);
+      CHECK (vss_index_memory_used (idx) < before);
+      k = vss_index_search (idx, x + 5 * d, d, 10, 0, NULL, NULL, hits, &err);
+      CHECK (k == 10 && hits[0].id == 5);
+      CHECK (vss_index_contains (idx, 4) && !vss_index_contains (idx, 6));
+    }
     /* everything removed */
     CHECK (vss_index_remove (idx, 4, &err) == 0);
     for (i = 1; i < n; i += 2)
@@ -488,12 +499,50 @@ test_persist (void)
   free (x);
 }
 
+/* The graph's entry point itself removed: searches still start there,
+ * walk through it, and never return it. */
+static void
+test_remove_entry_point (void)
+{
+  uint32_t d = 16;
+  size_t n = 800, i;
+  float *x = malloc (n * d * sizeof (float));
+  vss_index *idx = make (VSS_INDEX_HNSW, VSS_METRIC_L2, d, VSS_STORAGE_F32);
+  vss_error err = { 0 };
+  vss_hit hits[10];
+  uint64_t entry_id;
+  int k, j;
+
+  CHECK (idx);
+  vss_gen_video (x, n, d, 13);
+  for (i = 0; i < n; i++)
+    CHECK (vss_index_add (idx, i, x + i * d, d, &err) == 0);
+  entry_id = vss_elem_id (idx, idx->entry);
+  CHECK (vss_index_remove (idx, entry_id, &err) == 0);
+  k = vss_index_search (idx, x + entry_id * d, d, 10, 0, NULL, NULL, hits,
+                        &err);
+  CHECK (k == 10);
+  for (j = 0; j < k; j++)
+    CHECK (hits[j].id != entry_id);
+  CHECK (vss_index_search_within (idx, x + entry_id * d, d, 1e-9f, hits, &err)
+         == 0);
+  /* all but one removed */
+  for (i = 0; i < n - 1; i++)
+    if (i != entry_id)
+      CHECK (vss_index_remove (idx, i, &err) == 0);
+  k = vss_index_search (idx, x, d, 10, 0, NULL, NULL, hits, &err);
+  CHECK (k == 1 && hits[0].id == n - 1);
+  vss_index_free (idx);
+  free (x);
+}
+
 static const vss_test tests[]
     = { { "invalid_input", test_invalid_input },
         { "persist", test_persist },
         { "basic_all_metrics", test_basic_all_metrics },
         { "empty_and_small", test_empty_and_small },
         { "remove", test_remove },
+        { "remove_entry_point", test_remove_entry_point },
         { "filter", test_filter },
         { "ef_and_params", test_ef_and_params },
         { NULL, NULL } };

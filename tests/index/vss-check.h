@@ -55,6 +55,16 @@ vss_cpu_now (void)
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* CPU time of the calling thread: latency without the time the scheduler
+ * gave to others. */
+static inline double
+vss_thread_cpu_now (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 /* Runs the tests whose name contains argv[1] (all without). */
 static inline int
 vss_run_tests (const vss_test *t, int argc, char **argv)

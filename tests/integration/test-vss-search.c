@@ -645,7 +645,8 @@ GST_START_TEST (test_cli_html_chromium)
   prof_arg = g_strconcat ("--user-data-dir=", profile, NULL);
   {
     const gchar *argv[] = { chromium, "--headless", "--no-sandbox",
-      "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+      "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+      "--no-first-run",
       "--disable-extensions", "--window-size=1400,1000", prof_arg, shot_arg,
       page_uri, NULL
     };
@@ -1018,6 +1019,32 @@ GST_START_TEST (test_cli_bedrock_text)
   g_free (out);
   g_free (err);
 
+  /* The same text through vssquery's search signal. */
+  {
+    GstElement *q = gst_element_factory_make ("vssquery", NULL);
+    GstStructure *r = NULL;
+    const GValue *list;
+    gdouble d;
+
+    g_object_set (q, "provider", GST_VSS_QUERY_PROVIDER_BEDROCK, "endpoint",
+        srv->endpoint, "region", REGION, "access-key-id", AK,
+        "secret-access-key", SK, "dimension", 256, "valkey", url, NULL);
+    g_signal_emit_by_name (q, "search", "something like the dunes", NULL, 2u,
+        NULL, &r);
+    fail_if (gst_structure_has_field (r, "error"), "%s",
+        gst_structure_get_string (r, "error"));
+    list = gst_structure_get_value (r, "results");
+    fail_unless_equals_int (gst_value_list_get_size (list), 2);
+    fail_unless_equals_string (gst_structure_get_string
+        (gst_value_get_structure (gst_value_list_get_value (list, 0)), "key"),
+        keys[2]);
+    fail_unless (gst_structure_get_double (gst_value_get_structure
+            (gst_value_list_get_value (list, 0)), "distance", &d));
+    fail_unless (fabs (d - 0.12) < 1e-3, "distance %f", d);
+    gst_structure_free (r);
+    gst_object_unref (q);
+  }
+
   /* Wrong secret: a clear error, the secret never printed. */
   {
     const gchar *bad[] = { "AWS_ACCESS_KEY_ID", AK, "AWS_SECRET_ACCESS_KEY",
@@ -1115,7 +1142,7 @@ GST_START_TEST (test_history_other_streams)
   /* The harness starts its element at once: configure it stopped. */
   gst_element_set_state (h->element, GST_STATE_NULL);
   /* Within 2 days: cam1's copy (now), not cam3's (3 days ago). */
-  g_object_set (q, "history", TRUE, "stream-id", "live", "valkey-url", url,
+  g_object_set (q, "history", TRUE, "stream-id", "live", "valkey", url,
       "history-threshold", 0.05, "history-max-age",
       (guint64) 2 * 86400 * 1000, "history-k", 5, NULL);
   gst_element_set_bus (h->element, bus);
@@ -1226,7 +1253,7 @@ GST_START_TEST (test_history_bounded_queue)
   q = gst_harness_find_element (h, "vssquery");
   /* The harness starts its element at once: configure it stopped. */
   gst_element_set_state (h->element, GST_STATE_NULL);
-  g_object_set (q, "history", TRUE, "stream-id", "live", "valkey-url", furl,
+  g_object_set (q, "history", TRUE, "stream-id", "live", "valkey", furl,
       "history-queue-size", 2, NULL);
   gst_element_set_bus (h->element, bus);
   gst_harness_set_src_caps_str (h, RAW_CAPS ",framerate=1/1");
@@ -1287,7 +1314,7 @@ GST_START_TEST (test_search_signal)
   gsize len;
 
   store_local (&st);
-  g_object_set (q, "valkey-url", url, NULL);
+  g_object_set (q, "valkey", url, NULL);
   fail_unless (g_file_get_contents (st.jpeg[0], &data, &len, NULL));
   img = g_bytes_new_take (data, len);
 
@@ -1351,6 +1378,202 @@ GST_START_TEST (test_search_signal)
 
 GST_END_TEST;
 
+/* ---- end to end with vsssink ---- */
+
+typedef struct
+{
+  GstElement *pipeline, *src;
+  GList *matches;               /* vss-match structures */
+  GList *stored;                /* vss-stored structures */
+} E2E;
+
+static void
+e2e_run (E2E * e, const gchar * desc, const gchar * queries,
+    const guint * photos, guint n, gboolean wait_match)
+{
+  GError *err = NULL;
+  GstBus *bus;
+  GstMessage *m;
+  gboolean done = FALSE;
+
+  e->pipeline = gst_parse_launch (desc, &err);
+  fail_unless (e->pipeline != NULL, "%s: %s", desc, err ? err->message : "");
+  if (queries) {
+    GstElement *q = gst_bin_get_by_name (GST_BIN (e->pipeline), "q");
+    g_object_set (q, "queries", queries, NULL);
+    gst_object_unref (q);
+  }
+  e->src = gst_bin_get_by_name (GST_BIN (e->pipeline), "src");
+  bus = gst_element_get_bus (e->pipeline);
+  fail_unless (gst_element_set_state (e->pipeline, GST_STATE_PLAYING) !=
+      GST_STATE_CHANGE_FAILURE);
+  for (guint i = 0; i < n; i++) {
+    GstFlowReturn ret;
+    GstBuffer *b = frame_of (photo[photos[i]], i);
+
+    g_signal_emit_by_name (e->src, "push-buffer", b, &ret);
+    gst_buffer_unref (b);
+  }
+  /* History searches run on their own thread: wait for one before EOS. */
+  while (wait_match && !e->matches
+      && (m = gst_bus_timed_pop (bus, 20 * GST_SECOND))) {
+    const GstStructure *st = gst_message_get_structure (m);
+
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ELEMENT
+        && gst_structure_has_name (st, "vss-match"))
+      e->matches = g_list_append (e->matches, gst_structure_copy (st));
+    gst_message_unref (m);
+  }
+  {
+    GstFlowReturn ret;
+    g_signal_emit_by_name (e->src, "end-of-stream", &ret);
+  }
+  while (!done && (m = gst_bus_timed_pop (bus, 60 * GST_SECOND))) {
+    const GstStructure *st = gst_message_get_structure (m);
+
+    switch (GST_MESSAGE_TYPE (m)) {
+      case GST_MESSAGE_EOS:
+        done = TRUE;
+        break;
+      case GST_MESSAGE_ERROR:{
+        GError *er = NULL;
+        gchar *dbg = NULL;
+        gst_message_parse_error (m, &er, &dbg);
+        fail ("pipeline error: %s (%s)", er->message, dbg ? dbg : "");
+        break;
+      }
+      case GST_MESSAGE_ELEMENT:
+        if (gst_structure_has_name (st, "vss-match"))
+          e->matches = g_list_append (e->matches, gst_structure_copy (st));
+        else if (gst_structure_has_name (st, "vss-stored"))
+          e->stored = g_list_append (e->stored, gst_structure_copy (st));
+        break;
+      default:
+        break;
+    }
+    gst_message_unref (m);
+  }
+  fail_unless (done, "no EOS");
+  gst_element_set_state (e->pipeline, GST_STATE_NULL);
+  gst_object_unref (bus);
+}
+
+static void
+e2e_clear (E2E * e)
+{
+  g_list_free_full (e->matches, (GDestroyNotify) gst_structure_free);
+  g_list_free_full (e->stored, (GDestroyNotify) gst_structure_free);
+  gst_object_unref (e->src);
+  gst_object_unref (e->pipeline);
+  memset (e, 0, sizeof (*e));
+}
+
+static const gchar *
+stored_uri (E2E * e, const gchar * frame_id)
+{
+  for (GList * l = e->stored; l; l = l->next)
+    if (!g_strcmp0 (gst_structure_get_string (l->data, "frame-id"), frame_id))
+      return gst_structure_get_string (l->data, "uri");
+  return NULL;
+}
+
+/* vssembed ! jpegenc ! vssquery ! vsssink on camera 1, then vss-search and
+ * a second camera's vssquery history find what vsssink stored, with the
+ * object URIs vssquery announced. */
+GST_START_TEST (test_end_to_end_with_vsssink)
+{
+  gchar *objects = g_build_filename (tmpdir, "objects", NULL);
+  gchar *spool = g_build_filename (tmpdir, "spool", NULL);
+  gchar *prefix = file_uri (objects);
+  gchar *qjpeg = write_jpeg (photo[0], "query0.jpg", NULL);
+  gchar *queries = g_strdup_printf ("[{\"id\":\"lake\",\"image\":\"%s\","
+      "\"threshold\":0.1}]", qjpeg);
+  gchar *desc, *out = NULL, *err = NULL, *page, *path;
+  const gchar *uri, *fid;
+  guint cam1[] = { 0, 1, 2 }, cam2[] = { 0 };
+  E2E e = { 0, };
+  gint status;
+  json_t *js, *res;
+
+  g_mkdir_with_parents (objects, 0700);
+  desc = g_strdup_printf ("appsrc name=src format=time caps=\"" RAW_CAPS
+      ",framerate=1/1\" ! vssembed ! jpegenc ! vssquery name=q "
+      "stream-id=cam1 object-uri-prefix=\"%s\" ! vsssink name=sink "
+      "frames=\"%s\" stream-id=cam1 valkey=\"%s\" index=frames "
+      "spool-dir=\"%s\" post-messages=true sync=false", prefix, prefix, url,
+      spool);
+  e2e_run (&e, desc, queries, cam1, 3, FALSE);
+  g_free (desc);
+  fail_unless_equals_int (g_list_length (e.stored), 3);
+  fail_unless_equals_int (g_list_length (e.matches), 1);
+  fid = gst_structure_get_string (e.matches->data, "frame-id");
+  uri = gst_structure_get_string (e.matches->data, "uri");
+  fail_unless (uri != NULL);
+  /* The URI vssquery announced is the object vsssink wrote. */
+  fail_unless_equals_string (stored_uri (&e, fid), uri);
+  path = g_filename_from_uri (uri, NULL, NULL);
+  fail_unless (g_file_test (path, G_FILE_TEST_IS_REGULAR), "%s", path);
+  g_free (path);
+
+  /* The CLI finds it first, and draws all three thumbnails. */
+  page = g_build_filename (tmpdir, "e2e.html", NULL);
+  status = run_cli (&out, &err, NULL, "--image", qjpeg, "-k", "3",
+      "--ef-runtime", "64", "--json", "--html", page, "-V", url, NULL);
+  fail_unless (status == 0, "exit %d: %s", status, err);
+  js = json_loads (out, 0, NULL);
+  fail_unless (js != NULL, "%s", out);
+  res = json_object_get (js, "results");
+  fail_unless_equals_int (json_array_size (res), 3);
+  fail_unless_equals_string (json_string_value (json_object_get
+          (json_array_get (res, 0), "uri")), uri);
+  fail_unless_equals_string (json_string_value (json_object_get
+          (json_array_get (res, 0), "frame_id")), fid);
+  fail_unless_equals_string (json_string_value (json_object_get
+          (json_array_get (res, 0), "stream")), "cam1");
+  json_decref (js);
+  g_free (out);
+  g_free (err);
+  {
+    gchar *html;
+    guint n = 0;
+    const gchar *p;
+    fail_unless (g_file_get_contents (page, &html, NULL, NULL));
+    for (p = html; (p = strstr (p, "src=\"data:image/jpeg;base64,")); p++)
+      n++;
+    fail_unless_equals_int (n, 3);
+    g_free (html);
+  }
+  g_free (page);
+  {
+    gchar *uri0 = g_strdup (uri);
+    e2e_clear (&e);
+
+    /* Camera 2 sees the lake too: history reports camera 1's frame. */
+    desc = g_strdup_printf ("appsrc name=src format=time caps=\"" RAW_CAPS
+        ",framerate=1/1\" ! vssembed ! vssquery name=q stream-id=cam2 "
+        "history=true history-threshold=0.05 valkey=\"%s\" ! fakesink "
+        "sync=false", url);
+    e2e_run (&e, desc, NULL, cam2, 1, TRUE);
+    g_free (desc);
+    fail_unless (g_list_length (e.matches) >= 1, "no history match");
+    fail_unless_equals_string (gst_structure_get_string (e.matches->data,
+            "source"), "history");
+    fail_unless_equals_string (gst_structure_get_string (e.matches->data,
+            "match-uri"), uri0);
+    fail_unless_equals_string (gst_structure_get_string (e.matches->data,
+            "match-stream"), "cam1");
+    g_free (uri0);
+  }
+  e2e_clear (&e);
+  g_free (queries);
+  g_free (qjpeg);
+  g_free (prefix);
+  g_free (objects);
+  g_free (spool);
+}
+
+GST_END_TEST;
+
 static Suite *
 vss_search_suite (void)
 {
@@ -1368,6 +1591,7 @@ vss_search_suite (void)
   tcase_add_test (tc, test_history_other_streams);
   tcase_add_test (tc, test_history_bounded_queue);
   tcase_add_test (tc, test_search_signal);
+  tcase_add_test (tc, test_end_to_end_with_vsssink);
   return s;
 }
 

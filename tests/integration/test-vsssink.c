@@ -2,10 +2,6 @@
  * restarted), a folder, s3rver, a SigV4-checking fake S3 with faults, and a
  * pipeline killed with SIGKILL during an outage.
  * SPDX-License-Identifier: LGPL-2.1-or-later
- *
- * Frames are pushed straight into the sink's pad, so that a push returns
- * only once the sink has accepted the frame: what a test counts as
- * "reached vsssink" is exact.
  */
 #include <math.h>
 #include <signal.h>
@@ -19,215 +15,9 @@
 #include "vsshttpd.h"
 #include "vsssigcheck.h"
 
-#define MODEL "test-model"
-#define DIM 16
+#include "vss-sink-feeder.h"
 
-static GPtrArray *jpegs;        /* GBytes */
 static gchar *self_path;
-
-/* Frames */
-
-static void
-make_jpegs (void)
-{
-  GError *err = NULL;
-  GstElement *p = gst_parse_launch ("videotestsrc pattern=ball num-buffers=6 "
-      "! video/x-raw,width=160,height=90 ! jpegenc ! appsink name=out "
-      "sync=false", &err);
-  GstElement *out;
-  GstSample *s;
-
-  g_assert_no_error (err);
-  out = gst_bin_get_by_name (GST_BIN (p), "out");
-  jpegs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-  g_assert_cmpint (gst_element_set_state (p, GST_STATE_PLAYING), !=,
-      GST_STATE_CHANGE_FAILURE);
-  while (TRUE) {
-    GstBuffer *b;
-    GstMapInfo map;
-
-    g_signal_emit_by_name (out, "pull-sample", &s);
-    if (s == NULL)
-      break;
-    b = gst_sample_get_buffer (s);
-    gst_buffer_map (b, &map, GST_MAP_READ);
-    g_ptr_array_add (jpegs, g_bytes_new (map.data, map.size));
-    gst_buffer_unmap (b, &map);
-    gst_sample_unref (s);
-  }
-  gst_element_set_state (p, GST_STATE_NULL);
-  gst_object_unref (out);
-  gst_object_unref (p);
-  g_assert_cmpuint (jpegs->len, ==, 6);
-}
-
-static void
-vector_for (guint i, guint dim, gfloat * v)
-{
-  for (guint j = 0; j < dim; j++)
-    v[j] = sinf ((gfloat) (i * 7 + j) * 0.37f) + (j == i % dim ? 2.0f : 0);
-}
-
-static GstBuffer *
-make_frame (guint i, guint dim, gchar id[GST_VSS_FRAME_ID_SIZE])
-{
-  GBytes *jpeg = g_ptr_array_index (jpegs, i % jpegs->len);
-  GstBuffer *b = gst_buffer_new_memdup (g_bytes_get_data (jpeg, NULL),
-      g_bytes_get_size (jpeg));
-  gfloat *v = g_new (gfloat, dim);
-
-  gst_vss_frame_id_new (g_get_real_time (), id);
-  vector_for (i, dim, v);
-  gst_vss_buffer_add_embedding_meta (b, MODEL, v, dim, FALSE, id);
-  g_free (v);
-  GST_BUFFER_PTS (b) = i * 40 * GST_MSECOND;
-  return b;
-}
-
-/* A sink fed through its own pad */
-
-typedef struct
-{
-  GstElement *sink;
-  GstPad *src;
-  GstBus *bus;
-  GPtrArray *ids;               /* gchar *, frames accepted */
-} Feeder;
-
-static Feeder *
-feeder_new (const gchar * caps_str, const gchar * first_prop, ...)
-{
-  Feeder *f = g_new0 (Feeder, 1);
-  GstCaps *caps = gst_caps_from_string (caps_str ? caps_str : "image/jpeg");
-  GstSegment seg;
-  const gchar *name;
-  va_list ap;
-
-  f->sink = gst_element_factory_make ("vsssink", NULL);
-  g_assert_nonnull (f->sink);
-  g_object_set (f->sink, "async", FALSE, NULL);
-  va_start (ap, first_prop);
-  for (name = first_prop; name; name = va_arg (ap, const gchar *))
-    gst_util_set_object_arg (G_OBJECT (f->sink), name, va_arg (ap,
-            const gchar *));
-  va_end (ap);
-  f->bus = gst_bus_new ();
-  gst_element_set_bus (f->sink, f->bus);
-  f->ids = g_ptr_array_new_with_free_func (g_free);
-  f->src = gst_pad_new ("src", GST_PAD_SRC);
-  gst_pad_set_active (f->src, TRUE);
-  {
-    GstPad *sinkpad = gst_element_get_static_pad (f->sink, "sink");
-
-    g_assert_cmpint (gst_pad_link (f->src, sinkpad), ==, GST_PAD_LINK_OK);
-    gst_object_unref (sinkpad);
-  }
-  if (gst_element_set_state (f->sink, GST_STATE_PLAYING) ==
-      GST_STATE_CHANGE_FAILURE) {
-    gst_caps_unref (caps);
-    return f;                   /* the caller checks the bus */
-  }
-  gst_pad_push_event (f->src, gst_event_new_stream_start ("test/stream"));
-  gst_pad_push_event (f->src, gst_event_new_caps (caps));
-  gst_segment_init (&seg, GST_FORMAT_TIME);
-  gst_pad_push_event (f->src, gst_event_new_segment (&seg));
-  gst_caps_unref (caps);
-  return f;
-}
-
-static GstFlowReturn
-feeder_push (Feeder * f, guint i)
-{
-  gchar id[GST_VSS_FRAME_ID_SIZE];
-  GstFlowReturn ret = gst_pad_push (f->src, make_frame (i, DIM, id));
-
-  if (ret == GST_FLOW_OK)
-    g_ptr_array_add (f->ids, g_strdup (id));
-  return ret;
-}
-
-/* Sends EOS and waits for the sink's EOS (or an error) on the bus. */
-static gchar *
-feeder_finish (Feeder * f, guint * n_stored)
-{
-  gchar *error = NULL;
-  GstMessage *m;
-
-  gst_pad_push_event (f->src, gst_event_new_eos ());
-  if (n_stored)
-    *n_stored = 0;
-  while ((m = gst_bus_timed_pop (f->bus, 120 * GST_SECOND))) {
-    gboolean done = FALSE;
-
-    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS)
-      done = TRUE;
-    else if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR && error == NULL) {
-      GError *e;
-
-      gst_message_parse_error (m, &e, NULL);
-      error = g_strdup (e->message);
-      g_error_free (e);
-      done = TRUE;
-    } else if (n_stored && GST_MESSAGE_TYPE (m) == GST_MESSAGE_ELEMENT
-        && gst_message_has_name (m, "vss-stored"))
-      (*n_stored)++;
-    gst_message_unref (m);
-    if (done)
-      break;
-  }
-  return error;
-}
-
-/* First error on the bus, or NULL. */
-static gchar *
-feeder_pop_error (Feeder * f)
-{
-  GstMessage *m = gst_bus_pop_filtered (f->bus, GST_MESSAGE_ERROR);
-  gchar *out = NULL;
-  GError *e;
-  gchar *dbg = NULL;
-
-  if (m == NULL)
-    return NULL;
-  gst_message_parse_error (m, &e, &dbg);
-  out = g_strdup_printf ("%s | %s", e->message, dbg ? dbg : "");
-  g_error_free (e);
-  g_free (dbg);
-  gst_message_unref (m);
-  return out;
-}
-
-static GstStructure *
-feeder_stats (Feeder * f)
-{
-  GstStructure *s = NULL;
-
-  g_object_get (f->sink, "stats", &s, NULL);
-  return s;
-}
-
-static guint64
-stat_of (const GstStructure * s, const gchar * name)
-{
-  guint64 v = 0;
-
-  g_assert_true (gst_structure_get_uint64 (s, name, &v));
-  return v;
-}
-
-static void
-feeder_free (Feeder * f)
-{
-  gst_element_set_state (f->sink, GST_STATE_NULL);
-  gst_element_set_bus (f->sink, NULL);
-  gst_object_unref (f->sink);
-  gst_object_unref (f->src);
-  gst_object_unref (f->bus);
-  g_ptr_array_unref (f->ids);
-  g_free (f);
-}
-
-/* Checks */
 
 static VssValkeyClient *
 client_for (const gchar * url)
@@ -522,6 +312,64 @@ test_vectors_only (void)
   g_free (url);
 }
 
+/* PNG frames are stored as .png objects. */
+static void
+test_png (void)
+{
+  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  gchar *url = vss_test_redis_get_url (r, NULL);
+  gchar *dir = tmpdir ();
+  gchar *frames = g_build_filename (dir, "frames", NULL);
+  gchar *frames_uri = g_filename_to_uri (frames, NULL, NULL);
+  gchar *spool = g_build_filename (dir, "spool", NULL);
+  g_autoptr (VssValkeyClient) c = client_for (url);
+  GError *err = NULL;
+  GstElement *p = gst_parse_launch ("videotestsrc num-buffers=1 ! "
+      "video/x-raw,width=32,height=32 ! pngenc ! appsink name=out", &err);
+  GstElement *out;
+  GstSample *sample;
+  GstBuffer *png;
+  gchar id[GST_VSS_FRAME_ID_SIZE], *key, *uri;
+  gfloat v[DIM];
+  GHashTable *h;
+  Feeder *f;
+
+  g_assert_no_error (err);
+  out = gst_bin_get_by_name (GST_BIN (p), "out");
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  g_signal_emit_by_name (out, "pull-sample", &sample);
+  g_assert_nonnull (sample);
+  png = gst_buffer_copy_deep (gst_sample_get_buffer (sample));
+  gst_sample_unref (sample);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (out);
+  gst_object_unref (p);
+
+  f = feeder_new ("image/png", "valkey", url, "frames", frames_uri,
+      "spool-dir", spool, "stream-id", "png", "create-index", "never", NULL);
+  gst_vss_frame_id_new (g_get_real_time (), id);
+  vector_for (3, DIM, v);
+  gst_vss_buffer_add_embedding_meta (png, MODEL, v, DIM, FALSE, id);
+  g_assert_cmpint (gst_pad_push (f->src, png), ==, GST_FLOW_OK);
+  g_assert_null (feeder_finish (f, NULL));
+  key = g_strdup_printf ("frame:png:%s", id);
+  h = hgetall (c, key);
+  uri = field (h, "uri");
+  g_assert_nonnull (uri);
+  g_assert_true (g_str_has_suffix (uri, ".png"));
+  g_assert_cmpuint (count_files (frames, ".png", NULL), ==, 1);
+  g_free (uri);
+  g_free (key);
+  g_hash_table_unref (h);
+  feeder_free (f);
+  rm_rf (dir);
+  g_free (spool);
+  g_free (frames_uri);
+  g_free (frames);
+  g_free (dir);
+  g_free (url);
+}
+
 /* Bad input gets clear errors. */
 static void
 test_bad_input (void)
@@ -545,6 +393,17 @@ test_bad_input (void)
   err = feeder_pop_error (f);
   g_assert_nonnull (err);
   g_assert_nonnull (strstr (err, "without an embedding"));
+  g_free (err);
+  feeder_free (f);
+
+  /* Bytes that are not what the caps say. */
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "create-index",
+      "never", NULL);
+  b = make_frame (0, DIM, id);
+  gst_buffer_memset (b, 0, 0x41, 4);
+  g_assert_cmpint (gst_pad_push (f->src, b), ==, GST_FLOW_ERROR);
+  err = feeder_pop_error (f);
+  g_assert_nonnull (strstr (err, "is not a JPEG image"));
   g_free (err);
   feeder_free (f);
 
@@ -910,6 +769,7 @@ typedef struct
   GHashTable *objects;          /* key -> GBytes */
   guint fail_next;              /* answer 503 SlowDown this many times */
   const gchar *refuse;          /* NULL, "AccessDenied" */
+  guint delay_ms;               /* answer this much later */
   guint puts, bad_signatures;
 } FakeS3;
 
@@ -926,6 +786,8 @@ fake_s3_handler (VssHttpd * server, const VssHttpRequest * req,
   const gchar *path = req->path + 1, *slash = strchr (path, '/');
   const gchar *code = NULL;
 
+  if (s->delay_ms)
+    vss_httpd_sleep (server, s->delay_ms);
   g_mutex_lock (&s->lock);
   s->puts++;
   if (!vss_sigcheck_verify (&cfg, req, &service, &status, &type, &msg)) {
@@ -1051,6 +913,159 @@ test_fake_s3 (void)
   g_free (url);
 }
 
+typedef struct
+{
+  Feeder *f;
+  GstFlowReturn ret;
+  gint64 returned_us;
+} PushCtx;
+
+static gpointer
+push_thread (gpointer data)
+{
+  PushCtx *ctx = data;
+
+  ctx->ret = feeder_push (ctx->f, 99);
+  ctx->returned_us = g_get_monotonic_time ();
+  return NULL;
+}
+
+/* Back-pressure: with slow uploads, render blocks at max-in-flight instead
+ * of queueing; a flush interrupts the wait; EOS waits for the uploads. */
+static void
+test_backpressure_and_flush (void)
+{
+  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  gchar *url = vss_test_redis_get_url (r, NULL);
+  gchar *dir = tmpdir ();
+  FakeS3 s = { 0, };
+  GError *e = NULL;
+  VssHttpd *httpd;
+  gchar *endpoint;
+  GstStructure *st;
+  Feeder *f;
+  gint64 t0, t1, flushed;
+  PushCtx ctx = { 0, };
+  GThread *th;
+  GstSegment seg;
+
+  g_mutex_init (&s.lock);
+  s.objects = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      (GDestroyNotify) g_bytes_unref);
+  s.delay_ms = 2000;
+  httpd = vss_httpd_new (0, fake_s3_handler, &s, &e);
+  g_assert_no_error (e);
+  endpoint = g_strdup_printf ("http://127.0.0.1:%u",
+      vss_httpd_get_port (httpd));
+  f = feeder_new (NULL, "valkey", url, "frames", "s3://frames/bp",
+      "endpoint", endpoint, "region", "us-east-1", "access-key-id",
+      "AKIDTEST", "secret-access-key", "secret/test+key", "spool-dir", dir,
+      "stream-id", "bp", "create-index", "never", "max-in-flight", "1",
+      NULL);
+  /* One upload at a time: the second push waits for the first upload. */
+  t0 = g_get_monotonic_time ();
+  g_assert_cmpint (feeder_push (f, 0), ==, GST_FLOW_OK);
+  g_assert_cmpint (feeder_push (f, 1), ==, GST_FLOW_OK);
+  t1 = g_get_monotonic_time ();
+  g_assert_cmpint (t1 - t0, >=, 1500 * 1000);
+  st = feeder_stats (f);
+  g_assert_cmpuint (g_value_get_uint (gst_structure_get_value (st,
+              "in-flight")), <=, 2);
+  gst_structure_free (st);
+
+  /* Blocked again (frame 1 uploading for 2 s); a flush releases the push
+   * long before the slot would. */
+  ctx.f = f;
+  th = g_thread_new ("push", push_thread, &ctx);
+  g_usleep (100 * 1000);
+  flushed = g_get_monotonic_time ();
+  gst_pad_push_event (f->src, gst_event_new_flush_start ());
+  g_thread_join (th);
+  g_assert_cmpint (ctx.ret, ==, GST_FLOW_FLUSHING);
+  g_assert_cmpint (ctx.returned_us - flushed, <, 1000 * 1000);
+  gst_pad_push_event (f->src, gst_event_new_flush_stop (TRUE));
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  gst_pad_push_event (f->src, gst_event_new_segment (&seg));
+
+  /* Accepted frames are all stored by EOS, flush or not. */
+  g_assert_null (feeder_finish (f, NULL));
+  st = feeder_stats (f);
+  g_assert_cmpuint (stat_of (st, "written"), ==, 2);
+  gst_structure_free (st);
+  g_assert_cmpuint (g_hash_table_size (s.objects), ==, 2);
+  feeder_free (f);
+
+  vss_httpd_free (httpd);
+  g_hash_table_unref (s.objects);
+  g_mutex_clear (&s.lock);
+  rm_rf (dir);
+  g_free (dir);
+  g_free (endpoint);
+  g_free (url);
+}
+
+/* EOS during an outage: the sink waits drain-timeout, then says what is
+ * left; the next start writes it. */
+static void
+test_drain_timeout (void)
+{
+  VssTestRedisOptions opts = { 0, };
+  g_autoptr (VssTestRedis) r = NULL;
+  gchar *url, *dir = tmpdir ();
+  VssValkeyClient *c;
+  GstMessage *m;
+  GError *e = NULL;
+  gboolean warned = FALSE;
+  GPtrArray *ids;
+  gint64 t0;
+  Feeder *f;
+
+  opts.appendonly = TRUE;
+  r = start_redis (&opts);
+  url = vss_test_redis_get_url (r, FAST);
+  vss_test_redis_stop_node (r, 0, TRUE);
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id", "dr",
+      "create-index", "never", "drain-timeout", "1500", NULL);
+  for (guint i = 0; i < 5; i++)
+    g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+  t0 = g_get_monotonic_time ();
+  gst_pad_push_event (f->src, gst_event_new_eos ());
+  while ((m = gst_bus_timed_pop (f->bus, 30 * GST_SECOND))) {
+    gboolean eos = GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS;
+
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_WARNING) {
+      GError *w;
+
+      gst_message_parse_warning (m, &w, NULL);
+      if (strstr (w->message, "5 frames could not be stored"))
+        warned = TRUE;
+      g_error_free (w);
+    }
+    g_assert_cmpint (GST_MESSAGE_TYPE (m), !=, GST_MESSAGE_ERROR);
+    gst_message_unref (m);
+    if (eos)
+      break;
+  }
+  g_assert_true (warned);
+  g_assert_cmpint (g_get_monotonic_time () - t0, >=, 1400 * 1000);
+  ids = g_ptr_array_ref (f->ids);
+  feeder_free (f);
+
+  g_assert_true (vss_test_redis_restart_node (r, 0, &e));
+  g_assert_no_error (e);
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id", "dr",
+      "create-index", "never", NULL);
+  g_assert_null (feeder_finish (f, NULL));
+  feeder_free (f);
+  c = client_for (url);
+  check_stored (c, ids, "dr", NULL, NULL, 5);
+  vss_valkey_client_free (c);
+  g_ptr_array_unref (ids);
+  rm_rf (dir);
+  g_free (dir);
+  g_free (url);
+}
+
 /* A full spool during an outage is an element error, not a silent drop. */
 static void
 test_spool_full (void)
@@ -1066,8 +1081,10 @@ test_spool_full (void)
   vss_test_redis_stop_node (r, 0, TRUE);
   f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "create-index",
       "never", "spool-max-bytes", "20000", "drain-timeout", "100", NULL);
-  for (i = 0; i < 200 && ret == GST_FLOW_OK; i++)
+  for (i = 0; i < 3000 && ret == GST_FLOW_OK; i++) {
     ret = feeder_push (f, i);
+    g_usleep (2000);
+  }
   g_assert_cmpint (ret, ==, GST_FLOW_ERROR);
   err = feeder_pop_error (f);
   g_assert_nonnull (err);
@@ -1091,9 +1108,15 @@ child_main (int argc, char **argv)
 
   gst_init (NULL, NULL);
   make_jpegs ();
-  f = feeder_new (NULL, "valkey", url, "frames", frames, "spool-dir", spool,
-      "stream-id", "kill", "create-index", "never", "max-in-flight", "4",
-      NULL);
+  if (argc >= 7)                /* fake S3 endpoint */
+    f = feeder_new (NULL, "valkey", url, "frames", frames, "spool-dir", spool,
+        "stream-id", "kill", "create-index", "never", "max-in-flight", "4",
+        "endpoint", argv[6], "region", "us-east-1", "access-key-id",
+        "AKIDTEST", "secret-access-key", "secret/test+key", NULL);
+  else
+    f = feeder_new (NULL, "valkey", url, "frames", frames, "spool-dir", spool,
+        "stream-id", "kill", "create-index", "never", "max-in-flight", "4",
+        NULL);
   for (guint i = 0; i < n; i++) {
     if (feeder_push (f, i) != GST_FLOW_OK)
       return 2;
@@ -1151,7 +1174,9 @@ test_sigkill (void)
   g_object_unref (in);
   g_object_unref (p);
   g_assert_cmpuint (ids->len, ==, 30);
-  g_assert_cmpuint (count_files (spool, ".rec", NULL), >=, 15);
+  /* The outage's frames wait in the spool (the ones in flight at the kill
+   * are in the journal). */
+  g_assert_cmpuint (count_files (spool, ".rec", NULL), >=, 1);
 
   /* Back up; a new run with no new frames replays the spool and drains. */
   g_assert_true (vss_test_redis_restart_node (r, 0, &e));
@@ -1181,6 +1206,107 @@ test_sigkill (void)
   g_free (frames_uri);
   g_free (frames);
   g_free (dir);
+  g_free (url);
+}
+
+static gchar *
+fake_object_path (const gchar * uri, gpointer data)
+{
+  FakeS3 *s = data;
+  GBytes *b;
+  gchar *path;
+
+  g_assert_true (g_str_has_prefix (uri, "s3://frames/"));
+  g_mutex_lock (&s->lock);
+  b = g_hash_table_lookup (s->objects, uri + strlen ("s3://frames/"));
+  if (b == NULL)
+    g_error ("object %s was never stored", uri);
+  path = g_build_filename (g_get_tmp_dir (), "vsssink-fake-object", NULL);
+  g_assert_true (g_file_set_contents (path, g_bytes_get_data (b, NULL),
+          g_bytes_get_size (b), NULL));
+  g_mutex_unlock (&s->lock);
+  return path;
+}
+
+/* SIGKILL while every service works but uploads are slow: the frames in
+ * flight exist only in the journal, and the next start stores them. */
+static void
+test_sigkill_in_flight (void)
+{
+  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  gchar *url = vss_test_redis_get_url (r, FAST);
+  gchar *dir = tmpdir ();
+  gchar *spool = g_build_filename (dir, "spool", NULL);
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+  FakeS3 s = { 0, };
+  VssHttpd *httpd;
+  gchar *endpoint, *line, *fake;
+  GSubprocess *p;
+  GDataInputStream *in;
+  GError *e = NULL;
+  VssValkeyClient *c;
+  guint64 n_keys;
+
+  g_mutex_init (&s.lock);
+  s.objects = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      (GDestroyNotify) g_bytes_unref);
+  s.delay_ms = 3000;
+  httpd = vss_httpd_new (0, fake_s3_handler, &s, &e);
+  g_assert_no_error (e);
+  endpoint = g_strdup_printf ("http://127.0.0.1:%u",
+      vss_httpd_get_port (httpd));
+
+  p = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &e, self_path,
+      "--child", url, "s3://frames/k", spool, "1000", endpoint, NULL);
+  g_assert_no_error (e);
+  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (p));
+  while ((line = g_data_input_stream_read_line (in, NULL, NULL, &e))) {
+    g_ptr_array_add (ids, g_strdup (line + 9));
+    g_free (line);
+    if (ids->len == 4) {
+      g_subprocess_send_signal (p, SIGKILL);
+      break;
+    }
+  }
+  g_subprocess_wait (p, NULL, NULL);
+  g_object_unref (in);
+  g_object_unref (p);
+  g_assert_cmpuint (ids->len, ==, 4);
+  /* Nothing was stored yet; nothing is in the spool proper. */
+  c = client_for (url);
+  g_assert_cmpuint (count_keys (c, "frame:*"), ==, 0);
+  g_assert_cmpuint (count_files (spool, ".rec", NULL), ==, 0);
+  g_assert_cmpuint (count_files (spool, ".log", NULL), ==, 1);
+
+  s.delay_ms = 0;
+  p = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &e, self_path, "--child",
+      url, "s3://frames/k", spool, "0", endpoint, NULL);
+  g_assert_no_error (e);
+  g_assert_true (g_subprocess_wait (p, NULL, &e));
+  g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 0);
+  g_object_unref (p);
+
+  n_keys = count_keys (c, "frame:*");
+  g_assert_cmpuint (n_keys, >=, 4);
+  g_assert_cmpuint (n_keys, <=, 5);
+  check_stored (c, ids, "kill", fake_object_path, &s, n_keys);
+  g_assert_cmpuint (count_files (spool, ".rec", NULL), ==, 0);
+  g_assert_cmpuint (count_files (spool, ".log", NULL), ==, 0);
+  g_assert_cmpuint (s.bad_signatures, ==, 0);
+  fake = g_build_filename (g_get_tmp_dir (), "vsssink-fake-object", NULL);
+  g_unlink (fake);
+  g_free (fake);
+
+  vss_valkey_client_free (c);
+  /* The killed child's connections may still be waiting on the server. */
+  vss_httpd_free (httpd);
+  g_hash_table_unref (s.objects);
+  g_mutex_clear (&s.lock);
+  g_ptr_array_unref (ids);
+  rm_rf (dir);
+  g_free (spool);
+  g_free (dir);
+  g_free (endpoint);
   g_free (url);
 }
 
@@ -1275,6 +1401,56 @@ test_pure (void)
     g_bytes_unref (big);
   }
   vss_spool_close (sp);
+
+  /* The record header's checksum is the standard CRC-32 (zlib's). */
+  rm_rf (dir);
+  sp = vss_spool_open (dir, 0, &e);
+  {
+    GBytes *check = g_bytes_new_static ("123456789", 9);
+    gchar *c, *p1;
+    gsize len;
+
+    g_assert_true (vss_spool_append (sp, check, FALSE, &seq, &e));
+    p1 = g_strdup_printf ("%s/%020" G_GUINT64_FORMAT ".rec", dir, seq);
+    g_assert_true (g_file_get_contents (p1, &c, &len, NULL));
+    g_assert_cmpuint (len, ==, 20 + 9);
+    g_assert_cmpmem (c + 16, 4, "\x26\x39\xf4\xcb", 4);
+    g_free (c);
+    g_free (p1);
+    g_bytes_unref (check);
+  }
+  vss_spool_close (sp);
+
+  /* Journal: released records go with their segment; a run that dies
+   * leaves its segment, and the next open turns it into records. */
+  rm_rf (dir);
+  sp = vss_spool_open (dir, 0, &e);
+  g_assert_no_error (e);
+  {
+    guint64 s1, s2;
+    guint n_rec;
+
+    g_assert_true (vss_spool_journal_append (sp, b, &s1, &e));
+    vss_spool_journal_release (sp, s1);
+    vss_spool_close (sp);
+    sp = vss_spool_open (dir, 0, &e);
+    g_assert_cmpuint (vss_spool_get_recovered (sp), ==, 0);
+    g_assert_true (vss_spool_journal_append (sp, b, &s1, &e));
+    g_assert_true (vss_spool_journal_append (sp, b, &s2, &e));
+    vss_spool_journal_release (sp, s1);
+    vss_spool_close (sp);       /* s2 still live: the segment stays */
+    sp = vss_spool_open (dir, 0, &e);
+    g_assert_no_error (e);
+    g_assert_cmpuint (vss_spool_get_recovered (sp), ==, 2);
+    vss_spool_get_usage (sp, &n_rec, NULL);
+    g_assert_cmpuint (n_rec, ==, 2);
+    seqs = vss_spool_list (sp);
+    rb = vss_spool_read (sp, g_array_index (seqs, guint64, 1), &e);
+    g_assert_true (g_bytes_equal (rb, b));
+    g_bytes_unref (rb);
+    g_array_unref (seqs);
+    vss_spool_close (sp);
+  }
   g_bytes_unref (b);
   g_free (path);
   rm_rf (dir);
@@ -1293,6 +1469,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vsssink/pure", test_pure);
   g_test_add_func ("/vsssink/folder", test_folder);
   g_test_add_func ("/vsssink/vectors-only", test_vectors_only);
+  g_test_add_func ("/vsssink/png", test_png);
   g_test_add_func ("/vsssink/bad-input", test_bad_input);
   g_test_add_func ("/vsssink/redis-restart", test_redis_restart);
   g_test_add_func ("/vsssink/redis-restart-no-journal",
@@ -1303,6 +1480,10 @@ main (int argc, char **argv)
   g_test_add_func ("/vsssink/s3rver-outage", test_s3rver_outage);
   g_test_add_func ("/vsssink/fake-s3", test_fake_s3);
   g_test_add_func ("/vsssink/spool-full", test_spool_full);
+  g_test_add_func ("/vsssink/backpressure-and-flush",
+      test_backpressure_and_flush);
+  g_test_add_func ("/vsssink/drain-timeout", test_drain_timeout);
   g_test_add_func ("/vsssink/sigkill", test_sigkill);
+  g_test_add_func ("/vsssink/sigkill-in-flight", test_sigkill_in_flight);
   return g_test_run ();
 }

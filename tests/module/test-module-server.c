@@ -789,6 +789,17 @@ test_errors (void)
     g_assert_nonnull (strstr (rep->element[0]->str, "MULTI"));
     freeReplyObject (rep);
   }
+  /* The largest vectors and a huge INITIAL_CAP: accepted, without
+   * preallocating it all. */
+  expect_ok (cmd (c, "FT.CREATE", "big", "SCHEMA", "v", "VECTOR", "HNSW",
+          "8", "TYPE", "FLOAT32", "DIM", "32767", "DISTANCE_METRIC", "IP",
+          "INITIAL_CAP", "2000000000", NULL));
+  {
+    gchar *docs = info_str (c, "big", "num_docs");
+    g_assert_cmpstr (docs, ==, "0");
+    g_free (docs);
+  }
+  expect_ok (cmd (c, "FT.DROPINDEX", "big", NULL));
   /* At most 10 indexes. */
   for (guint i = 0; i < 10; i++) {
     gchar *name = g_strdup_printf ("i%u", i);
@@ -856,6 +867,128 @@ test_unload (void)
     g_assert_cmpuint (rep->elements, ==, 0);
     freeReplyObject (rep);
   }
+  stop_server (r, c);
+}
+
+/* Module argument INT8: quantised storage, scores still in float32. */
+static void
+test_int8 (void)
+{
+  GError *err = NULL;
+  VssTestRedis *r = start_server ("INT8", &err);
+  VssValkeyClient *c;
+  VssValkeyIndexSpec spec = frames_spec (64);
+  VssValkeyKnnQuery query = { 0, };
+  GPtrArray *hits;
+  gfloat q[64];
+
+  g_assert_no_error (err);
+  c = connect_client (r);
+  g_assert_true (vss_valkey_ensure_index (c, &spec, FALSE, NULL, &err));
+  g_assert_no_error (err);
+  add_docs (c, "frame:", 0, 2000, 64, tag_mod3);
+  make_vector (777, 64, q);
+  query.index = "frames";
+  query.vector_field = "vector";
+  query.vector = q;
+  query.dim = 64;
+  query.k = 5;
+  query.ef_runtime = 64;
+  hits = vss_valkey_knn_search (c, &query, FALSE, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (hits->len, ==, 5);
+  g_assert_cmpstr (((VssValkeyHit *) hits->pdata[0])->key, ==, "frame:777");
+  g_assert_cmpfloat_with_epsilon (((VssValkeyHit *) hits->pdata[0])->score,
+      0.0, 1e-5);
+  g_ptr_array_unref (hits);
+  stop_server (r, c);
+}
+
+/* Every input of the kept fuzz corpus as a real command: the module's glue
+ * (replies, index creation, search on data) must answer each one. */
+static void
+test_corpus_commands (void)
+{
+  GError *err = NULL;
+  VssTestRedis *r = start_server (NULL, &err);
+  VssValkeyClient *c;
+  gchar *dir = g_build_filename (g_getenv ("VSS_SOURCE_ROOT"),
+      "modules", "valkey", "fuzz", "corpus", NULL);
+  GDir *d;
+  const gchar *name;
+  guint n = 0, errors = 0;
+  VssValkeyReply *rep;
+
+  g_assert_no_error (err);
+  c = connect_client (r);
+  /* The fuzzer's own schema, with a few documents. */
+  expect_ok (cmd (c, "FT.CREATE", "idx", "PREFIX", "1", "doc:", "SCHEMA", "v",
+          "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM", "2",
+          "DISTANCE_METRIC", "L2", "t", "TAG", "SEPARATOR", "|", "n",
+          "NUMERIC", "c", "TAG", "CASESENSITIVE", NULL));
+  for (guint i = 0; i < 50; i++) {
+    gfloat v[2] = { (gfloat) i, 1.0f };
+    gchar *key = g_strdup_printf ("doc:%u", i);
+    gchar *num = g_strdup_printf ("%u", i);
+    const gchar *argv[] = { "HSET", key, "v", (const gchar *) v, "t",
+      i % 2 ? "a|b" : "c", "n", num, "c", "X"
+    };
+    gsize lens[10];
+    for (guint j = 0; j < 10; j++)
+      lens[j] = j == 3 ? sizeof v : strlen (argv[j]);
+    expect_ok (cmdv (c, 10, argv, lens));
+    g_free (key);
+    g_free (num);
+  }
+  d = g_dir_open (dir, 0, NULL);
+  g_assert_nonnull (d);
+  while ((name = g_dir_read_name (d))) {
+    gchar *path = g_build_filename (dir, name, NULL);
+    gchar *data = NULL;
+    gsize len = 0, start = 1;
+    GPtrArray *argv = g_ptr_array_new ();
+    GArray *lens = g_array_new (FALSE, FALSE, sizeof (gsize));
+
+    g_assert_true (g_file_get_contents (path, &data, &len, NULL));
+    if (len > 0) {
+      gsize nine = 9;
+      g_ptr_array_add (argv, (gpointer) (data[0] == 'C' ? "FT.CREATE"
+              : "FT.SEARCH"));
+      g_array_append_val (lens, nine);
+      for (gsize i = 1; i <= len; i++)
+        if (i == len || data[i] == '\n') {
+          gsize l = i - start;
+          g_ptr_array_add (argv, data + start);
+          g_array_append_val (lens, l);
+          start = i + 1;
+        }
+      rep = cmdv (c, argv->len, (const gchar **) argv->pdata,
+          (const gsize *) lens->data);
+      errors += rep->type == REDIS_REPLY_ERROR;
+      freeReplyObject (rep);
+      n++;
+      /* Keep room for FT.CREATE inputs that succeed. */
+      if (data[0] == 'C') {
+        VssValkeyReply *list = cmd (c, "FT._LIST", NULL);
+        for (size_t i = 0; i < list->elements; i++)
+          if (strcmp (list->element[i]->str, "idx"))
+            expect_ok (cmd (c, "FT.DROPINDEX", list->element[i]->str, NULL));
+        freeReplyObject (list);
+      }
+    }
+    g_ptr_array_unref (argv);
+    g_array_unref (lens);
+    g_free (data);
+    g_free (path);
+  }
+  g_dir_close (d);
+  g_test_message ("%u corpus commands, %u error replies", n, errors);
+  g_assert_cmpuint (n, >, 100);
+  rep = cmd (c, "PING", NULL);
+  g_assert_cmpstr (rep->str, ==, "PONG");
+  freeReplyObject (rep);
+  g_assert_cmpuint (num_docs (c, "idx"), ==, 50);
+  g_free (dir);
   stop_server (r, c);
 }
 
@@ -945,5 +1078,7 @@ main (int argc, char **argv)
   g_test_add_func ("/module/errors", test_errors);
   g_test_add_func ("/module/unload", test_unload);
   g_test_add_func ("/module/cluster", test_cluster);
+  g_test_add_func ("/module/int8", test_int8);
+  g_test_add_func ("/module/corpus-commands", test_corpus_commands);
   return g_test_run ();
 }
