@@ -4,11 +4,12 @@
  *   bench-ingest-rss --module vss-search.so [--minutes 30]
  *       [--sample-seconds 60] [--drop-every-minutes 10] [--threshold 0]
  *
- * Streams a clip of real photographs in a loop over RTSP
- * (tests/servers/vss-rtsp-server --loop) into vss-ingest, which stores into
- * redis-server with our module and a frames folder, for --minutes. The RTSP
- * server is restarted every --drop-every-minutes so that reconnects are part
- * of the run. vss-ingest's resident memory (VmRSS) is sampled every
+ * Streams a 2-minute clip of real photographs over RTSP
+ * (tests/servers/vss-rtsp-server) into vss-ingest, which stores into
+ * redis-server with our module and a frames folder, for --minutes. Each
+ * session ends with the clip (rtspsrc honours the announced range), so
+ * vss-ingest reconnects every 2 minutes; on top of that the RTSP server is
+ * killed and restarted every --drop-every-minutes. vss-ingest's resident memory (VmRSS) is sampled every
  * --sample-seconds. --threshold 0 (the default here) stores every sampled
  * frame, so that the sink works all along; give 0.2 for the default dedup.
  *

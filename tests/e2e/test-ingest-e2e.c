@@ -18,6 +18,7 @@
  * Argument: the path of vss-search.so.
  */
 #include <math.h>
+#include <signal.h>
 #include <string.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
@@ -327,12 +328,25 @@ test_valkey_outage (void)
      * --threshold 0: every sampled frame is stored. */
     const gchar *args[] = { clip, "--live", "--threshold", "0", "--interval",
       "0.5", "--valkey", url, "--frames", frames, "--spool-dir", spool,
-      "--stream-id", "outage", "--duration", "6", "--json", NULL
+      "--stream-id", "outage", "--duration", "120", "--json", NULL
     };
     p = vss_e2e_ingest_spawn (args, 0);
   }
-  g_usleep (3 * G_USEC_PER_SEC);
+  /* Once frames are being stored, the server dies; a little later the
+   * user presses Ctrl-C. */
+  for (guint i = 0; i < 600; i++) {
+    gchar *n = vss_test_redis_cli (r, 0, &err, "DBSIZE", NULL);
+    g_assert_no_error (err);
+    if (g_ascii_strtoll (n, NULL, 10) >= 3) {
+      g_free (n);
+      break;
+    }
+    g_free (n);
+    g_usleep (100 * 1000);
+  }
   vss_test_redis_stop_node (r, 0, TRUE);
+  g_usleep (3 * G_USEC_PER_SEC);
+  g_subprocess_send_signal (p, SIGINT);
   status = vss_e2e_ingest_wait (p, &j, NULL, &out);
   g_object_unref (p);
   g_assert_cmpint (status, ==, 5);
@@ -343,6 +357,7 @@ test_valkey_outage (void)
   g_assert_cmpint (vss_e2e_input_int (j, 0, "failed"), ==, 0);
   g_assert_cmpint (json_integer_value (json_object_get (j, "exit_code")), ==,
       5);
+  g_assert_cmpstr (vss_e2e_input_str (j, 0, "status"), ==, "interrupted");
   json_decref (j);
   g_free (out);
 

@@ -8,9 +8,11 @@
  *
  * serves the H.264 video of CLIP (Matroska or MP4, as vss-make-clip writes)
  * at rtsp://127.0.0.1:P/stream, in real time, without re-encoding. Every
- * client gets its own session that starts at the beginning of the clip; with
- * --loop the clip repeats forever, else the session ends (RTSP EOS) at the
- * end of the clip. `--source test` serves a live videotestsrc encoded with
+ * client gets its own session that starts at the beginning of the clip and
+ * ends (RTSP EOS) at its end. --loop makes the server seek back instead of
+ * ending, but the SDP still announces the clip's range (npt=0-<duration>),
+ * and rtspsrc ends the stream there by itself: with rtspsrc, --loop means
+ * "reconnect at every end of the clip". `--source test` serves a live videotestsrc encoded with
  * x264enc instead of a clip.
  *
  * Once listening, it prints the URL on one line of stdout and flushes, so a
