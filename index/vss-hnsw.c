@@ -130,8 +130,9 @@ prefetch_elem (const vss_index *idx, const vss_query *q, uint32_t slot)
     e = (const uint8_t *)vss_elem_f32 (idx, slot);
     len = (size_t)idx->p.dim * sizeof (float);
   } else {
+    /* the vector, then the links (read when it is expanded) */
     e = vss_elem (idx, slot);
-    len = idx->vec_bytes;
+    len = idx->off_id;
   }
   for (off = 0; off < len; off += 64)
     __builtin_prefetch (e + off, 0, 3);
