@@ -13,6 +13,9 @@
 #include "vss-index-private.h"
 
 #define VSS_MAX_M0 512
+#ifndef VSS_PREFETCH_AHEAD
+#define VSS_PREFETCH_AHEAD 2
+#endif
 
 static inline const int8_t *
 elem_i8 (const vss_index *idx, uint32_t slot, float *scale, float *norm2)
@@ -30,8 +33,8 @@ vss_dist_q (const vss_index *idx, const vss_query *q, uint32_t slot)
 {
   uint32_t dim = idx->p.dim;
 
-  if (idx->p.storage == VSS_STORAGE_F32) {
-    const float *v = (const float *)vss_elem (idx, slot);
+  if (q->q8 == NULL) {
+    const float *v = vss_elem_f32 (idx, slot);
     if (idx->p.metric == VSS_METRIC_L2)
       return idx->k->l2sq (q->f, v, dim);
     return 1.0f - idx->k->dot (q->f, v, dim);
@@ -68,7 +71,7 @@ vss_query_prepare (const vss_index *idx, vss_ctx *ctx, const float *raw,
   q->q8 = NULL;
   q->scale = 0;
   q->norm2 = 0;
-  if (idx->p.storage == VSS_STORAGE_INT8) {
+  if (idx->quant) {
     q->scale = vss_quantize_i8 (ctx->qf, dim, ctx->q8);
     q->q8 = ctx->q8;
     q->norm2 = idx->k->dot (ctx->qf, ctx->qf, dim);
@@ -83,7 +86,7 @@ query_of_slot (const vss_index *idx, uint32_t slot, vss_query *q)
   q->q8 = NULL;
   q->scale = 0;
   q->norm2 = 0;
-  if (idx->p.storage == VSS_STORAGE_INT8)
+  if (idx->quant)
     q->q8 = elem_i8 (idx, slot, &q->scale, &q->norm2);
 }
 
@@ -118,12 +121,20 @@ vss_hnsw_random_level (vss_index *idx)
  * fetching the next vector while computing this one doubles the lines in
  * flight. */
 static inline void
-prefetch_elem (const vss_index *idx, uint32_t slot)
+prefetch_elem (const vss_index *idx, const vss_query *q, uint32_t slot)
 {
-  const uint8_t *e = vss_elem (idx, slot);
-  size_t off;
+  const uint8_t *e;
+  size_t off, len;
 
-  for (off = 0; off < idx->vec_bytes; off += 64)
+  if (q->q8 == NULL) {
+    e = (const uint8_t *)vss_elem_f32 (idx, slot);
+    len = (size_t)idx->p.dim * sizeof (float);
+  } else {
+    /* the vector, then the links (read when it is expanded) */
+    e = vss_elem (idx, slot);
+    len = idx->off_id;
+  }
+  for (off = 0; off < len; off += 64)
     __builtin_prefetch (e + off, 0, 3);
 }
 
@@ -143,7 +154,7 @@ static inline int
 within_hit (const vss_index *idx, const vss_query *q, uint32_t slot, float d,
             const vss_search_opts *o, vss_hit *hit)
 {
-  if (idx->p.storage == VSS_STORAGE_INT8) {
+  if (q->q8 != NULL) {
     float margin = idx->p.metric == VSS_METRIC_L2
                        ? 0.03f * (q->norm2 + 1e-6f) + 0.03f * d
                        : 0.03f;
@@ -173,7 +184,7 @@ greedy (const vss_index *idx, const vss_query *q, uint32_t cur, float *curd,
       uint32_t nb = l[1 + i];
       float d;
       if (i + 1 < cnt)
-        prefetch_elem (idx, l[2 + i]);
+        prefetch_elem (idx, q, l[2 + i]);
       d = vss_dist_q (idx, q, nb);
       if (o && o->within && accepted (idx, o, nb)
           && within_hit (idx, q, nb, d, o, hit)) {
@@ -233,14 +244,14 @@ search_layer (const vss_index *idx, vss_ctx *ctx, const vss_query *q,
       vis[nb] = epoch;
       fresh[nf++] = nb;
     }
-    if (nf > 0)
-      prefetch_elem (idx, fresh[0]);
+    for (i = 0; i < nf && i < VSS_PREFETCH_AHEAD; i++)
+      prefetch_elem (idx, q, fresh[i]);
     visited += nf;
     for (i = 0; i < nf; i++) {
       uint32_t nb = fresh[i];
       float d;
-      if (i + 1 < nf)
-        prefetch_elem (idx, fresh[i + 1]);
+      if (i + VSS_PREFETCH_AHEAD < nf)
+        prefetch_elem (idx, q, fresh[i + VSS_PREFETCH_AHEAD]);
       d = vss_dist_q (idx, q, nb);
       if (ctx->res.len < ef || d < bound) {
         if (vss_heap_push_min (&ctx->cand, d, nb) < 0)
@@ -433,7 +444,7 @@ vss_flat_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
   uint32_t keep = o->k;
   size_t s;
 
-  if (idx->p.storage == VSS_STORAGE_INT8 && !o->within) {
+  if (idx->quant && !o->within) {
     /* candidates for the f32 re-rank */
     keep = o->ef > o->k ? o->ef : o->k;
     if (keep < o->k + 16)
@@ -445,7 +456,7 @@ vss_flat_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
     uint32_t slot = (uint32_t)(s - 1);
     float d;
     if (s >= 2 + o->min_slot)
-      prefetch_elem (idx, slot - 1);
+      prefetch_elem (idx, q, slot - 1);
     if (!accepted (idx, o, slot))
       continue;
     d = vss_dist_q (idx, q, slot);

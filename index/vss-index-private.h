@@ -125,7 +125,11 @@ struct vss_index {
   size_t upper_bytes; /* their total size */
   uint8_t *levels;
   uint8_t *deleted;
-  float *f32; /* int8 storage: the f32 vectors, for re-rank */
+  /* The block holds the int8 form (int8 storage, and HNSW with f32 storage,
+   * whose graph is built on int8 distances: a quarter of the memory
+   * traffic); the f32 vectors are then kept apart in `f32`. */
+  int quant;
+  float *f32; /* quant: the f32 vectors (re-rank, f32 searches) */
   uint32_t M, M0;
   int max_level;
   uint32_t entry; /* VSS_NONE when empty */
@@ -136,7 +140,8 @@ struct vss_index {
   vss_ctx_pool pool;
 };
 
-/* A prepared query: f32 form and, for int8 storage, its int8 form. */
+/* A prepared query: f32 form and, for int8 distances (int8 storage, graph
+ * construction), its int8 form; q8 == NULL means f32 distances. */
 typedef struct {
   const float *f;
   const int8_t *q8;
@@ -170,7 +175,7 @@ vss_elem_id (const vss_index *idx, uint32_t slot)
 static inline const float *
 vss_elem_f32 (const vss_index *idx, uint32_t slot)
 {
-  if (idx->p.storage == VSS_STORAGE_INT8)
+  if (idx->quant)
     return idx->f32 + (size_t)slot * idx->p.dim;
   return (const float *)vss_elem (idx, slot);
 }

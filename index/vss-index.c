@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "vss-index-private.h"
 
@@ -37,10 +38,23 @@ aligned_block (size_t bytes)
 {
   void *p = NULL;
 
+  size_t align = 64;
+
   if (bytes == 0)
     bytes = 64;
-  if (posix_memalign (&p, 64, bytes) != 0)
+#ifdef MADV_HUGEPAGE
+  /* A graph search touches a new vector at every step, scattered over the
+   * whole block: with 4 KB pages nearly every one costs a TLB miss too.
+   * Ask for transparent huge pages (a hint: refused, it costs nothing). */
+  if (bytes >= ((size_t)8 << 20))
+    align = (size_t)2 << 20;
+#endif
+  if (posix_memalign (&p, align, bytes) != 0)
     return NULL;
+#ifdef MADV_HUGEPAGE
+  if (align > 64)
+    madvise (p, bytes, MADV_HUGEPAGE);
+#endif
   return p;
 }
 
@@ -72,10 +86,13 @@ vss_index_grow (vss_index *idx, size_t cap)
   if (!upper)
     goto fail;
   idx->upper = upper;
-  if (idx->p.storage == VSS_STORAGE_INT8) {
-    f32 = realloc (idx->f32, cap * idx->p.dim * sizeof (float));
+  if (idx->quant) {
+    f32 = aligned_block (cap * idx->p.dim * sizeof (float));
     if (!f32)
       goto fail;
+    if (idx->n)
+      memcpy (f32, idx->f32, idx->n * idx->p.dim * sizeof (float));
+    free (idx->f32);
     idx->f32 = f32;
   }
   free (idx->l0);
@@ -141,7 +158,8 @@ vss_index_new_internal (const vss_index_params *p, int load, vss_error *err)
   idx->M0 = 2 * idx->M;
   idx->level_mult = idx->M > 1 ? 1.0 / log ((double)idx->M) : 0;
   idx->rng = p->seed ? p->seed : 0x5eed5eedULL;
-  if (p->storage == VSS_STORAGE_INT8)
+  idx->quant = p->storage == VSS_STORAGE_INT8 || p->kind == VSS_INDEX_HNSW;
+  if (idx->quant)
     idx->vec_bytes = (((size_t)p->dim + 3) & ~(size_t)3) + 8;
   else
     idx->vec_bytes = (size_t)p->dim * sizeof (float);
@@ -303,7 +321,7 @@ vss_index_store (vss_index *idx, uint32_t slot, uint64_t id,
   uint32_t dim = idx->p.dim;
 
   memset (e, 0, idx->elem_size);
-  if (idx->p.storage == VSS_STORAGE_F32) {
+  if (!idx->quant) {
     memcpy (e, prepared, dim * sizeof (float));
   } else {
     size_t pad = ((size_t)dim + 3) & ~(size_t)3;
@@ -418,7 +436,7 @@ collect (vss_index *idx, vss_ctx *ctx, const vss_query *q, uint32_t k,
 {
   size_t n = ctx->res.len, i;
 
-  if (idx->p.storage == VSS_STORAGE_F32) {
+  if (!idx->quant) {
     while (ctx->res.len > k)
       vss_heap_pop_max (&ctx->res);
     n = ctx->res.len;
@@ -429,10 +447,11 @@ collect (vss_index *idx, vss_ctx *ctx, const vss_query *q, uint32_t k,
     }
     return (int)n;
   }
-  /* int8: re-rank the best candidates in f32. The int8 order is close to
-   * the true one, so the nearest 3k (at least k + 20) of the beam suffice,
-   * and each re-ranked row costs a cold read of its f32 copy. */
-  {
+  /* int8 distances: re-rank the best candidates in f32. The int8 order is
+   * close to the true one, so for int8 storage the nearest 3k (at least
+   * k + 20) of the beam suffice, each re-ranked row costing a cold read of
+   * its f32 copy; f32 storage re-ranks the whole beam. */
+  if (idx->p.storage == VSS_STORAGE_INT8) {
     size_t keep = (size_t)k * 3 > (size_t)k + 20 ? (size_t)k * 3 : k + 20;
     while (ctx->res.len > keep)
       vss_heap_pop_max (&ctx->res);
