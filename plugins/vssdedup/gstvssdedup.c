@@ -558,9 +558,6 @@ gst_vss_dedup_ensure_window (GstVssDedup * self, guint dim, guint window_size,
   vss_window_params_init (&wp, VSS_METRIC_COSINE, dim);
   wp.max_count = window_size;
   wp.max_age = (int64_t) window_duration;
-  /* int8 graphs with f32 re-ranking: about 3x faster searches, exact
-   * distances for the decision. */
-  wp.storage = VSS_STORAGE_INT8;
   self->window = vss_window_new (&wp, &err);
   if (self->window == NULL) {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT,
