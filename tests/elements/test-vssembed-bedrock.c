@@ -22,6 +22,7 @@
 #include <gst/check/gstharness.h>
 #include <gst/app/gstappsink.h>
 #include <gst/video/video.h>
+#include "vss-test-bedrock.h"
 #include "gstvss.h"
 #include "gstvssbedrockimage.h"
 
@@ -31,62 +32,36 @@
 #define IMAGE_MODEL GST_VSS_BEDROCK_IMAGE_MODEL
 #define TEXT_MODEL GST_VSS_BEDROCK_TEXT_V2_MODEL
 
-typedef struct
-{
-  GSubprocess *proc;
-  gchar *endpoint;
-} Server;
+typedef VssTestBedrock Server;
 
 static Server *
 server_start (const gchar * first_arg, ...)
 {
-  const gchar *root = g_getenv ("VSS_BUILD_ROOT");
-  gchar *path = g_build_filename (root ? root : ".", "tests", "servers",
-      "vss-bedrock-server", NULL);
-  GPtrArray *argv = g_ptr_array_new ();
-  Server *s = g_new0 (Server, 1);
-  GDataInputStream *out;
+  GPtrArray *args = g_ptr_array_new ();
   GError *err = NULL;
   const gchar *a;
-  gchar *line;
-  guint port = 0;
+  Server *s;
   va_list ap;
 
-  if (!g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
-    g_error ("test server %s is missing (build with -Dtests=enabled)", path);
-  g_ptr_array_add (argv, path);
-  g_ptr_array_add (argv, (gpointer) "--access-key=" AK);
-  g_ptr_array_add (argv, (gpointer) "--secret-key=" SK);
-  g_ptr_array_add (argv, (gpointer) "--region=" REGION);
+  g_ptr_array_add (args, (gpointer) "--access-key=" AK);
+  g_ptr_array_add (args, (gpointer) "--secret-key=" SK);
+  g_ptr_array_add (args, (gpointer) "--region=" REGION);
   va_start (ap, first_arg);
   for (a = first_arg; a; a = va_arg (ap, const gchar *))
-    g_ptr_array_add (argv, (gpointer) a);
+    g_ptr_array_add (args, (gpointer) a);
   va_end (ap);
-  g_ptr_array_add (argv, NULL);
-  s->proc = g_subprocess_newv ((const gchar * const *) argv->pdata,
-      G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err);
-  g_ptr_array_free (argv, TRUE);
-  if (!s->proc)
-    g_error ("cannot start %s: %s", path, err->message);
-  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->proc));
-  line = g_data_input_stream_read_line (out, NULL, NULL, NULL);
-  g_object_unref (out);
-  if (!line || sscanf (line, "PORT %u", &port) != 1)
-    g_error ("%s did not report its port", path);
-  g_free (line);
-  g_free (path);
-  s->endpoint = g_strdup_printf ("http://127.0.0.1:%u", port);
+  g_ptr_array_add (args, NULL);
+  s = vss_test_bedrock_start ((const gchar * const *) args->pdata, &err);
+  g_ptr_array_free (args, TRUE);
+  if (s == NULL)
+    g_error ("%s", err->message);
   return s;
 }
 
 static void
 server_stop (Server * s)
 {
-  g_subprocess_send_signal (s->proc, SIGTERM);
-  g_subprocess_wait (s->proc, NULL, NULL);
-  g_object_unref (s->proc);
-  g_free (s->endpoint);
-  g_free (s);
+  vss_test_bedrock_stop (s);
 }
 
 static gsize

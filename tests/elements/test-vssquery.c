@@ -19,6 +19,7 @@
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/app/gstappsink.h>
+#include "vss-test-bedrock.h"
 #include "gstvss.h"
 #include "gstvssqueryembed.h"
 #include "gstvssqueryset.h"
@@ -713,42 +714,20 @@ GST_END_TEST;
 
 /* ---- Bedrock ---- */
 
-typedef struct
-{
-  GSubprocess *proc;
-  gchar *endpoint;
-} Server;
+typedef VssTestBedrock Server;
 
 static Server *
 server_start_with (const gchar * map_file, const gchar * extra)
 {
-  const gchar *root = g_getenv ("VSS_BUILD_ROOT");
-  gchar *path = g_build_filename (root ? root : ".", "tests", "servers",
-      "vss-bedrock-server", NULL);
   gchar *map_arg = g_strconcat ("--text-map=", map_file, NULL);
-  const gchar *argv[] = { path, "--access-key=" AK, "--secret-key=" SK,
+  const gchar *args[] = { "--access-key=" AK, "--secret-key=" SK,
     "--region=" REGION, map_arg, extra, NULL
   };
-  Server *s = g_new0 (Server, 1);
-  GDataInputStream *out;
   GError *err = NULL;
-  gchar *line;
-  guint port = 0;
+  Server *s = vss_test_bedrock_start (args, &err);
 
-  fail_unless (g_file_test (path, G_FILE_TEST_IS_EXECUTABLE),
-      "test server %s is missing", path);
-  s->proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDIN_PIPE |
-      G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err);
-  fail_unless (s->proc != NULL, "%s", err ? err->message : "");
-  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->proc));
-  line = g_data_input_stream_read_line (out, NULL, NULL, NULL);
-  g_object_unref (out);
-  fail_unless (line && sscanf (line, "PORT %u", &port) == 1,
-      "the Bedrock test server did not start");
-  g_free (line);
-  g_free (path);
+  fail_unless (s != NULL, "%s", err ? err->message : "");
   g_free (map_arg);
-  s->endpoint = g_strdup_printf ("http://127.0.0.1:%u", port);
   return s;
 }
 
@@ -761,11 +740,7 @@ server_start (const gchar * map_file)
 static void
 server_stop (Server * s)
 {
-  g_subprocess_send_signal (s->proc, SIGTERM);
-  g_subprocess_wait (s->proc, NULL, NULL);
-  g_object_unref (s->proc);
-  g_free (s->endpoint);
-  g_free (s);
+  vss_test_bedrock_stop (s);
 }
 
 /* Writes photo @i as a 320x240 JPEG into tmpdir; the frames pushed are
