@@ -54,6 +54,10 @@ extern const vss_kernels vss_kernels_simd; /* SSE2 / NEON via simde */
 #if defined(__x86_64__) || defined(__i386__)
 extern const vss_kernels vss_kernels_avx2;
 extern const vss_kernels vss_kernels_avx512;
+extern const vss_kernels vss_kernels_avx512vnni;
+/* shared by the two AVX-512 sets */
+float vss_dot_f32_avx512 (const float *a, const float *b, size_t n);
+float vss_l2sq_f32_avx512 (const float *a, const float *b, size_t n);
 #endif
 
 /* int8 form of a vector: q[i] = round (v[i] / scale), scale = max|v| / 127. */

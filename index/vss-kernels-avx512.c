@@ -31,8 +31,8 @@ hsum512i (simde__m512i v)
   return r;
 }
 
-static float
-dot_avx512 (const float *a, const float *b, size_t n)
+float
+vss_dot_f32_avx512 (const float *a, const float *b, size_t n)
 {
   simde__m512 s0 = simde_mm512_setzero_ps (), s1 = simde_mm512_setzero_ps ();
   simde__m512 s2 = simde_mm512_setzero_ps (), s3 = simde_mm512_setzero_ps ();
@@ -59,8 +59,8 @@ dot_avx512 (const float *a, const float *b, size_t n)
   return r;
 }
 
-static float
-l2sq_avx512 (const float *a, const float *b, size_t n)
+float
+vss_l2sq_f32_avx512 (const float *a, const float *b, size_t n)
 {
   simde__m512 s0 = simde_mm512_setzero_ps (), s1 = simde_mm512_setzero_ps ();
   size_t i = 0;
@@ -121,4 +121,4 @@ dot_i8_avx512 (const int8_t *a, const int8_t *b, size_t n)
 }
 
 const vss_kernels vss_kernels_avx512
-    = { "avx512", dot_avx512, l2sq_avx512, dot_i8_avx512 };
+    = { "avx512", vss_dot_f32_avx512, vss_l2sq_f32_avx512, dot_i8_avx512 };

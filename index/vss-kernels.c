@@ -77,6 +77,10 @@ cpu_runs (const vss_kernels *k)
   if (k == &vss_kernels_avx512)
     return __builtin_cpu_supports ("avx512f")
            && __builtin_cpu_supports ("avx512bw");
+  if (k == &vss_kernels_avx512vnni)
+    return __builtin_cpu_supports ("avx512f")
+           && __builtin_cpu_supports ("avx512bw")
+           && __builtin_cpu_supports ("avx512vnni");
 #endif
   return 0;
 }
@@ -87,6 +91,7 @@ static const vss_kernels *const all_kernels[] = {
 #if defined(__x86_64__) || defined(__i386__)
   &vss_kernels_avx2,
   &vss_kernels_avx512,
+  &vss_kernels_avx512vnni,
 #endif
 };
 
