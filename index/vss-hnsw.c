@@ -148,6 +148,17 @@ accepted (const vss_index *idx, const vss_search_opts *o, uint32_t slot)
   return o->filter == NULL || o->filter (vss_elem_id (idx, slot), o->user_data);
 }
 
+/* A within-r search with no filter callback only skips expired rows and
+ * tombstones: they still count towards the beam, so that the walk converges
+ * as an unfiltered one does instead of wandering in search of ef accepted
+ * rows. A witness within r of the query is near it, among what the beam
+ * looks at either way. */
+static inline int
+loose_within (const vss_search_opts *o)
+{
+  return o != NULL && o->within && o->filter == NULL;
+}
+
 /* Within-r test on a storage-form distance: int8 distances are only an
  * estimate, so near the bound the f32 distance decides. */
 static inline int
@@ -214,13 +225,15 @@ search_layer (const vss_index *idx, vss_ctx *ctx, const vss_query *q,
   float bound = INFINITY;
   size_t visited = 1;
   uint32_t fresh[VSS_MAX_M0];
+  int loose = loose_within (o), acc;
 
   ctx->cand.len = 0;
   ctx->res.len = 0;
   vis[ep] = epoch;
-  if (accepted (idx, o, ep)) {
-    if (o && o->within && within_hit (idx, q, ep, ep_d, o, hit))
-      return 1;
+  acc = accepted (idx, o, ep);
+  if (acc && o && o->within && within_hit (idx, q, ep, ep_d, o, hit))
+    return 1;
+  if (acc || loose) {
     vss_heap_push_max (&ctx->res, ep_d, ep);
     bound = ep_d;
   }
@@ -256,9 +269,10 @@ search_layer (const vss_index *idx, vss_ctx *ctx, const vss_query *q,
       if (ctx->res.len < ef || d < bound) {
         if (vss_heap_push_min (&ctx->cand, d, nb) < 0)
           return -2;
-        if (accepted (idx, o, nb)) {
-          if (o && o->within && within_hit (idx, q, nb, d, o, hit))
-            return 1;
+        acc = accepted (idx, o, nb);
+        if (acc && o && o->within && within_hit (idx, q, nb, d, o, hit))
+          return 1;
+        if (acc || loose) {
           if (vss_heap_push_max (&ctx->res, d, nb) < 0)
             return -2;
           if (ctx->res.len > ef)
@@ -425,7 +439,8 @@ vss_hnsw_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
   }
   /* A selective filter (or many tombstones) makes the beam wander: past a
    * third of the index an exact scan is cheaper. */
-  if (o->filter || o->min_slot > 0 || idx->live < idx->n)
+  if (!loose_within (o)
+      && (o->filter || o->min_slot > 0 || idx->live < idx->n))
     cap = idx->n / 3 + 2 * (size_t)ef;
   rc = search_layer (idx, ctx, q, cur, curd, 0, ef, o, hit, cap);
   if (rc == -2)

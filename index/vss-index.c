@@ -617,9 +617,12 @@ vss_index_memory_used (vss_index *idx)
   if (!idx)
     return 0;
   pthread_rwlock_rdlock (&idx->lock);
-  m = sizeof *idx + idx->cap * (idx->elem_size + 2 + sizeof (uint32_t *));
+  /* The two large blocks count by the slots in use: capacity reserved
+   * ahead is address space, not memory, until rows are written into it. */
+  m = sizeof *idx + idx->cap * (2 + sizeof (uint32_t *))
+      + idx->n * idx->elem_size;
   if (idx->f32)
-    m += idx->cap * idx->p.dim * sizeof (float);
+    m += idx->n * idx->p.dim * sizeof (float);
   m += idx->upper_bytes;
   m += vss_idmap_memory (&idx->map);
   m += idx->wctx->visited_cap * 2;

@@ -160,10 +160,13 @@ typedef struct
   size_t max_count;             /* 0 = no count limit */
   int64_t max_age;              /* same unit as the timestamps; 0 = none */
   uint32_t segment_size;        /* vectors per segment; 0 (default) = auto:
-                                 * max_count / 4 within [4096, 32768],
-                                 * 8192 without a count limit */
-  uint32_t exact_limit;         /* newest segment searched exactly up to
-                                 * this many rows, then through its graph,
+                                 * max_count within [1024, 131072] (a miss
+                                 * searches two graphs; memory up to twice
+                                 * the window), 8192 without a count limit */
+  uint32_t exact_limit;         /* a segment with at most this many live
+                                 * rows (the newest while it fills, the
+                                 * oldest as it drains) is searched
+                                 * exactly, otherwise through its graph,
                                  * built as rows arrive (0 = 1024) */
   uint32_t M, ef_construction, ef_search;       /* segment graphs (16, 200,
                                                  * 32) */

@@ -56,11 +56,12 @@ vss_window_params_init (vss_window_params *p, vss_metric metric, uint32_t dim)
   p->ef_within = 32;
 }
 
-/* Rows per new segment. Automatic sizing keeps the number of segments a
- * miss has to search small (about four for a count-bounded window), since
- * a novel frame is searched in every live segment and a graph search costs
- * about log(n): one search of a large graph is much cheaper than several of
- * small ones. */
+/* Rows per new segment. Automatic sizing makes a segment as large as a
+ * count-bounded window, so that a miss searches at most two graphs (the
+ * partly expired older one and the newest): a novel frame is searched in
+ * every live segment, and one search of a large graph costs about log(n),
+ * much less than several searches of small ones. The price is memory: up
+ * to twice the window while the older segment drains. */
 static uint32_t
 segment_rows (const vss_window *w)
 {
@@ -70,11 +71,11 @@ segment_rows (const vss_window *w)
     return w->p.segment_size;
   if (w->p.max_count == 0)
     return 8192;
-  n = w->p.max_count / 4;
-  if (n < 4096)
-    n = 4096;
-  if (n > 32768)
-    n = 32768;
+  n = w->p.max_count;
+  if (n < 1024)
+    n = 1024;
+  if (n > 131072)
+    n = 131072;
   return (uint32_t)n;
 }
 
@@ -112,7 +113,9 @@ segment_new (const vss_window *w, vss_error *err)
   ip.ef_construction = w->p.ef_construction;
   ip.ef_search = w->p.ef_search;
   s->cap = segment_rows (w);
-  ip.initial_capacity = s->cap < 4096 ? s->cap : 4096;
+  /* all at once: growing copies the graph, a pause in the stream; pages
+   * not yet written cost no memory */
+  ip.initial_capacity = s->cap;
   s->idx = vss_index_new (&ip, err);
   s->ids = malloc (s->cap * sizeof *s->ids);
   s->ts = malloc (s->cap * sizeof *s->ts);
@@ -334,7 +337,8 @@ search_segment (const vss_window *w, size_t i, const float *query, uint32_t dim,
       = s->base < w->first_live ? (uint32_t)(w->first_live - s->base) : 0;
   if (o->min_slot >= s->n)
     return 0;
-  o->exact = (i == w->len - 1 && s->n <= exact_rows (w, s));
+  /* the newest segment while small, and what is left of an old one */
+  o->exact = s->n - o->min_slot <= exact_rows (w, s);
   return vss_index_search_opts (s->idx, query, dim, o, out, err);
 }
 
