@@ -416,6 +416,37 @@ vss_hnsw_insert (vss_index *idx, uint32_t slot, int level)
   return 0;
 }
 
+/* After a within miss: the nearest accepted row of the beam. Storage-form
+ * distances pick a few, the f32 ones decide. */
+static void
+nearest_in_beam (const vss_index *idx, const vss_ctx *ctx, const vss_query *q,
+                 const vss_search_opts *o)
+{
+  vss_pair best[4];
+  size_t i, nb = 0, j;
+
+  for (i = 0; i < ctx->res.len; i++) {
+    vss_pair p = ctx->res.v[i];
+    if (!accepted (idx, o, p.id))
+      continue;
+    if (nb < 4)
+      nb++;
+    else if (!(p.d < best[nb - 1].d))
+      continue;
+    for (j = nb - 1; j > 0 && p.d < best[j - 1].d; j--)
+      best[j] = best[j - 1];
+    best[j] = p;
+  }
+  o->nearest->distance = INFINITY;
+  for (j = 0; j < nb; j++) {
+    float d = q->q8 ? vss_dist_exact (idx, q->f, best[j].id) : best[j].d;
+    if (d < o->nearest->distance) {
+      o->nearest->distance = d;
+      o->nearest->id = vss_elem_id (idx, best[j].id);
+    }
+  }
+}
+
 int
 vss_hnsw_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
                  const vss_search_opts *o, vss_hit *hit)
@@ -425,6 +456,8 @@ vss_hnsw_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
   int l, rc, found = 0;
   size_t cap = SIZE_MAX;
 
+  if (o->nearest)
+    o->nearest->distance = INFINITY;
   if (idx->entry == VSS_NONE)
     return 0;
   cur = idx->entry;
@@ -447,8 +480,11 @@ vss_hnsw_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
     return -2;
   if (rc == -1)
     return -1;
-  if (o->within)
+  if (o->within) {
+    if (rc == 0 && o->nearest)
+      nearest_in_beam (idx, ctx, q, o);
     return rc;
+  }
   return (int)ctx->res.len;
 }
 
@@ -456,7 +492,8 @@ int
 vss_flat_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
                  const vss_search_opts *o, vss_hit *hit)
 {
-  uint32_t keep = o->k;
+  uint32_t keep = o->k, best = VSS_NONE;
+  float best_d = INFINITY;
   size_t s;
 
   if (idx->quant && !o->within) {
@@ -466,6 +503,8 @@ vss_flat_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
       keep = o->k + 16;
   }
   ctx->res.len = 0;
+  if (o->nearest)
+    o->nearest->distance = INFINITY;
   /* newest first: a dedup hit is most likely among recent rows */
   for (s = idx->n; s > o->min_slot; s--) {
     uint32_t slot = (uint32_t)(s - 1);
@@ -478,6 +517,10 @@ vss_flat_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
     if (o->within) {
       if (within_hit (idx, q, slot, d, o, hit))
         return 1;
+      if (o->nearest && d < best_d) {
+        best_d = d;
+        best = slot;
+      }
       continue;
     }
     if (ctx->res.len < keep) {
@@ -487,6 +530,11 @@ vss_flat_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
       vss_heap_pop_max (&ctx->res);
       vss_heap_push_max (&ctx->res, d, slot);
     }
+  }
+  if (o->within && o->nearest && best != VSS_NONE) {
+    o->nearest->id = vss_elem_id (idx, best);
+    o->nearest->distance
+        = q->q8 ? vss_dist_exact (idx, q->f, best) : best_d;
   }
   return o->within ? 0 : (int)ctx->res.len;
 }

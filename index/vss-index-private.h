@@ -224,6 +224,9 @@ typedef struct {
   int within;        /* stop at the first hit with d <= r */
   float r;
   int exact; /* force the exact scan */
+  /* within only: on a miss, the nearest accepted row the search met (slot
+   * and exact distance; distance INFINITY when it met none). */
+  vss_hit *nearest;
 } vss_search_opts;
 
 /* Results land in ctx->res (max-heap, storage-form distances) for k-NN;

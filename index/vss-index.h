@@ -170,7 +170,9 @@ typedef struct
                                  * built as rows arrive (0 = 1024) */
   uint32_t M, ef_construction, ef_search;       /* segment graphs (16, 200,
                                                  * 32) */
-  uint32_t ef_within;           /* ef of first-within queries (default 32) */
+  uint32_t ef_within;           /* ef of first-within queries (default 64:
+                                 * near-duplicates of any of 100k video-like
+                                 * frames found 99.8 % of the time) */
 } vss_window_params;
 
 typedef struct
@@ -197,6 +199,13 @@ size_t vss_window_expire (vss_window * w, int64_t now);
 /* Newest-first; stops at the first live entry with distance <= r.
  * 1 = hit, 0 = none, < 0 = error. */
 int vss_window_search_first_within (vss_window * w, const float *query,
+    uint32_t dim, float r, vss_window_hit * out, vss_error * err);
+/* The dedup decision in one search: as first_within, and when no live row
+ * is within r (returns 0), `out` gets the nearest row the search met on its
+ * way (exact distance, approximate choice: graph segments report the best
+ * of their beam; INFINITY when the window is empty). What a kept frame
+ * learns about its neighbourhood at no extra cost. */
+int vss_window_search_within_nearest (vss_window * w, const float *query,
     uint32_t dim, float r, vss_window_hit * out, vss_error * err);
 /* k nearest live entries. Returns count or < 0. */
 int vss_window_search (vss_window * w, const float *query, uint32_t dim,

@@ -53,7 +53,7 @@ vss_window_params_init (vss_window_params *p, vss_metric metric, uint32_t dim)
   p->ef_construction = 200;
   /* a duplicate is very near its witness: a narrow beam finds it */
   p->ef_search = 32;
-  p->ef_within = 32;
+  p->ef_within = 64;
 }
 
 /* Rows per new segment. Automatic sizing makes a segment as large as a
@@ -366,11 +366,12 @@ check_query (const vss_window *w, const float *q, uint32_t dim, vss_error *err)
   return 0;
 }
 
-int
-vss_window_search_first_within (vss_window *w, const float *query, uint32_t dim,
-                                float r, vss_window_hit *out, vss_error *err)
+static int
+first_within (vss_window *w, const float *query, uint32_t dim, float r,
+              vss_window_hit *out, vss_window_hit *nearest, vss_error *err)
 {
   vss_search_opts o;
+  vss_hit nh;
   size_t i;
   int rc = 0;
 
@@ -385,21 +386,53 @@ vss_window_search_first_within (vss_window *w, const float *query, uint32_t dim,
   o.ef = w->p.ef_within;
   o.within = 1;
   o.r = r;
+  if (nearest) {
+    nearest->id = 0;
+    nearest->ts = 0;
+    nearest->distance = INFINITY;
+    o.nearest = &nh;
+  }
   pthread_rwlock_rdlock (&w->lock);
   for (i = w->len; i > 0; i--) {
+    vss_segment *s = seg_at (w, i - 1);
     vss_hit h;
+    nh.distance = INFINITY;
     rc = search_segment (w, i - 1, query, dim, &o, &h, err);
     if (rc < 0)
       break;
     if (rc == 1) {
-      vss_segment *s = seg_at (w, i - 1);
       out->id = s->ids[h.id];
       out->ts = s->ts[h.id];
       out->distance = h.distance;
       break;
     }
+    if (nearest && nh.distance < nearest->distance) {
+      nearest->id = s->ids[nh.id];
+      nearest->ts = s->ts[nh.id];
+      nearest->distance = nh.distance;
+    }
   }
   pthread_rwlock_unlock (&w->lock);
+  return rc;
+}
+
+int
+vss_window_search_first_within (vss_window *w, const float *query, uint32_t dim,
+                                float r, vss_window_hit *out, vss_error *err)
+{
+  return first_within (w, query, dim, r, out, NULL, err);
+}
+
+int
+vss_window_search_within_nearest (vss_window *w, const float *query,
+                                  uint32_t dim, float r, vss_window_hit *out,
+                                  vss_error *err)
+{
+  vss_window_hit nearest;
+  int rc = first_within (w, query, dim, r, out, &nearest, err);
+
+  if (rc == 0)
+    *out = nearest;
   return rc;
 }
 

@@ -26,6 +26,11 @@
  * are caught too. In `mode=last-kept` a frame is compared with the last kept
  * frame only, like ffmpeg's mpdecimate.
  *
+ * A kept frame is added to the window on a worker thread while the frame
+ * goes on downstream; the next frame's decision waits for that insertion, so
+ * the element adds the search time to a frame's latency, and the insertion
+ * only when frames arrive faster than the window absorbs them.
+ *
  * Kept frames carry a "GstVssDedupMeta" custom meta with the distance to the
  * nearest frame in the window and that frame's id, for vsssink.
  *
@@ -38,8 +43,10 @@
  *  - `decision` (string): "kept" or "dropped"
  *  - `distance` (double): cosine distance to `matched-frame-id`: for a dropped
  *    frame the kept frame that made it a duplicate (the newest within the
- *    threshold), for a kept frame its nearest neighbour in the window; 2.0
- *    when the window was empty, -1 when not measured (measure-nearest=false)
+ *    threshold), for a kept frame its nearest neighbour in the window (the
+ *    nearest the search met: exact while the window is scanned exactly,
+ *    approximate once it is searched through graphs); 2.0 when the window
+ *    was empty, -1 when not measured (measure-nearest=false)
  *  - `threshold` (double): the threshold applied
  *  - `matched-frame-id` (string): "" when the window was empty
  *  - `matched-pts` (guint64): that frame's pts, GST_CLOCK_TIME_NONE if none
@@ -132,6 +139,20 @@ struct _GstVssDedup
   gfloat *last_kept;            /* mode=last-kept: normalised vector */
   KeptFrame last_kept_info;
   gboolean warned_missing;
+
+  /* Window insertions run on a worker thread, one at a time, so that a kept
+   * frame's graph insertion overlaps the wait for the next frame; the
+   * streaming thread waits for it before it touches the window again. The
+   * window pointer changes only with `ins_lock` held and the worker idle. */
+  GMutex ins_lock;
+  GCond ins_cond;
+  GThread *ins_thread;
+  gboolean ins_quit, ins_queued, ins_running;
+  guint64 ins_seq;
+  gint64 ins_ts;
+  gfloat *ins_vec;              /* owned while queued */
+  guint ins_dim;
+  gchar *ins_error;             /* the last failed insertion, for the stream */
 
   /* statistics (object lock) */
   guint64 seen, kept, dropped, no_meta, resets;
@@ -252,10 +273,11 @@ gst_vss_dedup_class_init (GstVssDedupClass * klass)
           GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_MEASURE_NEAREST,
       g_param_spec_boolean ("measure-nearest", "Measure nearest",
-          "For each kept frame, also search the window for its nearest frame "
-          "(the distance reported in messages and in the meta vsssink "
-          "stores). One more search per kept frame; turn off for the "
-          "largest windows, and the distance is reported as unknown (-1)",
+          "For each kept frame, report the nearest frame in the window "
+          "(distance in messages and in the meta vsssink stores): the "
+          "nearest one the duplicate search met, exact in small windows, "
+          "approximate in large ones, at little extra cost. Off: the "
+          "distance is reported as unknown (-1)",
           DEFAULT_MEASURE_NEAREST, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
           | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_STATS,
@@ -297,12 +319,107 @@ gst_vss_dedup_init (GstVssDedup * self)
   self->measure_nearest = DEFAULT_MEASURE_NEAREST;
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
   gst_vss_dedup_meta_register ();
+  g_mutex_init (&self->ins_lock);
+  g_cond_init (&self->ins_cond);
+}
+
+static gpointer
+gst_vss_dedup_insert_loop (gpointer data)
+{
+  GstVssDedup *self = data;
+
+  g_mutex_lock (&self->ins_lock);
+  for (;;) {
+    vss_error err = { 0 };
+    gfloat *vec;
+    gint rc;
+
+    while (!self->ins_quit && !self->ins_queued)
+      g_cond_wait (&self->ins_cond, &self->ins_lock);
+    if (!self->ins_queued)
+      break;
+    self->ins_queued = FALSE;
+    self->ins_running = TRUE;
+    vec = self->ins_vec;
+    self->ins_vec = NULL;
+    g_mutex_unlock (&self->ins_lock);
+
+    rc = vss_window_add (self->window, self->ins_seq, self->ins_ts, vec,
+        self->ins_dim, &err);
+    g_free (vec);
+
+    g_mutex_lock (&self->ins_lock);
+    if (rc < 0 && self->ins_error == NULL)
+      self->ins_error = g_strdup (err.msg);
+    self->ins_running = FALSE;
+    g_cond_broadcast (&self->ins_cond);
+  }
+  g_mutex_unlock (&self->ins_lock);
+  return NULL;
+}
+
+/* Waits until the worker has no insertion queued or running; returns the
+ * error of a failed one (to be freed), or NULL. */
+static gchar *
+gst_vss_dedup_insert_wait (GstVssDedup * self)
+{
+  gchar *error;
+
+  g_mutex_lock (&self->ins_lock);
+  while (self->ins_queued || self->ins_running)
+    g_cond_wait (&self->ins_cond, &self->ins_lock);
+  error = self->ins_error;
+  self->ins_error = NULL;
+  g_mutex_unlock (&self->ins_lock);
+  return error;
+}
+
+/* Hands `vec` (taken) to the worker; the previous insertion is done. */
+static void
+gst_vss_dedup_insert_queue (GstVssDedup * self, guint64 seq, gint64 ts,
+    gfloat * vec, guint dim)
+{
+  g_mutex_lock (&self->ins_lock);
+  if (self->ins_thread == NULL)
+    self->ins_thread = g_thread_new ("vssdedup-insert",
+        gst_vss_dedup_insert_loop, self);
+  self->ins_seq = seq;
+  self->ins_ts = ts;
+  self->ins_vec = vec;
+  self->ins_dim = dim;
+  self->ins_queued = TRUE;
+  g_cond_broadcast (&self->ins_cond);
+  g_mutex_unlock (&self->ins_lock);
+}
+
+static void
+gst_vss_dedup_insert_stop (GstVssDedup * self)
+{
+  GThread *t;
+
+  g_free (gst_vss_dedup_insert_wait (self));
+  g_mutex_lock (&self->ins_lock);
+  self->ins_quit = TRUE;
+  g_cond_broadcast (&self->ins_cond);
+  t = self->ins_thread;
+  self->ins_thread = NULL;
+  g_mutex_unlock (&self->ins_lock);
+  if (t)
+    g_thread_join (t);
+  self->ins_quit = FALSE;
 }
 
 static void
 gst_vss_dedup_reset (GstVssDedup * self)
 {
-  g_clear_pointer (&self->window, vss_window_free);
+  vss_window *w;
+
+  g_free (gst_vss_dedup_insert_wait (self));
+  g_mutex_lock (&self->ins_lock);
+  w = self->window;
+  self->window = NULL;
+  g_mutex_unlock (&self->ins_lock);
+  vss_window_free (w);
   g_clear_pointer (&self->last_kept, g_free);
   self->dim = 0;
   self->ring_head = self->ring_len = 0;
@@ -318,7 +435,10 @@ gst_vss_dedup_finalize (GObject * object)
 {
   GstVssDedup *self = GST_VSS_DEDUP (object);
 
+  gst_vss_dedup_insert_stop (self);
   gst_vss_dedup_reset (self);
+  g_mutex_clear (&self->ins_lock);
+  g_cond_clear (&self->ins_cond);
   g_free (self->ring);
   g_free (self->model);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -405,10 +525,11 @@ gst_vss_dedup_get_property (GObject * object, guint prop_id, GValue * value,
       gsize bytes = 0;
 
       GST_OBJECT_UNLOCK (self);
-      /* The window locks itself; the pointer only changes in the streaming
-       * thread, so read it without the object lock held. */
+      /* The window locks itself; its pointer changes under ins_lock. */
+      g_mutex_lock (&self->ins_lock);
       if (self->window)
         bytes = vss_window_memory_used (self->window);
+      g_mutex_unlock (&self->ins_lock);
       GST_OBJECT_LOCK (self);
       g_value_take_boxed (value, gst_structure_new ("vss-dedup-stats",
               "seen", G_TYPE_UINT64, self->seen,
@@ -449,6 +570,7 @@ gst_vss_dedup_start (GstBaseTransform * trans)
 static gboolean
 gst_vss_dedup_stop (GstBaseTransform * trans)
 {
+  gst_vss_dedup_insert_stop (GST_VSS_DEDUP (trans));
   gst_vss_dedup_reset (GST_VSS_DEDUP (trans));
   return TRUE;
 }
@@ -545,6 +667,7 @@ gst_vss_dedup_ensure_window (GstVssDedup * self, guint dim, guint window_size,
 {
   vss_window_params wp;
   vss_error err = { 0 };
+  vss_window *w;
 
   if (self->window != NULL && self->dim == dim) {
     if (apply_settings) {
@@ -558,7 +681,10 @@ gst_vss_dedup_ensure_window (GstVssDedup * self, guint dim, guint window_size,
   vss_window_params_init (&wp, VSS_METRIC_COSINE, dim);
   wp.max_count = window_size;
   wp.max_age = (int64_t) window_duration;
-  self->window = vss_window_new (&wp, &err);
+  w = vss_window_new (&wp, &err);
+  g_mutex_lock (&self->ins_lock);
+  self->window = w;
+  g_mutex_unlock (&self->ins_lock);
   if (self->window == NULL) {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT,
         ("Could not create the dedup window."), ("%s", err.msg));
@@ -704,18 +830,34 @@ gst_vss_dedup_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     window_count = self->last_kept ? 1 : 0;
   } else {
     vss_window_hit hit;
+    gchar *ins_error;
     gint rc;
 
+    /* the previous kept frame is in the window from here on */
+    if ((ins_error = gst_vss_dedup_insert_wait (self)) != NULL) {
+      g_strlcpy (err.msg, ins_error, sizeof (err.msg));
+      g_free (ins_error);
+      goto add_failed;
+    }
+    if (self->window != NULL)
+      ring_trim (self, vss_window_count (self->window));
     if (!gst_vss_dedup_ensure_window (self, meta->dim, window_size,
             window_duration, apply))
       goto window_failed;
     if (window_duration > 0)
       ring_trim (self, vss_window_expire (self->window, ts));
 
-    /* The index's test is distance <= r; ours is "below the threshold". */
-    rc = threshold <= 0.0 ? 0 :
-        vss_window_search_first_within (self->window, vec, meta->dim,
-        nextafterf ((gfloat) threshold, 0.0f), &hit, &err);
+    /* The index's test is distance <= r; ours is "below the threshold".
+     * With measure-nearest the same search reports the nearest frame it
+     * met when none is close enough (threshold 0: none ever is). */
+    if (nearest)
+      rc = vss_window_search_within_nearest (self->window, vec, meta->dim,
+          threshold <= 0.0 ? -1.0f : nextafterf ((gfloat) threshold, 0.0f),
+          &hit, &err);
+    else
+      rc = threshold <= 0.0 ? 0 :
+          vss_window_search_first_within (self->window, vec, meta->dim,
+          nextafterf ((gfloat) threshold, 0.0f), &hit, &err);
     if (rc < 0)
       goto search_failed;
     if (rc == 1) {
@@ -723,30 +865,27 @@ gst_vss_dedup_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
       d.distance = hit.distance;
       d.match = ring_find (self, hit.id);
     } else {
-      /* Kept: find what it is nearest to, for the record downstream. */
+      /* Kept: what it is nearest to goes on record downstream. */
       if (!nearest) {
         d.distance = -1.0;
-      } else if (vss_window_count (self->window) > 0) {
-        rc = vss_window_search (self->window, vec, meta->dim, 1, &hit, &err);
-        if (rc < 0)
-          goto search_failed;
-        if (rc == 1) {
-          d.distance = hit.distance;
-          d.match = ring_find (self, hit.id);
-        }
+      } else if (isfinite (hit.distance)) {
+        d.distance = hit.distance;
+        d.match = ring_find (self, hit.id);
       }
       if (d.match != NULL) {
         /* The ring may move on push: copy the match first. */
         match = *d.match;
         d.match = &match;
       }
-      if (vss_window_add (self->window, me.seq, ts, vec, meta->dim, &err) < 0)
-        goto add_failed;
+      gst_vss_dedup_insert_queue (self, me.seq, ts, vec, meta->dim);
+      vec = NULL;
       ring_push (self, &me);
       self->next_seq++;
-      ring_trim (self, vss_window_count (self->window));
     }
+    /* the window after this frame's insertion (which evicts by count) */
     window_count = (guint) self->ring_len;
+    if (window_size > 0 && window_count > window_size)
+      window_count = window_size;
   }
 
   if (!d.drop)

@@ -159,6 +159,103 @@ test_newest_first (void)
   free (x);
 }
 
+/* Automatic segment sizing on video-like data: the older segment drains
+ * while the newest fills, and first-within still finds the near-duplicates
+ * of live rows wherever they are, never returns an expired row, and only
+ * answers "none" when no live row is within r. */
+static void
+test_draining_segments (void)
+{
+  uint32_t d = 128, i;
+  size_t nrows = 7000, win = 2000, ok = 0, asked = 0;
+  size_t nearest_asked = 0, nearest_exact = 0;
+  double worst = 0;
+  float *x = malloc (nrows * d * sizeof (float)), q[128];
+  vss_window_params p;
+  vss_error err = { 0 };
+  vss_window *w;
+  vss_rng r = { 99, 0, 0 };
+
+  CHECK (x);
+  vss_gen_video (x, nrows, d, 5);
+  vss_window_params_init (&p, VSS_METRIC_COSINE, d);
+  p.max_count = win;
+  w = vss_window_new (&p, &err);
+  CHECK (w);
+  for (i = 0; i < nrows; i++) {
+    CHECK (vss_window_add (w, i, (int64_t)i, x + (size_t)i * d, d, &err) == 0);
+    if (i % 97 == 0 && i > win) {
+      /* a near-duplicate of a random live row, and of a random expired one */
+      size_t live = i + 1 - win + (size_t)(vss_rng_uniform (&r) * win);
+      size_t dead = (size_t)(vss_rng_uniform (&r) * (i + 1 - win));
+      size_t src[2] = { live, dead };
+      int k;
+      for (k = 0; k < 2; k++) {
+        vss_window_hit h;
+        uint32_t j;
+        double best = 2;
+        int rc;
+        for (j = 0; j < d; j++)
+          q[j] = x[src[k] * d + j] + 0.002f * (float)vss_rng_normal (&r);
+        rc = vss_window_search_first_within (w, q, d, 0.2f, &h, &err);
+        CHECK (rc == 0 || rc == 1);
+        if (rc == 1) {
+          CHECK_MSG (h.id + win > i && h.id <= i && h.distance <= 0.2f,
+                     "hit %llu at %zu rows", (unsigned long long)h.id,
+                     (size_t)i);
+        } else {
+          /* no hit: no live row may be within r */
+          size_t s;
+          for (s = i + 1 - win; s <= i; s++) {
+            double dot = 0, n1 = 0, n2 = 0;
+            for (j = 0; j < d; j++) {
+              dot += (double)q[j] * x[s * d + j];
+              n1 += (double)q[j] * q[j];
+              n2 += (double)x[s * d + j] * x[s * d + j];
+            }
+            dot = 1 - dot / sqrt (n1 * n2);
+            if (dot < best)
+              best = dot;
+          }
+        }
+        if (k == 0) {
+          asked++;
+          ok += rc == 1;
+        } else if (rc == 0) {
+          vss_window_hit nh;
+          CHECK_MSG (best > 0.2 - 1e-5, "missed a live row at %.4f", best);
+          /* the same search also reports the nearest row it met */
+          CHECK (vss_window_search_within_nearest (w, q, d, 0.2f, &nh, &err)
+                 == 0);
+          CHECK (nh.id + win > i && nh.id <= i);
+          CHECK_MSG (nh.distance >= best - 1e-4, "%.5f < %.5f", nh.distance,
+                     best);
+          if (nh.distance - best > worst)
+            worst = nh.distance - best;
+          nearest_asked++;
+          nearest_exact += nh.distance <= best + 1e-4;
+        }
+      }
+    }
+  }
+  CHECK_MSG (ok * 100 >= asked * 99, "near-duplicates of live rows found: "
+             "%zu of %zu", ok, asked);
+  /* These queries sit next to expired rows, the hardest case for the
+   * nearest met (the beam gathers round the dead neighbourhood): it is the
+   * true nearest live row most of the time and never far from it. */
+  CHECK_MSG (nearest_asked > 10 && nearest_exact * 4 >= nearest_asked * 3
+                 && worst < 0.15,
+             "nearest met is the true nearest %zu of %zu times, worst "
+             "%.4f too far", nearest_exact, nearest_asked, worst);
+  CHECK (vss_window_count (w) == win);
+  /* two segments of the window's size at most, each row ~ d * 5 bytes +
+   * links */
+  CHECK_MSG (vss_window_memory_used (w) < 2 * win * (d * 5 + 512) + 262144,
+             "%zu bytes", vss_window_memory_used (w));
+  vss_window_free (w);
+  free (x);
+}
+
 static void
 test_bad_params (void)
 {
@@ -176,6 +273,7 @@ test_bad_params (void)
 static const vss_test tests[] = { { "count_eviction", test_count_eviction },
                                   { "age_expiry", test_age_expiry },
                                   { "newest_first", test_newest_first },
+                                  { "draining_segments", test_draining_segments },
                                   { "bad_params", test_bad_params },
                                   { NULL, NULL } };
 
