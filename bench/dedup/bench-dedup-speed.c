@@ -71,21 +71,34 @@ cmp_u64 (const void *a, const void *b)
 
 /* Times one push in ns (the element decides synchronously in the chain). */
 static guint64
-push_timed (GstHarness * h, GstBuffer * b, gboolean * kept)
+ts_ns (const struct timespec *a, const struct timespec *b)
 {
-  struct timespec t0, t1;
+  return (guint64) (b->tv_sec - a->tv_sec) * 1000000000ull + (b->tv_nsec -
+      a->tv_nsec);
+}
+
+/* Times one push in ns (the element decides synchronously in the chain):
+ * wall time, and the pushing thread's CPU time in *cpu (what the decision
+ * computes, without the waits of a shared machine). */
+static guint64
+push_timed (GstHarness * h, GstBuffer * b, gboolean * kept, guint64 * cpu)
+{
+  struct timespec t0, t1, c0, c1;
   guint before = gst_harness_buffers_received (h);
   GstBuffer *out;
 
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &c0);
   clock_gettime (CLOCK_MONOTONIC, &t0);
   if (gst_harness_push (h, b) != GST_FLOW_OK)
     g_error ("push failed");
   clock_gettime (CLOCK_MONOTONIC, &t1);
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &c1);
+  if (cpu)
+    *cpu = ts_ns (&c0, &c1);
   *kept = gst_harness_buffers_received (h) > before;
   while ((out = gst_harness_try_pull (h)))
     gst_buffer_unref (out);
-  return (guint64) (t1.tv_sec - t0.tv_sec) * 1000000000ull + (t1.tv_nsec -
-      t0.tv_nsec);
+  return ts_ns (&t0, &t1);
 }
 
 static void
@@ -123,6 +136,7 @@ run (guint n, DataKind kind, gboolean measure_nearest, GString * js)
   GPtrArray *extra = g_ptr_array_new_with_free_func (g_free);
   gfloat q[DIM];
   guint64 *dup_ns = g_new (guint64, QUERIES), *new_ns = g_new (guint64, QUERIES);
+  guint64 *cpu_ns = g_new (guint64, 2 * QUERIES);
   guint nd, nn, missed_dups = 0, false_drops = 0, wrong_keeps = 0;
   guint oldest = 0, next = n;
   guint expected_drops = 0;
@@ -160,7 +174,7 @@ run (guint n, DataKind kind, gboolean measure_nearest, GString * js)
     gboolean k;
     ring[i] = all + (gsize) i * DIM;
     ring_id[i] = i;
-    push_timed (h, frame (ring[i], i), &k);
+    push_timed (h, frame (ring[i], i), &k, NULL);
     if (vss_index_add (truth, i, ring[i], DIM, &err) < 0)
       g_error ("truth index: %s", err.msg);
   }
@@ -202,7 +216,7 @@ run (guint n, DataKind kind, gboolean measure_nearest, GString * js)
       expected_drops += expect_drop;
       if (pace)
         g_usleep (pace);
-      ns = push_timed (h, frame (v, seq), &k);
+      ns = push_timed (h, frame (v, seq), &k, &cpu_ns[nd + nn]);
       if (dup)
         dup_ns[nd++] = ns;
       else
@@ -238,6 +252,8 @@ run (guint n, DataKind kind, gboolean measure_nearest, GString * js)
     stats_json (js, "duplicate", dup_ns, nd);
     g_string_append (js, ", ");
     stats_json (js, "next_frame", new_ns, nn);
+    g_string_append (js, ", ");
+    stats_json (js, "all_cpu", cpu_ns, nd + nn);
     g_string_append (js, "}, ");
   }
   g_object_get (e, "stats", &st, NULL);
@@ -260,6 +276,7 @@ run (guint n, DataKind kind, gboolean measure_nearest, GString * js)
   g_free (all);
   g_free (dup_ns);
   g_free (new_ns);
+  g_free (cpu_ns);
   g_rand_free (r);
 }
 
