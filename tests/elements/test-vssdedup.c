@@ -413,6 +413,74 @@ GST_START_TEST (test_stats_and_discont)
 
 GST_END_TEST;
 
+/* Kept frames are inserted on a worker thread: each frame right after a
+ * kept one must still see it (its near-duplicate is dropped), stats may be
+ * read and the window resized from another thread meanwhile, and stopping
+ * with an insertion in flight loses nothing and leaks nothing. */
+static gpointer
+poke_stats (gpointer data)
+{
+  GstElement *e = data;
+
+  for (gint i = 0; i < 200; i++) {
+    GstStructure *st;
+    g_object_get (e, "stats", &st, NULL);
+    gst_structure_free (st);
+    if (i % 50 == 0)
+      g_object_set (e, "window-size", 1000 + i, NULL);
+    g_usleep (100);
+  }
+  return NULL;
+}
+
+GST_START_TEST (test_insert_worker)
+{
+  GstHarness *h = new_harness ("window-size=1000");
+  GRand *r = g_rand_new_with_seed (3);
+  GThread *t = g_thread_new ("stats", poke_stats, h->element);
+  gfloat v[64];
+  guint k = 0, d = 0;
+
+  for (guint i = 0; i < 300; i++) {
+    gdouble n = 0;
+    for (guint j = 0; j < 64; j++) {
+      v[j] = (gfloat) g_rand_double_range (r, -1, 1);
+      n += v[j] * v[j];
+    }
+    for (guint j = 0; j < 64; j++)
+      v[j] /= (gfloat) sqrt (n);
+    /* a novel frame, then at once its exact repeat */
+    k += kept (h, frame (v, 64, 2 * i * GST_MSECOND, NULL));
+    d += !kept (h, frame (v, 64, (2 * i + 1) * GST_MSECOND, NULL));
+  }
+  g_thread_join (t);
+  fail_unless_equals_int (k, 300);
+  fail_unless_equals_int (d, 300);
+  /* stop with the last insertion possibly in flight, then start again:
+   * the window is forgotten */
+  fail_unless (kept (h, frame (v, 64, GST_SECOND, NULL)) == FALSE);
+  fail_unless_equals_int (gst_element_set_state (h->element,
+          GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+  fail_unless_equals_int (gst_element_set_state (h->element,
+          GST_STATE_PLAYING), GST_STATE_CHANGE_SUCCESS);
+  {
+    GstSegment seg;
+    gst_harness_push_event (h, gst_event_new_stream_start ("again"));
+    gst_harness_set_src_caps_str (h, "application/x-test");
+    gst_segment_init (&seg, GST_FORMAT_TIME);
+    gst_harness_push_event (h, gst_event_new_segment (&seg));
+  }
+  fail_unless (kept (h, frame (v, 64, 0, NULL)));
+  for (guint j = 0; j < 64; j++)
+    v[j] = -v[j];
+  fail_unless (kept (h, frame (v, 64, GST_MSECOND, NULL)));
+  fail_if (kept (h, frame (v, 64, 2 * GST_MSECOND, NULL)));
+  gst_harness_teardown (h);
+  g_rand_free (r);
+}
+
+GST_END_TEST;
+
 /* In a real pipeline behind vssembed: a still picture is kept once. */
 GST_START_TEST (test_pipeline_with_vssembed)
 {
@@ -508,6 +576,7 @@ vssdedup_suite (void)
   tcase_add_test (tc, test_stats_and_discont);
   tcase_add_test (tc, test_pipeline_with_vssembed);
   tcase_add_test (tc, test_live_no_added_latency);
+  tcase_add_test (tc, test_insert_worker);
   return s;
 }
 
