@@ -32,6 +32,8 @@ int vss_set_error (vss_error *err, vss_error_code code, const char *fmt, ...)
 /* ---- kernels ---- */
 
 typedef float (*vss_f32_fn) (const float *a, const float *b, size_t n);
+/* int8 components are in [-127, 127] (what vss_quantize_i8 makes): the VNNI
+ * kernel negates b where a < 0, which -128 would overflow. */
 typedef int32_t (*vss_i8_fn) (const int8_t *a, const int8_t *b, size_t n);
 
 typedef struct {
