@@ -170,9 +170,12 @@ typedef struct
                                  * built as rows arrive (0 = 1024) */
   uint32_t M, ef_construction, ef_search;       /* segment graphs (16, 200,
                                                  * 32) */
-  uint32_t ef_within;           /* ef of first-within queries (default 64:
-                                 * near-duplicates of any of 100k video-like
-                                 * frames found 99.8 % of the time) */
+  uint32_t ef_within;           /* ef of first-within queries; 0 (default)
+                                 * = by segment size: 32 up to 32768 rows,
+                                 * 64 above (near-duplicates of any of 100k
+                                 * video-like frames found 99.8 % of the
+                                 * time, 97 % with 32) and for
+                                 * search_within_nearest */
 } vss_window_params;
 
 typedef struct

@@ -53,7 +53,7 @@ vss_window_params_init (vss_window_params *p, vss_metric metric, uint32_t dim)
   p->ef_construction = 200;
   /* a duplicate is very near its witness: a narrow beam finds it */
   p->ef_search = 32;
-  p->ef_within = 64;
+  p->ef_within = 0; /* automatic, see within_ef */
 }
 
 /* Rows per new segment. Automatic sizing makes a segment as large as a
@@ -169,8 +169,6 @@ vss_window_new (const vss_window_params *p, vss_error *err)
   w->p = *p;
   if (w->p.ef_search == 0)
     w->p.ef_search = 32;
-  if (w->p.ef_within == 0)
-    w->p.ef_within = w->p.ef_search;
   pthread_rwlockattr_init (&attr);
 #ifdef __GLIBC__
   pthread_rwlockattr_setkind_np (&attr,
@@ -326,6 +324,20 @@ vss_window_expire (vss_window *w, int64_t now)
   return live;
 }
 
+/* The beam of a first-within search. A larger graph needs a wider beam
+ * for the same chance of reaching a near-duplicate's witness: on 1024-d
+ * video-like data ef 32 finds 99.9 % of them in 30k rows, but only 97 % in
+ * 100k, where ef 64 finds 99.8 %. The nearest row met on a miss is the
+ * true nearest more often with 64 as well. */
+static uint32_t
+within_ef (const vss_window *w, const vss_segment *s, int nearest)
+{
+  if (w->p.ef_within)
+    return w->p.ef_within;
+  /* reporting the nearest row met on a miss wants the wider beam too */
+  return s->n <= 32768 && !nearest ? 32 : 64;
+}
+
 /* Runs `o` on segment i (newest = len - 1). */
 static int
 search_segment (const vss_window *w, size_t i, const float *query, uint32_t dim,
@@ -339,6 +351,8 @@ search_segment (const vss_window *w, size_t i, const float *query, uint32_t dim,
     return 0;
   /* the newest segment while small, and what is left of an old one */
   o->exact = s->n - o->min_slot <= exact_rows (w, s);
+  if (o->within)
+    o->ef = within_ef (w, s, o->nearest != NULL);
   return vss_index_search_opts (s->idx, query, dim, o, out, err);
 }
 
@@ -383,7 +397,6 @@ first_within (vss_window *w, const float *query, uint32_t dim, float r,
     return -1;
   memset (&o, 0, sizeof o);
   o.k = 1;
-  o.ef = w->p.ef_within;
   o.within = 1;
   o.r = r;
   if (nearest) {
