@@ -18,11 +18,15 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
+#include "gstvsscrc.h"
 #include "gstvssspool.h"
 
 #define MAGIC "VSSSPOOL"
 #define MAGIC_LEN 8
-#define SPOOL_VERSION 2
+/* Version 3: CRC-32C. Version 2 (CRC-32, IEEE) is still read: spools and
+ * journals written by earlier builds are replayed. */
+#define SPOOL_VERSION 3
+#define LEGACY_VERSION 2
 #define HASH_LEN 4
 #define HEADER_LEN (MAGIC_LEN + 4 + 4 + HASH_LEN)
 /* Largest payload accepted on read: guards against a corrupt length. */
@@ -228,81 +232,66 @@ vss_spool_list (VssSpool * s)
   return a;
 }
 
+/* Writes @n_iov pieces whole (consumes @iov: pieces are advanced). */
 static gboolean
-write_all (int fd, const guint8 * data, gsize len)
+writev_all (int fd, struct iovec *iov, guint n_iov)
 {
-  while (len > 0) {
-    ssize_t n = write (fd, data, len);
+  while (n_iov > 0) {
+    ssize_t n = writev (fd, iov, n_iov);
 
     if (n < 0 && errno == EINTR)
       continue;
-    if (n <= 0)
+    if (n < 0)
       return FALSE;
-    data += n;
-    len -= n;
+    if (n == 0) {
+      errno = ENOSPC;
+      return FALSE;
+    }
+    while (n_iov > 0 && (gsize) n >= iov->iov_len) {
+      n -= iov->iov_len;
+      iov++;
+      n_iov--;
+    }
+    if (n_iov > 0) {
+      iov->iov_base = (guint8 *) iov->iov_base + n;
+      iov->iov_len -= n;
+    }
   }
   return TRUE;
 }
 
-/* CRC-32 (IEEE 802.3, as zlib), slicing by 8: the journal checksums every
- * frame on the streaming thread, so it must cost far less than the write
- * it protects (SHA-256 cost more than the write). */
-static guint32 crc_table[8][256];
-
-static gpointer
-crc_init (gpointer unused)
-{
-  for (guint i = 0; i < 256; i++) {
-    guint32 c = i;
-
-    for (guint k = 0; k < 8; k++)
-      c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    crc_table[0][i] = c;
-  }
-  for (guint i = 0; i < 256; i++)
-    for (guint t = 1; t < 8; t++)
-      crc_table[t][i] = (crc_table[t - 1][i] >> 8)
-          ^ crc_table[0][crc_table[t - 1][i] & 0xff];
-  return NULL;
-}
-
-static guint32
-crc32_of (const guint8 * p, gsize len)
-{
-  static GOnce once = G_ONCE_INIT;
-  guint32 c = 0xFFFFFFFFu;
-
-  g_once (&once, crc_init, NULL);
-  while (len >= 8) {
-    guint32 lo = c ^ ((guint32) p[0] | (guint32) p[1] << 8 |
-        (guint32) p[2] << 16 | (guint32) p[3] << 24);
-    guint32 hi = (guint32) p[4] | (guint32) p[5] << 8 |
-        (guint32) p[6] << 16 | (guint32) p[7] << 24;
-
-    c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff]
-        ^ crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24]
-        ^ crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff]
-        ^ crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
-    p += 8;
-    len -= 8;
-  }
-  while (len--)
-    c = crc_table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
-}
-
+/* The payload's checksum, over its pieces; CRC-32C since version 3 (an
+ * instruction on x86-64: the journal checksums every frame on the
+ * streaming thread). */
 static void
-make_header (guint8 header[HEADER_LEN], const guint8 * data, gsize len)
+make_header (guint8 header[HEADER_LEN], const struct iovec *iov, guint n_iov,
+    gsize len)
 {
-  guint32 v;
+  guint32 v, crc = 0;
 
+  for (guint i = 0; i < n_iov; i++)
+    crc = vss_crc32c (crc, iov[i].iov_base, iov[i].iov_len);
   memcpy (header, MAGIC, MAGIC_LEN);
   v = GUINT32_TO_LE (SPOOL_VERSION);
   memcpy (header + MAGIC_LEN, &v, 4);
   v = GUINT32_TO_LE ((guint32) len);
   memcpy (header + MAGIC_LEN + 4, &v, 4);
-  v = GUINT32_TO_LE (crc32_of (data, len));
+  v = GUINT32_TO_LE (crc);
   memcpy (header + MAGIC_LEN + 8, &v, 4);
+}
+
+/* Sum of the pieces' lengths, or G_MAXSIZE past MAX_PAYLOAD. */
+static gsize
+iov_total (const struct iovec *iov, guint n_iov)
+{
+  gsize len = 0;
+
+  for (guint i = 0; i < n_iov; i++) {
+    if (iov[i].iov_len > MAX_PAYLOAD || len + iov[i].iov_len > MAX_PAYLOAD)
+      return G_MAXSIZE;
+    len += iov[i].iov_len;
+  }
+  return len;
 }
 
 /* Checks one record at @p (at most @avail bytes); returns its payload
@@ -318,16 +307,22 @@ check_record (const guint8 * p, gsize avail)
   memcpy (&plen, p + MAGIC_LEN + 4, 4);
   memcpy (&crc, p + MAGIC_LEN + 8, 4);
   plen = GUINT32_FROM_LE (plen);
-  if (GUINT32_FROM_LE (version) != SPOOL_VERSION || plen > MAX_PAYLOAD
-      || plen > avail - HEADER_LEN)
+  version = GUINT32_FROM_LE (version);
+  if ((version != SPOOL_VERSION && version != LEGACY_VERSION)
+      || plen > MAX_PAYLOAD || plen > avail - HEADER_LEN)
     return -1;
-  if (crc32_of (p + HEADER_LEN, plen) != GUINT32_FROM_LE (crc))
+  if ((version == SPOOL_VERSION ? vss_crc32c (0, p + HEADER_LEN, plen) :
+          vss_crc32 (0, p + HEADER_LEN, plen)) != GUINT32_FROM_LE (crc))
     return -1;
   return plen;
 }
 
-static gboolean append_locked (VssSpool * s, const guint8 * data, gsize len,
-    gboolean sync, gboolean limit, guint64 * seq, GError ** error);
+static gboolean append_locked (VssSpool * s, const struct iovec *iov,
+    guint n_iov, gboolean sync, gboolean limit, guint64 * seq,
+    GError ** error);
+
+/* At most this many pieces in one record (plus the header). */
+#define MAX_PIECES 16
 
 /**
  * vss_spool_append:
@@ -341,30 +336,50 @@ gboolean
 vss_spool_append (VssSpool * s, GBytes * payload, gboolean sync,
     guint64 * seq, GError ** error)
 {
+  struct iovec iov;
   gsize len;
-  const guint8 *data = g_bytes_get_data (payload, &len);
+
+  iov.iov_base = (void *) g_bytes_get_data (payload, &len);
+  iov.iov_len = len;
+  return vss_spool_appendv (s, &iov, 1, sync, seq, error);
+}
+
+/**
+ * vss_spool_appendv:
+ * @iov: (array length=n_iov): the payload's pieces, concatenated
+ * @n_iov: how many (at most 16)
+ *
+ * vss_spool_append() of the pieces' concatenation, without building it.
+ */
+gboolean
+vss_spool_appendv (VssSpool * s, const struct iovec * iov, guint n_iov,
+    gboolean sync, guint64 * seq, GError ** error)
+{
   gboolean ok;
 
+  g_return_val_if_fail (n_iov <= MAX_PIECES, FALSE);
   g_mutex_lock (&s->lock);
-  ok = append_locked (s, data, len, sync, TRUE, seq, error);
+  ok = append_locked (s, iov, n_iov, sync, TRUE, seq, error);
   g_mutex_unlock (&s->lock);
   return ok;
 }
 
 static gboolean
-append_locked (VssSpool * s, const guint8 * data, gsize len, gboolean sync,
-    gboolean limit, guint64 * seq, GError ** error)
+append_locked (VssSpool * s, const struct iovec *iov, guint n_iov,
+    gboolean sync, gboolean limit, guint64 * seq, GError ** error)
 {
   guint8 header[HEADER_LEN];
+  struct iovec all[MAX_PIECES + 1];
   guint64 n, *key;
   gchar *tmp, *path;
+  gsize len = iov_total (iov, n_iov);
   int fd;
   gboolean ok = FALSE;
 
-  if (len > MAX_PAYLOAD) {
+  if (len == G_MAXSIZE) {
     g_set_error (error, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_FULL,
-        "Record of %" G_GSIZE_FORMAT " bytes is larger than a spool record "
-        "may be", len);
+        "Record is larger than a spool record may be (%u bytes)",
+        MAX_PAYLOAD);
     return FALSE;
   }
   if (limit && s->max_bytes && s->bytes + HEADER_LEN + len > s->max_bytes) {
@@ -374,7 +389,10 @@ append_locked (VssSpool * s, const guint8 * data, gsize len, gboolean sync,
         s->max_bytes, HEADER_LEN + len);
     return FALSE;
   }
-  make_header (header, data, len);
+  make_header (header, iov, n_iov, len);
+  all[0].iov_base = header;
+  all[0].iov_len = HEADER_LEN;
+  memcpy (all + 1, iov, n_iov * sizeof *iov);
   n = s->next_seq++;
   tmp = record_path (s, n, ".tmp");
   path = record_path (s, n, ".rec");
@@ -383,8 +401,7 @@ append_locked (VssSpool * s, const guint8 * data, gsize len, gboolean sync,
     set_errno_error (error, "Cannot create", tmp);
     goto out;
   }
-  if (!write_all (fd, header, HEADER_LEN) || !write_all (fd, data, len)
-      || (sync && fsync (fd) != 0)) {
+  if (!writev_all (fd, all, n_iov + 1) || (sync && fsync (fd) != 0)) {
     set_errno_error (error, "Cannot write", tmp);
     close (fd);
     g_unlink (tmp);
@@ -525,6 +542,14 @@ journal_path (VssSpool * s, guint64 seg)
       seg);
 }
 
+/* For g_ptr_array_sort(), which passes pointers to the elements. Segment
+ * names have a fixed width: name order is segment order. */
+static gint
+cmp_path (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
+}
+
 /* Turns what a dead owner left in journal segments into spool records. */
 static gboolean
 recover_journals (VssSpool * s, GError ** error)
@@ -540,7 +565,7 @@ recover_journals (VssSpool * s, GError ** error)
     if (g_str_has_prefix (name, "journal-") && g_str_has_suffix (name, ".log"))
       g_ptr_array_add (segs, g_build_filename (s->dir, name, NULL));
   g_dir_close (d);
-  g_ptr_array_sort (segs, (GCompareFunc) g_strcmp0);
+  g_ptr_array_sort (segs, cmp_path);
   for (guint i = 0; ok && i < segs->len; i++) {
     const gchar *path = g_ptr_array_index (segs, i);
     const gchar *base = strrchr (path, '/') + 1;
@@ -556,11 +581,13 @@ recover_journals (VssSpool * s, GError ** error)
      * so never acknowledged. */
     while (off < len) {
       gssize plen = check_record ((const guint8 *) contents + off, len - off);
+      struct iovec piece;
 
       if (plen < 0)
         break;
-      if (!append_locked (s, (const guint8 *) contents + off + HEADER_LEN,
-              plen, TRUE, FALSE, NULL, error)) {
+      piece.iov_base = contents + off + HEADER_LEN;
+      piece.iov_len = plen;
+      if (!append_locked (s, &piece, 1, TRUE, FALSE, NULL, error)) {
         ok = FALSE;
         break;
       }
@@ -606,24 +633,46 @@ gboolean
 vss_spool_journal_append (VssSpool * s, GBytes * payload, guint64 * segment,
     GError ** error)
 {
+  struct iovec iov;
   gsize len;
-  const guint8 *data = g_bytes_get_data (payload, &len);
+
+  iov.iov_base = (void *) g_bytes_get_data (payload, &len);
+  iov.iov_len = len;
+  return vss_spool_journal_appendv (s, &iov, 1, segment, error);
+}
+
+/**
+ * vss_spool_journal_appendv:
+ * @iov: (array length=n_iov): the payload's pieces, concatenated
+ * @n_iov: how many (at most 16)
+ *
+ * vss_spool_journal_append() of the pieces' concatenation: one writev()
+ * straight from them, checksummed piece by piece.
+ */
+gboolean
+vss_spool_journal_appendv (VssSpool * s, const struct iovec * iov,
+    guint n_iov, guint64 * segment, GError ** error)
+{
+  gsize len = iov_total (iov, n_iov);
   guint8 header[HEADER_LEN];
-  struct iovec iov[2];
+  struct iovec all[MAX_PIECES + 1];
   gssize n;
   gpointer refs;
   guint64 *key;
 
-  if (len > MAX_PAYLOAD) {
+  g_return_val_if_fail (n_iov <= MAX_PIECES, FALSE);
+  if (len == G_MAXSIZE) {
     g_set_error (error, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_FULL,
-        "Record of %" G_GSIZE_FORMAT " bytes is too large", len);
+        "Record is larger than a journal record may be (%u bytes)",
+        MAX_PAYLOAD);
     return FALSE;
   }
-  make_header (header, data, len);
-  iov[0].iov_base = header;
-  iov[0].iov_len = HEADER_LEN;
-  iov[1].iov_base = (void *) data;
-  iov[1].iov_len = len;
+  /* Checksummed outside the lock: the writer thread's releases wait on
+   * it. */
+  make_header (header, iov, n_iov, len);
+  all[0].iov_base = header;
+  all[0].iov_len = HEADER_LEN;
+  memcpy (all + 1, iov, n_iov * sizeof *iov);
 
   g_mutex_lock (&s->lock);
   if (s->j_fd >= 0 && s->j_size >= JOURNAL_SEGMENT_BYTES)
@@ -645,7 +694,7 @@ vss_spool_journal_append (VssSpool * s, GBytes * payload, guint64 * segment,
     g_free (path);
   }
   do
-    n = writev (s->j_fd, iov, 2);
+    n = writev (s->j_fd, all, n_iov + 1);
   while (n < 0 && errno == EINTR);
   if (n != (gssize) (HEADER_LEN + len)) {
     gchar *path = journal_path (s, s->j_seg);

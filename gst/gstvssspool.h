@@ -3,6 +3,7 @@
  */
 #pragma once
 
+#include <sys/uio.h>
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -34,7 +35,11 @@ typedef enum
  * that a crash leaves either the whole record or none; with @sync the file
  * and the folder are fsync'ed before vss_spool_append() returns, so the
  * record also survives a power loss. Each file starts with a magic, a
- * version, the payload length and the payload's CRC-32, checked on read.
+ * version, the payload length and the payload's checksum, checked on read:
+ * CRC-32C since version 3; records of version 2 (CRC-32, written by
+ * earlier builds) are still read. Payloads are opaque; the append
+ * functions take them whole (#GBytes) or in pieces (struct iovec), which
+ * are written with one writev() and checksummed without being copied.
  *
  * The journal is a cheaper companion for records that are usually not
  * needed: an append-only segment file (`journal-<n>.log`, same record
@@ -62,6 +67,9 @@ GArray *vss_spool_list (VssSpool * spool);
 gboolean vss_spool_append (VssSpool * spool, GBytes * payload, gboolean sync,
     guint64 * seq, GError ** error);
 
+gboolean vss_spool_appendv (VssSpool * spool, const struct iovec * iov,
+    guint n_iov, gboolean sync, guint64 * seq, GError ** error);
+
 gboolean vss_spool_sync (VssSpool * spool, guint64 seq, GError ** error);
 
 GBytes *vss_spool_read (VssSpool * spool, guint64 seq, GError ** error);
@@ -75,6 +83,10 @@ void vss_spool_get_usage (VssSpool * spool, guint * n_records,
 
 gboolean vss_spool_journal_append (VssSpool * spool, GBytes * payload,
     guint64 * segment, GError ** error);
+
+gboolean vss_spool_journal_appendv (VssSpool * spool,
+    const struct iovec * iov, guint n_iov, guint64 * segment,
+    GError ** error);
 
 void vss_spool_journal_release (VssSpool * spool, guint64 segment);
 

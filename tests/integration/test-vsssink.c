@@ -1351,7 +1351,7 @@ test_pure (void)
   }
   vss_spool_close (sp);
 
-  /* The record header's checksum is the standard CRC-32 (zlib's). */
+  /* The record header's checksum is the standard CRC-32C (iSCSI's). */
   rm_rf (dir);
   sp = vss_spool_open (dir, 0, &e);
   {
@@ -1363,7 +1363,7 @@ test_pure (void)
     p1 = g_strdup_printf ("%s/%020" G_GUINT64_FORMAT ".rec", dir, seq);
     g_assert_true (g_file_get_contents (p1, &c, &len, NULL));
     g_assert_cmpuint (len, ==, 20 + 9);
-    g_assert_cmpmem (c + 16, 4, "\x26\x39\xf4\xcb", 4);
+    g_assert_cmpmem (c + 16, 4, "\x83\x92\x06\xe3", 4);
     g_free (c);
     g_free (p1);
     g_bytes_unref (check);
