@@ -299,6 +299,87 @@ test_journal_recovery (void)
   g_free (dir);
 }
 
+/* Whether segment @seg's file is there as a journal (".log") or a spare
+ * (".tmp"). */
+static gboolean
+exists (const gchar * dir, const gchar * ext, guint64 seg)
+{
+  gchar *path = g_strdup_printf ("%s/journal-%020" G_GUINT64_FORMAT "%s",
+      dir, seg, ext);
+  gboolean ok = g_file_test (path, G_FILE_TEST_EXISTS);
+
+  g_free (path);
+  return ok;
+}
+
+#define LOG ".log"
+#define SPARE ".tmp"
+#define REC (1024 * 1024)
+
+/* Released segments are recycled; what a recycled file held before is
+ * never recovered. */
+static void
+test_journal_recycle (void)
+{
+  gchar *dir = g_dir_make_tmp ("test-spool-XXXXXX", NULL);
+  GError *e = NULL;
+  VssSpool *sp = vss_spool_open (dir, 0, &e);
+  guint8 *data = g_malloc (REC);
+  guint64 segs[17];
+  struct iovec iov;
+  GArray *seqs;
+  GBytes *b;
+  gchar *path;
+  GStatBuf st;
+
+  g_assert_no_error (e);
+  iov.iov_base = data;
+  iov.iov_len = REC;
+  /* 8 records of 1 MiB fill a segment (8 MiB): the ninth opens the next. */
+  for (guint i = 0; i < 17; i++) {
+    memset (data, 'a' + i, REC);
+    g_assert_true (vss_spool_journal_appendv (sp, &iov, 1, &segs[i], &e));
+    g_assert_no_error (e);
+    g_assert_cmpuint (segs[i], ==, i / 8 + 1);
+    if (i == 8) {
+      /* Segment 1 is all stored: it becomes a spare. */
+      for (guint k = 0; k < 8; k++)
+        vss_spool_journal_release (sp, segs[k]);
+      g_assert_false (exists (dir, LOG, 1));
+      g_assert_true (exists (dir, SPARE, 1));
+    }
+  }
+  /* Segment 3 was written into segment 1's file. */
+  g_assert_false (exists (dir, SPARE, 1));
+  g_assert_true (exists (dir, LOG, 3));
+  path = g_strdup_printf ("%s/journal-%020u.log", dir, 3);
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_size, >=, 8 * REC);
+  g_free (path);
+  for (guint k = 8; k < 16; k++)
+    vss_spool_journal_release (sp, segs[k]);
+  g_assert_true (exists (dir, SPARE, 2));
+  vss_spool_close (sp);         /* killed with record 16 live */
+  g_assert_false (exists (dir, SPARE, 2));
+
+  sp = vss_spool_open (dir, 0, &e);
+  g_assert_no_error (e);
+  g_assert_cmpuint (vss_spool_get_recovered (sp), ==, 1);
+  seqs = vss_spool_list (sp);
+  g_assert_cmpuint (seqs->len, ==, 1);
+  b = vss_spool_read (sp, g_array_index (seqs, guint64, 0), &e);
+  g_assert_no_error (e);
+  memset (data, 'a' + 16, REC);
+  g_assert_cmpmem (g_bytes_get_data (b, NULL), g_bytes_get_size (b), data,
+      REC);
+  g_bytes_unref (b);
+  g_array_unref (seqs);
+  vss_spool_close (sp);
+  g_free (data);
+  rm_dir (dir);
+  g_free (dir);
+}
+
 /* vsssink frame records */
 
 static VssSinkFrame *
@@ -485,6 +566,7 @@ main (int argc, char **argv)
   g_test_add_func ("/spool/crc/agree", test_crc_agree);
   g_test_add_func ("/spool/records", test_spool_records);
   g_test_add_func ("/spool/journal-recovery", test_journal_recovery);
+  g_test_add_func ("/spool/journal-recycle", test_journal_recycle);
   g_test_add_func ("/spool/frame-record", test_frame_record);
   g_test_add_func ("/spool/frame-record-legacy", test_frame_record_legacy);
   return g_test_run ();
