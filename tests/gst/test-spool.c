@@ -62,6 +62,17 @@ test_crc_agree (void)
       g_assert_cmphex (vss_crc32c (0, data + off, len), ==,
           vss_crc32c_portable (0, data + off, len));
   }
+  /* Around the interleaved block lengths (3 x 256, 3 x 8192). */
+  {
+    const guint lens[] = { 767, 768, 769, 1536, 24575, 24576, 24577, 25351,
+      49152, 65535
+    };
+
+    for (guint off = 0; off < 8; off++)
+      for (guint i = 0; i < G_N_ELEMENTS (lens); i++)
+        g_assert_cmphex (vss_crc32c (0, data + off, lens[i]), ==,
+            vss_crc32c_portable (0, data + off, lens[i]));
+  }
   for (guint n = 0; n < 200; n++) {
     guint len = g_rand_int_range (r, 0, 65536);
     guint off = g_rand_int_range (r, 0, 4000);
