@@ -40,6 +40,12 @@
 #define JOURNAL_SEGMENT_BYTES (8u * 1024 * 1024)
 /* Free segments kept for reuse. */
 #define MAX_SPARES 2
+/* Journal segments of version 3 records. Earlier builds wrote ".log"
+ * (version 2), still recovered; they ignore ".jnl", so that a downgrade
+ * leaves these segments for the next upgrade instead of deleting records
+ * it cannot read. */
+#define JOURNAL_EXT ".jnl"
+#define LEGACY_JOURNAL_EXT ".log"
 
 struct _VssSpool
 {
@@ -580,8 +586,8 @@ vss_spool_get_usage (VssSpool * s, guint * n_records, guint64 * bytes)
 static gchar *
 journal_path (VssSpool * s, guint64 seg)
 {
-  return g_strdup_printf ("%s/journal-%020" G_GUINT64_FORMAT ".log", s->dir,
-      seg);
+  return g_strdup_printf ("%s/journal-%020" G_GUINT64_FORMAT JOURNAL_EXT,
+      s->dir, seg);
 }
 
 /* For g_ptr_array_sort(), which passes pointers to the elements. Segment
@@ -604,7 +610,8 @@ recover_journals (VssSpool * s, GError ** error)
   if (d == NULL)
     return FALSE;
   while ((name = g_dir_read_name (d)))
-    if (g_str_has_prefix (name, "journal-") && g_str_has_suffix (name, ".log"))
+    if (g_str_has_prefix (name, "journal-") && (g_str_has_suffix (name,
+                JOURNAL_EXT) || g_str_has_suffix (name, LEGACY_JOURNAL_EXT)))
       g_ptr_array_add (segs, g_build_filename (s->dir, name, NULL));
   g_dir_close (d);
   g_ptr_array_sort (segs, cmp_path);

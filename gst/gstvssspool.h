@@ -42,13 +42,17 @@ typedef enum
  * are written with one writev() and checksummed without being copied.
  *
  * The journal is a cheaper companion for records that are usually not
- * needed: an append-only segment file (`journal-<n>.log`, same record
+ * needed: an append-only segment file (`journal-<n>.jnl`, same record
  * framing) written with one write() per record and no fsync, so that it
  * survives the death of the process (not of the machine). Each record
- * holds a reference on its segment until released; a segment is deleted
- * once it is full and every reference is gone. On open, records of
- * journal segments left behind are turned into ordinary spool records:
- * their owner died before it could release them.
+ * holds a reference on its segment until released; once a segment is full
+ * and every reference is gone it is kept as a spare (`journal-<n>.tmp`,
+ * reused for a later segment: its pages stay in the page cache) or
+ * deleted. A journal record's checksum is XORed with the CRC-32C of its
+ * segment number, so that what a reused file held before is never taken
+ * for a record. On open, records of journal segments left behind (also
+ * `journal-<n>.log` of earlier builds) are turned into ordinary spool
+ * records: their owner died before it could release them.
  *
  * One process at a time: the folder is locked with flock() while open.
  * All functions are thread-safe.

@@ -271,11 +271,12 @@ test_journal_recovery (void)
   }
   vss_spool_close (sp);         /* as if killed: nothing was released */
 
-  seg_path = g_strdup_printf ("%s/journal-%020" G_GUINT64_FORMAT ".log", dir,
+  seg_path = g_strdup_printf ("%s/journal-%020" G_GUINT64_FORMAT ".jnl", dir,
       seg);
   g_assert_true (g_file_get_contents (seg_path, &c, &len, NULL));
   g_assert_cmpuint (len, ==, 3 * (HEADER_LEN + 8));
-  /* Tear the last record, then add a version 2 segment after it. */
+  /* Tear the last record, then add a version 2 segment after it, named as
+   * earlier builds named them. */
   g_assert_true (g_file_set_contents (seg_path, c, len - 3, NULL));
   g_free (c);
   {
@@ -310,7 +311,7 @@ test_journal_recovery (void)
   g_free (dir);
 }
 
-/* Whether segment @seg's file is there as a journal (".log") or a spare
+/* Whether segment @seg's file is there as a journal (".jnl") or a spare
  * (".tmp"). */
 static gboolean
 exists (const gchar * dir, const gchar * ext, guint64 seg)
@@ -323,7 +324,7 @@ exists (const gchar * dir, const gchar * ext, guint64 seg)
   return ok;
 }
 
-#define LOG ".log"
+#define LOG ".jnl"
 #define SPARE ".tmp"
 #define REC (1024 * 1024)
 
@@ -363,7 +364,7 @@ test_journal_recycle (void)
   /* Segment 3 was written into segment 1's file. */
   g_assert_false (exists (dir, SPARE, 1));
   g_assert_true (exists (dir, LOG, 3));
-  path = g_strdup_printf ("%s/journal-%020u.log", dir, 3);
+  path = g_strdup_printf ("%s/journal-%020u.jnl", dir, 3);
   g_assert_cmpint (g_stat (path, &st), ==, 0);
   g_assert_cmpint (st.st_size, >=, 8 * REC);
   g_free (path);

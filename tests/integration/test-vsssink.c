@@ -1225,7 +1225,7 @@ test_sigkill_in_flight (void)
   c = client_for (url);
   g_assert_cmpuint (count_keys (c, "frame:*"), ==, 0);
   g_assert_cmpuint (count_files (spool, ".rec", NULL), ==, 0);
-  g_assert_cmpuint (count_files (spool, ".log", NULL), ==, 1);
+  g_assert_cmpuint (count_files (spool, ".jnl", NULL), ==, 1);
 
   s.delay_ms = 0;
   p = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &e, self_path, "--child",
@@ -1240,7 +1240,7 @@ test_sigkill_in_flight (void)
   g_assert_cmpuint (n_keys, <=, 5);
   check_stored (c, ids, "kill", fake_object_path, &s, n_keys);
   g_assert_cmpuint (count_files (spool, ".rec", NULL), ==, 0);
-  g_assert_cmpuint (count_files (spool, ".log", NULL), ==, 0);
+  g_assert_cmpuint (count_files (spool, ".jnl", NULL), ==, 0);
   g_assert_cmpuint (s.bad_signatures, ==, 0);
   fake = g_build_filename (g_get_tmp_dir (), "vsssink-fake-object", NULL);
   g_unlink (fake);
