@@ -790,8 +790,8 @@ vss_spool_journal_appendv (VssSpool * s, const struct iovec * iov,
         MAX_PAYLOAD);
     return FALSE;
   }
-  /* Checksummed outside the lock: the writer thread's releases wait on
-   * it. The segment's salt is added once the segment is known. */
+  /* Checksummed before taking any lock; the segment's salt is added once
+   * the segment is known. */
   crc = payload_crc (iov, n_iov);
   all[0].iov_base = header;
   all[0].iov_len = HEADER_LEN;
