@@ -1,10 +1,14 @@
 /* gst-vss: crash-safe on-disk spool of opaque records
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Locking: `lock` guards `sizes`, `bytes`, `next_seq` and the journal
- * (`j_*`). It is held while a record is written (so that the size limit
- * holds under concurrent appends) and never while calling out of this
- * file.
+ * Locking: `lock` guards `sizes`, `bytes`, `next_seq` and the journal's
+ * segments (`j_seg`, `j_fd`, `j_live`, `j_spare`). It is held while a
+ * spool record is written (so that the size limit holds under concurrent
+ * appends) and never while calling out of this file. `j_append`
+ * serializes journal appends and guards `j_size`; a journal record is
+ * written under it alone, so that releases (another thread, once frames
+ * are stored) never wait for a write. `j_seg` and `j_fd` change only
+ * under both. Lock order: `j_append`, then `lock`.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -18,17 +22,30 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
+#include "gstvsscrc.h"
 #include "gstvssspool.h"
 
 #define MAGIC "VSSSPOOL"
 #define MAGIC_LEN 8
-#define SPOOL_VERSION 2
+/* Version 3: CRC-32C. Version 2 (CRC-32, IEEE) is still read: spools and
+ * journals written by earlier builds are replayed. */
+#define SPOOL_VERSION 3
+#define LEGACY_VERSION 2
 #define HASH_LEN 4
 #define HEADER_LEN (MAGIC_LEN + 4 + 4 + HASH_LEN)
 /* Largest payload accepted on read: guards against a corrupt length. */
 #define MAX_PAYLOAD (256u * 1024 * 1024)
-/* A journal segment is closed (and later deleted) past this size. */
+/* A journal segment is closed (and later recycled or deleted) past this
+ * size. */
 #define JOURNAL_SEGMENT_BYTES (8u * 1024 * 1024)
+/* Free segments kept for reuse. */
+#define MAX_SPARES 2
+/* Journal segments of version 3 records. Earlier builds wrote ".log"
+ * (version 2), still recovered; they ignore ".jnl", so that a downgrade
+ * leaves these segments for the next upgrade instead of deleting records
+ * it cannot read. */
+#define JOURNAL_EXT ".jnl"
+#define LEGACY_JOURNAL_EXT ".log"
 
 struct _VssSpool
 {
@@ -41,10 +58,13 @@ struct _VssSpool
   guint64 bytes;
   guint64 next_seq;
 
+  GMutex j_append;
   guint64 j_seg;                /* current segment, 0: none open */
   int j_fd;
   guint64 j_size;
-  GHashTable *j_live;           /* segment (guint64 *) -> references */
+  GHashTable *j_live;           /* segment (guint64 *) -> guint * refs */
+  guint64 j_spare[MAX_SPARES];  /* free segments, `journal-<n>.tmp` */
+  guint n_spare;
   guint recovered;
 };
 
@@ -52,6 +72,7 @@ G_DEFINE_QUARK (vss-spool-error-quark, vss_spool_error);
 
 static gboolean recover_journals (VssSpool * s, GError ** error);
 static void journal_close_current (VssSpool * s);
+static gchar *spare_path (VssSpool * s, guint64 seg);
 
 static gchar *
 record_path (VssSpool * s, guint64 seq, const gchar * ext)
@@ -126,9 +147,10 @@ vss_spool_open (const gchar * dir, guint64 max_bytes, GError ** error)
   s->sizes = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
       NULL);
   s->j_live = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
-      NULL);
+      g_free);
   s->j_fd = -1;
   g_mutex_init (&s->lock);
+  g_mutex_init (&s->j_append);
 
   lock_path = g_build_filename (dir, ".lock", NULL);
   s->lock_fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -181,13 +203,21 @@ vss_spool_close (VssSpool * s)
 {
   if (s == NULL)
     return;
-  if (s->j_live)
+  if (s->j_live) {
     journal_close_current (s);
+    for (guint i = 0; i < s->n_spare; i++) {
+      gchar *spare = spare_path (s, s->j_spare[i]);
+
+      g_unlink (spare);
+      g_free (spare);
+    }
+  }
   if (s->lock_fd >= 0)
     close (s->lock_fd);         /* releases the flock */
   g_hash_table_unref (s->sizes);
   g_hash_table_unref (s->j_live);
   g_mutex_clear (&s->lock);
+  g_mutex_clear (&s->j_append);
   g_free (s->dir);
   g_free (s);
 }
@@ -228,71 +258,62 @@ vss_spool_list (VssSpool * s)
   return a;
 }
 
+/* Writes @n_iov pieces whole (consumes @iov: pieces are advanced). */
 static gboolean
-write_all (int fd, const guint8 * data, gsize len)
+writev_all (int fd, struct iovec *iov, guint n_iov)
 {
-  while (len > 0) {
-    ssize_t n = write (fd, data, len);
+  while (n_iov > 0) {
+    ssize_t n = writev (fd, iov, n_iov);
 
     if (n < 0 && errno == EINTR)
       continue;
-    if (n <= 0)
+    if (n < 0)
       return FALSE;
-    data += n;
-    len -= n;
+    if (n == 0) {
+      errno = ENOSPC;
+      return FALSE;
+    }
+    while (n_iov > 0 && (gsize) n >= iov->iov_len) {
+      n -= iov->iov_len;
+      iov++;
+      n_iov--;
+    }
+    if (n_iov > 0) {
+      iov->iov_base = (guint8 *) iov->iov_base + n;
+      iov->iov_len -= n;
+    }
   }
   return TRUE;
 }
 
-/* CRC-32 (IEEE 802.3, as zlib), slicing by 8: the journal checksums every
- * frame on the streaming thread, so it must cost far less than the write
- * it protects (SHA-256 cost more than the write). */
-static guint32 crc_table[8][256];
-
-static gpointer
-crc_init (gpointer unused)
+/* The payload's checksum, over its pieces; CRC-32C since version 3 (an
+ * instruction on x86-64: the journal checksums every frame on the
+ * streaming thread). */
+static guint32
+payload_crc (const struct iovec *iov, guint n_iov)
 {
-  for (guint i = 0; i < 256; i++) {
-    guint32 c = i;
+  guint32 crc = 0;
 
-    for (guint k = 0; k < 8; k++)
-      c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    crc_table[0][i] = c;
-  }
-  for (guint i = 0; i < 256; i++)
-    for (guint t = 1; t < 8; t++)
-      crc_table[t][i] = (crc_table[t - 1][i] >> 8)
-          ^ crc_table[0][crc_table[t - 1][i] & 0xff];
-  return NULL;
+  for (guint i = 0; i < n_iov; i++)
+    crc = vss_crc32c (crc, iov[i].iov_base, iov[i].iov_len);
+  return crc;
 }
 
+/* What a journal record's checksum is XORed with: its segment's number, so
+ * that records left in a recycled segment file by its previous use fail
+ * the check (distinct numbers give distinct salts: CRC-32C maps distinct
+ * 8-byte inputs differing in their low 32 bits to distinct values).
+ * Spool files: 0. */
 static guint32
-crc32_of (const guint8 * p, gsize len)
+journal_salt (guint64 seg)
 {
-  static GOnce once = G_ONCE_INIT;
-  guint32 c = 0xFFFFFFFFu;
+  guint64 le = GUINT64_TO_LE (seg);
 
-  g_once (&once, crc_init, NULL);
-  while (len >= 8) {
-    guint32 lo = c ^ ((guint32) p[0] | (guint32) p[1] << 8 |
-        (guint32) p[2] << 16 | (guint32) p[3] << 24);
-    guint32 hi = (guint32) p[4] | (guint32) p[5] << 8 |
-        (guint32) p[6] << 16 | (guint32) p[7] << 24;
-
-    c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff]
-        ^ crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24]
-        ^ crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff]
-        ^ crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
-    p += 8;
-    len -= 8;
-  }
-  while (len--)
-    c = crc_table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
+  return vss_crc32c (0, &le, 8);
 }
 
 static void
-make_header (guint8 header[HEADER_LEN], const guint8 * data, gsize len)
+make_header (guint8 header[HEADER_LEN], gsize len, guint32 crc)
 {
   guint32 v;
 
@@ -301,14 +322,29 @@ make_header (guint8 header[HEADER_LEN], const guint8 * data, gsize len)
   memcpy (header + MAGIC_LEN, &v, 4);
   v = GUINT32_TO_LE ((guint32) len);
   memcpy (header + MAGIC_LEN + 4, &v, 4);
-  v = GUINT32_TO_LE (crc32_of (data, len));
+  v = GUINT32_TO_LE (crc);
   memcpy (header + MAGIC_LEN + 8, &v, 4);
 }
 
-/* Checks one record at @p (at most @avail bytes); returns its payload
- * length, or -1 when the bytes are not a whole valid record. */
+/* Sum of the pieces' lengths, or G_MAXSIZE past MAX_PAYLOAD. */
+static gsize
+iov_total (const struct iovec *iov, guint n_iov)
+{
+  gsize len = 0;
+
+  for (guint i = 0; i < n_iov; i++) {
+    if (iov[i].iov_len > MAX_PAYLOAD || len + iov[i].iov_len > MAX_PAYLOAD)
+      return G_MAXSIZE;
+    len += iov[i].iov_len;
+  }
+  return len;
+}
+
+/* Checks one record at @p (at most @avail bytes; @salt: see
+ * journal_salt()); returns its payload length, or -1 when the bytes are
+ * not a whole valid record. */
 static gssize
-check_record (const guint8 * p, gsize avail)
+check_record (const guint8 * p, gsize avail, guint32 salt)
 {
   guint32 version, plen, crc;
 
@@ -318,16 +354,23 @@ check_record (const guint8 * p, gsize avail)
   memcpy (&plen, p + MAGIC_LEN + 4, 4);
   memcpy (&crc, p + MAGIC_LEN + 8, 4);
   plen = GUINT32_FROM_LE (plen);
-  if (GUINT32_FROM_LE (version) != SPOOL_VERSION || plen > MAX_PAYLOAD
-      || plen > avail - HEADER_LEN)
+  version = GUINT32_FROM_LE (version);
+  if ((version != SPOOL_VERSION && version != LEGACY_VERSION)
+      || plen > MAX_PAYLOAD || plen > avail - HEADER_LEN)
     return -1;
-  if (crc32_of (p + HEADER_LEN, plen) != GUINT32_FROM_LE (crc))
+  /* Version 2 journals were never recycled: no salt. */
+  if ((version == SPOOL_VERSION ? vss_crc32c (0, p + HEADER_LEN, plen) ^ salt
+          : vss_crc32 (0, p + HEADER_LEN, plen)) != GUINT32_FROM_LE (crc))
     return -1;
   return plen;
 }
 
-static gboolean append_locked (VssSpool * s, const guint8 * data, gsize len,
-    gboolean sync, gboolean limit, guint64 * seq, GError ** error);
+static gboolean append_locked (VssSpool * s, const struct iovec *iov,
+    guint n_iov, gboolean sync, gboolean limit, guint64 * seq,
+    GError ** error);
+
+/* At most this many pieces in one record (plus the header). */
+#define MAX_PIECES 16
 
 /**
  * vss_spool_append:
@@ -341,30 +384,50 @@ gboolean
 vss_spool_append (VssSpool * s, GBytes * payload, gboolean sync,
     guint64 * seq, GError ** error)
 {
+  struct iovec iov;
   gsize len;
-  const guint8 *data = g_bytes_get_data (payload, &len);
+
+  iov.iov_base = (void *) g_bytes_get_data (payload, &len);
+  iov.iov_len = len;
+  return vss_spool_appendv (s, &iov, 1, sync, seq, error);
+}
+
+/**
+ * vss_spool_appendv:
+ * @iov: (array length=n_iov): the payload's pieces, concatenated
+ * @n_iov: how many (at most 16)
+ *
+ * vss_spool_append() of the pieces' concatenation, without building it.
+ */
+gboolean
+vss_spool_appendv (VssSpool * s, const struct iovec * iov, guint n_iov,
+    gboolean sync, guint64 * seq, GError ** error)
+{
   gboolean ok;
 
+  g_return_val_if_fail (n_iov <= MAX_PIECES, FALSE);
   g_mutex_lock (&s->lock);
-  ok = append_locked (s, data, len, sync, TRUE, seq, error);
+  ok = append_locked (s, iov, n_iov, sync, TRUE, seq, error);
   g_mutex_unlock (&s->lock);
   return ok;
 }
 
 static gboolean
-append_locked (VssSpool * s, const guint8 * data, gsize len, gboolean sync,
-    gboolean limit, guint64 * seq, GError ** error)
+append_locked (VssSpool * s, const struct iovec *iov, guint n_iov,
+    gboolean sync, gboolean limit, guint64 * seq, GError ** error)
 {
   guint8 header[HEADER_LEN];
+  struct iovec all[MAX_PIECES + 1];
   guint64 n, *key;
   gchar *tmp, *path;
+  gsize len = iov_total (iov, n_iov);
   int fd;
   gboolean ok = FALSE;
 
-  if (len > MAX_PAYLOAD) {
+  if (len == G_MAXSIZE) {
     g_set_error (error, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_FULL,
-        "Record of %" G_GSIZE_FORMAT " bytes is larger than a spool record "
-        "may be", len);
+        "Record is larger than a spool record may be (%u bytes)",
+        MAX_PAYLOAD);
     return FALSE;
   }
   if (limit && s->max_bytes && s->bytes + HEADER_LEN + len > s->max_bytes) {
@@ -374,7 +437,10 @@ append_locked (VssSpool * s, const guint8 * data, gsize len, gboolean sync,
         s->max_bytes, HEADER_LEN + len);
     return FALSE;
   }
-  make_header (header, data, len);
+  make_header (header, len, payload_crc (iov, n_iov));
+  all[0].iov_base = header;
+  all[0].iov_len = HEADER_LEN;
+  memcpy (all + 1, iov, n_iov * sizeof *iov);
   n = s->next_seq++;
   tmp = record_path (s, n, ".tmp");
   path = record_path (s, n, ".rec");
@@ -383,8 +449,7 @@ append_locked (VssSpool * s, const guint8 * data, gsize len, gboolean sync,
     set_errno_error (error, "Cannot create", tmp);
     goto out;
   }
-  if (!write_all (fd, header, HEADER_LEN) || !write_all (fd, data, len)
-      || (sync && fsync (fd) != 0)) {
+  if (!writev_all (fd, all, n_iov + 1) || (sync && fsync (fd) != 0)) {
     set_errno_error (error, "Cannot write", tmp);
     close (fd);
     g_unlink (tmp);
@@ -451,7 +516,7 @@ vss_spool_read (VssSpool * s, guint64 seq, GError ** error)
     set_errno_error (error, "Cannot read", path);
     goto out;
   }
-  plen = check_record ((const guint8 *) contents, len);
+  plen = check_record ((const guint8 *) contents, len, 0);
   if (plen < 0 || (gsize) plen != len - HEADER_LEN) {
     g_set_error (error, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_CORRUPT,
         "Spool record %s is corrupt (bad header, length or checksum)", path);
@@ -521,8 +586,16 @@ vss_spool_get_usage (VssSpool * s, guint * n_records, guint64 * bytes)
 static gchar *
 journal_path (VssSpool * s, guint64 seg)
 {
-  return g_strdup_printf ("%s/journal-%020" G_GUINT64_FORMAT ".log", s->dir,
-      seg);
+  return g_strdup_printf ("%s/journal-%020" G_GUINT64_FORMAT JOURNAL_EXT,
+      s->dir, seg);
+}
+
+/* For g_ptr_array_sort(), which passes pointers to the elements. Segment
+ * names have a fixed width: name order is segment order. */
+static gint
+cmp_path (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
 }
 
 /* Turns what a dead owner left in journal segments into spool records. */
@@ -537,30 +610,37 @@ recover_journals (VssSpool * s, GError ** error)
   if (d == NULL)
     return FALSE;
   while ((name = g_dir_read_name (d)))
-    if (g_str_has_prefix (name, "journal-") && g_str_has_suffix (name, ".log"))
+    if (g_str_has_prefix (name, "journal-") && (g_str_has_suffix (name,
+                JOURNAL_EXT) || g_str_has_suffix (name, LEGACY_JOURNAL_EXT)))
       g_ptr_array_add (segs, g_build_filename (s->dir, name, NULL));
   g_dir_close (d);
-  g_ptr_array_sort (segs, (GCompareFunc) g_strcmp0);
+  g_ptr_array_sort (segs, cmp_path);
   for (guint i = 0; ok && i < segs->len; i++) {
     const gchar *path = g_ptr_array_index (segs, i);
     const gchar *base = strrchr (path, '/') + 1;
     gchar *contents = NULL;
     gsize len = 0, off = 0;
+    guint64 seg = g_ascii_strtoull (base + 8, NULL, 10);
+    guint32 salt = journal_salt (seg);
 
-    s->j_seg = MAX (s->j_seg, g_ascii_strtoull (base + 8, NULL, 10));
+    s->j_seg = MAX (s->j_seg, seg);
     if (!g_file_get_contents (path, &contents, &len, error)) {
       ok = FALSE;
       break;
     }
     /* A torn tail (power loss) ends the segment: it was never complete,
-     * so never acknowledged. */
+     * so never acknowledged. So does what a recycled segment held before
+     * (another salt). */
     while (off < len) {
-      gssize plen = check_record ((const guint8 *) contents + off, len - off);
+      gssize plen = check_record ((const guint8 *) contents + off, len - off,
+          salt);
+      struct iovec piece;
 
       if (plen < 0)
         break;
-      if (!append_locked (s, (const guint8 *) contents + off + HEADER_LEN,
-              plen, TRUE, FALSE, NULL, error)) {
+      piece.iov_base = contents + off + HEADER_LEN;
+      piece.iov_len = plen;
+      if (!append_locked (s, &piece, 1, TRUE, FALSE, NULL, error)) {
         ok = FALSE;
         break;
       }
@@ -575,24 +655,93 @@ recover_journals (VssSpool * s, GError ** error)
   return ok;
 }
 
+static gchar *
+spare_path (VssSpool * s, guint64 seg)
+{
+  return g_strdup_printf ("%s/journal-%020" G_GUINT64_FORMAT ".tmp", s->dir,
+      seg);
+}
+
+/* A closed segment whose records are all released: kept as a spare (its
+ * pages stay in the page cache, so that writing the next segment into it
+ * costs no allocation), else deleted. A spare's name is not a journal's:
+ * a crash leaves nothing to recover in it (vss_spool_open() deletes
+ * `.tmp` files). Lock held. */
+static void
+journal_retire (VssSpool * s, guint64 seg)
+{
+  gchar *path = journal_path (s, seg);
+
+  if (s->n_spare < MAX_SPARES) {
+    gchar *spare = spare_path (s, seg);
+
+    if (g_rename (path, spare) == 0)
+      s->j_spare[s->n_spare++] = seg;
+    else
+      g_unlink (path);
+    g_free (spare);
+  } else {
+    g_unlink (path);
+  }
+  g_free (path);
+  g_hash_table_remove (s->j_live, &seg);
+}
+
+/* The live records of @seg (lock held). */
+static guint *
+journal_refs (VssSpool * s, guint64 seg)
+{
+  guint *refs = g_hash_table_lookup (s->j_live, &seg);
+
+  if (refs == NULL) {
+    refs = g_new0 (guint, 1);
+    g_hash_table_insert (s->j_live, g_memdup2 (&seg, sizeof seg), refs);
+  }
+  return refs;
+}
+
 static void
 journal_close_current (VssSpool * s)
 {
-  gpointer refs;
+  guint *refs;
   guint64 seg = s->j_seg;
 
   if (s->j_fd < 0)
     return;
   close (s->j_fd);
   s->j_fd = -1;
-  if (!g_hash_table_lookup_extended (s->j_live, &seg, NULL, &refs)
-      || GPOINTER_TO_UINT (refs) == 0) {
-    gchar *path = journal_path (s, seg);
+  refs = g_hash_table_lookup (s->j_live, &seg);
+  if (refs == NULL || *refs == 0)
+    journal_retire (s, seg);
+}
 
-    g_unlink (path);
-    g_free (path);
-    g_hash_table_remove (s->j_live, &seg);
+/* Opens the next segment, in a spare's file when there is one. Lock
+ * held. */
+static gboolean
+journal_open_next (VssSpool * s, GError ** error)
+{
+  gchar *path;
+
+  s->j_seg++;
+  s->j_size = 0;
+  path = journal_path (s, s->j_seg);
+  if (s->n_spare > 0) {
+    gchar *spare = spare_path (s, s->j_spare[--s->n_spare]);
+
+    if (g_rename (spare, path) != 0)
+      g_unlink (spare);
+    g_free (spare);
   }
+  /* No O_TRUNC: a recycled file keeps its pages; what it held fails the
+   * salted checksum. No O_APPEND: records go at j_size. */
+  s->j_fd = open (path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (s->j_fd < 0) {
+    set_errno_error (error, "Cannot create", path);
+    g_free (path);
+    return FALSE;
+  }
+  g_free (path);
+  return TRUE;
 }
 
 /**
@@ -606,69 +755,85 @@ gboolean
 vss_spool_journal_append (VssSpool * s, GBytes * payload, guint64 * segment,
     GError ** error)
 {
+  struct iovec iov;
   gsize len;
-  const guint8 *data = g_bytes_get_data (payload, &len);
-  guint8 header[HEADER_LEN];
-  struct iovec iov[2];
-  gssize n;
-  gpointer refs;
-  guint64 *key;
 
-  if (len > MAX_PAYLOAD) {
+  iov.iov_base = (void *) g_bytes_get_data (payload, &len);
+  iov.iov_len = len;
+  return vss_spool_journal_appendv (s, &iov, 1, segment, error);
+}
+
+/**
+ * vss_spool_journal_appendv:
+ * @iov: (array length=n_iov): the payload's pieces, concatenated
+ * @n_iov: how many (at most 16)
+ *
+ * vss_spool_journal_append() of the pieces' concatenation: one writev()
+ * straight from them, checksummed piece by piece.
+ */
+gboolean
+vss_spool_journal_appendv (VssSpool * s, const struct iovec * iov,
+    guint n_iov, guint64 * segment, GError ** error)
+{
+  gsize len = iov_total (iov, n_iov);
+  guint8 header[HEADER_LEN];
+  struct iovec all[MAX_PIECES + 1];
+  guint32 crc;
+  guint64 seg;
+  gssize n;
+  int fd;
+
+  g_return_val_if_fail (n_iov <= MAX_PIECES, FALSE);
+  if (len == G_MAXSIZE) {
     g_set_error (error, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_FULL,
-        "Record of %" G_GSIZE_FORMAT " bytes is too large", len);
+        "Record is larger than a journal record may be (%u bytes)",
+        MAX_PAYLOAD);
     return FALSE;
   }
-  make_header (header, data, len);
-  iov[0].iov_base = header;
-  iov[0].iov_len = HEADER_LEN;
-  iov[1].iov_base = (void *) data;
-  iov[1].iov_len = len;
+  /* Checksummed before taking any lock; the segment's salt is added once
+   * the segment is known. */
+  crc = payload_crc (iov, n_iov);
+  all[0].iov_base = header;
+  all[0].iov_len = HEADER_LEN;
+  memcpy (all + 1, iov, n_iov * sizeof *iov);
 
+  g_mutex_lock (&s->j_append);
   g_mutex_lock (&s->lock);
   if (s->j_fd >= 0 && s->j_size >= JOURNAL_SEGMENT_BYTES)
     journal_close_current (s);
-  if (s->j_fd < 0) {
-    gchar *path;
-
-    s->j_seg++;
-    s->j_size = 0;
-    path = journal_path (s, s->j_seg);
-    s->j_fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
-        O_CLOEXEC, 0600);
-    if (s->j_fd < 0) {
-      set_errno_error (error, "Cannot create", path);
-      g_free (path);
-      g_mutex_unlock (&s->lock);
-      return FALSE;
-    }
-    g_free (path);
+  if (s->j_fd < 0 && !journal_open_next (s, error)) {
+    g_mutex_unlock (&s->lock);
+    g_mutex_unlock (&s->j_append);
+    return FALSE;
   }
+  /* Counted before it is written: the segment stays while we write. */
+  seg = s->j_seg;
+  fd = s->j_fd;
+  (*journal_refs (s, seg))++;
+  g_mutex_unlock (&s->lock);
+
+  make_header (header, len, crc ^ journal_salt (seg));
   do
-    n = writev (s->j_fd, iov, 2);
+    n = pwritev (fd, all, n_iov + 1, s->j_size);
   while (n < 0 && errno == EINTR);
   if (n != (gssize) (HEADER_LEN + len)) {
-    gchar *path = journal_path (s, s->j_seg);
+    gchar *path = journal_path (s, seg);
 
     if (n >= 0)
       errno = ENOSPC;
     set_errno_error (error, "Cannot write", path);
     g_free (path);
     /* A partial record would end the segment's recovery: start anew. */
+    g_mutex_lock (&s->lock);
+    (*journal_refs (s, seg))--;
     journal_close_current (s);
     g_mutex_unlock (&s->lock);
+    g_mutex_unlock (&s->j_append);
     return FALSE;
   }
   s->j_size += n;
-  if (g_hash_table_lookup_extended (s->j_live, &s->j_seg, NULL, &refs)) {
-    g_hash_table_replace (s->j_live, g_memdup2 (&s->j_seg, sizeof (guint64)),
-        GUINT_TO_POINTER (GPOINTER_TO_UINT (refs) + 1));
-  } else {
-    key = g_memdup2 (&s->j_seg, sizeof (guint64));
-    g_hash_table_insert (s->j_live, key, GUINT_TO_POINTER (1));
-  }
-  *segment = s->j_seg;
-  g_mutex_unlock (&s->lock);
+  g_mutex_unlock (&s->j_append);
+  *segment = seg;
   return TRUE;
 }
 
@@ -681,23 +846,15 @@ vss_spool_journal_append (VssSpool * s, GBytes * payload, guint64 * segment,
 void
 vss_spool_journal_release (VssSpool * s, guint64 segment)
 {
-  gpointer refs;
-  guint r;
+  guint *refs;
 
   g_mutex_lock (&s->lock);
-  if (g_hash_table_lookup_extended (s->j_live, &segment, NULL, &refs)) {
-    r = GPOINTER_TO_UINT (refs) - 1;
-    if (r > 0) {
-      g_hash_table_replace (s->j_live, g_memdup2 (&segment, sizeof (guint64)),
-          GUINT_TO_POINTER (r));
-    } else if (segment != s->j_seg || s->j_fd < 0) {
-      gchar *path = journal_path (s, segment);
-
-      g_unlink (path);
-      g_free (path);
-      g_hash_table_remove (s->j_live, &segment);
+  refs = g_hash_table_lookup (s->j_live, &segment);
+  if (refs && *refs > 0 && --(*refs) == 0) {
+    if (segment != s->j_seg || s->j_fd < 0) {
+      journal_retire (s, segment);
     } else {
-      /* The current segment has no live record; it is deleted once full.
+      /* The current segment has no live record; it is retired once full.
        * (Truncating it instead would make ext4 flush it at once: its
        * replace-by-truncate heuristic.) */
       g_hash_table_remove (s->j_live, &segment);

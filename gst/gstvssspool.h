@@ -3,6 +3,7 @@
  */
 #pragma once
 
+#include <sys/uio.h>
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -34,16 +35,24 @@ typedef enum
  * that a crash leaves either the whole record or none; with @sync the file
  * and the folder are fsync'ed before vss_spool_append() returns, so the
  * record also survives a power loss. Each file starts with a magic, a
- * version, the payload length and the payload's CRC-32, checked on read.
+ * version, the payload length and the payload's checksum, checked on read:
+ * CRC-32C since version 3; records of version 2 (CRC-32, written by
+ * earlier builds) are still read. Payloads are opaque; the append
+ * functions take them whole (#GBytes) or in pieces (struct iovec), which
+ * are written with one writev() and checksummed without being copied.
  *
  * The journal is a cheaper companion for records that are usually not
- * needed: an append-only segment file (`journal-<n>.log`, same record
+ * needed: an append-only segment file (`journal-<n>.jnl`, same record
  * framing) written with one write() per record and no fsync, so that it
  * survives the death of the process (not of the machine). Each record
- * holds a reference on its segment until released; a segment is deleted
- * once it is full and every reference is gone. On open, records of
- * journal segments left behind are turned into ordinary spool records:
- * their owner died before it could release them.
+ * holds a reference on its segment until released; once a segment is full
+ * and every reference is gone it is kept as a spare (`journal-<n>.tmp`,
+ * reused for a later segment: its pages stay in the page cache) or
+ * deleted. A journal record's checksum is XORed with the CRC-32C of its
+ * segment number, so that what a reused file held before is never taken
+ * for a record. On open, records of journal segments left behind (also
+ * `journal-<n>.log` of earlier builds) are turned into ordinary spool
+ * records: their owner died before it could release them.
  *
  * One process at a time: the folder is locked with flock() while open.
  * All functions are thread-safe.
@@ -62,6 +71,9 @@ GArray *vss_spool_list (VssSpool * spool);
 gboolean vss_spool_append (VssSpool * spool, GBytes * payload, gboolean sync,
     guint64 * seq, GError ** error);
 
+gboolean vss_spool_appendv (VssSpool * spool, const struct iovec * iov,
+    guint n_iov, gboolean sync, guint64 * seq, GError ** error);
+
 gboolean vss_spool_sync (VssSpool * spool, guint64 seq, GError ** error);
 
 GBytes *vss_spool_read (VssSpool * spool, guint64 seq, GError ** error);
@@ -75,6 +87,10 @@ void vss_spool_get_usage (VssSpool * spool, guint * n_records,
 
 gboolean vss_spool_journal_append (VssSpool * spool, GBytes * payload,
     guint64 * segment, GError ** error);
+
+gboolean vss_spool_journal_appendv (VssSpool * spool,
+    const struct iovec * iov, guint n_iov, guint64 * segment,
+    GError ** error);
 
 void vss_spool_journal_release (VssSpool * spool, guint64 segment);
 

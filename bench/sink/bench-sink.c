@@ -9,7 +9,12 @@
  * max-in-flight deep, HSETs pipelined by 64), without the element. Runs
  * alternate over a few rounds and the best of each side counts.
  *
- *   bench-sink [--quick] [--frames N]
+ *   bench-sink [--quick] [--frames N] [--folder-only]
+ *
+ * For profiling, BENCH_SINK_ONLY=raw, sink or nj (sink without journal)
+ * runs only that kind of folder run, s3raw or s3sink only that kind of
+ * s3rver run (the ratios are then meaningless), e.g.
+ * BENCH_SINK_ONLY=sink perf record -g bench-sink --folder-only.
  */
 #include <math.h>
 #include <signal.h>
@@ -379,13 +384,18 @@ main (int argc, char **argv)
   for (guint round = 0; round < rounds; round++) {
     gint64 c0 = cpu_us ();
 
-    f_raw = MAX (f_raw, run_raw (n_folder, url, frames_uri, NULL));
+    const gchar *only = g_getenv ("BENCH_SINK_ONLY");
+
+    if (!only || g_str_equal (only, "raw"))
+      f_raw = MAX (f_raw, run_raw (n_folder, url, frames_uri, NULL));
     CPU (CPU_RAW_F, n_folder);
-    f_sink = MAX (f_sink, run_sink (n_folder, url, frames_uri, NULL, spool,
-            TRUE));
+    if (!only || g_str_equal (only, "sink"))
+      f_sink = MAX (f_sink, run_sink (n_folder, url, frames_uri, NULL, spool,
+              TRUE));
     CPU (CPU_SINK_F, n_folder);
-    f_sink_nj = MAX (f_sink_nj, run_sink (n_folder, url, frames_uri, NULL,
-            spool, FALSE));
+    if (!only || g_str_equal (only, "nj"))
+      f_sink_nj = MAX (f_sink_nj, run_sink (n_folder, url, frames_uri, NULL,
+              spool, FALSE));
     CPU (CPU_SINK_NJ_F, n_folder);
   }
   if (g_getenv ("BENCH_SINK_VERBOSE"))
@@ -403,10 +413,14 @@ main (int argc, char **argv)
   for (guint round = 0; round < rounds; round++) {
     gint64 c0 = cpu_us ();
 
-    s_raw = MAX (s_raw, run_raw (n_s3, url, "s3://bench/raw", endpoint));
+    const gchar *only = g_getenv ("BENCH_SINK_ONLY");
+
+    if (!only || g_str_equal (only, "s3raw"))
+      s_raw = MAX (s_raw, run_raw (n_s3, url, "s3://bench/raw", endpoint));
     CPU (CPU_RAW_S, n_s3);
-    s_sink = MAX (s_sink, run_sink (n_s3, url, "s3://bench/sink", endpoint,
-            spool, TRUE));
+    if (!only || g_str_equal (only, "s3sink"))
+      s_sink = MAX (s_sink, run_sink (n_s3, url, "s3://bench/sink", endpoint,
+              spool, TRUE));
     CPU (CPU_SINK_S, n_s3);
   }
   g_subprocess_send_signal (s3, SIGTERM);

@@ -296,12 +296,14 @@ static void
 spool_frame (GstVssSink * self, VssSinkFrame * f)
 {
   GError *err = NULL;
-  GBytes *rec = vss_sink_frame_serialize (f);
+  struct iovec iov[VSS_SINK_FRAME_N_IOV];
+  guint8 *head = vss_sink_frame_to_iov (f, iov);
   guint64 seq = 0;
   gboolean ok;
 
-  ok = vss_spool_append (self->spool, rec, TRUE, &seq, &err);
-  g_bytes_unref (rec);
+  ok = vss_spool_appendv (self->spool, iov, VSS_SINK_FRAME_N_IOV, TRUE, &seq,
+      &err);
+  g_free (head);
   /* A frame that could not be spooled stays in the journal (when it is
    * there): the next start recovers it. */
   if (ok && f->journal_seg)
@@ -1142,11 +1144,13 @@ gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
   g_mutex_unlock (&self->lock);
 
   if (self->r_journal && !spooling) {
-    GBytes *rec = vss_sink_frame_serialize (f);
-    gboolean ok = vss_spool_journal_append (self->spool, rec, &f->journal_seg,
-        &err);
+    /* Straight from the frame's buffers: no copy of the image. */
+    struct iovec iov[VSS_SINK_FRAME_N_IOV];
+    guint8 *head = vss_sink_frame_to_iov (f, iov);
+    gboolean ok = vss_spool_journal_appendv (self->spool, iov,
+        VSS_SINK_FRAME_N_IOV, &f->journal_seg, &err);
 
-    g_bytes_unref (rec);
+    g_free (head);
     if (!ok) {
       g_mutex_lock (&self->lock);
       self->in_flight--;

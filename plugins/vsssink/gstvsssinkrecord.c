@@ -1,17 +1,42 @@
 /* gst-vss: vsssink frames and their spool records
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * A record is a GVariant in normal form, so that reading one back checks
- * its shape as well as the spool's checksum does its bytes.
+ * A record is written from its pieces (vss_sink_frame_to_iov()): a small
+ * head built here, then the vector and the image straight from the
+ * frame's buffers, so that journaling a frame copies nothing but the
+ * head. All integers are little-endian:
+ *
+ *   0  "VSSF"                       magic
+ *   4  u16 layout version (1)
+ *   6  u16 flags                    1: has dedup distance, 2: object stored
+ *   8  i64 ts_ms, i64 pts, u64 size, f64 dedup_distance (IEEE 754 bits)
+ *  40  u32 lengths of id, stream, key, object_key, uri, content_type, model
+ *  68  u32 vector bytes, u32 image bytes
+ *  76  the seven strings (UTF-8, no NUL), the vector, the image
+ *
+ * Reading checks the whole shape (lengths add up to the record, strings
+ * are UTF-8, no unknown flag or version) on top of the spool's checksum.
+ * Records that do not start with the magic are read as the GVariant
+ * "(sssssssxxtdbbayay)" that builds before layout 1 wrote (their first
+ * byte is a frame id's first character, a digit): spools and journals
+ * left by those builds are replayed.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
+#include <string.h>
 #include "gstvsssinkrecord.h"
 #include "gstvssspool.h"
 
-#define RECORD_TYPE "(sssssssxxtdbbayay)"
+#define MAGIC "VSSF"
+#define LAYOUT_VERSION 1
+#define FLAG_HAS_DEDUP 1u
+#define FLAG_OBJECT_DONE 2u
+#define N_STRINGS 7
+#define HEAD_FIXED (8 + 32 + 4 * N_STRINGS + 8)
+
+#define LEGACY_TYPE "(sssssssxxtdbbayay)"
 
 void
 vss_sink_frame_free (VssSinkFrame * f)
@@ -32,34 +57,156 @@ vss_sink_frame_free (VssSinkFrame * f)
   g_free (f);
 }
 
-static GVariant *
-bytes_variant (GBytes * b)
+static void
+put_u16 (guint8 * p, guint16 v)
 {
-  if (b == NULL)
-    return g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, NULL, 0, 1);
-  return g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, b, TRUE);
+  v = GUINT16_TO_LE (v);
+  memcpy (p, &v, 2);
 }
 
+static void
+put_u32 (guint8 * p, guint32 v)
+{
+  v = GUINT32_TO_LE (v);
+  memcpy (p, &v, 4);
+}
+
+static void
+put_u64 (guint8 * p, guint64 v)
+{
+  v = GUINT64_TO_LE (v);
+  memcpy (p, &v, 8);
+}
+
+static guint16
+get_u16 (const guint8 * p)
+{
+  guint16 v;
+
+  memcpy (&v, p, 2);
+  return GUINT16_FROM_LE (v);
+}
+
+static guint32
+get_u32 (const guint8 * p)
+{
+  guint32 v;
+
+  memcpy (&v, p, 4);
+  return GUINT32_FROM_LE (v);
+}
+
+static guint64
+get_u64 (const guint8 * p)
+{
+  guint64 v;
+
+  memcpy (&v, p, 8);
+  return GUINT64_FROM_LE (v);
+}
+
+static void
+frame_strings (const VssSinkFrame * f, const gchar * s[N_STRINGS])
+{
+  s[0] = f->id;
+  s[1] = f->stream;
+  s[2] = f->key;
+  s[3] = f->object_key;
+  s[4] = f->uri;
+  s[5] = f->content_type;
+  s[6] = f->model;
+}
+
+/**
+ * vss_sink_frame_to_iov:
+ * @iov: (out): the record's pieces, valid while @frame and the returned
+ *   head are
+ *
+ * Returns: (transfer full): the head (iov[0]), to g_free() once written.
+ */
+guint8 *
+vss_sink_frame_to_iov (const VssSinkFrame * f,
+    struct iovec iov[VSS_SINK_FRAME_N_IOV])
+{
+  const gchar *s[N_STRINGS];
+  gsize slen[N_STRINGS], total = HEAD_FIXED, vlen = 0, ilen = 0;
+  const void *vdata = NULL, *idata = NULL;
+  guint16 flags = 0;
+  guint64 bits;
+  guint8 *head, *p;
+
+  frame_strings (f, s);
+  for (guint i = 0; i < N_STRINGS; i++) {
+    slen[i] = s[i] ? strlen (s[i]) : 0;
+    total += slen[i];
+  }
+  if (f->vector)
+    vdata = g_bytes_get_data (f->vector, &vlen);
+  if (!f->object_done && f->image)
+    idata = g_bytes_get_data (f->image, &ilen);
+  if (f->has_dedup)
+    flags |= FLAG_HAS_DEDUP;
+  if (ilen == 0)
+    flags |= FLAG_OBJECT_DONE;
+
+  head = p = g_malloc (total);
+  memcpy (p, MAGIC, 4);
+  put_u16 (p + 4, LAYOUT_VERSION);
+  put_u16 (p + 6, flags);
+  put_u64 (p + 8, (guint64) f->ts_ms);
+  put_u64 (p + 16, (guint64) f->pts);
+  put_u64 (p + 24, f->size);
+  memcpy (&bits, &f->dedup_distance, 8);
+  put_u64 (p + 32, bits);
+  for (guint i = 0; i < N_STRINGS; i++)
+    put_u32 (p + 40 + 4 * i, (guint32) slen[i]);
+  put_u32 (p + 68, (guint32) vlen);
+  put_u32 (p + 72, (guint32) ilen);
+  p += HEAD_FIXED;
+  for (guint i = 0; i < N_STRINGS; i++) {
+    if (slen[i])
+      memcpy (p, s[i], slen[i]);
+    p += slen[i];
+  }
+  iov[0].iov_base = head;
+  iov[0].iov_len = total;
+  iov[1].iov_base = (void *) vdata;
+  iov[1].iov_len = vlen;
+  iov[2].iov_base = (void *) idata;
+  iov[2].iov_len = ilen;
+  return head;
+}
+
+/**
+ * vss_sink_frame_serialize:
+ *
+ * Returns: (transfer full): the record of vss_sink_frame_to_iov() in one
+ * piece.
+ */
 GBytes *
 vss_sink_frame_serialize (const VssSinkFrame * f)
 {
-  GVariant *v = g_variant_new ("(sssssssxxtdbb@ay@ay)", f->id, f->stream, f->key,
-      f->object_key, f->uri, f->content_type, f->model, f->ts_ms, f->pts,
-      f->size, f->dedup_distance, f->has_dedup, f->object_done,
-      bytes_variant (f->vector), f->object_done ? bytes_variant (NULL) :
-      bytes_variant (f->image));
-  GBytes *b;
+  struct iovec iov[VSS_SINK_FRAME_N_IOV];
+  guint8 *head = vss_sink_frame_to_iov (f, iov);
+  gsize len = 0;
+  guint8 *out, *p;
 
-  g_variant_ref_sink (v);
-  b = g_variant_get_data_as_bytes (v);
-  g_variant_unref (v);
-  return b;
+  for (guint i = 0; i < VSS_SINK_FRAME_N_IOV; i++)
+    len += iov[i].iov_len;
+  out = p = g_malloc (len);
+  for (guint i = 0; i < VSS_SINK_FRAME_N_IOV; i++) {
+    if (iov[i].iov_len)
+      memcpy (p, iov[i].iov_base, iov[i].iov_len);
+    p += iov[i].iov_len;
+  }
+  g_free (head);
+  return g_bytes_new_take (out, len);
 }
 
-VssSinkFrame *
-vss_sink_frame_deserialize (GBytes * bytes, GError ** error)
+static VssSinkFrame *
+deserialize_legacy (GBytes * bytes, GError ** error)
 {
-  GVariant *v = g_variant_new_from_bytes (G_VARIANT_TYPE (RECORD_TYPE),
+  GVariant *v = g_variant_new_from_bytes (G_VARIANT_TYPE (LEGACY_TYPE),
       bytes, FALSE);
   VssSinkFrame *f;
   GVariant *vec, *img;
@@ -85,4 +232,96 @@ vss_sink_frame_deserialize (GBytes * bytes, GError ** error)
   g_variant_unref (img);
   g_variant_unref (v);
   return f;
+}
+
+/**
+ * vss_sink_frame_deserialize:
+ *
+ * Returns: (transfer full): the frame (its vector and image point into
+ * @bytes), or NULL with a %VSS_SPOOL_ERROR_CORRUPT @error saying what is
+ * wrong.
+ */
+VssSinkFrame *
+vss_sink_frame_deserialize (GBytes * bytes, GError ** error)
+{
+  gsize len;
+  const guint8 *p = g_bytes_get_data (bytes, &len);
+  gchar **s[N_STRINGS];
+  guint64 need = HEAD_FIXED, off, bits;
+  guint32 slen[N_STRINGS], vlen, ilen;
+  guint16 version, flags;
+  VssSinkFrame *f;
+
+  if (len < 4 || memcmp (p, MAGIC, 4) != 0)
+    return deserialize_legacy (bytes, error);
+  if (len < HEAD_FIXED)
+    goto truncated;
+  version = get_u16 (p + 4);
+  flags = get_u16 (p + 6);
+  if (version != LAYOUT_VERSION) {
+    g_set_error (error, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_CORRUPT,
+        "Spool record has frame layout %u; this build reads layout %u "
+        "(written by a newer gst-vss?)", version, LAYOUT_VERSION);
+    return NULL;
+  }
+  if (flags & ~(FLAG_HAS_DEDUP | FLAG_OBJECT_DONE))
+    goto bad;
+  for (guint i = 0; i < N_STRINGS; i++) {
+    slen[i] = get_u32 (p + 40 + 4 * i);
+    need += slen[i];
+  }
+  vlen = get_u32 (p + 68);
+  ilen = get_u32 (p + 72);
+  need += (guint64) vlen + ilen;
+  if (need > len)
+    goto truncated;
+  if (need < len || vlen % 4 != 0
+      || ((flags & FLAG_OBJECT_DONE) != 0) != (ilen == 0))
+    goto bad;
+  off = HEAD_FIXED;
+  for (guint i = 0; i < N_STRINGS; i++) {
+    if (!g_utf8_validate_len ((const gchar *) p + off, slen[i], NULL))
+      goto bad;
+    off += slen[i];
+  }
+
+  f = g_new0 (VssSinkFrame, 1);
+  s[0] = &f->id;
+  s[1] = &f->stream;
+  s[2] = &f->key;
+  s[3] = &f->object_key;
+  s[4] = &f->uri;
+  s[5] = &f->content_type;
+  s[6] = &f->model;
+  off = HEAD_FIXED;
+  for (guint i = 0; i < N_STRINGS; i++) {
+    *s[i] = g_strndup ((const gchar *) p + off, slen[i]);
+    off += slen[i];
+  }
+  f->ts_ms = (gint64) get_u64 (p + 8);
+  f->pts = (gint64) get_u64 (p + 16);
+  f->size = get_u64 (p + 24);
+  bits = get_u64 (p + 32);
+  memcpy (&f->dedup_distance, &bits, 8);
+  f->has_dedup = (flags & FLAG_HAS_DEDUP) != 0;
+  f->object_done = (flags & FLAG_OBJECT_DONE) != 0;
+  f->vector = g_bytes_new_from_bytes (bytes, off, vlen);
+  off += vlen;
+  if (ilen > 0)
+    f->image = g_bytes_new_from_bytes (bytes, off, ilen);
+  return f;
+
+  /* ERRORS */
+truncated:
+  {
+    g_set_error (error, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_CORRUPT,
+        "Spool record is truncated (%" G_GSIZE_FORMAT " bytes)", len);
+    return NULL;
+  }
+bad:
+  {
+    g_set_error (error, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_CORRUPT,
+        "Spool record is not a well-formed vsssink frame");
+    return NULL;
+  }
 }

@@ -3,6 +3,7 @@
  */
 #pragma once
 
+#include <sys/uio.h>
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -37,6 +38,13 @@ typedef struct
 } VssSinkFrame;
 
 void vss_sink_frame_free (VssSinkFrame * frame);
+
+/* Pieces of a serialized frame: head (fixed fields and strings), vector,
+ * image. */
+#define VSS_SINK_FRAME_N_IOV 3
+
+guint8 *vss_sink_frame_to_iov (const VssSinkFrame * frame,
+    struct iovec iov[VSS_SINK_FRAME_N_IOV]);
 
 GBytes *vss_sink_frame_serialize (const VssSinkFrame * frame);
 

@@ -1225,7 +1225,7 @@ test_sigkill_in_flight (void)
   c = client_for (url);
   g_assert_cmpuint (count_keys (c, "frame:*"), ==, 0);
   g_assert_cmpuint (count_files (spool, ".rec", NULL), ==, 0);
-  g_assert_cmpuint (count_files (spool, ".log", NULL), ==, 1);
+  g_assert_cmpuint (count_files (spool, ".jnl", NULL), ==, 1);
 
   s.delay_ms = 0;
   p = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &e, self_path, "--child",
@@ -1240,7 +1240,7 @@ test_sigkill_in_flight (void)
   g_assert_cmpuint (n_keys, <=, 5);
   check_stored (c, ids, "kill", fake_object_path, &s, n_keys);
   g_assert_cmpuint (count_files (spool, ".rec", NULL), ==, 0);
-  g_assert_cmpuint (count_files (spool, ".log", NULL), ==, 0);
+  g_assert_cmpuint (count_files (spool, ".jnl", NULL), ==, 0);
   g_assert_cmpuint (s.bad_signatures, ==, 0);
   fake = g_build_filename (g_get_tmp_dir (), "vsssink-fake-object", NULL);
   g_unlink (fake);
@@ -1351,7 +1351,7 @@ test_pure (void)
   }
   vss_spool_close (sp);
 
-  /* The record header's checksum is the standard CRC-32 (zlib's). */
+  /* The record header's checksum is the standard CRC-32C (iSCSI's). */
   rm_rf (dir);
   sp = vss_spool_open (dir, 0, &e);
   {
@@ -1363,7 +1363,7 @@ test_pure (void)
     p1 = g_strdup_printf ("%s/%020" G_GUINT64_FORMAT ".rec", dir, seq);
     g_assert_true (g_file_get_contents (p1, &c, &len, NULL));
     g_assert_cmpuint (len, ==, 20 + 9);
-    g_assert_cmpmem (c + 16, 4, "\x26\x39\xf4\xcb", 4);
+    g_assert_cmpmem (c + 16, 4, "\x83\x92\x06\xe3", 4);
     g_free (c);
     g_free (p1);
     g_bytes_unref (check);
