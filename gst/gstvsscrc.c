@@ -231,7 +231,7 @@ vss_crc32c_is_accelerated (void)
 }
 
 guint32
-vss_crc32 (guint32 crc, gconstpointer data, gsize len)
+vss_crc32_ieee (guint32 crc, gconstpointer data, gsize len)
 {
   ensure_init ();
   return ~slice8 (table_crc32, ~crc, data, len);

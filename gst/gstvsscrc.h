@@ -22,6 +22,8 @@ guint32 vss_crc32c_portable (guint32 crc, gconstpointer data, gsize len);
 
 gboolean vss_crc32c_is_accelerated (void);
 
-guint32 vss_crc32 (guint32 crc, gconstpointer data, gsize len);
+/* CRC-32 (IEEE), for spool records of version 2 only. Named apart from
+ * libvssindex's internal vss_crc32, which plugins link statically. */
+guint32 vss_crc32_ieee (guint32 crc, gconstpointer data, gsize len);
 
 G_END_DECLS

@@ -360,7 +360,7 @@ check_record (const guint8 * p, gsize avail, guint32 salt)
     return -1;
   /* Version 2 journals were never recycled: no salt. */
   if ((version == SPOOL_VERSION ? vss_crc32c (0, p + HEADER_LEN, plen) ^ salt
-          : vss_crc32 (0, p + HEADER_LEN, plen)) != GUINT32_FROM_LE (crc))
+          : vss_crc32_ieee (0, p + HEADER_LEN, plen)) != GUINT32_FROM_LE (crc))
     return -1;
   return plen;
 }
