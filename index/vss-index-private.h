@@ -35,12 +35,18 @@ typedef float (*vss_f32_fn) (const float *a, const float *b, size_t n);
 /* int8 components are in [-127, 127] (what vss_quantize_i8 makes): the VNNI
  * kernel negates b where a < 0, which -128 would overflow. */
 typedef int32_t (*vss_i8_fn) (const int8_t *a, const int8_t *b, size_t n);
+/* 4-bit codes (vss_quantize_u4) against an int8 query: the sum over
+ * components of nibble * q, for `nblocks` blocks of 128 components. The
+ * query is zero-padded to whole blocks. */
+typedef int32_t (*vss_u4_fn) (const uint8_t *codes, const int8_t *q,
+                              size_t nblocks);
 
 typedef struct {
   const char *name;
   vss_f32_fn dot;
   vss_f32_fn l2sq;
   vss_i8_fn dot_i8;
+  vss_u4_fn dot_u4;
 } vss_kernels;
 
 /* The kernel set picked for this CPU (VSS_INDEX_KERNEL=name overrides). */
@@ -52,6 +58,8 @@ const vss_kernels *vss_kernels_nth (unsigned i);
 float vss_dot_f32_scalar (const float *a, const float *b, size_t n);
 float vss_l2sq_f32_scalar (const float *a, const float *b, size_t n);
 int32_t vss_dot_i8_scalar (const int8_t *a, const int8_t *b, size_t n);
+int32_t vss_dot_u4_scalar (const uint8_t *codes, const int8_t *q,
+                           size_t nblocks);
 extern const vss_kernels vss_kernels_simd; /* SSE2 / NEON via simde */
 #if defined(__x86_64__) || defined(__i386__)
 extern const vss_kernels vss_kernels_avx2;
@@ -64,6 +72,27 @@ float vss_l2sq_f32_avx512 (const float *a, const float *b, size_t n);
 
 /* int8 form of a vector: q[i] = round (v[i] / scale), scale = max|v| / 127. */
 float vss_quantize_i8 (const float *v, size_t n, int8_t *q);
+
+/* 4-bit form, half the bytes of int8, for the walk of first-within searches
+ * (the int8 and f32 forms decide near the bound). c[i] = round (v[i] /
+ * scale) in [-7, 7], scale = max|v| / 7, stored as the nibble c + 8 in
+ * blocks of 128 components: byte j of block b holds component 128b + j in
+ * its low nibble and 128b + 64 + j in its high one (so SIMD code unpacks a
+ * load with one mask and one shift, against consecutive query bytes).
+ * Components past n are 0 (nibble 8). Writes vss_u4_blocks (n) * 64 bytes. */
+#define VSS_U4_BLOCK 128
+static inline size_t
+vss_u4_blocks (size_t n)
+{
+  return (n + VSS_U4_BLOCK - 1) / VSS_U4_BLOCK;
+}
+float vss_quantize_u4 (const float *v, size_t n, uint8_t *codes);
+/* How far a 4-bit cosine distance may stray from the f32 one before the
+ * int8 form is asked: each component errs by at most half a step
+ * (max|v| / 14), and the errors of many components mostly cancel; at 1024-d
+ * on video-like data the largest error measured is far below this
+ * (test-index-kernels checks it). */
+#define VSS_U4_MARGIN 0.08f
 
 /* ---- id -> slot map (open addressing, linear probing) ---- */
 
@@ -94,9 +123,14 @@ typedef struct {
 } vss_heap;
 
 typedef struct vss_ctx {
-  uint16_t *visited;
-  size_t visited_cap;
-  uint16_t epoch;
+  /* visited slots, one bit each: 12.5 KB for 100k rows, so that a search
+   * after the caches went cold (a frame a second) reloads little of it.
+   * `touched` lists the words set since the last reset, which clears them
+   * alone. */
+  uint64_t *visited;
+  size_t visited_cap; /* slots */
+  uint32_t *touched;
+  size_t ntouched;
   vss_heap cand; /* min-heap on distance */
   vss_heap res;  /* max-heap on distance */
   float *qf;     /* prepared query, dim floats */
@@ -136,6 +170,12 @@ struct vss_index {
    * traffic); the f32 vectors are then kept apart in `f32`. */
   int quant;
   float *f32; /* quant: the f32 vectors (re-rank, f32 searches) */
+  /* Optional 4-bit codes (vss_index_enable_u4), walked by first-within
+   * searches: per slot u4_stride bytes, the codes then the scale and the
+   * squared norm. NULL when not enabled. */
+  uint8_t *u4;
+  size_t u4_stride;
+  size_t u4_blocks;
   uint32_t M, M0;
   int max_level;
   uint32_t entry; /* VSS_NONE when empty */
@@ -153,6 +193,8 @@ typedef struct {
   const int8_t *q8;
   float scale;
   float norm2;
+  int u4;        /* walk on the 4-bit codes (q8 is then zero-padded) */
+  int32_t q8sum; /* u4: the sum of q8, for the nibbles' offset of 8 */
 } vss_query;
 
 static inline uint8_t *
@@ -186,7 +228,21 @@ vss_elem_f32 (const vss_index *idx, uint32_t slot)
   return (const float *)vss_elem (idx, slot);
 }
 
-/* Storage-form distance between a query and a slot. */
+static inline const uint8_t *
+vss_elem_u4 (const vss_index *idx, uint32_t slot)
+{
+  return idx->u4 + (size_t)slot * idx->u4_stride;
+}
+
+/* Adds 4-bit codes to an empty quantized index of at least VSS_U4_MIN_DIM
+ * dimensions (the window's segments): first-within searches then walk on
+ * them. 0, or -1 (out of memory, or not such an index). Below 256-d a row
+ * is a few cache lines either way, and the 4-bit error grows as 1 /
+ * sqrt (dim). */
+#define VSS_U4_MIN_DIM 256
+int vss_index_enable_u4 (vss_index *idx);
+
+/* Storage-form distance between a query and a slot (4-bit for a u4 query). */
 float vss_dist_q (const vss_index *idx, const vss_query *q, uint32_t slot);
 /* Exact f32 distance between a prepared f32 query and a slot. */
 float vss_dist_exact (const vss_index *idx, const float *qf, uint32_t slot);
@@ -199,7 +255,22 @@ void vss_ctx_release (vss_index *idx, vss_ctx *ctx);
 vss_ctx *vss_ctx_new (const vss_index *idx);
 void vss_ctx_free (vss_ctx *ctx);
 int vss_ctx_reserve (vss_ctx *ctx, size_t cap);
-uint16_t vss_ctx_new_epoch (vss_ctx *ctx);
+void vss_ctx_visit_reset (vss_ctx *ctx);
+size_t vss_ctx_visited_bytes (const vss_ctx *ctx);
+
+/* Marks a slot visited; non-zero when it already was. */
+static inline int
+vss_ctx_visit (vss_ctx *ctx, uint32_t slot)
+{
+  uint64_t *w = ctx->visited + (slot >> 6), bit = (uint64_t)1 << (slot & 63);
+
+  if (*w & bit)
+    return 1;
+  if (*w == 0)
+    ctx->touched[ctx->ntouched++] = slot >> 6;
+  *w |= bit;
+  return 0;
+}
 int vss_ctx_tmp_reserve (vss_ctx *ctx, size_t n);
 void vss_ctx_pool_init (vss_ctx_pool *pool);
 void vss_ctx_pool_clear (vss_ctx_pool *pool);

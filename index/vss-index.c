@@ -95,6 +95,15 @@ vss_index_grow (vss_index *idx, size_t cap)
     free (idx->f32);
     idx->f32 = f32;
   }
+  if (idx->u4) {
+    uint8_t *u4 = aligned_block (cap * idx->u4_stride);
+    if (!u4)
+      goto fail;
+    if (idx->n)
+      memcpy (u4, idx->u4, idx->n * idx->u4_stride);
+    free (idx->u4);
+    idx->u4 = u4;
+  }
   free (idx->l0);
   idx->l0 = l0;
   idx->cap = cap;
@@ -188,6 +197,21 @@ vss_index_new_internal (const vss_index_params *p, int load, vss_error *err)
   return idx;
 }
 
+int
+vss_index_enable_u4 (vss_index *idx)
+{
+  if (idx->u4)
+    return 0;
+  if (!idx->quant || idx->n > 0 || idx->p.dim < VSS_U4_MIN_DIM)
+    return -1;
+  idx->u4_blocks = vss_u4_blocks (idx->p.dim);
+  /* the codes, then a line of their own for scale and norm: a 1024-d row
+   * is 9 lines instead of the 17 of its int8 block */
+  idx->u4_stride = idx->u4_blocks * 64 + 64;
+  idx->u4 = aligned_block (idx->cap * idx->u4_stride);
+  return idx->u4 ? 0 : -1;
+}
+
 vss_index *
 vss_index_new (const vss_index_params *p, vss_error *err)
 {
@@ -208,6 +232,7 @@ free_storage (vss_index *idx)
   free (idx->deleted);
   free (idx->l0);
   free (idx->f32);
+  free (idx->u4);
   vss_idmap_clear (&idx->map);
   vss_ctx_free (idx->wctx);
 }
@@ -241,6 +266,11 @@ vss_index_compact (vss_index *idx, vss_error *err)
   p.initial_capacity = idx->live ? idx->live : 1;
   p.seed = idx->rng;
   fresh = vss_index_new (&p, err);
+  if (fresh && idx->u4 && vss_index_enable_u4 (fresh) < 0) {
+    vss_index_free (fresh);
+    fresh = NULL;
+    vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
+  }
   for (i = 0; fresh && i < idx->n; i++) {
     if (idx->deleted[i])
       continue;
@@ -266,6 +296,7 @@ vss_index_compact (vss_index *idx, vss_error *err)
   idx->levels = fresh->levels;
   idx->deleted = fresh->deleted;
   idx->f32 = fresh->f32;
+  idx->u4 = fresh->u4;
   idx->max_level = fresh->max_level;
   idx->entry = fresh->entry;
   idx->rng = fresh->rng;
@@ -276,6 +307,7 @@ vss_index_compact (vss_index *idx, vss_error *err)
   fresh->levels = NULL;
   fresh->deleted = NULL;
   fresh->f32 = NULL;
+  fresh->u4 = NULL;
   fresh->wctx = NULL;
   fresh->n = 0;
   memset (&fresh->map, 0, sizeof fresh->map);
@@ -330,6 +362,12 @@ vss_index_store (vss_index *idx, uint32_t slot, uint64_t id,
     memcpy (e + pad, &scale, sizeof scale);
     memcpy (e + pad + 4, &n2, sizeof n2);
     memcpy (idx->f32 + (size_t)slot * dim, prepared, dim * sizeof (float));
+    if (idx->u4) {
+      uint8_t *c = idx->u4 + (size_t)slot * idx->u4_stride;
+      float s4 = vss_quantize_u4 (prepared, dim, c);
+      memcpy (c + idx->u4_blocks * 64, &s4, sizeof s4);
+      memcpy (c + idx->u4_blocks * 64 + 4, &n2, sizeof n2);
+    }
   }
   memcpy (e + idx->off_id, &id, sizeof id);
   idx->levels[slot] = (uint8_t)level;
@@ -509,6 +547,14 @@ vss_index_search_opts (vss_index *idx, const float *query, uint32_t dim,
     return vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
   }
   vss_query_prepare (idx, ctx, query, &q);
+  if (o->within && idx->u4) {
+    size_t i, padded = idx->u4_blocks * VSS_U4_BLOCK;
+    memset (ctx->q8 + dim, 0, padded - dim);
+    q.u4 = 1;
+    q.q8sum = 0;
+    for (i = 0; i < dim; i++)
+      q.q8sum += q.q8[i];
+  }
   if (idx->p.kind == VSS_INDEX_HNSW && !o->exact)
     rc = vss_hnsw_search (idx, ctx, &q, o, out);
   else
@@ -623,9 +669,10 @@ vss_index_memory_used (vss_index *idx)
       + idx->n * idx->elem_size;
   if (idx->f32)
     m += idx->n * idx->p.dim * sizeof (float);
+  m += idx->n * idx->u4_stride;
   m += idx->upper_bytes;
   m += vss_idmap_memory (&idx->map);
-  m += idx->wctx->visited_cap * 2;
+  m += vss_ctx_visited_bytes (idx->wctx);
   m += vss_ctx_pool_memory (&idx->pool);
   pthread_rwlock_unlock (&idx->lock);
   return m;

@@ -108,5 +108,38 @@ dot_i8_avx2 (const int8_t *a, const int8_t *b, size_t n)
   return r;
 }
 
+/* as the SSE form, 32 bytes (64 components) a step */
+static int32_t
+dot_u4_avx2 (const uint8_t *codes, const int8_t *q, size_t nblocks)
+{
+  const simde__m256i mask = simde_mm256_set1_epi8 (0x0f);
+  const simde__m256i ones = simde_mm256_set1_epi16 (1);
+  simde__m256i s = simde_mm256_setzero_si256 ();
+  int32_t t[8], r = 0;
+  size_t b;
+  int k, j;
+
+  for (b = 0; b < nblocks; b++) {
+    for (k = 0; k < 64; k += 32) {
+      simde__m256i c
+          = simde_mm256_loadu_si256 ((const void *)(codes + b * 64 + k));
+      simde__m256i lo = simde_mm256_and_si256 (c, mask);
+      simde__m256i hi
+          = simde_mm256_and_si256 (simde_mm256_srli_epi16 (c, 4), mask);
+      const int8_t *x = q + b * VSS_U4_BLOCK + k;
+      simde__m256i p = simde_mm256_add_epi16 (
+          simde_mm256_maddubs_epi16 (lo,
+                                     simde_mm256_loadu_si256 ((const void *)x)),
+          simde_mm256_maddubs_epi16 (
+              hi, simde_mm256_loadu_si256 ((const void *)(x + 64))));
+      s = simde_mm256_add_epi32 (s, simde_mm256_madd_epi16 (p, ones));
+    }
+  }
+  simde_mm256_storeu_si256 ((void *)t, s);
+  for (j = 0; j < 8; j++)
+    r += t[j];
+  return r;
+}
+
 const vss_kernels vss_kernels_avx2
-    = { "avx2", dot_avx2, l2sq_avx2, dot_i8_avx2 };
+    = { "avx2", dot_avx2, l2sq_avx2, dot_i8_avx2, dot_u4_avx2 };

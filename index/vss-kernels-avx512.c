@@ -120,5 +120,31 @@ dot_i8_avx512 (const int8_t *a, const int8_t *b, size_t n)
   return r;
 }
 
+/* as the SSE form, a whole block (128 components) a step */
+static int32_t
+dot_u4_avx512 (const uint8_t *codes, const int8_t *q, size_t nblocks)
+{
+  const simde__m512i mask = simde_mm512_set1_epi8 (0x0f);
+  const simde__m512i ones = simde_mm512_set1_epi16 (1);
+  simde__m512i s = simde_mm512_setzero_si512 ();
+  size_t b;
+
+  for (b = 0; b < nblocks; b++) {
+    simde__m512i c = simde_mm512_loadu_si512 ((const void *)(codes + b * 64));
+    simde__m512i lo = simde_mm512_and_si512 (c, mask);
+    simde__m512i hi
+        = simde_mm512_and_si512 (simde_mm512_srli_epi16 (c, 4), mask);
+    const int8_t *x = q + b * VSS_U4_BLOCK;
+    simde__m512i p = simde_mm512_add_epi16 (
+        simde_mm512_maddubs_epi16 (lo,
+                                   simde_mm512_loadu_si512 ((const void *)x)),
+        simde_mm512_maddubs_epi16 (
+            hi, simde_mm512_loadu_si512 ((const void *)(x + 64))));
+    s = simde_mm512_add_epi32 (s, simde_mm512_madd_epi16 (p, ones));
+  }
+  return hsum512i (s);
+}
+
 const vss_kernels vss_kernels_avx512
-    = { "avx512", vss_dot_f32_avx512, vss_l2sq_f32_avx512, dot_i8_avx512 };
+    = { "avx512", vss_dot_f32_avx512, vss_l2sq_f32_avx512, dot_i8_avx512,
+        dot_u4_avx512 };

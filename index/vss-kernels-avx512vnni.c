@@ -47,5 +47,32 @@ dot_i8_vnni (const int8_t *a, const int8_t *b, size_t n)
   return r;
 }
 
+/* Nibbles are unsigned already: one vpdpbusd per 64 components. */
+static int32_t
+dot_u4_vnni (const uint8_t *codes, const int8_t *q, size_t nblocks)
+{
+  const simde__m512i mask = simde_mm512_set1_epi8 (0x0f);
+  simde__m512i s0 = simde_mm512_setzero_si512 ();
+  simde__m512i s1 = simde_mm512_setzero_si512 ();
+  int32_t t[16], r = 0;
+  size_t b;
+  int j;
+
+  for (b = 0; b < nblocks; b++) {
+    simde__m512i c = simde_mm512_loadu_si512 ((const void *)(codes + b * 64));
+    const int8_t *x = q + b * VSS_U4_BLOCK;
+    s0 = simde_mm512_dpbusd_epi32 (s0, simde_mm512_and_si512 (c, mask),
+                                   simde_mm512_loadu_si512 ((const void *)x));
+    s1 = simde_mm512_dpbusd_epi32 (
+        s1, simde_mm512_and_si512 (simde_mm512_srli_epi16 (c, 4), mask),
+        simde_mm512_loadu_si512 ((const void *)(x + 64)));
+  }
+  simde_mm512_storeu_si512 ((void *)t, simde_mm512_add_epi32 (s0, s1));
+  for (j = 0; j < 16; j++)
+    r += t[j];
+  return r;
+}
+
 const vss_kernels vss_kernels_avx512vnni
-    = { "avx512vnni", vss_dot_f32_avx512, vss_l2sq_f32_avx512, dot_i8_vnni };
+    = { "avx512vnni", vss_dot_f32_avx512, vss_l2sq_f32_avx512, dot_i8_vnni,
+        dot_u4_vnni };

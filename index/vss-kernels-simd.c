@@ -1,7 +1,7 @@
 /* libvssindex: 128-bit kernels through simde (SSE2 on x86-64, NEON on ARM).
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include <simde/x86/sse2.h>
+#include <simde/x86/ssse3.h>
 
 #include "vss-index-private.h"
 
@@ -94,5 +94,34 @@ dot_i8_simd (const int8_t *a, const int8_t *b, size_t n)
   return r;
 }
 
+/* nibbles times query bytes: pmaddubsw (u8 x s8, pairs summed to s16, at
+ * most 2 * 15 * 127: no saturation), then pmaddwd by ones to s32 */
+static int32_t
+dot_u4_simd (const uint8_t *codes, const int8_t *q, size_t nblocks)
+{
+  const simde__m128i mask = simde_mm_set1_epi8 (0x0f);
+  const simde__m128i ones = simde_mm_set1_epi16 (1);
+  simde__m128i s = simde_mm_setzero_si128 ();
+  int32_t t[4];
+  size_t b;
+  int k;
+
+  for (b = 0; b < nblocks; b++) {
+    for (k = 0; k < 64; k += 16) {
+      simde__m128i c = simde_mm_loadu_si128 ((const void *)(codes + b * 64 + k));
+      simde__m128i lo = simde_mm_and_si128 (c, mask);
+      simde__m128i hi = simde_mm_and_si128 (simde_mm_srli_epi16 (c, 4), mask);
+      const int8_t *x = q + b * VSS_U4_BLOCK + k;
+      simde__m128i p = simde_mm_add_epi16 (
+          simde_mm_maddubs_epi16 (lo, simde_mm_loadu_si128 ((const void *)x)),
+          simde_mm_maddubs_epi16 (hi,
+                                  simde_mm_loadu_si128 ((const void *)(x + 64))));
+      s = simde_mm_add_epi32 (s, simde_mm_madd_epi16 (p, ones));
+    }
+  }
+  simde_mm_storeu_si128 ((void *)t, s);
+  return t[0] + t[1] + t[2] + t[3];
+}
+
 const vss_kernels vss_kernels_simd
-    = { "sse2", dot_simd, l2sq_simd, dot_i8_simd };
+    = { "sse2", dot_simd, l2sq_simd, dot_i8_simd, dot_u4_simd };

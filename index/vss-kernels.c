@@ -59,8 +59,24 @@ vss_dot_i8_scalar (const int8_t *a, const int8_t *b, size_t n)
   return s;
 }
 
+int32_t
+vss_dot_u4_scalar (const uint8_t *codes, const int8_t *q, size_t nblocks)
+{
+  int32_t s = 0;
+  size_t b, j;
+
+  for (b = 0; b < nblocks; b++) {
+    const uint8_t *c = codes + b * 64;
+    const int8_t *x = q + b * VSS_U4_BLOCK;
+    for (j = 0; j < 64; j++)
+      s += (int32_t)(c[j] & 15) * x[j] + (int32_t)(c[j] >> 4) * x[64 + j];
+  }
+  return s;
+}
+
 static const vss_kernels vss_kernels_scalar
-    = { "scalar", vss_dot_f32_scalar, vss_l2sq_f32_scalar, vss_dot_i8_scalar };
+    = { "scalar", vss_dot_f32_scalar, vss_l2sq_f32_scalar, vss_dot_i8_scalar,
+        vss_dot_u4_scalar };
 
 static const vss_kernels *picked;
 static pthread_once_t pick_once = PTHREAD_ONCE_INIT;
@@ -218,6 +234,31 @@ vss_quantize_i8 (const float *v, size_t n, int8_t *q)
     q[i] = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
   }
   return scale;
+}
+
+float
+vss_quantize_u4 (const float *v, size_t n, uint8_t *codes)
+{
+  size_t nb = vss_u4_blocks (n), i;
+  float m = 0, inv;
+
+  memset (codes, 0x88, nb * 64);
+  for (i = 0; i < n; i++) {
+    float a = fabsf (v[i]);
+    if (a > m)
+      m = a;
+  }
+  if (m == 0)
+    return 0;
+  inv = 7.0f / m;
+  for (i = 0; i < n; i++) {
+    long r = lrintf (v[i] * inv);
+    uint8_t u = (uint8_t)((r > 7 ? 7 : r < -7 ? -7 : r) + 8);
+    size_t b = i / VSS_U4_BLOCK, j = i % VSS_U4_BLOCK;
+    uint8_t *c = codes + b * 64 + (j & 63);
+    *c = j < 64 ? (uint8_t)((*c & 0xf0) | u) : (uint8_t)((*c & 0x0f) | (u << 4));
+  }
+  return m / 7.0f;
 }
 
 int

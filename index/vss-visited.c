@@ -1,4 +1,4 @@
-/* libvssindex: per-search scratch (epoch-stamped visited array, heaps) and
+/* libvssindex: per-search scratch (visited bitset, heaps) and
  * the pool that hands one to each searching thread.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
@@ -120,7 +120,8 @@ vss_ctx_new (const vss_index *idx)
   if (!c)
     return NULL;
   c->qf = malloc ((size_t)idx->p.dim * sizeof (float) + 64);
-  c->q8 = malloc ((size_t)idx->p.dim + 64);
+  /* room for the zero padding of 4-bit walks, whole blocks of 128 */
+  c->q8 = malloc (vss_u4_blocks (idx->p.dim) * VSS_U4_BLOCK + 64);
   if (!c->qf || !c->q8 || heap_reserve (&c->cand, 256) < 0
       || heap_reserve (&c->res, 256) < 0 || vss_ctx_reserve (c, idx->cap) < 0) {
     vss_ctx_free (c);
@@ -135,6 +136,7 @@ vss_ctx_free (vss_ctx *c)
   if (!c)
     return;
   free (c->visited);
+  free (c->touched);
   free (c->cand.v);
   free (c->res.v);
   free (c->qf);
@@ -146,28 +148,41 @@ vss_ctx_free (vss_ctx *c)
 int
 vss_ctx_reserve (vss_ctx *c, size_t cap)
 {
-  uint16_t *v;
+  size_t words = (cap + 63) / 64, old = (c->visited_cap + 63) / 64;
+  uint64_t *v;
+  uint32_t *t;
 
   if (cap <= c->visited_cap)
     return 0;
-  v = realloc (c->visited, cap * sizeof *v);
+  v = realloc (c->visited, words * sizeof *v);
   if (!v)
     return -1;
-  /* new stamps start at 0: a fresh epoch never equals them */
-  memset (v + c->visited_cap, 0, (cap - c->visited_cap) * sizeof *v);
   c->visited = v;
+  /* new words start clear; the old ones keep the last search's marks,
+   * listed in `touched` for the next reset */
+  memset (v + old, 0, (words - old) * sizeof *v);
+  t = realloc (c->touched, words * sizeof *t);
+  if (!t)
+    return -1;
+  c->touched = t;
   c->visited_cap = cap;
   return 0;
 }
 
-uint16_t
-vss_ctx_new_epoch (vss_ctx *c)
+void
+vss_ctx_visit_reset (vss_ctx *c)
 {
-  if (++c->epoch == 0) {
-    memset (c->visited, 0, c->visited_cap * sizeof *c->visited);
-    c->epoch = 1;
-  }
-  return c->epoch;
+  size_t i;
+
+  for (i = 0; i < c->ntouched; i++)
+    c->visited[c->touched[i]] = 0;
+  c->ntouched = 0;
+}
+
+size_t
+vss_ctx_visited_bytes (const vss_ctx *c)
+{
+  return (c->visited_cap + 63) / 64 * (sizeof (uint64_t) + sizeof (uint32_t));
 }
 
 int
@@ -213,7 +228,7 @@ vss_ctx_pool_memory (vss_ctx_pool *pool)
 
   pthread_mutex_lock (&pool->lock);
   for (c = pool->free_list; c; c = c->next)
-    m += sizeof *c + c->visited_cap * 2
+    m += sizeof *c + vss_ctx_visited_bytes (c)
          + (c->cand.cap + c->res.cap + c->tmp_cap) * sizeof (vss_pair);
   pthread_mutex_unlock (&pool->lock);
   return m;

@@ -117,6 +117,14 @@ segment_new (const vss_window *w, vss_error *err)
    * not yet written cost no memory */
   ip.initial_capacity = s->cap;
   s->idx = vss_index_new (&ip, err);
+  /* large rows: the walk of first-within searches reads 4-bit codes, half
+   * the memory of int8 (the finer forms still decide near r) */
+  if (s->idx && w->p.dim >= VSS_U4_MIN_DIM
+      && vss_index_enable_u4 (s->idx) < 0) {
+    vss_index_free (s->idx);
+    s->idx = NULL;
+    vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
+  }
   s->ids = malloc (s->cap * sizeof *s->ids);
   s->ts = malloc (s->cap * sizeof *s->ts);
   if (!s->idx || !s->ids || !s->ts) {

@@ -162,15 +162,16 @@ test_newest_first (void)
 /* Automatic segment sizing on video-like data: the older segment drains
  * while the newest fills, and first-within still finds the near-duplicates
  * of live rows wherever they are, never returns an expired row, and only
- * answers "none" when no live row is within r. */
+ * answers "none" when no live row is within r. At d >= 256 the walks read
+ * 4-bit codes. */
 static void
-test_draining_segments (void)
+draining_segments (uint32_t d)
 {
-  uint32_t d = 128, i;
+  uint32_t i;
   size_t nrows = 7000, win = 2000, ok = 0, asked = 0;
   size_t nearest_asked = 0, nearest_exact = 0;
   double worst = 0;
-  float *x = malloc (nrows * d * sizeof (float)), q[128];
+  float *x = malloc (nrows * d * sizeof (float)), q[1024];
   vss_window_params p;
   vss_error err = { 0 };
   vss_window *w;
@@ -250,8 +251,85 @@ test_draining_segments (void)
   CHECK (vss_window_count (w) == win);
   /* two segments of the window's size at most, each row ~ d * 5 bytes +
    * links */
-  CHECK_MSG (vss_window_memory_used (w) < 2 * win * (d * 5 + 512) + 262144,
+  CHECK_MSG (vss_window_memory_used (w) < 2 * win * (d * 6 + 512) + 262144,
              "%zu bytes", vss_window_memory_used (w));
+  printf ("  %u-d: near-duplicates found %zu of %zu, nearest met exact %zu of "
+          "%zu (worst %.4f)\n", d, ok, asked, nearest_exact, nearest_asked,
+          worst);
+  vss_window_free (w);
+  free (x);
+}
+
+static void
+test_draining_segments (void)
+{
+  draining_segments (128);
+  if (vss_check_failures == 0)
+    draining_segments (768);
+}
+
+/* Rows of 768 dimensions are walked on 4-bit codes: a query 0.19 from a
+ * row (cosine) must still hit and one 0.21 from it must not, through the
+ * exact scan of a small segment and the graph of a large one alike. */
+static void
+test_u4_boundary (void)
+{
+  const uint32_t d = 768;
+  const size_t n = 4000;
+  float *x = malloc (n * d * sizeof (float)), q[768], y[768];
+  vss_window_params p;
+  vss_error err = { 0 };
+  vss_window *w;
+  vss_rng r = { 21, 0, 0 };
+  size_t i, hits = 0, misses = 0;
+  uint32_t j;
+
+  CHECK (x);
+  for (i = 0; i < n * d; i++)
+    x[i] = (float)vss_rng_normal (&r);
+  for (i = 0; i < n; i++)
+    vss_gen_normalise (x + i * d, d);
+  vss_window_params_init (&p, VSS_METRIC_COSINE, d);
+  p.max_count = 3000;
+  w = vss_window_new (&p, &err);
+  CHECK (w);
+  for (i = 0; i < n; i++) {
+    CHECK (vss_window_add (w, i, (int64_t)i, x + i * d, d, &err) == 0);
+    if (i % 40 != 39)
+      continue;
+    {
+      /* a live row: the newest (exact scan) or an older one (graph) */
+      size_t back = i < 900 ? i : 900;
+      size_t s = i % 80 == 79 ? i : i - (size_t)(vss_rng_uniform (&r) * back);
+      float dist = i % 120 < 60 ? 0.19f : 0.21f;
+      double c = 1.0 - dist, dot = 0, sn = 0;
+      vss_window_hit h;
+      int rc;
+      /* q = c x + sqrt (1 - c^2) y, y a unit vector orthogonal to x */
+      for (j = 0; j < d; j++)
+        y[j] = (float)vss_rng_normal (&r);
+      for (j = 0; j < d; j++)
+        dot += (double)y[j] * x[s * d + j];
+      for (j = 0; j < d; j++)
+        y[j] -= (float)(dot * x[s * d + j]);
+      vss_gen_normalise (y, d);
+      sn = sqrt (1 - c * c);
+      for (j = 0; j < d; j++)
+        q[j] = (float)(c * x[s * d + j] + sn * y[j]);
+      rc = vss_window_search_first_within (w, q, d, 0.2f, &h, &err);
+      if (dist < 0.2f) {
+        CHECK_MSG (rc == 1 && h.distance <= 0.2f,
+                   "row %zu at 0.19 not found (rc %d) with %zu rows", s, rc, i);
+        CHECK (h.id == s);
+        hits++;
+      } else {
+        CHECK_MSG (rc == 0, "row %zu at 0.21 returned as within 0.2 "
+                   "(%.4f)", s, h.distance);
+        misses++;
+      }
+    }
+  }
+  CHECK (hits >= 30 && misses >= 60);
   vss_window_free (w);
   free (x);
 }
@@ -274,6 +352,7 @@ static const vss_test tests[] = { { "count_eviction", test_count_eviction },
                                   { "age_expiry", test_age_expiry },
                                   { "newest_first", test_newest_first },
                                   { "draining_segments", test_draining_segments },
+                                  { "u4_boundary", test_u4_boundary },
                                   { "bad_params", test_bad_params },
                                   { NULL, NULL } };
 
