@@ -28,32 +28,36 @@ elem_i8 (const vss_index *idx, uint32_t slot, float *scale, float *norm2)
   return (const int8_t *)e;
 }
 
+/* The distance from an estimated dot product and the row's squared norm. */
 static inline float
-dist_i8 (const vss_index *idx, const vss_query *q, uint32_t slot)
+dist_from_dot (const vss_index *idx, const vss_query *q, float n2, float dot)
 {
-  float s, n2, dot;
-  const int8_t *v = elem_i8 (idx, slot, &s, &n2);
-
-  dot = q->scale * s * (float)idx->k->dot_i8 (q->q8, v, idx->p.dim);
   if (idx->p.metric == VSS_METRIC_L2)
     return q->norm2 + n2 - 2.0f * dot;
   return 1.0f - dot;
 }
 
 static inline float
+dist_i8 (const vss_index *idx, const vss_query *q, uint32_t slot)
+{
+  float s, n2;
+  const int8_t *v = elem_i8 (idx, slot, &s, &n2);
+
+  return dist_from_dot (idx, q, n2,
+                        q->scale * s * (float)idx->k->dot_i8 (q->q8, v, idx->p.dim));
+}
+
+static inline float
 dist_u4 (const vss_index *idx, const vss_query *q, uint32_t slot)
 {
   const uint8_t *c = vss_elem_u4 (idx, slot);
-  float s, n2, dot;
+  float s, n2;
   int32_t raw;
 
   memcpy (&s, c + idx->u4_blocks * 64, sizeof s);
   memcpy (&n2, c + idx->u4_blocks * 64 + 4, sizeof n2);
   raw = idx->k->dot_u4 (c, q->q8, idx->u4_blocks) - 8 * q->q8sum;
-  dot = q->scale * s * (float)raw;
-  if (idx->p.metric == VSS_METRIC_L2)
-    return q->norm2 + n2 - 2.0f * dot;
-  return 1.0f - dot;
+  return dist_from_dot (idx, q, n2, q->scale * s * (float)raw);
 }
 
 float
@@ -102,6 +106,18 @@ vss_query_prepare (const vss_index *idx, vss_ctx *ctx, const float *raw,
     q->q8 = ctx->q8;
     q->norm2 = idx->k->dot (ctx->qf, ctx->qf, dim);
   }
+}
+
+void
+vss_query_use_u4 (const vss_index *idx, vss_ctx *ctx, vss_query *q)
+{
+  uint32_t dim = idx->p.dim, i;
+
+  memset (ctx->q8 + dim, 0, idx->u4_blocks * VSS_U4_BLOCK - dim);
+  q->u4 = 1;
+  q->q8sum = 0;
+  for (i = 0; i < dim; i++)
+    q->q8sum += q->q8[i];
 }
 
 /* The query form of a stored element (for inserts). */
@@ -312,10 +328,10 @@ search_layer (const vss_index *idx, vss_ctx *ctx, const vss_query *q,
           return -2;
         if (q->u4) {
           /* its links, read if it is expanded (the codes live apart) */
-          const uint8_t *ln = vss_elem (idx, nb) + idx->off_links;
-          __builtin_prefetch (ln, 0, 3);
-          __builtin_prefetch (ln + 64, 0, 3);
-          __builtin_prefetch (ln + 128, 0, 3);
+          const uint8_t *e = vss_elem (idx, nb);
+          size_t off;
+          for (off = idx->off_links; off < idx->off_id; off += 64)
+            __builtin_prefetch (e + off, 0, 3);
         }
         acc = accepted (idx, o, nb);
         if (acc && o && o->within && within_hit (idx, q, nb, d, o, hit))

@@ -249,6 +249,8 @@ float vss_dist_exact (const vss_index *idx, const float *qf, uint32_t slot);
 /* Builds `q` (pointing into ctx) from a raw f32 vector already validated. */
 void vss_query_prepare (const vss_index *idx, vss_ctx *ctx, const float *raw,
                         vss_query *q);
+/* Turns a prepared query of an index with 4-bit codes into a 4-bit walk. */
+void vss_query_use_u4 (const vss_index *idx, vss_ctx *ctx, vss_query *q);
 
 vss_ctx *vss_ctx_acquire (vss_index *idx);
 void vss_ctx_release (vss_index *idx, vss_ctx *ctx);

@@ -547,14 +547,8 @@ vss_index_search_opts (vss_index *idx, const float *query, uint32_t dim,
     return vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
   }
   vss_query_prepare (idx, ctx, query, &q);
-  if (o->within && idx->u4) {
-    size_t i, padded = idx->u4_blocks * VSS_U4_BLOCK;
-    memset (ctx->q8 + dim, 0, padded - dim);
-    q.u4 = 1;
-    q.q8sum = 0;
-    for (i = 0; i < dim; i++)
-      q.q8sum += q.q8[i];
-  }
+  if (o->within && idx->u4)
+    vss_query_use_u4 (idx, ctx, &q);
   if (idx->p.kind == VSS_INDEX_HNSW && !o->exact)
     rc = vss_hnsw_search (idx, ctx, &q, o, out);
   else
