@@ -397,19 +397,21 @@ select_neighbors (const vss_index *idx, const vss_pair *c, size_t nc,
   return n;
 }
 
-static void
-link_back (vss_index *idx, uint32_t s, uint32_t fresh, int level)
+/* The new link list of `s` at `level` once `fresh` links to it, into
+ * `out` (mmax entries); returns its length. Reads the graph only. */
+static uint32_t
+plan_back (const vss_index *idx, uint32_t s, uint32_t fresh, int level,
+           uint32_t *out)
 {
-  uint32_t *l = vss_links (idx, s, level);
+  const uint32_t *l = vss_links (idx, s, level);
   uint32_t mmax = level == 0 ? idx->M0 : idx->M;
-  uint32_t cnt = l[0], i, n;
+  uint32_t cnt = l[0], i;
   vss_pair c[VSS_MAX_M0 + 1];
-  uint32_t sel[VSS_MAX_M0];
 
   if (cnt < mmax) {
-    l[1 + cnt] = fresh;
-    l[0] = cnt + 1;
-    return;
+    memcpy (out, l + 1, cnt * sizeof (uint32_t));
+    out[cnt] = fresh;
+    return cnt + 1;
   }
   for (i = 0; i < cnt; i++) {
     c[i].id = l[1 + i];
@@ -418,26 +420,40 @@ link_back (vss_index *idx, uint32_t s, uint32_t fresh, int level)
   c[cnt].id = fresh;
   c[cnt].d = dist_slots (idx, s, fresh);
   qsort (c, cnt + 1, sizeof c[0], cmp_pair);
-  n = select_neighbors (idx, c, cnt + 1, mmax, sel, 1);
-  memcpy (l + 1, sel, n * sizeof (uint32_t));
-  l[0] = n;
+  return select_neighbors (idx, c, cnt + 1, mmax, out, 1);
+}
+
+static inline uint32_t *
+plan_rec (const vss_index *idx, size_t i)
+{
+  return idx->plan + i * (3 + (size_t)idx->M0);
 }
 
 int
-vss_hnsw_insert (vss_index *idx, uint32_t slot, int level)
+vss_hnsw_plan (vss_index *idx, uint32_t slot, size_t *nplan)
 {
   vss_ctx *ctx = idx->wctx;
   vss_query q;
   uint32_t cur;
   float curd;
-  int l, top;
+  int l, top, level = idx->levels[slot];
+  size_t np = 0, want;
 
-  if (vss_ctx_reserve (ctx, idx->cap) < 0)
+  *nplan = 0;
+  /* sized by vss_index_add_unlinked */
+  if (ctx->visited_cap < idx->cap)
     return -1;
-  if (idx->entry == VSS_NONE) {
-    idx->entry = slot;
-    idx->max_level = level;
+  if (idx->entry == VSS_NONE)
     return 0;
+  top = level < idx->max_level ? level : idx->max_level;
+  want = (size_t)(top + 1) * idx->M;
+  if (want > idx->plan_cap) {
+    uint32_t *p = realloc (idx->plan, want * (3 + (size_t)idx->M0)
+                                          * sizeof (uint32_t));
+    if (!p)
+      return -1;
+    idx->plan = p;
+    idx->plan_cap = want;
   }
   query_of_slot (idx, slot, &q);
   cur = idx->entry;
@@ -446,10 +462,9 @@ vss_hnsw_insert (vss_index *idx, uint32_t slot, int level)
     int found = 0;
     cur = greedy (idx, &q, cur, &curd, l, NULL, NULL, &found);
   }
-  top = level < idx->max_level ? level : idx->max_level;
   for (l = top; l >= 0; l--) {
-    uint32_t sel[VSS_MAX_M0];
-    uint32_t i, n, m = idx->M;
+    uint32_t *ln = vss_links (idx, slot, l);
+    uint32_t i, n;
     size_t nc;
     int rc = search_layer (idx, ctx, &q, cur, curd, l, idx->p.ef_construction,
                            NULL, NULL, SIZE_MAX);
@@ -464,20 +479,36 @@ vss_hnsw_insert (vss_index *idx, uint32_t slot, int level)
     }
     cur = ctx->tmp[0].id;
     curd = ctx->tmp[0].d;
-    n = select_neighbors (idx, ctx->tmp, nc, m, sel, 0);
-    {
-      uint32_t *ln = vss_links (idx, slot, l);
-      memcpy (ln + 1, sel, n * sizeof (uint32_t));
-      ln[0] = n;
+    /* the row's own list: nothing reads it before the row is linked */
+    n = select_neighbors (idx, ctx->tmp, nc, idx->M, ln + 1, 0);
+    ln[0] = n;
+    for (i = 0; i < n; i++) {
+      uint32_t *rec = plan_rec (idx, np++);
+      rec[0] = ln[1 + i];
+      rec[1] = (uint32_t)l;
+      rec[2] = plan_back (idx, ln[1 + i], slot, l, rec + 3);
     }
-    for (i = 0; i < n; i++)
-      link_back (idx, sel[i], slot, l);
   }
-  if (level > idx->max_level) {
+  *nplan = np;
+  return 0;
+}
+
+void
+vss_hnsw_apply (vss_index *idx, uint32_t slot, size_t nplan)
+{
+  int level = idx->levels[slot];
+  size_t i;
+
+  for (i = 0; i < nplan; i++) {
+    const uint32_t *rec = plan_rec (idx, i);
+    uint32_t *l = vss_links (idx, rec[0], (int)rec[1]);
+    memcpy (l + 1, rec + 3, rec[2] * sizeof (uint32_t));
+    l[0] = rec[2];
+  }
+  if (idx->entry == VSS_NONE || level > idx->max_level) {
     idx->max_level = level;
     idx->entry = slot;
   }
-  return 0;
 }
 
 /* After a within miss: the nearest accepted row of the beam. Storage-form
@@ -562,7 +593,8 @@ vss_hnsw_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
 
 int
 vss_flat_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
-                 const vss_search_opts *o, vss_hit *hit)
+                 const vss_search_opts *o, size_t lo, size_t hi, int append,
+                 vss_hit *hit)
 {
   uint32_t keep = o->k, best = VSS_NONE;
   float best_d = INFINITY;
@@ -574,14 +606,17 @@ vss_flat_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
     if (keep < o->k + 16)
       keep = o->k + 16;
   }
-  ctx->res.len = 0;
+  if (!append)
+    ctx->res.len = 0;
   if (o->nearest)
     o->nearest->distance = INFINITY;
+  if (lo < o->min_slot)
+    lo = o->min_slot;
   /* newest first: a dedup hit is most likely among recent rows */
-  for (s = idx->n; s > o->min_slot; s--) {
+  for (s = hi; s > lo; s--) {
     uint32_t slot = (uint32_t)(s - 1);
     float d;
-    if (s >= 2 + o->min_slot)
+    if (s >= 2 + lo)
       prefetch_elem (idx, q, slot - 1);
     if (!accepted (idx, o, slot))
       continue;

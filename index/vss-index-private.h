@@ -7,9 +7,13 @@
  * elements have, are allocated separately per element.
  *
  * Locking: `lock` (a rwlock) guards every field of vss_index below it.
- * Searches take it shared, add/remove/growth take it exclusive. The context
- * pool has its own mutex, taken only while holding `lock` (either way), so the
- * order is always lock -> pool.lock.
+ * Searches take it shared, storing a row, removal and growth take it
+ * exclusive. Linking a stored row into the graph holds `link_lock` (one
+ * linker at a time) and `lock` shared while it searches for the row's
+ * neighbours, then `lock` exclusive for the few microseconds it takes to
+ * write the new links: searches go on while a row is linked. The context
+ * pool has its own mutex, taken only while holding `lock` (either way), so
+ * the order is always link_lock -> lock -> pool.lock.
  */
 #ifndef VSS_INDEX_PRIVATE_H
 #define VSS_INDEX_PRIVATE_H
@@ -150,11 +154,21 @@ typedef struct {
 struct vss_index {
   vss_index_params p;
   const vss_kernels *k;
+  pthread_mutex_t link_lock;
+  /* guarded by link_lock: the linker's plan, records of (slot, level,
+   * count, then M0 links) */
+  uint32_t *plan;
+  size_t plan_cap; /* records */
   pthread_rwlock_t lock;
 
   /* everything below is guarded by `lock` */
   size_t cap;         /* slots allocated */
   size_t n;           /* slots used, tombstones included */
+  /* Slots [0, linked) went through the graph's insertion (HNSW; written
+   * with link_lock held too); [linked, n) are stored, found by an exact
+   * scan until they are linked. Always n for a flat index. */
+  size_t linked;
+  float *sbuf; /* storing's scratch: the prepared vector */
   size_t live;        /* slots not removed */
   size_t elem_size;   /* bytes per level-0 block */
   size_t off_links;   /* u32 count then M0 u32 links */
@@ -285,8 +299,15 @@ vss_pair vss_heap_pop_max (vss_heap *h);
 
 /* ---- graph (vss-hnsw.c) ---- */
 
-/* Inserts an element whose block is already written into the graph. */
-int vss_hnsw_insert (vss_index *idx, uint32_t slot, int level);
+/* Linking a stored row into the graph, in two steps, with link_lock held
+ * across both so that the graph does not change in between.
+ * vss_hnsw_plan, under the shared lock, finds the row's neighbours, writes
+ * the row's own link lists (no search reads them: nothing links to the row
+ * yet) and puts the neighbours' new lists in idx->plan; 0, or -1 (no
+ * memory). vss_hnsw_apply, under the exclusive lock, writes those lists and
+ * moves the entry point. */
+int vss_hnsw_plan (vss_index *idx, uint32_t slot, size_t *nplan);
+void vss_hnsw_apply (vss_index *idx, uint32_t slot, size_t nplan);
 int vss_hnsw_random_level (vss_index *idx);
 
 /* Search options shared by graph and flat searches. */
@@ -309,8 +330,11 @@ typedef struct {
  * -1 = the graph search gave up (very selective filter): scan instead. */
 int vss_hnsw_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
                      const vss_search_opts *o, vss_hit *hit);
+/* Exact scan of slots [lo, hi), newest first. `append` keeps what
+ * ctx->res holds (k-NN: the graph's candidates, merged with the scan's). */
 int vss_flat_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
-                     const vss_search_opts *o, vss_hit *hit);
+                     const vss_search_opts *o, size_t lo, size_t hi,
+                     int append, vss_hit *hit);
 
 /* Locked-already internals used by the window. */
 int vss_index_search_opts (vss_index *idx, const float *query, uint32_t dim,
@@ -318,6 +342,23 @@ int vss_index_search_opts (vss_index *idx, const float *query, uint32_t dim,
                            vss_error *err);
 
 /* ---- storage (vss-index.c) ---- */
+
+/* Adding in two steps (the window's segments): storing makes the row
+ * count and be found, by an exact scan, at once; linking it into the graph,
+ * the expensive part, comes after, while searches run.
+ * vss_index_add_unlinked stores a row (the exclusive lock, briefly).
+ * vss_index_link_next links the oldest stored row not yet linked; a row
+ * below `skip_below` (expired in the window) or removed is passed over,
+ * never to be searched through the graph. 1 when it handled a row, 0 when
+ * none was waiting, -1 (err set) when linking ran out of memory (the row is
+ * then removed). vss_index_unlinked: rows stored and not yet linked. */
+int vss_index_add_unlinked (vss_index *idx, uint64_t id, const float *vec,
+                            uint32_t dim, vss_error *err);
+int vss_index_link_next (vss_index *idx, uint32_t skip_below, vss_error *err);
+size_t vss_index_unlinked (vss_index *idx);
+/* Links every stored row; the caller holds link_lock. 0, or -1 (err set)
+ * when a row could not be linked. */
+int vss_index_link_all_locked (vss_index *idx, vss_error *err);
 
 int vss_index_grow (vss_index *idx, size_t cap);
 /* Writes vector, id and level of a fresh slot (n is bumped by the caller). */

@@ -2,11 +2,13 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Threads: idx->lock is a writer-preferring rwlock. Searches, get, count,
- * memory_used and save hold it shared; add, remove and set_ef_search hold it
- * exclusive, so writers are serialised and a search waits at most for one
- * insert (well under a millisecond at 1024 dimensions). Filter callbacks run
- * under the shared lock: they must not call back into a writing function of
- * the same index.
+ * memory_used and save hold it shared; storing a row, remove and
+ * set_ef_search hold it exclusive. Adding stores the row, then links it into
+ * the graph under link_lock: the neighbour search runs under the shared
+ * lock, beside searches, and only the writing of the links takes the
+ * exclusive one (microseconds), so a search never waits for a whole insert.
+ * Filter callbacks run under the shared lock: they must not call back into
+ * a writing function of the same index.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -183,12 +185,15 @@ vss_index_new_internal (const vss_index_params *p, int load, vss_error *err)
 #endif
   pthread_rwlock_init (&idx->lock, &attr);
   pthread_rwlockattr_destroy (&attr);
+  pthread_mutex_init (&idx->link_lock, NULL);
   vss_ctx_pool_init (&idx->pool);
 
   cap = p->initial_capacity ? p->initial_capacity : 1024;
   if (load)
     cap = 1;
-  if (vss_index_grow (idx, cap) < 0 || vss_idmap_init (&idx->map, cap) < 0
+  idx->sbuf = malloc ((size_t)p->dim * sizeof (float));
+  if (!idx->sbuf || vss_index_grow (idx, cap) < 0
+      || vss_idmap_init (&idx->map, cap) < 0
       || !(idx->wctx = vss_ctx_new (idx))) {
     vss_index_free (idx);
     vss_set_error (err, VSS_ERR_NOMEM, "out of memory for %zu vectors", cap);
@@ -245,6 +250,9 @@ vss_index_free (vss_index *idx)
   free_storage (idx);
   vss_ctx_pool_clear (&idx->pool);
   pthread_rwlock_destroy (&idx->lock);
+  pthread_mutex_destroy (&idx->link_lock);
+  free (idx->plan);
+  free (idx->sbuf);
   free (idx);
 }
 
@@ -257,9 +265,11 @@ vss_index_compact (vss_index *idx, vss_error *err)
 
   if (!idx)
     return vss_set_error (err, VSS_ERR_INVALID, "no index");
+  pthread_mutex_lock (&idx->link_lock);
   pthread_rwlock_wrlock (&idx->lock);
   if (idx->live == idx->n) {
     pthread_rwlock_unlock (&idx->lock);
+    pthread_mutex_unlock (&idx->link_lock);
     return 0;
   }
   p = idx->p;
@@ -283,12 +293,14 @@ vss_index_compact (vss_index *idx, vss_error *err)
   }
   if (!fresh) {
     pthread_rwlock_unlock (&idx->lock);
+    pthread_mutex_unlock (&idx->link_lock);
     return -1;
   }
   /* take the fresh storage, keep our lock and context pool */
   free_storage (idx);
   idx->cap = fresh->cap;
   idx->n = fresh->n;
+  idx->linked = fresh->linked;
   idx->live = fresh->live;
   idx->l0 = fresh->l0;
   idx->upper = fresh->upper;
@@ -313,6 +325,7 @@ vss_index_compact (vss_index *idx, vss_error *err)
   memset (&fresh->map, 0, sizeof fresh->map);
   vss_index_free (fresh);
   pthread_rwlock_unlock (&idx->lock);
+  pthread_mutex_unlock (&idx->link_lock);
   return 0;
 }
 
@@ -383,8 +396,8 @@ vss_index_store (vss_index *idx, uint32_t slot, uint64_t id,
 }
 
 int
-vss_index_add (vss_index *idx, uint64_t id, const float *vec, uint32_t dim,
-               vss_error *err)
+vss_index_add_unlinked (vss_index *idx, uint64_t id, const float *vec,
+                        uint32_t dim, vss_error *err)
 {
   uint32_t slot;
   int level = 0, rc = -1;
@@ -408,13 +421,19 @@ vss_index_add (vss_index *idx, uint64_t id, const float *vec, uint32_t dim,
       goto out;
     }
   }
+  /* the linker's visited set grows here, under the exclusive lock
+   * (memory_used reads its size under the shared one) */
+  if (vss_ctx_reserve (idx->wctx, idx->cap) < 0) {
+    vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
+    goto out;
+  }
   slot = (uint32_t)idx->n;
-  memcpy (idx->wctx->qf, vec, dim * sizeof (float));
+  memcpy (idx->sbuf, vec, dim * sizeof (float));
   if (idx->p.metric == VSS_METRIC_COSINE)
-    vss_normalize_f32 (idx->wctx->qf, dim);
+    vss_normalize_f32 (idx->sbuf, dim);
   if (idx->p.kind == VSS_INDEX_HNSW)
     level = vss_hnsw_random_level (idx);
-  if (vss_index_store (idx, slot, id, idx->wctx->qf, level) < 0
+  if (vss_index_store (idx, slot, id, idx->sbuf, level) < 0
       || vss_idmap_put (&idx->map, id, slot) < 0) {
     free (idx->upper[slot]);
     idx->upper[slot] = NULL;
@@ -423,17 +442,102 @@ vss_index_add (vss_index *idx, uint64_t id, const float *vec, uint32_t dim,
   }
   idx->n++;
   idx->live++;
-  if (idx->p.kind == VSS_INDEX_HNSW && vss_hnsw_insert (idx, slot, level) < 0) {
-    /* the element is stored but not linked: keep it as a tombstone */
-    idx->deleted[slot] = 1;
-    idx->live--;
-    vss_idmap_del (&idx->map, id);
-    vss_set_error (err, VSS_ERR_NOMEM, "out of memory while linking");
-    goto out;
-  }
+  if (idx->p.kind != VSS_INDEX_HNSW)
+    idx->linked = idx->n;
   rc = 0;
 out:
   pthread_rwlock_unlock (&idx->lock);
+  return rc;
+}
+
+/* vss_index_link_next with link_lock held. */
+static int
+link_next_locked (vss_index *idx, uint32_t skip_below, vss_error *err)
+{
+  uint32_t slot;
+  size_t nplan = 0;
+  int skip, rc = 0;
+
+  pthread_rwlock_rdlock (&idx->lock);
+  if (idx->linked >= idx->n) {
+    pthread_rwlock_unlock (&idx->lock);
+    return 0;
+  }
+  slot = (uint32_t)idx->linked;
+  skip = idx->p.kind != VSS_INDEX_HNSW || idx->deleted[slot]
+         || slot < skip_below;
+  if (!skip)
+    rc = vss_hnsw_plan (idx, slot, &nplan);
+  pthread_rwlock_unlock (&idx->lock);
+
+  pthread_rwlock_wrlock (&idx->lock);
+  if (!skip && rc == 0) {
+    vss_hnsw_apply (idx, slot, nplan);
+  } else if (!skip) {
+    /* stored but not linked: remove it rather than leave it unreachable */
+    if (!idx->deleted[slot]) {
+      idx->deleted[slot] = 1;
+      idx->live--;
+      vss_idmap_del (&idx->map, vss_elem_id (idx, slot));
+    }
+    vss_set_error (err, VSS_ERR_NOMEM, "out of memory while linking id %llu",
+                   (unsigned long long)vss_elem_id (idx, slot));
+  }
+  idx->linked++;
+  pthread_rwlock_unlock (&idx->lock);
+  return rc < 0 ? -1 : 1;
+}
+
+int
+vss_index_link_next (vss_index *idx, uint32_t skip_below, vss_error *err)
+{
+  int rc;
+
+  if (!idx)
+    return vss_set_error (err, VSS_ERR_INVALID, "no index");
+  pthread_mutex_lock (&idx->link_lock);
+  rc = link_next_locked (idx, skip_below, err);
+  pthread_mutex_unlock (&idx->link_lock);
+  return rc;
+}
+
+/* Links every row stored so far; with link_lock held. */
+int
+vss_index_link_all_locked (vss_index *idx, vss_error *err)
+{
+  int rc, failed = 0;
+
+  while ((rc = link_next_locked (idx, 0, err)) != 0)
+    if (rc < 0)
+      failed = 1;
+  return failed ? -1 : 0;
+}
+
+size_t
+vss_index_unlinked (vss_index *idx)
+{
+  size_t n;
+
+  if (!idx)
+    return 0;
+  pthread_rwlock_rdlock (&idx->lock);
+  n = idx->n - idx->linked;
+  pthread_rwlock_unlock (&idx->lock);
+  return n;
+}
+
+int
+vss_index_add (vss_index *idx, uint64_t id, const float *vec, uint32_t dim,
+               vss_error *err)
+{
+  int rc;
+
+  if (vss_index_add_unlinked (idx, id, vec, dim, err) < 0)
+    return -1;
+  /* this row and any stored before it by another thread */
+  pthread_mutex_lock (&idx->link_lock);
+  rc = vss_index_link_all_locked (idx, err);
+  pthread_mutex_unlock (&idx->link_lock);
   return rc;
 }
 
@@ -513,6 +617,41 @@ collect (vss_index *idx, vss_ctx *ctx, const vss_query *q, uint32_t k,
   return (int)n;
 }
 
+/* The graph, and the rows stored but not yet linked by an exact scan:
+ * first (the newest rows) for a within search, merged into the graph's
+ * candidates for k-NN. -1 asks for an exact scan of everything. */
+static int
+graph_search (vss_index *idx, vss_ctx *ctx, const vss_query *q,
+              const vss_search_opts *o, vss_hit *out)
+{
+  vss_hit tail_nearest;
+  int rc;
+
+  tail_nearest.distance = INFINITY;
+  if (o->within && idx->linked < idx->n) {
+    rc = vss_flat_search (idx, ctx, q, o, idx->linked, idx->n, 0, out);
+    if (rc != 0)
+      return rc;
+    if (o->nearest)
+      tail_nearest = *o->nearest;
+  }
+  rc = vss_hnsw_search (idx, ctx, q, o, out);
+  if (o->within) {
+    if (rc == 0 && o->nearest && tail_nearest.distance < o->nearest->distance)
+      *o->nearest = tail_nearest;
+    return rc;
+  }
+  /* Fewer than k from the graph while more rows live: a filter, expired
+   * rows or tombstones cut the walk short, a row is unreachable, or rows
+   * wait to be linked. The exact scan settles it, so k hits come back
+   * whenever k rows qualify. */
+  if (rc >= 0 && (size_t)rc < o->k && (size_t)rc < idx->live)
+    return -1;
+  if (rc >= 0 && idx->linked < idx->n)
+    rc = vss_flat_search (idx, ctx, q, o, idx->linked, idx->n, 1, out);
+  return rc;
+}
+
 int
 vss_index_search_opts (vss_index *idx, const float *query, uint32_t dim,
                        const vss_search_opts *o, vss_hit *out, vss_error *err)
@@ -550,16 +689,11 @@ vss_index_search_opts (vss_index *idx, const float *query, uint32_t dim,
   if (o->within && idx->u4)
     vss_query_use_u4 (idx, ctx, &q);
   if (idx->p.kind == VSS_INDEX_HNSW && !o->exact)
-    rc = vss_hnsw_search (idx, ctx, &q, o, out);
+    rc = graph_search (idx, ctx, &q, o, out);
   else
     rc = -1;
-  /* Fewer than k from the graph while more rows live: a filter, expired
-   * rows or tombstones cut the walk short, or a row is unreachable. The
-   * exact scan settles it, so k hits come back whenever k rows qualify. */
-  if (rc >= 0 && !o->within && (size_t)rc < o->k && (size_t)rc < idx->live)
-    rc = -1;
   if (rc == -1)
-    rc = vss_flat_search (idx, ctx, &q, o, out);
+    rc = vss_flat_search (idx, ctx, &q, o, 0, idx->n, 0, out);
   if (rc == -2)
     rc = vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
   else if (!o->within)

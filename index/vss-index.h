@@ -33,8 +33,10 @@
  * Threads: a vss_index may be searched from any number of threads at once
  * (vss_index_search, vss_index_search_within, vss_index_get, count,
  * memory_used, save) while one thread adds or removes; the index locks
- * itself. Concurrent writers are serialised by the index. A vss_window locks
- * itself: every call may be made from any thread.
+ * itself. Concurrent writers are serialised by the index; a search waits
+ * for a concurrent add only while the new links are written, not while the
+ * add searches for the row's neighbours. A vss_window locks itself: every
+ * call but vss_window_free may be made from any thread at any time.
  */
 #ifndef VSS_INDEX_H
 #define VSS_INDEX_H
@@ -176,6 +178,16 @@ typedef struct
                                  * video-like frames found 99.8 % of the
                                  * time, 97 % with 32) and for
                                  * search_within_nearest */
+  int link_in_background;       /* 0 (default): add links the row into its
+                                 * segment's graph before it returns. 1: add
+                                 * only stores the row (microseconds); a
+                                 * thread of the window links it while the
+                                 * caller goes on, and until then searches
+                                 * find the row by an exact scan. */
+  uint32_t max_unlinked;        /* background linking: when more rows than
+                                 * this wait, add links on the caller's
+                                 * thread until they are this many again
+                                 * (the bound on the exact scan); 0 = 1024 */
 } vss_window_params;
 
 typedef struct
@@ -193,7 +205,9 @@ vss_window *vss_window_new (const vss_window_params * p, vss_error * err);
 void vss_window_free (vss_window * w);
 
 /* Timestamps must not decrease (a smaller one is taken as the last one).
- * Evicts by count as needed. 0 on success, < 0 on error. */
+ * Evicts by count as needed. 0 on success, < 0 on error; with background
+ * linking, a row the thread could not link (out of memory) is reported by
+ * the next add, which then adds nothing. */
 int vss_window_add (vss_window * w, uint64_t id, int64_t ts,
     const float *vec, uint32_t dim, vss_error * err);
 /* Forget entries older than now - max_age. Returns the live count. */
@@ -217,6 +231,10 @@ int vss_window_search (vss_window * w, const float *query, uint32_t dim,
 void vss_window_set_max_count (vss_window * w, size_t max_count);
 void vss_window_set_max_age (vss_window * w, int64_t max_age);
 size_t vss_window_count (vss_window * w);
+/* Rows stored and not yet linked into a graph (background linking). */
+size_t vss_window_unlinked (vss_window * w);
+/* Links every waiting row on the caller's thread. 0, or < 0 on error. */
+int vss_window_link_all (vss_window * w, vss_error * err);
 size_t vss_window_memory_used (vss_window * w);
 void vss_window_clear (vss_window * w);
 

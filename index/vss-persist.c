@@ -119,6 +119,17 @@ vss_index_save (vss_index *idx, const char *path, vss_error *err)
     free (zero_links);
     return -1;
   }
+  /* rows stored by a concurrent add are linked first: the file holds a
+   * whole graph */
+  pthread_mutex_lock (&idx->link_lock);
+  if (vss_index_link_all_locked (idx, err) < 0) {
+    pthread_mutex_unlock (&idx->link_lock);
+    fclose (w.f);
+    remove (tmp);
+    free (tmp);
+    free (zero_links);
+    return -1;
+  }
   pthread_rwlock_rdlock (&idx->lock);
   put (&w, magic, 8);
   put_u32 (&w, VSS_FILE_VERSION);
@@ -150,6 +161,7 @@ vss_index_save (vss_index *idx, const char *path, vss_error *err)
       put (&w, vss_links (idx, s, l), ((size_t)idx->M + 1) * 4);
   }
   pthread_rwlock_unlock (&idx->lock);
+  pthread_mutex_unlock (&idx->link_lock);
   if (!w.failed) {
     uint32_t crc = w.crc;
     if (fwrite (&crc, 4, 1, w.f) != 1 || fwrite (end_magic, 8, 1, w.f) != 1)
@@ -396,6 +408,7 @@ vss_index_load (const char *path, vss_error *err)
   if (has_graph && idx->levels[entry] != (uint8_t)max_level)
     goto corrupt;
   idx->live = live;
+  idx->linked = idx->n;
   idx->entry = has_graph ? (uint32_t)entry : VSS_NONE;
   idx->max_level = (int)(int64_t)max_level;
   idx->rng = rng ? rng : 0x5eed5eedULL;

@@ -10,9 +10,20 @@
  * all dead is freed whole (O(1)); the dead rows of the oldest, partly expired
  * segment are skipped at search time. Nothing is ever removed from a graph.
  *
+ * A row is stored in its segment at once and linked into the segment's
+ * graph afterwards (vss_index_add_unlinked, vss_index_link_next): on the
+ * caller's thread before add returns, or, with link_in_background, on the
+ * window's linker thread, while searches find the waiting rows by an exact
+ * scan of the segment's tail.
+ *
  * Threads: `lock` (a rwlock) guards every field below it; searches hold it
  * shared (the segment indexes lock themselves too, in the order window ->
- * index), add, expire, the setters and clear hold it exclusive.
+ * index), add, expire, the setters and clear hold it exclusive, briefly.
+ * Linking a row holds `link_lock` (one linker at a time: the thread, or a
+ * caller linking itself) but not `lock`: the segment is marked busy first,
+ * and a busy segment that leaves the window (expired, cleared) is freed by
+ * its linker instead. Order: link_lock -> lock -> index locks. `wake_lock`
+ * guards the linker's wake-up flags and is never held with another.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -26,11 +37,18 @@ typedef struct {
   int64_t *ts;
   uint64_t base; /* sequence number of local row 0 */
   uint32_t n;
-  uint32_t cap; /* rows this segment takes before the next one starts */
+  uint32_t cap;     /* rows this segment takes before the next one starts */
+  uint32_t nlinked; /* rows [0, nlinked) went through linking */
+  int busy;         /* the linker is at work on it */
+  int retired;      /* out of the window: the linker frees it */
 } vss_segment;
 
 struct vss_window {
   vss_window_params p;
+  pthread_mutex_t link_lock;
+  pthread_mutex_t wake_lock;
+  pthread_cond_t wake;
+  int work, quit; /* guarded by wake_lock; quit also read atomically */
   pthread_rwlock_t lock;
   vss_segment **ring; /* oldest at head */
   size_t ring_cap, head, len;
@@ -38,6 +56,10 @@ struct vss_window {
   uint64_t first_live;
   int64_t last_ts;
   int have_ts;
+  pthread_t linker;
+  int have_linker;
+  vss_error link_err; /* the linker's last failure, for the next add */
+  int link_failed;
 };
 
 void
@@ -184,7 +206,22 @@ vss_window_new (const vss_window_params *p, vss_error *err)
 #endif
   pthread_rwlock_init (&w->lock, &attr);
   pthread_rwlockattr_destroy (&attr);
+  pthread_mutex_init (&w->link_lock, NULL);
+  pthread_mutex_init (&w->wake_lock, NULL);
+  pthread_cond_init (&w->wake, NULL);
+  if (w->p.max_unlinked == 0)
+    w->p.max_unlinked = 1024;
   return w;
+}
+
+/* Frees a segment that left the window, or leaves that to its linker. */
+static void
+retire_segment (vss_segment *s)
+{
+  if (s->busy > 0)
+    s->retired = 1;
+  else
+    segment_free (s);
 }
 
 static void
@@ -193,7 +230,7 @@ drop_all (vss_window *w)
   size_t i;
 
   for (i = 0; i < w->len; i++)
-    segment_free (seg_at (w, i));
+    retire_segment (seg_at (w, i));
   w->head = w->len = 0;
 }
 
@@ -202,9 +239,19 @@ vss_window_free (vss_window *w)
 {
   if (!w)
     return;
+  if (w->have_linker) {
+    pthread_mutex_lock (&w->wake_lock);
+    __atomic_store_n (&w->quit, 1, __ATOMIC_RELAXED);
+    pthread_cond_signal (&w->wake);
+    pthread_mutex_unlock (&w->wake_lock);
+    pthread_join (w->linker, NULL);
+  }
   drop_all (w);
   free (w->ring);
   pthread_rwlock_destroy (&w->lock);
+  pthread_cond_destroy (&w->wake);
+  pthread_mutex_destroy (&w->wake_lock);
+  pthread_mutex_destroy (&w->link_lock);
   free (w);
 }
 
@@ -216,7 +263,7 @@ drop_dead (vss_window *w)
     vss_segment *s = seg_at (w, 0);
     if (s->base + s->n > w->first_live)
       break;
-    segment_free (s);
+    retire_segment (s);
     w->head = (w->head + 1) % w->ring_cap;
     w->len--;
   }
@@ -257,16 +304,127 @@ push_segment (vss_window *w, vss_error *err)
   return 0;
 }
 
+/* Rows stored and not linked yet; with `lock` held. */
+static size_t
+unlinked_rows (const vss_window *w)
+{
+  size_t i, n = 0;
+
+  for (i = 0; i < w->len; i++)
+    n += seg_at (w, i)->n - seg_at (w, i)->nlinked;
+  return n;
+}
+
+/* Links the oldest waiting row; 1 when one was handled, 0 when none waits,
+ * -1 (err set) when it could not be linked (it is then gone from the
+ * window). Rows already expired are passed over unlinked. */
+static int
+link_one (vss_window *w, vss_error *err)
+{
+  vss_segment *s = NULL;
+  uint32_t skip = 0;
+  size_t i;
+  int rc;
+
+  pthread_mutex_lock (&w->link_lock);
+  pthread_rwlock_wrlock (&w->lock);
+  for (i = 0; i < w->len && !s; i++)
+    if (seg_at (w, i)->nlinked < seg_at (w, i)->n)
+      s = seg_at (w, i);
+  if (s) {
+    s->busy++;
+    if (s->base < w->first_live)
+      skip = w->first_live - s->base > s->n ? s->n
+                                            : (uint32_t)(w->first_live - s->base);
+  }
+  pthread_rwlock_unlock (&w->lock);
+  if (!s) {
+    pthread_mutex_unlock (&w->link_lock);
+    return 0;
+  }
+  rc = vss_index_link_next (s->idx, skip, err);
+  pthread_rwlock_wrlock (&w->lock);
+  if (rc != 0)
+    s->nlinked++;
+  else
+    s->nlinked = s->n; /* cannot happen; never loop on it */
+  s->busy--;
+  if (s->retired && s->busy == 0)
+    segment_free (s);
+  pthread_rwlock_unlock (&w->lock);
+  pthread_mutex_unlock (&w->link_lock);
+  /* 0 here would mean the index had nothing waiting: the count is off */
+  return rc == 0 ? vss_set_error (err, VSS_ERR_INVALID,
+                                  "window and segment disagree on rows "
+                                  "waiting to be linked")
+                 : rc;
+}
+
+/* Links on the caller's thread until at most `limit` rows wait. */
+static int
+link_until (vss_window *w, size_t limit, vss_error *err)
+{
+  for (;;) {
+    size_t waiting;
+    int rc;
+    pthread_rwlock_rdlock (&w->lock);
+    waiting = unlinked_rows (w);
+    pthread_rwlock_unlock (&w->lock);
+    if (waiting <= limit)
+      return 0;
+    rc = link_one (w, err);
+    if (rc <= 0)
+      return rc;
+  }
+}
+
+static void *
+linker_main (void *data)
+{
+  vss_window *w = data;
+
+  pthread_mutex_lock (&w->wake_lock);
+  while (!w->quit) {
+    if (!w->work) {
+      pthread_cond_wait (&w->wake, &w->wake_lock);
+      continue;
+    }
+    w->work = 0;
+    pthread_mutex_unlock (&w->wake_lock);
+    while (!__atomic_load_n (&w->quit, __ATOMIC_RELAXED)) {
+      vss_error e = { 0 };
+      int rc = link_one (w, &e);
+      if (rc == 0)
+        break;
+      if (rc < 0) {
+        pthread_rwlock_wrlock (&w->lock);
+        w->link_err = e;
+        w->link_failed = 1;
+        pthread_rwlock_unlock (&w->lock);
+      }
+    }
+    pthread_mutex_lock (&w->wake_lock);
+  }
+  pthread_mutex_unlock (&w->wake_lock);
+  return NULL;
+}
+
 int
 vss_window_add (vss_window *w, uint64_t id, int64_t ts, const float *vec,
                 uint32_t dim, vss_error *err)
 {
   vss_segment *s;
-  int rc = -1;
+  size_t waiting = 0;
+  int rc = -1, background;
 
   if (!w)
     return vss_set_error (err, VSS_ERR_INVALID, "no window");
   pthread_rwlock_wrlock (&w->lock);
+  if (w->link_failed) {
+    w->link_failed = 0;
+    vss_set_error (err, w->link_err.code, "%s", w->link_err.msg);
+    goto out;
+  }
   if (w->have_ts && ts < w->last_ts)
     ts = w->last_ts;
   if (w->len == 0 || seg_at (w, w->len - 1)->n >= seg_at (w, w->len - 1)->cap) {
@@ -274,10 +432,9 @@ vss_window_add (vss_window *w, uint64_t id, int64_t ts, const float *vec,
       goto out;
   }
   s = seg_at (w, w->len - 1);
-  if (vss_index_add (s->idx, s->n, vec, dim, err) < 0) {
-    /* a fresh, still empty segment stays: the next add uses it */
+  /* a fresh, still empty segment stays on failure: the next add uses it */
+  if (vss_index_add_unlinked (s->idx, s->n, vec, dim, err) < 0)
     goto out;
-  }
   s->ids[s->n] = id;
   s->ts[s->n] = ts;
   s->n++;
@@ -285,10 +442,48 @@ vss_window_add (vss_window *w, uint64_t id, int64_t ts, const float *vec,
   w->last_ts = ts;
   w->have_ts = 1;
   evict_count (w);
+  if (w->p.link_in_background && !w->have_linker)
+    w->have_linker
+        = pthread_create (&w->linker, NULL, linker_main, w) == 0;
+  waiting = unlinked_rows (w);
   rc = 0;
 out:
+  background = w->have_linker;
   pthread_rwlock_unlock (&w->lock);
-  return rc;
+  if (rc < 0)
+    return rc;
+  /* without a linker thread (not asked for, or it could not start), the
+   * caller links */
+  if (!background)
+    return link_until (w, 0, err);
+  pthread_mutex_lock (&w->wake_lock);
+  w->work = 1;
+  pthread_cond_signal (&w->wake);
+  pthread_mutex_unlock (&w->wake_lock);
+  if (waiting > w->p.max_unlinked)
+    return link_until (w, w->p.max_unlinked, err);
+  return 0;
+}
+
+size_t
+vss_window_unlinked (vss_window *w)
+{
+  size_t n;
+
+  if (!w)
+    return 0;
+  pthread_rwlock_rdlock (&w->lock);
+  n = unlinked_rows (w);
+  pthread_rwlock_unlock (&w->lock);
+  return n;
+}
+
+int
+vss_window_link_all (vss_window *w, vss_error *err)
+{
+  if (!w)
+    return vss_set_error (err, VSS_ERR_INVALID, "no window");
+  return link_until (w, 0, err);
 }
 
 size_t

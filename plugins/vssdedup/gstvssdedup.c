@@ -26,10 +26,12 @@
  * are caught too. In `mode=last-kept` a frame is compared with the last kept
  * frame only, like ffmpeg's mpdecimate.
  *
- * A kept frame is added to the window on a worker thread while the frame
- * goes on downstream; the next frame's decision waits for that insertion, so
- * the element adds the search time to a frame's latency, and the insertion
- * only when frames arrive faster than the window absorbs them.
+ * A kept frame is stored in the window at once (microseconds) and linked
+ * into the window's graph by a thread of the window while the stream goes
+ * on; until then searches find it by an exact scan. So the element adds
+ * the search time to a frame's latency, never the insertion. Only when
+ * kept frames arrive faster than the graph takes them, for longer than 1024
+ * of them, does a decision also link one (see `window-unlinked` in `stats`).
  *
  * Kept frames carry a "GstVssDedupMeta" custom meta with the distance to the
  * nearest frame in the window and that frame's id, for vsssink.
@@ -140,19 +142,10 @@ struct _GstVssDedup
   KeptFrame last_kept_info;
   gboolean warned_missing;
 
-  /* Window insertions run on a worker thread, one at a time, so that a kept
-   * frame's graph insertion overlaps the wait for the next frame; the
-   * streaming thread waits for it before it touches the window again. The
-   * window pointer changes only with `ins_lock` held and the worker idle. */
-  GMutex ins_lock;
-  GCond ins_cond;
-  GThread *ins_thread;
-  gboolean ins_quit, ins_queued, ins_running;
-  guint64 ins_seq;
-  gint64 ins_ts;
-  gfloat *ins_vec;              /* owned while queued */
-  guint ins_dim;
-  gchar *ins_error;             /* the last failed insertion, for the stream */
+  /* The window pointer changes on the streaming thread with `window_lock`
+   * held, so that `stats` can read the window from another thread (the
+   * window locks itself). */
+  GMutex window_lock;
 
   /* statistics (object lock) */
   guint64 seen, kept, dropped, no_meta, resets;
@@ -285,7 +278,9 @@ gst_vss_dedup_class_init (GstVssDedupClass * klass)
           "Counters since the element last started (read-only): seen, kept, "
           "dropped, no-meta (frames without an embedding), resets (window "
           "resets on dimension changes), window-size (kept frames in the "
-          "window), window-bytes, mean-decision-us, max-decision-us",
+          "window), window-bytes, window-unlinked (kept frames not yet in "
+          "the window's graph, found by an exact scan meanwhile), "
+          "mean-decision-us, max-decision-us",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -319,94 +314,7 @@ gst_vss_dedup_init (GstVssDedup * self)
   self->measure_nearest = DEFAULT_MEASURE_NEAREST;
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
   gst_vss_dedup_meta_register ();
-  g_mutex_init (&self->ins_lock);
-  g_cond_init (&self->ins_cond);
-}
-
-static gpointer
-gst_vss_dedup_insert_loop (gpointer data)
-{
-  GstVssDedup *self = data;
-
-  g_mutex_lock (&self->ins_lock);
-  for (;;) {
-    vss_error err = { 0 };
-    gfloat *vec;
-    gint rc;
-
-    while (!self->ins_quit && !self->ins_queued)
-      g_cond_wait (&self->ins_cond, &self->ins_lock);
-    if (!self->ins_queued)
-      break;
-    self->ins_queued = FALSE;
-    self->ins_running = TRUE;
-    vec = self->ins_vec;
-    self->ins_vec = NULL;
-    g_mutex_unlock (&self->ins_lock);
-
-    rc = vss_window_add (self->window, self->ins_seq, self->ins_ts, vec,
-        self->ins_dim, &err);
-    g_free (vec);
-
-    g_mutex_lock (&self->ins_lock);
-    if (rc < 0 && self->ins_error == NULL)
-      self->ins_error = g_strdup (err.msg);
-    self->ins_running = FALSE;
-    g_cond_broadcast (&self->ins_cond);
-  }
-  g_mutex_unlock (&self->ins_lock);
-  return NULL;
-}
-
-/* Waits until the worker has no insertion queued or running; returns the
- * error of a failed one (to be freed), or NULL. */
-static gchar *
-gst_vss_dedup_insert_wait (GstVssDedup * self)
-{
-  gchar *error;
-
-  g_mutex_lock (&self->ins_lock);
-  while (self->ins_queued || self->ins_running)
-    g_cond_wait (&self->ins_cond, &self->ins_lock);
-  error = self->ins_error;
-  self->ins_error = NULL;
-  g_mutex_unlock (&self->ins_lock);
-  return error;
-}
-
-/* Hands `vec` (taken) to the worker; the previous insertion is done. */
-static void
-gst_vss_dedup_insert_queue (GstVssDedup * self, guint64 seq, gint64 ts,
-    gfloat * vec, guint dim)
-{
-  g_mutex_lock (&self->ins_lock);
-  if (self->ins_thread == NULL)
-    self->ins_thread = g_thread_new ("vssdedup-insert",
-        gst_vss_dedup_insert_loop, self);
-  self->ins_seq = seq;
-  self->ins_ts = ts;
-  self->ins_vec = vec;
-  self->ins_dim = dim;
-  self->ins_queued = TRUE;
-  g_cond_broadcast (&self->ins_cond);
-  g_mutex_unlock (&self->ins_lock);
-}
-
-static void
-gst_vss_dedup_insert_stop (GstVssDedup * self)
-{
-  GThread *t;
-
-  g_free (gst_vss_dedup_insert_wait (self));
-  g_mutex_lock (&self->ins_lock);
-  self->ins_quit = TRUE;
-  g_cond_broadcast (&self->ins_cond);
-  t = self->ins_thread;
-  self->ins_thread = NULL;
-  g_mutex_unlock (&self->ins_lock);
-  if (t)
-    g_thread_join (t);
-  self->ins_quit = FALSE;
+  g_mutex_init (&self->window_lock);
 }
 
 static void
@@ -414,11 +322,11 @@ gst_vss_dedup_reset (GstVssDedup * self)
 {
   vss_window *w;
 
-  g_free (gst_vss_dedup_insert_wait (self));
-  g_mutex_lock (&self->ins_lock);
+  g_mutex_lock (&self->window_lock);
   w = self->window;
   self->window = NULL;
-  g_mutex_unlock (&self->ins_lock);
+  g_mutex_unlock (&self->window_lock);
+  /* stops the window's linker thread */
   vss_window_free (w);
   g_clear_pointer (&self->last_kept, g_free);
   self->dim = 0;
@@ -435,10 +343,8 @@ gst_vss_dedup_finalize (GObject * object)
 {
   GstVssDedup *self = GST_VSS_DEDUP (object);
 
-  gst_vss_dedup_insert_stop (self);
   gst_vss_dedup_reset (self);
-  g_mutex_clear (&self->ins_lock);
-  g_cond_clear (&self->ins_cond);
+  g_mutex_clear (&self->window_lock);
   g_free (self->ring);
   g_free (self->model);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -522,14 +428,15 @@ gst_vss_dedup_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_STATS:{
       guint64 decided = self->kept + self->dropped;
-      gsize bytes = 0;
+      gsize bytes = 0, unlinked = 0;
 
       GST_OBJECT_UNLOCK (self);
-      /* The window locks itself; its pointer changes under ins_lock. */
-      g_mutex_lock (&self->ins_lock);
-      if (self->window)
+      g_mutex_lock (&self->window_lock);
+      if (self->window) {
         bytes = vss_window_memory_used (self->window);
-      g_mutex_unlock (&self->ins_lock);
+        unlinked = vss_window_unlinked (self->window);
+      }
+      g_mutex_unlock (&self->window_lock);
       GST_OBJECT_LOCK (self);
       g_value_take_boxed (value, gst_structure_new ("vss-dedup-stats",
               "seen", G_TYPE_UINT64, self->seen,
@@ -539,6 +446,7 @@ gst_vss_dedup_get_property (GObject * object, guint prop_id, GValue * value,
               "resets", G_TYPE_UINT64, self->resets,
               "window-size", G_TYPE_UINT, self->window_count,
               "window-bytes", G_TYPE_UINT64, (guint64) bytes,
+              "window-unlinked", G_TYPE_UINT, (guint) unlinked,
               "mean-decision-us", G_TYPE_DOUBLE,
               decided ? self->decide_ns_total / 1000.0 / decided : 0.0,
               "max-decision-us", G_TYPE_DOUBLE,
@@ -570,7 +478,6 @@ gst_vss_dedup_start (GstBaseTransform * trans)
 static gboolean
 gst_vss_dedup_stop (GstBaseTransform * trans)
 {
-  gst_vss_dedup_insert_stop (GST_VSS_DEDUP (trans));
   gst_vss_dedup_reset (GST_VSS_DEDUP (trans));
   return TRUE;
 }
@@ -681,10 +588,12 @@ gst_vss_dedup_ensure_window (GstVssDedup * self, guint dim, guint window_size,
   vss_window_params_init (&wp, VSS_METRIC_COSINE, dim);
   wp.max_count = window_size;
   wp.max_age = (int64_t) window_duration;
+  /* graph insertions off the streaming thread */
+  wp.link_in_background = 1;
   w = vss_window_new (&wp, &err);
-  g_mutex_lock (&self->ins_lock);
+  g_mutex_lock (&self->window_lock);
   self->window = w;
-  g_mutex_unlock (&self->ins_lock);
+  g_mutex_unlock (&self->window_lock);
   if (self->window == NULL) {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT,
         ("Could not create the dedup window."), ("%s", err.msg));
@@ -830,15 +739,8 @@ gst_vss_dedup_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     window_count = self->last_kept ? 1 : 0;
   } else {
     vss_window_hit hit;
-    gchar *ins_error;
     gint rc;
 
-    /* the previous kept frame is in the window from here on */
-    if ((ins_error = gst_vss_dedup_insert_wait (self)) != NULL) {
-      g_strlcpy (err.msg, ins_error, sizeof (err.msg));
-      g_free (ins_error);
-      goto add_failed;
-    }
     if (self->window != NULL)
       ring_trim (self, vss_window_count (self->window));
     if (!gst_vss_dedup_ensure_window (self, meta->dim, window_size,
@@ -877,15 +779,14 @@ gst_vss_dedup_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
         match = *d.match;
         d.match = &match;
       }
-      gst_vss_dedup_insert_queue (self, me.seq, ts, vec, meta->dim);
-      vec = NULL;
+      if (vss_window_add (self->window, me.seq, ts, vec, meta->dim, &err) < 0)
+        goto add_failed;
       ring_push (self, &me);
       self->next_seq++;
     }
     /* the window after this frame's insertion (which evicts by count) */
-    window_count = (guint) self->ring_len;
-    if (window_size > 0 && window_count > window_size)
-      window_count = window_size;
+    window_count = (guint) vss_window_count (self->window);
+    ring_trim (self, window_count);
   }
 
   if (!d.drop)

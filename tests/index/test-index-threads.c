@@ -264,10 +264,116 @@ test_window_threads (void)
   free (x);
 }
 
+typedef struct {
+  vss_window *win;
+  const float *x;
+  atomic_int *stop;
+  atomic_long *last; /* the row the writer added last, -1 before */
+  atomic_int *clears; /* window clears so far */
+  int errors;
+  atomic_long checked;
+} newest_arg_t;
+
+/* The row added last is always found, linked or not: rows are evicted only
+ * after 200 newer ones, so a row the writer added fewer than 150 rows
+ * before the search ended was live all through it. */
+static void *
+newest_reader (void *p)
+{
+  newest_arg_t *a = p;
+  vss_error err = { 0 };
+  vss_window_hit h;
+
+  while (!*a->stop) {
+    int c1 = *a->clears, rc;
+    long l1 = *a->last, l2;
+    if (l1 < 0)
+      continue;
+    rc = vss_window_search_first_within (a->win, a->x + l1 * D, D, 1e-4f, &h,
+                                         &err);
+    l2 = *a->last;
+    if (rc < 0 || (rc == 0 && l2 >= l1 && l2 - l1 < 150 && *a->clears == c1)) {
+      if (a->errors++ < 5)
+        fprintf (stderr, "row %ld (last %ld): %d %s\n", l1, l2, rc,
+                 rc < 0 ? err.msg : "not found");
+    }
+    a->checked++;
+  }
+  return NULL;
+}
+
+/* Background linking under readers, with segments that expire, by count
+ * and by age, while the linker works on them. */
+static void
+test_window_background (void)
+{
+  float *x = malloc (N_PRE * D * sizeof (float));
+  vss_window_params p;
+  vss_error err = { 0 };
+  pthread_t r[READERS], nr;
+  arg_t ra[READERS];
+  newest_arg_t na;
+  atomic_int stop = 0;
+  atomic_long last = -1;
+  atomic_int clears = 0;
+  vss_window *w;
+  size_t i;
+  int t;
+
+  vss_gen_video (x, N_PRE, D, 61);
+  vss_window_params_init (&p, VSS_METRIC_COSINE, D);
+  p.max_count = 500;
+  p.max_age = 300;
+  p.segment_size = 64;
+  p.link_in_background = 1;
+  p.max_unlinked = 400; /* lets the linker fall behind into expiring rows */
+  w = vss_window_new (&p, &err);
+  CHECK (w);
+  for (t = 0; t < READERS; t++) {
+    ra[t] = (arg_t){ NULL, w, x, &stop, 0, 0, (unsigned)t + 17 };
+    pthread_create (&r[t], NULL, window_reader, &ra[t]);
+  }
+  na = (newest_arg_t){ w, x, &stop, &last, &clears, 0, 0 };
+  pthread_create (&nr, NULL, newest_reader, &na);
+  for (i = 0; i < N_PRE; i++) {
+    CHECK (vss_window_add (w, i, (int64_t)i, x + i * D, D, &err) == 0);
+    last = (long)i;
+    vss_window_expire (w, (int64_t)i);
+    if (i == N_PRE / 2)
+      vss_window_set_max_count (w, 200);
+    if (i == N_PRE - 100) {
+      last = -1;
+      clears++;
+      vss_window_clear (w);
+    }
+  }
+  while (na.checked < 100)
+    usleep (1000);
+  stop = 1;
+  for (t = 0; t < READERS; t++) {
+    pthread_join (r[t], NULL);
+    CHECK (ra[t].errors == 0);
+  }
+  pthread_join (nr, NULL);
+  CHECK_MSG (na.errors == 0, "%d of %ld", na.errors, (long)na.checked);
+  printf ("  %ld newest-row checks\n", (long)na.checked);
+  CHECK (vss_window_count (w) == 99);
+  CHECK (vss_window_link_all (w, &err) == 0);
+  CHECK (vss_window_unlinked (w) == 0);
+  /* freeing with the linker at work */
+  for (i = 0; i < 300; i++)
+    CHECK (vss_window_add (w, N_PRE + i, (int64_t)(N_PRE + i), x + (i % N_PRE) * D,
+                           D, &err)
+           == 0);
+  vss_window_free (w);
+  free (x);
+}
+
 static const vss_test tests[] = {
   { "readers_and_writer", test_readers_and_writer },
   { "two_writers", test_two_writers },
   { "window_threads", test_window_threads },
+  { "window_background", test_window_background },
   { NULL, NULL },
 };
 

@@ -536,6 +536,107 @@ test_remove_entry_point (void)
   free (x);
 }
 
+/* Rows stored and not yet linked are found by an exact scan (within, the
+ * nearest on a miss, k-NN), and linking them afterwards builds the very
+ * graph that adding them one by one builds. */
+static void
+test_unlinked_tail (void)
+{
+  uint32_t d = 64;
+  size_t n = 1200, extra = 60, i, tail_nearest = 0;
+  float *x = malloc ((n + extra) * d * sizeof (float));
+  vss_index_params p;
+  vss_error err = { 0 };
+  vss_index *a, *b;
+  vss_hit hits[10], hb[10];
+
+  vss_gen_video (x, n + extra, d, 77);
+  vss_index_params_init (&p, VSS_INDEX_HNSW, VSS_METRIC_COSINE, d);
+  p.initial_capacity = 64; /* growth with rows waiting */
+  a = vss_index_new (&p, &err);
+  b = vss_index_new (&p, &err);
+  CHECK (a && b);
+  for (i = 0; i < n + extra; i++) {
+    CHECK (vss_index_add (a, i, x + i * d, d, &err) == 0);
+    if (i < n)
+      CHECK (vss_index_add (b, i, x + i * d, d, &err) == 0);
+    else
+      CHECK (vss_index_add_unlinked (b, i, x + i * d, d, &err) == 0);
+  }
+  CHECK (vss_index_unlinked (b) == extra);
+  CHECK (vss_index_count (b) == n + extra);
+  CHECK (vss_index_add_unlinked (b, n, x, d, &err) < 0
+         && err.code == VSS_ERR_DUPLICATE);
+  for (i = n; i < n + extra; i++) {
+    vss_search_opts o;
+    vss_hit h, near;
+    float q[64];
+    size_t j, best = 0;
+    float best_d = INFINITY;
+    CHECK (vss_index_search_within (b, x + i * d, d, 1e-5f, &h, &err) == 1);
+    CHECK_MSG (h.id == i || h.distance < 1e-6f, "%zu: %llu %g", i,
+               (unsigned long long)h.id, h.distance);
+    CHECK (vss_index_search (b, x + i * d, d, 5, 0, NULL, NULL, hits, &err)
+           == 5);
+    CHECK (hits[0].distance < 1e-6f);
+    /* a miss reports the nearest row, here one that waits */
+    for (j = 0; j < d; j++)
+      q[j] = x[i * d + j] + 0.002f * (float)((int)((j * 7 + i) % 5) - 2);
+    for (j = 0; j < n + extra; j++) {
+      float dd = 0, nq = 0, nx = 0;
+      size_t c;
+      for (c = 0; c < d; c++) {
+        dd += q[c] * x[j * d + c];
+        nq += q[c] * q[c];
+        nx += x[j * d + c] * x[j * d + c];
+      }
+      dd = 1 - dd / sqrtf (nq * nx);
+      if (dd < best_d) {
+        best_d = dd;
+        best = j;
+      }
+    }
+    memset (&o, 0, sizeof o);
+    o.k = 1;
+    o.within = 1;
+    o.r = best_d / 2;
+    o.nearest = &near;
+    CHECK (vss_index_search_opts (b, q, d, &o, &h, &err) == 0);
+    tail_nearest += best >= n;
+    if (best >= n)
+      CHECK_MSG (near.id == best && fabsf (near.distance - best_d) < 1e-4f,
+                 "%zu: nearest %llu %g, truth %zu %g", i,
+                 (unsigned long long)near.id, near.distance, best, best_d);
+  }
+  CHECK_MSG (tail_nearest > extra / 2, "%zu", tail_nearest);
+  /* k-NN merges the graph's candidates with the waiting rows */
+  for (i = 0; i < 50; i++) {
+    const float *q = x + ((i * 37) % (n + extra)) * d;
+    int k1 = vss_index_search (a, q, d, 10, 64, NULL, NULL, hits, &err);
+    int k2 = vss_index_search (b, q, d, 10, 64, NULL, NULL, hb, &err);
+    CHECK (k1 == 10 && k2 == 10);
+    CHECK (hits[0].distance == hb[0].distance);
+  }
+  while (vss_index_link_next (b, 0, &err) > 0)
+    ;
+  CHECK (vss_index_unlinked (b) == 0);
+  CHECK (vss_index_link_next (b, 0, &err) == 0);
+  /* the same graph as adding row by row: the same answers */
+  for (i = 0; i < 100; i++) {
+    const float *q = x + ((i * 53) % (n + extra)) * d;
+    int k1 = vss_index_search (a, q, d, 10, 16, NULL, NULL, hits, &err), j;
+    int k2 = vss_index_search (b, q, d, 10, 16, NULL, NULL, hb, &err);
+    CHECK (k1 == k2);
+    for (j = 0; j < k1; j++)
+      CHECK_MSG (hits[j].id == hb[j].id && hits[j].distance == hb[j].distance,
+                 "query %zu rank %d: %llu vs %llu", i, j,
+                 (unsigned long long)hits[j].id, (unsigned long long)hb[j].id);
+  }
+  vss_index_free (a);
+  vss_index_free (b);
+  free (x);
+}
+
 static const vss_test tests[]
     = { { "invalid_input", test_invalid_input },
         { "persist", test_persist },
@@ -545,6 +646,7 @@ static const vss_test tests[]
         { "remove_entry_point", test_remove_entry_point },
         { "filter", test_filter },
         { "ef_and_params", test_ef_and_params },
+        { "unlinked_tail", test_unlinked_tail },
         { NULL, NULL } };
 
 int

@@ -334,6 +334,66 @@ test_u4_boundary (void)
   free (x);
 }
 
+/* Background linking: every row is found from the moment add returns, and
+ * once the linker has caught up the window answers exactly as one that
+ * linked each row inside add (the graphs are built in the same order). */
+static void
+test_background_linking (void)
+{
+  uint32_t d = 256; /* 4-bit walks too */
+  size_t n = 3000, i, waited = 0;
+  float *x = malloc (n * d * sizeof (float));
+  vss_window_params p;
+  vss_error err = { 0 };
+  vss_window *ws, *wb;
+
+  vss_gen_video (x, n, d, 123);
+  vss_window_params_init (&p, VSS_METRIC_COSINE, d);
+  p.max_count = 2000;
+  ws = vss_window_new (&p, &err);
+  p.link_in_background = 1;
+  wb = vss_window_new (&p, &err);
+  CHECK (ws && wb);
+  for (i = 0; i < n; i++) {
+    vss_window_hit h;
+    CHECK (vss_window_add (ws, i, (int64_t)i, x + i * d, d, &err) == 0);
+    CHECK_MSG (vss_window_add (wb, i, (int64_t)i, x + i * d, d, &err) == 0,
+               "%s", err.msg);
+    waited += vss_window_unlinked (wb) > 0;
+    CHECK (vss_window_unlinked (wb) <= 1024);
+    CHECK (vss_window_unlinked (ws) == 0);
+    CHECK_MSG (vss_window_search_first_within (wb, x + i * d, d, 1e-4f, &h,
+                                               &err)
+                   == 1,
+               "row %zu not found", i);
+  }
+  /* rows did wait for the linker (it cannot keep up with bare adds) */
+  CHECK_MSG (waited > n / 4, "%zu", waited);
+  CHECK (vss_window_link_all (wb, &err) == 0);
+  CHECK (vss_window_unlinked (wb) == 0);
+  CHECK (vss_window_count (wb) == 2000 && vss_window_count (ws) == 2000);
+  for (i = 0; i < 300; i++) {
+    const float *base = x + ((i * 7919) % n) * d;
+    float q[256];
+    vss_window_hit a, b, ka[5], kb[5];
+    uint32_t j;
+    int ra, rb, k;
+    for (j = 0; j < d; j++)
+      q[j] = base[j] + 0.004f * (float)((int)((j * 13 + i) % 7) - 3);
+    ra = vss_window_search_within_nearest (ws, q, d, 0.01f, &a, &err);
+    rb = vss_window_search_within_nearest (wb, q, d, 0.01f, &b, &err);
+    CHECK (ra >= 0 && ra == rb);
+    CHECK_MSG (a.id == b.id && a.distance == b.distance, "query %zu", i);
+    CHECK (vss_window_search (ws, q, d, 5, ka, &err) == 5);
+    CHECK (vss_window_search (wb, q, d, 5, kb, &err) == 5);
+    for (k = 0; k < 5; k++)
+      CHECK (ka[k].id == kb[k].id && ka[k].distance == kb[k].distance);
+  }
+  vss_window_free (ws);
+  vss_window_free (wb);
+  free (x);
+}
+
 static void
 test_bad_params (void)
 {
@@ -353,6 +413,8 @@ static const vss_test tests[] = { { "count_eviction", test_count_eviction },
                                   { "newest_first", test_newest_first },
                                   { "draining_segments", test_draining_segments },
                                   { "u4_boundary", test_u4_boundary },
+                                  { "background_linking",
+                                    test_background_linking },
                                   { "bad_params", test_bad_params },
                                   { NULL, NULL } };
 
