@@ -31,7 +31,8 @@
 
 #include "vss-index-private.h"
 
-typedef struct {
+typedef struct vss_segment vss_segment;
+struct vss_segment {
   vss_index *idx;
   uint64_t *ids;
   int64_t *ts;
@@ -41,7 +42,8 @@ typedef struct {
   uint32_t nlinked; /* rows [0, nlinked) went through linking */
   int busy;         /* the linker is at work on it */
   int retired;      /* out of the window: the linker frees it */
-} vss_segment;
+  vss_segment *next; /* in the graveyard */
+};
 
 struct vss_window {
   vss_window_params p;
@@ -60,6 +62,9 @@ struct vss_window {
   int have_linker;
   vss_error link_err; /* the linker's last failure, for the next add */
   int link_failed;
+  /* Segments out of the window, for the linker thread to free: unmapping
+   * a large segment takes milliseconds, not to be spent in a decision. */
+  vss_segment *graveyard;
 };
 
 void
@@ -214,14 +219,44 @@ vss_window_new (const vss_window_params *p, vss_error *err)
   return w;
 }
 
-/* Frees a segment that left the window, or leaves that to its linker. */
+/* A segment left the window: its linker frees it when done, the linker
+ * thread when there is one, else we do. With `lock` held. */
 static void
-retire_segment (vss_segment *s)
+retire_segment (vss_window *w, vss_segment *s)
 {
-  if (s->busy > 0)
+  if (s->busy > 0) {
     s->retired = 1;
-  else
+  } else if (w->have_linker) {
+    s->next = w->graveyard;
+    w->graveyard = s;
+  } else {
     segment_free (s);
+  }
+}
+
+static void
+free_graveyard (vss_window *w)
+{
+  vss_segment *g;
+
+  pthread_rwlock_wrlock (&w->lock);
+  g = w->graveyard;
+  w->graveyard = NULL;
+  pthread_rwlock_unlock (&w->lock);
+  while (g) {
+    vss_segment *next = g->next;
+    segment_free (g);
+    g = next;
+  }
+}
+
+static void
+wake_linker (vss_window *w)
+{
+  pthread_mutex_lock (&w->wake_lock);
+  w->work = 1;
+  pthread_cond_signal (&w->wake);
+  pthread_mutex_unlock (&w->wake_lock);
 }
 
 static void
@@ -230,7 +265,7 @@ drop_all (vss_window *w)
   size_t i;
 
   for (i = 0; i < w->len; i++)
-    retire_segment (seg_at (w, i));
+    retire_segment (w, seg_at (w, i));
   w->head = w->len = 0;
 }
 
@@ -245,8 +280,10 @@ vss_window_free (vss_window *w)
     pthread_cond_signal (&w->wake);
     pthread_mutex_unlock (&w->wake_lock);
     pthread_join (w->linker, NULL);
+    w->have_linker = 0;
   }
   drop_all (w);
+  free_graveyard (w);
   free (w->ring);
   pthread_rwlock_destroy (&w->lock);
   pthread_cond_destroy (&w->wake);
@@ -263,7 +300,7 @@ drop_dead (vss_window *w)
     vss_segment *s = seg_at (w, 0);
     if (s->base + s->n > w->first_live)
       break;
-    retire_segment (s);
+    retire_segment (w, s);
     w->head = (w->head + 1) % w->ring_cap;
     w->len--;
   }
@@ -391,6 +428,7 @@ linker_main (void *data)
     }
     w->work = 0;
     pthread_mutex_unlock (&w->wake_lock);
+    free_graveyard (w);
     while (!__atomic_load_n (&w->quit, __ATOMIC_RELAXED)) {
       vss_error e = { 0 };
       int rc = link_one (w, &e);
@@ -456,10 +494,7 @@ out:
    * caller links */
   if (!background)
     return link_until (w, 0, err);
-  pthread_mutex_lock (&w->wake_lock);
-  w->work = 1;
-  pthread_cond_signal (&w->wake);
-  pthread_mutex_unlock (&w->wake_lock);
+  wake_linker (w);
   if (waiting > w->p.max_unlinked)
     return link_until (w, w->p.max_unlinked, err);
   return 0;
@@ -490,6 +525,7 @@ size_t
 vss_window_expire (vss_window *w, int64_t now)
 {
   size_t live;
+  int wake;
 
   if (!w)
     return 0;
@@ -523,7 +559,10 @@ vss_window_expire (vss_window *w, int64_t now)
     }
   }
   live = (size_t)(w->total - w->first_live);
+  wake = w->graveyard != NULL;
   pthread_rwlock_unlock (&w->lock);
+  if (wake)
+    wake_linker (w);
   return live;
 }
 
@@ -705,12 +744,17 @@ vss_window_search (vss_window *w, const float *query, uint32_t dim, uint32_t k,
 void
 vss_window_set_max_count (vss_window *w, size_t max_count)
 {
+  int wake;
+
   if (!w)
     return;
   pthread_rwlock_wrlock (&w->lock);
   w->p.max_count = max_count;
   evict_count (w);
+  wake = w->graveyard != NULL;
   pthread_rwlock_unlock (&w->lock);
+  if (wake)
+    wake_linker (w);
 }
 
 void
@@ -757,11 +801,16 @@ vss_window_memory_used (vss_window *w)
 void
 vss_window_clear (vss_window *w)
 {
+  int wake;
+
   if (!w)
     return;
   pthread_rwlock_wrlock (&w->lock);
   drop_all (w);
   w->first_live = w->total;
   w->have_ts = 0;
+  wake = w->graveyard != NULL;
   pthread_rwlock_unlock (&w->lock);
+  if (wake)
+    wake_linker (w);
 }
