@@ -413,10 +413,11 @@ GST_START_TEST (test_stats_and_discont)
 
 GST_END_TEST;
 
-/* Kept frames are inserted on a worker thread: each frame right after a
- * kept one must still see it (its near-duplicate is dropped), stats may be
- * read and the window resized from another thread meanwhile, and stopping
- * with an insertion in flight loses nothing and leaks nothing. */
+/* Kept frames are linked into the window's graph by a thread of the
+ * window: each frame right after a kept one must still see it (its
+ * near-duplicate is dropped, linked or not), stats may be read and the
+ * window resized from another thread meanwhile, and stopping with a link in
+ * flight loses nothing and leaks nothing. */
 static gpointer
 poke_stats (gpointer data)
 {
@@ -433,7 +434,7 @@ poke_stats (gpointer data)
   return NULL;
 }
 
-GST_START_TEST (test_insert_worker)
+GST_START_TEST (test_linking_in_background)
 {
   GstHarness *h = new_harness ("window-size=1000");
   GRand *r = g_rand_new_with_seed (3);
@@ -576,7 +577,7 @@ vssdedup_suite (void)
   tcase_add_test (tc, test_stats_and_discont);
   tcase_add_test (tc, test_pipeline_with_vssembed);
   tcase_add_test (tc, test_live_no_added_latency);
-  tcase_add_test (tc, test_insert_worker);
+  tcase_add_test (tc, test_linking_in_background);
   return s;
 }
 
