@@ -9,9 +9,11 @@
  * Locking: `lock` (a rwlock) guards every field of vss_index below it.
  * Searches take it shared, storing a row, removal and growth take it
  * exclusive. Linking a stored row into the graph holds `link_lock` (one
- * linker at a time) and `lock` shared while it searches for the row's
- * neighbours, then `lock` exclusive for the few microseconds it takes to
- * write the new links: searches go on while a row is linked. The context
+ * linker at a time) and no `lock` while it searches for the row's
+ * neighbours (the graph changes only under link_lock; stored rows never
+ * change; growth, which moves the blocks, takes link_lock first), then
+ * `lock` exclusive for the few microseconds it takes to write the new
+ * links: searches and stores go on while a row is linked. The context
  * pool has its own mutex, taken only while holding `lock` (either way), so
  * the order is always link_lock -> lock -> pool.lock.
  */
@@ -301,7 +303,7 @@ vss_pair vss_heap_pop_max (vss_heap *h);
 
 /* Linking a stored row into the graph, in two steps, with link_lock held
  * across both so that the graph does not change in between.
- * vss_hnsw_plan, under the shared lock, finds the row's neighbours, writes
+ * vss_hnsw_plan, with link_lock only, finds the row's neighbours, writes
  * the row's own link lists (no search reads them: nothing links to the row
  * yet) and puts the neighbours' new lists in idx->plan; 0, or -1 (no
  * memory). vss_hnsw_apply, under the exclusive lock, writes those lists and

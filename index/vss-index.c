@@ -4,9 +4,10 @@
  * Threads: idx->lock is a writer-preferring rwlock. Searches, get, count,
  * memory_used and save hold it shared; storing a row, remove and
  * set_ef_search hold it exclusive. Adding stores the row, then links it into
- * the graph under link_lock: the neighbour search runs under the shared
- * lock, beside searches, and only the writing of the links takes the
- * exclusive one (microseconds), so a search never waits for a whole insert.
+ * the graph under link_lock: the neighbour search runs without the rwlock,
+ * beside searches and the storing of further rows, and only the writing of
+ * the links takes the exclusive lock (microseconds), so neither a search
+ * nor a store waits for a whole insert.
  * Filter callbacks run under the shared lock: they must not call back into
  * a writing function of the same index.
  */
@@ -400,13 +401,21 @@ vss_index_add_unlinked (vss_index *idx, uint64_t id, const float *vec,
                         uint32_t dim, vss_error *err)
 {
   uint32_t slot;
-  int level = 0, rc = -1;
+  int level = 0, rc = -1, have_link_lock = 0;
 
   if (!idx)
     return vss_set_error (err, VSS_ERR_INVALID, "no index");
   if (check_vector (idx, vec, dim, err) < 0)
     return -1;
   pthread_rwlock_wrlock (&idx->lock);
+  if (idx->n == idx->cap) {
+    /* Growing moves the blocks that a linker reads without the lock:
+     * wait for it to finish (link_lock comes first). */
+    pthread_rwlock_unlock (&idx->lock);
+    pthread_mutex_lock (&idx->link_lock);
+    have_link_lock = 1;
+    pthread_rwlock_wrlock (&idx->lock);
+  }
   if (vss_idmap_get (&idx->map, id) != VSS_NONE) {
     vss_set_error (err, VSS_ERR_DUPLICATE, "id %llu is already present",
                    (unsigned long long)id);
@@ -420,12 +429,11 @@ vss_index_add_unlinked (vss_index *idx, uint64_t id, const float *vec,
                      "cannot grow the index past %zu vectors", idx->cap);
       goto out;
     }
-  }
-  /* the linker's visited set grows here, under the exclusive lock
-   * (memory_used reads its size under the shared one) */
-  if (vss_ctx_reserve (idx->wctx, idx->cap) < 0) {
-    vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
-    goto out;
+    /* the linker's visited set, with the linker held off */
+    if (vss_ctx_reserve (idx->wctx, idx->cap) < 0) {
+      vss_set_error (err, VSS_ERR_NOMEM, "out of memory");
+      goto out;
+    }
   }
   slot = (uint32_t)idx->n;
   memcpy (idx->sbuf, vec, dim * sizeof (float));
@@ -447,6 +455,8 @@ vss_index_add_unlinked (vss_index *idx, uint64_t id, const float *vec,
   rc = 0;
 out:
   pthread_rwlock_unlock (&idx->lock);
+  if (have_link_lock)
+    pthread_mutex_unlock (&idx->link_lock);
   return rc;
 }
 
@@ -466,9 +476,13 @@ link_next_locked (vss_index *idx, uint32_t skip_below, vss_error *err)
   slot = (uint32_t)idx->linked;
   skip = idx->p.kind != VSS_INDEX_HNSW || idx->deleted[slot]
          || slot < skip_below;
+  pthread_rwlock_unlock (&idx->lock);
+  /* Planning reads the graph, which only linkers change (we hold
+   * link_lock), and rows stored before the lock above, which never change;
+   * growth waits for link_lock. So it holds no lock at all: searches and
+   * the storing of new rows go on meanwhile. */
   if (!skip)
     rc = vss_hnsw_plan (idx, slot, &nplan);
-  pthread_rwlock_unlock (&idx->lock);
 
   pthread_rwlock_wrlock (&idx->lock);
   if (!skip && rc == 0) {
