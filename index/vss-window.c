@@ -39,7 +39,6 @@ struct vss_segment {
   uint64_t base; /* sequence number of local row 0 */
   uint32_t n;
   uint32_t cap;     /* rows this segment takes before the next one starts */
-  uint32_t nlinked; /* rows [0, nlinked) went through linking */
   int busy;         /* the linker is at work on it */
   int retired;      /* out of the window: the linker frees it */
   vss_segment *next; /* in the graveyard */
@@ -341,14 +340,15 @@ push_segment (vss_window *w, vss_error *err)
   return 0;
 }
 
-/* Rows stored and not linked yet; with `lock` held. */
+/* Rows stored and not linked yet; with `lock` held (the segments count
+ * them: only a linker, under link_lock, changes the count down). */
 static size_t
 unlinked_rows (const vss_window *w)
 {
   size_t i, n = 0;
 
   for (i = 0; i < w->len; i++)
-    n += seg_at (w, i)->n - seg_at (w, i)->nlinked;
+    n += vss_index_unlinked (seg_at (w, i)->idx);
   return n;
 }
 
@@ -366,7 +366,7 @@ link_one (vss_window *w, vss_error *err)
   pthread_mutex_lock (&w->link_lock);
   pthread_rwlock_wrlock (&w->lock);
   for (i = 0; i < w->len && !s; i++)
-    if (seg_at (w, i)->nlinked < seg_at (w, i)->n)
+    if (vss_index_unlinked (seg_at (w, i)->idx) > 0)
       s = seg_at (w, i);
   if (s) {
     s->busy++;
@@ -379,22 +379,15 @@ link_one (vss_window *w, vss_error *err)
     pthread_mutex_unlock (&w->link_lock);
     return 0;
   }
+  /* 1 (or -1): the rows waiting, counted above under link_lock, are there */
   rc = vss_index_link_next (s->idx, skip, err);
   pthread_rwlock_wrlock (&w->lock);
-  if (rc != 0)
-    s->nlinked++;
-  else
-    s->nlinked = s->n; /* cannot happen; never loop on it */
   s->busy--;
   if (s->retired && s->busy == 0)
     segment_free (s);
   pthread_rwlock_unlock (&w->lock);
   pthread_mutex_unlock (&w->link_lock);
-  /* 0 here would mean the index had nothing waiting: the count is off */
-  return rc == 0 ? vss_set_error (err, VSS_ERR_INVALID,
-                                  "window and segment disagree on rows "
-                                  "waiting to be linked")
-                 : rc;
+  return rc;
 }
 
 /* Links on the caller's thread until at most `limit` rows wait. */
