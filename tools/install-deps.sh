@@ -28,6 +28,8 @@ build_pkgs=(
 )
 test_pkgs=(
   clang libclang-rt-14-dev openssl libssl-dev ffmpeg valgrind
+  # tools/gst-indent (the format test).
+  indent git
   dataset-fashion-mnist
   # vss-search --html is checked by rendering the page (tests/integration).
   chromium

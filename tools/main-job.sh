@@ -43,7 +43,7 @@ if [ -z "$input" ]; then
   input="$here/sample/clip.mkv"
   if [ ! -s "$input" ] || [ ! -s sample/clip.json ]; then
     say "making a 60 s sample clip from real photographs -> sample/clip.mkv"
-    build/tools/vss-make-clip --output "$input" --truth sample/clip.json \
+    build/tests/fixtures/vss-make-clip --output "$input" --truth sample/clip.json \
       --duration 60 --width 640 --height 360 --fps 10
   fi
   # Search by the photograph of the first scene.

@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 #include <gst/gst.h>
-#include "gstvssurl.h"
+#include "valkey/gstvssvalkeyurl.h"
 #include "vss-ingest-util.h"
 
 void
@@ -173,8 +173,7 @@ vss_ingest_input_resolve (const gchar * arg, gboolean force_live,
     return FALSE;
   }
 
-  if (g_str_has_prefix (arg, "/dev/video") || g_str_has_prefix (arg,
-          "v4l2://")) {
+  if (g_str_has_prefix (arg, "/dev/video") || g_str_has_prefix (arg, "v4l2://")) {
     const gchar *dev = arg;
     if (g_str_has_prefix (arg, "v4l2://"))
       dev = arg + strlen ("v4l2://");
@@ -416,8 +415,7 @@ vss_ingest_describe_source (const VssIngestInput * in,
     g_string_append (s, " caps=\"video/x-raw(ANY)\" expose-all-streams=false");
     if (in->live && g_str_has_prefix (in->uri, "rtsp")
         && g_strcmp0 (o->rtsp_transport, "auto") != 0)
-      g_string_append_printf (s, " (rtspsrc protocols=%s)",
-          o->rtsp_transport);
+      g_string_append_printf (s, " (rtspsrc protocols=%s)", o->rtsp_transport);
   }
   return g_string_free (s, FALSE);
 }
@@ -603,8 +601,7 @@ vss_ingest_format_result (const VssIngestResult * r, gboolean dry_run)
   if (r->errors)
     g_string_append_printf (s, "; %" G_GUINT64_FORMAT " errors", r->errors);
   if (r->status != VSS_INGEST_STATUS_OK)
-    g_string_append_printf (s, "; %s", vss_ingest_status_to_string
-        (r->status));
+    g_string_append_printf (s, "; %s", vss_ingest_status_to_string (r->status));
   if (r->error)
     g_string_append_printf (s, ": %s", r->error);
   return g_string_free (s, FALSE);

@@ -129,8 +129,9 @@ clear_progress (void)
   }
 }
 
-static void G_GNUC_PRINTF (1, 2)
-    say (const gchar * fmt, ...)
+static void
+G_GNUC_PRINTF (1, 2)
+say (const gchar * fmt, ...)
 {
   va_list ap;
   gchar *s;
@@ -952,7 +953,7 @@ static GOptionEntry entries[] = {
   {"interval", 'i', 0, G_OPTION_ARG_DOUBLE, &opts.interval,
       "Seconds between sampled frames (default 1)", "S"},
   {"provider", 'p', 0, G_OPTION_ARG_STRING, &opt_provider,
-        "Embedding provider: local (default, no network) or bedrock "
+      "Embedding provider: local (default, no network) or bedrock "
         "(Amazon Bedrock Titan; local still serves dedup)", "NAME"},
   {"model", 0, 0, G_OPTION_ARG_STRING, &opts.model,
       "Bedrock model (default amazon.titan-embed-image-v1)", "ID"},
@@ -960,9 +961,9 @@ static GOptionEntry entries[] = {
       "Bedrock dimension: 256, 384 or 1024 (default 1024)", "N"},
   {"region", 0, 0, G_OPTION_ARG_STRING, &opts.region,
       "AWS region of Bedrock and of an s3:// --frames bucket (default from "
-      "the environment)", "REGION"},
+        "the environment)", "REGION"},
   {"threshold", 't', 0, G_OPTION_ARG_DOUBLE, &opts.threshold,
-        "Dedup: drop a frame closer than this cosine distance to a kept one "
+      "Dedup: drop a frame closer than this cosine distance to a kept one "
         "(default 0.2; 0 keeps every sampled frame)", "D"},
   {"window", 'w', 0, G_OPTION_ARG_INT, &opts.window,
       "Dedup: kept frames remembered (default 10000; 0 no limit)", "N"},
@@ -975,14 +976,14 @@ static GOptionEntry entries[] = {
   {"key-prefix", 0, 0, G_OPTION_ARG_STRING, &opts.key_prefix,
       "Key prefix (default: vsssink's, frame:)", "PREFIX"},
   {"frames", 'f', 0, G_OPTION_ARG_STRING, &opt_frames,
-        "Where frames go: a folder, file:///folder or s3://bucket/prefix "
+      "Where frames go: a folder, file:///folder or s3://bucket/prefix "
         "(default ./vss-frames)", "WHERE"},
   {"stream-id", 's', 0, G_OPTION_ARG_STRING_ARRAY, &opt_stream_ids,
-        "Stream id (once per input, in order; default from the input's "
+      "Stream id (once per input, in order; default from the input's "
         "name)", "ID"},
   {"ttl", 0, 0, G_OPTION_ARG_INT, &opts.ttl,
       "Expire the keys (vectors) after this many seconds (default 0: "
-      "keep; objects need a lifecycle rule of their own)", "S"},
+        "keep; objects need a lifecycle rule of their own)", "S"},
   {"spool-dir", 0, 0, G_OPTION_ARG_FILENAME, &opts.spool_dir,
       "Where vsssink spools frames while Valkey is down", "DIR"},
   {"jpeg-quality", 0, 0, G_OPTION_ARG_INT, &opts.jpeg_quality,
@@ -1000,7 +1001,7 @@ static GOptionEntry entries[] = {
   {"reconnect-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &opt_reconnect_timeout,
       "Give up after this long without a frame (default 0: never)", "S"},
   {"stall-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &opt_stall_timeout,
-      "Live inputs: reconnect after this long without a frame (default 10)",
+        "Live inputs: reconnect after this long without a frame (default 10)",
       "S"},
   {"rtsp-transport", 0, 0, G_OPTION_ARG_STRING, &opt_transport,
       "RTSP transport: auto (default), tcp or udp", "T"},

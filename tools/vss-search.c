@@ -21,10 +21,10 @@
 #include <jansson.h>
 #include <gst/gst.h>
 #include "gstvss.h"
-#include "gstvssaws.h"
-#include "gstvssbedrockimage.h"
-#include "gstvssqueryembed.h"
-#include "gstvsssearch.h"
+#include "aws/gstvssaws.h"
+#include "bedrock/gstvssbedrockimage.h"
+#include "query/gstvssqueryembed.h"
+#include "query/gstvssquerysearch.h"
 
 #define MAX_THUMB_BYTES (8 * 1024 * 1024)
 
@@ -49,14 +49,14 @@ static GOptionEntry entries[] = {
   {"exclude-stream", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_exclude,
       "Never frames of this stream (repeat for several)", "ID"},
   {"since", 0, 0, G_OPTION_ARG_STRING, &opt_since,
-        "Frames captured at or after TIME: ISO 8601 (2026-12-01T09:00:00Z), "
+      "Frames captured at or after TIME: ISO 8601 (2026-12-01T09:00:00Z), "
         "unix milliseconds, or an age such as 90s, 10m, 2h, 7d", "TIME"},
   {"until", 0, 0, G_OPTION_ARG_STRING, &opt_until,
       "Frames captured at or before TIME (same forms as --since)", "TIME"},
   {"max-distance", 0, 0, G_OPTION_ARG_DOUBLE, &opt_max_distance,
       "Leave out results farther than this cosine distance (default 2)", "D"},
   {"provider", 'p', 0, G_OPTION_ARG_STRING, &opt_provider,
-        "Embedding provider of the stored frames: local (default; image "
+      "Embedding provider of the stored frames: local (default; image "
         "queries only) or bedrock", "NAME"},
   {"model", 0, 0, G_OPTION_ARG_STRING, &opt_model,
       "Bedrock model (default amazon.titan-embed-image-v1)", "ID"},
@@ -69,7 +69,7 @@ static GOptionEntry entries[] = {
   {"profile", 0, 0, G_OPTION_ARG_STRING, &opt_profile,
       "AWS profile (default AWS_PROFILE, else default)", "NAME"},
   {"s3-endpoint", 0, 0, G_OPTION_ARG_STRING, &opt_s3_endpoint,
-        "S3 endpoint for s3:// thumbnails (default AWS_ENDPOINT_URL_S3, "
+      "S3 endpoint for s3:// thumbnails (default AWS_ENDPOINT_URL_S3, "
         "AWS_ENDPOINT_URL, then AWS's)", "URL"},
   {"valkey", 'V', 0, G_OPTION_ARG_STRING, &opt_valkey,
       "Valkey URL (default redis://127.0.0.1:6379)", "URL"},
@@ -79,7 +79,7 @@ static GOptionEntry entries[] = {
         "Cluster without a search coordinator: ask every primary and merge",
       NULL},
   {"ef-runtime", 0, 0, G_OPTION_ARG_INT, &opt_ef_runtime,
-        "HNSW search breadth, 1..4096 (default: the server's, 10 on "
+      "HNSW search breadth, 1..4096 (default: the server's, 10 on "
         "valkey-search; raise it when the nearest frames are missed)", "N"},
   {"timeout", 0, 0, G_OPTION_ARG_INT, &opt_timeout_ms,
       "Server-side search timeout in ms (default: the server's)", "MS"},
@@ -200,8 +200,8 @@ fetch_s3 (const gchar * uri, GError ** error)
   url = g_strdup_printf ("%s/%s/%s", gst_vss_aws_config_get_endpoint (aws),
       bucket, key);
   if (!gst_vss_aws_sign_request (creds, gst_vss_aws_config_get_region (aws),
-          "s3", "GET", url, NULL, 0, NULL, 0, GST_VSS_SIGV4_FLAG_S3 |
-          GST_VSS_SIGV4_FLAG_CONTENT_SHA256, g_get_real_time () /
+          "s3", "GET", url, NULL, 0, NULL, 0, GST_VSS_AWS_SIGV4_FLAG_S3 |
+          GST_VSS_AWS_SIGV4_FLAG_CONTENT_SHA256, g_get_real_time () /
           G_USEC_PER_SEC, &headers, error)) {
     gst_vss_aws_credentials_free (creds);
     g_free (bucket);
@@ -283,11 +283,12 @@ print_table (GPtrArray * res)
 {
   printf ("%-9s  %-16s  %-24s  %s\n", "DISTANCE", "STREAM", "TIME", "URI");
   for (guint i = 0; i < res->len; i++) {
-    GstVssSearchResult *r = g_ptr_array_index (res, i);
-    gchar *t = gst_vss_format_time_ms (r->ts_ms);
+    GstVssQuerySearchResult *r = g_ptr_array_index (res, i);
+    gchar *t = gst_vss_record_format_time (r->record.ts_ms);
 
     printf ("%-9.6f  %-16s  %-24s  %s\n", r->distance,
-        r->stream ? r->stream : "-", t[0] ? t : "-", r->uri ? r->uri : "-");
+        r->record.stream ? r->record.stream : "-", t[0] ? t : "-",
+        r->record.uri ? r->record.uri : "-");
     g_free (t);
   }
   if (res->len == 0)
@@ -306,15 +307,15 @@ print_json (GPtrArray * res, gdouble took_ms)
   json_object_set_new (o, "k", json_integer (opt_k));
   json_object_set_new (o, "took_ms", json_real (took_ms));
   for (guint i = 0; i < res->len; i++) {
-    GstVssSearchResult *r = g_ptr_array_index (res, i);
-    gchar *t = gst_vss_format_time_ms (r->ts_ms);
+    GstVssQuerySearchResult *r = g_ptr_array_index (res, i);
+    gchar *t = gst_vss_record_format_time (r->record.ts_ms);
     json_t *e = json_pack ("{s:s,s:f,s:s?,s:s,s:I,s:s,s:s?,s:s?}",
-        "key", r->key, "distance", r->distance, "stream", r->stream,
-        "frame_id", r->frame_id, "ts", (json_int_t) r->ts_ms, "time", t,
-        "uri", r->uri, "model", r->model);
+        "key", r->key, "distance", r->distance, "stream", r->record.stream,
+        "frame_id", r->record.id, "ts", (json_int_t) r->record.ts_ms, "time", t,
+        "uri", r->record.uri, "model", r->record.model);
 
-    if (r->pts != GST_CLOCK_TIME_NONE)
-      json_object_set_new (e, "pts", json_integer ((json_int_t) r->pts));
+    if (r->record.pts >= 0)
+      json_object_set_new (e, "pts", json_integer ((json_int_t) r->record.pts));
     json_array_append_new (a, e);
     g_free (t);
   }
@@ -331,7 +332,7 @@ write_html (const gchar * path, GPtrArray * res, gdouble took_ms,
 {
   GString *h = g_string_new (NULL);
   gchar *q = g_markup_escape_text (opt_text ? opt_text : opt_image, -1);
-  gchar *now = gst_vss_format_time_ms (g_get_real_time () / 1000);
+  gchar *now = gst_vss_record_format_time (g_get_real_time () / 1000);
   gboolean ok;
 
   *n_thumbs = 0;
@@ -352,18 +353,19 @@ write_html (const gchar * path, GPtrArray * res, gdouble took_ms,
       res->len, res->len == 1 ? "" : "s", opt_k, took_ms, now);
   g_string_append (h, "<div class=\"grid\">\n");
   for (guint i = 0; i < res->len; i++) {
-    GstVssSearchResult *r = g_ptr_array_index (res, i);
+    GstVssQuerySearchResult *r = g_ptr_array_index (res, i);
     GError *err = NULL;
-    GBytes *img = fetch_object (r->uri, &err);
-    gchar *t = gst_vss_format_time_ms (r->ts_ms);
+    GBytes *img = fetch_object (r->record.uri, &err);
+    gchar *t = gst_vss_record_format_time (r->record.ts_ms);
     gchar *key = g_markup_escape_text (r->key, -1);
-    gchar *stream = g_markup_escape_text (r->stream ? r->stream : "-", -1);
-    gchar *uri = g_markup_escape_text (r->uri ? r->uri : "", -1);
+    gchar *stream =
+        g_markup_escape_text (r->record.stream ? r->record.stream : "-", -1);
+    gchar *uri = g_markup_escape_text (r->record.uri ? r->record.uri : "", -1);
     const gchar *mime = NULL;
     guint w, hh;
 
     g_string_append (h, "<figure class=\"hit\">");
-    if (img && gst_vss_image_probe (g_bytes_get_data (img, NULL),
+    if (img && gst_vss_bedrock_image_probe (g_bytes_get_data (img, NULL),
             g_bytes_get_size (img), &mime, &w, &hh)) {
       gchar *b64 = g_base64_encode (g_bytes_get_data (img, NULL),
           g_bytes_get_size (img));
@@ -411,7 +413,7 @@ main (int argc, char **argv)
   GstVssAwsSettings aws = { 0, };
   GstVssQueryEmbedder *e = NULL;
   VssValkeyClient *client = NULL;
-  GstVssSearchRequest r;
+  GstVssQuerySearchRequest r;
   GPtrArray *res = NULL;
   GError *err = NULL;
   gfloat *v = NULL;
@@ -441,7 +443,7 @@ main (int argc, char **argv)
     fprintf (stderr, "vss-search: -k must be 1..10000\n");
     return 2;
   }
-  gst_vss_search_request_init (&r);
+  gst_vss_query_search_request_init (&r);
   if ((opt_since && !parse_time (opt_since, now_ms, &r.since_ms, &err))
       || (opt_until && !parse_time (opt_until, now_ms, &r.until_ms, &err))) {
     fprintf (stderr, "vss-search: %s\n", err->message);
@@ -485,7 +487,7 @@ main (int argc, char **argv)
   r.timeout_ms = (guint) MAX (opt_timeout_ms, 0);
   r.ef_runtime = (guint) MAX (opt_ef_runtime, 0);
   t0 = g_get_monotonic_time ();
-  res = gst_vss_search_run (client, &r, opt_fanout, NULL, &err);
+  res = gst_vss_query_search_run (client, &r, opt_fanout, NULL, &err);
   took_ms = (g_get_monotonic_time () - t0) / 1000.0;
   if (!res)
     goto failed;

@@ -147,7 +147,8 @@ run (guint n, DataKind kind, gboolean measure_nearest, GString * js)
   const gfloat **ring = g_new (const gfloat *, n);
   guint64 *ring_id = g_new (guint64, n);
   GPtrArray *extra = g_ptr_array_new_with_free_func (g_free);
-  guint64 *dup_ns = g_new (guint64, QUERIES), *new_ns = g_new (guint64, QUERIES);
+  guint64 *dup_ns = g_new (guint64, QUERIES), *new_ns =
+      g_new (guint64, QUERIES);
   guint64 *cpu_ns = g_new (guint64, 2 * QUERIES);
   guint nd, nn, missed_dups = 0, false_drops = 0, wrong_keeps = 0;
   guint oldest = 0, next = n;
@@ -189,7 +190,7 @@ run (guint n, DataKind kind, gboolean measure_nearest, GString * js)
   t0 = g_get_monotonic_time ();
   for (guint i = 0; i < n; i++) {
     gboolean k;
-    ring[i] = all + (gsize) i * DIM;
+    ring[i] = all + (gsize) i *DIM;
     ring_id[i] = i;
     push_timed (h, frame (ring[i], i), &k, NULL);
     if (vss_index_add (truth, i, ring[i], DIM, &err) < 0)
@@ -261,8 +262,7 @@ run (guint n, DataKind kind, gboolean measure_nearest, GString * js)
     g_string_append (js, ", ");
     stats_json (js, "all_cpu", cpu_ns, nd + nn);
     /* kept frames still waiting for the graph when the phase ended */
-    g_string_append_printf (js, ", \"unlinked_at_end\": %u}, ",
-        unlinked (e));
+    g_string_append_printf (js, ", \"unlinked_at_end\": %u}, ", unlinked (e));
     while (unlinked (e) > 0)
       g_usleep (1000);
   }

@@ -88,14 +88,16 @@ main (int argc, char **argv)
     js_mp = vss_dedup_quality_to_json (&mp);
   }
 
-  g_print ("{\n  \"benchmark\": \"dedup-quality\",\n  \"clip\": {\"duration_s\": "
+  g_print
+      ("{\n  \"benchmark\": \"dedup-quality\",\n  \"clip\": {\"duration_s\": "
       "%g, \"fps\": %d, \"seed\": %d, \"size\": \"640x360\", \"sampling\": "
       "\"1 fps\", \"made_in_s\": %.1f},\n  \"targets\": {\"unique_scene_"
       "coverage\": \">= 0.97\", \"redundancy\": \"<= 1.5\", "
       "\"revisit_suppression\": \">= 0.9\"},\n  \"vssdedup\": {\"threshold\": "
       "%g, \"window_size\": %d, \"result\": %s},\n  \"mpdecimate\": %s\n}\n",
-      duration, fps, seed, (g_get_monotonic_time () - t0) / 1e6 -
-      ours.seconds - (js_mp ? mp.seconds : 0), THRESHOLD, WINDOW, js_ours,
+      duration, fps, seed,
+      (g_get_monotonic_time () - t0) / 1e6 - ours.seconds -
+      (js_mp ? mp.seconds : 0), THRESHOLD, WINDOW, js_ours,
       js_mp ? js_mp : "null");
 
   if (check) {

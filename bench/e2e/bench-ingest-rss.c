@@ -185,8 +185,7 @@ main (int argc, char **argv)
   json_object_set_new (o, "meets_target", json_boolean (baseline > 0
           && 100.0 * (last - baseline) / baseline < 5));
   json_object_set_new (o, "ingest_exit_status", json_integer (status));
-  json_object_set_new (o, "ingest_summary", summary ? summary :
-      json_null ());
+  json_object_set_new (o, "ingest_summary", summary ? summary : json_null ());
   s = json_dumps (o, JSON_INDENT (2) | JSON_REAL_PRECISION (5));
   printf ("%s\n", s);
   free (s);

@@ -39,7 +39,7 @@ static GOptionEntry entries[] = {
   {"fps", 'f', 0, G_OPTION_ARG_INT, &opt_fps, "Frame rate (default 30)", "N"},
   {"cache-dir", 'c', 0, G_OPTION_ARG_FILENAME, &opt_cache,
       "Where the clip is kept between runs (default: the build's "
-      "bench/e2e)", "DIR"},
+        "bench/e2e)", "DIR"},
   {"module", 'm', 0, G_OPTION_ARG_FILENAME, &opt_module,
       "vss-search.so to load into redis-server", "PATH"},
   {NULL}

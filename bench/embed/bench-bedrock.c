@@ -19,7 +19,7 @@
 #include <gst/app/gstappsink.h>
 #include <gst/video/video.h>
 #include "gstvss.h"
-#include "gstvssbedrockimage.h"
+#include "bedrock/gstvssbedrockimage.h"
 
 #define AK "AKIDVSSBENCH00000001"
 #define SK "vss/bench+Secret0123456789abcdefghijklm"
@@ -154,7 +154,7 @@ raw_frame (gint w, gint h, guint seed, gboolean jpeg)
     gst_video_frame_unmap (&f);
     return buf;
   }
-  b = gst_vss_image_encode_frame (&f, 2048, G_MAXSIZE, NULL);
+  b = gst_vss_bedrock_image_encode_frame (&f, 2048, G_MAXSIZE, NULL);
   gst_video_frame_unmap (&f);
   gst_buffer_unref (buf);
   return gst_buffer_new_wrapped_bytes (b);
@@ -192,8 +192,7 @@ main (int argc, char **argv)
       G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err, argv[1], "--access-key=" AK,
       "--secret-key=" SK, lat_arg, NULL);
   if (!server) {
-    g_printerr ("bench-bedrock: cannot start %s: %s\n", argv[1],
-        err->message);
+    g_printerr ("bench-bedrock: cannot start %s: %s\n", argv[1], err->message);
     return 1;
   }
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server));

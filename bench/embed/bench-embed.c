@@ -32,7 +32,7 @@ run (const gchar * format, gint w, gint h, VssPhoto ** photos, guint n_photos,
   GstBuffer *bufs[N_DISTINCT];
   GstVideoFrame frames[N_DISTINCT];
   gint64 *ns = g_new (gint64, iters);
-  gfloat *out = g_new (gfloat, gst_vss_local_embed_dim ());
+  gfloat *out = g_new (gfloat, gst_vss_embed_local_dim ());
   guint8 *rgb = g_malloc ((gsize) w * h * 3);
   gdouble sum = 0;
 
@@ -65,7 +65,7 @@ run (const gchar * format, gint w, gint h, VssPhoto ** photos, guint n_photos,
 
     (void) t0;
     clock_gettime (CLOCK_MONOTONIC, &a);
-    if (!gst_vss_local_embed_frame (&frames[i % N_DISTINCT], out))
+    if (!gst_vss_embed_local_frame (&frames[i % N_DISTINCT], out))
       g_error ("embedding failed for %s", format);
     clock_gettime (CLOCK_MONOTONIC, &b);
     t1 = (b.tv_sec - a.tv_sec) * G_GINT64_CONSTANT (1000000000) +
@@ -111,7 +111,8 @@ main (int argc, char **argv)
 
   g_print ("{\n  \"benchmark\": \"local-embedding\", \"model\": \"%s\", "
       "\"dimension\": %u, \"threads\": 1, \"target_us_1080p\": 1000,\n"
-      "  \"results\": [\n", GST_VSS_LOCAL_MODEL, gst_vss_local_embed_dim ());
+      "  \"results\": [\n", GST_VSS_EMBED_LOCAL_MODEL,
+      gst_vss_embed_local_dim ());
   for (guint f = 0; f < G_N_ELEMENTS (fmts); f++) {
     run (fmts[f], 1920, 1080, photos, n, iters, FALSE);
     run (fmts[f], 640, 360, photos, n, iters, f + 1 == G_N_ELEMENTS (fmts));

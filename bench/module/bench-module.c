@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <gio/gio.h>
-#include "gstvssvalkeyclient.h"
+#include "valkey/gstvssvalkeyclient.h"
 #include "vss-index.h"
 #include "vss-datagen.h"
 #include "vss-test-redis.h"

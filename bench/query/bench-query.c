@@ -16,7 +16,7 @@
  *    frames (100k; 10k with --quick) of 111-d local embeddings in the index
  *    "frames", then `vss-search --image ... --json` run end to end (process
  *    start, image decode and embedding, FT.SEARCH, output) and the same
- *    search in-process (gst_vss_search_run), with p50/p95 latencies, at
+ *    search in-process (gst_vss_query_search_run), with p50/p95 latencies, at
  *    EF_RUNTIME 64, and in-process at the server's default EF_RUNTIME;
  *    nearest_found says whether the query photo's own frame came first in
  *    every run.
@@ -33,10 +33,10 @@
 #include <gst/gst.h>
 #include <gst/check/gstharness.h>
 #include "gstvss.h"
-#include "gstvssdot.h"
-#include "gstvssqueryset.h"
-#include "gstvssqueryembed.h"
-#include "gstvsssearch.h"
+#include "query/gstvssquerydot.h"
+#include "query/gstvssqueryset.h"
+#include "query/gstvssqueryembed.h"
+#include "query/gstvssquerysearch.h"
 #include "vss-test-redis.h"
 
 #define DIM 1024
@@ -98,7 +98,7 @@ bench_standing (GString * out)
 
   g_string_append_printf (out, "  \"standing\": {\"dim\": %u, \"kernel\": "
       "\"%s\", \"frames\": %u, \"target_us_100\": 50, \"results\": [", DIM,
-      gst_vss_dot_f32_impl (), frames);
+      gst_vss_query_dot_f32_impl (), frames);
   for (guint k = 0; k < G_N_ELEMENTS (ns); k++) {
     GstVssQuerySet *set = gst_vss_query_set_new (DIM);
     gfloat *v = g_new (gfloat, DIM), *fv = g_new (gfloat, 64 * DIM);
@@ -349,23 +349,23 @@ bench_search (GString * out)
   load_s = (g_get_monotonic_time () - t0) / 1e6;
 
   for (guint i = 0; i < 2 * runs; i++) {
-    GstVssSearchRequest req;
+    GstVssQuerySearchRequest req;
     GPtrArray *res;
     gdouble ms;
     gboolean found;
 
     /* Even runs: the server's default EF_RUNTIME; odd runs: 64. */
-    gst_vss_search_request_init (&req);
+    gst_vss_query_search_request_init (&req);
     req.vector = qv;
     req.dim = dim;
     req.k = 10;
     req.ef_runtime = i % 2 ? 64 : 0;
     t0 = g_get_monotonic_time ();
-    res = gst_vss_search_run (c, &req, FALSE, NULL, &err);
+    res = gst_vss_query_search_run (c, &req, FALSE, NULL, &err);
     ms = (g_get_monotonic_time () - t0) / 1000.0;
     if (!res)
       g_error ("search: %s", err->message);
-    found = res->len > 0 && !g_strcmp0 (((GstVssSearchResult *)
+    found = res->len > 0 && !g_strcmp0 (((GstVssQuerySearchResult *)
             g_ptr_array_index (res, 0))->key, nearest_key);
     if (i % 2) {
       correct &= found;
@@ -386,8 +386,7 @@ bench_search (GString * out)
 
     t0 = g_get_monotonic_time ();
     sp = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err);
-    if (!sp || !g_subprocess_communicate_utf8 (sp, NULL, NULL, &so, NULL,
-            &err))
+    if (!sp || !g_subprocess_communicate_utf8 (sp, NULL, NULL, &so, NULL, &err))
       g_error ("%s: %s", opt_cli, err->message);
     ms = (g_get_monotonic_time () - t0) / 1000.0;
     correct &= g_subprocess_get_exit_status (sp) == 0 && so
@@ -404,8 +403,7 @@ bench_search (GString * out)
       n, dim, load_s, runs, correct ? "true" : "false",
       percentile (cli_ms, 0.5), percentile (cli_ms, 0.95),
       percentile (inproc_ms, 0.5), percentile (inproc_ms, 0.95),
-      correct_default ? "true" : "false",
-      percentile (inproc_default_ms, 0.5));
+      correct_default ? "true" : "false", percentile (inproc_default_ms, 0.5));
 
   g_array_unref (cli_ms);
   g_array_unref (inproc_ms);

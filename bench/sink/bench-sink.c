@@ -196,7 +196,7 @@ typedef struct
 } RawPut;
 
 static void
-raw_put_done (const VssObjectStorePutResult * res, gpointer user_data)
+raw_put_done (const VssStorePutResult * res, gpointer user_data)
 {
   RawPut *p = user_data;
 
@@ -241,9 +241,9 @@ run_raw (guint n, const gchar * url, const gchar * frames,
     const gchar * endpoint)
 {
   GstVssAwsSettings aws = { 0, };
-  VssObjectStoreOptions opts = { 0, };
+  VssStoreOptions opts = { 0, };
   GError *err = NULL;
-  VssObjectStore *store;
+  VssStore *store;
   VssValkeyClient *c = vss_valkey_client_new_from_url (url, &err);
   GAsyncQueue *done = g_async_queue_new ();
   GArray *batch = g_array_new (FALSE, FALSE, sizeof (guint));
@@ -260,9 +260,8 @@ run_raw (guint n, const gchar * url, const gchar * frames,
   opts.aws = &aws;
   opts.max_connections = MAX_IN_FLIGHT;
   opts.max_retries = G_MAXUINT;
-  store = vss_object_store_new (frames, &opts, &err);
-  if (store == NULL || c == NULL || !vss_valkey_client_connect (c, NULL,
-          &err))
+  store = vss_store_new (frames, &opts, &err);
+  if (store == NULL || c == NULL || !vss_valkey_client_connect (c, NULL, &err))
     g_error ("raw loop: %s", err->message);
   for (guint i = 0; i < n; i++) {
     gchar id[GST_VSS_FRAME_ID_SIZE];
@@ -270,7 +269,7 @@ run_raw (guint n, const gchar * url, const gchar * frames,
     gst_vss_frame_id_new (g_get_real_time (), id);
     keys[i] = g_strdup_printf ("frame:raw:%s", id);
     okeys[i] = g_strdup_printf ("raw/2026/01/01/%s.jpg", id);
-    uris[i] = vss_object_store_object_uri (store, okeys[i]);
+    uris[i] = vss_store_object_uri (store, okeys[i]);
     vecs[i] = vector_for (i);
   }
 
@@ -281,7 +280,7 @@ run_raw (guint n, const gchar * url, const gchar * frames,
 
       p->done = done;
       p->index = i;
-      vss_object_store_put_async (store, okeys[i], "image/jpeg",
+      vss_store_put_async (store, okeys[i], "image/jpeg",
           g_ptr_array_index (jpegs, i % jpegs->len), raw_put_done, p);
       in_flight++;
       i++;
@@ -299,7 +298,7 @@ run_raw (guint n, const gchar * url, const gchar * frames,
   }
   t1 = g_get_monotonic_time ();
 
-  vss_object_store_free (store);
+  vss_store_free (store);
   vss_valkey_client_free (c);
   g_async_queue_unref (done);
   g_array_unref (batch);

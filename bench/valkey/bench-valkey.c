@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <gio/gio.h>
-#include "gstvssvalkeyclient.h"
+#include "valkey/gstvssvalkeyclient.h"
 #include "vss-test-redis.h"
 
 #define DIM 1024
@@ -190,17 +190,15 @@ run_redis_benchmark (guint16 port, guint n, guint depth, gsize value_size,
     goto done;
   /* "HSET","85606.84",... ; a custom command is named by its own text:
    * "HSET frame:cam1:...","1234.5",... */
-  line = out ? strstr (out, frame_doc ? "\"HSET frame:" : "\"HSET\",\"") :
-      NULL;
+  line = out ? strstr (out, frame_doc ? "\"HSET frame:" : "\"HSET\",\"") : NULL;
   if (line != NULL && frame_doc) {
     line = strstr (line, "\",\"");
     if (line != NULL)
-      line -= 5;              /* so that line + 8 is the rate, as above */
+      line -= 5;                /* so that line + 8 is the rate, as above */
   }
   if (!g_spawn_check_wait_status (status, NULL) || line == NULL) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-        "redis-benchmark failed: %s%s", err_out ? err_out : "",
-        out ? out : "");
+        "redis-benchmark failed: %s%s", err_out ? err_out : "", out ? out : "");
     goto done;
   }
   *rps = g_ascii_strtod (line + 8, NULL);

@@ -166,7 +166,7 @@ gst_vss_dedup_mode_get_type (void)
   static GType type = 0;
   static const GEnumValue values[] = {
     {GST_VSS_DEDUP_MODE_WINDOW,
-        "Compare with every kept frame in the window (catches revisits)",
+          "Compare with every kept frame in the window (catches revisits)",
         "window"},
     {GST_VSS_DEDUP_MODE_LAST_KEPT,
         "Compare with the last kept frame only (like mpdecimate)", "last-kept"},

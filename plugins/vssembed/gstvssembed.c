@@ -74,7 +74,7 @@ GST_DEBUG_CATEGORY (gst_vss_embed_debug);
 #define GST_CAT_DEFAULT gst_vss_embed_debug
 
 /* image/jpeg and image/png only with provider=bedrock (set_caps says so). */
-#define CAPS_STR GST_VIDEO_CAPS_MAKE (GST_VSS_LOCAL_FORMATS) \
+#define CAPS_STR GST_VIDEO_CAPS_MAKE (GST_VSS_EMBED_LOCAL_FORMATS) \
   "; image/jpeg; image/png"
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -129,7 +129,7 @@ gst_vss_embed_provider_get_type (void)
     {GST_VSS_EMBED_PROVIDER_LOCAL,
         "Built-in model-free embedding (vss-local-v1), no network", "local"},
     {GST_VSS_EMBED_PROVIDER_BEDROCK,
-        "Amazon Bedrock Titan Multimodal Embeddings (network, AWS account)",
+          "Amazon Bedrock Titan Multimodal Embeddings (network, AWS account)",
         "bedrock"},
     {0, NULL, NULL},
   };
@@ -247,14 +247,12 @@ gst_vss_embed_class_init (GstVssEmbedClass * klass)
       g_param_spec_string ("access-key-id", "Access key id",
           "bedrock: AWS access key id, overriding every other source "
           "(write-only). Prefer the environment or a profile", NULL,
-          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
+          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_SECRET_ACCESS_KEY,
       g_param_spec_string ("secret-access-key", "Secret access key",
           "bedrock: AWS secret access key to go with access-key-id "
           "(write-only, never logged)", NULL,
-          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
+          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_SESSION_TOKEN,
       g_param_spec_string ("session-token", "Session token",
           "bedrock: AWS session token for temporary keys (write-only, never "
@@ -402,7 +400,9 @@ gst_vss_embed_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
     GstCaps *caps, *raw;
 
     gst_query_parse_caps_result (query, &caps);
-    raw = gst_caps_from_string (GST_VIDEO_CAPS_MAKE (GST_VSS_LOCAL_FORMATS));
+    raw =
+        gst_caps_from_string (GST_VIDEO_CAPS_MAKE
+        (GST_VSS_EMBED_LOCAL_FORMATS));
     caps = gst_caps_intersect (caps, raw);
     gst_query_set_caps_result (query, caps);
     gst_caps_unref (caps);
@@ -657,7 +657,7 @@ gst_vss_embed_start (GstBaseTransform * trans)
   self->max_in_flight_seen = 0;
   memset (&self->last_client_stats, 0, sizeof (self->last_client_stats));
   self->bedrock = self->provider == GST_VSS_EMBED_PROVIDER_BEDROCK;
-  model = g_strdup (self->model ? self->model : GST_VSS_LOCAL_MODEL);
+  model = g_strdup (self->model ? self->model : GST_VSS_EMBED_LOCAL_MODEL);
   GST_OBJECT_UNLOCK (self);
 
   if (self->bedrock) {
@@ -665,13 +665,13 @@ gst_vss_embed_start (GstBaseTransform * trans)
     return gst_vss_embed_bedrock_start (self);
   }
 
-  if (g_strcmp0 (model, GST_VSS_LOCAL_MODEL) != 0)
+  if (g_strcmp0 (model, GST_VSS_EMBED_LOCAL_MODEL) != 0)
     goto unknown_model;
 
   GST_OBJECT_LOCK (self);
   g_free (self->active_model);
   self->active_model = model;
-  self->dim = gst_vss_local_embed_dim ();
+  self->dim = gst_vss_embed_local_dim ();
   GST_OBJECT_UNLOCK (self);
   self->have_info = FALSE;
   GST_DEBUG_OBJECT (self, "provider local, model %s, dimension %u",
@@ -684,7 +684,7 @@ unknown_model:
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("Model '%s' is not available with provider 'local'.", model),
         ("provider=local only computes '%s'; leave 'model' empty or set it "
-            "to that name", GST_VSS_LOCAL_MODEL));
+            "to that name", GST_VSS_EMBED_LOCAL_MODEL));
     g_free (model);
     return FALSE;
   }
@@ -739,7 +739,7 @@ gst_vss_embed_set_caps (GstBaseTransform * trans, GstCaps * incaps,
     goto needs_bedrock;
   if (!gst_video_info_from_caps (&info, incaps))
     goto bad_caps;
-  if (!gst_vss_local_embed_supports_format (GST_VIDEO_INFO_FORMAT (&info)))
+  if (!gst_vss_embed_local_supports_format (GST_VIDEO_INFO_FORMAT (&info)))
     goto bad_format;
   if (GST_VIDEO_INFO_WIDTH (&info) <= 0 || GST_VIDEO_INFO_HEIGHT (&info) <= 0)
     goto bad_caps;
@@ -764,7 +764,7 @@ bad_format:
         ("vssembed cannot read video format %s.",
             gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info))),
         ("supported: %s; put videoconvert before vssembed",
-            GST_VSS_LOCAL_FORMATS));
+            GST_VSS_EMBED_LOCAL_FORMATS));
     return FALSE;
   }
 needs_bedrock:
@@ -843,7 +843,7 @@ gst_vss_embed_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 
   vec = g_new (gfloat, self->dim);
   t0 = g_get_monotonic_time ();
-  if (!gst_vss_local_embed_frame (&frame, vec)) {
+  if (!gst_vss_embed_local_frame (&frame, vec)) {
     gst_video_frame_unmap (&frame);
     g_free (vec);
     goto embed_failed;

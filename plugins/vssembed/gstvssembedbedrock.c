@@ -22,7 +22,7 @@
 
 #include <string.h>
 #include "gstvssembedpriv.h"
-#include "gstvssbedrockimage.h"
+#include "bedrock/gstvssbedrockimage.h"
 
 #define GST_CAT_DEFAULT gst_vss_embed_debug
 
@@ -488,8 +488,7 @@ bad_settings:
 no_credentials:
   {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_AUTHORIZED,
-        ("No AWS credentials for Amazon Bedrock."),
-        ("%s", err->message));
+        ("No AWS credentials for Amazon Bedrock."), ("%s", err->message));
     g_error_free (err);
     gst_vss_bedrock_client_free (client);
     g_free (model);
@@ -532,7 +531,7 @@ prepare_body (GstVssEmbed * self, Job * j)
     GstVideoFrame frame;
 
     if (gst_video_frame_map (&frame, &self->info, j->buf, GST_MAP_READ)) {
-      image = gst_vss_image_encode_frame (&frame,
+      image = gst_vss_bedrock_image_encode_frame (&frame,
           GST_VSS_BEDROCK_MAX_IMAGE_SIDE, GST_VSS_BEDROCK_MAX_IMAGE_BYTES,
           &err);
       gst_video_frame_unmap (&frame);
@@ -551,7 +550,7 @@ prepare_body (GstVssEmbed * self, Job * j)
     if (gst_buffer_map (j->buf, &map, GST_MAP_READ)) {
       in = g_bytes_new (map.data, map.size);
       gst_buffer_unmap (j->buf, &map);
-      image = gst_vss_image_fit (in, GST_VSS_BEDROCK_MAX_IMAGE_SIDE,
+      image = gst_vss_bedrock_image_fit (in, GST_VSS_BEDROCK_MAX_IMAGE_SIDE,
           GST_VSS_BEDROCK_MAX_IMAGE_BYTES, &reencoded, &err);
       g_bytes_unref (in);
       if (reencoded) {
@@ -679,8 +678,7 @@ set_caps (GstVssEmbed * self, GstCaps * caps)
     self->info = info;
     self->input = GST_VSS_EMBED_INPUT_RAW;
   }
-  if (gst_structure_get_fraction (s, "framerate", &fn, &fd) && fn > 0
-      && fd > 0)
+  if (gst_structure_get_fraction (s, "framerate", &fn, &fd) && fn > 0 && fd > 0)
     dur = gst_util_uint64_scale_int (GST_SECOND, fd, fn);
   GST_OBJECT_LOCK (self);
   self->frame_dur = dur;

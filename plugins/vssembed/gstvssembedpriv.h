@@ -6,7 +6,7 @@
 #include <gst/video/video.h>
 #include "gstvssembed.h"
 #include "gstvss.h"
-#include "gstvssbedrock.h"
+#include "bedrock/gstvssbedrock.h"
 
 G_BEGIN_DECLS
 

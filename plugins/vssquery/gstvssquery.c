@@ -112,9 +112,9 @@
 #include <string.h>
 #include "gstvssquery.h"
 #include "gstvss.h"
-#include "gstvssqueryset.h"
-#include "gstvssqueryembed.h"
-#include "gstvsssearch.h"
+#include "query/gstvssqueryset.h"
+#include "query/gstvssqueryembed.h"
+#include "query/gstvssquerysearch.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_vss_query_debug);
 #define GST_CAT_DEFAULT gst_vss_query_debug
@@ -133,7 +133,7 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 #define DEFAULT_SEND_EVENTS TRUE
 #define DEFAULT_HISTORY FALSE
 #define DEFAULT_VALKEY_URL "redis://127.0.0.1:6379"
-#define DEFAULT_INDEX GST_VSS_SEARCH_DEFAULT_INDEX
+#define DEFAULT_INDEX GST_VSS_RECORD_DEFAULT_INDEX
 #define DEFAULT_HISTORY_K 5
 #define DEFAULT_HISTORY_THRESHOLD 0.2
 #define DEFAULT_HISTORY_MAX_AGE 0
@@ -249,7 +249,7 @@ struct _GstVssQuery
   gchar *s_uri_prefix;
   gboolean s_history;
   guint64 s_history_interval_ms;
-  const gchar *ext;             /* object extension: "png" or "jpg" */
+  const gchar *content_type;    /* the caps' media type (an interned string) */
   GHashTable *cooldowns;        /* query id -> Cooldown */
   gfloat *scratch;
   gfloat *dists;
@@ -298,7 +298,7 @@ gst_vss_query_provider_get_type (void)
   static GType type = 0;
   static const GEnumValue values[] = {
     {GST_VSS_QUERY_PROVIDER_LOCAL,
-        "Built-in model-free embedding (vss-local-v1): image queries only",
+          "Built-in model-free embedding (vss-local-v1): image queries only",
         "local"},
     {GST_VSS_QUERY_PROVIDER_BEDROCK,
           "Amazon Bedrock Titan Multimodal Embeddings: text and image queries",
@@ -324,8 +324,7 @@ static GstFlowReturn gst_vss_query_transform_ip (GstBaseTransform * trans,
     GstBuffer * buf);
 static gboolean gst_vss_query_set_caps (GstBaseTransform * trans,
     GstCaps * incaps, GstCaps * outcaps);
-static gchar *gst_vss_query_add_query (GstVssQuery * self,
-    const gchar * json);
+static gchar *gst_vss_query_add_query (GstVssQuery * self, const gchar * json);
 static gboolean gst_vss_query_remove_query (GstVssQuery * self,
     const gchar * id);
 static GstStructure *gst_vss_query_search (GstVssQuery * self,
@@ -391,18 +390,15 @@ gst_vss_query_class_init (GstVssQueryClass * klass)
       g_param_spec_string ("access-key-id", "Access key id",
           "bedrock: AWS access key id, overriding every other source "
           "(write-only)", NULL,
-          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
+          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_SECRET_ACCESS_KEY,
       g_param_spec_string ("secret-access-key", "Secret access key",
           "bedrock: AWS secret access key (write-only, never logged)", NULL,
-          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
+          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_SESSION_TOKEN,
       g_param_spec_string ("session-token", "Session token",
           "bedrock: AWS session token (write-only, never logged)", NULL,
-          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
+          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_TIMEOUT,
       g_param_spec_uint ("timeout", "Timeout",
           "bedrock: time limit of one request attempt, in milliseconds", 100,
@@ -427,8 +423,7 @@ gst_vss_query_class_init (GstVssQueryClass * klass)
           "Where vsssink stores the frames (e.g. 's3://bucket/frames' or "
           "'file:///srv/frames'): matches then carry the frame's object URI "
           "<prefix>/<stream>/<yyyy>/<mm>/<dd>/<frame-id>.jpg (.png for PNG "
-          "frames). NULL: no uri",
-          NULL, RW_READY));
+          "frames). NULL: no uri", NULL, RW_READY));
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages",
           "Post a vss-match element message for every reported match",
@@ -1229,7 +1224,7 @@ post_and_queue (GstVssQuery * self, GstStructure * s, gboolean from_worker)
 static void
 run_history_job (GstVssQuery * self, HistoryJob * j)
 {
-  GstVssSearchRequest r;
+  GstVssQuerySearchRequest r;
   const gchar *exclude[2] = { NULL, NULL };
   GError *err = NULL;
   GPtrArray *res;
@@ -1239,7 +1234,7 @@ run_history_job (GstVssQuery * self, HistoryJob * j)
   gboolean fanout;
   guint i;
 
-  gst_vss_search_request_init (&r);
+  gst_vss_query_search_request_init (&r);
   GST_OBJECT_LOCK (self);
   r.k = self->history_k;
   r.max_distance = self->history_threshold;
@@ -1257,7 +1252,8 @@ run_history_job (GstVssQuery * self, HistoryJob * j)
     r.since_ms = j->ts_ms - (gint64) max_age;
   r.until_ms = j->ts_ms - (gint64) min_age;
 
-  res = gst_vss_search_run (self->hclient, &r, fanout, self->hcancel, &err);
+  res =
+      gst_vss_query_search_run (self->hclient, &r, fanout, self->hcancel, &err);
   g_free (index);
   if (!res) {
     gint64 now = g_get_monotonic_time ();
@@ -1282,7 +1278,7 @@ run_history_job (GstVssQuery * self, HistoryJob * j)
   self->history_matches += res->len;
   GST_OBJECT_UNLOCK (self);
   for (i = 0; i < res->len; i++) {
-    GstVssSearchResult *h = g_ptr_array_index (res, i);
+    GstVssQuerySearchResult *h = g_ptr_array_index (res, i);
     GstStructure *s = gst_structure_new ("vss-match",
         "source", G_TYPE_STRING, "history",
         "query-id", G_TYPE_STRING, "history",
@@ -1295,10 +1291,10 @@ run_history_job (GstVssQuery * self, HistoryJob * j)
         "running-time", G_TYPE_UINT64, j->running_time,
         "timestamp", G_TYPE_INT64, j->ts_ms,
         "match-key", G_TYPE_STRING, h->key,
-        "match-stream", G_TYPE_STRING, h->stream ? h->stream : "",
-        "match-frame-id", G_TYPE_STRING, h->frame_id,
-        "match-timestamp", G_TYPE_INT64, h->ts_ms,
-        "match-uri", G_TYPE_STRING, h->uri ? h->uri : "", NULL);
+        "match-stream", G_TYPE_STRING, h->record.stream ? h->record.stream :
+        "", "match-frame-id", G_TYPE_STRING, h->record.id,
+        "match-timestamp", G_TYPE_INT64, h->record.ts_ms,
+        "match-uri", G_TYPE_STRING, h->record.uri ? h->record.uri : "", NULL);
 
     if (j->uri)
       gst_structure_set (s, "uri", G_TYPE_STRING, j->uri, NULL);
@@ -1487,26 +1483,23 @@ gst_vss_query_stop (GstBaseTransform * trans)
 
 /* ---- streaming ---- */
 
+/* Where vsssink puts this frame's object: the frame record names it. */
 static gchar *
 object_uri (GstVssQuery * self, const gchar * frame_id, gint64 ts_ms)
 {
-  GDateTime *dt;
-  gchar *date, *uri;
+  gchar *stream, *name, *uri;
 
   if (!self->s_uri_prefix || !self->s_stream_id || !frame_id[0])
     return NULL;
-  dt = g_date_time_new_from_unix_utc (ts_ms / 1000);
-  if (!dt)
-    return NULL;
-  date = g_date_time_format (dt, "%Y/%m/%d");
-  uri = g_strdup_printf ("%s/%s/%s/%s.%s", self->s_uri_prefix,
-      self->s_stream_id, date, frame_id, self->ext ? self->ext : "jpg");
-  g_free (date);
-  g_date_time_unref (dt);
+  stream = gst_vss_record_sanitize_stream (self->s_stream_id);
+  name = gst_vss_record_object_name (stream, frame_id, ts_ms,
+      self->content_type);
+  uri = g_strconcat (self->s_uri_prefix, "/", name, NULL);
+  g_free (name);
+  g_free (stream);
   return uri;
 }
 
-/* vsssink names PNG frames .png, everything else .jpg. */
 static gboolean
 gst_vss_query_set_caps (GstBaseTransform * trans, GstCaps * incaps,
     GstCaps * outcaps)
@@ -1514,7 +1507,7 @@ gst_vss_query_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   GstVssQuery *self = GST_VSS_QUERY (trans);
   const GstStructure *s = gst_caps_get_structure (incaps, 0);
 
-  self->ext = gst_structure_has_name (s, "image/png") ? "png" : "jpg";
+  self->content_type = gst_structure_get_name (s);
   return TRUE;
 }
 
@@ -1529,8 +1522,7 @@ submit_history (GstVssQuery * self, const gfloat * v, guint dim,
 
   if (self->s_history_interval_ms && GST_CLOCK_TIME_IS_VALID (rt)
       && GST_CLOCK_TIME_IS_VALID (self->last_history_rt)
-      && rt < self->last_history_rt + self->s_history_interval_ms *
-      GST_MSECOND)
+      && rt < self->last_history_rt + self->s_history_interval_ms * GST_MSECOND)
     return;
   self->last_history_rt = rt;
 
@@ -1756,7 +1748,7 @@ gst_vss_query_search (GstVssQuery * self, const gchar * text, GBytes * image,
     guint k, const GstStructure * filter)
 {
   GstVssQueryEmbedder *own = NULL;
-  GstVssSearchRequest r;
+  GstVssQuerySearchRequest r;
   VssValkeyClient *client;
   GError *err = NULL;
   GPtrArray *res;
@@ -1801,7 +1793,7 @@ gst_vss_query_search (GstVssQuery * self, const gchar * text, GBytes * image,
     return out;
   }
 
-  gst_vss_search_request_init (&r);
+  gst_vss_query_search_request_init (&r);
   r.vector = v;
   r.dim = dim;
   r.k = k;
@@ -1830,7 +1822,8 @@ gst_vss_query_search (GstVssQuery * self, const gchar * text, GBytes * image,
   r.index = index;
 
   client = vss_valkey_client_new_from_url (url, &err);
-  res = client ? gst_vss_search_run (client, &r, fanout, NULL, &err) : NULL;
+  res =
+      client ? gst_vss_query_search_run (client, &r, fanout, NULL, &err) : NULL;
   if (client)
     vss_valkey_client_free (client);
   g_free (url);
@@ -1850,7 +1843,7 @@ gst_vss_query_search (GstVssQuery * self, const gchar * text, GBytes * image,
 
     g_value_init (&item, GST_TYPE_STRUCTURE);
     g_value_take_boxed (&item,
-        gst_vss_search_result_to_structure (g_ptr_array_index (res, i)));
+        gst_vss_query_search_result_to_structure (g_ptr_array_index (res, i)));
     gst_value_list_append_and_take_value (&list, &item);
   }
   out = gst_structure_new_empty ("vss-search");

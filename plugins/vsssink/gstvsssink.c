@@ -61,13 +61,16 @@
 #include <gst/gst.h>
 #include "gstvsssink.h"
 #include "gstvsssinkrecord.h"
-#include "gstvssmeta.h"
-#include "gstvssdedupmeta.h"
-#include "gstvssframeid.h"
-#include "gstvssobjectstore.h"
-#include "gstvssspool.h"
-#include "gstvssvalkeyclient.h"
-#include "gstvssvalkeysearch.h"
+#include "core/gstvssmeta.h"
+#include "core/gstvssdedupmeta.h"
+#include "core/gstvssframeid.h"
+#include "core/gstvssbackoff.h"
+#include "store/gstvssstore.h"
+#include "store/gstvssstorespool.h"
+#include "valkey/gstvssvalkeyclient.h"
+#include "valkey/gstvssvalkeysearch.h"
+#include "valkey/gstvssvalkeyrecord.h"
+#include "core/gstvssrecord.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_vss_sink_debug);
 #define GST_CAT_DEFAULT gst_vss_sink_debug
@@ -78,8 +81,8 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_STATIC_CAPS ("image/jpeg; image/png"));
 
 #define DEFAULT_VALKEY "redis://127.0.0.1:6379"
-#define DEFAULT_INDEX "frames"
-#define DEFAULT_KEY_PREFIX "frame:"
+#define DEFAULT_INDEX GST_VSS_RECORD_DEFAULT_INDEX
+#define DEFAULT_KEY_PREFIX GST_VSS_RECORD_DEFAULT_KEY_PREFIX
 #define DEFAULT_TTL 0
 #define DEFAULT_CREATE_INDEX GST_VSS_SINK_CREATE_INDEX_AUTO
 #define DEFAULT_ALGORITHM GST_VSS_SINK_ALGORITHM_HNSW
@@ -96,8 +99,10 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
 
 /* Valkey writes go in pipelines of at most this many frames. */
 #define MAX_BATCH 256
-#define RETRY_BASE_MS 100
-#define RETRY_CAP_MS 2000
+/* Outage probing: one writer, so no jitter; base 100 ms, cap 2 s. */
+static const GstVssBackoff outage_backoff = { 100, 2000,
+  GST_VSS_BACKOFF_JITTER_NONE
+};
 
 enum
 {
@@ -165,8 +170,8 @@ struct _GstVssSink
 
   /* running state, set in start() and read-only until stop() */
   VssValkeyClient *client;
-  VssObjectStore *store;
-  VssSpool *spool;
+  VssStore *store;
+  VssStoreSpool *spool;
   GCancellable *cancel;
   GThread *writer;
   gchar *r_index;
@@ -242,9 +247,6 @@ gst_vss_sink_algorithm_get_type (void)
   return type;
 }
 
-static const gchar *const tag_fields[] = { "stream", NULL };
-static const gchar *const numeric_fields[] = { "ts", NULL };
-
 /* Messages and errors */
 
 static void
@@ -254,9 +256,9 @@ post_stored (GstVssSink * self, const VssSinkFrame * f)
     return;
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self),
-          gst_structure_new ("vss-stored", "frame-id", G_TYPE_STRING, f->id,
-              "key", G_TYPE_STRING, f->key, "uri", G_TYPE_STRING, f->uri,
-              "stream-id", G_TYPE_STRING, f->stream, "replayed",
+          gst_structure_new ("vss-stored", "frame-id", G_TYPE_STRING, f->rec.id,
+              "key", G_TYPE_STRING, f->key, "uri", G_TYPE_STRING, f->rec.uri,
+              "stream-id", G_TYPE_STRING, f->rec.stream, "replayed",
               G_TYPE_BOOLEAN, f->replay, NULL)));
 }
 
@@ -274,11 +276,11 @@ post_object_store_error (GstVssSink * self, const GError * err,
     glong http_status)
 {
 #define DETAILS ("http-status-code", G_TYPE_UINT, (guint) http_status, NULL)
-  if (err->code == VSS_OBJECT_STORE_ERROR_ACCESS_DENIED)
+  if (err->code == VSS_STORE_ERROR_ACCESS_DENIED)
     GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, NOT_AUTHORIZED,
         ("Access to the object store was denied."), ("%s", err->message),
         DETAILS);
-  else if (err->code == VSS_OBJECT_STORE_ERROR_NO_SUCH_BUCKET)
+  else if (err->code == VSS_STORE_ERROR_NO_SUCH_BUCKET)
     GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, NOT_FOUND,
         ("The S3 bucket does not exist."), ("%s", err->message), DETAILS);
   else
@@ -301,13 +303,13 @@ spool_frame (GstVssSink * self, VssSinkFrame * f)
   guint64 seq = 0;
   gboolean ok;
 
-  ok = vss_spool_appendv (self->spool, iov, VSS_SINK_FRAME_N_IOV, TRUE, &seq,
-      &err);
+  ok = vss_store_spool_appendv (self->spool, iov, VSS_SINK_FRAME_N_IOV, TRUE,
+      &seq, &err);
   g_free (head);
   /* A frame that could not be spooled stays in the journal (when it is
    * there): the next start recovers it. */
   if (ok && f->journal_seg)
-    vss_spool_journal_release (self->spool, f->journal_seg);
+    vss_store_spool_journal_release (self->spool, f->journal_seg);
   g_mutex_lock (&self->lock);
   if (ok) {
     guint64 *p = g_new (guint64, 1);
@@ -340,12 +342,12 @@ spool_frame (GstVssSink * self, VssSinkFrame * f)
 
   if (!ok) {
     GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-        ("Frame %s could not be stored nor spooled.", f->id),
+        ("Frame %s could not be stored nor spooled.", f->rec.id),
         ("%s", err->message));
     g_error_free (err);
   } else {
     GST_DEBUG_OBJECT (self, "frame %s spooled as record %" G_GUINT64_FORMAT,
-        f->id, seq);
+        f->rec.id, seq);
   }
   vss_sink_frame_free (f);
 }
@@ -359,7 +361,7 @@ typedef struct
 } UploadCtx;
 
 static void
-direct_upload_done (const VssObjectStorePutResult * res, gpointer user_data)
+direct_upload_done (const VssStorePutResult * res, gpointer user_data)
 {
   UploadCtx *ctx = user_data;
   GstVssSink *self = ctx->self;
@@ -381,12 +383,12 @@ direct_upload_done (const VssObjectStorePutResult * res, gpointer user_data)
   }
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
-  GST_WARNING_OBJECT (self, "upload of %s failed: %s", f->id,
+  GST_WARNING_OBJECT (self, "upload of %s failed: %s", f->rec.id,
       res->error->message);
-  if (!g_error_matches (res->error, VSS_OBJECT_STORE_ERROR,
-          VSS_OBJECT_STORE_ERROR_UNAVAILABLE)
-      && !g_error_matches (res->error, VSS_OBJECT_STORE_ERROR,
-          VSS_OBJECT_STORE_ERROR_CANCELLED))
+  if (!g_error_matches (res->error, VSS_STORE_ERROR,
+          VSS_STORE_ERROR_UNAVAILABLE)
+      && !g_error_matches (res->error, VSS_STORE_ERROR,
+          VSS_STORE_ERROR_CANCELLED))
     post_object_store_error (self, res->error, res->http_status);
   spool_frame (self, f);
 }
@@ -401,73 +403,9 @@ reply_is_transient (const VssValkeyReply * r)
   };
 
   for (guint i = 0; prefixes[i]; i++)
-    if (vss_resp_reply_is_error (r, prefixes[i]))
+    if (vss_valkey_reply_is_error (r, prefixes[i]))
       return TRUE;
   return FALSE;
-}
-
-static void
-append_frame (GstVssSink * self, VssValkeyPipeline * p, VssSinkFrame * f,
-    GPtrArray * strs)
-{
-  const gchar *argv[24];
-  gsize argvlen[24];
-  gint n = 0;
-  gsize vlen;
-  const gchar *vdata = g_bytes_get_data (f->vector, &vlen);
-  gchar *ts = g_strdup_printf ("%" G_GINT64_FORMAT, f->ts_ms);
-  gchar *size = g_strdup_printf ("%" G_GUINT64_FORMAT, f->size);
-
-#define ARG(s, l) G_STMT_START { argv[n] = (s); argvlen[n] = (l); n++; } G_STMT_END
-#define SARG(s) ARG ((s), strlen (s))
-  g_ptr_array_add (strs, ts);
-  g_ptr_array_add (strs, size);
-  SARG ("HSET");
-  SARG (f->key);
-  SARG ("vector");
-  ARG (vdata, vlen);
-  SARG ("stream");
-  SARG (f->stream);
-  SARG ("ts");
-  SARG (ts);
-  if (f->pts >= 0) {
-    gchar *pts = g_strdup_printf ("%" G_GINT64_FORMAT, f->pts);
-
-    g_ptr_array_add (strs, pts);
-    SARG ("pts");
-    SARG (pts);
-  }
-  if (f->uri[0]) {
-    SARG ("uri");
-    SARG (f->uri);
-  }
-  SARG ("size");
-  SARG (size);
-  SARG ("model");
-  SARG (f->model);
-  SARG ("id");
-  SARG (f->id);
-  if (f->has_dedup) {
-    gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
-    gchar *d = g_strdup (g_ascii_dtostr (buf, sizeof buf, f->dedup_distance));
-
-    g_ptr_array_add (strs, d);
-    SARG ("dedup_distance");
-    SARG (d);
-  }
-  vss_valkey_pipeline_append (p, f->key, strlen (f->key), 0, n, argv,
-      argvlen);
-  if (self->r_ttl > 0) {
-    gchar *ttl = g_strdup_printf ("%u", self->r_ttl);
-    const gchar *eargv[3] = { "EXPIRE", f->key, ttl };
-    gsize elen[3] = { 6, strlen (f->key), strlen (ttl) };
-
-    g_ptr_array_add (strs, ttl);
-    vss_valkey_pipeline_append (p, f->key, strlen (f->key), 0, 3, eargv,
-        elen);
-  }
-#undef SARG
-#undef ARG
 }
 
 static gboolean
@@ -509,7 +447,7 @@ learn_index_dim (GstVssSink * self)
 
   if (r == NULL)
     return;
-  info = vss_resp_reply_is_error (r, NULL) ? NULL :
+  info = vss_valkey_reply_is_error (r, NULL) ? NULL :
       vss_valkey_index_info_parse (r, NULL);
   if (info && info->dim > 0) {
     GST_INFO_OBJECT (self, "index %s exists with dimension %u", info->name,
@@ -536,11 +474,9 @@ error_is_transient (const GError * e)
 /* Writes @frames in one pipeline. @ok[i] says which were written. Returns
  * FALSE when the server could not be used (an outage). */
 static gboolean
-write_frames (GstVssSink * self, VssSinkFrame ** frames, guint n,
-    gboolean * ok)
+write_frames (GstVssSink * self, VssSinkFrame ** frames, guint n, gboolean * ok)
 {
   g_autoptr (VssValkeyPipeline) p = vss_valkey_pipeline_new ();
-  GPtrArray *strs = g_ptr_array_new_with_free_func (g_free);
   guint per = self->r_ttl > 0 ? 2 : 1;
   GError *err = NULL;
   gboolean reachable = TRUE;
@@ -555,15 +491,15 @@ write_frames (GstVssSink * self, VssSinkFrame ** frames, guint n,
     } else {
       GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, SETTINGS,
           ("The vector index '%s' cannot be used.", self->r_index),
-          ("%s", err->message), ("valkey-error", G_TYPE_STRING, err->message, NULL));
+          ("%s", err->message), ("valkey-error", G_TYPE_STRING, err->message,
+              NULL));
       set_fatal (self);
     }
     g_error_free (err);
-    g_ptr_array_unref (strs);
     return FALSE;
   }
   for (guint i = 0; i < n; i++)
-    append_frame (self, p, frames[i], strs);
+    vss_valkey_record_append (p, frames[i]->key, &frames[i]->rec, self->r_ttl);
   if (!vss_valkey_client_execute (self->client, p, self->cancel, &err)) {
     GST_WARNING_OBJECT (self, "Valkey write failed: %s", err->message);
     reachable = FALSE;
@@ -581,13 +517,13 @@ write_frames (GstVssSink * self, VssSinkFrame ** frames, guint n,
         continue;
       }
       r = vss_valkey_pipeline_get_reply (p, i * per + j);
-      if (vss_resp_reply_is_error (r, NULL)) {
+      if (vss_valkey_reply_is_error (r, NULL)) {
         all = FALSE;
         if (reply_is_transient (r)) {
           reachable = FALSE;
         } else {
           GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, WRITE,
-              ("Valkey refused frame %s.", frames[i]->id),
+              ("Valkey refused frame %s.", frames[i]->rec.id),
               ("%s: %s", frames[i]->key, r->str),
               ("valkey-error", G_TYPE_STRING, r->str, NULL));
           set_fatal (self);
@@ -596,7 +532,6 @@ write_frames (GstVssSink * self, VssSinkFrame ** frames, guint n,
     }
     ok[i] = all;
   }
-  g_ptr_array_unref (strs);
   return reachable;
 }
 
@@ -606,7 +541,7 @@ note_outage (GstVssSink * self)
   guint ms;
 
   g_mutex_lock (&self->lock);
-  ms = MIN (RETRY_CAP_MS, RETRY_BASE_MS << MIN (self->retry_round, 8));
+  ms = gst_vss_backoff_ms (&outage_backoff, self->retry_round, NULL);
   self->retry_round++;
   self->next_retry_us = g_get_monotonic_time () + ms * 1000;
   g_mutex_unlock (&self->lock);
@@ -643,7 +578,7 @@ write_direct (GstVssSink * self, VssSinkFrame ** frames, guint n,
 
     if (ok[i]) {
       if (f->journal_seg)
-        vss_spool_journal_release (self->spool, f->journal_seg);
+        vss_store_spool_journal_release (self->spool, f->journal_seg);
       post_stored (self, f);
       g_mutex_lock (&self->lock);
       self->written++;
@@ -678,17 +613,17 @@ typedef struct
 } ReplayCtx;
 
 static void
-replay_upload_done (const VssObjectStorePutResult * res, gpointer user_data)
+replay_upload_done (const VssStorePutResult * res, gpointer user_data)
 {
   ReplayCtx *ctx = user_data;
   ReplayUploads *ru = ctx->ru;
 
   if (res->error == NULL)
     ctx->frame->object_done = TRUE;
-  else if (!g_error_matches (res->error, VSS_OBJECT_STORE_ERROR,
-          VSS_OBJECT_STORE_ERROR_UNAVAILABLE)
-      && !g_error_matches (res->error, VSS_OBJECT_STORE_ERROR,
-          VSS_OBJECT_STORE_ERROR_CANCELLED))
+  else if (!g_error_matches (res->error, VSS_STORE_ERROR,
+          VSS_STORE_ERROR_UNAVAILABLE)
+      && !g_error_matches (res->error, VSS_STORE_ERROR,
+          VSS_STORE_ERROR_CANCELLED))
     post_object_store_error (ctx->self, res->error, res->http_status);
   g_mutex_lock (&ru->lock);
   if (res->error)
@@ -720,7 +655,7 @@ replay_some (GstVssSink * self)
   /* Read the records; unusable ones are moved aside (and counted). */
   for (i = 0; i < n; i++) {
     GError *err = NULL;
-    GBytes *b = vss_spool_read (self->spool, seqs[i], &err);
+    GBytes *b = vss_store_spool_read (self->spool, seqs[i], &err);
 
     frames[i] = b ? vss_sink_frame_deserialize (b, &err) : NULL;
     if (b)
@@ -730,7 +665,7 @@ replay_some (GstVssSink * self)
           ("A spooled frame is unreadable and was set aside."),
           ("%s", err->message));
       g_error_free (err);
-      vss_spool_quarantine (self->spool, seqs[i]);
+      vss_store_spool_quarantine (self->spool, seqs[i]);
       g_mutex_lock (&self->lock);
       self->failed++;
       g_mutex_unlock (&self->lock);
@@ -741,14 +676,14 @@ replay_some (GstVssSink * self)
     frames[i]->replay = TRUE;
     /* The object goes where this run stores objects. */
     if (!frames[i]->object_done && self->store) {
-      g_free (frames[i]->uri);
-      frames[i]->uri = vss_object_store_object_uri (self->store,
+      g_free (frames[i]->rec.uri);
+      frames[i]->rec.uri = vss_store_object_uri (self->store,
           frames[i]->object_key);
     } else if (!frames[i]->object_done) {
       GST_WARNING_OBJECT (self, "spooled frame %s has an image but 'frames' "
-          "is not set: storing its vector only", frames[i]->id);
-      g_free (frames[i]->uri);
-      frames[i]->uri = g_strdup ("");
+          "is not set: storing its vector only", frames[i]->rec.id);
+      g_free (frames[i]->rec.uri);
+      frames[i]->rec.uri = g_strdup ("");
       frames[i]->object_done = TRUE;
     }
   }
@@ -769,7 +704,7 @@ replay_some (GstVssSink * self)
     g_mutex_lock (&ru.lock);
     ru.remaining++;
     g_mutex_unlock (&ru.lock);
-    vss_object_store_put_async (self->store, frames[i]->object_key,
+    vss_store_put_async (self->store, frames[i]->object_key,
         frames[i]->content_type, frames[i]->image, replay_upload_done, ctx);
   }
   g_mutex_lock (&ru.lock);
@@ -802,7 +737,7 @@ replay_some (GstVssSink * self)
       if (!ok[i])
         continue;
       done[idx[i]] = TRUE;
-      vss_spool_remove (self->spool, batch[i]->seq);
+      vss_store_spool_remove (self->spool, batch[i]->seq);
       post_stored (self, batch[i]);
       progress = TRUE;
       g_mutex_lock (&self->lock);
@@ -913,7 +848,7 @@ derive_stream_id (const gchar * upstream)
       strlen (upstream));
   if (strlen (head) > 16)
     head[16] = '\0';
-  out = vss_object_store_sanitize (head);
+  out = gst_vss_record_sanitize_stream (head);
   g_free (head);
   return out;
 }
@@ -978,7 +913,7 @@ gst_vss_sink_event (GstBaseSink * bsink, GstEvent * event)
             ("%u frames could not be stored within %u ms; they are kept in "
                 "the spool and will be written when the service is back or "
                 "on the next start.", n_rec, timeout),
-            ("spool %s", vss_spool_get_dir (self->spool)));
+            ("spool %s", vss_store_spool_get_dir (self->spool)));
       }
       break;
     }
@@ -1046,7 +981,6 @@ gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
   gchar *model;
   gdouble dist;
   const gchar *matched;
-  GDateTime *dt;
   gboolean spooling;
   GError *err = NULL;
 
@@ -1080,37 +1014,27 @@ gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
     g_free (model);
     return GST_FLOW_ERROR;
   }
-  f = g_new0 (VssSinkFrame, 1);
-  f->stream = g_strdup (self->stream);
+  f = vss_sink_frame_new ();
+  f->rec.stream = g_strdup (self->stream);
   g_mutex_unlock (&self->lock);
 
-  f->id = g_strdup (fid);
-  f->key = g_strconcat (self->r_key_prefix, f->stream, ":", f->id, NULL);
-  f->model = g_strdup (meta->model);
+  f->rec.id = g_strdup (fid);
+  f->key = gst_vss_record_key (self->r_key_prefix, f->rec.stream, f->rec.id);
+  f->rec.model = g_strdup (meta->model);
   f->content_type = g_strdup (self->content_type ? self->content_type :
       "image/jpeg");
-  if (!gst_vss_frame_id_get_time_ms (f->id, &f->ts_ms))
-    f->ts_ms = g_get_real_time () / 1000;
-  f->pts = GST_BUFFER_PTS_IS_VALID (buf) ? (gint64) GST_BUFFER_PTS (buf) : -1;
-  f->size = gst_buffer_get_size (buf);
-  f->has_dedup = gst_vss_buffer_get_dedup_info (buf, &dist, &matched);
-  f->dedup_distance = f->has_dedup ? dist : 0;
-  {
-    guint32 *v = g_new (guint32, meta->dim);
-
-    memcpy (v, meta->vector, meta->dim * sizeof (guint32));
-    for (guint i = 0; i < meta->dim; i++)
-      v[i] = GUINT32_TO_LE (v[i]);
-    f->vector = g_bytes_new_take (v, meta->dim * sizeof (guint32));
-  }
+  if (!gst_vss_frame_id_get_time_ms (f->rec.id, &f->rec.ts_ms))
+    f->rec.ts_ms = g_get_real_time () / 1000;
+  f->rec.pts =
+      GST_BUFFER_PTS_IS_VALID (buf) ? (gint64) GST_BUFFER_PTS (buf) : -1;
+  f->rec.size = gst_buffer_get_size (buf);
+  f->rec.has_dedup = gst_vss_buffer_get_dedup_info (buf, &dist, &matched);
+  f->rec.dedup_distance = f->rec.has_dedup ? dist : 0;
+  f->rec.vector = gst_vss_record_vector_from_floats (meta->vector, meta->dim);
   if (self->store) {
-    dt = g_date_time_new_from_unix_utc (f->ts_ms / 1000);
-    f->object_key = g_strdup_printf ("%s/%04d/%02d/%02d/%s.%s", f->stream,
-        g_date_time_get_year (dt), g_date_time_get_month (dt),
-        g_date_time_get_day_of_month (dt), f->id, self->ext ? self->ext :
-        "jpg");
-    g_date_time_unref (dt);
-    f->uri = vss_object_store_object_uri (self->store, f->object_key);
+    f->object_key = gst_vss_record_object_name (f->rec.stream, f->rec.id,
+        f->rec.ts_ms, f->content_type);
+    f->rec.uri = vss_store_object_uri (self->store, f->object_key);
     f->image = bytes_of_buffer (buf);
     if (f->image == NULL) {
       vss_sink_frame_free (f);
@@ -1118,7 +1042,7 @@ gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
     }
   } else {
     f->object_key = g_strdup ("");
-    f->uri = g_strdup ("");
+    f->rec.uri = g_strdup ("");
     f->object_done = TRUE;
   }
   g_free (model);
@@ -1147,7 +1071,7 @@ gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
     /* Straight from the frame's buffers: no copy of the image. */
     struct iovec iov[VSS_SINK_FRAME_N_IOV];
     guint8 *head = vss_sink_frame_to_iov (f, iov);
-    gboolean ok = vss_spool_journal_appendv (self->spool, iov,
+    gboolean ok = vss_store_spool_journal_appendv (self->spool, iov,
         VSS_SINK_FRAME_N_IOV, &f->journal_seg, &err);
 
     g_free (head);
@@ -1173,7 +1097,7 @@ gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
 
     ctx->self = self;
     ctx->frame = f;
-    vss_object_store_put_async (self->store, f->object_key, f->content_type,
+    vss_store_put_async (self->store, f->object_key, f->content_type,
         f->image, direct_upload_done, ctx);
   } else {
     g_mutex_lock (&self->lock);
@@ -1261,8 +1185,8 @@ gst_vss_sink_unlock_stop (GstBaseSink * bsink)
 static gchar *
 default_spool_dir (const gchar * index, const gchar * stream)
 {
-  gchar *a = vss_object_store_sanitize (index);
-  gchar *b = vss_object_store_sanitize (stream ? stream : "default");
+  gchar *a = gst_vss_record_sanitize_stream (index);
+  gchar *b = gst_vss_record_sanitize_stream (stream ? stream : "default");
   gchar *leaf = g_strconcat (a, "-", b, NULL);
   gchar *dir = g_build_filename (g_get_user_state_dir (), "gst-vss", "spool",
       leaf, NULL);
@@ -1278,7 +1202,7 @@ gst_vss_sink_start (GstBaseSink * bsink)
 {
   GstVssSink *self = GST_VSS_SINK (bsink);
   GstVssAwsSettings aws = { 0, };
-  VssObjectStoreOptions sopts = { 0, };
+  VssStoreOptions sopts = { 0, };
   GError *err = NULL;
   gchar *url, *frames, *spool_dir, *masked;
   guint64 spool_max;
@@ -1296,20 +1220,17 @@ gst_vss_sink_start (GstBaseSink * bsink)
   self->r_ttl = self->ttl;
   self->r_journal = self->journal;
   self->r_messages = self->post_messages;
-  self->spec.name = self->r_index;
-  self->spec.prefix = self->r_key_prefix;
-  self->spec.vector_field = "vector";
-  self->spec.metric = VSS_VALKEY_METRIC_COSINE;
+  vss_valkey_record_index_spec (&self->spec, self->r_index,
+      self->r_key_prefix, 0);
   self->spec.algorithm = self->algorithm == GST_VSS_SINK_ALGORITHM_FLAT ?
       VSS_VALKEY_ALGORITHM_FLAT : VSS_VALKEY_ALGORITHM_HNSW;
   self->spec.m = self->m;
   self->spec.ef_construction = self->ef_construction;
-  self->spec.tag_fields = tag_fields;
-  self->spec.numeric_fields = numeric_fields;
   g_mutex_lock (&self->lock);
   self->dim = self->dimension;
   self->index_ready = self->create_index == GST_VSS_SINK_CREATE_INDEX_NEVER;
-  self->stream = self->stream_id ? vss_object_store_sanitize (self->stream_id)
+  self->stream = self->stream_id ?
+      gst_vss_record_sanitize_stream (self->stream_id)
       : g_strdup ("default");
   self->in_flight = 0;
   self->uploading = 0;
@@ -1334,19 +1255,20 @@ gst_vss_sink_start (GstBaseSink * bsink)
   sopts.max_retries = self->max_retries;
   /* The store copies what it needs; the lock keeps the strings alive. */
   if (frames)
-    self->store = vss_object_store_new (frames, &sopts, &err);
+    self->store = vss_store_new (frames, &sopts, &err);
   GST_OBJECT_UNLOCK (self);
   if (frames && self->store == NULL)
     goto bad_store;
 
-  self->spool = vss_spool_open (spool_dir, spool_max, &err);
+  self->spool = vss_store_spool_open (spool_dir, spool_max, &err);
   if (self->spool == NULL)
     goto bad_spool;
-  if (vss_spool_get_recovered (self->spool) > 0)
+  if (vss_store_spool_get_recovered (self->spool) > 0)
     GST_ELEMENT_INFO (self, RESOURCE, OPEN_READ_WRITE,
         ("Recovered %u frames from the journal of a run that did not stop "
             "cleanly; they are written again.",
-            vss_spool_get_recovered (self->spool)), ("spool %s", spool_dir));
+            vss_store_spool_get_recovered (self->spool)), ("spool %s",
+            spool_dir));
 
   self->client = vss_valkey_client_new_from_url (url, &err);
   if (self->client == NULL)
@@ -1372,7 +1294,7 @@ gst_vss_sink_start (GstBaseSink * bsink)
   }
 
   /* What a crash or an outage left: replay it first, in order. */
-  seqs = vss_spool_list (self->spool);
+  seqs = vss_store_spool_list (self->spool);
   g_mutex_lock (&self->lock);
   for (guint i = 0; i < seqs->len; i++) {
     guint64 *p = g_new (guint64, 1);
@@ -1428,7 +1350,8 @@ index_failed:
   {
     GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, SETTINGS,
         ("The vector index '%s' cannot be used.", self->r_index),
-        ("%s", err->message), ("valkey-error", G_TYPE_STRING, err->message, NULL));
+        ("%s", err->message), ("valkey-error", G_TYPE_STRING, err->message,
+            NULL));
     g_free (masked);
     goto fail;
   }
@@ -1440,8 +1363,8 @@ fail:
     g_free (spool_dir);
     g_clear_object (&self->cancel);
     g_clear_pointer (&self->client, vss_valkey_client_free);
-    g_clear_pointer (&self->spool, vss_spool_close);
-    g_clear_pointer (&self->store, vss_object_store_free);
+    g_clear_pointer (&self->spool, vss_store_spool_close);
+    g_clear_pointer (&self->store, vss_store_free);
     g_clear_pointer (&self->r_index, g_free);
     g_clear_pointer (&self->r_key_prefix, g_free);
     return FALSE;
@@ -1472,7 +1395,7 @@ gst_vss_sink_stop (GstBaseSink * bsink)
   }
   /* Outstanding uploads end as cancelled and go to the spool. */
   if (self->store)
-    vss_object_store_cancel_all (self->store);
+    vss_store_cancel_all (self->store);
   g_mutex_lock (&self->lock);
   self->quit = TRUE;
   g_cond_broadcast (&self->cond);
@@ -1485,7 +1408,7 @@ gst_vss_sink_stop (GstBaseSink * bsink)
     self->writer = NULL;
   }
   /* Waits for every upload callback. */
-  g_clear_pointer (&self->store, vss_object_store_free);
+  g_clear_pointer (&self->store, vss_store_free);
   g_mutex_lock (&self->lock);
   while (!g_queue_is_empty (&self->ready)) {
     VssSinkFrame *f = g_queue_pop_head (&self->ready);
@@ -1500,7 +1423,7 @@ gst_vss_sink_stop (GstBaseSink * bsink)
 
   g_clear_pointer (&self->client, vss_valkey_client_free);
   g_clear_object (&self->cancel);
-  g_clear_pointer (&self->spool, vss_spool_close);
+  g_clear_pointer (&self->spool, vss_store_spool_close);
   g_clear_pointer (&self->r_index, g_free);
   g_clear_pointer (&self->r_key_prefix, g_free);
   g_clear_pointer (&self->content_type, g_free);
@@ -1517,7 +1440,7 @@ get_stats (GstVssSink * self)
   GstStructure *s;
 
   if (self->spool)
-    vss_spool_get_usage (self->spool, &n_rec, &bytes);
+    vss_store_spool_get_usage (self->spool, &n_rec, &bytes);
   g_mutex_lock (&self->lock);
   s = gst_structure_new ("vsssink-stats",
       "written", G_TYPE_UINT64, self->written,
@@ -1782,8 +1705,7 @@ gst_vss_sink_class_init (GstVssSinkClass * klass)
   g_object_class_install_property (gobject_class, PROP_KEY_PREFIX,
       g_param_spec_string ("key-prefix", "Key prefix",
           "Start of every key, and the index's PREFIX: keys are "
-          "<key-prefix><stream-id>:<frame-id>", DEFAULT_KEY_PREFIX,
-          RW_READY));
+          "<key-prefix><stream-id>:<frame-id>", DEFAULT_KEY_PREFIX, RW_READY));
   g_object_class_install_property (gobject_class, PROP_STREAM_ID,
       g_param_spec_string ("stream-id", "Stream id",
           "Camera or file name used in keys, object names and the 'stream' "
@@ -1818,8 +1740,7 @@ gst_vss_sink_class_init (GstVssSinkClass * klass)
   g_object_class_install_property (gobject_class, PROP_ACCESS_KEY_ID,
       g_param_spec_string ("access-key-id", "Access key id",
           "s3: AWS access key id, overriding every other source "
-          "(write-only). Prefer the environment or a profile", NULL,
-          W_READY));
+          "(write-only). Prefer the environment or a profile", NULL, W_READY));
   g_object_class_install_property (gobject_class, PROP_SECRET_ACCESS_KEY,
       g_param_spec_string ("secret-access-key", "Secret access key",
           "s3: AWS secret access key to go with access-key-id (write-only, "
@@ -1862,8 +1783,7 @@ gst_vss_sink_class_init (GstVssSinkClass * klass)
       g_param_spec_uint ("max-in-flight", "Max frames in flight",
           "Concurrent uploads; when they are all busy, rendering blocks "
           "(back-pressure). At most 256 more uploaded frames wait for their "
-          "Valkey pipeline", 1, 1024, DEFAULT_MAX_IN_FLIGHT,
-          RW_READY));
+          "Valkey pipeline", 1, 1024, DEFAULT_MAX_IN_FLIGHT, RW_READY));
   g_object_class_install_property (gobject_class, PROP_TIMEOUT,
       g_param_spec_uint ("timeout", "Upload timeout",
           "Time limit of one upload attempt in milliseconds", 100, 600000,
@@ -1877,8 +1797,7 @@ gst_vss_sink_class_init (GstVssSinkClass * klass)
       g_param_spec_string ("spool-dir", "Spool folder",
           "Folder for frames that could not be written yet (and the journal). "
           "One running sink per folder. NULL: "
-          "$XDG_STATE_HOME/gst-vss/spool/<index>-<stream-id>", NULL,
-          RW_READY));
+          "$XDG_STATE_HOME/gst-vss/spool/<index>-<stream-id>", NULL, RW_READY));
   g_object_class_install_property (gobject_class, PROP_SPOOL_MAX_BYTES,
       g_param_spec_uint64 ("spool-max-bytes", "Spool size limit",
           "Most the spool may take on disk, in bytes; a frame that does not "
@@ -1890,8 +1809,7 @@ gst_vss_sink_class_init (GstVssSinkClass * klass)
           "(one write() per frame, no fsync), so that a killed process loses "
           "nothing: the next start stores what the journal still holds. "
           "FALSE: only failed frames are spooled, frames in flight die with "
-          "the process",
-          DEFAULT_JOURNAL, RW_READY));
+          "the process", DEFAULT_JOURNAL, RW_READY));
   g_object_class_install_property (gobject_class, PROP_DRAIN_TIMEOUT,
       g_param_spec_uint ("drain-timeout", "Drain timeout",
           "At EOS and when stopping: how long to wait for frames in flight "
@@ -1929,8 +1847,7 @@ gst_vss_sink_class_init (GstVssSinkClass * klass)
 
   gst_type_mark_as_plugin_api (GST_TYPE_VSS_SINK_CREATE_INDEX, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_VSS_SINK_ALGORITHM, 0);
-  GST_DEBUG_CATEGORY_INIT (gst_vss_sink_debug, "vsssink", 0,
-      "vsssink element");
+  GST_DEBUG_CATEGORY_INIT (gst_vss_sink_debug, "vsssink", 0, "vsssink element");
 }
 
 static void

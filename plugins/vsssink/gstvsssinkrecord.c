@@ -27,7 +27,7 @@
 
 #include <string.h>
 #include "gstvsssinkrecord.h"
-#include "gstvssspool.h"
+#include "store/gstvssstorespool.h"
 
 #define MAGIC "VSSF"
 #define LAYOUT_VERSION 1
@@ -38,20 +38,24 @@
 
 #define LEGACY_TYPE "(sssssssxxtdbbayay)"
 
+VssSinkFrame *
+vss_sink_frame_new (void)
+{
+  VssSinkFrame *f = g_new0 (VssSinkFrame, 1);
+
+  gst_vss_record_init (&f->rec);
+  return f;
+}
+
 void
 vss_sink_frame_free (VssSinkFrame * f)
 {
   if (f == NULL)
     return;
-  g_free (f->id);
-  g_free (f->stream);
+  gst_vss_record_clear (&f->rec);
   g_free (f->key);
   g_free (f->object_key);
-  g_free (f->uri);
   g_free (f->content_type);
-  g_free (f->model);
-  if (f->vector)
-    g_bytes_unref (f->vector);
   if (f->image)
     g_bytes_unref (f->image);
   g_free (f);
@@ -108,13 +112,13 @@ get_u64 (const guint8 * p)
 static void
 frame_strings (const VssSinkFrame * f, const gchar * s[N_STRINGS])
 {
-  s[0] = f->id;
-  s[1] = f->stream;
+  s[0] = f->rec.id;
+  s[1] = f->rec.stream;
   s[2] = f->key;
   s[3] = f->object_key;
-  s[4] = f->uri;
+  s[4] = f->rec.uri;
   s[5] = f->content_type;
-  s[6] = f->model;
+  s[6] = f->rec.model;
 }
 
 /**
@@ -140,11 +144,11 @@ vss_sink_frame_to_iov (const VssSinkFrame * f,
     slen[i] = s[i] ? strlen (s[i]) : 0;
     total += slen[i];
   }
-  if (f->vector)
-    vdata = g_bytes_get_data (f->vector, &vlen);
+  if (f->rec.vector)
+    vdata = g_bytes_get_data (f->rec.vector, &vlen);
   if (!f->object_done && f->image)
     idata = g_bytes_get_data (f->image, &ilen);
-  if (f->has_dedup)
+  if (f->rec.has_dedup)
     flags |= FLAG_HAS_DEDUP;
   if (ilen == 0)
     flags |= FLAG_OBJECT_DONE;
@@ -153,10 +157,10 @@ vss_sink_frame_to_iov (const VssSinkFrame * f,
   memcpy (p, MAGIC, 4);
   put_u16 (p + 4, LAYOUT_VERSION);
   put_u16 (p + 6, flags);
-  put_u64 (p + 8, (guint64) f->ts_ms);
-  put_u64 (p + 16, (guint64) f->pts);
-  put_u64 (p + 24, f->size);
-  memcpy (&bits, &f->dedup_distance, 8);
+  put_u64 (p + 8, (guint64) f->rec.ts_ms);
+  put_u64 (p + 16, (guint64) f->rec.pts);
+  put_u64 (p + 24, f->rec.size);
+  memcpy (&bits, &f->rec.dedup_distance, 8);
   put_u64 (p + 32, bits);
   for (guint i = 0; i < N_STRINGS; i++)
     put_u32 (p + 40 + 4 * i, (guint32) slen[i]);
@@ -214,16 +218,16 @@ deserialize_legacy (GBytes * bytes, GError ** error)
   g_variant_ref_sink (v);
   if (!g_variant_is_normal_form (v)) {
     g_variant_unref (v);
-    g_set_error (error, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_CORRUPT,
+    g_set_error (error, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_CORRUPT,
         "Spool record is not a vsssink frame");
     return NULL;
   }
-  f = g_new0 (VssSinkFrame, 1);
-  g_variant_get (v, "(sssssssxxtdbb@ay@ay)", &f->id, &f->stream, &f->key,
-      &f->object_key, &f->uri, &f->content_type, &f->model, &f->ts_ms,
-      &f->pts, &f->size, &f->dedup_distance, &f->has_dedup, &f->object_done,
-      &vec, &img);
-  f->vector = g_variant_get_data_as_bytes (vec);
+  f = vss_sink_frame_new ();
+  g_variant_get (v, "(sssssssxxtdbb@ay@ay)", &f->rec.id, &f->rec.stream,
+      &f->key, &f->object_key, &f->rec.uri, &f->content_type, &f->rec.model,
+      &f->rec.ts_ms, &f->rec.pts, &f->rec.size, &f->rec.dedup_distance,
+      &f->rec.has_dedup, &f->object_done, &vec, &img);
+  f->rec.vector = g_variant_get_data_as_bytes (vec);
   if (!f->object_done && g_variant_n_children (img) > 0)
     f->image = g_variant_get_data_as_bytes (img);
   else
@@ -238,7 +242,7 @@ deserialize_legacy (GBytes * bytes, GError ** error)
  * vss_sink_frame_deserialize:
  *
  * Returns: (transfer full): the frame (its vector and image point into
- * @bytes), or NULL with a %VSS_SPOOL_ERROR_CORRUPT @error saying what is
+ * @bytes), or NULL with a %VSS_STORE_SPOOL_ERROR_CORRUPT @error saying what is
  * wrong.
  */
 VssSinkFrame *
@@ -259,7 +263,7 @@ vss_sink_frame_deserialize (GBytes * bytes, GError ** error)
   version = get_u16 (p + 4);
   flags = get_u16 (p + 6);
   if (version != LAYOUT_VERSION) {
-    g_set_error (error, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_CORRUPT,
+    g_set_error (error, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_CORRUPT,
         "Spool record has frame layout %u; this build reads layout %u "
         "(written by a newer gst-vss?)", version, LAYOUT_VERSION);
     return NULL;
@@ -285,27 +289,27 @@ vss_sink_frame_deserialize (GBytes * bytes, GError ** error)
     off += slen[i];
   }
 
-  f = g_new0 (VssSinkFrame, 1);
-  s[0] = &f->id;
-  s[1] = &f->stream;
+  f = vss_sink_frame_new ();
+  s[0] = &f->rec.id;
+  s[1] = &f->rec.stream;
   s[2] = &f->key;
   s[3] = &f->object_key;
-  s[4] = &f->uri;
+  s[4] = &f->rec.uri;
   s[5] = &f->content_type;
-  s[6] = &f->model;
+  s[6] = &f->rec.model;
   off = HEAD_FIXED;
   for (guint i = 0; i < N_STRINGS; i++) {
     *s[i] = g_strndup ((const gchar *) p + off, slen[i]);
     off += slen[i];
   }
-  f->ts_ms = (gint64) get_u64 (p + 8);
-  f->pts = (gint64) get_u64 (p + 16);
-  f->size = get_u64 (p + 24);
+  f->rec.ts_ms = (gint64) get_u64 (p + 8);
+  f->rec.pts = (gint64) get_u64 (p + 16);
+  f->rec.size = get_u64 (p + 24);
   bits = get_u64 (p + 32);
-  memcpy (&f->dedup_distance, &bits, 8);
-  f->has_dedup = (flags & FLAG_HAS_DEDUP) != 0;
+  memcpy (&f->rec.dedup_distance, &bits, 8);
+  f->rec.has_dedup = (flags & FLAG_HAS_DEDUP) != 0;
   f->object_done = (flags & FLAG_OBJECT_DONE) != 0;
-  f->vector = g_bytes_new_from_bytes (bytes, off, vlen);
+  f->rec.vector = g_bytes_new_from_bytes (bytes, off, vlen);
   off += vlen;
   if (ilen > 0)
     f->image = g_bytes_new_from_bytes (bytes, off, ilen);
@@ -314,13 +318,13 @@ vss_sink_frame_deserialize (GBytes * bytes, GError ** error)
   /* ERRORS */
 truncated:
   {
-    g_set_error (error, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_CORRUPT,
+    g_set_error (error, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_CORRUPT,
         "Spool record is truncated (%" G_GSIZE_FORMAT " bytes)", len);
     return NULL;
   }
 bad:
   {
-    g_set_error (error, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_CORRUPT,
+    g_set_error (error, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_CORRUPT,
         "Spool record is not a well-formed vsssink frame");
     return NULL;
   }

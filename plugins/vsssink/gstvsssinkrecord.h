@@ -5,37 +5,34 @@
 
 #include <sys/uio.h>
 #include <glib.h>
+#include "core/gstvssrecord.h"
 
 G_BEGIN_DECLS
 
 /**
  * VssSinkFrame:
+ * @rec: the frame record as it is stored (core/gstvssrecord.h); @rec.uri
+ *   is "" when no images are stored
+ * @key: the Valkey key
+ * @object_key: the object's name, relative to the store ("" when no
+ *   images are stored)
  *
- * Everything vsssink writes for one frame. @object_key is relative to the
- * store ("" when no images are stored); @vector holds @dim little-endian
- * float32.
+ * Everything vsssink writes for one frame.
  */
 typedef struct
 {
-  gchar *id;
-  gchar *stream;
+  GstVssRecord rec;
   gchar *key;
   gchar *object_key;
-  gchar *uri;
   gchar *content_type;
-  gchar *model;
-  gint64 ts_ms;
-  gint64 pts;                   /* ns; -1 when unknown */
-  guint64 size;
-  gdouble dedup_distance;
-  gboolean has_dedup;
   gboolean object_done;
-  GBytes *vector;
   GBytes *image;                /* NULL once not needed */
   guint64 seq;                  /* spool record (replays) */
   guint64 journal_seg;          /* journal segment holding it, 0: none */
   gboolean replay;
 } VssSinkFrame;
+
+VssSinkFrame *vss_sink_frame_new (void);
 
 void vss_sink_frame_free (VssSinkFrame * frame);
 

@@ -109,8 +109,7 @@ test_file_ingest_and_search (void)
   const gchar *a2[] = { photo, "3", NULL };
   gchar *out = NULL;
 
-  g_assert_cmpint (run_example ("file-ingest.sh", a1, NULL, 120, NULL), ==,
-      0);
+  g_assert_cmpint (run_example ("file-ingest.sh", a1, NULL, 120, NULL), ==, 0);
   g_assert_cmpuint (count_keys ("frame:file:*"), >=, 2);
   g_assert_cmpint (run_example ("search-by-image.sh", a2, NULL, 60, &out), ==,
       0);

@@ -148,8 +148,7 @@ test_bad_inputs (void)
   g_free (err);
 
   /* Not a video: exit 4 with GStreamer's reason, no crash, no hang. */
-  g_assert_true (g_file_set_contents (junk, "hello, not a video\n", -1,
-          NULL));
+  g_assert_true (g_file_set_contents (junk, "hello, not a video\n", -1, NULL));
   status = vss_e2e_ingest_run (a2, &j, NULL, &err);
   g_assert_cmpint (status, ==, 4);
   g_assert_cmpstr (vss_e2e_input_str (j, 0, "status"), ==, "input-error");

@@ -24,7 +24,7 @@
 #include <gst/gst.h>
 #include <gst/app/gstappsink.h>
 #include <gst/video/video.h>
-#include "gstvsslocalembed.h"
+#include "embed/gstvssembedlocal.h"
 #include "vss-e2e.h"
 #include "vss-test-redis.h"
 
@@ -43,7 +43,7 @@ embed_image (const gchar * path)
   GstSample *sample;
   GstVideoInfo info;
   GstVideoFrame frame;
-  gfloat *v = g_new0 (gfloat, gst_vss_local_embed_dim ());
+  gfloat *v = g_new0 (gfloat, gst_vss_embed_local_dim ());
 
   g_assert_no_error (err);
   s = gst_bin_get_by_name (GST_BIN (p), "s");
@@ -55,7 +55,7 @@ embed_image (const gchar * path)
           gst_sample_get_caps (sample)));
   g_assert_true (gst_video_frame_map (&frame, &info,
           gst_sample_get_buffer (sample), GST_MAP_READ));
-  g_assert_true (gst_vss_local_embed_frame (&frame, v));
+  g_assert_true (gst_vss_embed_local_frame (&frame, v));
   gst_video_frame_unmap (&frame);
   gst_sample_unref (sample);
   gst_element_set_state (p, GST_STATE_NULL);
@@ -71,7 +71,7 @@ cosine_distance (const gfloat * a, const gfloat * b)
 {
   gdouble dot = 0, na = 0, nb = 0;
 
-  for (guint i = 0; i < gst_vss_local_embed_dim (); i++) {
+  for (guint i = 0; i < gst_vss_embed_local_dim (); i++) {
     dot += (gdouble) a[i] * b[i];
     na += (gdouble) a[i] * a[i];
     nb += (gdouble) b[i] * b[i];

@@ -53,8 +53,7 @@ test_inputs (void)
 
   /* A relative file name becomes an absolute file URI. */
   g_assert_cmpint (g_chdir (dir), ==, 0);
-  g_assert_true (vss_ingest_input_resolve ("Front Door.mkv", FALSE, &in,
-          &err));
+  g_assert_true (vss_ingest_input_resolve ("Front Door.mkv", FALSE, &in, &err));
   g_assert_no_error (err);
   g_assert_cmpint (in.kind, ==, VSS_INGEST_INPUT_URI);
   g_assert_false (in.live);
@@ -414,8 +413,7 @@ test_result (void)
   r.kept = 8;
   r.stored = 8;
   j = vss_ingest_result_to_json (&r);
-  g_assert_cmpstr (json_string_value (json_object_get (j, "status")), ==,
-      "ok");
+  g_assert_cmpstr (json_string_value (json_object_get (j, "status")), ==, "ok");
   g_assert_true (json_is_null (json_object_get (j, "error")));
   g_assert_cmpint (json_integer_value (json_object_get (j,
               "frames_sampled")), ==, 20);

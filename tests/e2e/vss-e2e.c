@@ -59,7 +59,7 @@ vss_e2e_make_clip (const gchar * dir, const gchar * name,
     g_free (truth);
     return clip;
   }
-  tool = vss_e2e_build_path ("tools/vss-make-clip");
+  tool = vss_e2e_build_path ("tests/fixtures/vss-make-clip");
   argv = g_ptr_array_new ();
   g_ptr_array_add (argv, tool);
   g_ptr_array_add (argv, (gpointer) "--output");

@@ -24,7 +24,7 @@
 #include <gst/video/video.h>
 #include "vss-test-bedrock.h"
 #include "gstvss.h"
-#include "gstvssbedrockimage.h"
+#include "bedrock/gstvssbedrockimage.h"
 
 #define AK "AKIDVSSEMBEDTEST0001"
 #define SK "vssembed/test+Secret0123456789abcdefghij"
@@ -48,7 +48,7 @@ server_start (const gchar * first_arg, ...)
   g_ptr_array_add (args, (gpointer) "--region=" REGION);
   va_start (ap, first_arg);
   for (a = first_arg; a; a = va_arg (ap, const gchar *))
-    g_ptr_array_add (args, (gpointer) a);
+      g_ptr_array_add (args, (gpointer) a);
   va_end (ap);
   g_ptr_array_add (args, NULL);
   s = vss_test_bedrock_start ((const gchar * const *) args->pdata, &err);
@@ -144,7 +144,7 @@ make_jpeg (gint w, gint h, guint seed)
 
   gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, w, h);
   fail_unless (gst_video_frame_map (&f, &info, raw, GST_MAP_READ));
-  jpeg = gst_vss_image_encode_frame (&f, 1 << 20, G_MAXSIZE, NULL);
+  jpeg = gst_vss_bedrock_image_encode_frame (&f, 1 << 20, G_MAXSIZE, NULL);
   gst_video_frame_unmap (&f);
   gst_buffer_unref (raw);
   fail_unless (jpeg != NULL);
@@ -314,8 +314,7 @@ GST_START_TEST (test_order_and_jpeg_as_is)
   for (guint i = 0; i < G_N_ELEMENTS (jpegs); i++) {
     gfloat *want;
 
-    fail_unless_equals_uint64 (GST_BUFFER_PTS (outs[i]),
-        i * 100 * GST_MSECOND);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (outs[i]), i * 100 * GST_MSECOND);
     want = expected_vector (c, jpegs[i], 256);
     assert_vector (outs[i], want, 256);
     g_free (want);
@@ -376,9 +375,9 @@ GST_START_TEST (test_scaling)
 
   gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, 3840, 2160);
   fail_unless (gst_video_frame_map (&f, &info, raw, GST_MAP_READ));
-  jpeg = gst_vss_image_encode_frame (&f, 2048, 5 * 1024 * 1024, NULL);
+  jpeg = gst_vss_bedrock_image_encode_frame (&f, 2048, 5 * 1024 * 1024, NULL);
   gst_video_frame_unmap (&f);
-  fail_unless (gst_vss_image_probe (g_bytes_get_data (jpeg, NULL),
+  fail_unless (gst_vss_bedrock_image_probe (g_bytes_get_data (jpeg, NULL),
           g_bytes_get_size (jpeg), &mime, &w, &hh));
   fail_unless_equals_int (w, 2048);
   fail_unless_equals_int (hh, 1152);
@@ -696,8 +695,7 @@ GST_START_TEST (test_forbidden_secret_hidden)
   gst_debug_set_active (TRUE);
   gst_debug_set_default_threshold (GST_LEVEL_TRACE);
 
-  desc = g_strdup_printf ("access-key-id=" AK " secret-access-key=%s",
-      wrong);
+  desc = g_strdup_printf ("access-key-id=" AK " secret-access-key=%s", wrong);
   h = harness_new (s, desc);
   g_free (desc);
   gst_element_set_bus (h->element, bus);
@@ -844,12 +842,10 @@ GST_START_TEST (test_embed_text)
     norm += (gdouble) v[i] * v[i];
   fail_unless (fabs (norm - 1.0) < 1e-4);
   g_free (v);
-  v = gst_vss_bedrock_embed_text (c, IMAGE_MODEL, "a red car", 0, &dim,
-      &err);
+  v = gst_vss_bedrock_embed_text (c, IMAGE_MODEL, "a red car", 0, &dim, &err);
   fail_unless (v != NULL);
   fail_unless_equals_int (dim, 1024);
-  v2 = gst_vss_bedrock_embed_text (c, IMAGE_MODEL, "a red car", 0, &dim,
-      &err);
+  v2 = gst_vss_bedrock_embed_text (c, IMAGE_MODEL, "a red car", 0, &dim, &err);
   fail_unless (memcmp (v, v2, 1024 * sizeof (gfloat)) == 0);
   g_free (v);
   g_free (v2);
@@ -886,8 +882,7 @@ GST_START_TEST (test_text_model_refused_for_frames)
       GST_STATE_CHANGE_FAILURE);
   m = wait_message (bus, GST_MESSAGE_ERROR);
   gst_message_parse_error (m, &err, NULL);
-  fail_unless (strstr (err->message, TEXT_MODEL) != NULL, "%s",
-      err->message);
+  fail_unless (strstr (err->message, TEXT_MODEL) != NULL, "%s", err->message);
   g_error_free (err);
   gst_message_unref (m);
   gst_element_set_state (e, GST_STATE_NULL);

@@ -76,11 +76,11 @@ static void
 check_meta (GstBuffer * buf)
 {
   GstVssEmbeddingMeta *m = gst_vss_buffer_get_embedding_meta (buf,
-      GST_VSS_LOCAL_MODEL);
+      GST_VSS_EMBED_LOCAL_MODEL);
   gdouble norm = 0;
 
   fail_unless (m != NULL, "no embedding meta on output buffer");
-  fail_unless_equals_int (m->dim, gst_vss_local_embed_dim ());
+  fail_unless_equals_int (m->dim, gst_vss_embed_local_dim ());
   fail_unless (m->normalized);
   fail_unless (gst_vss_frame_id_is_valid (m->frame_id), "bad id '%s'",
       m->frame_id);
@@ -165,9 +165,9 @@ GST_START_TEST (test_deterministic)
   a = gst_harness_pull (h);
   b = gst_harness_pull (h);
   c = gst_harness_pull (h);
-  ma = gst_vss_buffer_get_embedding_meta (a, GST_VSS_LOCAL_MODEL);
-  mb = gst_vss_buffer_get_embedding_meta (b, GST_VSS_LOCAL_MODEL);
-  mc = gst_vss_buffer_get_embedding_meta (c, GST_VSS_LOCAL_MODEL);
+  ma = gst_vss_buffer_get_embedding_meta (a, GST_VSS_EMBED_LOCAL_MODEL);
+  mb = gst_vss_buffer_get_embedding_meta (b, GST_VSS_EMBED_LOCAL_MODEL);
+  mc = gst_vss_buffer_get_embedding_meta (c, GST_VSS_EMBED_LOCAL_MODEL);
   fail_unless (memcmp (ma->vector, mb->vector, ma->dim * sizeof (gfloat)) == 0);
   fail_if (g_str_equal (ma->frame_id, mb->frame_id));
   fail_unless (distance (ma, mc) < 0.05, "small shift: %f", distance (ma, mc));
@@ -229,7 +229,7 @@ GST_START_TEST (test_reuses_frame_id)
   out = gst_harness_pull (h);
   fail_unless_equals_int (gst_vss_buffer_n_embedding_metas (out), 2);
   fail_unless_equals_string (gst_vss_buffer_get_embedding_meta (out,
-          GST_VSS_LOCAL_MODEL)->frame_id, id);
+          GST_VSS_EMBED_LOCAL_MODEL)->frame_id, id);
   g_object_get (h->element, "stats", &stats, NULL);
   fail_unless (gst_structure_get_uint64 (stats, "ids-reused", &reused));
   fail_unless_equals_uint64 (reused, 1);
@@ -261,10 +261,10 @@ GST_START_TEST (test_stats)
   fail_unless (gst_structure_get_double (stats, "mean-embed-us", &mean));
   fail_unless_equals_uint64 (in, 5);
   fail_unless_equals_uint64 (embedded, 5);
-  fail_unless_equals_int (dim, gst_vss_local_embed_dim ());
+  fail_unless_equals_int (dim, gst_vss_embed_local_dim ());
   fail_unless (mean > 0);
   fail_unless_equals_string (gst_structure_get_string (stats, "model"),
-      GST_VSS_LOCAL_MODEL);
+      GST_VSS_EMBED_LOCAL_MODEL);
   gst_structure_free (stats);
   gst_harness_teardown (h);
 }
@@ -348,8 +348,7 @@ GST_START_TEST (test_refused_caps)
     fail_if (gst_pad_peer_query_accept_caps (h->srcpad, caps),
         "accepted %s", bad[i]);
     gst_harness_set_src_caps (h, caps);
-    fail_unless_equals_int (gst_harness_push (h, buf),
-        GST_FLOW_NOT_NEGOTIATED);
+    fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_NOT_NEGOTIATED);
     gst_harness_teardown (h);
   }
 }
@@ -377,27 +376,27 @@ GST_START_TEST (test_not_negotiated_in_pipeline)
   fail_unless (gst_element_link_pads_full (embed, "src", sink, "sink",
           GST_PAD_LINK_CHECK_NOTHING));
   {
-  GstBus *bus = gst_element_get_bus (p);
-  GstMessage *msg;
-  GError *err = NULL;
-  gchar *dbg = NULL;
+    GstBus *bus = gst_element_get_bus (p);
+    GstMessage *msg;
+    GError *err = NULL;
+    gchar *dbg = NULL;
 
-  gst_element_set_state (p, GST_STATE_PLAYING);
-  msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND,
-      GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
-  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR);
-  gst_message_parse_error (msg, &err, &dbg);
-  /* GStreamer's own wording: the source says the stream stopped because
-   * negotiation failed. */
-  fail_unless (dbg != NULL && strstr (dbg, "not-negotiated") != NULL,
-      "%s (%s)", err->message, GST_STR_NULL (dbg));
-  g_error_free (err);
-  g_free (dbg);
-  gst_message_unref (msg);
-  gst_element_set_state (p, GST_STATE_NULL);
-  gst_object_unref (bus);
-  gst_object_unref (p);
-}
+    gst_element_set_state (p, GST_STATE_PLAYING);
+    msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND,
+        GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+    fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR);
+    gst_message_parse_error (msg, &err, &dbg);
+    /* GStreamer's own wording: the source says the stream stopped because
+     * negotiation failed. */
+    fail_unless (dbg != NULL && strstr (dbg, "not-negotiated") != NULL,
+        "%s (%s)", err->message, GST_STR_NULL (dbg));
+    g_error_free (err);
+    g_free (dbg);
+    gst_message_unref (msg);
+    gst_element_set_state (p, GST_STATE_NULL);
+    gst_object_unref (bus);
+    gst_object_unref (p);
+  }
 
 }
 

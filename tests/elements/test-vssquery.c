@@ -2,7 +2,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Local provider: frames are real photographs (the Debian wallpapers that
- * tools/scene uses), embedded by vssembed, and queries are image files of
+ * tests/fixtures uses), embedded by vssembed, and queries are image files of
  * the same or other photographs. Bedrock: tests/servers/vss-bedrock-server
  * with a text map, so that a text maps to a known image's embedding at a
  * chosen cosine distance.
@@ -21,9 +21,9 @@
 #include <gst/app/gstappsink.h>
 #include "vss-test-bedrock.h"
 #include "gstvss.h"
-#include "gstvssqueryembed.h"
-#include "gstvssqueryset.h"
-#include "gstvssdot.h"
+#include "query/gstvssqueryembed.h"
+#include "query/gstvssqueryset.h"
+#include "query/gstvssquerydot.h"
 #include "vss-scene.h"
 
 #define AK "AKIDVSSQUERYTEST0001"
@@ -118,8 +118,7 @@ typedef struct
 } Q;
 
 static Q *
-q_new (const gchar * embed_props, const gchar * query_props,
-    const gchar * caps)
+q_new (const gchar * embed_props, const gchar * query_props, const gchar * caps)
 {
   Q *q = g_new0 (Q, 1);
   gchar *props = g_strdup (query_props), *queries = NULL, *desc;
@@ -142,8 +141,7 @@ q_new (const gchar * embed_props, const gchar * query_props,
   g_free (queries);
   q->bus = gst_bus_new ();
   gst_element_set_bus (q->h->element, q->bus);
-  gst_harness_set_src_caps_str (q->h, caps ? caps : RAW_CAPS
-      ",framerate=1/1");
+  gst_harness_set_src_caps_str (q->h, caps ? caps : RAW_CAPS ",framerate=1/1");
   return q;
 }
 
@@ -258,10 +256,8 @@ GST_START_TEST (test_local_hit_and_miss)
   s = msg_s (m, 0);
   fail_unless_equals_string (gst_structure_get_string (s, "source"), "query");
   fail_unless_equals_string (gst_structure_get_string (s, "query-id"), "a");
-  fail_unless_equals_string (gst_structure_get_string (s, "label"),
-      "photo A");
-  fail_unless_equals_string (gst_structure_get_string (s, "stream-id"),
-      "cam1");
+  fail_unless_equals_string (gst_structure_get_string (s, "label"), "photo A");
+  fail_unless_equals_string (gst_structure_get_string (s, "stream-id"), "cam1");
   fail_unless (gst_structure_get_double (s, "distance", &d));
   /* Same photograph, decoded at another size: nearly identical. */
   fail_unless (d >= 0 && d < 0.05, "distance %f", d);
@@ -335,12 +331,12 @@ local_distance (guint i)
 
   gst_video_info_from_caps (&info, gst_sample_get_caps (s));
   gst_video_frame_map (&f, &info, gst_sample_get_buffer (s), GST_MAP_READ);
-  fail_unless (gst_vss_local_embed_frame (&f, a));
+  fail_unless (gst_vss_embed_local_frame (&f, a));
   gst_video_frame_unmap (&f);
   gst_sample_unref (s);
   b = gst_vss_query_embedder_embed_file (e, photo[i], NULL);
   fail_unless (b != NULL);
-  d = 1.0 - gst_vss_dot_f32 (a, b, dim);
+  d = 1.0 - gst_vss_query_dot_f32 (a, b, dim);
   g_free (a);
   g_free (b);
   gst_vss_query_embedder_free (e);
@@ -531,8 +527,7 @@ GST_START_TEST (test_local_add_remove)
   g_free (json);
   json = g_strdup_printf ("[{\"id\":\"x\",\"image\":\"%s\"}]", photo[0]);
   g_object_set (q->query, "queries", json, NULL);
-  g_object_set (q->query, "queries", "[{\"id\":\"y\",\"text\":\"t\"}]",
-      NULL);
+  g_object_set (q->query, "queries", "[{\"id\":\"y\",\"text\":\"t\"}]", NULL);
   m = q_push (q, frame_of (0, 3));
   fail_unless_equals_int (g_list_length (m), 1);
   fail_unless_equals_string (gst_structure_get_string (msg_s (m, 0),
@@ -662,8 +657,7 @@ GST_START_TEST (test_queries_property)
     fail_unless_equals_string (b->id, "img");
     fail_unless_equals_string (b->image, "/x.jpg");
     fail_unless_equals_string (b->label, "/x.jpg");
-    fail_unless (fabs (b->threshold - GST_VSS_QUERY_DEFAULT_THRESHOLD) <
-        1e-6);
+    fail_unless (fabs (b->threshold - GST_VSS_QUERY_DEFAULT_THRESHOLD) < 1e-6);
   }
   g_ptr_array_unref (specs);
   g_free (s);
@@ -755,8 +749,7 @@ write_jpeg (guint i, GBytes ** bytes)
   gchar *path = g_build_filename (tmpdir, name, NULL);
 
   gst_buffer_map (gst_sample_get_buffer (s), &map, GST_MAP_READ);
-  fail_unless (g_file_set_contents (path, (gchar *) map.data, map.size,
-          NULL));
+  fail_unless (g_file_set_contents (path, (gchar *) map.data, map.size, NULL));
   *bytes = g_bytes_new (map.data, map.size);
   gst_buffer_unmap (gst_sample_get_buffer (s), &map);
   gst_sample_unref (s);

@@ -15,7 +15,8 @@
 #include <jansson.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
-#include "gstvssaws.h"
+#include "aws/gstvssaws.h"
+#include "bedrock/gstvssbedrock.h"
 
 #define AK "AKIDVSSTEST000000001"
 #define SK "vss/test+Secret/Key0123456789abcdefghijk"
@@ -50,7 +51,7 @@ server_start (const gchar * first_arg, ...)
   g_ptr_array_add (argv, (gpointer) "--region=" REGION);
   va_start (ap, first_arg);
   for (a = first_arg; a; a = va_arg (ap, const gchar *))
-    g_ptr_array_add (argv, (gpointer) a);
+      g_ptr_array_add (argv, (gpointer) a);
   va_end (ap);
   g_ptr_array_add (argv, NULL);
 
@@ -117,11 +118,11 @@ header_cb (gchar * d, gsize size, gsize n, gpointer user)
  * send_body to tamper; sign_secret may differ from SK. */
 static Call *
 call_new (const gchar * method, const gchar * url, const gchar * service,
-    GstVssSigV4Flags flags, const gchar * token, const gchar * secret,
+    GstVssAwsSigV4Flags flags, const gchar * token, const gchar * secret,
     const gchar * sign_body, const gchar * send_body, gboolean unsigned_payload)
 {
   GstVssAwsCredentials creds = { 0, };
-  GstVssHttpHeader ct = { "Content-Type", "application/json" };
+  GstVssAwsHttpHeader ct = { "Content-Type", "application/json" };
   GPtrArray *headers = NULL;
   GError *err = NULL;
   Call *c = g_new0 (Call, 1);
@@ -184,8 +185,9 @@ static Call *
 invoke (Server * s, const gchar * model, const gchar * body,
     const gchar * token)
 {
-  gchar *url = gst_vss_aws_bedrock_invoke_url (s->endpoint, model);
-  Call *c = call_new ("POST", url, "bedrock", GST_VSS_SIGV4_FLAG_NONE, token,
+  gchar *url = gst_vss_bedrock_invoke_url (s->endpoint, model);
+  Call *c =
+      call_new ("POST", url, "bedrock", GST_VSS_AWS_SIGV4_FLAG_NONE, token,
       NULL, body, body, FALSE);
 
   call_run (c);
@@ -297,7 +299,7 @@ test_signed_models (void)
 
   /* ... and raw on the wire: both encode twice in the canonical URI. */
   url = g_strdup_printf ("%s/model/%s/invoke", s->endpoint, TEXT_MODEL);
-  c = call_new ("POST", url, "bedrock", GST_VSS_SIGV4_FLAG_NONE, NULL, NULL,
+  c = call_new ("POST", url, "bedrock", GST_VSS_AWS_SIGV4_FLAG_NONE, NULL, NULL,
       "{\"inputText\":\"x\"}", "{\"inputText\":\"x\"}", FALSE);
   call_run (c);
   g_assert_cmpint (c->status, ==, 200);
@@ -312,8 +314,7 @@ test_signed_models (void)
   c = invoke (s, IMAGE_MODEL, "{\"embeddingConfig\":{}}", NULL);
   g_assert_cmpint (c->status, ==, 400);
   call_free (c);
-  c = invoke (s, TEXT_MODEL, "{\"inputText\":\"x\",\"dimensions\":300}",
-      NULL);
+  c = invoke (s, TEXT_MODEL, "{\"inputText\":\"x\",\"dimensions\":300}", NULL);
   g_assert_cmpint (c->status, ==, 400);
   call_free (c);
 
@@ -325,7 +326,7 @@ static void
 test_rejections (void)
 {
   Server *s = server_start (NULL);
-  gchar *url = gst_vss_aws_bedrock_invoke_url (s->endpoint, IMAGE_MODEL);
+  gchar *url = gst_vss_bedrock_invoke_url (s->endpoint, IMAGE_MODEL);
   const gchar *body = "{\"inputText\":\"x\"}";
   struct curl_slist *l;
   Call *c;
@@ -399,14 +400,14 @@ test_s3_rules (void)
   Server *s = server_start (NULL);
   gchar *url = g_strdup_printf ("%s/bucket/cam%%201/2026/frame%%3A1.jpg",
       s->endpoint);
-  GstVssSigV4Flags f = GST_VSS_SIGV4_FLAG_S3 |
-      GST_VSS_SIGV4_FLAG_CONTENT_SHA256;
+  GstVssAwsSigV4Flags f = GST_VSS_AWS_SIGV4_FLAG_S3 |
+      GST_VSS_AWS_SIGV4_FLAG_CONTENT_SHA256;
   Call *c;
 
   c = call_new ("PUT", url, "s3", f, TOKEN, NULL, "jpegbytes", "jpegbytes",
       FALSE);
   call_run (c);
-  g_assert_cmpint (c->status, ==, 403);   /* token not expected here */
+  g_assert_cmpint (c->status, ==, 403); /* token not expected here */
   call_free (c);
   c = call_new ("PUT", url, "s3", f, NULL, NULL, "jpegbytes", "jpegbytes",
       FALSE);
@@ -418,7 +419,7 @@ test_s3_rules (void)
   g_assert_cmpint (c->status, ==, 200);
   call_free (c);
   /* Non-S3 rules (double encoding) do not verify as S3. */
-  c = call_new ("PUT", url, "s3", GST_VSS_SIGV4_FLAG_CONTENT_SHA256, NULL,
+  c = call_new ("PUT", url, "s3", GST_VSS_AWS_SIGV4_FLAG_CONTENT_SHA256, NULL,
       NULL, "jpegbytes", "jpegbytes", FALSE);
   call_run (c);
   g_assert_cmpint (c->status, ==, 403);
@@ -440,10 +441,10 @@ presigned_put (Server * s, const gchar * path, gint64 when, gint64 expires,
     gboolean tamper)
 {
   gchar *host = g_strdup_printf ("127.0.0.1:%u", s->port);
-  GstVssHttpHeader h = { "Host", host };
-  GstVssSigV4Request r = { 0, };
-  GstVssSigV4Params p = { 0, };
-  GstVssSigV4Result res;
+  GstVssAwsHttpHeader h = { "Host", host };
+  GstVssAwsSigV4Request r = { 0, };
+  GstVssAwsSigV4Params p = { 0, };
+  GstVssAwsSigV4Result res;
   GError *err = NULL;
   gchar *url;
   Call *c = g_new0 (Call, 1);
@@ -454,20 +455,20 @@ presigned_put (Server * s, const gchar * path, gint64 when, gint64 expires,
   r.query = "x-id=PutObject";
   r.headers = &h;
   r.n_headers = 1;
-  r.payload_hash = GST_VSS_SIGV4_UNSIGNED_PAYLOAD;
+  r.payload_hash = GST_VSS_AWS_SIGV4_UNSIGNED_PAYLOAD;
   p.access_key_id = AK;
   p.secret_access_key = SK;
   p.region = REGION;
   p.service = "s3";
   p.time = when;
   p.expires = expires;
-  p.flags = GST_VSS_SIGV4_FLAG_S3;
-  if (!gst_vss_sigv4_presign (&r, &p, &res, &err))
+  p.flags = GST_VSS_AWS_SIGV4_FLAG_S3;
+  if (!gst_vss_aws_sigv4_presign (&r, &p, &res, &err))
     g_error ("presign failed: %s", err->message);
   url = g_strdup_printf ("%s%s?%s", s->endpoint, path, res.query);
   if (tamper)
     url[strlen (url) - 1] = url[strlen (url) - 1] == '0' ? '1' : '0';
-  gst_vss_sigv4_result_clear (&res);
+  gst_vss_aws_sigv4_result_clear (&res);
 
   c->h = curl_easy_init ();
   c->body = g_string_new (NULL);
@@ -493,8 +494,7 @@ test_presigned (void)
 
   g_assert_cmpint (presigned_put (s, "/bucket/cam%201/f%3A1.jpg", now, 300,
           FALSE), ==, 200);
-  g_assert_cmpint (presigned_put (s, "/bucket/k.jpg", now, 300, TRUE), ==,
-      403);
+  g_assert_cmpint (presigned_put (s, "/bucket/k.jpg", now, 300, TRUE), ==, 403);
   /* Signed an hour ago, valid for a minute. */
   g_assert_cmpint (presigned_put (s, "/bucket/k.jpg", now - 3600, 60, FALSE),
       ==, 403);
@@ -646,8 +646,7 @@ test_faults (void)
   call_free (c);
 
   control (s, "{\"wrong_length\":1}");
-  c = invoke (s, TEXT_MODEL, "{\"inputText\":\"w\",\"dimensions\":512}",
-      NULL);
+  c = invoke (s, TEXT_MODEL, "{\"inputText\":\"w\",\"dimensions\":512}", NULL);
   g_assert_cmpint (c->status, ==, 200);
   v = embedding_of (c, &dim);
   g_assert_cmpuint (dim, ==, 511);
@@ -656,7 +655,7 @@ test_faults (void)
 
   /* A hang is seen by the client as its own timeout. */
   control (s, "{\"hang\":1,\"hang_ms\":3000}");
-  url = gst_vss_aws_bedrock_invoke_url (s->endpoint, TEXT_MODEL);
+  url = gst_vss_bedrock_invoke_url (s->endpoint, TEXT_MODEL);
   c = call_new ("POST", url, "bedrock", 0, NULL, NULL, body, body, FALSE);
   curl_easy_setopt (c->h, CURLOPT_TIMEOUT_MS, 300L);
   call_run (c);
@@ -728,7 +727,7 @@ static void
 test_concurrency (void)
 {
   Server *s = server_start ("--latency-ms=100", NULL);
-  gchar *url = gst_vss_aws_bedrock_invoke_url (s->endpoint, IMAGE_MODEL);
+  gchar *url = gst_vss_bedrock_invoke_url (s->endpoint, IMAGE_MODEL);
   CURLM *m = curl_multi_init ();
   Call *calls[N_PARALLEL];
   gint64 t0, elapsed;
@@ -740,8 +739,7 @@ test_concurrency (void)
     for (i = 0; i < N_PARALLEL; i++) {
       gchar *b = g_strdup_printf ("{\"inputText\":\"frame %d\"}", i);
 
-      calls[i] = call_new ("POST", url, "bedrock", 0, NULL, NULL, b, b,
-          FALSE);
+      calls[i] = call_new ("POST", url, "bedrock", 0, NULL, NULL, b, b, FALSE);
       curl_multi_add_handle (m, calls[i]->h);
       g_free (b);
     }

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <gst/gst.h>
 #include <glib/gstdio.h>
-#include "gstvsscred.h"
+#include "aws/gstvssawscred.h"
 #include "vssmetadata.h"
 
 #define ENV_AK "AKIAENVIRONMENT00001"
@@ -300,8 +300,7 @@ test_container (void)
 
   s.region = "us-east-1";
   s.container_base_url = base;
-  g_setenv ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", m->container_path,
-      TRUE);
+  g_setenv ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", m->container_path, TRUE);
   g_setenv ("AWS_CONTAINER_AUTHORIZATION_TOKEN", CONTAINER_AUTH, TRUE);
   cfg = config_ok (&s);
   g_assert_cmpstr (gst_vss_aws_config_get_source (cfg), ==, "container");
@@ -457,7 +456,7 @@ test_imds (void)
   g_free (ep);
 }
 
-static GString *captured;     /* non-NULL while capturing */
+static GString *captured;       /* non-NULL while capturing */
 static GMutex captured_lock;
 
 static void
@@ -566,8 +565,7 @@ test_no_secrets_in_logs (void)
   cm->auth_token = g_strdup (CONTAINER_AUTH);
   base = g_strdup_printf ("http://127.0.0.1:%u", cm->port);
   s.container_base_url = base;
-  g_setenv ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", cm->container_path,
-      TRUE);
+  g_setenv ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", cm->container_path, TRUE);
   g_setenv ("AWS_CONTAINER_AUTHORIZATION_TOKEN", CONTAINER_AUTH, TRUE);
   resolve_and_record (&s, now);
   cm->malformed = TRUE;

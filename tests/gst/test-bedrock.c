@@ -9,8 +9,9 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <gst/gst.h>
-#include "gstvssbedrock.h"
-#include "gstvssbedrockimage.h"
+#include "bedrock/gstvssbedrock.h"
+#include "core/gstvssbackoff.h"
+#include "bedrock/gstvssbedrockimage.h"
 
 static void
 test_classify (void)
@@ -78,6 +79,7 @@ test_error_type (void)
 static void
 test_backoff (void)
 {
+  static const GstVssBackoff full = { 100, 20000, GST_VSS_BACKOFF_JITTER_FULL };
   GRand *r = g_rand_new_with_seed (7);
   guint retry, i, max_seen = 0;
 
@@ -85,7 +87,7 @@ test_backoff (void)
     guint ceiling = MIN (20000, 100u << MIN (retry, 20));
 
     for (i = 0; i < 200; i++) {
-      guint d = gst_vss_bedrock_backoff_ms (retry, 100, 20000, r);
+      guint d = gst_vss_backoff_ms (&full, retry, r);
 
       g_assert_cmpuint (d, <=, ceiling);
       max_seen = MAX (max_seen, d);
@@ -93,6 +95,31 @@ test_backoff (void)
   }
   /* Full jitter reaches up to the cap, not just the base. */
   g_assert_cmpuint (max_seen, >, 10000);
+  g_rand_free (r);
+}
+
+/* The other policies of the one backoff: equal jitter (reconnects, S3)
+ * never waits less than half the ceiling; none waits the ceiling. */
+static void
+test_backoff_policies (void)
+{
+  static const GstVssBackoff equal =
+      { 100, 2000, GST_VSS_BACKOFF_JITTER_EQUAL };
+  static const GstVssBackoff none = { 100, 2000, GST_VSS_BACKOFF_JITTER_NONE };
+  GRand *r = g_rand_new_with_seed (11);
+  guint attempt, i;
+
+  for (attempt = 0; attempt < 40; attempt++) {
+    guint ceiling = MIN (2000, 100u << MIN (attempt, 20));
+
+    g_assert_cmpuint (gst_vss_backoff_ms (&none, attempt, r), ==, ceiling);
+    for (i = 0; i < 50; i++) {
+      guint d = gst_vss_backoff_ms (&equal, attempt, i % 2 ? r : NULL);
+
+      g_assert_cmpuint (d, >=, ceiling / 2);
+      g_assert_cmpuint (d, <=, ceiling);
+    }
+  }
   g_rand_free (r);
 }
 
@@ -186,19 +213,21 @@ test_probe (void)
   const gchar *mime;
   guint w, h;
 
-  g_assert_true (gst_vss_image_probe (jpeg, sizeof (jpeg), &mime, &w, &h));
+  g_assert_true (gst_vss_bedrock_image_probe (jpeg, sizeof (jpeg), &mime, &w,
+          &h));
   g_assert_cmpstr (mime, ==, "image/jpeg");
   g_assert_cmpuint (w, ==, 300);
   g_assert_cmpuint (h, ==, 200);
-  g_assert_true (gst_vss_image_probe (png, sizeof (png), &mime, &w, &h));
+  g_assert_true (gst_vss_bedrock_image_probe (png, sizeof (png), &mime, &w,
+          &h));
   g_assert_cmpstr (mime, ==, "image/png");
   g_assert_cmpuint (w, ==, 2560);
   g_assert_cmpuint (h, ==, 1440);
   /* Truncated or not an image. */
-  g_assert_false (gst_vss_image_probe (jpeg, 10, &mime, &w, &h));
-  g_assert_false (gst_vss_image_probe ((const guint8 *) "GIF89a", 6, &mime,
-          &w, &h));
-  g_assert_false (gst_vss_image_probe (png, 20, &mime, &w, &h));
+  g_assert_false (gst_vss_bedrock_image_probe (jpeg, 10, &mime, &w, &h));
+  g_assert_false (gst_vss_bedrock_image_probe ((const guint8 *) "GIF89a", 6,
+          &mime, &w, &h));
+  g_assert_false (gst_vss_bedrock_image_probe (png, 20, &mime, &w, &h));
 }
 
 int
@@ -209,6 +238,7 @@ main (int argc, char **argv)
   g_test_add_func ("/bedrock/classify", test_classify);
   g_test_add_func ("/bedrock/error-type", test_error_type);
   g_test_add_func ("/bedrock/backoff", test_backoff);
+  g_test_add_func ("/bedrock/backoff-policies", test_backoff_policies);
   g_test_add_func ("/bedrock/parse", test_parse);
   g_test_add_func ("/bedrock/models-and-bodies", test_models_and_bodies);
   g_test_add_func ("/bedrock/probe", test_probe);

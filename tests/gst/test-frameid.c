@@ -6,7 +6,7 @@
 #endif
 
 #include <string.h>
-#include "gstvssframeid.h"
+#include "core/gstvssframeid.h"
 
 #define BURST 200000
 
@@ -83,7 +83,7 @@ typedef struct
 {
   gint64 t;
   gint n;
-  gchar (*ids)[GST_VSS_FRAME_ID_SIZE];
+    gchar (*ids)[GST_VSS_FRAME_ID_SIZE];
 } ThreadJob;
 
 static gpointer

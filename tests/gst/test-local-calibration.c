@@ -45,7 +45,7 @@ embed_rgb (const guint8 * rgb, gfloat * out)
     memcpy ((guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0) +
         (gsize) y * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
         rgb + (gsize) y * OUT_W * 3, OUT_W * 3);
-  g_assert_true (gst_vss_local_embed_frame (&frame, out));
+  g_assert_true (gst_vss_embed_local_frame (&frame, out));
   gst_video_frame_unmap (&frame);
   gst_buffer_unref (buf);
 }
@@ -95,7 +95,7 @@ test_calibration (void)
 {
   GError *error = NULL;
   gchar **paths = vss_scene_default_photo_paths (&error);
-  guint n_photos, dim = gst_vss_local_embed_dim ();
+  guint n_photos, dim = gst_vss_embed_local_dim ();
   GRand *rand = g_rand_new_with_seed (20261122);
   guint8 *rgb = g_malloc (OUT_W * OUT_H * 3);
   gfloat *base;                 /* [photo][view][dim] */
@@ -203,10 +203,11 @@ test_calibration (void)
     }
 
   g_print ("{\n  \"model\": \"%s\", \"dimension\": %u, \"photos\": %u, "
-      "\"threshold\": %.2f,\n", GST_VSS_LOCAL_MODEL, dim, n_photos, THRESHOLD);
+      "\"threshold\": %.2f,\n", GST_VSS_EMBED_LOCAL_MODEL, dim, n_photos,
+      THRESHOLD);
   g_print ("  \"same_scene_perturbation\": {\"max_pan\": %.2f, \"max_zoom\": "
-      "%.2f, \"max_noise_sigma\": %.1f, \"min_jpeg_quality\": %d},\n",
-      MAX_PAN, MAX_ZOOM, MAX_NOISE, MIN_JPEG_Q);
+      "%.2f, \"max_noise_sigma\": %.1f, \"min_jpeg_quality\": %d},\n", MAX_PAN,
+      MAX_ZOOM, MAX_NOISE, MIN_JPEG_Q);
   print_dist ("same_scene", same, FALSE);
   print_dist ("different_scene", diff, FALSE);
   g_print ("  \"same_scene_over_threshold\": %u, \"different_scene_under_"

@@ -13,7 +13,7 @@
 #include <jansson.h>
 #include <glib.h>
 #include <stdlib.h>
-#include "gstvsssigv4.h"
+#include "aws/gstvssawssigv4.h"
 
 static guint checks_run, checks_failed;
 
@@ -22,7 +22,7 @@ typedef struct
   gchar *method;
   gchar *path;
   gchar *query;
-  GArray *headers;              /* GstVssHttpHeader, strings owned */
+  GArray *headers;              /* GstVssAwsHttpHeader, strings owned */
   gchar *body;
   gsize body_len;
 } ParsedRequest;
@@ -33,7 +33,8 @@ parsed_request_clear (ParsedRequest * r)
   guint i;
 
   for (i = 0; r->headers && i < r->headers->len; i++) {
-    GstVssHttpHeader *h = &g_array_index (r->headers, GstVssHttpHeader, i);
+    GstVssAwsHttpHeader *h =
+        &g_array_index (r->headers, GstVssAwsHttpHeader, i);
 
     g_free ((gchar *) h->name);
     g_free ((gchar *) h->value);
@@ -55,7 +56,7 @@ parse_request (const gchar * text, ParsedRequest * r)
   gchar *line;
 
   memset (r, 0, sizeof (*r));
-  r->headers = g_array_new (FALSE, FALSE, sizeof (GstVssHttpHeader));
+  r->headers = g_array_new (FALSE, FALSE, sizeof (GstVssAwsHttpHeader));
   eol = strchr (p, '\n');
   line = eol ? g_strndup (p, eol - p) : g_strdup (p);
   g_strchomp (line);
@@ -78,7 +79,7 @@ parse_request (const gchar * text, ParsedRequest * r)
   p = eol ? eol + 1 : p + strlen (p);
   while (*p) {
     const gchar *colon;
-    GstVssHttpHeader h;
+    GstVssAwsHttpHeader h;
     gsize len;
 
     eol = strchr (p, '\n');
@@ -190,13 +191,13 @@ signed_request_query (const gchar * signed_request)
 
 static void
 check_mode (const gchar * dir, const gchar * case_name, gboolean presign,
-    const ParsedRequest * req, const GstVssSigV4Params * params,
+    const ParsedRequest * req, const GstVssAwsSigV4Params * params,
     const gchar * payload_hash)
 {
   const gchar *prefix = presign ? "query" : "header";
   gchar *names[4], *expected[4];
-  GstVssSigV4Request r = { 0, };
-  GstVssSigV4Result res;
+  GstVssAwsSigV4Request r = { 0, };
+  GstVssAwsSigV4Result res;
   GError *err = NULL;
   gboolean ok;
   guint i;
@@ -211,12 +212,12 @@ check_mode (const gchar * dir, const gchar * case_name, gboolean presign,
   r.method = req->method;
   r.path = req->path;
   r.query = req->query;
-  r.headers = (const GstVssHttpHeader *) req->headers->data;
+  r.headers = (const GstVssAwsHttpHeader *) req->headers->data;
   r.n_headers = req->headers->len;
   r.payload_hash = payload_hash;
 
-  ok = presign ? gst_vss_sigv4_presign (&r, params, &res, &err) :
-      gst_vss_sigv4_sign_headers (&r, params, &res, &err);
+  ok = presign ? gst_vss_aws_sigv4_presign (&r, params, &res, &err) :
+      gst_vss_aws_sigv4_sign_headers (&r, params, &res, &err);
   if (!ok) {
     checks_run++;
     checks_failed++;
@@ -248,7 +249,7 @@ check_mode (const gchar * dir, const gchar * case_name, gboolean presign,
     g_free (want);
     g_free (got);
   }
-  gst_vss_sigv4_result_clear (&res);
+  gst_vss_aws_sigv4_result_clear (&res);
 
 done:
   for (i = 0; i < 4; i++) {
@@ -265,7 +266,7 @@ run_case (const gchar * dir, const gchar * case_name)
   json_t *ctx = NULL, *creds;
   json_error_t jerr;
   ParsedRequest req;
-  GstVssSigV4Params params = { 0, };
+  GstVssAwsSigV4Params params = { 0, };
   GDateTime *dt = NULL;
   gchar *payload_hash = NULL;
   const gchar *ts;
@@ -307,20 +308,20 @@ run_case (const gchar * dir, const gchar * case_name)
   /* S3 rules when a case says so: single encoding, no normalisation. */
   if (g_strcmp0 (params.service, "s3") == 0
       || json_is_false (json_object_get (ctx, "double_uri_encode")))
-    params.flags |= GST_VSS_SIGV4_FLAG_S3;
+    params.flags |= GST_VSS_AWS_SIGV4_FLAG_S3;
   else if (json_is_false (json_object_get (ctx, "normalize")))
-    params.flags |= GST_VSS_SIGV4_FLAG_NO_NORMALIZE;
+    params.flags |= GST_VSS_AWS_SIGV4_FLAG_NO_NORMALIZE;
   if (json_is_true (json_object_get (ctx, "omit_session_token")))
-    params.flags |= GST_VSS_SIGV4_FLAG_OMIT_SESSION_TOKEN;
+    params.flags |= GST_VSS_AWS_SIGV4_FLAG_OMIT_SESSION_TOKEN;
   if (json_is_true (json_object_get (ctx, "sign_body"))) {
-    payload_hash = gst_vss_sigv4_sha256_hex ((const guint8 *) req.body,
+    payload_hash = gst_vss_aws_sigv4_sha256_hex ((const guint8 *) req.body,
         req.body_len);
-    params.flags |= GST_VSS_SIGV4_FLAG_CONTENT_SHA256;
+    params.flags |= GST_VSS_AWS_SIGV4_FLAG_CONTENT_SHA256;
   }
 
   check_mode (dir, case_name, FALSE, &req, &params, payload_hash);
   /* Presigned URLs never carry x-amz-content-sha256. */
-  params.flags &= ~GST_VSS_SIGV4_FLAG_CONTENT_SHA256;
+  params.flags &= ~GST_VSS_AWS_SIGV4_FLAG_CONTENT_SHA256;
   check_mode (dir, case_name, TRUE, &req, &params, payload_hash);
 
 out:
@@ -341,21 +342,23 @@ check_rules (void)
 {
   gchar *s;
 
-  s = gst_vss_sigv4_canonical_uri ("/model/amazon.titan-embed-text-v2:0/invoke",
-      GST_VSS_SIGV4_FLAG_NONE);
+  s = gst_vss_aws_sigv4_canonical_uri
+      ("/model/amazon.titan-embed-text-v2:0/invoke",
+      GST_VSS_AWS_SIGV4_FLAG_NONE);
   check_equal ("rules", "raw ':' non-S3",
       "/model/amazon.titan-embed-text-v2%3A0/invoke", s);
   g_free (s);
-  s = gst_vss_sigv4_canonical_uri
-      ("/model/amazon.titan-embed-text-v2%3A0/invoke", GST_VSS_SIGV4_FLAG_NONE);
+  s = gst_vss_aws_sigv4_canonical_uri
+      ("/model/amazon.titan-embed-text-v2%3A0/invoke",
+      GST_VSS_AWS_SIGV4_FLAG_NONE);
   check_equal ("rules", "encoded ':' non-S3",
       "/model/amazon.titan-embed-text-v2%253A0/invoke", s);
   g_free (s);
-  s = gst_vss_sigv4_canonical_uri ("/bucket/a%20b//./c.jpg",
-      GST_VSS_SIGV4_FLAG_S3);
+  s = gst_vss_aws_sigv4_canonical_uri ("/bucket/a%20b//./c.jpg",
+      GST_VSS_AWS_SIGV4_FLAG_S3);
   check_equal ("rules", "S3 path kept", "/bucket/a%20b//./c.jpg", s);
   g_free (s);
-  s = gst_vss_sigv4_canonical_query ("b=2&a=%2a&a=1&c&d=x+y");
+  s = gst_vss_aws_sigv4_canonical_query ("b=2&a=%2a&a=1&c&d=x+y");
   check_equal ("rules", "query sort/encode", "a=%2A&a=1&b=2&c=&d=x%2By", s);
   g_free (s);
 }

@@ -7,8 +7,8 @@
 
 #include <string.h>
 #include <glib/gstdio.h>
-#include "gstvsscrc.h"
-#include "gstvssspool.h"
+#include "store/gstvssstorecrc.h"
+#include "store/gstvssstorespool.h"
 #include "gstvsssinkrecord.h"
 
 #define HEADER_LEN 20
@@ -33,17 +33,18 @@ test_crc_vectors (void)
   };
 
   g_test_message ("CRC-32C in hardware: %s",
-      vss_crc32c_is_accelerated ()? "yes" : "no");
-  g_assert_cmphex (vss_crc32c (0, "123456789", 9), ==, 0xE3069283);
-  g_assert_cmphex (vss_crc32c_portable (0, "123456789", 9), ==, 0xE3069283);
-  g_assert_cmphex (vss_crc32_ieee (0, "123456789", 9), ==, 0xCBF43926);
-  g_assert_cmphex (vss_crc32c (0, NULL, 0), ==, 0);
-  g_assert_cmphex (vss_crc32_ieee (0, "", 0), ==, 0);
+      vss_store_crc32c_is_accelerated ()? "yes" : "no");
+  g_assert_cmphex (vss_store_crc32c (0, "123456789", 9), ==, 0xE3069283);
+  g_assert_cmphex (vss_store_crc32c_portable (0, "123456789", 9), ==,
+      0xE3069283);
+  g_assert_cmphex (vss_store_crc32_ieee (0, "123456789", 9), ==, 0xCBF43926);
+  g_assert_cmphex (vss_store_crc32c (0, NULL, 0), ==, 0);
+  g_assert_cmphex (vss_store_crc32_ieee (0, "", 0), ==, 0);
   for (guint v = 0; v < G_N_ELEMENTS (iscsi); v++) {
     for (guint i = 0; i < 32; i++)
       buf[i] = (guint8) (iscsi[v].fill + iscsi[v].step * (gint) i);
-    g_assert_cmphex (vss_crc32c (0, buf, 32), ==, iscsi[v].crc);
-    g_assert_cmphex (vss_crc32c_portable (0, buf, 32), ==, iscsi[v].crc);
+    g_assert_cmphex (vss_store_crc32c (0, buf, 32), ==, iscsi[v].crc);
+    g_assert_cmphex (vss_store_crc32c_portable (0, buf, 32), ==, iscsi[v].crc);
   }
 }
 
@@ -59,8 +60,8 @@ test_crc_agree (void)
     data[i] = (guint8) g_rand_int (r);
   for (guint off = 0; off < 16; off++) {
     for (guint len = 0; len < 300; len++)
-      g_assert_cmphex (vss_crc32c (0, data + off, len), ==,
-          vss_crc32c_portable (0, data + off, len));
+      g_assert_cmphex (vss_store_crc32c (0, data + off, len), ==,
+          vss_store_crc32c_portable (0, data + off, len));
   }
   /* Around the interleaved block lengths (3 x 256, 3 x 8192). */
   {
@@ -70,20 +71,21 @@ test_crc_agree (void)
 
     for (guint off = 0; off < 8; off++)
       for (guint i = 0; i < G_N_ELEMENTS (lens); i++)
-        g_assert_cmphex (vss_crc32c (0, data + off, lens[i]), ==,
-            vss_crc32c_portable (0, data + off, lens[i]));
+        g_assert_cmphex (vss_store_crc32c (0, data + off, lens[i]), ==,
+            vss_store_crc32c_portable (0, data + off, lens[i]));
   }
   for (guint n = 0; n < 200; n++) {
     guint len = g_rand_int_range (r, 0, 65536);
     guint off = g_rand_int_range (r, 0, 4000);
     guint cut = len ? g_rand_int_range (r, 0, len + 1) : 0;
-    guint32 whole = vss_crc32c (0, data + off, len);
+    guint32 whole = vss_store_crc32c (0, data + off, len);
 
-    g_assert_cmphex (vss_crc32c_portable (0, data + off, len), ==, whole);
-    g_assert_cmphex (vss_crc32c (vss_crc32c (0, data + off, cut),
+    g_assert_cmphex (vss_store_crc32c_portable (0, data + off, len), ==, whole);
+    g_assert_cmphex (vss_store_crc32c (vss_store_crc32c (0, data + off, cut),
             data + off + cut, len - cut), ==, whole);
-    g_assert_cmphex (vss_crc32_ieee (vss_crc32_ieee (0, data + off, cut),
-            data + off + cut, len - cut), ==, vss_crc32_ieee (0, data + off, len));
+    g_assert_cmphex (vss_store_crc32_ieee (vss_store_crc32_ieee (0, data + off,
+                cut), data + off + cut, len - cut), ==, vss_store_crc32_ieee (0,
+            data + off, len));
   }
   g_free (data);
   g_rand_free (r);
@@ -127,19 +129,19 @@ legacy_record (const guint8 * payload, guint32 len)
   g_byte_array_append (a, (const guint8 *) &v, 4);
   v = GUINT32_TO_LE (len);
   g_byte_array_append (a, (const guint8 *) &v, 4);
-  v = GUINT32_TO_LE (vss_crc32_ieee (0, payload, len));
+  v = GUINT32_TO_LE (vss_store_crc32_ieee (0, payload, len));
   g_byte_array_append (a, (const guint8 *) &v, 4);
   g_byte_array_append (a, payload, len);
   return a;
 }
 
 static void
-expect_corrupt (VssSpool * sp, guint64 seq)
+expect_corrupt (VssStoreSpool * sp, guint64 seq)
 {
   GError *e = NULL;
 
-  g_assert_null (vss_spool_read (sp, seq, &e));
-  g_assert_error (e, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_CORRUPT);
+  g_assert_null (vss_store_spool_read (sp, seq, &e));
+  g_assert_error (e, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_CORRUPT);
   g_clear_error (&e);
 }
 
@@ -148,7 +150,7 @@ test_spool_records (void)
 {
   gchar *dir = g_dir_make_tmp ("test-spool-XXXXXX", NULL);
   GError *e = NULL;
-  VssSpool *sp = vss_spool_open (dir, 0, &e);
+  VssStoreSpool *sp = vss_store_spool_open (dir, 0, &e);
   struct iovec iov[3];
   guint64 seq, seq2;
   GBytes *rb;
@@ -165,9 +167,9 @@ test_spool_records (void)
   iov[1].iov_len = 0;
   iov[2].iov_base = (void *) "56789";
   iov[2].iov_len = 5;
-  g_assert_true (vss_spool_appendv (sp, iov, 3, TRUE, &seq, &e));
+  g_assert_true (vss_store_spool_appendv (sp, iov, 3, TRUE, &seq, &e));
   g_assert_no_error (e);
-  rb = vss_spool_read (sp, seq, &e);
+  rb = vss_store_spool_read (sp, seq, &e);
   g_assert_no_error (e);
   g_assert_cmpmem (g_bytes_get_data (rb, NULL), g_bytes_get_size (rb),
       "123456789", 9);
@@ -216,7 +218,7 @@ test_spool_records (void)
   {
     GBytes *x = g_bytes_new_static ("x", 1);
 
-    g_assert_true (vss_spool_append (sp, x, FALSE, &seq2, &e));
+    g_assert_true (vss_store_spool_append (sp, x, FALSE, &seq2, &e));
     g_bytes_unref (x);
   }
   g_free (path);
@@ -226,7 +228,7 @@ test_spool_records (void)
 
     g_assert_true (g_file_set_contents (path, (gchar *) old->data, old->len,
             NULL));
-    rb = vss_spool_read (sp, seq2, &e);
+    rb = vss_store_spool_read (sp, seq2, &e);
     g_assert_no_error (e);
     g_assert_cmpmem (g_bytes_get_data (rb, NULL), g_bytes_get_size (rb),
         "old payload", 11);
@@ -237,7 +239,7 @@ test_spool_records (void)
     expect_corrupt (sp, seq2);
     g_byte_array_unref (old);
   }
-  vss_spool_close (sp);
+  vss_store_spool_close (sp);
   g_free (path);
   rm_dir (dir);
   g_free (dir);
@@ -250,7 +252,7 @@ test_journal_recovery (void)
 {
   gchar *dir = g_dir_make_tmp ("test-spool-XXXXXX", NULL);
   GError *e = NULL;
-  VssSpool *sp = vss_spool_open (dir, 0, &e);
+  VssStoreSpool *sp = vss_store_spool_open (dir, 0, &e);
   guint64 seg;
   gchar *seg_path, *c;
   gsize len;
@@ -266,10 +268,10 @@ test_journal_recovery (void)
     iov[0].iov_len = 7;
     iov[1].iov_base = rec + 7;
     iov[1].iov_len = strlen (rec) - 7;
-    g_assert_true (vss_spool_journal_appendv (sp, iov, 2, &seg, &e));
+    g_assert_true (vss_store_spool_journal_appendv (sp, iov, 2, &seg, &e));
     g_assert_no_error (e);
   }
-  vss_spool_close (sp);         /* as if killed: nothing was released */
+  vss_store_spool_close (sp);   /* as if killed: nothing was released */
 
   seg_path = g_strdup_printf ("%s/journal-%020" G_GUINT64_FORMAT ".jnl", dir,
       seg);
@@ -289,13 +291,13 @@ test_journal_recovery (void)
     g_byte_array_unref (old);
     g_free (p2);
   }
-  sp = vss_spool_open (dir, 0, &e);
+  sp = vss_store_spool_open (dir, 0, &e);
   g_assert_no_error (e);
-  g_assert_cmpuint (vss_spool_get_recovered (sp), ==, 3);
-  seqs = vss_spool_list (sp);
+  g_assert_cmpuint (vss_store_spool_get_recovered (sp), ==, 3);
+  seqs = vss_store_spool_list (sp);
   g_assert_cmpuint (seqs->len, ==, 3);
   for (guint i = 0; i < 3; i++) {
-    GBytes *b = vss_spool_read (sp, g_array_index (seqs, guint64, i), &e);
+    GBytes *b = vss_store_spool_read (sp, g_array_index (seqs, guint64, i), &e);
     const gchar *want[] = { "record-0", "record-1", "legacy" };
 
     g_assert_no_error (e);
@@ -305,7 +307,7 @@ test_journal_recovery (void)
   }
   g_array_unref (seqs);
   g_assert_false (g_file_test (seg_path, G_FILE_TEST_EXISTS));
-  vss_spool_close (sp);
+  vss_store_spool_close (sp);
   g_free (seg_path);
   rm_dir (dir);
   g_free (dir);
@@ -335,7 +337,7 @@ test_journal_recycle (void)
 {
   gchar *dir = g_dir_make_tmp ("test-spool-XXXXXX", NULL);
   GError *e = NULL;
-  VssSpool *sp = vss_spool_open (dir, 0, &e);
+  VssStoreSpool *sp = vss_store_spool_open (dir, 0, &e);
   guint8 *data = g_malloc (REC);
   guint64 segs[17];
   struct iovec iov;
@@ -350,13 +352,13 @@ test_journal_recycle (void)
   /* 8 records of 1 MiB fill a segment (8 MiB): the ninth opens the next. */
   for (guint i = 0; i < 17; i++) {
     memset (data, 'a' + i, REC);
-    g_assert_true (vss_spool_journal_appendv (sp, &iov, 1, &segs[i], &e));
+    g_assert_true (vss_store_spool_journal_appendv (sp, &iov, 1, &segs[i], &e));
     g_assert_no_error (e);
     g_assert_cmpuint (segs[i], ==, i / 8 + 1);
     if (i == 8) {
       /* Segment 1 is all stored: it becomes a spare. */
       for (guint k = 0; k < 8; k++)
-        vss_spool_journal_release (sp, segs[k]);
+        vss_store_spool_journal_release (sp, segs[k]);
       g_assert_false (exists (dir, LOG, 1));
       g_assert_true (exists (dir, SPARE, 1));
     }
@@ -369,24 +371,23 @@ test_journal_recycle (void)
   g_assert_cmpint (st.st_size, >=, 8 * REC);
   g_free (path);
   for (guint k = 8; k < 16; k++)
-    vss_spool_journal_release (sp, segs[k]);
+    vss_store_spool_journal_release (sp, segs[k]);
   g_assert_true (exists (dir, SPARE, 2));
-  vss_spool_close (sp);         /* killed with record 16 live */
+  vss_store_spool_close (sp);   /* killed with record 16 live */
   g_assert_false (exists (dir, SPARE, 2));
 
-  sp = vss_spool_open (dir, 0, &e);
+  sp = vss_store_spool_open (dir, 0, &e);
   g_assert_no_error (e);
-  g_assert_cmpuint (vss_spool_get_recovered (sp), ==, 1);
-  seqs = vss_spool_list (sp);
+  g_assert_cmpuint (vss_store_spool_get_recovered (sp), ==, 1);
+  seqs = vss_store_spool_list (sp);
   g_assert_cmpuint (seqs->len, ==, 1);
-  b = vss_spool_read (sp, g_array_index (seqs, guint64, 0), &e);
+  b = vss_store_spool_read (sp, g_array_index (seqs, guint64, 0), &e);
   g_assert_no_error (e);
   memset (data, 'a' + 16, REC);
-  g_assert_cmpmem (g_bytes_get_data (b, NULL), g_bytes_get_size (b), data,
-      REC);
+  g_assert_cmpmem (g_bytes_get_data (b, NULL), g_bytes_get_size (b), data, REC);
   g_bytes_unref (b);
   g_array_unref (seqs);
-  vss_spool_close (sp);
+  vss_store_spool_close (sp);
   g_free (data);
   rm_dir (dir);
   g_free (dir);
@@ -397,7 +398,7 @@ test_journal_recycle (void)
 static VssSinkFrame *
 make_frame (gboolean with_image)
 {
-  VssSinkFrame *f = g_new0 (VssSinkFrame, 1);
+  VssSinkFrame *f = vss_sink_frame_new ();
   guint8 *img = g_malloc (1000);
   gfloat vec[8];
 
@@ -405,19 +406,19 @@ make_frame (gboolean with_image)
     img[i] = (guint8) (i * 7);
   for (guint i = 0; i < G_N_ELEMENTS (vec); i++)
     vec[i] = 0.25f * i - 1;
-  f->id = g_strdup ("01KB1Z6Q3M4V5W6X7Y8Z9ABCDE");
-  f->stream = g_strdup ("cam-é1");
+  f->rec.id = g_strdup ("01KB1Z6Q3M4V5W6X7Y8Z9ABCDE");
+  f->rec.stream = g_strdup ("cam-é1");
   f->key = g_strdup ("frame:cam-é1:01KB1Z6Q3M4V5W6X7Y8Z9ABCDE");
   f->object_key = g_strdup (with_image ? "cam/2026/12/01/x.jpg" : "");
-  f->uri = g_strdup (with_image ? "file:///srv/cam/2026/12/01/x.jpg" : "");
+  f->rec.uri = g_strdup (with_image ? "file:///srv/cam/2026/12/01/x.jpg" : "");
   f->content_type = g_strdup ("image/jpeg");
-  f->model = g_strdup ("local-v1");
-  f->ts_ms = G_GINT64_CONSTANT (1764547200123);
-  f->pts = -1;
-  f->size = 1000;
-  f->dedup_distance = 0.125;
-  f->has_dedup = TRUE;
-  f->vector = g_bytes_new (vec, sizeof vec);
+  f->rec.model = g_strdup ("local-v1");
+  f->rec.ts_ms = G_GINT64_CONSTANT (1764547200123);
+  f->rec.pts = -1;
+  f->rec.size = 1000;
+  f->rec.dedup_distance = 0.125;
+  f->rec.has_dedup = TRUE;
+  f->rec.vector = g_bytes_new (vec, sizeof vec);
   if (with_image)
     f->image = g_bytes_new_take (img, 1000);
   else
@@ -429,20 +430,20 @@ make_frame (gboolean with_image)
 static void
 assert_same_frame (const VssSinkFrame * a, const VssSinkFrame * b)
 {
-  g_assert_cmpstr (a->id, ==, b->id);
-  g_assert_cmpstr (a->stream, ==, b->stream);
+  g_assert_cmpstr (a->rec.id, ==, b->rec.id);
+  g_assert_cmpstr (a->rec.stream, ==, b->rec.stream);
   g_assert_cmpstr (a->key, ==, b->key);
   g_assert_cmpstr (a->object_key, ==, b->object_key);
-  g_assert_cmpstr (a->uri, ==, b->uri);
+  g_assert_cmpstr (a->rec.uri, ==, b->rec.uri);
   g_assert_cmpstr (a->content_type, ==, b->content_type);
-  g_assert_cmpstr (a->model, ==, b->model);
-  g_assert_cmpint (a->ts_ms, ==, b->ts_ms);
-  g_assert_cmpint (a->pts, ==, b->pts);
-  g_assert_cmpuint (a->size, ==, b->size);
-  g_assert_cmpfloat (a->dedup_distance, ==, b->dedup_distance);
-  g_assert_cmpint (a->has_dedup, ==, b->has_dedup);
+  g_assert_cmpstr (a->rec.model, ==, b->rec.model);
+  g_assert_cmpint (a->rec.ts_ms, ==, b->rec.ts_ms);
+  g_assert_cmpint (a->rec.pts, ==, b->rec.pts);
+  g_assert_cmpuint (a->rec.size, ==, b->rec.size);
+  g_assert_cmpfloat (a->rec.dedup_distance, ==, b->rec.dedup_distance);
+  g_assert_cmpint (a->rec.has_dedup, ==, b->rec.has_dedup);
   g_assert_cmpint (a->object_done, ==, b->object_done);
-  g_assert_true (g_bytes_equal (a->vector, b->vector));
+  g_assert_true (g_bytes_equal (a->rec.vector, b->rec.vector));
   if (a->image == NULL || b->image == NULL)
     g_assert_true (a->image == b->image);
   else
@@ -465,7 +466,7 @@ expect_refused (const guint8 * data, gsize len)
   GError *e = NULL;
 
   g_assert_null (decode (data, len, &e));
-  g_assert_error (e, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_CORRUPT);
+  g_assert_error (e, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_CORRUPT);
   g_clear_error (&e);
 }
 
@@ -482,7 +483,7 @@ test_frame_record (void)
     GError *e = NULL;
 
     /* The pieces point into the frame's own buffers. */
-    g_assert_true (iov[1].iov_base == g_bytes_get_data (f->vector, NULL));
+    g_assert_true (iov[1].iov_base == g_bytes_get_data (f->rec.vector, NULL));
     if (with_image)
       g_assert_true (iov[2].iov_base == g_bytes_get_data (f->image, NULL));
     else
@@ -525,7 +526,7 @@ test_frame_record (void)
     d[6] ^= 2;
     d[4] = 2;                   /* layout 2 */
     g_assert_null (decode (d, len, &e));
-    g_assert_error (e, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_CORRUPT);
+    g_assert_error (e, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_CORRUPT);
     g_assert_nonnull (strstr (e->message, "layout 2"));
     g_clear_error (&e);
     d[4] = 1;
@@ -548,10 +549,13 @@ static void
 test_frame_record_legacy (void)
 {
   VssSinkFrame *f = make_frame (TRUE), *g;
-  GVariant *v = g_variant_new ("(sssssssxxtdbb@ay@ay)", f->id, f->stream,
-      f->key, f->object_key, f->uri, f->content_type, f->model, f->ts_ms,
-      f->pts, f->size, f->dedup_distance, f->has_dedup, f->object_done,
-      g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, f->vector, TRUE),
+  GVariant *v =
+      g_variant_new ("(sssssssxxtdbb@ay@ay)", f->rec.id, f->rec.stream,
+      f->key, f->object_key, f->rec.uri, f->content_type, f->rec.model,
+      f->rec.ts_ms,
+      f->rec.pts, f->rec.size, f->rec.dedup_distance, f->rec.has_dedup,
+      f->object_done,
+      g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, f->rec.vector, TRUE),
       g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, f->image, TRUE));
   GBytes *b;
   GError *e = NULL;
@@ -567,7 +571,7 @@ test_frame_record_legacy (void)
    * earlier builds left them, reads back as the frame. */
   {
     gchar *dir = g_dir_make_tmp ("test-spool-XXXXXX", NULL);
-    VssSpool *sp = vss_spool_open (dir, 0, &e);
+    VssStoreSpool *sp = vss_store_spool_open (dir, 0, &e);
     GBytes *x = g_bytes_new_static ("x", 1), *rb;
     GByteArray *old = legacy_record (g_bytes_get_data (b, NULL),
         g_bytes_get_size (b));
@@ -575,11 +579,11 @@ test_frame_record_legacy (void)
     guint64 seq;
 
     g_assert_no_error (e);
-    g_assert_true (vss_spool_append (sp, x, FALSE, &seq, &e));
+    g_assert_true (vss_store_spool_append (sp, x, FALSE, &seq, &e));
     path = record_path (dir, seq);
     g_assert_true (g_file_set_contents (path, (gchar *) old->data, old->len,
             NULL));
-    rb = vss_spool_read (sp, seq, &e);
+    rb = vss_store_spool_read (sp, seq, &e);
     g_assert_no_error (e);
     g = vss_sink_frame_deserialize (rb, &e);
     g_assert_no_error (e);
@@ -589,7 +593,7 @@ test_frame_record_legacy (void)
     g_bytes_unref (x);
     g_byte_array_unref (old);
     g_free (path);
-    vss_spool_close (sp);
+    vss_store_spool_close (sp);
     rm_dir (dir);
     g_free (dir);
   }

@@ -3,7 +3,7 @@
  */
 #include <string.h>
 #include <gio/gio.h>
-#include "gstvssvalkeyclient.h"
+#include "valkey/gstvssvalkeyclient.h"
 #include "vss-test-redis.h"
 
 static VssTestRedis *
@@ -38,7 +38,7 @@ cmd (VssValkeyClient * c, GError ** err, ...)
 
   va_start (ap, err);
   while ((argv[argc] = va_arg (ap, const gchar *)))
-    argc++;
+      argc++;
   va_end (ap);
   return vss_valkey_command (c, NULL, err, argc, argv, NULL);
 }
@@ -162,8 +162,7 @@ test_send_receive (void)
     if (round == 0) {
       /* Misuse while in flight: refused, nothing disturbed. */
       g_assert_null (cmd (c, &err, "PING", NULL));
-      g_assert_error (err, VSS_VALKEY_ERROR,
-          VSS_VALKEY_ERROR_INVALID_ARGUMENT);
+      g_assert_error (err, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_INVALID_ARGUMENT);
       g_clear_error (&err);
       g_assert_false (vss_valkey_client_execute (c, p[1], NULL, &err));
       g_clear_error (&err);
@@ -291,16 +290,14 @@ test_acl (void)
   g_assert_nonnull (strstr (err->message, "vss-writer"));
   g_assert_nonnull (strstr (err->message, "WRONGPASS"));
   g_assert_null (strstr (err->message, "wrong-horse"));
-  g_assert_null (strstr (vss_valkey_client_get_display_url (c),
-          "wrong-horse"));
+  g_assert_null (strstr (vss_valkey_client_get_display_url (c), "wrong-horse"));
   g_test_message ("expected error: %s", err->message);
   g_clear_error (&err);
   vss_valkey_client_free (c);
   g_free (u);
 
   /* No credentials: the default user is off. */
-  u = g_strdup_printf ("redis://127.0.0.1:%u", vss_test_redis_get_port (r,
-          0));
+  u = g_strdup_printf ("redis://127.0.0.1:%u", vss_test_redis_get_port (r, 0));
   c = vss_valkey_client_new_from_url (u, &err);
   g_assert_null (cmd (c, &err, "GET", "a", NULL));
   g_assert_error (err, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_SERVER);

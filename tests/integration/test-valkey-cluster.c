@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <gio/gio.h>
-#include "gstvssresp.h"
-#include "gstvssvalkeyclient.h"
+#include "valkey/gstvssvalkeyresp.h"
+#include "valkey/gstvssvalkeyclient.h"
 #include "vss-test-redis.h"
 
 #define BATCH 50
@@ -23,7 +23,7 @@ cli (VssTestRedis * r, guint node, ...)
 
   va_start (ap, node);
   while ((a = va_arg (ap, const gchar *)))
-    g_ptr_array_add (args, (gpointer) a);
+      g_ptr_array_add (args, (gpointer) a);
   va_end (ap);
   g_ptr_array_add (args, NULL);
   out = vss_test_redis_cliv (r, node, (const gchar * const *) args->pdata,
@@ -111,7 +111,7 @@ writer_thread (gpointer data)
       if (r->type != REDIS_REPLY_INTEGER || r->integer != 1) {
         g_set_error (&w->err, G_IO_ERROR, G_IO_ERROR_FAILED,
             "command %u of a pipeline: %s %s", i,
-            vss_resp_type_name (r->type), r->type == REDIS_REPLY_ERROR ?
+            vss_valkey_reply_type_name (r->type), r->type == REDIS_REPLY_ERROR ?
             r->str : "");
         break;
       }
@@ -147,7 +147,7 @@ test_cluster_migration (void)
   gchar *url;
   Writer w = { 0, };
   GThread *t;
-  guint slot = vss_resp_key_slot ("{mig}:1", 7);
+  guint slot = vss_valkey_resp_key_slot ("{mig}:1", 7);
   guint src, dst;
   gchar *src_id, *dst_id, *slot_str, *port_str;
   VssValkeyClientStats st;
@@ -286,7 +286,7 @@ test_cluster_migration (void)
     for (gint i = 0; i < n; i++) {
       gchar k2[32];
       g_snprintf (k2, sizeof k2, "other:%d", i);
-      if ((vss_resp_crc16 (k2, strlen (k2)) & 16383) == slot)
+      if ((vss_valkey_resp_crc16 (k2, strlen (k2)) & 16383) == slot)
         expect++;
     }
     g_assert_cmpstr (on_src, ==, "0");

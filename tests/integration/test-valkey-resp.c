@@ -4,8 +4,9 @@
  */
 #include <string.h>
 #include <gio/gio.h>
-#include "gstvssvalkeyclient.h"
-#include "gstvssvalkeycluster.h"
+#include "valkey/gstvssvalkeyclient.h"
+#include "valkey/gstvssvalkeycluster.h"
+#include "valkey/gstvssvalkeyresp.h"
 #include "vss-fake-valkey.h"
 #include "resp-build.h"
 
@@ -141,10 +142,10 @@ test_slots (void)
     {"foo{{bar}}zap", 4015}, {"foo{bar}{zap}", 5061}, {"", 0},
   };
 
-  g_assert_cmphex (vss_resp_crc16 ("123456789", 9), ==, 0x31C3);
+  g_assert_cmphex (vss_valkey_resp_crc16 ("123456789", 9), ==, 0x31C3);
   for (guint i = 0; i < G_N_ELEMENTS (v); i++)
-    g_assert_cmpuint (vss_resp_key_slot (v[i].key, strlen (v[i].key)), ==,
-        v[i].slot);
+    g_assert_cmpuint (vss_valkey_resp_key_slot (v[i].key, strlen (v[i].key)),
+        ==, v[i].slot);
 }
 
 static VssValkeyReply *
@@ -153,8 +154,8 @@ parse_owned (gchar * resp)
   VssValkeyReply *r = NULL;
   GError *err = NULL;
 
-  g_assert_cmpint (vss_resp_parse (resp, strlen (resp), &r, NULL, &err), ==,
-      1);
+  g_assert_cmpint (vss_valkey_resp_parse (resp, strlen (resp), &r, NULL, &err),
+      ==, 1);
   g_free (resp);
   return r;
 }
@@ -188,7 +189,7 @@ test_redirects (void)
     guint slot = 0;
     gchar *host = NULL;
     guint16 port = 0;
-    gboolean ok = vss_resp_parse_redirect (r, &ask, &slot, &host, &port);
+    gboolean ok = vss_valkey_resp_parse_redirect (r, &ask, &slot, &host, &port);
     g_assert_cmpint (ok, ==, v[i].ok);
     if (ok) {
       g_assert_cmpint (ask, ==, v[i].ask);
@@ -219,8 +220,7 @@ test_slot_map (void)
   r = parse_owned (rb_array (2,
           rb_array (4, rb_int (0), rb_int (8000), slots_node ("10.0.0.1",
                   7000), slots_node ("10.0.0.2", 7001)),
-          rb_array (3, rb_int (8001), rb_int (16383), slots_node ("",
-                  7002))));
+          rb_array (3, rb_int (8001), rb_int (16383), slots_node ("", 7002))));
   m = vss_valkey_slot_map_from_slots (r, "seed.local", &err);
   g_assert_no_error (err);
   g_assert_cmpuint (vss_valkey_slot_map_n_unassigned (m), ==, 0);
@@ -298,11 +298,11 @@ test_truncated (void)
   gsize used = 0;
 
   for (gsize cut = 0; cut < len; cut++) {
-    g_assert_cmpint (vss_resp_parse (bytes, cut, &r, NULL, &err), ==, 0);
+    g_assert_cmpint (vss_valkey_resp_parse (bytes, cut, &r, NULL, &err), ==, 0);
     g_assert_no_error (err);
     g_assert_null (r);
   }
-  g_assert_cmpint (vss_resp_parse (bytes, len, &r, &used, &err), ==, 1);
+  g_assert_cmpint (vss_valkey_resp_parse (bytes, len, &r, &used, &err), ==, 1);
   g_assert_cmpuint (used, ==, len);
   g_assert_cmpint (r->type, ==, REDIS_REPLY_ARRAY);
   g_assert_cmpuint (r->elements, ==, 6);
@@ -327,7 +327,7 @@ test_malformed (void)
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
     VssValkeyReply *r = NULL;
     GError *err = NULL;
-    gint ret = vss_resp_parse (bad[i], strlen (bad[i]), &r, NULL, &err);
+    gint ret = vss_valkey_resp_parse (bad[i], strlen (bad[i]), &r, NULL, &err);
     g_assert_cmpint (ret, ==, -1);
     g_assert_error (err, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_PROTOCOL);
     g_assert_null (r);
@@ -341,11 +341,12 @@ test_malformed (void)
     VssValkeyReply *r = NULL;
     GError *err = NULL;
     gsize used = 0;
-    g_assert_cmpint (vss_resp_parse (b, strlen (b), &r, &used, &err), ==, 1);
+    g_assert_cmpint (vss_valkey_resp_parse (b, strlen (b), &r, &used, &err), ==,
+        1);
     g_assert_cmpuint (used, <, strlen (b));
     freeReplyObject (r);
-    g_assert_cmpint (vss_resp_parse (b + used, strlen (b) - used, &r, NULL,
-            &err), ==, -1);
+    g_assert_cmpint (vss_valkey_resp_parse (b + used, strlen (b) - used, &r,
+            NULL, &err), ==, -1);
     g_clear_error (&err);
   }
 }
@@ -382,7 +383,7 @@ test_fuzz (void)
         buf[g_rand_int_range (rand, 0, len)] = (guint8) g_rand_int (rand);
       len = g_rand_int_range (rand, 1, len + 1);
     }
-    ret = vss_resp_parse (buf, len, &r, NULL, &err);
+    ret = vss_valkey_resp_parse (buf, len, &r, NULL, &err);
     if (ret == 1) {
       n_ok++;
       g_assert_nonnull (r);
@@ -415,7 +416,7 @@ garbage_handler (gint argc, gchar ** argv, gsize * argvlen, gpointer data)
   if (*n == 1)
     return vss_fake_reply ("%%%% not resp\r\n");
   if (*n == 2)
-    return vss_fake_reply ("$10\r\nshort");    /* then the reply stalls */
+    return vss_fake_reply ("$10\r\nshort");     /* then the reply stalls */
   return vss_fake_reply ("+PONG\r\n");
 }
 

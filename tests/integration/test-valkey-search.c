@@ -6,7 +6,8 @@
 #include <math.h>
 #include <string.h>
 #include <gio/gio.h>
-#include "gstvssvalkeysearch.h"
+#include "valkey/gstvssvalkeysearch.h"
+#include "valkey/gstvssvalkeyresp.h"
 #include "vss-fake-valkey.h"
 #include "resp-build.h"
 
@@ -32,7 +33,7 @@ parse_owned (gchar * resp)
   VssValkeyReply *r = NULL;
   GError *err = NULL;
   gsize used = 0;
-  gint ret = vss_resp_parse (resp, strlen (resp), &r, &used, &err);
+  gint ret = vss_valkey_resp_parse (resp, strlen (resp), &r, &used, &err);
 
   g_assert_no_error (err);
   g_assert_cmpint (ret, ==, 1);
@@ -70,8 +71,7 @@ valkey_search_info (guint dim, const gchar * metric, const gchar * prefix)
               "attribute", rb_str ("ts"),
               "type", rb_str ("NUMERIC"), NULL)),
       "num_docs", rb_str ("42"),
-      "hash_indexing_failures", rb_str ("0"),
-      "state", rb_str ("ready"), NULL);
+      "hash_indexing_failures", rb_str ("0"), "state", rb_str ("ready"), NULL);
 }
 
 /* FT.INFO as RediSearch 2.x answers it in RESP2. */
@@ -96,8 +96,7 @@ redisearch_info (void)
               "attribute", rb_str ("stream"),
               "type", rb_str ("TAG"), "SEPARATOR", rb_str (","), NULL)),
       "num_docs", rb_str ("7"),
-      "max_doc_id", rb_str ("7"),
-      "indexing", rb_str ("0"), NULL);
+      "max_doc_id", rb_str ("7"), "indexing", rb_str ("0"), NULL);
 }
 
 static void
@@ -170,8 +169,7 @@ test_create_args (void)
       bad = frames_spec;
       bad.name = bad_index[i];
       g_assert_null (vss_valkey_index_create_args (&bad, &err));
-      g_assert_error (err, VSS_VALKEY_ERROR,
-          VSS_VALKEY_ERROR_INVALID_ARGUMENT);
+      g_assert_error (err, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_INVALID_ARGUMENT);
       g_clear_error (&err);
     }
   }
@@ -397,8 +395,7 @@ test_knn_parse (void)
   r = parse_owned (rb_array (3, rb_int (2), rb_str ("a"), rb_str ("b")));
   hits = vss_valkey_knn_parse (r, TRUE, &err);
   g_assert_cmpuint (hits->len, ==, 2);
-  g_assert_true (isnan (((VssValkeyHit *) g_ptr_array_index (hits,
-                  1))->score));
+  g_assert_true (isnan (((VssValkeyHit *) g_ptr_array_index (hits, 1))->score));
   g_ptr_array_unref (hits);
   freeReplyObject (r);
 

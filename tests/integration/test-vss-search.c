@@ -26,9 +26,9 @@
 #include <gst/app/gstappsink.h>
 #include "vss-test-bedrock.h"
 #include "gstvss.h"
-#include "gstvssqueryembed.h"
-#include "gstvsssearch.h"
-#include "gstvssaws.h"
+#include "query/gstvssqueryembed.h"
+#include "query/gstvssquerysearch.h"
+#include "aws/gstvssaws.h"
 #include "vss-test-redis.h"
 #include "vss-test-s3rver.h"
 #include "vss-fake-valkey.h"
@@ -96,8 +96,7 @@ write_jpeg (const gchar * src, const gchar * name, GBytes ** bytes)
     s = load_sample (src, RAW_CAPS " ! jpegenc quality=85 ! image/jpeg");
   }
   gst_buffer_map (gst_sample_get_buffer (s), &map, GST_MAP_READ);
-  fail_unless (g_file_set_contents (path, (gchar *) map.data, map.size,
-          NULL));
+  fail_unless (g_file_set_contents (path, (gchar *) map.data, map.size, NULL));
   if (bytes)
     *bytes = g_bytes_new (map.data, map.size);
   gst_buffer_unmap (gst_sample_get_buffer (s), &map);
@@ -297,7 +296,7 @@ run_cli (gchar ** out, gchar ** errout, const gchar * const *env,
   g_ptr_array_add (argv, (gpointer) cli_path);
   va_start (ap, first);
   for (a = first; a; a = va_arg (ap, const gchar *))
-    g_ptr_array_add (argv, (gpointer) a);
+      g_ptr_array_add (argv, (gpointer) a);
   va_end (ap);
   g_ptr_array_add (argv, NULL);
   for (guint i = 0; env && env[i]; i += 2)
@@ -348,10 +347,10 @@ store_local (Stored * st)
     uri = file_uri (st->jpeg[i]);
     st->ts[i] = now - i * 3600 * 1000;
     st->key[i] = store_frame (stream, st->ts[i], v, dim, uri,
-        GST_VSS_LOCAL_MODEL);
+        GST_VSS_EMBED_LOCAL_MODEL);
     if (i == 0)
       g_free (store_frame ("cam3", now - 3 * 86400 * 1000, v, dim, uri,
-              GST_VSS_LOCAL_MODEL));
+              GST_VSS_EMBED_LOCAL_MODEL));
     g_free (uri);
     g_free (v);
     g_free (name);
@@ -381,7 +380,7 @@ cli_json (gint * status, const gchar * first, ...)
 
   va_start (ap, first);
   for (s = first; s && n < 12; s = va_arg (ap, const gchar *))
-    a[n++] = s;
+      a[n++] = s;
   va_end (ap);
   *status = run_cli (&out, &err, NULL, "--json", "-V", url, a[0], a[1], a[2],
       a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], NULL);
@@ -485,8 +484,7 @@ GST_START_TEST (test_cli_image_table_and_json)
   o = cli_json (&status, "--image", st.jpeg[0], "--since",
       "2000-01-01T00:00:00Z", "--max-distance", "0.05", NULL);
   fail_unless_equals_int (status, 0);
-  fail_unless_equals_int (json_array_size (json_object_get (o, "results")),
-      2);
+  fail_unless_equals_int (json_array_size (json_object_get (o, "results")), 2);
   json_decref (o);
 
   g_free (uri0);
@@ -612,10 +610,10 @@ GST_START_TEST (test_cli_html_chromium)
       create_index (dim);
     }
     g_free (store_frame (stream, now - i * 1000, v, dim, uri,
-            GST_VSS_LOCAL_MODEL));
+            GST_VSS_EMBED_LOCAL_MODEL));
     if (i == 0)                 /* a frame whose object is gone */
       g_free (store_frame ("cam9", now, v, dim, "file:///nonexistent/x.jpg",
-              GST_VSS_LOCAL_MODEL));
+              GST_VSS_EMBED_LOCAL_MODEL));
     g_free (v);
     g_free (uri);
     g_free (jpeg);
@@ -732,8 +730,8 @@ s3_put (S3rver * s, const gchar * key, GBytes * data)
   CURL *h;
 
   fail_unless (gst_vss_aws_sign_request (&creds, "us-east-1", "s3", "PUT",
-          url, NULL, 0, d, len, GST_VSS_SIGV4_FLAG_S3 |
-          GST_VSS_SIGV4_FLAG_CONTENT_SHA256, g_get_real_time () /
+          url, NULL, 0, d, len, GST_VSS_AWS_SIGV4_FLAG_S3 |
+          GST_VSS_AWS_SIGV4_FLAG_CONTENT_SHA256, g_get_real_time () /
           G_USEC_PER_SEC, &headers, &err), "%s", err ? err->message : "");
   for (guint i = 0; i < headers->len; i++)
     hl = curl_slist_append (hl, g_ptr_array_index (headers, i));
@@ -793,7 +791,8 @@ GST_START_TEST (test_cli_html_s3)
       create_index (dim);
     }
     s3_put (s3, key, jpeg[i]);
-    g_free (store_frame (stream, now - i, v, dim, uri, GST_VSS_LOCAL_MODEL));
+    g_free (store_frame (stream, now - i, v, dim, uri,
+            GST_VSS_EMBED_LOCAL_MODEL));
     g_free (v);
     g_free (uri);
     g_free (key);
@@ -801,8 +800,9 @@ GST_START_TEST (test_cli_html_s3)
     g_free (path);
     g_free (name);
   }
-  g_free (store_frame ("cam9", now, (gfloat[128]) { 1.0f }, dim,
-          "s3://frames/missing/object.jpg", GST_VSS_LOCAL_MODEL));
+  g_free (store_frame ("cam9", now, (gfloat[128]) {
+          1.0f}
+          , dim, "s3://frames/missing/object.jpg", GST_VSS_EMBED_LOCAL_MODEL));
 
   q = g_build_filename (tmpdir, "s3src0.jpg", NULL);
   status = run_cli (&out, &err, env, "--image", q, "-k", "3", "--html", page,
@@ -1058,7 +1058,8 @@ GST_START_TEST (test_history_other_streams)
     GstVssQueryEmbedderOptions o = { GST_VSS_QUERY_PROVIDER_LOCAL, };
     GstVssQueryEmbedder *e = gst_vss_query_embedder_new (&o, NULL);
     g_free (store_frame ("live", g_get_real_time () / 1000 - 60000, v,
-            gst_vss_query_embedder_get_dim (e), uri, GST_VSS_LOCAL_MODEL));
+            gst_vss_query_embedder_get_dim (e), uri,
+            GST_VSS_EMBED_LOCAL_MODEL));
     gst_vss_query_embedder_free (e);
     g_free (v);
     g_free (uri);
@@ -1086,13 +1087,11 @@ GST_START_TEST (test_history_other_streams)
       "cam1");
   fail_unless_equals_string (gst_structure_get_string (s, "match-key"),
       st.key[0]);
-  fail_unless_equals_string (gst_structure_get_string (s, "stream-id"),
-      "live");
+  fail_unless_equals_string (gst_structure_get_string (s, "stream-id"), "live");
   fail_unless (gst_structure_get_double (s, "distance", &d) && d < 0.05);
   {
     gchar *uri0 = file_uri (st.jpeg[0]);
-    fail_unless_equals_string (gst_structure_get_string (s, "match-uri"),
-        uri0);
+    fail_unless_equals_string (gst_structure_get_string (s, "match-uri"), uri0);
     g_free (uri0);
   }
   g_list_free_full (m, (GDestroyNotify) gst_message_unref);

@@ -909,8 +909,7 @@ test_backpressure_and_flush (void)
   f = feeder_new (NULL, "valkey", url, "frames", "s3://frames/bp",
       "endpoint", endpoint, "region", "us-east-1", "access-key-id",
       "AKIDTEST", "secret-access-key", "secret/test+key", "spool-dir", dir,
-      "stream-id", "bp", "create-index", "never", "max-in-flight", "1",
-      NULL);
+      "stream-id", "bp", "create-index", "never", "max-in-flight", "1", NULL);
   /* One upload at a time: the second push waits for the first upload. */
   t0 = g_get_monotonic_time ();
   g_assert_cmpint (feeder_push (f, 0), ==, GST_FLOW_OK);
@@ -1265,56 +1264,57 @@ test_pure (void)
 {
   gchar *s, *dir = tmpdir ();
   GError *e = NULL;
-  VssSpool *sp;
+  VssStoreSpool *sp;
   GBytes *b, *rb;
   guint64 seq;
   GArray *seqs;
   gchar *path, *code, *msg;
 
-  s = vss_object_store_sanitize ("../a b/ü");
+  s = gst_vss_record_sanitize_stream ("../a b/ü");
   g_assert_cmpstr (s, ==, "_._a_b___");
   g_free (s);
-  s = vss_object_store_sanitize ("..");
+  s = gst_vss_record_sanitize_stream ("..");
   g_assert_cmpstr (s, ==, "_");
   g_free (s);
-  g_assert_true (vss_object_store_key_is_safe ("cam/2024/01/02/x.jpg"));
-  g_assert_false (vss_object_store_key_is_safe ("../x"));
-  g_assert_false (vss_object_store_key_is_safe ("a/../x"));
-  g_assert_false (vss_object_store_key_is_safe ("/x"));
-  g_assert_false (vss_object_store_key_is_safe ("a//x"));
+  g_assert_true (vss_store_key_is_safe ("cam/2024/01/02/x.jpg"));
+  g_assert_false (vss_store_key_is_safe ("../x"));
+  g_assert_false (vss_store_key_is_safe ("a/../x"));
+  g_assert_false (vss_store_key_is_safe ("/x"));
+  g_assert_false (vss_store_key_is_safe ("a//x"));
 
-  s = vss_s3_put_url ("https://s3.eu-west-1.amazonaws.com", "eu-west-1",
+  s = vss_store_s3_put_url ("https://s3.eu-west-1.amazonaws.com", "eu-west-1",
       FALSE, "bkt", "p q/x.jpg");
   g_assert_cmpstr (s, ==, "https://bkt.s3.eu-west-1.amazonaws.com/p%20q/x.jpg");
   g_free (s);
-  s = vss_s3_put_url ("http://127.0.0.1:9000", "us-east-1", TRUE, "bkt",
+  s = vss_store_s3_put_url ("http://127.0.0.1:9000", "us-east-1", TRUE, "bkt",
       "x.jpg");
   g_assert_cmpstr (s, ==, "http://127.0.0.1:9000/bkt/x.jpg");
   g_free (s);
-  s = vss_s3_put_url ("https://s3.us-east-1.amazonaws.com", "us-east-1",
+  s = vss_store_s3_put_url ("https://s3.us-east-1.amazonaws.com", "us-east-1",
       FALSE, "my.bkt", "x.jpg");
   g_assert_cmpstr (s, ==, "https://s3.us-east-1.amazonaws.com/my.bkt/x.jpg");
   g_free (s);
-  g_assert_true (vss_s3_parse_error ("<Error><Code>SlowDown</Code><Message>"
-          "Reduce</Message></Error>", 56, &code, &msg));
+  g_assert_true (vss_store_s3_parse_error
+      ("<Error><Code>SlowDown</Code><Message>" "Reduce</Message></Error>", 56,
+          &code, &msg));
   g_assert_cmpstr (code, ==, "SlowDown");
   g_assert_cmpstr (msg, ==, "Reduce");
-  g_assert_true (vss_s3_is_retryable (503, code, 0));
+  g_assert_true (vss_store_s3_is_retryable (503, code, 0));
   g_free (code);
   g_free (msg);
-  g_assert_false (vss_s3_is_retryable (403, "AccessDenied", 0));
-  g_assert_false (vss_s3_is_retryable (404, "NoSuchBucket", 0));
-  g_assert_true (vss_s3_is_retryable (0, NULL, 28));    /* timeout */
+  g_assert_false (vss_store_s3_is_retryable (403, "AccessDenied", 0));
+  g_assert_false (vss_store_s3_is_retryable (404, "NoSuchBucket", 0));
+  g_assert_true (vss_store_s3_is_retryable (0, NULL, 28));      /* timeout */
 
-  sp = vss_spool_open (dir, 0, &e);
+  sp = vss_store_spool_open (dir, 0, &e);
   g_assert_no_error (e);
-  g_assert_null (vss_spool_open (dir, 0, &e));
-  g_assert_error (e, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_BUSY);
+  g_assert_null (vss_store_spool_open (dir, 0, &e));
+  g_assert_error (e, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_BUSY);
   g_clear_error (&e);
   b = g_bytes_new_static ("hello", 5);
-  g_assert_true (vss_spool_append (sp, b, TRUE, &seq, &e));
-  g_assert_true (vss_spool_append (sp, b, FALSE, NULL, &e));
-  rb = vss_spool_read (sp, seq, &e);
+  g_assert_true (vss_store_spool_append (sp, b, TRUE, &seq, &e));
+  g_assert_true (vss_store_spool_append (sp, b, FALSE, NULL, &e));
+  rb = vss_store_spool_read (sp, seq, &e);
   g_assert_true (g_bytes_equal (rb, b));
   g_bytes_unref (rb);
   /* Flip a payload byte: the checksum catches it. */
@@ -1328,38 +1328,38 @@ test_pure (void)
     g_assert_true (g_file_set_contents (path, c, len, NULL));
     g_free (c);
   }
-  g_assert_null (vss_spool_read (sp, seq, &e));
-  g_assert_error (e, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_CORRUPT);
+  g_assert_null (vss_store_spool_read (sp, seq, &e));
+  g_assert_error (e, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_CORRUPT);
   g_clear_error (&e);
-  g_assert_true (vss_spool_quarantine (sp, seq));
-  vss_spool_close (sp);
+  g_assert_true (vss_store_spool_quarantine (sp, seq));
+  vss_store_spool_close (sp);
   /* Reopened: one record left, numbering continues, limit enforced. */
-  sp = vss_spool_open (dir, 150, &e);
-  seqs = vss_spool_list (sp);
+  sp = vss_store_spool_open (dir, 150, &e);
+  seqs = vss_store_spool_list (sp);
   g_assert_cmpuint (seqs->len, ==, 1);
   g_assert_cmpuint (g_array_index (seqs, guint64, 0), ==, seq + 1);
   g_array_unref (seqs);
-  g_assert_true (vss_spool_append (sp, b, FALSE, &seq, &e));
+  g_assert_true (vss_store_spool_append (sp, b, FALSE, &seq, &e));
   g_assert_cmpuint (seq, ==, 3);
   {
     GBytes *big = g_bytes_new_take (g_malloc0 (200), 200);
 
-    g_assert_false (vss_spool_append (sp, big, FALSE, NULL, &e));
-    g_assert_error (e, VSS_SPOOL_ERROR, VSS_SPOOL_ERROR_FULL);
+    g_assert_false (vss_store_spool_append (sp, big, FALSE, NULL, &e));
+    g_assert_error (e, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_FULL);
     g_clear_error (&e);
     g_bytes_unref (big);
   }
-  vss_spool_close (sp);
+  vss_store_spool_close (sp);
 
   /* The record header's checksum is the standard CRC-32C (iSCSI's). */
   rm_rf (dir);
-  sp = vss_spool_open (dir, 0, &e);
+  sp = vss_store_spool_open (dir, 0, &e);
   {
     GBytes *check = g_bytes_new_static ("123456789", 9);
     gchar *c, *p1;
     gsize len;
 
-    g_assert_true (vss_spool_append (sp, check, FALSE, &seq, &e));
+    g_assert_true (vss_store_spool_append (sp, check, FALSE, &seq, &e));
     p1 = g_strdup_printf ("%s/%020" G_GUINT64_FORMAT ".rec", dir, seq);
     g_assert_true (g_file_get_contents (p1, &c, &len, NULL));
     g_assert_cmpuint (len, ==, 20 + 9);
@@ -1368,37 +1368,37 @@ test_pure (void)
     g_free (p1);
     g_bytes_unref (check);
   }
-  vss_spool_close (sp);
+  vss_store_spool_close (sp);
 
   /* Journal: released records go with their segment; a run that dies
    * leaves its segment, and the next open turns it into records. */
   rm_rf (dir);
-  sp = vss_spool_open (dir, 0, &e);
+  sp = vss_store_spool_open (dir, 0, &e);
   g_assert_no_error (e);
   {
     guint64 s1, s2;
     guint n_rec;
 
-    g_assert_true (vss_spool_journal_append (sp, b, &s1, &e));
-    vss_spool_journal_release (sp, s1);
-    vss_spool_close (sp);
-    sp = vss_spool_open (dir, 0, &e);
-    g_assert_cmpuint (vss_spool_get_recovered (sp), ==, 0);
-    g_assert_true (vss_spool_journal_append (sp, b, &s1, &e));
-    g_assert_true (vss_spool_journal_append (sp, b, &s2, &e));
-    vss_spool_journal_release (sp, s1);
-    vss_spool_close (sp);       /* s2 still live: the segment stays */
-    sp = vss_spool_open (dir, 0, &e);
+    g_assert_true (vss_store_spool_journal_append (sp, b, &s1, &e));
+    vss_store_spool_journal_release (sp, s1);
+    vss_store_spool_close (sp);
+    sp = vss_store_spool_open (dir, 0, &e);
+    g_assert_cmpuint (vss_store_spool_get_recovered (sp), ==, 0);
+    g_assert_true (vss_store_spool_journal_append (sp, b, &s1, &e));
+    g_assert_true (vss_store_spool_journal_append (sp, b, &s2, &e));
+    vss_store_spool_journal_release (sp, s1);
+    vss_store_spool_close (sp); /* s2 still live: the segment stays */
+    sp = vss_store_spool_open (dir, 0, &e);
     g_assert_no_error (e);
-    g_assert_cmpuint (vss_spool_get_recovered (sp), ==, 2);
-    vss_spool_get_usage (sp, &n_rec, NULL);
+    g_assert_cmpuint (vss_store_spool_get_recovered (sp), ==, 2);
+    vss_store_spool_get_usage (sp, &n_rec, NULL);
     g_assert_cmpuint (n_rec, ==, 2);
-    seqs = vss_spool_list (sp);
-    rb = vss_spool_read (sp, g_array_index (seqs, guint64, 1), &e);
+    seqs = vss_store_spool_list (sp);
+    rb = vss_store_spool_read (sp, g_array_index (seqs, guint64, 1), &e);
     g_assert_true (g_bytes_equal (rb, b));
     g_bytes_unref (rb);
     g_array_unref (seqs);
-    vss_spool_close (sp);
+    vss_store_spool_close (sp);
   }
   g_bytes_unref (b);
   g_free (path);

@@ -40,8 +40,7 @@ conn_thread (gpointer data)
   ConnCtx *ctx = data;
   VssFakeValkey *f = ctx->fake;
   GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (ctx->conn));
-  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM
-      (ctx->conn));
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (ctx->conn));
   redisReader *reader = redisReaderCreate ();
   gchar buf[16384];
   gboolean open = TRUE;
@@ -105,8 +104,7 @@ accept_thread (gpointer data)
     ctx->conn = conn;
     g_mutex_lock (&f->lock);
     g_ptr_array_add (f->conns, conn);
-    g_ptr_array_add (f->threads, g_thread_new ("fake-conn", conn_thread,
-            ctx));
+    g_ptr_array_add (f->threads, g_thread_new ("fake-conn", conn_thread, ctx));
     g_mutex_unlock (&f->lock);
   }
   return NULL;

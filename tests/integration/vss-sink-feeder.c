@@ -84,7 +84,7 @@ feeder_new (const gchar * caps_str, const gchar * first_prop, ...)
   g_object_set (f->sink, "async", FALSE, NULL);
   va_start (ap, first_prop);
   for (name = first_prop; name; name = va_arg (ap, const gchar *))
-    gst_util_set_object_arg (G_OBJECT (f->sink), name, va_arg (ap,
+      gst_util_set_object_arg (G_OBJECT (f->sink), name, va_arg (ap,
             const gchar *));
   va_end (ap);
   f->bus = gst_bus_new ();

@@ -221,7 +221,7 @@ openssl (const gchar * dir, GError ** error, ...)
   g_ptr_array_add (argv, (gpointer) "openssl");
   va_start (ap, error);
   while ((a = va_arg (ap, const gchar *)))
-    g_ptr_array_add (argv, (gpointer) a);
+      g_ptr_array_add (argv, (gpointer) a);
   va_end (ap);
   g_ptr_array_add (argv, NULL);
   ok = run_sync ((const gchar * const *) argv->pdata, dir, NULL, error);
@@ -331,7 +331,7 @@ vss_test_redis_cli (VssTestRedis * r, guint node, GError ** error, ...)
 
   va_start (ap, error);
   while ((a = va_arg (ap, const gchar *)))
-    g_ptr_array_add (args, (gpointer) a);
+      g_ptr_array_add (args, (gpointer) a);
   va_end (ap);
   g_ptr_array_add (args, NULL);
   out = vss_test_redis_cliv (r, node, (const gchar * const *) args->pdata,

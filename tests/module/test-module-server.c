@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <gio/gio.h>
-#include "gstvssvalkeysearch.h"
+#include "valkey/gstvssvalkeysearch.h"
 #include "vss-test-redis.h"
 #include "module-test-env.h"
 

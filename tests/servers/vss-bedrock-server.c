@@ -693,8 +693,7 @@ handle_invoke (VssHttpd * server, const VssHttpRequest * req,
     fault = FAULT_THROTTLE, stats.throttled++;
   else if (take (&settings.error_5xx))
     fault = FAULT_5XX, stats.errors_5xx++;
-  else if (settings.error_rate > 0
-      && g_rand_double (rng) < settings.error_rate)
+  else if (settings.error_rate > 0 && g_rand_double (rng) < settings.error_rate)
     fault = FAULT_5XX, stats.errors_5xx++;
   else if (take (&settings.malformed))
     fault = FAULT_MALFORMED, stats.malformed++;
@@ -773,8 +772,7 @@ handler (VssHttpd * server, const VssHttpRequest * req, VssHttpResponse * resp,
     free (s);
     return;
   }
-  if (strcmp (req->path, "/_control") == 0
-      && strcmp (req->method, "POST") == 0) {
+  if (strcmp (req->path, "/_control") == 0 && strcmp (req->method, "POST") == 0) {
     json_error_t jerr;
     json_t *o = json_loadb ((const gchar *) req->body, req->body_len, 0,
         &jerr);
@@ -925,7 +923,7 @@ main (int argc, char **argv)
     {"wrong-length", 0, 0, G_OPTION_ARG_INT, &wrong,
         "Next N: embedding one short", "N"},
     {"error-type-suffix", 0, 0, G_OPTION_ARG_NONE, &opt_type_suffix,
-        "Append AWS's \":http://internal.amazon.com/...\" to error types",
+          "Append AWS's \":http://internal.amazon.com/...\" to error types",
         NULL},
     {"max-skew-s", 0, 0, G_OPTION_ARG_INT, &opt_max_skew,
         "Allowed clock skew (0: no date check)", "S"},
@@ -973,8 +971,7 @@ main (int argc, char **argv)
 
   startup_settings = settings;
   startup_type_suffix = opt_type_suffix;
-  startup_map = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-      g_free);
+  startup_map = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   {
     GHashTableIter it;
     gpointer k, v;
@@ -984,6 +981,11 @@ main (int argc, char **argv)
       g_hash_table_insert (startup_map, g_strdup (k), g_strdup (v));
   }
 
+  /* Handlers before "PORT": a client may finish and send SIGTERM before
+   * the main loop runs (requests are served on the server's threads). */
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGTERM, on_signal, loop);
+  g_unix_signal_add (SIGINT, on_signal, loop);
   server = vss_httpd_new ((guint16) port, handler, NULL, &err);
   if (!server) {
     fprintf (stderr, "vss-bedrock-server: %s\n", err->message);
@@ -992,9 +994,6 @@ main (int argc, char **argv)
   printf ("PORT %u\n", vss_httpd_get_port (server));
   fflush (stdout);
 
-  loop = g_main_loop_new (NULL, FALSE);
-  g_unix_signal_add (SIGTERM, on_signal, loop);
-  g_unix_signal_add (SIGINT, on_signal, loop);
   /* A terminal or /dev/null on stdin is not a parent's lifeline. */
   if (fstat (0, &st) == 0 && (S_ISFIFO (st.st_mode) || S_ISSOCK (st.st_mode)))
     g_unix_fd_add (0, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin, loop);

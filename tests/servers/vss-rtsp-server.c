@@ -54,7 +54,7 @@ static GOptionEntry entries[] = {
   {"shared", 0, 0, G_OPTION_ARG_NONE, &opt_shared,
       "One session for all clients, like a camera (default: one each)", NULL},
   {"exit-on-stdin-eof", 0, 0, G_OPTION_ARG_NONE, &opt_stdin,
-      "Exit when stdin closes (tests give a pipe, so it dies with them)",
+        "Exit when stdin closes (tests give a pipe, so it dies with them)",
       NULL},
   {NULL}
 };
@@ -97,8 +97,7 @@ loop_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
 
   if (GST_EVENT_TYPE (ev) == GST_EVENT_EOS) {
-    gst_element_call_async (GST_ELEMENT (user_data), seek_to_start, NULL,
-        NULL);
+    gst_element_call_async (GST_ELEMENT (user_data), seek_to_start, NULL, NULL);
     return GST_PAD_PROBE_DROP;
   }
   return GST_PAD_PROBE_OK;
@@ -197,13 +196,14 @@ main (int argc, char **argv)
     g_object_unref (server);
     return 1;
   }
+  /* Handlers before the URL is printed: a client may stop us at once. */
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGINT, on_signal, NULL);
+  g_unix_signal_add (SIGTERM, on_signal, NULL);
   port = gst_rtsp_server_get_bound_port (server);
   printf ("rtsp://127.0.0.1:%d%s\n", port, mount);
   fflush (stdout);
 
-  loop = g_main_loop_new (NULL, FALSE);
-  g_unix_signal_add (SIGINT, on_signal, NULL);
-  g_unix_signal_add (SIGTERM, on_signal, NULL);
   if (opt_stdin)
     g_unix_fd_add (0, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin, NULL);
   g_main_loop_run (loop);

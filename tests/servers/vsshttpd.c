@@ -174,8 +174,7 @@ parse_head (const gchar * head, VssHttpRequest * req, gboolean * http10)
       ok = FALSE;
       break;
     }
-    g_ptr_array_add (req->header_names, g_strndup (lines[i],
-            colon - lines[i]));
+    g_ptr_array_add (req->header_names, g_strndup (lines[i], colon - lines[i]));
     /* Optional whitespace around a field value is not part of it. */
     g_ptr_array_add (req->header_values, g_strstrip (g_strdup (colon + 1)));
   }
@@ -432,8 +431,7 @@ vss_httpd_new (guint16 port, VssHttpHandler handler, gpointer user_data,
 
   server = g_new0 (VssHttpd, 1);
   server->listener = sock;
-  server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS
-      (bound));
+  server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   g_object_unref (bound);
   server->cancel = g_cancellable_new ();
   server->handler = handler;
