@@ -17,7 +17,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <curl/curl.h>
 #include <jansson.h>
 #include <gst/gst.h>
 #include "gstvss.h"
@@ -135,110 +134,53 @@ bad:
 
 /* ---- thumbnails ---- */
 
-static gsize
-collect (gchar * d, gsize size, gsize n, gpointer user)
-{
-  GByteArray *a = user;
+/* GET s3://bucket/key through a store of that bucket (one per bucket,
+ * kept for the run): signed, retried, path-style at custom endpoints. */
+static GHashTable *stores;      /* "s3://bucket" -> VssStore */
 
-  if (a->len + size * n > MAX_THUMB_BYTES)
-    return 0;
-  g_byte_array_append (a, (guint8 *) d, size * n);
-  return size * n;
+/* The AWS settings of the command line, for one service's endpoint. */
+static void
+aws_settings (GstVssAwsSettings * s, const gchar * endpoint)
+{
+  memset (s, 0, sizeof (*s));
+  s->region = opt_region;
+  s->profile = opt_profile;
+  s->endpoint_url = endpoint;
 }
 
-static gchar *
-uri_escape_key (const gchar * key)
-{
-  GString *s = g_string_new (NULL);
-  gchar **parts = g_strsplit (key, "/", -1);
-
-  for (guint i = 0; parts[i]; i++) {
-    gchar *e = g_uri_escape_string (parts[i], NULL, FALSE);
-    g_string_append_printf (s, "%s%s", i ? "/" : "", e);
-    g_free (e);
-  }
-  g_strfreev (parts);
-  return g_string_free (s, FALSE);
-}
-
-/* GET s3://bucket/key, path style, signed for service "s3". */
 static GBytes *
 fetch_s3 (const gchar * uri, GError ** error)
 {
-  static GstVssAwsConfig *aws = NULL;
-  GstVssAwsSettings s = { 0, };
-  GstVssAwsCredentials *creds;
   const gchar *rest = uri + 5, *slash = strchr (rest, '/');
-  gchar *bucket, *key, *url;
-  GPtrArray *headers = NULL;
-  struct curl_slist *hl = NULL;
-  GByteArray *body;
-  CURL *h;
-  CURLcode rc;
-  glong status = 0;
+  VssStore *store;
+  gchar *root;
 
   if (!slash || slash == rest || !slash[1]) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
         "'%s' is not s3://bucket/key", uri);
     return NULL;
   }
-  if (!aws) {
-    s.region = opt_region;
-    s.profile = opt_profile;
-    s.endpoint_url = opt_s3_endpoint;
-    s.service_env_id = "S3";
-    s.endpoint_prefix = "s3";
-    aws = gst_vss_aws_config_new (&s, error);
-    if (!aws)
+  if (!stores)
+    stores = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+        (GDestroyNotify) vss_store_free);
+  root = g_strndup (uri, slash - uri);
+  store = g_hash_table_lookup (stores, root);
+  if (!store) {
+    GstVssAwsSettings s;
+    VssStoreOptions o = { 0, };
+
+    aws_settings (&s, opt_s3_endpoint);
+    o.aws = &s;
+    o.max_retries = G_MAXUINT;
+    store = vss_store_new (root, &o, error);
+    if (!store) {
+      g_free (root);
       return NULL;
+    }
+    g_hash_table_insert (stores, g_strdup (root), store);
   }
-  creds = gst_vss_aws_config_get_credentials (aws, error);
-  if (!creds)
-    return NULL;
-  bucket = g_strndup (rest, slash - rest);
-  key = uri_escape_key (slash + 1);
-  url = g_strdup_printf ("%s/%s/%s", gst_vss_aws_config_get_endpoint (aws),
-      bucket, key);
-  if (!gst_vss_aws_sign_request (creds, gst_vss_aws_config_get_region (aws),
-          "s3", "GET", url, NULL, 0, NULL, 0, GST_VSS_AWS_SIGV4_FLAG_S3 |
-          GST_VSS_AWS_SIGV4_FLAG_CONTENT_SHA256, g_get_real_time () /
-          G_USEC_PER_SEC, &headers, error)) {
-    gst_vss_aws_credentials_free (creds);
-    g_free (bucket);
-    g_free (key);
-    g_free (url);
-    return NULL;
-  }
-  gst_vss_aws_credentials_free (creds);
-  /* The lines hold secrets: never logged. */
-  for (guint i = 0; i < headers->len; i++)
-    hl = curl_slist_append (hl, g_ptr_array_index (headers, i));
-  body = g_byte_array_new ();
-  h = curl_easy_init ();
-  curl_easy_setopt (h, CURLOPT_URL, url);
-  curl_easy_setopt (h, CURLOPT_HTTPHEADER, hl);
-  curl_easy_setopt (h, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt (h, CURLOPT_WRITEDATA, body);
-  curl_easy_setopt (h, CURLOPT_TIMEOUT_MS, 30000L);
-  curl_easy_setopt (h, CURLOPT_NOSIGNAL, 1L);
-  rc = curl_easy_perform (h);
-  curl_easy_getinfo (h, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup (h);
-  curl_slist_free_all (hl);
-  g_ptr_array_unref (headers);
-  g_free (bucket);
-  g_free (key);
-  if (rc != CURLE_OK || status != 200) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "GET %s: %s", url,
-        rc != CURLE_OK ? curl_easy_strerror (rc) : "HTTP error");
-    if (rc == CURLE_OK)
-      g_prefix_error (error, "HTTP %ld: ", status);
-    g_free (url);
-    g_byte_array_unref (body);
-    return NULL;
-  }
-  g_free (url);
-  return g_byte_array_free_to_bytes (body);
+  g_free (root);
+  return vss_store_get (store, slash + 1, MAX_THUMB_BYTES, error);
 }
 
 static GBytes *
@@ -433,7 +375,6 @@ main (int argc, char **argv)
   }
   g_option_context_free (ctx);
   gst_init (NULL, NULL);
-  curl_global_init (CURL_GLOBAL_DEFAULT);
 
   if ((opt_text != NULL) == (opt_image != NULL)) {
     fprintf (stderr, "vss-search: give exactly one of --text and --image\n");
@@ -459,9 +400,7 @@ main (int argc, char **argv)
         opt_provider);
     return 2;
   }
-  aws.region = opt_region;
-  aws.endpoint_url = opt_endpoint;
-  aws.profile = opt_profile;
+  aws_settings (&aws, opt_endpoint);
   eo.aws = &aws;
   eo.model = opt_model;
   eo.dim = (guint) MAX (opt_dimension, 0);
@@ -514,7 +453,7 @@ done:
     vss_valkey_client_free (client);
   gst_vss_query_embedder_free (e);
   g_free (v);
-  curl_global_cleanup ();
+  g_clear_pointer (&stores, g_hash_table_unref);
   return ret;
 
 failed:

@@ -37,6 +37,8 @@ typedef struct
   GBytes *body;
   GByteArray *resp;
   gchar *error_type;
+  gint64 retry_after_ms;
+  gint64 server_time;
   gchar errbuf[CURL_ERROR_SIZE];
   gint64 due;
   gint64 started;
@@ -74,18 +76,51 @@ write_cb (gchar * data, gsize size, gsize n, gpointer user)
   return size * n;
 }
 
+/* The value of header @name when @line is that header, else NULL. */
+static gchar *
+header_value (const gchar * line, gsize len, const gchar * name)
+{
+  gsize n = strlen (name);
+
+  if (len <= n || g_ascii_strncasecmp (line, name, n) != 0 || line[n] != ':')
+    return NULL;
+  return g_strstrip (g_strndup (line + n + 1, len - n - 1));
+}
+
 static gsize
 header_cb (gchar * data, gsize size, gsize n, gpointer user)
 {
   Request *r = user;
   gsize len = size * n;
-  static const gchar name[] = "x-amzn-ErrorType:";
+  gchar *v;
 
-  if (len > sizeof (name) - 1
-      && g_ascii_strncasecmp (data, name, sizeof (name) - 1) == 0) {
+  /* A redirect or 100-continue starts a new set of headers. */
+  if (len >= 5 && g_ascii_strncasecmp (data, "HTTP/", 5) == 0) {
+    g_clear_pointer (&r->error_type, g_free);
+    r->retry_after_ms = -1;
+    r->server_time = 0;
+  } else if ((v = header_value (data, len, "x-amzn-ErrorType"))) {
     g_free (r->error_type);
-    r->error_type = g_strstrip (g_strndup (data + sizeof (name) - 1,
-            len - (sizeof (name) - 1)));
+    r->error_type = v;
+  } else if ((v = header_value (data, len, "Retry-After"))) {
+    gchar *end = NULL;
+    gint64 secs = g_ascii_strtoll (v, &end, 10);
+
+    if (end != v && *end == '\0' && secs >= 0)
+      r->retry_after_ms = MIN (secs, G_MAXINT32) * 1000;
+    else {
+      time_t t = curl_getdate (v, NULL);
+
+      if (t != (time_t) - 1)
+        r->retry_after_ms = MAX ((gint64) t * 1000 -
+            g_get_real_time () / 1000, 0);
+    }
+    g_free (v);
+  } else if ((v = header_value (data, len, "Date"))) {
+    time_t t = curl_getdate (v, NULL);
+
+    r->server_time = t != (time_t) - 1 ? (gint64) t : 0;
+    g_free (v);
   }
   return len;
 }
@@ -109,6 +144,7 @@ finish (Request * r, gboolean cancelled, gint code)
   GstVssAwsHttpResult res = { 0, };
 
   res.cancelled = cancelled;
+  res.retry_after_ms = -1;
   if (!cancelled) {
     curl_easy_getinfo (r->easy, CURLINFO_RESPONSE_CODE, &res.status);
     res.curl_code = code;
@@ -116,6 +152,8 @@ finish (Request * r, gboolean cancelled, gint code)
       res.transport_error = g_strdup (r->too_big ? "response too large" :
           r->errbuf[0] ? r->errbuf : curl_easy_strerror (code));
     res.error_type = r->error_type;
+    res.retry_after_ms = r->retry_after_ms;
+    res.server_time = r->server_time;
     res.body = g_bytes_new (r->resp->data, r->resp->len);
     res.elapsed_us = g_get_monotonic_time () - r->started;
   }
@@ -323,6 +361,7 @@ gst_vss_aws_http_worker_submit (GstVssAwsHttpWorker * w, const gchar * method,
 
   r->easy = curl_easy_init ();
   r->resp = g_byte_array_new ();
+  r->retry_after_ms = -1;
   r->done = done;
   r->user_data = user_data;
   r->due = g_get_monotonic_time () + (gint64) delay_ms *1000;

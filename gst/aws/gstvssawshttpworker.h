@@ -19,6 +19,9 @@ typedef struct _GstVssAwsHttpWorker GstVssAwsHttpWorker;
  * @error_type: the `x-amzn-ErrorType` header as received, or NULL
  * @body: the response body (possibly partial)
  * @elapsed_us: time from sending to completion
+ * @retry_after_ms: the `Retry-After` header (seconds or an HTTP date) in
+ *   milliseconds from now, -1 without one
+ * @server_time: the `Date` header, unix seconds, 0 without one
  */
 typedef struct
 {
@@ -29,6 +32,8 @@ typedef struct
   gchar *error_type;
   GBytes *body;
   gint64 elapsed_us;
+  gint64 retry_after_ms;
+  gint64 server_time;
 } GstVssAwsHttpResult;
 
 /* Called exactly once per submitted request, on the worker thread, with no

@@ -6,6 +6,7 @@
 
 #include <glib.h>
 #include "../aws/gstvssawscred.h"
+#include "../aws/gstvssawsclient.h"
 
 G_BEGIN_DECLS
 
@@ -64,12 +65,6 @@ GBytes *gst_vss_bedrock_text_body (const gchar * model, const gchar * text,
 /* Responses. */
 gfloat *gst_vss_bedrock_parse_embedding (const gchar * body, gsize len,
     guint expected_dim, guint * dim, GError ** error);
-gchar *gst_vss_bedrock_error_type_strip (const gchar * raw);
-gchar *gst_vss_bedrock_error_message (const gchar * body, gsize len);
-gboolean gst_vss_bedrock_is_retryable (glong http_status,
-    const gchar * error_type, gint curl_code);
-gboolean gst_vss_bedrock_is_throttle (glong http_status,
-    const gchar * error_type);
 
 /* Client. */
 typedef struct _GstVssBedrockClient GstVssBedrockClient;
@@ -113,16 +108,10 @@ typedef struct
 typedef void (*GstVssBedrockDoneFunc) (GstVssBedrockResult * result,
     gpointer user_data);
 
-typedef struct
-{
-  guint64 requests;             /* HTTP attempts */
-  guint64 retries;
-  guint64 throttles;
-  guint64 failures;             /* embed requests that failed for good */
-  guint64 bytes_sent;           /* request bodies */
-  guint64 latency_total_us;     /* of successful attempts */
-  guint64 latency_count;
-} GstVssBedrockStats;
+/* requests, retries, throttles, failures (embed requests that failed for
+ * good, bad answers included), bytes sent, latency of successful attempts,
+ * clock skew: the shared AWS path's counters. */
+typedef GstVssAwsStats GstVssBedrockStats;
 
 GstVssBedrockClient *gst_vss_bedrock_client_new (const GstVssBedrockOptions *
     options, GError ** error);

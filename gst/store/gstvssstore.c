@@ -1,11 +1,11 @@
 /* gst-vss: object stores for frame images (s3:// and file://)
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * s3:// signs each PutObject with our SigV4 signer (S3 rules, payload hash)
- * and sends it on the curl-multi worker; an attempt worth retrying is
- * re-signed and re-submitted with a backoff delay from the worker's own
- * callback, so no thread sleeps. file:// writes a temporary file next to
- * the object and renames it into place on a small thread pool.
+ * s3:// sends each PutObject through the shared AWS request path
+ * (aws/gstvssawsclient.c: SigV4 with S3 rules and the payload hash,
+ * retries with backoff, Retry-After, clock skew), so no thread sleeps, and
+ * turns its outcome into a store error. file:// writes a temporary file
+ * next to the object and renames it into place on a small thread pool.
  *
  * Locking: `lock` guards `outstanding` and `gen`; `idle` is signalled when
  * `outstanding` drops to 0. It is a leaf lock: never held while calling the
@@ -23,20 +23,18 @@
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include "gstvssstore.h"
-#include "core/gstvssbackoff.h"
-#include "aws/gstvssaws.h"
-#include "aws/gstvssawshttpworker.h"
+#include "aws/gstvssawsclient.h"
 
 GST_DEBUG_CATEGORY_STATIC (vss_store_debug);
 #define GST_CAT_DEFAULT vss_store_debug
 
 #define DEFAULT_MAX_CONNECTIONS 8
-#define DEFAULT_TIMEOUT_MS 30000
 #define DEFAULT_MAX_RETRIES 4
 #define DEFAULT_RETRY_MAX_TIME_MS 20000
-/* Equal jitter: base 100 ms, cap 5 s. */
-static const GstVssBackoff backoff =
-    { 100, 5000, GST_VSS_BACKOFF_JITTER_EQUAL };
+/* Puts are small and many: a lower cap than the AWS default. */
+static const GstVssBackoff s3_backoff = { 100, 5000,
+  GST_VSS_BACKOFF_JITTER_FULL
+};
 
 typedef enum
 {
@@ -49,9 +47,6 @@ struct _VssStore
   Kind kind;
   gchar *uri;                   /* as given, for messages */
   gchar *prefix;                /* key prefix ("" or "a/b/"); s3 only */
-  guint timeout_ms;
-  guint max_retries;
-  guint retry_max_time_ms;
   gboolean fsync;
 
   /* file:// */
@@ -60,11 +55,10 @@ struct _VssStore
 
   /* s3:// */
   gchar *bucket;
-  GstVssAwsConfig *aws;
-  gchar *endpoint;
-  gchar *region;
+  GstVssAwsClient *aws;
+  const gchar *endpoint;        /* the client's */
+  const gchar *region;          /* the client's */
   gboolean custom_endpoint;
-  GstVssAwsHttpWorker *worker;
 
   GMutex lock;
   GCond idle;
@@ -81,7 +75,6 @@ typedef struct
   GBytes *data;
   guint attempts;
   guint gen;
-  gint64 first_us;
   VssStoreDoneFunc done;
   gpointer user_data;
 } Op;
@@ -125,7 +118,7 @@ vss_store_key_is_safe (const gchar * key)
 }
 
 /**
- * vss_store_s3_put_url:
+ * vss_store_s3_url:
  * @custom_endpoint: the endpoint is not AWS's own (S3-compatible store,
  *   local test server): path-style
  *
@@ -135,7 +128,7 @@ vss_store_key_is_safe (const gchar * key)
  * Key segments are percent-encoded once (S3 rules), '/' kept.
  */
 gchar *
-vss_store_s3_put_url (const gchar * endpoint, const gchar * region,
+vss_store_s3_url (const gchar * endpoint, const gchar * region,
     gboolean custom_endpoint, const gchar * bucket, const gchar * key)
 {
   gchar *ekey = gst_vss_aws_sigv4_uri_encode (key, -1, TRUE);
@@ -149,80 +142,6 @@ vss_store_s3_put_url (const gchar * endpoint, const gchar * region,
     url = g_strdup_printf ("%s/%s/%s", endpoint, bucket, ekey);
   g_free (ekey);
   return url;
-}
-
-static gchar *
-xml_element (const gchar * body, gsize len, const gchar * name)
-{
-  gchar *open = g_strdup_printf ("<%s>", name);
-  gchar *close = g_strdup_printf ("</%s>", name);
-  const gchar *a = g_strstr_len (body, len, open), *b;
-  gchar *out = NULL;
-
-  if (a) {
-    a += strlen (open);
-    b = g_strstr_len (a, len - (a - body), close);
-    if (b)
-      out = g_strndup (a, b - a);
-  }
-  g_free (open);
-  g_free (close);
-  return out;
-}
-
-/**
- * vss_store_s3_parse_error:
- * @code: (out): the `<Code>` of an S3 `<Error>` body
- * @message: (out): its `<Message>`, or NULL
- *
- * Returns: TRUE when the body is an S3 error document.
- */
-gboolean
-vss_store_s3_parse_error (const gchar * body, gsize len, gchar ** code,
-    gchar ** message)
-{
-  *code = NULL;
-  *message = NULL;
-  if (body == NULL || g_strstr_len (body, len, "<Error>") == NULL)
-    return FALSE;
-  *code = xml_element (body, len, "Code");
-  *message = xml_element (body, len, "Message");
-  return *code != NULL;
-}
-
-/**
- * vss_store_s3_is_retryable:
- *
- * Throttling (SlowDown, 503, 429), server errors (5xx, InternalError),
- * RequestTimeout and lost connections or timeouts are retried; refusals
- * (AccessDenied, NoSuchBucket, bad signature, other 4xx) are not.
- */
-gboolean
-vss_store_s3_is_retryable (glong status, const gchar * code, gint curl_code)
-{
-  static const gchar *retry_codes[] = { "SlowDown", "InternalError",
-    "ServiceUnavailable", "RequestTimeout", "RequestTimeTooSkewed",
-    "OperationAborted", NULL
-  };
-
-  switch (curl_code) {
-    case CURLE_OK:
-      break;
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-      return TRUE;
-    default:
-      return FALSE;
-  }
-  for (guint i = 0; code && retry_codes[i]; i++)
-    if (strcmp (code, retry_codes[i]) == 0)
-      return TRUE;
-  return status == 408 || status == 429 || status >= 500;
 }
 
 /* Outstanding puts */
@@ -351,124 +270,65 @@ file_job (gpointer data, gpointer user_data)
 
 /* s3:// */
 
-static void s3_done (const GstVssAwsHttpResult * res, gpointer user_data);
-
-static gboolean
-s3_submit (Op * op, guint delay_ms, GError ** error)
-{
-  VssStore *s = op->store;
-  GstVssAwsCredentials *creds;
-  GstVssAwsHttpHeader signed_hdr = { "Content-Type", op->content_type };
-  GPtrArray *hdrs = NULL;
-  gsize len;
-  const guint8 *body = g_bytes_get_data (op->data, &len);
-  gchar *ct;
-
-  creds = gst_vss_aws_config_get_credentials (s->aws, error);
-  if (creds == NULL)
-    return FALSE;
-  /* Signed again for every attempt: the date (and temporary credentials)
-   * may have changed since the last one. */
-  if (!gst_vss_aws_sign_request (creds, s->region, "s3", "PUT", op->url,
-          &signed_hdr, 1, body ? body : (const guint8 *) "", len,
-          GST_VSS_AWS_SIGV4_FLAG_S3 | GST_VSS_AWS_SIGV4_FLAG_CONTENT_SHA256,
-          g_get_real_time () / G_USEC_PER_SEC, &hdrs, error)) {
-    gst_vss_aws_credentials_free (creds);
-    return FALSE;
-  }
-  gst_vss_aws_credentials_free (creds);
-  ct = g_strdup_printf ("Content-Type: %s", op->content_type);
-  g_ptr_array_set_free_func (hdrs, g_free);
-  g_ptr_array_add (hdrs, ct);
-  op->attempts++;
-  gst_vss_aws_http_worker_submit (s->worker, "PUT", op->url, hdrs, op->data,
-      s->timeout_ms, delay_ms, s3_done, op);
-  g_ptr_array_unref (hdrs);
-  return TRUE;
-}
-
 static void
-s3_done (const GstVssAwsHttpResult * res, gpointer user_data)
+s3_done (const GstVssAwsResponse * res, gpointer user_data)
 {
   Op *op = user_data;
   VssStore *s = op->store;
   GError *err = NULL;
-  gchar *code = NULL, *msg = NULL;
-  const gchar *body = NULL;
-  gsize blen = 0;
-  gint64 spent_ms;
+  const gchar *code = res->code, *msg = res->message;
 
-  if (res->cancelled || op_cancelled (op)) {
+  op->attempts = res->attempts;
+  if (res->kind == GST_VSS_AWS_RESPONSE_CANCELLED || op_cancelled (op)) {
     g_set_error (&err, VSS_STORE_ERROR, VSS_STORE_ERROR_CANCELLED, "Cancelled");
-    goto finish;
-  }
-  if (res->curl_code == 0 && res->status >= 200 && res->status < 300)
-    goto finish;
-
-  if (res->body)
-    body = g_bytes_get_data (res->body, &blen);
-  vss_store_s3_parse_error (body, blen, &code, &msg);
-  spent_ms = (g_get_monotonic_time () - op->first_us) / 1000;
-  GST_DEBUG ("PUT %s attempt %u: status %ld, curl %d %s, code %s", op->key,
-      op->attempts, res->status, res->curl_code,
-      res->transport_error ? res->transport_error : "", code ? code : "-");
-  if (vss_store_s3_is_retryable (res->status, code, res->curl_code)) {
-    guint delay = gst_vss_backoff_ms (&backoff, op->attempts - 1, NULL);
-
-    if (op->attempts <= s->max_retries
-        && spent_ms + delay <= (gint64) s->retry_max_time_ms) {
-      GError *serr = NULL;
-
-      if (s3_submit (op, delay, &serr)) {
-        g_free (code);
-        g_free (msg);
-        return;
-      }
-      g_propagate_error (&err, serr);
-      goto finish;
-    }
-    if (res->curl_code != 0)
-      g_set_error (&err, VSS_STORE_ERROR,
-          VSS_STORE_ERROR_UNAVAILABLE,
-          "S3 PUT of %s failed after %u attempts: %s", op->key,
-          op->attempts, res->transport_error ? res->transport_error :
-          curl_easy_strerror (res->curl_code));
-    else
-      g_set_error (&err, VSS_STORE_ERROR,
-          VSS_STORE_ERROR_UNAVAILABLE,
-          "S3 PUT of %s failed after %u attempts: HTTP %ld %s%s%s", op->key,
-          op->attempts, res->status, code ? code : "", msg ? ": " : "",
-          msg ? msg : "");
-  } else if (res->curl_code != 0) {
-    g_set_error (&err, VSS_STORE_ERROR,
-        VSS_STORE_ERROR_UNAVAILABLE, "S3 PUT of %s failed: %s",
-        op->key, res->transport_error ? res->transport_error :
-        curl_easy_strerror (res->curl_code));
-  } else if (res->status == 403 || (code && (!strcmp (code, "AccessDenied")
-              || !strcmp (code, "InvalidAccessKeyId")
-              || !strcmp (code, "SignatureDoesNotMatch")))) {
-    g_set_error (&err, VSS_STORE_ERROR,
-        VSS_STORE_ERROR_ACCESS_DENIED,
+  } else if (res->kind == GST_VSS_AWS_RESPONSE_OK) {
+  } else if (res->kind == GST_VSS_AWS_RESPONSE_REQUEST_ERROR) {
+    g_set_error (&err, VSS_STORE_ERROR, VSS_STORE_ERROR_CONFIG,
+        "Cannot sign S3 PUT: %s", msg ? msg : "unknown error");
+  } else if (res->kind == GST_VSS_AWS_RESPONSE_TRANSPORT) {
+    g_set_error (&err, VSS_STORE_ERROR, VSS_STORE_ERROR_UNAVAILABLE,
+        "S3 PUT of %s failed after %u attempts: %s", op->key, res->attempts,
+        res->transport_error);
+  } else if (gst_vss_aws_is_retryable (res->status, code, 0)) {
+    g_set_error (&err, VSS_STORE_ERROR, VSS_STORE_ERROR_UNAVAILABLE,
+        "S3 PUT of %s failed after %u attempts: HTTP %ld %s%s%s", op->key,
+        res->attempts, res->status, code ? code : "", msg ? ": " : "",
+        msg ? msg : "");
+  } else if (res->status == 403 || !g_strcmp0 (code, "AccessDenied")
+      || !g_strcmp0 (code, "InvalidAccessKeyId")
+      || !g_strcmp0 (code, "SignatureDoesNotMatch")) {
+    g_set_error (&err, VSS_STORE_ERROR, VSS_STORE_ERROR_ACCESS_DENIED,
         "S3 refused PUT s3://%s/%s: HTTP %ld %s: %s (check the credentials "
         "and that they allow s3:PutObject on the bucket)", s->bucket, op->key,
         res->status, code ? code : "AccessDenied", msg ? msg : "");
-  } else if (code && !strcmp (code, "NoSuchBucket")) {
-    g_set_error (&err, VSS_STORE_ERROR,
-        VSS_STORE_ERROR_NO_SUCH_BUCKET,
+  } else if (!g_strcmp0 (code, "NoSuchBucket")) {
+    g_set_error (&err, VSS_STORE_ERROR, VSS_STORE_ERROR_NO_SUCH_BUCKET,
         "S3 bucket '%s' does not exist (HTTP %ld NoSuchBucket) at %s",
         s->bucket, res->status, s->endpoint);
   } else {
-    g_set_error (&err, VSS_STORE_ERROR,
-        VSS_STORE_ERROR_REFUSED,
+    g_set_error (&err, VSS_STORE_ERROR, VSS_STORE_ERROR_REFUSED,
         "S3 refused PUT s3://%s/%s: HTTP %ld %s%s%s", s->bucket, op->key,
         res->status, code ? code : "", msg ? ": " : "", msg ? msg : "");
   }
-
-finish:
-  g_free (code);
-  g_free (msg);
   op_finish (op, err, res->status);
   g_clear_error (&err);
+}
+
+static void
+s3_put (Op * op)
+{
+  VssStore *s = op->store;
+  GstVssAwsHttpHeader hdr = { "Content-Type", op->content_type };
+  GstVssAwsRequest req = { 0, };
+
+  req.method = "PUT";
+  req.url = op->url;
+  req.headers = &hdr;
+  req.n_headers = 1;
+  req.body = op->data;
+  req.sign_flags = GST_VSS_AWS_SIGV4_FLAG_S3 |
+      GST_VSS_AWS_SIGV4_FLAG_CONTENT_SHA256;
+  gst_vss_aws_client_send_async (s->aws, &req, s3_done, op);
 }
 
 /* Public API */
@@ -536,11 +396,6 @@ vss_store_new (const gchar * uri, const VssStoreOptions * opts, GError ** error)
   g_mutex_init (&s->lock);
   g_cond_init (&s->idle);
   s->uri = g_strdup (uri);
-  s->timeout_ms = opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
-  s->max_retries = opts->max_retries == G_MAXUINT ? DEFAULT_MAX_RETRIES :
-      opts->max_retries;
-  s->retry_max_time_ms = opts->retry_max_time_ms ? opts->retry_max_time_ms :
-      DEFAULT_RETRY_MAX_TIME_MS;
   s->fsync = opts->fsync;
   max_conn = opts->max_connections ? opts->max_connections :
       DEFAULT_MAX_CONNECTIONS;
@@ -570,7 +425,7 @@ vss_store_new (const gchar * uri, const VssStoreOptions * opts, GError ** error)
     s->prefix = g_strdup ("");
     s->pool = g_thread_pool_new (file_job, s, (gint) max_conn, FALSE, NULL);
   } else if (g_str_has_prefix (uri, "s3://")) {
-    GstVssAwsSettings aws = { 0, };
+    GstVssAwsClientOptions o = { 0, };
     GstVssAwsCredentials *creds;
     GError *err = NULL;
     gchar *def;
@@ -578,23 +433,31 @@ vss_store_new (const gchar * uri, const VssStoreOptions * opts, GError ** error)
     s->kind = KIND_S3;
     if (!parse_s3_uri (s, uri, error))
       goto fail;
-    if (opts->aws)
-      aws = *opts->aws;
-    aws.service_env_id = "S3";
-    aws.endpoint_prefix = "s3";
-    s->aws = gst_vss_aws_config_new (&aws, &err);
+    o.signing_name = "s3";
+    o.service_env_id = "S3";
+    o.endpoint_prefix = "s3";
+    o.protocol = GST_VSS_AWS_PROTOCOL_XML;
+    o.settings = opts->aws;
+    o.max_connections = max_conn;
+    o.timeout_ms = opts->timeout_ms;
+    o.max_retries = opts->max_retries == G_MAXUINT ? DEFAULT_MAX_RETRIES :
+        opts->max_retries;
+    o.retry_max_time_ms = opts->retry_max_time_ms ? opts->retry_max_time_ms :
+        DEFAULT_RETRY_MAX_TIME_MS;
+    o.backoff = &s3_backoff;
+    s->aws = gst_vss_aws_client_new (&o, &err);
     if (s->aws == NULL) {
       g_set_error (error, VSS_STORE_ERROR,
           VSS_STORE_ERROR_CONFIG, "AWS settings for %s: %s", uri, err->message);
       g_error_free (err);
       goto fail;
     }
-    s->region = g_strdup (gst_vss_aws_config_get_region (s->aws));
-    s->endpoint = g_strdup (gst_vss_aws_config_get_endpoint (s->aws));
+    s->region = gst_vss_aws_client_get_region (s->aws);
+    s->endpoint = gst_vss_aws_client_get_endpoint (s->aws);
     def = g_strdup_printf ("https://s3.%s.amazonaws.com", s->region);
     s->custom_endpoint = !g_str_has_prefix (s->endpoint, def);
     g_free (def);
-    creds = gst_vss_aws_config_get_credentials (s->aws, &err);
+    creds = gst_vss_aws_client_get_credentials (s->aws, &err);
     if (creds == NULL) {
       g_set_error (error, VSS_STORE_ERROR,
           VSS_STORE_ERROR_CONFIG, "No AWS credentials for %s: %s", uri,
@@ -606,9 +469,6 @@ vss_store_new (const gchar * uri, const VssStoreOptions * opts, GError ** error)
         s->region, s->endpoint, s->custom_endpoint ? "path-style" :
         "virtual-hosted", creds->source);
     gst_vss_aws_credentials_free (creds);
-    s->worker = gst_vss_aws_http_worker_new (max_conn, error);
-    if (s->worker == NULL)
-      goto fail;
   } else {
     g_set_error (error, VSS_STORE_ERROR, VSS_STORE_ERROR_CONFIG,
         "Unsupported object store '%s': use s3://bucket/prefix or "
@@ -634,8 +494,8 @@ vss_store_cancel_all (VssStore * s)
   g_mutex_lock (&s->lock);
   s->gen++;
   g_mutex_unlock (&s->lock);
-  if (s->worker)
-    gst_vss_aws_http_worker_cancel_all (s->worker);
+  if (s->aws)
+    gst_vss_aws_client_cancel_all (s->aws);
 }
 
 /**
@@ -655,12 +515,7 @@ vss_store_free (VssStore * s)
   g_mutex_unlock (&s->lock);
   if (s->pool)
     g_thread_pool_free (s->pool, FALSE, TRUE);
-  if (s->worker)
-    gst_vss_aws_http_worker_free (s->worker);
-  if (s->aws)
-    gst_vss_aws_config_free (s->aws);
-  g_free (s->endpoint);
-  g_free (s->region);
+  g_clear_pointer (&s->aws, gst_vss_aws_client_free);
   g_free (s->bucket);
   g_free (s->root);
   g_free (s->prefix);
@@ -724,7 +579,6 @@ vss_store_put_async (VssStore * s, const gchar * key,
   op->data = g_bytes_ref (data);
   op->done = done;
   op->user_data = user_data;
-  op->first_us = g_get_monotonic_time ();
   op_begin (s, op);
   if (!vss_store_key_is_safe (key)) {
     g_set_error (&err, VSS_STORE_ERROR,
@@ -738,17 +592,9 @@ vss_store_put_async (VssStore * s, const gchar * key,
     g_thread_pool_push (s->pool, op, NULL);
     return;
   }
-  op->url = vss_store_s3_put_url (s->endpoint, s->region, s->custom_endpoint,
+  op->url = vss_store_s3_url (s->endpoint, s->region, s->custom_endpoint,
       s->bucket, op->key);
-  if (!s3_submit (op, 0, &err)) {
-    GError *e2 = g_error_new (VSS_STORE_ERROR,
-        VSS_STORE_ERROR_CONFIG, "Cannot sign S3 PUT: %s",
-        err->message);
-
-    op_finish (op, e2, 0);
-    g_error_free (e2);
-    g_error_free (err);
-  }
+  s3_put (op);
 }
 
 typedef struct
@@ -797,4 +643,80 @@ vss_store_put (VssStore * s, const gchar * key,
   g_mutex_clear (&sp.lock);
   g_cond_clear (&sp.cond);
   return ok;
+}
+
+/**
+ * vss_store_get:
+ * @key: relative object key, as given to vss_store_put_async()
+ * @max_bytes: refuse objects larger than this (0: no limit of ours)
+ *
+ * Reads an object back (s3:// through the same signed, retried path as
+ * puts). Blocks: not for streaming threads.
+ *
+ * Returns: (transfer full): the object, or NULL with @error
+ *   (%VSS_STORE_ERROR_REFUSED for a missing object, with the store's
+ *   words).
+ */
+GBytes *
+vss_store_get (VssStore * s, const gchar * key, gsize max_bytes,
+    GError ** error)
+{
+  GstVssAwsRequest req = { 0, };
+  GstVssAwsResponse *res;
+  GBytes *out = NULL;
+  gchar *full, *url;
+
+  if (!vss_store_key_is_safe (key)) {
+    g_set_error (error, VSS_STORE_ERROR, VSS_STORE_ERROR_INVALID_KEY,
+        "Object key '%s' could escape the store", key);
+    return NULL;
+  }
+  full = g_strconcat (s->prefix, key, NULL);
+  if (s->kind == KIND_FILE) {
+    gchar *path = g_build_filename (s->root, full, NULL);
+    gchar *data;
+    gsize len;
+
+    if (g_file_get_contents (path, &data, &len, error)) {
+      if (max_bytes && len > max_bytes) {
+        g_free (data);
+        g_set_error (error, VSS_STORE_ERROR, VSS_STORE_ERROR_REFUSED,
+            "%s is larger than %" G_GSIZE_FORMAT " bytes", path, max_bytes);
+      } else {
+        out = g_bytes_new_take (data, len);
+      }
+    }
+    g_free (path);
+    g_free (full);
+    return out;
+  }
+  url = vss_store_s3_url (s->endpoint, s->region, s->custom_endpoint,
+      s->bucket, full);
+  req.method = "GET";
+  req.url = url;
+  req.sign_flags = GST_VSS_AWS_SIGV4_FLAG_S3 |
+      GST_VSS_AWS_SIGV4_FLAG_CONTENT_SHA256;
+  res = gst_vss_aws_client_send (s->aws, &req);
+  if (res->kind == GST_VSS_AWS_RESPONSE_OK && (max_bytes == 0
+          || g_bytes_get_size (res->body) <= max_bytes))
+    out = g_bytes_ref (res->body);
+  else if (res->kind == GST_VSS_AWS_RESPONSE_OK)
+    g_set_error (error, VSS_STORE_ERROR, VSS_STORE_ERROR_REFUSED,
+        "s3://%s/%s is larger than %" G_GSIZE_FORMAT " bytes", s->bucket,
+        full, max_bytes);
+  else if (res->kind == GST_VSS_AWS_RESPONSE_REFUSED)
+    g_set_error (error, VSS_STORE_ERROR, res->status == 403 ?
+        VSS_STORE_ERROR_ACCESS_DENIED : VSS_STORE_ERROR_REFUSED,
+        "GET s3://%s/%s: HTTP %ld %s%s%s", s->bucket, full, res->status,
+        res->code ? res->code : "", res->message ? ": " : "",
+        res->message ? res->message : "");
+  else
+    g_set_error (error, VSS_STORE_ERROR, VSS_STORE_ERROR_UNAVAILABLE,
+        "GET s3://%s/%s failed after %u attempts: %s", s->bucket, full,
+        res->attempts, res->transport_error ? res->transport_error :
+        res->message ? res->message : "cancelled");
+  gst_vss_aws_response_free (res);
+  g_free (url);
+  g_free (full);
+  return out;
 }

@@ -99,19 +99,17 @@ void vss_store_put_async (VssStore * store, const gchar * key,
 gboolean vss_store_put (VssStore * store, const gchar * key,
     const gchar * content_type, GBytes * data, GError ** error);
 
+GBytes *vss_store_get (VssStore * store, const gchar * key, gsize max_bytes,
+    GError ** error);
+
 void vss_store_cancel_all (VssStore * store);
 
 /* Pure helpers (tested without a server) */
 
 gboolean vss_store_key_is_safe (const gchar * key);
 
-gchar *vss_store_s3_put_url (const gchar * endpoint, const gchar * region,
+gchar *vss_store_s3_url (const gchar * endpoint, const gchar * region,
     gboolean custom_endpoint, const gchar * bucket, const gchar * key);
 
-gboolean vss_store_s3_parse_error (const gchar * body, gsize len, gchar ** code,
-    gchar ** message);
-
-gboolean vss_store_s3_is_retryable (glong http_status, const gchar * code,
-    gint curl_code);
 
 G_END_DECLS

@@ -223,41 +223,8 @@ gst_vss_embed_class_init (GstVssEmbedClass * klass)
           "amazon.titan-embed-image-v1 offers 256, 384 or 1024", 0, 1024,
           DEFAULT_DIMENSION, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_REGION,
-      g_param_spec_string ("region", "AWS region",
-          "bedrock: AWS region, e.g. 'us-east-1'. NULL: AWS_REGION, "
-          "AWS_DEFAULT_REGION, then the profile's region", NULL,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_ENDPOINT,
-      g_param_spec_string ("endpoint", "Endpoint URL",
-          "bedrock: Bedrock Runtime endpoint, e.g. 'http://127.0.0.1:8080' "
-          "for a test server or a VPC endpoint. NULL: "
-          "AWS_ENDPOINT_URL_BEDROCK_RUNTIME, AWS_ENDPOINT_URL, the profile's "
-          "endpoint_url, then https://bedrock-runtime.<region>.amazonaws.com",
-          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_PROFILE,
-      g_param_spec_string ("profile", "AWS profile",
-          "bedrock: profile of the shared AWS config/credentials files. "
-          "NULL: AWS_PROFILE, else 'default'", NULL,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_ACCESS_KEY_ID,
-      g_param_spec_string ("access-key-id", "Access key id",
-          "bedrock: AWS access key id, overriding every other source "
-          "(write-only). Prefer the environment or a profile", NULL,
-          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_SECRET_ACCESS_KEY,
-      g_param_spec_string ("secret-access-key", "Secret access key",
-          "bedrock: AWS secret access key to go with access-key-id "
-          "(write-only, never logged)", NULL,
-          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_SESSION_TOKEN,
-      g_param_spec_string ("session-token", "Session token",
-          "bedrock: AWS session token for temporary keys (write-only, never "
-          "logged)", NULL, G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
+  gst_vss_aws_props_install (gobject_class, PROP_REGION,
+      &gst_vss_aws_service_bedrock);
   g_object_class_install_property (gobject_class, PROP_MAX_IN_FLIGHT,
       g_param_spec_uint ("max-in-flight", "Max requests in flight",
           "bedrock: requests outstanding at once. Throughput is about "
@@ -463,42 +430,15 @@ gst_vss_embed_init (GstVssEmbed * self)
 }
 
 static void
-wipe_free (gchar * s)
-{
-  if (s) {
-    memset (s, 0, strlen (s));
-    g_free (s);
-  }
-}
-
-static void
 gst_vss_embed_finalize (GObject * object)
 {
   GstVssEmbed *self = GST_VSS_EMBED (object);
 
   g_free (self->model);
   g_free (self->active_model);
-  g_free (self->region);
-  g_free (self->endpoint);
-  g_free (self->profile);
-  g_free (self->access_key_id);
-  wipe_free (self->secret_access_key);
-  wipe_free (self->session_token);
+  gst_vss_aws_props_clear (&self->aws);
   gst_vss_embed_bedrock_finalize (self);
   G_OBJECT_CLASS (parent_class)->finalize (object);
-}
-
-/* Empty strings mean "not set". */
-static void
-set_string (gchar ** field, const GValue * value, gboolean secret)
-{
-  const gchar *v = g_value_get_string (value);
-
-  if (secret)
-    wipe_free (*field);
-  else
-    g_free (*field);
-  *field = v && v[0] ? g_strdup (v) : NULL;
 }
 
 static void
@@ -508,6 +448,10 @@ gst_vss_embed_set_property (GObject * object, guint prop_id,
   GstVssEmbed *self = GST_VSS_EMBED (object);
 
   GST_OBJECT_LOCK (self);
+  if (gst_vss_aws_props_set (&self->aws, PROP_REGION, prop_id, value)) {
+    GST_OBJECT_UNLOCK (self);
+    return;
+  }
   switch (prop_id) {
     case PROP_PROVIDER:
       self->provider = g_value_get_enum (value);
@@ -520,24 +464,6 @@ gst_vss_embed_set_property (GObject * object, guint prop_id,
       break;
     case PROP_DIMENSION:
       self->dimension = g_value_get_uint (value);
-      break;
-    case PROP_REGION:
-      set_string (&self->region, value, FALSE);
-      break;
-    case PROP_ENDPOINT:
-      set_string (&self->endpoint, value, FALSE);
-      break;
-    case PROP_PROFILE:
-      set_string (&self->profile, value, FALSE);
-      break;
-    case PROP_ACCESS_KEY_ID:
-      set_string (&self->access_key_id, value, FALSE);
-      break;
-    case PROP_SECRET_ACCESS_KEY:
-      set_string (&self->secret_access_key, value, TRUE);
-      break;
-    case PROP_SESSION_TOKEN:
-      set_string (&self->session_token, value, TRUE);
       break;
     case PROP_MAX_IN_FLIGHT:
       self->max_in_flight = g_value_get_uint (value);
@@ -594,6 +520,10 @@ gst_vss_embed_get_property (GObject * object, guint prop_id, GValue * value,
   GstVssEmbed *self = GST_VSS_EMBED (object);
 
   GST_OBJECT_LOCK (self);
+  if (gst_vss_aws_props_get (&self->aws, PROP_REGION, prop_id, value)) {
+    GST_OBJECT_UNLOCK (self);
+    return;
+  }
   switch (prop_id) {
     case PROP_PROVIDER:
       g_value_set_enum (value, self->provider);
@@ -606,15 +536,6 @@ gst_vss_embed_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_DIMENSION:
       g_value_set_uint (value, self->dimension);
-      break;
-    case PROP_REGION:
-      g_value_set_string (value, self->region);
-      break;
-    case PROP_ENDPOINT:
-      g_value_set_string (value, self->endpoint);
-      break;
-    case PROP_PROFILE:
-      g_value_set_string (value, self->profile);
       break;
     case PROP_MAX_IN_FLIGHT:
       g_value_set_uint (value, self->max_in_flight);

@@ -417,12 +417,8 @@ gst_vss_embed_bedrock_start (GstVssEmbed * self)
   GST_OBJECT_LOCK (self);
   model = g_strdup (self->model ? self->model : GST_VSS_BEDROCK_IMAGE_MODEL);
   dim = self->dimension;
-  aws.region = self->region;
-  aws.endpoint_url = self->endpoint;
-  aws.profile = self->profile;
-  aws.access_key_id = self->access_key_id;
-  aws.secret_access_key = self->secret_access_key;
-  aws.session_token = self->session_token;
+  gst_vss_aws_props_to_settings (&self->aws, &gst_vss_aws_service_bedrock,
+      &aws);
   opts.aws = &aws;
   opts.max_connections = self->max_in_flight;
   opts.timeout_ms = self->timeout_ms;

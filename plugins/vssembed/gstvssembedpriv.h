@@ -7,6 +7,7 @@
 #include "gstvssembed.h"
 #include "gstvss.h"
 #include "bedrock/gstvssbedrock.h"
+#include "aws/gstvssawsprops.h"
 
 G_BEGIN_DECLS
 
@@ -33,12 +34,7 @@ struct _GstVssEmbed
   GstVssEmbedProvider provider;
   gchar *model;
   guint dimension;
-  gchar *region;
-  gchar *endpoint;
-  gchar *profile;
-  gchar *access_key_id;
-  gchar *secret_access_key;     /* secret: write-only, never logged */
-  gchar *session_token;         /* secret: write-only, never logged */
+  GstVssAwsProps aws;
   guint max_in_flight;
   guint queue_size;
   guint timeout_ms;

@@ -115,6 +115,7 @@
 #include "query/gstvssqueryset.h"
 #include "query/gstvssqueryembed.h"
 #include "query/gstvssquerysearch.h"
+#include "aws/gstvssawsprops.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_vss_query_debug);
 #define GST_CAT_DEFAULT gst_vss_query_debug
@@ -210,12 +211,7 @@ struct _GstVssQuery
   GstVssQueryProvider provider;
   gchar *model;
   guint dimension;
-  gchar *region;
-  gchar *endpoint;
-  gchar *profile;
-  gchar *access_key_id;
-  gchar *secret_access_key;     /* secret: write-only, never logged */
-  gchar *session_token;         /* secret: write-only, never logged */
+  GstVssAwsProps aws;
   guint timeout_ms;
   guint max_retries;
   guint64 cooldown_ms;
@@ -372,33 +368,8 @@ gst_vss_query_class_init (GstVssQueryClass * klass)
       g_param_spec_uint ("dimension", "Dimension",
           "bedrock: embedding length, as vssembed's (256, 384 or 1024). 0: "
           "the model's default (1024)", 0, 1024, DEFAULT_DIMENSION, RW_READY));
-  g_object_class_install_property (gobject_class, PROP_REGION,
-      g_param_spec_string ("region", "AWS region",
-          "bedrock: AWS region. NULL: AWS_REGION, AWS_DEFAULT_REGION, then "
-          "the profile's region", NULL, RW_READY));
-  g_object_class_install_property (gobject_class, PROP_ENDPOINT,
-      g_param_spec_string ("endpoint", "Endpoint URL",
-          "bedrock: Bedrock Runtime endpoint URL. NULL: "
-          "AWS_ENDPOINT_URL_BEDROCK_RUNTIME, AWS_ENDPOINT_URL, the profile's "
-          "endpoint_url, then https://bedrock-runtime.<region>.amazonaws.com",
-          NULL, RW_READY));
-  g_object_class_install_property (gobject_class, PROP_PROFILE,
-      g_param_spec_string ("profile", "AWS profile",
-          "bedrock: profile of the shared AWS files. NULL: AWS_PROFILE, "
-          "else 'default'", NULL, RW_READY));
-  g_object_class_install_property (gobject_class, PROP_ACCESS_KEY_ID,
-      g_param_spec_string ("access-key-id", "Access key id",
-          "bedrock: AWS access key id, overriding every other source "
-          "(write-only)", NULL,
-          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_SECRET_ACCESS_KEY,
-      g_param_spec_string ("secret-access-key", "Secret access key",
-          "bedrock: AWS secret access key (write-only, never logged)", NULL,
-          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_SESSION_TOKEN,
-      g_param_spec_string ("session-token", "Session token",
-          "bedrock: AWS session token (write-only, never logged)", NULL,
-          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  gst_vss_aws_props_install (gobject_class, PROP_REGION,
+      &gst_vss_aws_service_bedrock);
   g_object_class_install_property (gobject_class, PROP_TIMEOUT,
       g_param_spec_uint ("timeout", "Timeout",
           "bedrock: time limit of one request attempt, in milliseconds", 100,
@@ -606,12 +577,7 @@ gst_vss_query_finalize (GObject * object)
   GstVssQuery *self = GST_VSS_QUERY (object);
 
   g_free (self->model);
-  g_free (self->region);
-  g_free (self->endpoint);
-  g_free (self->profile);
-  g_free (self->access_key_id);
-  g_free (self->secret_access_key);
-  g_free (self->session_token);
+  gst_vss_aws_props_clear (&self->aws);
   g_free (self->stream_id);
   g_free (self->object_uri_prefix);
   g_free (self->valkey_url);
@@ -928,22 +894,14 @@ gst_vss_query_set_property (GObject * object, guint prop_id,
       GST_OBJECT_UNLOCK (self);
       break;
     case PROP_REGION:
-      set_string (self, &self->region, value);
-      break;
     case PROP_ENDPOINT:
-      set_string (self, &self->endpoint, value);
-      break;
     case PROP_PROFILE:
-      set_string (self, &self->profile, value);
-      break;
     case PROP_ACCESS_KEY_ID:
-      set_string (self, &self->access_key_id, value);
-      break;
     case PROP_SECRET_ACCESS_KEY:
-      set_string (self, &self->secret_access_key, value);
-      break;
     case PROP_SESSION_TOKEN:
-      set_string (self, &self->session_token, value);
+      GST_OBJECT_LOCK (self);
+      gst_vss_aws_props_set (&self->aws, PROP_REGION, prop_id, value);
+      GST_OBJECT_UNLOCK (self);
       break;
     case PROP_TIMEOUT:
       GST_OBJECT_LOCK (self);
@@ -1090,13 +1048,9 @@ gst_vss_query_get_property (GObject * object, guint prop_id, GValue * value,
           g_value_set_uint (value, self->dimension);
           break;
         case PROP_REGION:
-          g_value_set_string (value, self->region);
-          break;
         case PROP_ENDPOINT:
-          g_value_set_string (value, self->endpoint);
-          break;
         case PROP_PROFILE:
-          g_value_set_string (value, self->profile);
+          gst_vss_aws_props_get (&self->aws, PROP_REGION, prop_id, value);
           break;
         case PROP_TIMEOUT:
           g_value_set_uint (value, self->timeout_ms);
@@ -1177,12 +1131,8 @@ make_embedder (GstVssQuery * self, GError ** error)
   o.dim = self->dimension;
   o.timeout_ms = self->timeout_ms;
   o.max_retries = self->max_retries;
-  aws.region = self->region;
-  aws.endpoint_url = self->endpoint;
-  aws.profile = self->profile;
-  aws.access_key_id = self->access_key_id;
-  aws.secret_access_key = self->secret_access_key;
-  aws.session_token = self->session_token;
+  gst_vss_aws_props_to_settings (&self->aws, &gst_vss_aws_service_bedrock,
+      &aws);
   o.aws = &aws;
   /* The settings strings are copied by the client; the lock keeps them
    * alive meanwhile. */

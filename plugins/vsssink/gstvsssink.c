@@ -71,6 +71,7 @@
 #include "valkey/gstvssvalkeysearch.h"
 #include "valkey/gstvssvalkeyrecord.h"
 #include "core/gstvssrecord.h"
+#include "aws/gstvssawsprops.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_vss_sink_debug);
 #define GST_CAT_DEFAULT gst_vss_sink_debug
@@ -147,12 +148,7 @@ struct _GstVssSink
   gchar *stream_id;
   gchar *frames;
   gchar *model;
-  gchar *region;
-  gchar *endpoint;
-  gchar *profile;
-  gchar *access_key_id;
-  gchar *secret_access_key;
-  gchar *session_token;
+  GstVssAwsProps aws;
   guint ttl;
   GstVssSinkCreateIndex create_index;
   GstVssSinkAlgorithm algorithm;
@@ -1243,12 +1239,7 @@ gst_vss_sink_start (GstBaseSink * bsink)
   self->written = self->retried = self->spooled = self->replayed =
       self->failed = 0;
   g_mutex_unlock (&self->lock);
-  aws.region = self->region;
-  aws.endpoint_url = self->endpoint;
-  aws.profile = self->profile;
-  aws.access_key_id = self->access_key_id;
-  aws.secret_access_key = self->secret_access_key;
-  aws.session_token = self->session_token;
+  gst_vss_aws_props_to_settings (&self->aws, &gst_vss_aws_service_s3, &aws);
   sopts.aws = &aws;
   sopts.max_connections = self->max_in_flight;
   sopts.timeout_ms = self->timeout_ms;
@@ -1466,6 +1457,10 @@ gst_vss_sink_set_property (GObject * object, guint prop_id,
   GstVssSink *self = GST_VSS_SINK (object);
 
   GST_OBJECT_LOCK (self);
+  if (gst_vss_aws_props_set (&self->aws, PROP_REGION, prop_id, value)) {
+    GST_OBJECT_UNLOCK (self);
+    return;
+  }
   switch (prop_id) {
     case PROP_VALKEY:
       SET_STR (valkey);
@@ -1494,24 +1489,6 @@ gst_vss_sink_set_property (GObject * object, guint prop_id,
       SET_STR (model);
       if (self->model && !self->model[0])
         g_clear_pointer (&self->model, g_free);
-      break;
-    case PROP_REGION:
-      SET_STR (region);
-      break;
-    case PROP_ENDPOINT:
-      SET_STR (endpoint);
-      break;
-    case PROP_PROFILE:
-      SET_STR (profile);
-      break;
-    case PROP_ACCESS_KEY_ID:
-      SET_STR (access_key_id);
-      break;
-    case PROP_SECRET_ACCESS_KEY:
-      SET_STR (secret_access_key);
-      break;
-    case PROP_SESSION_TOKEN:
-      SET_STR (session_token);
       break;
     case PROP_TTL:
       self->ttl = g_value_get_uint (value);
@@ -1573,6 +1550,10 @@ gst_vss_sink_get_property (GObject * object, guint prop_id, GValue * value,
     return;
   }
   GST_OBJECT_LOCK (self);
+  if (gst_vss_aws_props_get (&self->aws, PROP_REGION, prop_id, value)) {
+    GST_OBJECT_UNLOCK (self);
+    return;
+  }
   switch (prop_id) {
     case PROP_VALKEY:
       g_value_take_string (value, vss_valkey_url_mask (self->valkey));
@@ -1591,15 +1572,6 @@ gst_vss_sink_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_MODEL:
       g_value_set_string (value, self->model);
-      break;
-    case PROP_REGION:
-      g_value_set_string (value, self->region);
-      break;
-    case PROP_ENDPOINT:
-      g_value_set_string (value, self->endpoint);
-      break;
-    case PROP_PROFILE:
-      g_value_set_string (value, self->profile);
       break;
     case PROP_TTL:
       g_value_set_uint (value, self->ttl);
@@ -1661,12 +1633,7 @@ gst_vss_sink_finalize (GObject * object)
   g_free (self->stream_id);
   g_free (self->frames);
   g_free (self->model);
-  g_free (self->region);
-  g_free (self->endpoint);
-  g_free (self->profile);
-  g_free (self->access_key_id);
-  g_free (self->secret_access_key);
-  g_free (self->session_token);
+  gst_vss_aws_props_clear (&self->aws);
   g_free (self->spool_dir);
   g_free (self->stream);
   g_free (self->content_type);
@@ -1723,32 +1690,8 @@ gst_vss_sink_class_init (GstVssSinkClass * klass)
           "Which embedding meta to store, by model name (e.g. "
           "'amazon.titan-embed-image-v1'). NULL: the first one on the buffer",
           NULL, RW_READY));
-  g_object_class_install_property (gobject_class, PROP_REGION,
-      g_param_spec_string ("region", "AWS region",
-          "s3: bucket region. NULL: AWS_REGION, AWS_DEFAULT_REGION, then the "
-          "profile's region", NULL, RW_READY));
-  g_object_class_install_property (gobject_class, PROP_ENDPOINT,
-      g_param_spec_string ("endpoint", "S3 endpoint",
-          "s3: endpoint URL of an S3-compatible store, e.g. "
-          "'http://127.0.0.1:4568' (path-style requests). NULL: "
-          "AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's endpoint_url, "
-          "then AWS (virtual-hosted requests)", NULL, RW_READY));
-  g_object_class_install_property (gobject_class, PROP_PROFILE,
-      g_param_spec_string ("profile", "AWS profile",
-          "s3: profile of the shared AWS config/credentials files. NULL: "
-          "AWS_PROFILE, else 'default'", NULL, RW_READY));
-  g_object_class_install_property (gobject_class, PROP_ACCESS_KEY_ID,
-      g_param_spec_string ("access-key-id", "Access key id",
-          "s3: AWS access key id, overriding every other source "
-          "(write-only). Prefer the environment or a profile", NULL, W_READY));
-  g_object_class_install_property (gobject_class, PROP_SECRET_ACCESS_KEY,
-      g_param_spec_string ("secret-access-key", "Secret access key",
-          "s3: AWS secret access key to go with access-key-id (write-only, "
-          "never logged)", NULL, W_READY));
-  g_object_class_install_property (gobject_class, PROP_SESSION_TOKEN,
-      g_param_spec_string ("session-token", "Session token",
-          "s3: AWS session token for temporary keys (write-only, never "
-          "logged)", NULL, W_READY));
+  gst_vss_aws_props_install (gobject_class, PROP_REGION,
+      &gst_vss_aws_service_s3);
   g_object_class_install_property (gobject_class, PROP_TTL,
       g_param_spec_uint ("ttl", "TTL",
           "Expiry of each frame's key in seconds (EXPIRE). 0: keys never "

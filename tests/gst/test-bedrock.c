@@ -11,6 +11,7 @@
 #include <gst/gst.h>
 #include "bedrock/gstvssbedrock.h"
 #include "core/gstvssbackoff.h"
+#include "aws/gstvssawsclient.h"
 #include "bedrock/gstvssbedrockimage.h"
 
 static void
@@ -44,36 +45,63 @@ test_classify (void)
   guint i;
 
   for (i = 0; i < G_N_ELEMENTS (cases); i++)
-    g_assert_cmpint (gst_vss_bedrock_is_retryable (cases[i].status,
+    g_assert_cmpint (gst_vss_aws_is_retryable (cases[i].status,
             cases[i].type, cases[i].curl), ==, cases[i].retry);
-  g_assert_true (gst_vss_bedrock_is_throttle (429, NULL));
-  g_assert_true (gst_vss_bedrock_is_throttle (400, "ThrottlingException"));
-  g_assert_false (gst_vss_bedrock_is_throttle (503, NULL));
+  g_assert_true (gst_vss_aws_is_throttle (429, NULL));
+  g_assert_true (gst_vss_aws_is_throttle (400, "ThrottlingException"));
+  g_assert_false (gst_vss_aws_is_throttle (503, NULL));
 }
 
+/* How AWS error answers are read: JSON protocols (Bedrock, Rekognition)
+ * and S3's XML. */
 static void
 test_error_type (void)
 {
-  gchar *t;
+  gchar *c, *m;
+  const gchar *json = "{\"message\":\"no access\"}";
+  const gchar *json11 = "{\"__type\":\"com.amazonaws.rekognition#"
+      "ThrottlingException\",\"Message\":\"slow down\"}";
+  const gchar *xml = "<Error><Code>SlowDown</Code><Message>Reduce</Message>"
+      "</Error>";
 
-  t = gst_vss_bedrock_error_type_strip ("ThrottlingException:http://"
-      "internal.amazon.com/coral/com.amazon.bedrock/");
-  g_assert_cmpstr (t, ==, "ThrottlingException");
-  g_free (t);
-  t = gst_vss_bedrock_error_type_strip ("AccessDeniedException");
-  g_assert_cmpstr (t, ==, "AccessDeniedException");
-  g_free (t);
-  g_assert_null (gst_vss_bedrock_error_type_strip (""));
-  g_assert_null (gst_vss_bedrock_error_type_strip (NULL));
-
-  t = gst_vss_bedrock_error_message ("{\"message\":\"no access\"}", 23);
-  g_assert_cmpstr (t, ==, "no access");
-  g_free (t);
-  t = gst_vss_bedrock_error_message ("{\"Message\":\"x\"}", 15);
-  g_assert_cmpstr (t, ==, "x");
-  g_free (t);
-  g_assert_null (gst_vss_bedrock_error_message ("<html>", 6));
-  g_assert_null (gst_vss_bedrock_error_message (NULL, 0));
+  g_assert_true (gst_vss_aws_parse_error (GST_VSS_AWS_PROTOCOL_JSON,
+          "ThrottlingException:http://internal.amazon.com/coral/"
+          "com.amazon.bedrock/", json, strlen (json), &c, &m));
+  g_assert_cmpstr (c, ==, "ThrottlingException");
+  g_assert_cmpstr (m, ==, "no access");
+  g_free (c);
+  g_free (m);
+  g_assert_true (gst_vss_aws_parse_error (GST_VSS_AWS_PROTOCOL_JSON,
+          "AccessDeniedException", NULL, 0, &c, &m));
+  g_assert_cmpstr (c, ==, "AccessDeniedException");
+  g_assert_null (m);
+  g_free (c);
+  /* No header: the body's __type names it. */
+  g_assert_true (gst_vss_aws_parse_error (GST_VSS_AWS_PROTOCOL_JSON, NULL,
+          json11, strlen (json11), &c, &m));
+  g_assert_cmpstr (c, ==, "ThrottlingException");
+  g_assert_cmpstr (m, ==, "slow down");
+  g_free (c);
+  g_free (m);
+  g_assert_false (gst_vss_aws_parse_error (GST_VSS_AWS_PROTOCOL_JSON, "",
+          "<html>", 6, &c, &m));
+  g_assert_null (c);
+  g_assert_null (m);
+  g_assert_false (gst_vss_aws_parse_error (GST_VSS_AWS_PROTOCOL_JSON, NULL,
+          NULL, 0, &c, &m));
+  g_assert_true (gst_vss_aws_parse_error (GST_VSS_AWS_PROTOCOL_XML, NULL,
+          xml, strlen (xml), &c, &m));
+  g_assert_cmpstr (c, ==, "SlowDown");
+  g_assert_cmpstr (m, ==, "Reduce");
+  g_assert_true (gst_vss_aws_is_retryable (503, c, 0));
+  g_assert_true (gst_vss_aws_is_throttle (503, c));
+  g_free (c);
+  g_free (m);
+  g_assert_false (gst_vss_aws_is_retryable (403, "AccessDenied", 0));
+  g_assert_false (gst_vss_aws_is_retryable (404, "NoSuchBucket", 0));
+  g_assert_true (gst_vss_aws_is_clock_skew ("RequestTimeTooSkewed"));
+  g_assert_true (gst_vss_aws_is_clock_skew ("InvalidSignatureException"));
+  g_assert_false (gst_vss_aws_is_clock_skew ("AccessDeniedException"));
 }
 
 static void

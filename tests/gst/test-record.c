@@ -102,8 +102,7 @@ static void
 collect (const GstVssRecordField * f, const gchar * value, gsize len,
     gpointer user_data)
 {
-  g_hash_table_insert (user_data, g_strdup (f->name),
-      g_bytes_new (value, len));
+  g_hash_table_insert (user_data, g_strdup (f->name), g_bytes_new (value, len));
 }
 
 static const gchar *

@@ -1268,7 +1268,7 @@ test_pure (void)
   GBytes *b, *rb;
   guint64 seq;
   GArray *seqs;
-  gchar *path, *code, *msg;
+  gchar *path;
 
   s = gst_vss_record_sanitize_stream ("../a b/ü");
   g_assert_cmpstr (s, ==, "_._a_b___");
@@ -1282,29 +1282,19 @@ test_pure (void)
   g_assert_false (vss_store_key_is_safe ("/x"));
   g_assert_false (vss_store_key_is_safe ("a//x"));
 
-  s = vss_store_s3_put_url ("https://s3.eu-west-1.amazonaws.com", "eu-west-1",
+  s = vss_store_s3_url ("https://s3.eu-west-1.amazonaws.com", "eu-west-1",
       FALSE, "bkt", "p q/x.jpg");
   g_assert_cmpstr (s, ==, "https://bkt.s3.eu-west-1.amazonaws.com/p%20q/x.jpg");
   g_free (s);
-  s = vss_store_s3_put_url ("http://127.0.0.1:9000", "us-east-1", TRUE, "bkt",
+  s = vss_store_s3_url ("http://127.0.0.1:9000", "us-east-1", TRUE, "bkt",
       "x.jpg");
   g_assert_cmpstr (s, ==, "http://127.0.0.1:9000/bkt/x.jpg");
   g_free (s);
-  s = vss_store_s3_put_url ("https://s3.us-east-1.amazonaws.com", "us-east-1",
+  s = vss_store_s3_url ("https://s3.us-east-1.amazonaws.com", "us-east-1",
       FALSE, "my.bkt", "x.jpg");
   g_assert_cmpstr (s, ==, "https://s3.us-east-1.amazonaws.com/my.bkt/x.jpg");
   g_free (s);
-  g_assert_true (vss_store_s3_parse_error
-      ("<Error><Code>SlowDown</Code><Message>" "Reduce</Message></Error>", 56,
-          &code, &msg));
-  g_assert_cmpstr (code, ==, "SlowDown");
-  g_assert_cmpstr (msg, ==, "Reduce");
-  g_assert_true (vss_store_s3_is_retryable (503, code, 0));
-  g_free (code);
-  g_free (msg);
-  g_assert_false (vss_store_s3_is_retryable (403, "AccessDenied", 0));
-  g_assert_false (vss_store_s3_is_retryable (404, "NoSuchBucket", 0));
-  g_assert_true (vss_store_s3_is_retryable (0, NULL, 28));      /* timeout */
+  /* S3 errors and their retry policy: tests/gst/test-bedrock.c. */
 
   sp = vss_store_spool_open (dir, 0, &e);
   g_assert_no_error (e);

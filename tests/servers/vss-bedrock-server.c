@@ -29,11 +29,15 @@
  * Unsigned control endpoints:
  *   POST /_control {"latency_ms":100, "throttle":5, "error_5xx":2,
  *     "error_status":503, "error_rate":0.1, "hang":1, "hang_ms":5000,
- *     "malformed":1, "truncate":1, "wrong_length":1,
+ *     "malformed":1, "truncate":1, "wrong_length":1, "clock_offset_s":3600,
+ *     "retry_after_s":1,
  *     "map":{"a text":"<sha256 hex of an image>"},
  *     "error_type_suffix":true, "reset":true}
  *     Counts apply to the next N invoke requests; "reset" first returns to
- *     the command-line state. Answers the settings.
+ *     the command-line state. Answers the settings. clock_offset_s moves
+ *     the clock that signatures are checked against and that every answer
+ *     states in its Date header (as AWS does), so clients can learn it;
+ *     retry_after_s adds Retry-After to throttled answers (-1: none).
  *   GET /_stats  counters as JSON.
  *   PUT /<bucket>/<key> signed for service "s3": 200 (lets tests check
  *     S3 signing rules against this verifier).
@@ -68,6 +72,8 @@ typedef struct
   gint malformed;
   gint truncate;
   gint wrong_length;
+  gint clock_offset_s;          /* the server's clock runs this far ahead */
+  gint retry_after_s;           /* throttled answers say Retry-After: N */
 } Settings;
 
 typedef struct
@@ -206,6 +212,18 @@ set_error (VssHttpResponse * resp, guint status, const gchar * type,
       g_atomic_int_get (&opt_type_suffix) ? CORAL_SUFFIX : "");
   free (s);
   json_decref (o);
+}
+
+/* The server's time, as AWS states it on every answer. */
+static void
+add_date (VssHttpResponse * resp, gint64 unix_s)
+{
+  GDateTime *dt = g_date_time_new_from_unix_utc (unix_s);
+  gchar *d = g_date_time_format (dt, "%a, %d %b %Y %H:%M:%S GMT");
+
+  g_string_append_printf (resp->headers, "Date: %s\r\n", d);
+  g_free (d);
+  g_date_time_unref (dt);
 }
 
 static gboolean
@@ -500,6 +518,7 @@ settings_reset (void)
   memset (&settings, 0, sizeof (settings));
   settings.error_status = 500;
   settings.hang_ms = 60000;
+  settings.retry_after_s = -1;
 }
 
 static gboolean
@@ -595,6 +614,14 @@ apply_control (json_t * o, gchar ** err)
       field = &settings.truncate;
     else if (strcmp (k, "wrong_length") == 0)
       field = &settings.wrong_length;
+    else if (strcmp (k, "clock_offset_s") == 0 && json_is_integer (v)) {
+      settings.clock_offset_s = (gint) CLAMP (json_integer_value (v),
+          -G_MAXINT / 2, G_MAXINT / 2);
+      continue;
+    } else if (strcmp (k, "retry_after_s") == 0 && json_is_integer (v)) {
+      settings.retry_after_s = (gint) CLAMP (json_integer_value (v), -1, 86400);
+      continue;
+    }
     if (!field || !json_is_integer (v) || json_integer_value (v) < 0) {
       g_mutex_unlock (&lock);
       *err = g_strdup_printf ("unknown control key or bad value: %s", k);
@@ -619,7 +646,7 @@ handle_invoke (VssHttpd * server, const VssHttpRequest * req,
   VssSigCheckConfig cfg = { 0, };
   gchar *service = NULL, *etype = NULL, *emsg = NULL, *model = NULL;
   guint status = 0;
-  gint latency, hang_ms, err_status;
+  gint latency, hang_ms, err_status, offset_s, retry_after_s;
   Fault fault = FAULT_NONE;
   gchar **parts = NULL;
   json_t *in = NULL;
@@ -629,6 +656,8 @@ handle_invoke (VssHttpd * server, const VssHttpRequest * req,
   latency = settings.latency_ms;
   hang_ms = settings.hang_ms;
   err_status = settings.error_status;
+  offset_s = settings.clock_offset_s;
+  retry_after_s = settings.retry_after_s;
   g_mutex_unlock (&lock);
   if (latency > 0 && !vss_httpd_sleep (server, latency)) {
     resp->status = 0;
@@ -639,8 +668,9 @@ handle_invoke (VssHttpd * server, const VssHttpRequest * req,
   cfg.secret_key = opt_secret_key;
   cfg.session_token = opt_token;
   cfg.region = opt_region;
-  cfg.now = g_get_real_time () / G_USEC_PER_SEC;
+  cfg.now = g_get_real_time () / G_USEC_PER_SEC + offset_s;
   cfg.max_skew = opt_max_skew;
+  add_date (resp, cfg.now);
   if (!vss_sigcheck_verify (&cfg, req, &service, &status, &etype, &emsg)) {
     g_mutex_lock (&lock);
     stats.auth_failures++;
@@ -712,6 +742,9 @@ handle_invoke (VssHttpd * server, const VssHttpRequest * req,
     case FAULT_THROTTLE:
       set_error (resp, 429, "ThrottlingException",
           "Too many requests, please wait before trying again.");
+      if (retry_after_s >= 0)
+        g_string_append_printf (resp->headers, "Retry-After: %d\r\n",
+            retry_after_s);
       goto out;
     case FAULT_5XX:
       if (err_status == 503)
