@@ -40,17 +40,12 @@
 static void
 gauss_unit (GRand * r, gfloat * v, const gfloat * centre, gdouble noise)
 {
-  gdouble n = 0;
-
   for (gint i = 0; i < DIM; i++) {
     gdouble u1 = g_rand_double_range (r, 1e-12, 1), u2 = g_rand_double (r);
     gdouble g = sqrt (-2 * log (u1)) * cos (2 * G_PI * u2);
     v[i] = (gfloat) ((centre ? centre[i] : 0) + noise * g);
-    n += (gdouble) v[i] * v[i];
   }
-  n = sqrt (n);
-  for (gint i = 0; i < DIM; i++)
-    v[i] = (gfloat) (v[i] / n);
+  vss_normalize_f32 (v, DIM);
 }
 
 static GstBuffer *

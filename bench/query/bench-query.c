@@ -37,6 +37,7 @@
 #include "query/gstvssqueryset.h"
 #include "query/gstvssqueryembed.h"
 #include "query/gstvssquerysearch.h"
+#include "vss-index.h"
 #include "vss-test-redis.h"
 
 #define DIM 1024
@@ -59,15 +60,9 @@ static GOptionEntry entries[] = {
 static void
 random_unit (GRand * r, gfloat * v, guint dim)
 {
-  gdouble n = 0;
-
-  for (guint i = 0; i < dim; i++) {
-    v[i] = (gfloat) g_rand_double_range (r, -1, 1);
-    n += (gdouble) v[i] * v[i];
-  }
-  n = sqrt (n);
   for (guint i = 0; i < dim; i++)
-    v[i] = (gfloat) (v[i] / n);
+    v[i] = (gfloat) g_rand_double_range (r, -1, 1);
+  vss_normalize_f32 (v, dim);
 }
 
 static int

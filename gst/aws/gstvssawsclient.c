@@ -147,8 +147,7 @@ gst_vss_aws_parse_error (GstVssAwsProtocol protocol,
         m = json_string_value (json_object_get (o, "Message"));
       *message = g_strdup (m);
       if (*code == NULL)
-        *code = strip_code (json_string_value (json_object_get (o,
-                    "__type")));
+        *code = strip_code (json_string_value (json_object_get (o, "__type")));
     }
     if (o)
       json_decref (o);
@@ -218,8 +217,7 @@ gst_vss_aws_is_clock_skew (const gchar * code)
  * cut short, which says the server is broken rather than busy.
  */
 gboolean
-gst_vss_aws_is_retryable (glong http_status, const gchar * code,
-    gint curl_code)
+gst_vss_aws_is_retryable (glong http_status, const gchar * code, gint curl_code)
 {
   switch (curl_code) {
     case CURLE_OK:
@@ -426,7 +424,7 @@ op_submit_locked (Op * op, guint delay_ms, GError ** error)
     data = g_bytes_get_data (op->body, &len);
   /* Sign for the moment the delayed attempt is sent, on the server's
    * clock as far as we know it. */
-  when_us = g_get_real_time () + (gint64) delay_ms * 1000 + c->skew_ms * 1000;
+  when_us = g_get_real_time () + (gint64) delay_ms *1000 + c->skew_ms * 1000;
   ok = gst_vss_aws_sign_request (creds, gst_vss_aws_config_get_region
       (c->config), c->signing_name, op->method, op->url, op->headers,
       op->n_headers, data, len, op->sign_flags, when_us / G_USEC_PER_SEC,
@@ -460,8 +458,7 @@ op_submit_locked (Op * op, guint delay_ms, GError ** error)
 /* A refused signature whose answer is dated far from our clock: learn the
  * offset. Returns TRUE when the attempt is worth repeating at once. */
 static gboolean
-learn_skew_locked (Op * op, const GstVssAwsHttpResult * res,
-    const gchar * code)
+learn_skew_locked (Op * op, const GstVssAwsHttpResult * res, const gchar * code)
 {
   GstVssAwsClient *c = op->client;
   gint64 now_s, skew_s;
@@ -474,8 +471,7 @@ learn_skew_locked (Op * op, const GstVssAwsHttpResult * res,
   if (ABS (skew_s - c->skew_ms / 1000) < SKEW_THRESHOLD_S)
     return FALSE;
   GST_WARNING ("%s: the local clock is %" G_GINT64_FORMAT " s off the "
-      "service's; signing on its clock from now on", c->signing_name,
-      -skew_s);
+      "service's; signing on its clock from now on", c->signing_name, -skew_s);
   c->skew_ms = skew_s * 1000;
   c->stats.clock_skew_ms = c->skew_ms;
   op->skew_retried = TRUE;

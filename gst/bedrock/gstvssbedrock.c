@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include "gstvssbedrock.h"
+#include "vss-index.h"
 
 G_DEFINE_QUARK (gst - vss - bedrock - error - quark, gst_vss_bedrock_error);
 
@@ -169,16 +170,15 @@ gst_vss_bedrock_parse_embedding (const gchar * body, gsize len,
       goto out;
     }
     v[i] = (gfloat) d;
-    norm += d * d;
   }
-  if (norm <= 0) {
-    g_set_error (error, GST_VSS_BEDROCK_ERROR, 0, "embedding is all zeros");
+  /* Titan does not promise unit length. */
+  norm = vss_normalize_f32 (v, n);
+  if (!(norm > 0) || !isfinite (norm)) {
+    g_set_error (error, GST_VSS_BEDROCK_ERROR, 0, norm > 0 ?
+        "embedding is too large to normalise" : "embedding is all zeros");
     g_clear_pointer (&v, g_free);
     goto out;
   }
-  norm = sqrt (norm);
-  for (i = 0; i < n; i++)
-    v[i] = (gfloat) (v[i] / norm);
   *dim = (guint) n;
 
 out:

@@ -32,6 +32,7 @@
 #include <math.h>
 #include <string.h>
 #include "gstvssembedlocal.h"
+#include "vss-index.h"
 
 #define LGRID 32                /* luma grid */
 #define CGRID 8                 /* chroma grid */
@@ -358,6 +359,7 @@ gst_vss_embed_local_frame (const GstVideoFrame * frame, gfloat * out)
   gfloat ldct[(LUMA_FREQ_SUM + 1) * (LUMA_FREQ_SUM + 1)];
   gfloat udct[CHROMA_FREQ * CHROMA_FREQ], vdct[CHROMA_FREQ * CHROMA_FREQ];
   gdouble norm = 0.0, hist[N_HIST], hnorm = 0.0;
+  gboolean flat;
   gint u, v, n = 0, i;
   const gint lk = LUMA_FREQ_SUM + 1;
 
@@ -378,18 +380,14 @@ gst_vss_embed_local_frame (const GstVideoFrame * frame, gfloat * out)
     for (u = 0; u + v <= LUMA_FREQ_SUM; u++) {
       if (u == 0 && v == 0)
         continue;
-      out[n] = ldct[v * lk + u];
-      norm += (gdouble) out[n] * out[n];
-      n++;
+      out[n++] = ldct[v * lk + u];
     }
   g_assert (n == N_LUMA);
-  norm = sqrt (norm);
   /* Below about one grey level of contrast the layout is noise: treat the
    * frame as flat. */
-  if (norm < 1.0 * LGRID)
-    norm = 0.0;
+  flat = vss_normalize_f32 (out, N_LUMA) < 1.0f * LGRID;
   for (i = 0; i < N_LUMA; i++)
-    out[i] = norm > 0.0 ? (gfloat) (out[i] / norm) * W_LUMA : 0.0f;
+    out[i] = flat ? 0.0f : out[i] * W_LUMA;
   /* DC of the orthonormal DCT is LGRID * mean. */
   out[n++] = (ldct[0] / LGRID - 128.0f) / 128.0f * W_LUMA_DC;
 
@@ -416,11 +414,6 @@ gst_vss_embed_local_frame (const GstVideoFrame * frame, gfloat * out)
   out[n++] = W_BIAS;
   g_assert (n == DIM);
 
-  norm = 0.0;
-  for (i = 0; i < DIM; i++)
-    norm += (gdouble) out[i] * out[i];
-  norm = sqrt (norm);
-  for (i = 0; i < DIM; i++)
-    out[i] = (gfloat) (out[i] / norm);
+  vss_normalize_f32 (out, DIM);
   return TRUE;
 }

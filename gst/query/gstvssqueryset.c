@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include "gstvssqueryset.h"
 #include "gstvssquerydot.h"
+#include "vss-index.h"
 
 G_DEFINE_QUARK (gst - vss - query - error - quark, gst_vss_query_error);
 
@@ -291,9 +292,7 @@ gboolean
 gst_vss_query_set_add (GstVssQuerySet * set, const GstVssQuerySpec * spec,
     const gfloat * vector, guint dim, GError ** error)
 {
-  gdouble norm = 0;
-  gfloat *row;
-  guint i;
+  gfloat *row, norm;
 
   if (dim != set->dim) {
     g_set_error (error, GST_VSS_QUERY_ERROR, GST_VSS_QUERY_ERROR_EMBED,
@@ -305,19 +304,17 @@ gst_vss_query_set_add (GstVssQuerySet * set, const GstVssQuerySpec * spec,
         "a query with id '%s' exists already", spec->id);
     return FALSE;
   }
-  for (i = 0; i < dim; i++)
-    norm += (gdouble) vector[i] * vector[i];
-  norm = sqrt (norm);
+  if (set->specs->len == set->capacity)
+    grow (set);
+  /* Into the next free row: a refused vector leaves the set as it was. */
+  row = set->rows + (gsize) set->specs->len * set->stride;
+  memcpy (row, vector, (gsize) dim * sizeof (gfloat));
+  norm = vss_normalize_f32 (row, dim);
   if (!(norm > 0) || !isfinite (norm)) {
     g_set_error (error, GST_VSS_QUERY_ERROR, GST_VSS_QUERY_ERROR_EMBED,
         "query '%s' has a zero or non-finite vector", spec->id);
     return FALSE;
   }
-  if (set->specs->len == set->capacity)
-    grow (set);
-  row = set->rows + (gsize) set->specs->len * set->stride;
-  for (i = 0; i < dim; i++)
-    row[i] = (gfloat) (vector[i] / norm);
   g_ptr_array_add (set->specs, gst_vss_query_spec_copy (spec));
   return TRUE;
 }

@@ -614,23 +614,15 @@ cosine_distance_normalised (const gfloat * a, const gfloat * b, guint dim)
   return 1.0 - dot;
 }
 
+/* A unit-length copy of @in; FALSE for NaN, infinity or a zero vector. */
 static gboolean
 normalise_copy (const gfloat * in, guint dim, gfloat * out)
 {
-  gdouble n = 0;
-  guint i;
+  gfloat norm;
 
-  for (i = 0; i < dim; i++) {
-    if (!isfinite (in[i]))
-      return FALSE;
-    n += (gdouble) in[i] * in[i];
-  }
-  if (n <= 0)
-    return FALSE;
-  n = sqrt (n);
-  for (i = 0; i < dim; i++)
-    out[i] = (gfloat) (in[i] / n);
-  return TRUE;
+  memcpy (out, in, (gsize) dim * sizeof (gfloat));
+  norm = vss_normalize_f32 (out, dim);
+  return norm > 0 && isfinite (norm);
 }
 
 static void
@@ -655,6 +647,149 @@ post_decision (GstVssDedup * self, GstBuffer * buf, const gchar * frame_id,
       gst_message_new_element (GST_OBJECT (self), s));
 }
 
+/* The window's clock: the running time, kept monotonic across segments
+ * and discontinuities so that ages only grow; untimed frames do not age
+ * it. */
+static gint64
+window_time (GstVssDedup * self, GstBuffer * buf, GstClockTime * rt)
+{
+  gint64 ts;
+
+  *rt = gst_segment_to_running_time (&GST_BASE_TRANSFORM (self)->segment,
+      GST_FORMAT_TIME, GST_BUFFER_PTS (buf));
+  if (!GST_CLOCK_TIME_IS_VALID (*rt))
+    return self->last_ts;
+  ts = (gint64) * rt + self->ts_offset;
+  if (ts < self->last_ts) {
+    self->ts_offset += self->last_ts - ts;
+    ts = self->last_ts;
+  }
+  self->last_ts = ts;
+  return ts;
+}
+
+/* mode=last-kept: compares with the last kept frame only. Takes @vec when
+ * the frame is kept (sets it to NULL). Returns the window's size. */
+static guint
+decide_last_kept (GstVssDedup * self, gfloat ** vec, guint dim,
+    gdouble threshold, const KeptFrame * me, Decision * d, KeptFrame * match)
+{
+  if (self->last_kept != NULL && self->dim == dim) {
+    d->distance = cosine_distance_normalised (*vec, self->last_kept, dim);
+    *match = self->last_kept_info;
+    d->match = match;
+    d->drop = threshold > 0.0 && d->distance < threshold;
+  } else if (self->dim != 0 && self->dim != dim) {
+    gst_vss_dedup_dimension_changed (self, dim);
+  }
+  if (!d->drop) {
+    g_free (self->last_kept);
+    self->last_kept = *vec;
+    *vec = NULL;
+    self->last_kept_info = *me;
+    self->dim = dim;
+    self->next_seq++;
+  }
+  return self->last_kept ? 1 : 0;
+}
+
+/* mode=window: one search of the window; a kept frame joins it. Returns
+ * the window's size after this frame, or -1 with @err (search) or
+ * @add_err set. */
+static gint
+decide_window (GstVssDedup * self, const gfloat * vec, guint dim, gint64 ts,
+    gboolean expire, gdouble threshold, gboolean nearest, const KeptFrame * me,
+    Decision * d, KeptFrame * match, vss_error * err, gboolean * add_err)
+{
+  vss_window_hit hit;
+  guint count;
+  gint rc;
+
+  if (expire)
+    ring_trim (self, vss_window_expire (self->window, ts));
+  /* The index's test is distance <= r; ours is "below the threshold".
+   * With measure-nearest the same search reports the nearest frame it met
+   * when none is close enough (threshold 0: none ever is). */
+  if (nearest)
+    rc = vss_window_search_within_nearest (self->window, vec, dim,
+        threshold <= 0.0 ? -1.0f : nextafterf ((gfloat) threshold, 0.0f),
+        &hit, err);
+  else
+    rc = threshold <= 0.0 ? 0 :
+        vss_window_search_first_within (self->window, vec, dim,
+        nextafterf ((gfloat) threshold, 0.0f), &hit, err);
+  if (rc < 0)
+    return -1;
+  if (rc == 1) {
+    d->drop = TRUE;
+    d->distance = hit.distance;
+    d->match = ring_find (self, hit.id);
+  } else {
+    /* Kept: what it is nearest to goes on record downstream. */
+    if (!nearest) {
+      d->distance = -1.0;
+    } else if (isfinite (hit.distance)) {
+      d->distance = hit.distance;
+      d->match = ring_find (self, hit.id);
+    }
+    if (d->match != NULL) {
+      /* The ring may move on push: copy the match first. */
+      *match = *d->match;
+      d->match = match;
+    }
+    if (vss_window_add (self->window, me->seq, ts, vec, dim, err) < 0) {
+      *add_err = TRUE;
+      return -1;
+    }
+    ring_push (self, me);
+    self->next_seq++;
+  }
+  /* the window after this frame's insertion (which evicts by count) */
+  count = (guint) vss_window_count (self->window);
+  ring_trim (self, count);
+  return (gint) count;
+}
+
+static void
+count_decision (GstVssDedup * self, const Decision * d, guint64 dt_ns,
+    guint window_count)
+{
+  GST_OBJECT_LOCK (self);
+  if (d->drop)
+    self->dropped++;
+  else
+    self->kept++;
+  self->decide_ns_total += dt_ns;
+  self->decide_ns_max = MAX (self->decide_ns_max, dt_ns);
+  self->window_count = window_count;
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* A frame without the embedding: an error, or passed with one warning. */
+static GstFlowReturn
+pass_missing_meta (GstVssDedup * self, GstVssDedupMissingMeta missing,
+    const gchar * model)
+{
+  GST_OBJECT_LOCK (self);
+  self->no_meta++;
+  GST_OBJECT_UNLOCK (self);
+  if (missing == GST_VSS_DEDUP_MISSING_META_ERROR) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED,
+        ("A frame has no embedding%s%s: put vssembed before vssdedup.",
+            model ? " of model " : "", model ? model : ""),
+        ("missing-meta=error"));
+    return GST_FLOW_ERROR;
+  }
+  if (!self->warned_missing) {
+    self->warned_missing = TRUE;
+    GST_ELEMENT_WARNING (self, STREAM, FAILED,
+        ("Frames without an embedding%s%s pass through vssdedup "
+            "unchecked.", model ? " of model " : "", model ? model : ""),
+        ("put vssembed before vssdedup; this warning is posted once"));
+  }
+  return GST_FLOW_OK;
+}
+
 static GstFlowReturn
 gst_vss_dedup_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
@@ -666,12 +801,12 @@ gst_vss_dedup_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   GstClockTime window_duration, rt;
   GstVssDedupMode mode;
   GstVssDedupMissingMeta missing;
-  gboolean post, apply, nearest;
+  gboolean post, apply, nearest, add_err = FALSE;
   Decision d = { FALSE, NO_MATCH_DISTANCE, NULL };
   KeptFrame me, match;
   gint64 t0, ts;
   gfloat *vec = NULL;
-  guint window_count = 0;
+  gint window_count;
   vss_error err = { 0 };
   guint64 dt;
 
@@ -693,149 +828,53 @@ gst_vss_dedup_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   meta = gst_vss_buffer_get_embedding_meta (buf, model);
   if (meta == NULL || meta->dim == 0 || meta->vector == NULL)
     goto no_meta;
-  g_free (model);
-  model = NULL;
+  g_clear_pointer (&model, g_free);
 
-  /* Window time: the running time, kept monotonic across segments and
-   * discontinuities so that ages only grow; untimed frames do not age it. */
-  rt = gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME,
-      GST_BUFFER_PTS (buf));
-  if (GST_CLOCK_TIME_IS_VALID (rt)) {
-    ts = (gint64) rt + self->ts_offset;
-    if (ts < self->last_ts) {
-      self->ts_offset += self->last_ts - ts;
-      ts = self->last_ts;
-    }
-    self->last_ts = ts;
-  } else {
-    ts = self->last_ts;
-  }
-
+  ts = window_time (self, buf, &rt);
   vec = g_new (gfloat, meta->dim);
   if (!normalise_copy (meta->vector, meta->dim, vec))
     goto bad_vector;
-
   me.seq = self->next_seq;
   me.pts = GST_BUFFER_PTS (buf);
   g_strlcpy (me.frame_id, meta->frame_id, sizeof (me.frame_id));
 
   if (mode == GST_VSS_DEDUP_MODE_LAST_KEPT) {
-    if (self->last_kept != NULL && self->dim == meta->dim) {
-      d.distance = cosine_distance_normalised (vec, self->last_kept, self->dim);
-      match = self->last_kept_info;
-      d.match = &match;
-      d.drop = threshold > 0.0 && d.distance < threshold;
-    } else if (self->dim != 0 && self->dim != meta->dim) {
-      gst_vss_dedup_dimension_changed (self, meta->dim);
-    }
-    if (!d.drop) {
-      g_free (self->last_kept);
-      self->last_kept = vec;
-      vec = NULL;
-      self->last_kept_info = me;
-      self->dim = meta->dim;
-      self->next_seq++;
-    }
-    window_count = self->last_kept ? 1 : 0;
+    window_count = (gint) decide_last_kept (self, &vec, meta->dim, threshold,
+        &me, &d, &match);
   } else {
-    vss_window_hit hit;
-    gint rc;
-
     if (self->window != NULL)
       ring_trim (self, vss_window_count (self->window));
     if (!gst_vss_dedup_ensure_window (self, meta->dim, window_size,
             window_duration, apply))
       goto window_failed;
-    if (window_duration > 0)
-      ring_trim (self, vss_window_expire (self->window, ts));
-
-    /* The index's test is distance <= r; ours is "below the threshold".
-     * With measure-nearest the same search reports the nearest frame it
-     * met when none is close enough (threshold 0: none ever is). */
-    if (nearest)
-      rc = vss_window_search_within_nearest (self->window, vec, meta->dim,
-          threshold <= 0.0 ? -1.0f : nextafterf ((gfloat) threshold, 0.0f),
-          &hit, &err);
-    else
-      rc = threshold <= 0.0 ? 0 :
-          vss_window_search_first_within (self->window, vec, meta->dim,
-          nextafterf ((gfloat) threshold, 0.0f), &hit, &err);
-    if (rc < 0)
-      goto search_failed;
-    if (rc == 1) {
-      d.drop = TRUE;
-      d.distance = hit.distance;
-      d.match = ring_find (self, hit.id);
-    } else {
-      /* Kept: what it is nearest to goes on record downstream. */
-      if (!nearest) {
-        d.distance = -1.0;
-      } else if (isfinite (hit.distance)) {
-        d.distance = hit.distance;
-        d.match = ring_find (self, hit.id);
-      }
-      if (d.match != NULL) {
-        /* The ring may move on push: copy the match first. */
-        match = *d.match;
-        d.match = &match;
-      }
-      if (vss_window_add (self->window, me.seq, ts, vec, meta->dim, &err) < 0)
-        goto add_failed;
-      ring_push (self, &me);
-      self->next_seq++;
-    }
-    /* the window after this frame's insertion (which evicts by count) */
-    window_count = (guint) vss_window_count (self->window);
-    ring_trim (self, window_count);
+    window_count = decide_window (self, vec, meta->dim, ts,
+        window_duration > 0, threshold, nearest, &me, &d, &match, &err,
+        &add_err);
+    if (window_count < 0)
+      goto window_error;
   }
 
   if (!d.drop)
     gst_vss_buffer_set_dedup_info (buf, d.distance,
         d.match ? d.match->frame_id : "");
-
   dt = (guint64) (g_get_monotonic_time () - t0) * 1000;
-  GST_OBJECT_LOCK (self);
-  if (d.drop)
-    self->dropped++;
-  else
-    self->kept++;
-  self->decide_ns_total += dt;
-  self->decide_ns_max = MAX (self->decide_ns_max, dt);
-  self->window_count = window_count;
-  GST_OBJECT_UNLOCK (self);
-
+  count_decision (self, &d, dt, (guint) window_count);
   GST_LOG_OBJECT (self, "frame %s: %s (distance %.4f to %s)", me.frame_id,
       d.drop ? "dropped" : "kept", d.distance,
       d.match ? d.match->frame_id : "nothing");
   if (post)
-    post_decision (self, buf, me.frame_id, rt, &d, threshold, window_count,
-        dt / 1000.0);
+    post_decision (self, buf, me.frame_id, rt, &d, threshold,
+        (guint) window_count, dt / 1000.0);
   g_free (vec);
   return d.drop ? GST_BASE_TRANSFORM_FLOW_DROPPED : GST_FLOW_OK;
 
   /* ERRORS */
 no_meta:
   {
-    GST_OBJECT_LOCK (self);
-    self->no_meta++;
-    GST_OBJECT_UNLOCK (self);
-    if (missing == GST_VSS_DEDUP_MISSING_META_ERROR) {
-      GST_ELEMENT_ERROR (self, STREAM, FAILED,
-          ("A frame has no embedding%s%s: put vssembed before vssdedup.",
-              model ? " of model " : "", model ? model : ""),
-          ("missing-meta=error"));
-      g_free (model);
-      return GST_FLOW_ERROR;
-    }
-    if (!self->warned_missing) {
-      self->warned_missing = TRUE;
-      GST_ELEMENT_WARNING (self, STREAM, FAILED,
-          ("Frames without an embedding%s%s pass through vssdedup "
-              "unchecked.", model ? " of model " : "", model ? model : ""),
-          ("put vssembed before vssdedup; this warning is posted once"));
-    }
+    GstFlowReturn ret = pass_missing_meta (self, missing, model);
+
     g_free (model);
-    return GST_FLOW_OK;
+    return ret;
   }
 bad_vector:
   {
@@ -850,17 +889,14 @@ window_failed:
     g_free (vec);
     return GST_FLOW_ERROR;
   }
-search_failed:
+window_error:
   {
-    GST_ELEMENT_ERROR (self, LIBRARY, FAILED,
-        ("The dedup window search failed."), ("%s", err.msg));
-    g_free (vec);
-    return GST_FLOW_ERROR;
-  }
-add_failed:
-  {
-    GST_ELEMENT_ERROR (self, LIBRARY, FAILED,
-        ("Could not add a frame to the dedup window."), ("%s", err.msg));
+    if (add_err)
+      GST_ELEMENT_ERROR (self, LIBRARY, FAILED,
+          ("Could not add a frame to the dedup window."), ("%s", err.msg));
+    else
+      GST_ELEMENT_ERROR (self, LIBRARY, FAILED,
+          ("The dedup window search failed."), ("%s", err.msg));
     g_free (vec);
     return GST_FLOW_ERROR;
   }

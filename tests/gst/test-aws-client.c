@@ -49,8 +49,7 @@ control (Fixture * f, const gchar * json)
 }
 
 static GstVssAwsClient *
-client_new (const gchar * endpoint, guint max_retries,
-    guint retry_max_time_ms)
+client_new (const gchar * endpoint, guint max_retries, guint retry_max_time_ms)
 {
   GstVssAwsSettings s = { 0, };
   GstVssAwsClientOptions o = { 0, };

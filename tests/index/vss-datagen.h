@@ -53,6 +53,8 @@ vss_rng_normal (vss_rng *r)
   return sqrt (-2 * log (u)) * cos (2 * M_PI * v);
 }
 
+/* Test data is made without the library under test (its own
+ * vss_normalize_f32 is what the tests check), so this stays separate. */
 static inline void
 vss_gen_normalise (float *v, uint32_t d)
 {
