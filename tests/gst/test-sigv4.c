@@ -1,8 +1,8 @@
 /* gst-vss: data-driven SigV4 test
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Usage: test-sigv4 <folder>
- * The folder holds one sub-folder per case, laid out like the aws-c-auth
+ * Usage: test-sigv4 <folder>...
+ * Each folder holds one sub-folder per case, laid out like the aws-c-auth
  * signing suite: context.json, request.txt and, for header and query
  * signing, the expected canonical request, string to sign and signature
  * (plus optionally the signed request). Every expected file that is missing
@@ -91,6 +91,21 @@ parse_request (const gchar * text, ParsedRequest * r)
       r->body = g_strdup (p);
       r->body_len = strlen (p);
       break;
+    }
+    /* obs-fold: an indented line continues the previous header's value;
+     * it is kept as received, line break included, for the signer to
+     * fold. */
+    if ((p[0] == ' ' || p[0] == '\t') && r->headers->len > 0) {
+      GstVssAwsHttpHeader *last = &g_array_index (r->headers,
+          GstVssAwsHttpHeader, r->headers->len - 1);
+      gchar *line = g_strndup (p, len);
+      gchar *joined = g_strconcat (last->value, "\n", line, NULL);
+
+      g_free (line);
+      g_free ((gchar *) last->value);
+      last->value = joined;
+      p = eol ? eol + 1 : p + len;
+      continue;
     }
     colon = memchr (p, ':', len);
     if (colon == NULL)
@@ -363,28 +378,26 @@ check_rules (void)
   g_free (s);
 }
 
-int
-main (int argc, char **argv)
+/* Runs every case folder under @top. Returns the number of cases, or -1
+ * when @top cannot be read. */
+static gint
+run_folder (const gchar * top, guint * passed)
 {
   GDir *d;
   GError *err = NULL;
   GPtrArray *cases;
   const gchar *name;
-  guint i, passed = 0;
+  guint i, n;
 
-  if (argc != 2) {
-    fprintf (stderr, "usage: %s <aws-sigv4 test folder>\n", argv[0]);
-    return 2;
-  }
-  d = g_dir_open (argv[1], 0, &err);
+  d = g_dir_open (top, 0, &err);
   if (!d) {
-    printf ("FAIL: cannot open %s: %s\n", argv[1], err->message);
+    printf ("FAIL: cannot open %s: %s\n", top, err->message);
     g_error_free (err);
-    return 1;
+    return -1;
   }
   cases = g_ptr_array_new_with_free_func (g_free);
   while ((name = g_dir_read_name (d))) {
-    gchar *p = g_build_filename (argv[1], name, NULL);
+    gchar *p = g_build_filename (top, name, NULL);
 
     if (g_file_test (p, G_FILE_TEST_IS_DIR))
       g_ptr_array_add (cases, g_strdup (name));
@@ -394,21 +407,42 @@ main (int argc, char **argv)
   g_ptr_array_sort (cases, cmp_str);
 
   for (i = 0; i < cases->len; i++) {
-    gchar *dir = g_build_filename (argv[1], cases->pdata[i], NULL);
+    gchar *dir = g_build_filename (top, cases->pdata[i], NULL);
     gboolean ok = run_case (dir, cases->pdata[i]);
 
     printf ("%s %s\n", ok ? "ok  " : "FAIL", (gchar *) cases->pdata[i]);
-    passed += ok;
+    *passed += ok;
     g_free (dir);
   }
-  check_rules ();
-
-  printf ("%u/%u cases passed, %u/%u checks passed\n", passed, cases->len,
-      checks_run - checks_failed, checks_run);
-  if (cases->len == 0) {
-    printf ("FAIL: no case folders in %s\n", argv[1]);
+  n = cases->len;
+  if (n == 0) {
+    printf ("FAIL: no case folders in %s\n", top);
     checks_failed++;
   }
   g_ptr_array_free (cases, TRUE);
+  return (gint) n;
+}
+
+int
+main (int argc, char **argv)
+{
+  guint passed = 0, total = 0;
+  gint i;
+
+  if (argc < 2) {
+    fprintf (stderr, "usage: %s <aws-sigv4 test folder>...\n", argv[0]);
+    return 2;
+  }
+  for (i = 1; i < argc; i++) {
+    gint n = run_folder (argv[i], &passed);
+
+    if (n < 0)
+      return 1;
+    total += n;
+  }
+  check_rules ();
+
+  printf ("%u/%u cases passed, %u/%u checks passed\n", passed, total,
+      checks_run - checks_failed, checks_run);
   return checks_failed == 0 ? 0 : 1;
 }
