@@ -337,7 +337,7 @@ index_key (RedisModuleCtx *ctx, vss_idx *x, RedisModuleString *keyname)
   int64_t found;
   uint64_t id;
   int vec_changed = 0, bad_vector = 0;
-  size_t n_valid = 0, n_added = 0;
+  size_t n_valid = 0, n_added = 0, n_attrs = 0;
   unsigned char *valid;
 
   if (!vss_ft_schema_matches_key (x->schema, k, klen))
@@ -363,20 +363,24 @@ index_key (RedisModuleCtx *ctx, vss_idx *x, RedisModuleString *keyname)
     if (vals[f].val == NULL)
       continue;
     if (fd->type == VSS_FT_TAG)
-      vss_ft_attrs_set_tags (attrs, f, vals[f].ptr, vals[f].len, fd->separator,
-                             fd->case_sensitive);
+      n_attrs += vss_ft_attrs_set_tags (attrs, f, vals[f].ptr, vals[f].len,
+                                        fd->separator, fd->case_sensitive)
+                 == 0;
     else if (fd->type == VSS_FT_NUMERIC)
-      vss_ft_attrs_set_num (attrs, f, vals[f].ptr, vals[f].len);
+      n_attrs += vss_ft_attrs_set_num (attrs, f, vals[f].ptr, vals[f].len) == 0;
     else if (vals[f].len == (size_t)fd->dim * 4)
       n_valid++, valid[f] = 1;
     else
       bad_vector = 1;
   }
-  /* Like valkey-search: a key is a document when it has its vectors, and
-   * one with a vector of the wrong size is not indexed at all. */
-  if (bad_vector || n_valid == 0) {
-    if (bad_vector)
-      x->failures++;
+  /* Like valkey-search 1.0: a key under the prefix is a document (FT.INFO
+   * num_docs) while at least one of its fields is indexed: a tag, a number
+   * or a vector. A vector of the wrong size is counted in
+   * hash_indexing_failures and left out of the vector index, so such a
+   * document is never a search result (every query is a KNN query). */
+  if (bad_vector)
+    x->failures++;
+  if (n_attrs == 0 && n_valid == 0) {
     remove_doc (x, k, klen);
     goto done;
   }
@@ -388,7 +392,7 @@ index_key (RedisModuleCtx *ctx, vss_idx *x, RedisModuleString *keyname)
       vss_doc_free (doc);
       goto done;
     }
-    vec_changed = 1;
+    vec_changed = n_valid > 0;
   } else {
     id = (uint64_t)found;
     doc = vss_docs_get (x->docs, id);
@@ -426,7 +430,7 @@ index_key (RedisModuleCtx *ctx, vss_idx *x, RedisModuleString *keyname)
       doc->vec_hash[f] = vss_hash_bytes (vals[f].ptr, vals[f].len);
       n_added++;
     }
-    if (n_added == 0)
+    if (n_added == 0 && n_attrs == 0)
       vss_doc_free (vss_docs_remove (x->docs, id));
   }
 

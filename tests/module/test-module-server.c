@@ -550,9 +550,15 @@ test_events (void)
   g_assert_cmpint (rep->element[0]->integer, ==, 1);
   g_assert_true (reply_has_key (rep, "frame:3"));
   freeReplyObject (rep);
-  /* HDEL of the vector removes it, HSET brings it back. */
+  /* HDEL of the vector takes it out of the searches; the key still has an
+   * indexed field (stream), so it is still a document, as in valkey-search
+   * 1.0. HSET brings the vector back. */
   expect_ok (cmd (c, "HDEL", "frame:3", "vector", NULL));
-  g_assert_cmpuint (num_docs (c, "frames"), ==, 19);
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 20);
+  rep = search_keys (c, "frames", "*", q, 8, 20);
+  g_assert_cmpint (rep->element[0]->integer, ==, 19);
+  g_assert_false (reply_has_key (rep, "frame:3"));
+  freeReplyObject (rep);
   {
     const gchar *argv[] = { "HSET", "frame:3", "vector", (const gchar *) q };
     gsize lens[] = { 4, 7, 6, sizeof q };
@@ -600,17 +606,31 @@ test_events (void)
   expect_ok (cmd (c, "DEL", "frame:8", NULL));
   expect_ok (cmd (c, "EXEC", NULL));
   g_assert_cmpuint (num_docs (c, "frames"), ==, 14);
-  /* A vector of the wrong size is not indexed and is counted. */
+  /* A vector of the wrong size is not indexed and is counted as a
+   * failure; the key, which still has its stream tag, stays a document
+   * that no search returns (valkey-search 1.0 counts it in num_docs). */
   expect_ok (cmd (c, "HSET", "frame:9", "vector", "abc", NULL));
-  g_assert_cmpuint (num_docs (c, "frames"), ==, 13);
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 14);
   s = info_str (c, "frames", "hash_indexing_failures");
   g_assert_cmpstr (s, ==, "1");
   g_free (s);
+  rep = search_keys (c, "frames", "*", q, 8, 20);
+  g_assert_cmpint (rep->element[0]->integer, ==, 13);
+  g_assert_false (reply_has_key (rep, "frame:9"));
+  freeReplyObject (rep);
+  /* A key whose only field is a bad vector has nothing indexed: a
+   * failure, not a document. */
+  expect_ok (cmd (c, "HSET", "frame:900", "vector", "xyz", NULL));
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 14);
+  s = info_str (c, "frames", "hash_indexing_failures");
+  g_assert_cmpstr (s, ==, "2");
+  g_free (s);
+  expect_ok (cmd (c, "DEL", "frame:900", NULL));
   /* Another database is not indexed; FLUSHDB there changes nothing. */
   expect_ok (cmd (c, "SELECT", "1", NULL));
   expect_ok (cmd (c, "FLUSHDB", NULL));
   expect_ok (cmd (c, "SELECT", "0", NULL));
-  g_assert_cmpuint (num_docs (c, "frames"), ==, 13);
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 14);
   expect_ok (cmd (c, "FLUSHDB", NULL));
   g_assert_cmpuint (num_docs (c, "frames"), ==, 0);
   add_docs (c, "frame:", 0, 10, 8, tag_mod3);
