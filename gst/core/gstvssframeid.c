@@ -93,6 +93,47 @@ gst_vss_frame_id_new (gint64 capture_time_us, gchar out[GST_VSS_FRAME_ID_SIZE])
   encode (ms, hi, lo, out);
 }
 
+/**
+ * gst_vss_frame_id_for_position:
+ * @capture_time_ms: the frame's capture time, unix milliseconds
+ * @stream: the stream id the frame is stored under
+ * @source: what identifies the source (for a file: its path, size and
+ *   modification time), so that two sources never share ids
+ * @position: the frame's position in the source, nanoseconds
+ * @out: where to write the id and its terminating NUL
+ *
+ * The id of the frame at @position of @source: the same arguments always
+ * give the same id, so a frame taken from a file again (a rerun after a
+ * kill) is stored under the key and object it had, and storing it again
+ * changes nothing. The 80 low bits are the first bits of
+ * SHA-256(stream NUL source NUL position), so ids of different frames
+ * collide no more often than random ones; the time part keeps them sorted
+ * by capture time.
+ */
+void
+gst_vss_frame_id_for_position (gint64 capture_time_ms, const gchar * stream,
+    const gchar * source, guint64 position, gchar out[GST_VSS_FRAME_ID_SIZE])
+{
+  GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA256);
+  guint8 digest[32];
+  gsize len = sizeof digest;
+  guint64 pos_le = GUINT64_TO_LE (position), lo = 0;
+  guint64 ms = (guint64) MAX (capture_time_ms, 0) &
+      G_GUINT64_CONSTANT (0xFFFFFFFFFFFF);
+  guint16 hi;
+  gint i;
+
+  g_checksum_update (sum, (const guchar *) stream, strlen (stream) + 1);
+  g_checksum_update (sum, (const guchar *) source, strlen (source) + 1);
+  g_checksum_update (sum, (const guchar *) &pos_le, sizeof pos_le);
+  g_checksum_get_digest (sum, digest, &len);
+  g_checksum_free (sum);
+  hi = (guint16) ((digest[0] << 8) | digest[1]);
+  for (i = 2; i < 10; i++)
+    lo = (lo << 8) | digest[i];
+  encode (ms, hi, lo, out);
+}
+
 gboolean
 gst_vss_frame_id_is_valid (const gchar * id)
 {

@@ -155,6 +155,48 @@ test_processes (void)
   g_hash_table_unref (seen);
 }
 
+/* Ids of file frames: the same stream, source and position give the same
+ * id (a rerun stores the same keys); any difference gives another. */
+static void
+test_for_position (void)
+{
+  gchar a[GST_VSS_FRAME_ID_SIZE], b[GST_VSS_FRAME_ID_SIZE];
+  GHashTable *seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      NULL);
+  gint64 t;
+  guint i;
+
+  gst_vss_frame_id_for_position (1796169599999, "clip", "/srv/a.mkv|1|2",
+      3 * G_GUINT64_CONSTANT (1000000000), a);
+  gst_vss_frame_id_for_position (1796169599999, "clip", "/srv/a.mkv|1|2",
+      3 * G_GUINT64_CONSTANT (1000000000), b);
+  g_assert_true (gst_vss_frame_id_is_valid (a));
+  g_assert_cmpstr (a, ==, b);
+  g_assert_true (gst_vss_frame_id_get_time_ms (a, &t));
+  g_assert_cmpint (t, ==, 1796169599999);
+  /* Another position, source or stream: another id. */
+  gst_vss_frame_id_for_position (1796169599999, "clip", "/srv/a.mkv|1|2",
+      3 * G_GUINT64_CONSTANT (1000000000) + 1, b);
+  g_assert_cmpstr (a, !=, b);
+  gst_vss_frame_id_for_position (1796169599999, "clip", "/srv/b.mkv|1|2",
+      3 * G_GUINT64_CONSTANT (1000000000), b);
+  g_assert_cmpstr (a, !=, b);
+  gst_vss_frame_id_for_position (1796169599999, "clip2", "/srv/a.mkv|1|2",
+      3 * G_GUINT64_CONSTANT (1000000000), b);
+  g_assert_cmpstr (a, !=, b);
+  /* The separators keep "ab"+"c" apart from "a"+"bc". */
+  gst_vss_frame_id_for_position (0, "ab", "c", 0, a);
+  gst_vss_frame_id_for_position (0, "a", "bc", 0, b);
+  g_assert_cmpstr (a, !=, b);
+  /* One hour of 30 fps frames at one capture time: no collision. */
+  for (i = 0; i < 30 * 3600; i++) {
+    gst_vss_frame_id_for_position (1796169599999, "clip", "src",
+        (guint64) i * G_GUINT64_CONSTANT (1000000000) / 30, a);
+    g_assert_true (g_hash_table_add (seen, g_strdup (a)));
+  }
+  g_hash_table_unref (seen);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -169,6 +211,7 @@ main (int argc, char **argv)
   }
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/frame-id/format", test_format);
+  g_test_add_func ("/frame-id/for-position", test_for_position);
   g_test_add_func ("/frame-id/burst-equal-timestamps",
       test_burst_equal_timestamps);
   g_test_add_func ("/frame-id/sortable-by-time", test_sortable_by_time);
