@@ -615,8 +615,8 @@ spawn (Run * r, const gchar * text, guint live_s, LiveProbe probe)
   if (r->err == NULL)
     r->err = g_strdup ("");
   if (r->timed_out)
-    fail (r, "did not end within %s (killed)", r->interrupted ?
-        "90 s of Ctrl-C" : "the test's limit");
+    fail (r, "did not end within %d s%s (killed)", r->interrupted ?
+        GRACE_SECONDS : LIMIT_SECONDS, r->interrupted ? " of Ctrl-C" : "");
   g_free (out_path);
   g_free (err_path);
 }
