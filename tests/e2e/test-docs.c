@@ -35,7 +35,9 @@
  * loaded, no warnings, nothing left running.
  *
  * On failure the report names the file and line, the command as written
- * and as run, its status and the end of its output.
+ * and as run, its status and the end of its output, and every command's
+ * folder (with its stdout.txt and stderr.txt) stays in
+ * <build>/tests/e2e/docs-runs until the next run.
  *
  * Argument: the path of vss-search.so.
  */
@@ -1756,6 +1758,15 @@ collect_commands (void)
 }
 
 static void
+rm_rf (const gchar * path)
+{
+  gchar *rm[] = { (gchar *) "rm", (gchar *) "-rf", (gchar *) path, NULL };
+
+  g_spawn_sync (NULL, rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+      NULL, NULL);
+}
+
+static void
 start_fixtures (void)
 {
   const gchar *clip_args[] = { "--duration", "20", "--fps", "10", "--width",
@@ -1806,9 +1817,12 @@ start_fixtures (void)
   s3rvers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       (GDestroyNotify) g_object_unref);
 
-  tmp_dir = g_dir_make_tmp ("vss-docs-XXXXXX", &err);
-  if (tmp_dir == NULL)
-    g_error ("%s", err->message);
+  /* In the build, emptied first: what a failed run leaves is there to
+   * look at until the next run. */
+  tmp_dir = g_build_filename (build_root, "tests", "e2e", "docs-runs", NULL);
+  rm_rf (tmp_dir);
+  if (g_mkdir_with_parents (tmp_dir, 0700) != 0)
+    g_error ("cannot make %s: %s", tmp_dir, g_strerror (errno));
   /* A space in every command's folder: $PWD must be quoted wherever the
    * docs use it. */
   runs_dir = g_build_filename (tmp_dir, "doc runs", NULL);
@@ -1835,19 +1849,17 @@ start_fixtures (void)
 }
 
 static void
-stop_fixtures (void)
+stop_fixtures (gboolean keep)
 {
-  gchar *rm[] = { (gchar *) "rm", (gchar *) "-rf", tmp_dir, NULL };
-
   g_hash_table_unref (s3rvers);
   vss_e2e_rtsp_stop (rtsp);
   vss_test_bedrock_stop (bedrock);
   vss_test_redis_free (redis);
-  if (g_getenv ("VSS_DOCS_KEEP") == NULL)
-    g_spawn_sync (NULL, rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
-        NULL, NULL);
+  if (keep)
+    g_printerr ("docs: every command's folder, output and files are in %s\n",
+        tmp_dir);
   else
-    g_printerr ("docs: kept %s (VSS_DOCS_KEEP)\n", tmp_dir);
+    rm_rf (tmp_dir);
   g_free (tmp_dir);
   g_free (runs_dir);
   g_free (s3_dir);
@@ -1942,7 +1954,7 @@ main (int argc, char **argv)
   ret = g_test_run ();
   print_summary ();
 
-  stop_fixtures ();
+  stop_fixtures (ret != 0);
   g_ptr_array_unref (results);
   g_ptr_array_unref (commands);
   g_ptr_array_unref (data_blocks);
