@@ -14,8 +14,13 @@ case $input in
   *) uri=$(python3 -c 'import pathlib,sys; print(pathlib.Path(sys.argv[1]).resolve().as_uri())' "$input") ;;
 esac
 need_valkey
-queries=$(printf '[{"id":"q1","image":"%s","threshold":%s,"label":"%s"}]' \
-  "$query" "$threshold" "$(basename "$query")")
+# The standing query as JSON (python3 quotes any path right)...
+queries=$(python3 -c 'import json,os,sys; print(json.dumps([{"id": "q1",
+  "image": sys.argv[1], "threshold": float(sys.argv[2]),
+  "label": os.path.basename(sys.argv[1])}]))' "$query" "$threshold")
+# ...in gst-launch-1.0's double quotes, its own \ and " escaped: unquoted,
+# gst-launch would cut the value at a space (an image path with a space).
+queries=\"$(printf '%s' "$queries" | sed -e 's/[\\"]/\\&/g')\"
 
 # -m prints bus messages; keep the vss-match ones as alert lines.
 gst-launch-1.0 -e -m \

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 #include "vss-e2e.h"
 #include "vss-test-redis.h"
@@ -128,6 +129,35 @@ test_live_alerts (void)
   g_assert_nonnull (strstr (out, "ALERT: "));
   g_assert_nonnull (strstr (out, "query-id=(string)q1"));
   g_free (out);
+}
+
+/* Paths with spaces (and a quote) for the video and the query image: the
+ * query's JSON reaches vssquery whole, and the label is the file name. */
+static void
+test_live_alerts_spaces (void)
+{
+  gchar *folder = g_build_filename (dir, "ref photos", NULL);
+  gchar *image = g_build_filename (folder, "front door \"2\".jpg", NULL);
+  gchar *video = g_build_filename (folder, "door camera.mkv", NULL);
+  const gchar *args[] = { video, image, "0.3", NULL };
+  gchar *bytes = NULL, *out = NULL;
+  gsize len = 0;
+
+  g_assert_cmpint (g_mkdir_with_parents (folder, 0700), ==, 0);
+  g_assert_true (g_file_get_contents (photo, &bytes, &len, NULL));
+  g_assert_true (g_file_set_contents (image, bytes, len, NULL));
+  g_assert_cmpint (symlink (clip, video), ==, 0);
+  run_example ("live-alerts.sh", args, NULL, 120, &out);
+  g_assert_nonnull (strstr (out, "ALERT: "));
+  g_assert_nonnull (strstr (out, "query-id=(string)q1"));
+  /* GstStructure's form of the label: front door "2".jpg */
+  g_assert_nonnull (strstr (out, "label=(string)\"front\\ door\\ "
+          "\\\"2\\\".jpg\""));
+  g_free (out);
+  g_free (bytes);
+  g_free (video);
+  g_free (image);
+  g_free (folder);
 }
 
 static void
@@ -252,6 +282,7 @@ main (int argc, char **argv)
   g_test_add_func ("/examples/file-ingest-and-search",
       test_file_ingest_and_search);
   g_test_add_func ("/examples/live-alerts", test_live_alerts);
+  g_test_add_func ("/examples/live-alerts-spaces", test_live_alerts_spaces);
   g_test_add_func ("/examples/rtsp-ingest", test_rtsp_ingest);
   g_test_add_func ("/examples/two-stage-dedup", test_two_stage);
   g_test_add_func ("/examples/webcam-without-camera",
