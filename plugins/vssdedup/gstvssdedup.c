@@ -57,8 +57,8 @@
  *
  * ## Example launch line
  * |[
- * gst-launch-1.0 uridecodebin uri=file:///clip.mp4 ! videoconvert ! videorate !
- *   video/x-raw,framerate=1/1 ! vssembed ! vssdedup threshold=0.2 !
+ * gst-launch-1.0 uridecodebin uri=file:///clip.mp4 ! videoconvert ! videorate ! \
+ *   video/x-raw,framerate=1/1 ! vssembed ! vssdedup threshold=0.2 ! \
  *   jpegenc ! multifilesink location=kept-%05d.jpg
  * ]|
  */

@@ -98,7 +98,7 @@
  *     decodebin ! videoconvert ! videorate ! video/x-raw,framerate=1/1 ! \
  *     vssembed provider=bedrock ! \
  *     vssquery provider=bedrock stream-id=cam1 \
- *       queries='[{"text":"a person with a red jacket"}]' \
+ *       queries='"[{\"text\":\"a person with a red jacket\"}]"' \
  *       history=true valkey=redis://127.0.0.1:6379 history-max-age=600000 ! \
  *     fakesink
  * ]|

@@ -41,9 +41,9 @@
  *
  * ## Example launch line
  * |[
- * gst-launch-1.0 filesrc location=clip.mp4 ! decodebin ! videorate !
- *     video/x-raw,framerate=1/1 ! videoconvert ! vssembed ! jpegenc !
- *     vsssink valkey=redis://127.0.0.1:6379 frames=file:///var/lib/frames
+ * gst-launch-1.0 filesrc location=clip.mp4 ! decodebin ! videorate ! \
+ *     video/x-raw,framerate=1/1 ! videoconvert ! vssembed ! jpegenc ! \
+ *     vsssink valkey=redis://127.0.0.1:6379 frames=file:///var/lib/frames \
  *     stream-id=cam1
  * ]|
  */
