@@ -5,9 +5,12 @@
  * thread -> `ready` -> the writer thread pipelines keys into Valkey. What
  * fails after retries is spooled (fsync'ed) and its sequence number queued
  * in `pending`; while anything is pending, new frames go straight to the
- * spool too, so that the writer thread, replaying `pending` in order, keeps
- * the order frames came in. Writes are idempotent (same id, same key, same
- * object name), so a replay after a crash never duplicates.
+ * spool too, and the writer thread replays `pending` in spool order, so
+ * that nothing overtakes what waits in the spool. (Frames that were
+ * uploading or waiting for Valkey when an outage began are spooled as they
+ * fail, which may be after frames taken meanwhile.) Writes are idempotent
+ * (same id, same key, same object name), so a replay after a crash never
+ * duplicates.
  */
 /* Locking: `lock` guards everything under "shared state" in the struct;
  * `cond` signals the submitting and draining side (slots freed, frames
@@ -51,6 +54,7 @@ struct _VssSinkWriter
   VssValkeyIndexSpec spec;      /* strings point into s */
 
   /* running state, set in start() and read-only until stop() */
+  gboolean started;             /* start() was called: a writer runs once */
   VssValkeyClient *client;
   VssStore *store;
   VssStoreSpool *spool;         /* cleared under `lock` by stop() */
@@ -922,6 +926,7 @@ queue_spooled (VssSinkWriter * w)
  * cannot be reached: frames are then spooled), checks or creates the index
  * when the dimension is known, queues what the spool holds for replay and
  * starts the writer thread. On failure everything opened is closed again.
+ * A writer starts once: after stop (or a failed start), make a new one.
  */
 gboolean
 vss_sink_writer_start (VssSinkWriter * w, GError ** error)
@@ -930,7 +935,8 @@ vss_sink_writer_start (VssSinkWriter * w, GError ** error)
   GError *err = NULL;
   gchar *masked;
 
-  g_return_val_if_fail (w->thread == NULL && w->spool == NULL, FALSE);
+  g_return_val_if_fail (!w->started, FALSE);
+  w->started = TRUE;
   sopts.aws = w->s.aws;
   sopts.max_connections = w->s.max_in_flight;
   sopts.timeout_ms = w->s.timeout_ms;

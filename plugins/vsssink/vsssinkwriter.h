@@ -26,14 +26,16 @@ G_BEGIN_DECLS
  * error interrupt the wait); vss_sink_writer_drain() waits until every
  * frame is stored; vss_sink_writer_stop() gives frames in flight a last
  * chance, then spools them and closes everything. Counters survive stop
- * until vss_sink_writer_free().
+ * until vss_sink_writer_free(). A writer starts once.
  *
  * Events come back through #VssSinkWriterCallbacks, called on the writer
  * thread, on the store's threads or, for what happens while submitting or
  * starting, on the caller's thread; never with a lock of the writer held,
  * so a callback may call vss_sink_writer_get_stats().
  *
- * Every function but submit (one thread at a time) is thread-safe.
+ * start, submit and stop are called by one thread at a time (with
+ * submit only between start and stop, as a streaming thread does); the
+ * other functions from any thread.
  */
 typedef struct _VssSinkWriter VssSinkWriter;
 
