@@ -39,6 +39,9 @@
  * `frames`), `stream-id` (string) and `replayed` (boolean: written from the
  * spool).
  *
+ * Logs: `GST_DEBUG=vsssink*:5` shows the element (`vsssink`) and its
+ * writer (`vsssinkwriter`: uploads, Valkey writes, outages, the spool).
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 filesrc location=clip.mp4 ! decodebin ! videorate ! \
