@@ -39,6 +39,9 @@
  * `frames`), `stream-id` (string) and `replayed` (boolean: written from the
  * spool).
  *
+ * Logs: `GST_DEBUG=vsssink*:5` shows the element (`vsssink`) and its
+ * writer (`vsssinkwriter`: uploads, Valkey writes, outages, the spool).
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 filesrc location=clip.mp4 ! decodebin ! videorate ! \
@@ -47,31 +50,34 @@
  *     stream-id=cam1
  * ]|
  */
-/* Locking: `lock` guards everything under "shared state" in the instance
- * struct and `cond` signals changes of it (slots freed, frames ready,
- * spool drained, flushing, quit). Settings are under GST_OBJECT_LOCK. Lock
- * order: GST_OBJECT_LOCK, then `lock`; neither is held while waiting on the
- * network, on the disk or while posting messages. */
+/* What the element does: properties, caps, start and stop, events (stream
+ * id, EOS drain, flushing), turning a buffer into a frame (metas, frame id,
+ * record), back-pressure, messages and errors. What happens to a frame
+ * then (uploads, Valkey pipelines, the spool and its replay, outages, the
+ * index) is the writer's, beside this file in vsssinkwriter.c.
+ *
+ * Locking: GST_OBJECT_LOCK guards the settings, `writer` (set by start,
+ * cleared by stop; the streaming thread reads it without the lock, since it
+ * only changes while no buffer flows), `stream` and `last_stats`. Lock
+ * order: GST_OBJECT_LOCK, then the writer's own lock (vsssinkwriter.c).
+ * The writer calls back into the element (messages, errors) with none of
+ * its locks held, and no lock is held while waiting on the writer (submit,
+ * drain, stop) or while posting messages. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
-#include <math.h>
 #include <string.h>
 #include <gst/gst.h>
 #include "gstvsssink.h"
 #include "gstvsssinkrecord.h"
+#include "vsssinkwriter.h"
 #include "core/gstvssmeta.h"
 #include "core/gstvssdedupmeta.h"
 #include "core/gstvssframeid.h"
-#include "core/gstvssbackoff.h"
-#include "store/gstvssstore.h"
-#include "store/gstvssstorespool.h"
-#include "valkey/gstvssvalkeyclient.h"
-#include "valkey/gstvssvalkeysearch.h"
-#include "valkey/gstvssvalkeyrecord.h"
 #include "core/gstvssrecord.h"
 #include "aws/gstvssawsprops.h"
+#include "valkey/gstvssvalkeyurl.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_vss_sink_debug);
 #define GST_CAT_DEFAULT gst_vss_sink_debug
@@ -97,13 +103,6 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
 #define DEFAULT_JOURNAL TRUE
 #define DEFAULT_TIMEOUT_MS 30000
 #define DEFAULT_MAX_RETRIES 4
-
-/* Valkey writes go in pipelines of at most this many frames. */
-#define MAX_BATCH 256
-/* Outage probing: one writer, so no jitter; base 100 ms, cap 2 s. */
-static const GstVssBackoff outage_backoff = { 100, 2000,
-  GST_VSS_BACKOFF_JITTER_NONE
-};
 
 enum
 {
@@ -164,42 +163,14 @@ struct _GstVssSink
   guint drain_timeout_ms;
   gboolean post_messages;
 
-  /* running state, set in start() and read-only until stop() */
-  VssValkeyClient *client;
-  VssStore *store;
-  VssStoreSpool *spool;
-  GCancellable *cancel;
-  GThread *writer;
-  gchar *r_index;
-  gchar *r_key_prefix;
-  guint r_max_in_flight;
-  guint r_ttl;
-  gboolean r_journal;
-  gboolean r_messages;
-  VssValkeyIndexSpec spec;      /* strings point at r_index/r_key_prefix */
+  /* running state, under GST_OBJECT_LOCK (see the top) */
+  VssSinkWriter *writer;
+  gchar *stream;                /* sanitised stream id in use */
+  VssSinkWriterStats last_stats;        /* of the last run, once stopped */
 
   /* streaming thread only */
   gchar *content_type;
   const gchar *ext;
-
-  /* shared state, under `lock` */
-  GMutex lock;
-  GCond cond;                   /* slots, drained, flushing: streaming side */
-  GCond wcond;                  /* work for the writer */
-  gchar *stream;                /* sanitised stream id in use */
-  guint dim;                    /* vector dimension, 0 until known */
-  gboolean index_ready;
-  guint in_flight;              /* accepted, neither stored nor spooled */
-  guint uploading;              /* of which uploads running */
-  GQueue ready;                 /* VssSinkFrame *, uploaded */
-  GQueue pending;               /* guint64 * spool seqs to replay, in order */
-  gboolean spooling;            /* an outage: new frames go to the spool */
-  gboolean flushing;
-  gboolean quit;
-  gboolean fatal;
-  gint64 next_retry_us;
-  guint retry_round;
-  guint64 written, retried, spooled, replayed, failed;
 };
 
 #define gst_vss_sink_parent_class parent_class
@@ -246,10 +217,10 @@ gst_vss_sink_algorithm_get_type (void)
 /* Messages and errors */
 
 static void
-post_stored (GstVssSink * self, const VssSinkFrame * f)
+on_stored (VssSinkWriter * writer, const VssSinkFrame * f, gpointer user_data)
 {
-  if (!self->r_messages)
-    return;
+  GstVssSink *self = user_data;
+
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self),
           gst_structure_new ("vss-stored", "frame-id", G_TYPE_STRING, f->rec.id,
@@ -258,562 +229,111 @@ post_stored (GstVssSink * self, const VssSinkFrame * f)
               G_TYPE_BOOLEAN, f->replay, NULL)));
 }
 
+/* What stopped the writer, at start or later, in the user's words; the
+ * writer's detail is the debug text. */
 static void
-set_fatal (GstVssSink * self)
+post_writer_error (GstVssSink * self, VssSinkWriter * writer,
+    const VssSinkWriterReport * r)
 {
-  g_mutex_lock (&self->lock);
-  self->fatal = TRUE;
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
-}
+  const VssSinkWriterSettings *s = vss_sink_writer_get_settings (writer);
+  const gchar *detail = r->error->message;
+  const gchar *fid = r->frame ? r->frame->rec.id : "";
+  gchar *masked;
 
-static void
-post_object_store_error (GstVssSink * self, const GError * err,
-    glong http_status)
-{
-#define DETAILS ("http-status-code", G_TYPE_UINT, (guint) http_status, NULL)
-  if (err->code == VSS_STORE_ERROR_ACCESS_DENIED)
-    GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, NOT_AUTHORIZED,
-        ("Access to the object store was denied."), ("%s", err->message),
-        DETAILS);
-  else if (err->code == VSS_STORE_ERROR_NO_SUCH_BUCKET)
-    GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, NOT_FOUND,
-        ("The S3 bucket does not exist."), ("%s", err->message), DETAILS);
-  else
-    GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, WRITE,
-        ("The object store refused a frame."), ("%s", err->message), DETAILS);
-#undef DETAILS
-  set_fatal (self);
-}
-
-/* Spool */
-
-/* Keeps a frame that could not be written: in the spool, fsync'ed, queued
- * for replay. Takes @f. Any thread, no lock held. */
-static void
-spool_frame (GstVssSink * self, VssSinkFrame * f)
-{
-  GError *err = NULL;
-  struct iovec iov[VSS_SINK_FRAME_N_IOV];
-  guint8 *head = vss_sink_frame_to_iov (f, iov);
-  guint64 seq = 0;
-  gboolean ok;
-
-  ok = vss_store_spool_appendv (self->spool, iov, VSS_SINK_FRAME_N_IOV, TRUE,
-      &seq, &err);
-  g_free (head);
-  /* A frame that could not be spooled stays in the journal (when it is
-   * there): the next start recovers it. */
-  if (ok && f->journal_seg)
-    vss_store_spool_journal_release (self->spool, f->journal_seg);
-  g_mutex_lock (&self->lock);
-  if (ok) {
-    guint64 *p = g_new (guint64, 1);
-
-    *p = seq;
-    /* Failures arrive out of order across threads; replay goes by seq. */
-    if (g_queue_is_empty (&self->pending)
-        || *(guint64 *) g_queue_peek_tail (&self->pending) < seq)
-      g_queue_push_tail (&self->pending, p);
-    else {
-      GList *l = self->pending.head;
-
-      while (l && *(guint64 *) l->data < seq)
-        l = l->next;
-      if (l)
-        g_queue_insert_before (&self->pending, l, p);
-      else
-        g_queue_push_tail (&self->pending, p);
-    }
-    self->spooling = TRUE;
-    self->spooled++;
-  } else {
-    self->failed++;
-    self->fatal = TRUE;
-  }
-  self->in_flight--;
-  g_cond_broadcast (&self->cond);
-  g_cond_signal (&self->wcond);
-  g_mutex_unlock (&self->lock);
-
-  if (!ok) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-        ("Frame %s could not be stored nor spooled.", f->rec.id),
-        ("%s", err->message));
-    g_error_free (err);
-  } else {
-    GST_DEBUG_OBJECT (self, "frame %s spooled as record %" G_GUINT64_FORMAT,
-        f->rec.id, seq);
-  }
-  vss_sink_frame_free (f);
-}
-
-/* Uploads */
-
-typedef struct
-{
-  GstVssSink *self;
-  VssSinkFrame *frame;
-} UploadCtx;
-
-static void
-direct_upload_done (const VssStorePutResult * res, gpointer user_data)
-{
-  UploadCtx *ctx = user_data;
-  GstVssSink *self = ctx->self;
-  VssSinkFrame *f = ctx->frame;
-
-  g_free (ctx);
-  g_mutex_lock (&self->lock);
-  self->uploading--;
-  if (res->attempts > 1)
-    self->retried += res->attempts - 1;
-  if (res->error == NULL) {
-    f->object_done = TRUE;
-    g_clear_pointer (&f->image, g_bytes_unref);
-    g_queue_push_tail (&self->ready, f);
-    g_cond_signal (&self->wcond);
-    g_cond_broadcast (&self->cond);
-    g_mutex_unlock (&self->lock);
-    return;
-  }
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
-  GST_WARNING_OBJECT (self, "upload of %s failed: %s", f->rec.id,
-      res->error->message);
-  if (!g_error_matches (res->error, VSS_STORE_ERROR,
-          VSS_STORE_ERROR_UNAVAILABLE)
-      && !g_error_matches (res->error, VSS_STORE_ERROR,
-          VSS_STORE_ERROR_CANCELLED))
-    post_object_store_error (self, res->error, res->http_status);
-  spool_frame (self, f);
-}
-
-/* Valkey writes */
-
-static gboolean
-reply_is_transient (const VssValkeyReply * r)
-{
-  static const gchar *prefixes[] = { "LOADING", "BUSY", "TRYAGAIN",
-    "CLUSTERDOWN", "MASTERDOWN", "OOM", "READONLY", NULL
-  };
-
-  for (guint i = 0; prefixes[i]; i++)
-    if (vss_valkey_reply_is_error (r, prefixes[i]))
-      return TRUE;
-  return FALSE;
-}
-
-static gboolean
-ensure_index (GstVssSink * self, GError ** error)
-{
-  VssValkeyIndexSpec spec;
-  gboolean ok;
-
-  g_mutex_lock (&self->lock);
-  if (self->index_ready || self->dim == 0) {
-    g_mutex_unlock (&self->lock);
-    return TRUE;
-  }
-  spec = self->spec;
-  spec.dim = self->dim;
-  g_mutex_unlock (&self->lock);
-
-  ok = vss_valkey_ensure_index (self->client, &spec,
-      vss_valkey_client_is_cluster (self->client), self->cancel, error);
-  if (ok) {
-    GST_INFO_OBJECT (self, "index %s ready (dimension %u)", spec.name,
-        spec.dim);
-    g_mutex_lock (&self->lock);
-    self->index_ready = TRUE;
-    g_mutex_unlock (&self->lock);
-  }
-  return ok;
-}
-
-/* An existing index decides the dimension, so that a frame with another
- * one is refused with both numbers rather than by the server. */
-static void
-learn_index_dim (GstVssSink * self)
-{
-  const gchar *argv[2] = { "FT.INFO", self->r_index };
-  VssValkeyReply *r = vss_valkey_command (self->client, self->cancel, NULL,
-      2, argv, NULL);
-  VssValkeyIndexInfo *info;
-
-  if (r == NULL)
-    return;
-  info = vss_valkey_reply_is_error (r, NULL) ? NULL :
-      vss_valkey_index_info_parse (r, NULL);
-  if (info && info->dim > 0) {
-    GST_INFO_OBJECT (self, "index %s exists with dimension %u", info->name,
-        info->dim);
-    g_mutex_lock (&self->lock);
-    if (self->dim == 0)
-      self->dim = info->dim;
-    g_mutex_unlock (&self->lock);
-  }
-  if (info)
-    vss_valkey_index_info_free (info);
-  freeReplyObject (r);
-}
-
-static gboolean
-error_is_transient (const GError * e)
-{
-  return e->domain != VSS_VALKEY_ERROR
-      || e->code == VSS_VALKEY_ERROR_CONNECTION
-      || e->code == VSS_VALKEY_ERROR_CLUSTER
-      || e->code == VSS_VALKEY_ERROR_PROTOCOL;
-}
-
-/* Writes @frames in one pipeline. @ok[i] says which were written. Returns
- * FALSE when the server could not be used (an outage). */
-static gboolean
-write_frames (GstVssSink * self, VssSinkFrame ** frames, guint n, gboolean * ok)
-{
-  g_autoptr (VssValkeyPipeline) p = vss_valkey_pipeline_new ();
-  guint per = self->r_ttl > 0 ? 2 : 1;
-  GError *err = NULL;
-  gboolean reachable = TRUE;
-
-  for (guint i = 0; i < n; i++)
-    ok[i] = FALSE;
-  if (!ensure_index (self, &err)) {
-    if (error_is_transient (err)
-        || g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-        || err->domain == G_IO_ERROR) {
-      GST_WARNING_OBJECT (self, "Valkey unavailable: %s", err->message);
-    } else {
+#define HTTP ("http-status-code", G_TYPE_UINT, (guint) r->http_status, NULL)
+#define VALKEY(e) ("valkey-error", G_TYPE_STRING, (e), NULL)
+  switch (r->error->code) {
+    case VSS_SINK_WRITER_ERROR_STORE:
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("Cannot use the object store '%s'.", s->frames), ("%s", detail));
+      break;
+    case VSS_SINK_WRITER_ERROR_SPOOL:
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE,
+          ("Cannot open the spool folder '%s'.", s->spool_dir), ("%s", detail));
+      break;
+    case VSS_SINK_WRITER_ERROR_URL:
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("Invalid Valkey URL."), ("%s", detail));
+      break;
+    case VSS_SINK_WRITER_ERROR_CONNECT:
+      masked = vss_valkey_url_mask (s->valkey_url);
+      GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, OPEN_WRITE,
+          ("Cannot connect to Valkey at %s.", masked), ("%s", detail),
+          VALKEY (detail));
+      g_free (masked);
+      break;
+    case VSS_SINK_WRITER_ERROR_INDEX:
       GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, SETTINGS,
-          ("The vector index '%s' cannot be used.", self->r_index),
-          ("%s", err->message), ("valkey-error", G_TYPE_STRING, err->message,
-              NULL));
-      set_fatal (self);
-    }
-    g_error_free (err);
-    return FALSE;
+          ("The vector index '%s' cannot be used.", s->index),
+          ("%s", detail), VALKEY (detail));
+      break;
+    case VSS_SINK_WRITER_ERROR_ACCESS_DENIED:
+      GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, NOT_AUTHORIZED,
+          ("Access to the object store was denied."), ("%s", detail), HTTP);
+      break;
+    case VSS_SINK_WRITER_ERROR_NO_SUCH_BUCKET:
+      GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, NOT_FOUND,
+          ("The S3 bucket does not exist."), ("%s", detail), HTTP);
+      break;
+    case VSS_SINK_WRITER_ERROR_OBJECT_REFUSED:
+      GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, WRITE,
+          ("The object store refused a frame."), ("%s", detail), HTTP);
+      break;
+    case VSS_SINK_WRITER_ERROR_KEY_REFUSED:
+      GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, WRITE,
+          ("Valkey refused frame %s.", fid), ("%s", detail),
+          VALKEY (r->valkey_error));
+      break;
+    case VSS_SINK_WRITER_ERROR_NOT_SPOOLED:
+      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+          ("Frame %s could not be stored nor spooled.", fid), ("%s", detail));
+      break;
+    default:
+      GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
+          ("Frames cannot be stored."), ("%s", detail));
+      break;
   }
-  for (guint i = 0; i < n; i++)
-    vss_valkey_record_append (p, frames[i]->key, &frames[i]->rec, self->r_ttl);
-  if (!vss_valkey_client_execute (self->client, p, self->cancel, &err)) {
-    GST_WARNING_OBJECT (self, "Valkey write failed: %s", err->message);
-    reachable = FALSE;
-    g_clear_error (&err);
-  }
-  for (guint i = 0; i < n; i++) {
-    gboolean all = TRUE;
-
-    for (guint j = 0; j < per; j++) {
-      const VssValkeyReply *r;
-
-      if (vss_valkey_pipeline_get_state (p, i * per + j) !=
-          VSS_VALKEY_COMMAND_DONE) {
-        all = FALSE;
-        continue;
-      }
-      r = vss_valkey_pipeline_get_reply (p, i * per + j);
-      if (vss_valkey_reply_is_error (r, NULL)) {
-        all = FALSE;
-        if (reply_is_transient (r)) {
-          reachable = FALSE;
-        } else {
-          GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, WRITE,
-              ("Valkey refused frame %s.", frames[i]->rec.id),
-              ("%s: %s", frames[i]->key, r->str),
-              ("valkey-error", G_TYPE_STRING, r->str, NULL));
-          set_fatal (self);
-        }
-      }
-    }
-    ok[i] = all;
-  }
-  return reachable;
+#undef HTTP
+#undef VALKEY
 }
 
 static void
-note_outage (GstVssSink * self)
+on_error (VssSinkWriter * writer, const VssSinkWriterReport * r,
+    gpointer user_data)
 {
-  guint ms;
-
-  g_mutex_lock (&self->lock);
-  ms = gst_vss_backoff_ms (&outage_backoff, self->retry_round, NULL);
-  self->retry_round++;
-  self->next_retry_us = g_get_monotonic_time () + ms * 1000;
-  g_mutex_unlock (&self->lock);
+  post_writer_error (GST_VSS_SINK (user_data), writer, r);
 }
 
 static void
-note_success (GstVssSink * self)
-{
-  g_mutex_lock (&self->lock);
-  self->retry_round = 0;
-  self->next_retry_us = 0;
-  g_mutex_unlock (&self->lock);
-}
-
-/* Frames that went through the object store and wait for Valkey. */
-static void
-write_direct (GstVssSink * self, VssSinkFrame ** frames, guint n,
-    gboolean try_valkey)
-{
-  gboolean ok[MAX_BATCH];
-  gboolean reachable = FALSE;
-
-  if (try_valkey) {
-    reachable = write_frames (self, frames, n, ok);
-    if (reachable)
-      note_success (self);
-    else
-      note_outage (self);
-  } else {
-    memset (ok, 0, sizeof ok);
-  }
-  for (guint i = 0; i < n; i++) {
-    VssSinkFrame *f = frames[i];
-
-    if (ok[i]) {
-      if (f->journal_seg)
-        vss_store_spool_journal_release (self->spool, f->journal_seg);
-      post_stored (self, f);
-      g_mutex_lock (&self->lock);
-      self->written++;
-      self->in_flight--;
-      g_cond_broadcast (&self->cond);
-      g_mutex_unlock (&self->lock);
-      vss_sink_frame_free (f);
-    } else {
-      if (try_valkey) {
-        g_mutex_lock (&self->lock);
-        self->retried++;
-        g_mutex_unlock (&self->lock);
-      }
-      spool_frame (self, f);
-    }
-  }
-}
-
-typedef struct
-{
-  GMutex lock;
-  GCond cond;
-  guint remaining;
-  gboolean failed;
-} ReplayUploads;
-
-typedef struct
-{
-  ReplayUploads *ru;
-  VssSinkFrame *frame;
-  GstVssSink *self;
-} ReplayCtx;
-
-static void
-replay_upload_done (const VssStorePutResult * res, gpointer user_data)
-{
-  ReplayCtx *ctx = user_data;
-  ReplayUploads *ru = ctx->ru;
-
-  if (res->error == NULL)
-    ctx->frame->object_done = TRUE;
-  else if (!g_error_matches (res->error, VSS_STORE_ERROR,
-          VSS_STORE_ERROR_UNAVAILABLE)
-      && !g_error_matches (res->error, VSS_STORE_ERROR,
-          VSS_STORE_ERROR_CANCELLED))
-    post_object_store_error (ctx->self, res->error, res->http_status);
-  g_mutex_lock (&ru->lock);
-  if (res->error)
-    ru->failed = TRUE;
-  if (--ru->remaining == 0)
-    g_cond_signal (&ru->cond);
-  g_mutex_unlock (&ru->lock);
-  g_free (ctx);
-}
-
-/* Replays the oldest spooled frames. Returns TRUE when it made progress. */
-static gboolean
-replay_some (GstVssSink * self)
-{
-  VssSinkFrame *frames[MAX_BATCH];
-  guint64 seqs[MAX_BATCH];
-  gboolean ok[MAX_BATCH], done[MAX_BATCH];
-  ReplayUploads ru = { 0, };
-  guint n = 0, want, i;
-  GList *l;
-  gboolean progress = FALSE, reachable;
-
-  g_mutex_lock (&self->lock);
-  want = MIN (MAX_BATCH, MAX (self->r_max_in_flight, 8));
-  for (l = self->pending.head; l && n < want; l = l->next)
-    seqs[n++] = *(guint64 *) l->data;
-  g_mutex_unlock (&self->lock);
-
-  /* Read the records; unusable ones are moved aside (and counted). */
-  for (i = 0; i < n; i++) {
-    GError *err = NULL;
-    GBytes *b = vss_store_spool_read (self->spool, seqs[i], &err);
-
-    frames[i] = b ? vss_sink_frame_deserialize (b, &err) : NULL;
-    if (b)
-      g_bytes_unref (b);
-    if (frames[i] == NULL) {
-      GST_ELEMENT_WARNING (self, RESOURCE, READ,
-          ("A spooled frame is unreadable and was set aside."),
-          ("%s", err->message));
-      g_error_free (err);
-      vss_store_spool_quarantine (self->spool, seqs[i]);
-      g_mutex_lock (&self->lock);
-      self->failed++;
-      g_mutex_unlock (&self->lock);
-      progress = TRUE;
-      continue;
-    }
-    frames[i]->seq = seqs[i];
-    frames[i]->replay = TRUE;
-    /* The object goes where this run stores objects. */
-    if (!frames[i]->object_done && self->store) {
-      g_free (frames[i]->rec.uri);
-      frames[i]->rec.uri = vss_store_object_uri (self->store,
-          frames[i]->object_key);
-    } else if (!frames[i]->object_done) {
-      GST_WARNING_OBJECT (self, "spooled frame %s has an image but 'frames' "
-          "is not set: storing its vector only", frames[i]->rec.id);
-      g_free (frames[i]->rec.uri);
-      frames[i]->rec.uri = g_strdup ("");
-      frames[i]->object_done = TRUE;
-    }
-  }
-
-  /* Objects first, concurrently. */
-  g_mutex_init (&ru.lock);
-  g_cond_init (&ru.cond);
-  ru.remaining = 1;
-  for (i = 0; i < n; i++) {
-    ReplayCtx *ctx;
-
-    if (!frames[i] || frames[i]->object_done || !self->store)
-      continue;
-    ctx = g_new0 (ReplayCtx, 1);
-    ctx->ru = &ru;
-    ctx->frame = frames[i];
-    ctx->self = self;
-    g_mutex_lock (&ru.lock);
-    ru.remaining++;
-    g_mutex_unlock (&ru.lock);
-    vss_store_put_async (self->store, frames[i]->object_key,
-        frames[i]->content_type, frames[i]->image, replay_upload_done, ctx);
-  }
-  g_mutex_lock (&ru.lock);
-  ru.remaining--;
-  while (ru.remaining > 0)
-    g_cond_wait (&ru.cond, &ru.lock);
-  g_mutex_unlock (&ru.lock);
-  g_mutex_clear (&ru.lock);
-  g_cond_clear (&ru.cond);
-
-  /* Then the keys, in order, for the prefix whose objects are stored. */
-  {
-    VssSinkFrame *batch[MAX_BATCH];
-    guint idx[MAX_BATCH];
-    guint m = 0;
-
-    for (i = 0; i < n; i++) {
-      done[i] = frames[i] == NULL;
-      if (frames[i] == NULL)
-        continue;
-      if (!frames[i]->object_done)
-        break;
-      idx[m] = i;
-      batch[m++] = frames[i];
-    }
-    for (; i < n; i++)
-      done[i] = frames[i] == NULL;
-    reachable = m > 0 ? write_frames (self, batch, m, ok) : FALSE;
-    for (i = 0; i < m; i++) {
-      if (!ok[i])
-        continue;
-      done[idx[i]] = TRUE;
-      vss_store_spool_remove (self->spool, batch[i]->seq);
-      post_stored (self, batch[i]);
-      progress = TRUE;
-      g_mutex_lock (&self->lock);
-      self->written++;
-      self->replayed++;
-      g_mutex_unlock (&self->lock);
-    }
-    if (!progress || !reachable)
-      note_outage (self);
-    else
-      note_success (self);
-  }
-
-  /* Forget what is done (written or set aside). */
-  g_mutex_lock (&self->lock);
-  for (l = self->pending.head; l;) {
-    GList *next = l->next;
-    guint64 seq = *(guint64 *) l->data;
-
-    for (i = 0; i < n; i++) {
-      if (seqs[i] == seq && done[i]) {
-        g_free (l->data);
-        g_queue_delete_link (&self->pending, l);
-        break;
-      }
-    }
-    l = next;
-  }
-  if (g_queue_is_empty (&self->pending))
-    self->spooling = FALSE;
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
-
-  for (i = 0; i < n; i++)
-    vss_sink_frame_free (frames[i]);
-  return progress;
-}
-
-/* The writer thread: pipelines uploaded frames into Valkey and replays the
- * spool when the services are back. */
-static gpointer
-writer_loop (gpointer user_data)
+on_notice (VssSinkWriter * writer, const VssSinkWriterReport * r,
+    gpointer user_data)
 {
   GstVssSink *self = user_data;
+  const gchar *detail = r->error->message;
+  gchar *masked;
 
-  g_mutex_lock (&self->lock);
-  while (!self->quit) {
-    gint64 now = g_get_monotonic_time ();
-    gboolean backoff = self->next_retry_us > now;
-
-    if (!g_queue_is_empty (&self->ready)) {
-      VssSinkFrame *frames[MAX_BATCH];
-      guint n = 0;
-
-      /* Uploads finish one by one: give them a moment to fill a pipeline
-       * rather than paying a round trip per frame. */
-      if (self->uploading > 0 && g_queue_get_length (&self->ready) <
-          MIN (self->uploading, 16u) && !backoff)
-        g_cond_wait_until (&self->wcond, &self->lock, now + 500);
-      while (n < MAX_BATCH && !g_queue_is_empty (&self->ready))
-        frames[n++] = g_queue_pop_head (&self->ready);
-      g_mutex_unlock (&self->lock);
-      /* During an outage's backoff, straight to the spool. */
-      write_direct (self, frames, n, !backoff);
-      g_mutex_lock (&self->lock);
-      continue;
-    }
-    if (!g_queue_is_empty (&self->pending) && !backoff) {
-      g_mutex_unlock (&self->lock);
-      replay_some (self);
-      g_mutex_lock (&self->lock);
-      continue;
-    }
-    if (!g_queue_is_empty (&self->pending))
-      g_cond_wait_until (&self->wcond, &self->lock, self->next_retry_us);
-    else
-      g_cond_wait (&self->wcond, &self->lock);
+  switch (r->error->code) {
+    case VSS_SINK_WRITER_ERROR_RECOVERED:
+      GST_ELEMENT_INFO (self, RESOURCE, OPEN_READ_WRITE,
+          ("Recovered %u frames from the journal of a run that did not stop "
+              "cleanly; they are written again.", r->n_frames), ("%s", detail));
+      break;
+    case VSS_SINK_WRITER_ERROR_UNREACHABLE:
+      masked = vss_valkey_url_mask
+          (vss_sink_writer_get_settings (writer)->valkey_url);
+      GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE,
+          ("Valkey at %s is unreachable; frames are spooled until it is back.",
+              masked), ("%s", detail));
+      g_free (masked);
+      break;
+    case VSS_SINK_WRITER_ERROR_UNREADABLE:
+      GST_ELEMENT_WARNING (self, RESOURCE, READ,
+          ("A spooled frame is unreadable and was set aside."), ("%s", detail));
+      break;
+    default:
+      GST_WARNING_OBJECT (self, "writer: %s", detail);
+      break;
   }
-  g_mutex_unlock (&self->lock);
-  return NULL;
 }
 
 /* Streaming */
@@ -850,26 +370,6 @@ derive_stream_id (const gchar * upstream)
 }
 
 static gboolean
-wait_drained (GstVssSink * self, guint timeout_ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  gboolean drained;
-
-  g_mutex_lock (&self->lock);
-  while (!(drained = self->in_flight == 0 && g_queue_is_empty (&self->pending)
-          && g_queue_is_empty (&self->ready)) && !self->flushing
-      && !self->fatal) {
-    /* Replays wait for their backoff: try again now and then. */
-    if (!g_cond_wait_until (&self->cond, &self->lock,
-            MIN (end, g_get_monotonic_time () + 100 * 1000))
-        && g_get_monotonic_time () >= end)
-      break;
-  }
-  g_mutex_unlock (&self->lock);
-  return drained;
-}
-
-static gboolean
 gst_vss_sink_event (GstBaseSink * bsink, GstEvent * event)
 {
   GstVssSink *self = GST_VSS_SINK (bsink);
@@ -880,15 +380,10 @@ gst_vss_sink_event (GstBaseSink * bsink, GstEvent * event)
 
       GST_OBJECT_LOCK (self);
       if (self->stream_id == NULL) {
-        gchar *derived;
-
         gst_event_parse_stream_start (event, &sid);
-        derived = derive_stream_id (sid);
-        g_mutex_lock (&self->lock);
         g_free (self->stream);
-        self->stream = derived;
-        g_mutex_unlock (&self->lock);
-        GST_INFO_OBJECT (self, "stream id '%s' (from '%s')", derived,
+        self->stream = derive_stream_id (sid);
+        GST_INFO_OBJECT (self, "stream id '%s' (from '%s')", self->stream,
             GST_STR_NULL (sid));
       }
       GST_OBJECT_UNLOCK (self);
@@ -896,21 +391,18 @@ gst_vss_sink_event (GstBaseSink * bsink, GstEvent * event)
     }
     case GST_EVENT_EOS:{
       guint timeout;
-      guint n_rec = 0;
+      guint n_left = 0;
 
       GST_OBJECT_LOCK (self);
       timeout = self->drain_timeout_ms;
       GST_OBJECT_UNLOCK (self);
-      if (!wait_drained (self, timeout)) {
-        g_mutex_lock (&self->lock);
-        n_rec = self->in_flight + g_queue_get_length (&self->pending);
-        g_mutex_unlock (&self->lock);
+      if (!vss_sink_writer_drain (self->writer, timeout, &n_left))
         GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
             ("%u frames could not be stored within %u ms; they are kept in "
                 "the spool and will be written when the service is back or "
-                "on the next start.", n_rec, timeout),
-            ("spool %s", vss_store_spool_get_dir (self->spool)));
-      }
+                "on the next start.", n_left, timeout),
+            ("spool %s",
+                vss_sink_writer_get_settings (self->writer)->spool_dir));
       break;
     }
     default:
@@ -967,23 +459,16 @@ image_matches_caps (GstVssSink * self, GstBuffer * buf)
       && memcmp (head, want, n) == 0;
 }
 
-static GstFlowReturn
-gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
+/* The embedding meta of @model on @buf and the frame id, checked with
+ * the image's bytes; NULL, after posting the error, when the buffer cannot
+ * be stored. */
+static GstVssEmbeddingMeta *
+checked_meta (GstVssSink * self, GstBuffer * buf, const gchar * model,
+    const gchar ** frame_id)
 {
-  GstVssSink *self = GST_VSS_SINK (bsink);
-  GstVssEmbeddingMeta *meta;
-  VssSinkFrame *f;
-  const gchar *fid;
-  gchar *model;
-  gdouble dist;
-  const gchar *matched;
-  gboolean spooling;
-  GError *err = NULL;
+  GstVssEmbeddingMeta *meta = gst_vss_buffer_get_embedding_meta (buf, model);
+  const gchar *fid = NULL;
 
-  GST_OBJECT_LOCK (self);
-  model = g_strdup (self->model);
-  GST_OBJECT_UNLOCK (self);
-  meta = gst_vss_buffer_get_embedding_meta (buf, model);
   if (meta == NULL)
     goto no_meta;
   fid = meta->frame_id[0] ? meta->frame_id : gst_vss_buffer_get_frame_id (buf);
@@ -995,27 +480,58 @@ gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
     goto empty;
   if (!image_matches_caps (self, buf))
     goto not_image;
+  *frame_id = fid;
+  return meta;
 
-  g_mutex_lock (&self->lock);
-  if (self->dim == 0)
-    self->dim = meta->dim;
-  if (self->dim != meta->dim) {
-    guint want = self->dim;
-
-    g_mutex_unlock (&self->lock);
+  /* ERRORS */
+no_meta:
+  {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
-        ("Frame %s has a %u-dimensional vector, but the index '%s' holds "
-            "%u-dimensional vectors.", fid, meta->dim, self->r_index, want),
-        ("model %s", meta->model));
-    g_free (model);
-    return GST_FLOW_ERROR;
+        ("Frame without an embedding%s%s: put vssembed upstream.",
+            model ? " of model " : "", model ? model : ""),
+        ("buffer %" GST_PTR_FORMAT " has %u embedding metas", buf,
+            gst_vss_buffer_n_embedding_metas (buf)));
+    return NULL;
   }
-  f = vss_sink_frame_new ();
-  f->rec.stream = g_strdup (self->stream);
-  g_mutex_unlock (&self->lock);
+no_id:
+  {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Frame without a valid frame id."), ("id '%s'", GST_STR_NULL (fid)));
+    return NULL;
+  }
+empty:
+  {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Empty image buffer."),
+        ("frame %s", fid));
+    return NULL;
+  }
+not_image:
+  {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Frame %s is not a %s image (the caps say it is).", fid,
+            self->ext && g_str_equal (self->ext, "png") ? "PNG" : "JPEG"),
+        ("%" G_GSIZE_FORMAT " bytes with another signature",
+            gst_buffer_get_size (buf)));
+    return NULL;
+  }
+}
 
+/* The frame for @buf: its record, key, object name and image (without a
+ * copy). NULL when the buffer cannot be read. */
+static VssSinkFrame *
+frame_new (GstVssSink * self, GstBuffer * buf,
+    const GstVssEmbeddingMeta * meta, const gchar * fid)
+{
+  const VssSinkWriterSettings *s = vss_sink_writer_get_settings (self->writer);
+  VssSinkFrame *f = vss_sink_frame_new ();
+  const gchar *matched;
+  gdouble dist;
+
+  GST_OBJECT_LOCK (self);
+  f->rec.stream = g_strdup (self->stream);
+  GST_OBJECT_UNLOCK (self);
   f->rec.id = g_strdup (fid);
-  f->key = gst_vss_record_key (self->r_key_prefix, f->rec.stream, f->rec.id);
+  f->key = gst_vss_record_key (s->key_prefix, f->rec.stream, f->rec.id);
   f->rec.model = g_strdup (meta->model);
   f->content_type = g_strdup (self->content_type ? self->content_type :
       "image/jpeg");
@@ -1027,115 +543,49 @@ gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
   f->rec.has_dedup = gst_vss_buffer_get_dedup_info (buf, &dist, &matched);
   f->rec.dedup_distance = f->rec.has_dedup ? dist : 0;
   f->rec.vector = gst_vss_record_vector_from_floats (meta->vector, meta->dim);
-  if (self->store) {
-    f->object_key = gst_vss_record_object_name (f->rec.stream, f->rec.id,
-        f->rec.ts_ms, f->content_type);
-    f->rec.uri = vss_store_object_uri (self->store, f->object_key);
-    f->image = bytes_of_buffer (buf);
-    if (f->image == NULL) {
-      vss_sink_frame_free (f);
-      goto map_failed;
-    }
-  } else {
-    f->object_key = g_strdup ("");
-    f->rec.uri = g_strdup ("");
-    f->object_done = TRUE;
-  }
-  g_free (model);
-
-  /* Back-pressure: at most max-in-flight uploads, and at most a pipeline
-   * more frames waiting for Valkey. */
-  g_mutex_lock (&self->lock);
-  while ((self->uploading >= self->r_max_in_flight
-          || self->in_flight >= self->r_max_in_flight + MAX_BATCH)
-      && !self->flushing && !self->fatal)
-    g_cond_wait (&self->cond, &self->lock);
-  if (self->flushing || self->fatal) {
-    gboolean fatal = self->fatal;
-
-    g_mutex_unlock (&self->lock);
+  if (vss_sink_writer_name_object (self->writer, f)
+      && (f->image = bytes_of_buffer (buf)) == NULL) {
     vss_sink_frame_free (f);
-    return fatal ? GST_FLOW_ERROR : GST_FLOW_FLUSHING;
+    return NULL;
   }
-  self->in_flight++;
-  spooling = self->spooling;
-  if (!spooling && self->store && !f->object_done)
-    self->uploading++;
-  g_mutex_unlock (&self->lock);
+  return f;
+}
 
-  if (self->r_journal && !spooling) {
-    /* Straight from the frame's buffers: no copy of the image. */
-    struct iovec iov[VSS_SINK_FRAME_N_IOV];
-    guint8 *head = vss_sink_frame_to_iov (f, iov);
-    gboolean ok = vss_store_spool_journal_appendv (self->spool, iov,
-        VSS_SINK_FRAME_N_IOV, &f->journal_seg, &err);
+static GstFlowReturn
+gst_vss_sink_render (GstBaseSink * bsink, GstBuffer * buf)
+{
+  GstVssSink *self = GST_VSS_SINK (bsink);
+  GstVssEmbeddingMeta *meta;
+  VssSinkFrame *f;
+  const gchar *fid = NULL;
+  gchar *model;
+  guint want;
+  GError *err = NULL;
 
-    g_free (head);
-    if (!ok) {
-      g_mutex_lock (&self->lock);
-      self->in_flight--;
-      if (self->store && !f->object_done)
-        self->uploading--;
-      self->failed++;
-      g_cond_broadcast (&self->cond);
-      g_mutex_unlock (&self->lock);
-      vss_sink_frame_free (f);
-      goto spool_failed;
-    }
-  }
-  if (spooling) {
-    /* An outage: keep the order, the writer replays the spool. */
-    spool_frame (self, f);
-    return self->fatal ? GST_FLOW_ERROR : GST_FLOW_OK;
-  }
-  if (self->store && !f->object_done) {
-    UploadCtx *ctx = g_new0 (UploadCtx, 1);
-
-    ctx->self = self;
-    ctx->frame = f;
-    vss_store_put_async (self->store, f->object_key, f->content_type,
-        f->image, direct_upload_done, ctx);
-  } else {
-    g_mutex_lock (&self->lock);
-    g_queue_push_tail (&self->ready, f);
-    g_cond_signal (&self->wcond);
-    g_mutex_unlock (&self->lock);
-  }
+  GST_OBJECT_LOCK (self);
+  model = g_strdup (self->model);
+  GST_OBJECT_UNLOCK (self);
+  meta = checked_meta (self, buf, model, &fid);
+  g_free (model);
+  if (meta == NULL)
+    return GST_FLOW_ERROR;
+  if (!vss_sink_writer_accept_dim (self->writer, meta->dim, &want))
+    goto wrong_dim;
+  if ((f = frame_new (self, buf, meta, fid)) == NULL)
+    goto map_failed;
+  /* Blocks while the writer has max-in-flight uploads running. */
+  if (!vss_sink_writer_submit (self->writer, f, &err))
+    goto not_taken;
   return GST_FLOW_OK;
 
   /* ERRORS */
-no_meta:
+wrong_dim:
   {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
-        ("Frame without an embedding%s%s: put vssembed upstream.",
-            model ? " of model " : "", model ? model : ""),
-        ("buffer %" GST_PTR_FORMAT " has %u embedding metas", buf,
-            gst_vss_buffer_n_embedding_metas (buf)));
-    g_free (model);
-    return GST_FLOW_ERROR;
-  }
-no_id:
-  {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
-        ("Frame without a valid frame id."), ("id '%s'", GST_STR_NULL (fid)));
-    g_free (model);
-    return GST_FLOW_ERROR;
-  }
-empty:
-  {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Empty image buffer."),
-        ("frame %s", fid));
-    g_free (model);
-    return GST_FLOW_ERROR;
-  }
-not_image:
-  {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
-        ("Frame %s is not a %s image (the caps say it is).", fid,
-            self->ext && g_str_equal (self->ext, "png") ? "PNG" : "JPEG"),
-        ("%" G_GSIZE_FORMAT " bytes with another signature",
-            gst_buffer_get_size (buf)));
-    g_free (model);
+        ("Frame %s has a %u-dimensional vector, but the index '%s' holds "
+            "%u-dimensional vectors.", fid, meta->dim,
+            vss_sink_writer_get_settings (self->writer)->index, want),
+        ("model %s", meta->model));
     return GST_FLOW_ERROR;
   }
 map_failed:
@@ -1144,12 +594,20 @@ map_failed:
         (NULL));
     return GST_FLOW_ERROR;
   }
-spool_failed:
+not_taken:
   {
-    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-        ("The spool cannot take more frames."), ("%s", err->message));
+    GstFlowReturn ret = GST_FLOW_ERROR;
+
+    /* FAILED: the writer posted its error already. */
+    if (g_error_matches (err, VSS_SINK_WRITER_ERROR,
+            VSS_SINK_WRITER_ERROR_FLUSHING))
+      ret = GST_FLOW_FLUSHING;
+    else if (g_error_matches (err, VSS_SINK_WRITER_ERROR,
+            VSS_SINK_WRITER_ERROR_JOURNAL))
+      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+          ("The spool cannot take more frames."), ("%s", err->message));
     g_error_free (err);
-    return GST_FLOW_ERROR;
+    return ret;
   }
 }
 
@@ -1158,10 +616,10 @@ gst_vss_sink_unlock (GstBaseSink * bsink)
 {
   GstVssSink *self = GST_VSS_SINK (bsink);
 
-  g_mutex_lock (&self->lock);
-  self->flushing = TRUE;
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
+  GST_OBJECT_LOCK (self);
+  if (self->writer)
+    vss_sink_writer_set_flushing (self->writer, TRUE);
+  GST_OBJECT_UNLOCK (self);
   return TRUE;
 }
 
@@ -1170,9 +628,10 @@ gst_vss_sink_unlock_stop (GstBaseSink * bsink)
 {
   GstVssSink *self = GST_VSS_SINK (bsink);
 
-  g_mutex_lock (&self->lock);
-  self->flushing = FALSE;
-  g_mutex_unlock (&self->lock);
+  GST_OBJECT_LOCK (self);
+  if (self->writer)
+    vss_sink_writer_set_flushing (self->writer, FALSE);
+  GST_OBJECT_UNLOCK (self);
   return TRUE;
 }
 
@@ -1193,171 +652,79 @@ default_spool_dir (const gchar * index, const gchar * stream)
   return dir;
 }
 
+/* The writer for the current settings. Under GST_OBJECT_LOCK: the writer
+ * copies the strings it is given. */
+static VssSinkWriter *
+writer_new (GstVssSink * self)
+{
+  GstVssAwsSettings aws = { 0, };
+  VssSinkWriterSettings ws = { 0, };
+  VssSinkWriterCallbacks cb = { NULL, on_error, on_notice };
+  VssSinkWriter *writer;
+  gchar *spool_dir;
+
+  spool_dir = self->spool_dir ? g_strdup (self->spool_dir) :
+      default_spool_dir (self->index, self->stream_id);
+  ws.valkey_url = self->valkey;
+  ws.frames = self->frames;
+  ws.max_in_flight = self->max_in_flight;
+  ws.timeout_ms = self->timeout_ms;
+  ws.max_retries = self->max_retries;
+  ws.spool_dir = spool_dir;
+  ws.spool_max_bytes = self->spool_max_bytes;
+  ws.journal = self->journal;
+  ws.index = self->index;
+  ws.key_prefix = self->key_prefix;
+  ws.ttl = self->ttl;
+  ws.create_index = self->create_index == GST_VSS_SINK_CREATE_INDEX_AUTO;
+  ws.algorithm = self->algorithm == GST_VSS_SINK_ALGORITHM_FLAT ?
+      VSS_VALKEY_ALGORITHM_FLAT : VSS_VALKEY_ALGORITHM_HNSW;
+  ws.m = self->m;
+  ws.ef_construction = self->ef_construction;
+  ws.dimension = self->dimension;
+  ws.log_id = GST_OBJECT_NAME (self);
+  gst_vss_aws_props_to_settings (&self->aws, &gst_vss_aws_service_s3, &aws);
+  ws.aws = &aws;
+  if (self->post_messages)
+    cb.stored = on_stored;
+  writer = vss_sink_writer_new (&ws, &cb, self);
+  g_free (spool_dir);
+  return writer;
+}
+
 static gboolean
 gst_vss_sink_start (GstBaseSink * bsink)
 {
   GstVssSink *self = GST_VSS_SINK (bsink);
-  GstVssAwsSettings aws = { 0, };
-  VssStoreOptions sopts = { 0, };
+  VssSinkWriter *writer;
   GError *err = NULL;
-  gchar *url, *frames, *spool_dir, *masked;
-  guint64 spool_max;
-  GArray *seqs;
 
   GST_OBJECT_LOCK (self);
-  url = g_strdup (self->valkey);
-  frames = self->frames && self->frames[0] ? g_strdup (self->frames) : NULL;
-  spool_dir = self->spool_dir ? g_strdup (self->spool_dir) :
-      default_spool_dir (self->index, self->stream_id);
-  spool_max = self->spool_max_bytes;
-  self->r_index = g_strdup (self->index);
-  self->r_key_prefix = g_strdup (self->key_prefix);
-  self->r_max_in_flight = self->max_in_flight;
-  self->r_ttl = self->ttl;
-  self->r_journal = self->journal;
-  self->r_messages = self->post_messages;
-  vss_valkey_record_index_spec (&self->spec, self->r_index,
-      self->r_key_prefix, 0);
-  self->spec.algorithm = self->algorithm == GST_VSS_SINK_ALGORITHM_FLAT ?
-      VSS_VALKEY_ALGORITHM_FLAT : VSS_VALKEY_ALGORITHM_HNSW;
-  self->spec.m = self->m;
-  self->spec.ef_construction = self->ef_construction;
-  g_mutex_lock (&self->lock);
-  self->dim = self->dimension;
-  self->index_ready = self->create_index == GST_VSS_SINK_CREATE_INDEX_NEVER;
+  writer = writer_new (self);
+  g_free (self->stream);
   self->stream = self->stream_id ?
-      gst_vss_record_sanitize_stream (self->stream_id)
-      : g_strdup ("default");
-  self->in_flight = 0;
-  self->uploading = 0;
-  self->spooling = FALSE;
-  self->flushing = FALSE;
-  self->quit = FALSE;
-  self->fatal = FALSE;
-  self->next_retry_us = 0;
-  self->retry_round = 0;
-  self->written = self->retried = self->spooled = self->replayed =
-      self->failed = 0;
-  g_mutex_unlock (&self->lock);
-  gst_vss_aws_props_to_settings (&self->aws, &gst_vss_aws_service_s3, &aws);
-  sopts.aws = &aws;
-  sopts.max_connections = self->max_in_flight;
-  sopts.timeout_ms = self->timeout_ms;
-  sopts.max_retries = self->max_retries;
-  /* The store copies what it needs; the lock keeps the strings alive. */
-  if (frames)
-    self->store = vss_store_new (frames, &sopts, &err);
+      gst_vss_record_sanitize_stream (self->stream_id) : g_strdup ("default");
+  memset (&self->last_stats, 0, sizeof self->last_stats);
   GST_OBJECT_UNLOCK (self);
-  if (frames && self->store == NULL)
-    goto bad_store;
 
-  self->spool = vss_store_spool_open (spool_dir, spool_max, &err);
-  if (self->spool == NULL)
-    goto bad_spool;
-  if (vss_store_spool_get_recovered (self->spool) > 0)
-    GST_ELEMENT_INFO (self, RESOURCE, OPEN_READ_WRITE,
-        ("Recovered %u frames from the journal of a run that did not stop "
-            "cleanly; they are written again.",
-            vss_store_spool_get_recovered (self->spool)), ("spool %s",
-            spool_dir));
-
-  self->client = vss_valkey_client_new_from_url (url, &err);
-  if (self->client == NULL)
-    goto bad_url;
-  self->cancel = g_cancellable_new ();
-  masked = vss_valkey_url_mask (url);
-  if (!vss_valkey_client_connect (self->client, self->cancel, &err)) {
-    if (!error_is_transient (err))
-      goto connect_failed;
-    /* An outage at start: frames are spooled until Valkey is back. */
-    GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE,
-        ("Valkey at %s is unreachable; frames are spooled until it is back.",
-            masked), ("%s", err->message));
-    g_clear_error (&err);
-  } else {
-    if (self->dim == 0)
-      learn_index_dim (self);
-    if (!ensure_index (self, &err)) {
-      if (!error_is_transient (err) && err->domain != G_IO_ERROR)
-        goto index_failed;
-      g_clear_error (&err);
-    }
-  }
-
-  /* What a crash or an outage left: replay it first, in order. */
-  seqs = vss_store_spool_list (self->spool);
-  g_mutex_lock (&self->lock);
-  for (guint i = 0; i < seqs->len; i++) {
-    guint64 *p = g_new (guint64, 1);
-
-    *p = g_array_index (seqs, guint64, i);
-    g_queue_push_tail (&self->pending, p);
-  }
-  self->spooling = seqs->len > 0;
-  g_mutex_unlock (&self->lock);
-  if (seqs->len > 0)
-    GST_INFO_OBJECT (self, "%u frames in spool %s to replay", seqs->len,
-        spool_dir);
-  g_array_unref (seqs);
-
-  self->writer = g_thread_new ("vsssink-writer", writer_loop, self);
-  GST_INFO_OBJECT (self, "writing to %s, images to %s, spool %s", masked,
-      frames ? frames : "(none)", spool_dir);
-  g_free (masked);
-  g_free (url);
-  g_free (frames);
-  g_free (spool_dir);
+  /* Opens the store, the spool and Valkey, and replays what the spool
+   * holds. */
+  if (!vss_sink_writer_start (writer, &err))
+    goto start_failed;
+  GST_OBJECT_LOCK (self);
+  self->writer = writer;
+  GST_OBJECT_UNLOCK (self);
   return TRUE;
 
   /* ERRORS */
-bad_store:
+start_failed:
   {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("Cannot use the object store '%s'.", frames), ("%s", err->message));
-    goto fail;
-  }
-bad_spool:
-  {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE,
-        ("Cannot open the spool folder '%s'.", spool_dir),
-        ("%s", err->message));
-    goto fail;
-  }
-bad_url:
-  {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("Invalid Valkey URL."), ("%s", err->message));
-    goto fail;
-  }
-connect_failed:
-  {
-    GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, OPEN_WRITE,
-        ("Cannot connect to Valkey at %s.", masked), ("%s", err->message),
-        ("valkey-error", G_TYPE_STRING, err->message, NULL));
-    g_free (masked);
-    goto fail;
-  }
-index_failed:
-  {
-    GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, SETTINGS,
-        ("The vector index '%s' cannot be used.", self->r_index),
-        ("%s", err->message), ("valkey-error", G_TYPE_STRING, err->message,
-            NULL));
-    g_free (masked);
-    goto fail;
-  }
-fail:
-  {
-    g_clear_error (&err);
-    g_free (url);
-    g_free (frames);
-    g_free (spool_dir);
-    g_clear_object (&self->cancel);
-    g_clear_pointer (&self->client, vss_valkey_client_free);
-    g_clear_pointer (&self->spool, vss_store_spool_close);
-    g_clear_pointer (&self->store, vss_store_free);
-    g_clear_pointer (&self->r_index, g_free);
-    g_clear_pointer (&self->r_key_prefix, g_free);
+    VssSinkWriterReport r = { 0, };
+
+    r.error = err;
+    post_writer_error (self, writer, &r);
+    g_error_free (err);
+    vss_sink_writer_free (writer);
     return FALSE;
   }
 }
@@ -1366,57 +733,24 @@ static gboolean
 gst_vss_sink_stop (GstBaseSink * bsink)
 {
   GstVssSink *self = GST_VSS_SINK (bsink);
+  VssSinkWriter *writer;
   guint timeout;
 
   GST_OBJECT_LOCK (self);
   timeout = self->drain_timeout_ms;
+  writer = self->writer;
   GST_OBJECT_UNLOCK (self);
 
   /* Frames accepted but not stored get a last chance, then the spool. */
-  g_mutex_lock (&self->lock);
-  self->flushing = FALSE;
-  g_mutex_unlock (&self->lock);
-  if (self->writer) {
-    gint64 end = g_get_monotonic_time () + (gint64) timeout * 1000;
-
-    g_mutex_lock (&self->lock);
-    while ((self->in_flight > 0 || !g_queue_is_empty (&self->ready))
-        && !self->fatal && g_cond_wait_until (&self->cond, &self->lock, end));
-    g_mutex_unlock (&self->lock);
-  }
-  /* Outstanding uploads end as cancelled and go to the spool. */
-  if (self->store)
-    vss_store_cancel_all (self->store);
-  g_mutex_lock (&self->lock);
-  self->quit = TRUE;
-  g_cond_broadcast (&self->cond);
-  g_cond_signal (&self->wcond);
-  g_mutex_unlock (&self->lock);
-  if (self->cancel)
-    g_cancellable_cancel (self->cancel);
-  if (self->writer) {
-    g_thread_join (self->writer);
-    self->writer = NULL;
-  }
-  /* Waits for every upload callback. */
-  g_clear_pointer (&self->store, vss_store_free);
-  g_mutex_lock (&self->lock);
-  while (!g_queue_is_empty (&self->ready)) {
-    VssSinkFrame *f = g_queue_pop_head (&self->ready);
-
-    g_mutex_unlock (&self->lock);
-    spool_frame (self, f);
-    g_mutex_lock (&self->lock);
-  }
-  g_queue_clear_full (&self->pending, g_free);
+  if (writer)
+    vss_sink_writer_stop (writer, timeout);
+  GST_OBJECT_LOCK (self);
+  if (writer)
+    vss_sink_writer_get_stats (writer, &self->last_stats);
+  self->writer = NULL;
   g_clear_pointer (&self->stream, g_free);
-  g_mutex_unlock (&self->lock);
-
-  g_clear_pointer (&self->client, vss_valkey_client_free);
-  g_clear_object (&self->cancel);
-  g_clear_pointer (&self->spool, vss_store_spool_close);
-  g_clear_pointer (&self->r_index, g_free);
-  g_clear_pointer (&self->r_key_prefix, g_free);
+  GST_OBJECT_UNLOCK (self);
+  vss_sink_writer_free (writer);
   g_clear_pointer (&self->content_type, g_free);
   return TRUE;
 }
@@ -1426,25 +760,24 @@ gst_vss_sink_stop (GstBaseSink * bsink)
 static GstStructure *
 get_stats (GstVssSink * self)
 {
-  guint n_rec = 0;
-  guint64 bytes = 0;
-  GstStructure *s;
+  VssSinkWriterStats st;
 
-  if (self->spool)
-    vss_store_spool_get_usage (self->spool, &n_rec, &bytes);
-  g_mutex_lock (&self->lock);
-  s = gst_structure_new ("vsssink-stats",
-      "written", G_TYPE_UINT64, self->written,
-      "retried", G_TYPE_UINT64, self->retried,
-      "spooled", G_TYPE_UINT64, self->spooled,
-      "replayed", G_TYPE_UINT64, self->replayed,
-      "failed", G_TYPE_UINT64, self->failed,
-      "in-flight", G_TYPE_UINT, self->in_flight,
-      "spool-pending", G_TYPE_UINT, g_queue_get_length (&self->pending),
-      "spool-records", G_TYPE_UINT, n_rec,
-      "spool-bytes", G_TYPE_UINT64, bytes, NULL);
-  g_mutex_unlock (&self->lock);
-  return s;
+  GST_OBJECT_LOCK (self);
+  if (self->writer)
+    vss_sink_writer_get_stats (self->writer, &st);
+  else
+    st = self->last_stats;
+  GST_OBJECT_UNLOCK (self);
+  return gst_structure_new ("vsssink-stats",
+      "written", G_TYPE_UINT64, st.written,
+      "retried", G_TYPE_UINT64, st.retried,
+      "spooled", G_TYPE_UINT64, st.spooled,
+      "replayed", G_TYPE_UINT64, st.replayed,
+      "failed", G_TYPE_UINT64, st.failed,
+      "in-flight", G_TYPE_UINT, st.in_flight,
+      "spool-pending", G_TYPE_UINT, st.spool_pending,
+      "spool-records", G_TYPE_UINT, st.spool_records,
+      "spool-bytes", G_TYPE_UINT64, st.spool_bytes, NULL);
 }
 
 #define SET_STR(field) G_STMT_START { g_free (self->field); \
@@ -1637,9 +970,6 @@ gst_vss_sink_finalize (GObject * object)
   g_free (self->spool_dir);
   g_free (self->stream);
   g_free (self->content_type);
-  g_mutex_clear (&self->lock);
-  g_cond_clear (&self->cond);
-  g_cond_clear (&self->wcond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -1648,6 +978,9 @@ gst_vss_sink_finalize (GObject * object)
 #define W_READY (G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | \
     GST_PARAM_MUTABLE_READY)
 
+/* Longer than the other functions on purpose: one property install after
+ * another, each with the blurb gst-inspect-1.0 shows (the AWS settings come
+ * from the helper every element uses). */
 static void
 gst_vss_sink_class_init (GstVssSinkClass * klass)
 {
@@ -1793,6 +1126,7 @@ gst_vss_sink_class_init (GstVssSinkClass * klass)
   GST_DEBUG_CATEGORY_INIT (gst_vss_sink_debug, "vsssink", 0, "vsssink element");
 }
 
+
 static void
 gst_vss_sink_init (GstVssSink * self)
 {
@@ -1812,10 +1146,5 @@ gst_vss_sink_init (GstVssSink * self)
   self->journal = DEFAULT_JOURNAL;
   self->drain_timeout_ms = DEFAULT_DRAIN_TIMEOUT_MS;
   self->post_messages = DEFAULT_POST_MESSAGES;
-  g_mutex_init (&self->lock);
-  g_cond_init (&self->cond);
-  g_cond_init (&self->wcond);
-  g_queue_init (&self->ready);
-  g_queue_init (&self->pending);
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
 }
