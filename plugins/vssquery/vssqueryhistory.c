@@ -44,7 +44,7 @@ struct _VssQueryHistory
   GCond cond;
   GQueue queue;                 /* Job */
   gboolean stopping;
-  GstClockTime last_rt;         /* running time of the last frame queued */
+  GstClockTime last_rt;         /* running time of the last frame not skipped */
   VssQueryHistoryStats stats;
 };
 
@@ -275,5 +275,6 @@ vss_query_history_get_stats (VssQueryHistory * h, VssQueryHistoryStats * out)
 {
   g_mutex_lock (&h->lock);
   *out = h->stats;
+  out->queued = g_queue_get_length (&h->queue);
   g_mutex_unlock (&h->lock);
 }

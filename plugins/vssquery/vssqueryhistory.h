@@ -87,8 +87,8 @@ typedef void (*VssQueryHistoryFunc) (const VssQueryHistoryFrame * frame,
 /**
  * VssQueryHistorySubmit:
  * @VSS_QUERY_HISTORY_QUEUED: the frame waits for its search
- * @VSS_QUERY_HISTORY_SKIPPED: too soon after the last frame queued (the
- *   interval); not counted
+ * @VSS_QUERY_HISTORY_SKIPPED: within the interval of the last frame queued
+ *   or dropped; not counted
  * @VSS_QUERY_HISTORY_DROPPED: the queue was full; counted
  * @VSS_QUERY_HISTORY_STOPPED: the worker is stopped; not counted
  */
@@ -109,6 +109,7 @@ typedef enum
  * @matches: stored frames returned
  * @latency_us_total: sum over @searched of queued-to-answered times
  * @queue_max: the longest the queue was
+ * @queued: frames waiting now (not counting the one being searched)
  */
 typedef struct
 {
@@ -119,6 +120,7 @@ typedef struct
   guint64 matches;
   guint64 latency_us_total;
   guint queue_max;
+  guint queued;
 } VssQueryHistoryStats;
 
 VssQueryHistory *vss_query_history_new (const VssQueryHistoryOptions *
