@@ -305,9 +305,9 @@ static GstStructure *gst_vss_query_search (GstVssQuery * self,
 #define RW_PLAYING (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | \
     GST_PARAM_MUTABLE_PLAYING)
 
-/* The properties are installed in groups, in the order gst-inspect-1.0
- * shows them: the query set, the embedder (as vssembed's), what a match
- * reports, and history. */
+/* Properties are installed by group, in the order of the element's doc:
+ * the query set (in class_init), the embedder (as vssembed's), what a
+ * match reports, and history. */
 
 static void
 install_provider_properties (GObjectClass * gobject_class)
