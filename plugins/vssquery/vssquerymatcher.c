@@ -282,7 +282,7 @@ vss_query_matcher_add_query (VssQueryMatcher * m, const gchar * json,
   if (old)
     gst_vss_query_set_unref (old);
   id = g_strdup (spec->id);
-  GST_INFO ("added query '%s'", id);
+  GST_DEBUG ("added query '%s'", id);
   g_ptr_array_unref (parsed);
   return id;
 
@@ -346,7 +346,7 @@ vss_query_matcher_remove_query (VssQueryMatcher * m, const gchar * id)
     gst_vss_query_set_unref (set);
   if (old)
     gst_vss_query_set_unref (old);
-  GST_INFO ("remove query '%s': %s", id, found ? "removed" : "no such query");
+  GST_DEBUG ("remove query '%s': %s", id, found ? "removed" : "no such query");
   return found;
 }
 
