@@ -66,6 +66,21 @@ parse_error (GError ** error, guint index, const gchar * what)
   return FALSE;
 }
 
+/* Names the value given, so that a user sees which one of several is
+ * wrong: "query 2: 'threshold' is 5: it must be ...". */
+static void
+value_error (GError ** error, guint index, const gchar * key, json_t * v,
+    const gchar * must_be)
+{
+  gchar *given = json_dumps (v, JSON_ENCODE_ANY | JSON_COMPACT);
+  gsize len = given ? strlen (given) : 0;
+
+  g_set_error (error, GST_VSS_QUERY_ERROR, GST_VSS_QUERY_ERROR_PARSE,
+      "query %u: '%s' is %.*s%s: it must be %s", index + 1, key,
+      (int) MIN (len, 40), given ? given : "?", len > 40 ? "..." : "", must_be);
+  free (given);
+}
+
 static gboolean
 valid_id (const gchar * id)
 {
@@ -113,14 +128,14 @@ spec_from_object (json_t * o, guint index, GError ** error)
     } else if (!strcmp (key, "threshold")) {
       if (!json_is_number (v) || json_number_value (v) < 0
           || json_number_value (v) > 2) {
-        parse_error (error, index, "'threshold' must be a number in 0..2 "
-            "(cosine distance)");
+        value_error (error, index, key, v, "a number in 0..2 (cosine "
+            "distance)");
         return NULL;
       }
       s->threshold = json_number_value (v);
     } else if (!strcmp (key, "cooldown_ms")) {
       if (!json_is_integer (v) || json_integer_value (v) < 0) {
-        parse_error (error, index, "'cooldown_ms' must be an integer >= 0");
+        value_error (error, index, key, v, "an integer >= 0");
         return NULL;
       }
       s->cooldown_ms = json_integer_value (v);

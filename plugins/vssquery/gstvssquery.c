@@ -1,18 +1,20 @@
 /* gst-vss: vssquery
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Locking:
- *  - `embed_lock` serialises the writers of the query set (the `queries`
- *    property, add-query, remove-query, start, stop) and guards `embedder`.
- *    Embedding a query (maybe a network request) happens under it, never
- *    under the other locks.
- *  - `set_lock` guards `specs` and `set`. It is held only to swap or take a
- *    reference on the set, so the streaming thread never waits for an
- *    embedding: it takes a reference and compares without any lock.
- *  - the object lock guards the other properties and the statistics.
- *  - `hlock` guards the history queue, `pending_events`, `hstop`.
- * Lock order: embed_lock, set_lock, object lock; hlock is never held with
- * another lock.
+ * The element: properties, caps, state, events and messages. The engines
+ * beside it have no pads: vssquerymatcher.c holds the standing queries and
+ * matches frames against them; vssqueryhistory.c searches the stored frames
+ * on a worker thread. Each says what its own locks guard.
+ *
+ * Locking here:
+ *  - the object lock guards the properties, the statistics and `history`
+ *    (written by start and stop, read by the stats).
+ *  - `events_lock` guards `pending_events`, the history matches waiting for
+ *    the next buffer.
+ * Lock order: the matcher's locks, then the object lock (the matcher makes
+ * the search's embedder with its lock held); the object lock, then the
+ * history's lock (stats). events_lock is never held with another lock, and
+ * no lock is held while pushing downstream or posting.
  */
 
 /**
@@ -41,6 +43,13 @@
  * and returns its id (NULL on error, with a warning message on the bus);
  * `remove-query` takes an id. Changes apply from the next frame; the
  * streaming thread is never blocked by them.
+ *
+ * A set that cannot be used (not JSON, a threshold out of 0..2, an unknown
+ * key, a text with provider=local, a missing image...) is an error when
+ * the element starts: the state change fails with an element error that
+ * names the query and the key. While the element runs, a refused
+ * `queries` or `add-query` keeps the current set and posts a warning that
+ * says why.
  *
  * Query vectors are computed once, when the element starts or the query is
  * added, by the same provider as vssembed: `provider=bedrock` (Titan
@@ -108,14 +117,15 @@
 #include "config.h"
 #endif
 
-#include <math.h>
 #include <string.h>
 #include "gstvssquery.h"
 #include "gstvss.h"
-#include "query/gstvssqueryset.h"
+#include "vss-index.h"
 #include "query/gstvssqueryembed.h"
 #include "query/gstvssquerysearch.h"
 #include "aws/gstvssawsprops.h"
+#include "vssquerymatcher.h"
+#include "vssqueryhistory.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_vss_query_debug);
 #define GST_CAT_DEFAULT gst_vss_query_debug
@@ -186,23 +196,6 @@ enum
 
 static guint signals[LAST_SIGNAL];
 
-typedef struct
-{
-  GstClockTime last;            /* running time of the last report */
-  gfloat best;                  /* its distance */
-} Cooldown;
-
-typedef struct
-{
-  gfloat *vector;
-  guint dim;
-  gchar frame_id[GST_VSS_FRAME_ID_SIZE];
-  GstClockTime pts;
-  GstClockTime running_time;
-  gint64 ts_ms;
-  gchar *uri;
-} HistoryJob;
-
 struct _GstVssQuery
 {
   GstBaseTransform parent;
@@ -219,7 +212,7 @@ struct _GstVssQuery
   gchar *object_uri_prefix;
   gboolean post_messages;
   gboolean send_events;
-  gboolean history;
+  gboolean history_on;
   gchar *valkey_url;            /* may hold a password: never logged */
   gchar *index;
   guint history_k;
@@ -230,41 +223,28 @@ struct _GstVssQuery
   guint64 history_interval_ms;
   gboolean fanout;
 
-  /* query set (see the top of the file) */
-  GMutex embed_lock;
-  GstVssQueryEmbedder *embedder;
-  GMutex set_lock;
-  GPtrArray *specs;             /* GstVssQuerySpec, ids all set */
-  GstVssQuerySet *set;          /* NULL while stopped */
-  guint next_id;                /* object lock */
+  /* the standing queries (locks of its own) */
+  VssQueryMatcher *matcher;
 
-  /* streaming thread only; copied at start */
+  /* streaming thread only; set at start (the history worker reads
+   * s_stream_id too, between start and stop) */
   gchar *s_model;
   guint s_dim;
   gchar *s_stream_id;
   gchar *s_uri_prefix;
-  gboolean s_history;
-  guint64 s_history_interval_ms;
+  guint s_history_queue_size;
   const gchar *content_type;    /* the caps' media type (an interned string) */
-  GHashTable *cooldowns;        /* query id -> Cooldown */
   gfloat *scratch;
-  gfloat *dists;
-  guint dists_len;
-  GstClockTime last_history_rt;
+  guint scratch_len;
   gint64 last_drop_warning_us;
   gboolean warned_dim;
 
-  /* history worker (hlock) */
-  GMutex hlock;
-  GCond hcond;
-  GQueue hqueue;                /* HistoryJob */
-  guint hqueue_size;
-  gboolean hstop;
+  /* history: created by start, freed by stop (object lock for the pointer;
+   * the streaming thread uses it between them without the lock) */
+  VssQueryHistory *history;
+  gint64 last_error_warning_us; /* the history worker only */
+  GMutex events_lock;
   GQueue pending_events;        /* GstEvent for the next buffer */
-  GThread *hthread;
-  GCancellable *hcancel;
-  VssValkeyClient *hclient;     /* worker only */
-  gint64 last_error_warning_us; /* worker only */
 
   /* statistics (object lock) */
   guint64 frames;
@@ -274,13 +254,7 @@ struct _GstVssQuery
   guint64 suppressed;
   guint64 compare_ns_total;
   guint64 compare_ns_max;
-  guint64 history_submitted;
-  guint64 history_dropped;
-  guint64 history_searched;
-  guint64 history_errors;
-  guint64 history_matches;
-  guint64 history_latency_us_total;
-  guint history_queue_max;
+  VssQueryHistoryStats history_stats;   /* as the last history stopped */
 };
 
 #define gst_vss_query_parent_class parent_class
@@ -331,28 +305,13 @@ static GstStructure *gst_vss_query_search (GstVssQuery * self,
 #define RW_PLAYING (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | \
     GST_PARAM_MUTABLE_PLAYING)
 
+/* Properties are installed by group, in the order of the element's doc:
+ * the query set (in class_init), the embedder (as vssembed's), what a
+ * match reports, and history. */
+
 static void
-gst_vss_query_class_init (GstVssQueryClass * klass)
+install_provider_properties (GObjectClass * gobject_class)
 {
-  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
-  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
-  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
-
-  gobject_class->finalize = gst_vss_query_finalize;
-  gobject_class->set_property = gst_vss_query_set_property;
-  gobject_class->get_property = gst_vss_query_get_property;
-
-  g_object_class_install_property (gobject_class, PROP_QUERIES,
-      g_param_spec_string ("queries", "Queries",
-          "Standing queries as a JSON array of objects: "
-          "[{\"id\":\"q1\",\"text\":\"a red car\",\"threshold\":0.3,"
-          "\"label\":\"car\",\"cooldown_ms\":5000},{\"image\":\"/path.jpg\"}]. "
-          "Exactly one of text and image (a JPEG or PNG file) per query; id "
-          "(default qN), label (default the text or path), threshold (cosine "
-          "distance 0..2, default 0.3) and cooldown_ms (default: cooldown) are "
-          "optional. Setting it replaces the whole set; while running, the "
-          "new queries are embedded first and a bad set is refused with a "
-          "warning, keeping the old one", NULL, RW_PLAYING));
   g_object_class_install_property (gobject_class, PROP_PROVIDER,
       g_param_spec_enum ("provider", "Provider",
           "Embeds the queries, as vssembed's provider of the same name "
@@ -378,6 +337,11 @@ gst_vss_query_class_init (GstVssQueryClass * klass)
       g_param_spec_uint ("max-retries", "Max retries",
           "bedrock: retries of a throttled, failed or timed-out request", 0,
           100, DEFAULT_MAX_RETRIES, RW_READY));
+}
+
+static void
+install_output_properties (GObjectClass * gobject_class)
+{
   g_object_class_install_property (gobject_class, PROP_COOLDOWN,
       g_param_spec_uint64 ("cooldown", "Cooldown",
           "After a query matched, further matches of it are not reported for "
@@ -403,6 +367,11 @@ gst_vss_query_class_init (GstVssQueryClass * klass)
       g_param_spec_boolean ("send-events", "Send events",
           "Push a vss-match custom downstream event for every reported match",
           DEFAULT_SEND_EVENTS, RW_PLAYING));
+}
+
+static void
+install_history_properties (GObjectClass * gobject_class)
+{
   g_object_class_install_property (gobject_class, PROP_HISTORY,
       g_param_spec_boolean ("history", "History",
           "Also search every frame among the stored frames of other streams "
@@ -461,7 +430,11 @@ gst_vss_query_class_init (GstVssQueryClass * klass)
           "history-queue-max, history-queue-size (its bound) and "
           "mean-history-latency-us (queued to answered)",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+}
 
+static void
+install_signals (GstVssQueryClass * klass)
+{
   /**
    * GstVssQuery::add-query:
    * @query: one query as a JSON object (see the `queries` property)
@@ -509,6 +482,37 @@ gst_vss_query_class_init (GstVssQueryClass * klass)
       GST_TYPE_STRUCTURE, 4, G_TYPE_STRING, G_TYPE_BYTES, G_TYPE_UINT,
       GST_TYPE_STRUCTURE);
 
+}
+
+static void
+gst_vss_query_class_init (GstVssQueryClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+
+  gobject_class->finalize = gst_vss_query_finalize;
+  gobject_class->set_property = gst_vss_query_set_property;
+  gobject_class->get_property = gst_vss_query_get_property;
+
+  g_object_class_install_property (gobject_class, PROP_QUERIES,
+      g_param_spec_string ("queries", "Queries",
+          "Standing queries as a JSON array of objects: "
+          "[{\"id\":\"q1\",\"text\":\"a red car\",\"threshold\":0.3,"
+          "\"label\":\"car\",\"cooldown_ms\":5000},{\"image\":\"/path.jpg\"}]. "
+          "Exactly one of text and image (a JPEG or PNG file) per query; id "
+          "(default qN), label (default the text or path), threshold (cosine "
+          "distance 0..2, default 0.3) and cooldown_ms (default: cooldown) are "
+          "optional; other keys are errors. Setting it replaces the whole "
+          "set. A set that cannot be used makes the element fail to start, "
+          "with an error naming the query and the key; while running, the "
+          "new queries are embedded first and a bad set is refused with a "
+          "warning, keeping the old one", NULL, RW_PLAYING));
+  install_provider_properties (gobject_class);
+  install_output_properties (gobject_class);
+  install_history_properties (gobject_class);
+  install_signals (klass);
+
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class,
@@ -530,14 +534,6 @@ gst_vss_query_class_init (GstVssQueryClass * klass)
 }
 
 static void
-history_job_free (HistoryJob * j)
-{
-  g_free (j->vector);
-  g_free (j->uri);
-  g_free (j);
-}
-
-static void
 gst_vss_query_init (GstVssQuery * self)
 {
   self->provider = DEFAULT_PROVIDER;
@@ -547,7 +543,7 @@ gst_vss_query_init (GstVssQuery * self)
   self->cooldown_ms = DEFAULT_COOLDOWN_MS;
   self->post_messages = DEFAULT_POST_MESSAGES;
   self->send_events = DEFAULT_SEND_EVENTS;
-  self->history = DEFAULT_HISTORY;
+  self->history_on = DEFAULT_HISTORY;
   self->valkey_url = g_strdup (DEFAULT_VALKEY_URL);
   self->index = g_strdup (DEFAULT_INDEX);
   self->history_k = DEFAULT_HISTORY_K;
@@ -557,16 +553,9 @@ gst_vss_query_init (GstVssQuery * self)
   self->history_queue_size = DEFAULT_HISTORY_QUEUE_SIZE;
   self->history_interval_ms = DEFAULT_HISTORY_INTERVAL;
   self->fanout = DEFAULT_FANOUT;
-  g_mutex_init (&self->embed_lock);
-  g_mutex_init (&self->set_lock);
-  g_mutex_init (&self->hlock);
-  g_cond_init (&self->hcond);
-  g_queue_init (&self->hqueue);
+  self->matcher = vss_query_matcher_new ();
+  g_mutex_init (&self->events_lock);
   g_queue_init (&self->pending_events);
-  self->specs =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) gst_vss_query_spec_free);
-  self->cooldowns = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-      g_free);
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), TRUE);
 }
@@ -586,263 +575,69 @@ gst_vss_query_finalize (GObject * object)
   g_free (self->s_stream_id);
   g_free (self->s_uri_prefix);
   g_free (self->scratch);
-  g_free (self->dists);
-  g_ptr_array_unref (self->specs);
-  g_clear_pointer (&self->set, gst_vss_query_set_unref);
-  g_clear_pointer (&self->embedder, gst_vss_query_embedder_free);
-  g_hash_table_unref (self->cooldowns);
-  g_queue_clear_full (&self->hqueue, (GDestroyNotify) history_job_free);
+  g_clear_pointer (&self->history, vss_query_history_free);
+  vss_query_matcher_free (self->matcher);
   g_queue_clear_full (&self->pending_events, (GDestroyNotify)
       gst_event_unref);
-  g_mutex_clear (&self->embed_lock);
-  g_mutex_clear (&self->set_lock);
-  g_mutex_clear (&self->hlock);
-  g_cond_clear (&self->hcond);
+  g_mutex_clear (&self->events_lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
 /* ---- the query set ---- */
 
-/* Gives every spec without an id the next free "qN". Object lock must not
- * be held; set_lock must (the ids in use are in `specs`). */
-static void
-assign_ids_locked (GstVssQuery * self, GPtrArray * specs)
-{
-  guint i, j;
-
-  for (i = 0; i < specs->len; i++) {
-    GstVssQuerySpec *s = g_ptr_array_index (specs, i);
-    gboolean taken;
-
-    while (!s->id) {
-      gchar *id;
-
-      GST_OBJECT_LOCK (self);
-      id = g_strdup_printf ("q%u", ++self->next_id);
-      GST_OBJECT_UNLOCK (self);
-      taken = FALSE;
-      for (j = 0; j < specs->len && !taken; j++)
-        taken = !g_strcmp0 (((GstVssQuerySpec *) g_ptr_array_index (specs,
-                    j))->id, id);
-      for (j = 0; j < self->specs->len && !taken; j++)
-        taken = !g_strcmp0 (((GstVssQuerySpec *) g_ptr_array_index (self->specs,
-                    j))->id, id);
-      if (taken)
-        g_free (id);
-      else
-        s->id = id;
-    }
-  }
-}
-
-/* Embeds @spec. Called with embed_lock held and an embedder. */
-static gfloat *
-embed_spec (GstVssQuery * self, const GstVssQuerySpec * spec, GError ** error)
-{
-  GError *err = NULL;
-  gfloat *v;
-
-  if (spec->text)
-    v = gst_vss_query_embedder_embed_text (self->embedder, spec->text, &err);
-  else
-    v = gst_vss_query_embedder_embed_file (self->embedder, spec->image, &err);
-  if (!v) {
-    g_set_error (error, err->domain, err->code, "query '%s': %s", spec->id,
-        err->message);
-    g_error_free (err);
-  }
-  return v;
-}
-
-/* Adds @specs to @set, embedding each. embed_lock held. */
-static gboolean
-compile_into (GstVssQuery * self, GstVssQuerySet * set, GPtrArray * specs,
-    GError ** error)
-{
-  guint i;
-
-  for (i = 0; i < specs->len; i++) {
-    const GstVssQuerySpec *s = g_ptr_array_index (specs, i);
-    gfloat *v = embed_spec (self, s, error);
-    gboolean ok;
-
-    if (!v)
-      return FALSE;
-    ok = gst_vss_query_set_add (set, s, v,
-        gst_vss_query_embedder_get_dim (self->embedder), error);
-    g_free (v);
-    if (!ok)
-      return FALSE;
-    GST_INFO_OBJECT (self, "query '%s' (%s) ready, threshold %.3f", s->id,
-        s->text ? "text" : "image", s->threshold);
-  }
-  return TRUE;
-}
-
-/* Replaces the whole set. While running the new specs are embedded first;
- * on failure nothing changes. */
-static gboolean
-replace_queries (GstVssQuery * self, GPtrArray * specs, GError ** error)
-{
-  GstVssQuerySet *set = NULL, *old;
-  GPtrArray *old_specs;
-  guint i;
-
-  g_mutex_lock (&self->embed_lock);
-  /* Ids of the new set only: the old one goes away. */
-  g_mutex_lock (&self->set_lock);
-  old_specs = self->specs;
-  self->specs = g_ptr_array_new ();
-  assign_ids_locked (self, specs);
-  g_ptr_array_unref (self->specs);
-  self->specs = old_specs;
-  g_mutex_unlock (&self->set_lock);
-  for (i = 0; i < specs->len; i++) {
-    GstVssQuerySpec *a = g_ptr_array_index (specs, i);
-    guint j;
-
-    for (j = 0; j < i; j++)
-      if (!g_strcmp0 (a->id, ((GstVssQuerySpec *) g_ptr_array_index (specs,
-                      j))->id)) {
-        g_set_error (error, GST_VSS_QUERY_ERROR,
-            GST_VSS_QUERY_ERROR_DUPLICATE, "id '%s' is used twice", a->id);
-        g_mutex_unlock (&self->embed_lock);
-        return FALSE;
-      }
-  }
-  if (self->embedder) {
-    set = gst_vss_query_set_new (gst_vss_query_embedder_get_dim
-        (self->embedder));
-    if (!compile_into (self, set, specs, error)) {
-      gst_vss_query_set_unref (set);
-      g_mutex_unlock (&self->embed_lock);
-      return FALSE;
-    }
-  }
-  g_mutex_lock (&self->set_lock);
-  old_specs = self->specs;
-  self->specs = g_ptr_array_ref (specs);
-  old = self->set;
-  if (set)
-    self->set = set;
-  g_mutex_unlock (&self->set_lock);
-  g_mutex_unlock (&self->embed_lock);
-  g_ptr_array_unref (old_specs);
-  if (set && old)
-    gst_vss_query_set_unref (old);
-  return TRUE;
-}
-
 static gchar *
 gst_vss_query_add_query (GstVssQuery * self, const gchar * json)
 {
   GError *err = NULL;
-  GPtrArray *parsed;
-  GstVssQuerySpec *spec;
-  GstVssQuerySet *set = NULL, *old = NULL;
-  gchar *id = NULL;
-  gfloat *v;
+  gchar *id;
 
-  parsed = gst_vss_query_specs_from_json (json, &err);
-  if (!parsed)
+  id = vss_query_matcher_add_query (self->matcher, json, &err);
+  if (!id)
     goto refused;
-  if (parsed->len != 1) {
-    g_set_error (&err, GST_VSS_QUERY_ERROR, GST_VSS_QUERY_ERROR_PARSE,
-        "add-query takes exactly one query object");
-    goto refused;
-  }
-  spec = g_ptr_array_index (parsed, 0);
-
-  g_mutex_lock (&self->embed_lock);
-  g_mutex_lock (&self->set_lock);
-  assign_ids_locked (self, parsed);
-  for (guint i = 0; i < self->specs->len; i++)
-    if (!g_strcmp0 (((GstVssQuerySpec *) g_ptr_array_index (self->specs,
-                    i))->id, spec->id)) {
-      g_set_error (&err, GST_VSS_QUERY_ERROR, GST_VSS_QUERY_ERROR_DUPLICATE,
-          "a query with id '%s' exists already", spec->id);
-      g_mutex_unlock (&self->set_lock);
-      g_mutex_unlock (&self->embed_lock);
-      goto refused;
-    }
-  g_mutex_unlock (&self->set_lock);
-
-  if (self->embedder) {
-    v = embed_spec (self, spec, &err);
-    if (!v) {
-      g_mutex_unlock (&self->embed_lock);
-      goto refused;
-    }
-    /* Only writers change `set`, and we hold embed_lock: reading it without
-     * set_lock is safe here. */
-    set = gst_vss_query_set_copy_without (self->set, NULL);
-    if (!gst_vss_query_set_add (set, spec, v,
-            gst_vss_query_embedder_get_dim (self->embedder), &err)) {
-      g_free (v);
-      gst_vss_query_set_unref (set);
-      g_mutex_unlock (&self->embed_lock);
-      goto refused;
-    }
-    g_free (v);
-  }
-  g_mutex_lock (&self->set_lock);
-  g_ptr_array_add (self->specs, gst_vss_query_spec_copy (spec));
-  if (set) {
-    old = self->set;
-    self->set = set;
-  }
-  g_mutex_unlock (&self->set_lock);
-  g_mutex_unlock (&self->embed_lock);
-  if (old)
-    gst_vss_query_set_unref (old);
-  id = g_strdup (spec->id);
   GST_INFO_OBJECT (self, "added query '%s'", id);
-  g_ptr_array_unref (parsed);
   return id;
 
+  /* ERRORS */
 refused:
-  GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
-      ("The query was refused: %s", err->message), ("add-query"));
-  g_error_free (err);
-  if (parsed)
-    g_ptr_array_unref (parsed);
-  return NULL;
+  {
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
+        ("The query was refused: %s", err->message), ("add-query"));
+    g_error_free (err);
+    return NULL;
+  }
 }
 
 static gboolean
 gst_vss_query_remove_query (GstVssQuery * self, const gchar * id)
 {
-  GstVssQuerySet *set = NULL, *old = NULL;
-  gboolean found = FALSE;
-  guint i;
+  gboolean found = vss_query_matcher_remove_query (self->matcher, id);
 
-  if (!id)
-    return FALSE;
-  g_mutex_lock (&self->embed_lock);
-  if (self->set)
-    set = gst_vss_query_set_copy_without (self->set, id);
-  g_mutex_lock (&self->set_lock);
-  for (i = 0; i < self->specs->len; i++)
-    if (!g_strcmp0 (((GstVssQuerySpec *) g_ptr_array_index (self->specs,
-                    i))->id, id)) {
-      g_ptr_array_remove_index (self->specs, i);
-      found = TRUE;
-      break;
-    }
-  if (set && found) {
-    old = self->set;
-    self->set = set;
-    set = NULL;
-  }
-  g_mutex_unlock (&self->set_lock);
-  g_mutex_unlock (&self->embed_lock);
-  if (set)
-    gst_vss_query_set_unref (set);
-  if (old)
-    gst_vss_query_set_unref (old);
-  GST_INFO_OBJECT (self, "remove query '%s': %s", id, found ? "removed" :
-      "no such query");
+  GST_INFO_OBJECT (self, "remove query '%s': %s", GST_STR_NULL (id),
+      found ? "removed" : "no such query");
   return found;
+}
+
+/* While running, a refused set keeps the old one and says so on the bus.
+ * Before start there may be no bus yet (gst-launch-1.0 sets properties
+ * before it adds the element to the pipeline): the matcher keeps the
+ * refusal and start fails with it, as an element error. */
+static void
+set_queries (GstVssQuery * self, const GValue * value)
+{
+  GError *err = NULL;
+  gboolean running = FALSE;
+
+  if (vss_query_matcher_set_queries (self->matcher, g_value_get_string
+          (value), &running, &err))
+    return;
+  if (running)
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
+        ("The queries were refused: %s", err->message),
+        ("queries property; the previous queries stay"));
+  else
+    GST_WARNING_OBJECT (self, "queries refused, the element will not start "
+        "until they are replaced: %s", err->message);
+  g_error_free (err);
 }
 
 /* ---- properties ---- */
@@ -858,40 +653,25 @@ set_string (GstVssQuery * self, gchar ** dst, const GValue * value)
   GST_OBJECT_UNLOCK (self);
 }
 
-static void
-gst_vss_query_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec)
+#define SET_LOCKED(self, field, v) G_STMT_START { \
+  GST_OBJECT_LOCK (self); \
+  (self)->field = (v); \
+  GST_OBJECT_UNLOCK (self); \
+} G_STMT_END
+
+/* The embedder's settings. Returns: whether @prop_id is one of them. */
+static gboolean
+set_provider_property (GstVssQuery * self, guint prop_id, const GValue * value)
 {
-  GstVssQuery *self = GST_VSS_QUERY (object);
-
   switch (prop_id) {
-    case PROP_QUERIES:{
-      GError *err = NULL;
-      GPtrArray *specs = gst_vss_query_specs_from_json (g_value_get_string
-          (value), &err);
-
-      if (!specs || !replace_queries (self, specs, &err)) {
-        GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
-            ("The queries were refused: %s", err->message),
-            ("queries property; the previous queries stay"));
-        g_error_free (err);
-      }
-      if (specs)
-        g_ptr_array_unref (specs);
-      break;
-    }
     case PROP_PROVIDER:
-      GST_OBJECT_LOCK (self);
-      self->provider = g_value_get_enum (value);
-      GST_OBJECT_UNLOCK (self);
+      SET_LOCKED (self, provider, g_value_get_enum (value));
       break;
     case PROP_MODEL:
       set_string (self, &self->model, value);
       break;
     case PROP_DIMENSION:
-      GST_OBJECT_LOCK (self);
-      self->dimension = g_value_get_uint (value);
-      GST_OBJECT_UNLOCK (self);
+      SET_LOCKED (self, dimension, g_value_get_uint (value));
       break;
     case PROP_REGION:
     case PROP_ENDPOINT:
@@ -904,19 +684,24 @@ gst_vss_query_set_property (GObject * object, guint prop_id,
       GST_OBJECT_UNLOCK (self);
       break;
     case PROP_TIMEOUT:
-      GST_OBJECT_LOCK (self);
-      self->timeout_ms = g_value_get_uint (value);
-      GST_OBJECT_UNLOCK (self);
+      SET_LOCKED (self, timeout_ms, g_value_get_uint (value));
       break;
     case PROP_MAX_RETRIES:
-      GST_OBJECT_LOCK (self);
-      self->max_retries = g_value_get_uint (value);
-      GST_OBJECT_UNLOCK (self);
+      SET_LOCKED (self, max_retries, g_value_get_uint (value));
       break;
+    default:
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* What a match reports, and when. */
+static gboolean
+set_output_property (GstVssQuery * self, guint prop_id, const GValue * value)
+{
+  switch (prop_id) {
     case PROP_COOLDOWN:
-      GST_OBJECT_LOCK (self);
-      self->cooldown_ms = g_value_get_uint64 (value);
-      GST_OBJECT_UNLOCK (self);
+      SET_LOCKED (self, cooldown_ms, g_value_get_uint64 (value));
       break;
     case PROP_STREAM_ID:
       set_string (self, &self->stream_id, value);
@@ -925,19 +710,23 @@ gst_vss_query_set_property (GObject * object, guint prop_id,
       set_string (self, &self->object_uri_prefix, value);
       break;
     case PROP_POST_MESSAGES:
-      GST_OBJECT_LOCK (self);
-      self->post_messages = g_value_get_boolean (value);
-      GST_OBJECT_UNLOCK (self);
+      SET_LOCKED (self, post_messages, g_value_get_boolean (value));
       break;
     case PROP_SEND_EVENTS:
-      GST_OBJECT_LOCK (self);
-      self->send_events = g_value_get_boolean (value);
-      GST_OBJECT_UNLOCK (self);
+      SET_LOCKED (self, send_events, g_value_get_boolean (value));
       break;
+    default:
+      return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+set_history_property (GstVssQuery * self, guint prop_id, const GValue * value)
+{
+  switch (prop_id) {
     case PROP_HISTORY:
-      GST_OBJECT_LOCK (self);
-      self->history = g_value_get_boolean (value);
-      GST_OBJECT_UNLOCK (self);
+      SET_LOCKED (self, history_on, g_value_get_boolean (value));
       break;
     case PROP_VALKEY_URL:
       set_string (self, &self->valkey_url, value);
@@ -946,57 +735,61 @@ gst_vss_query_set_property (GObject * object, guint prop_id,
       set_string (self, &self->index, value);
       break;
     case PROP_HISTORY_K:
-      GST_OBJECT_LOCK (self);
-      self->history_k = g_value_get_uint (value);
-      GST_OBJECT_UNLOCK (self);
+      SET_LOCKED (self, history_k, g_value_get_uint (value));
       break;
     case PROP_HISTORY_THRESHOLD:
-      GST_OBJECT_LOCK (self);
-      self->history_threshold = g_value_get_double (value);
-      GST_OBJECT_UNLOCK (self);
+      SET_LOCKED (self, history_threshold, g_value_get_double (value));
       break;
     case PROP_HISTORY_MAX_AGE:
-      GST_OBJECT_LOCK (self);
-      self->history_max_age_ms = g_value_get_uint64 (value);
-      GST_OBJECT_UNLOCK (self);
+      SET_LOCKED (self, history_max_age_ms, g_value_get_uint64 (value));
       break;
     case PROP_HISTORY_MIN_AGE:
-      GST_OBJECT_LOCK (self);
-      self->history_min_age_ms = g_value_get_uint64 (value);
-      GST_OBJECT_UNLOCK (self);
+      SET_LOCKED (self, history_min_age_ms, g_value_get_uint64 (value));
       break;
     case PROP_HISTORY_QUEUE_SIZE:
-      GST_OBJECT_LOCK (self);
-      self->history_queue_size = g_value_get_uint (value);
-      GST_OBJECT_UNLOCK (self);
+      SET_LOCKED (self, history_queue_size, g_value_get_uint (value));
       break;
     case PROP_HISTORY_INTERVAL:
-      GST_OBJECT_LOCK (self);
-      self->history_interval_ms = g_value_get_uint64 (value);
-      GST_OBJECT_UNLOCK (self);
+      SET_LOCKED (self, history_interval_ms, g_value_get_uint64 (value));
       break;
     case PROP_FANOUT:
-      GST_OBJECT_LOCK (self);
-      self->fanout = g_value_get_boolean (value);
-      GST_OBJECT_UNLOCK (self);
+      SET_LOCKED (self, fanout, g_value_get_boolean (value));
       break;
     default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
+      return FALSE;
   }
+  return TRUE;
+}
+
+#undef SET_LOCKED
+
+static void
+gst_vss_query_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstVssQuery *self = GST_VSS_QUERY (object);
+
+  if (prop_id == PROP_QUERIES)
+    set_queries (self, value);
+  else if (!set_provider_property (self, prop_id, value)
+      && !set_output_property (self, prop_id, value)
+      && !set_history_property (self, prop_id, value))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
 
 static GstStructure *
 get_stats (GstVssQuery * self)
 {
   GstStructure *s;
-  guint n_queries = 0, qsize;
+  VssQueryHistoryStats h;
+  guint n_queries = vss_query_matcher_get_n_queries (self->matcher);
+  guint64 embedded;
 
-  g_mutex_lock (&self->set_lock);
-  n_queries = self->specs->len;
-  g_mutex_unlock (&self->set_lock);
   GST_OBJECT_LOCK (self);
-  qsize = self->history_queue_size;
+  h = self->history_stats;
+  if (self->history)
+    vss_query_history_get_stats (self->history, &h);
+  embedded = self->frames - self->frames_no_embedding;
   s = gst_structure_new ("vssquery-stats",
       "frames", G_TYPE_UINT64, self->frames,
       "frames-without-embedding", G_TYPE_UINT64, self->frames_no_embedding,
@@ -1004,20 +797,119 @@ get_stats (GstVssQuery * self)
       "comparisons", G_TYPE_UINT64, self->comparisons,
       "matches", G_TYPE_UINT64, self->matches,
       "suppressed", G_TYPE_UINT64, self->suppressed,
-      "mean-compare-ns", G_TYPE_UINT64, self->frames - self->frames_no_embedding
-      ? self->compare_ns_total / (self->frames - self->frames_no_embedding) : 0,
+      "mean-compare-ns", G_TYPE_UINT64,
+      embedded ? self->compare_ns_total / embedded : 0,
       "max-compare-ns", G_TYPE_UINT64, self->compare_ns_max,
-      "history-submitted", G_TYPE_UINT64, self->history_submitted,
-      "history-dropped", G_TYPE_UINT64, self->history_dropped,
-      "history-searched", G_TYPE_UINT64, self->history_searched,
-      "history-errors", G_TYPE_UINT64, self->history_errors,
-      "history-matches", G_TYPE_UINT64, self->history_matches,
-      "history-queue-max", G_TYPE_UINT, self->history_queue_max,
-      "history-queue-size", G_TYPE_UINT, qsize,
-      "mean-history-latency-us", G_TYPE_UINT64, self->history_searched ?
-      self->history_latency_us_total / self->history_searched : 0, NULL);
+      "history-submitted", G_TYPE_UINT64, h.submitted,
+      "history-dropped", G_TYPE_UINT64, h.dropped,
+      "history-searched", G_TYPE_UINT64, h.searched,
+      "history-errors", G_TYPE_UINT64, h.errors,
+      "history-matches", G_TYPE_UINT64, h.matches,
+      "history-queue-max", G_TYPE_UINT, h.queue_max,
+      "history-queue-size", G_TYPE_UINT, self->history_queue_size,
+      "mean-history-latency-us", G_TYPE_UINT64, h.searched ?
+      h.latency_us_total / h.searched : 0, NULL);
   GST_OBJECT_UNLOCK (self);
   return s;
+}
+
+/* Object lock held. Returns: whether @prop_id is the embedder's. */
+static gboolean
+get_provider_property (GstVssQuery * self, guint prop_id, GValue * value)
+{
+  switch (prop_id) {
+    case PROP_PROVIDER:
+      g_value_set_enum (value, self->provider);
+      break;
+    case PROP_MODEL:
+      g_value_set_string (value, self->model);
+      break;
+    case PROP_DIMENSION:
+      g_value_set_uint (value, self->dimension);
+      break;
+    case PROP_REGION:
+    case PROP_ENDPOINT:
+    case PROP_PROFILE:
+      gst_vss_aws_props_get (&self->aws, PROP_REGION, prop_id, value);
+      break;
+    case PROP_TIMEOUT:
+      g_value_set_uint (value, self->timeout_ms);
+      break;
+    case PROP_MAX_RETRIES:
+      g_value_set_uint (value, self->max_retries);
+      break;
+    default:
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* Object lock held. */
+static gboolean
+get_output_property (GstVssQuery * self, guint prop_id, GValue * value)
+{
+  switch (prop_id) {
+    case PROP_COOLDOWN:
+      g_value_set_uint64 (value, self->cooldown_ms);
+      break;
+    case PROP_STREAM_ID:
+      g_value_set_string (value, self->stream_id);
+      break;
+    case PROP_OBJECT_URI_PREFIX:
+      g_value_set_string (value, self->object_uri_prefix);
+      break;
+    case PROP_POST_MESSAGES:
+      g_value_set_boolean (value, self->post_messages);
+      break;
+    case PROP_SEND_EVENTS:
+      g_value_set_boolean (value, self->send_events);
+      break;
+    default:
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* Object lock held. */
+static gboolean
+get_history_property (GstVssQuery * self, guint prop_id, GValue * value)
+{
+  switch (prop_id) {
+    case PROP_HISTORY:
+      g_value_set_boolean (value, self->history_on);
+      break;
+    case PROP_VALKEY_URL:
+      g_value_take_string (value, self->valkey_url ?
+          vss_valkey_url_mask (self->valkey_url) : NULL);
+      break;
+    case PROP_INDEX:
+      g_value_set_string (value, self->index);
+      break;
+    case PROP_HISTORY_K:
+      g_value_set_uint (value, self->history_k);
+      break;
+    case PROP_HISTORY_THRESHOLD:
+      g_value_set_double (value, self->history_threshold);
+      break;
+    case PROP_HISTORY_MAX_AGE:
+      g_value_set_uint64 (value, self->history_max_age_ms);
+      break;
+    case PROP_HISTORY_MIN_AGE:
+      g_value_set_uint64 (value, self->history_min_age_ms);
+      break;
+    case PROP_HISTORY_QUEUE_SIZE:
+      g_value_set_uint (value, self->history_queue_size);
+      break;
+    case PROP_HISTORY_INTERVAL:
+      g_value_set_uint64 (value, self->history_interval_ms);
+      break;
+    case PROP_FANOUT:
+      g_value_set_boolean (value, self->fanout);
+      break;
+    default:
+      return FALSE;
+  }
+  return TRUE;
 }
 
 static void
@@ -1025,92 +917,24 @@ gst_vss_query_get_property (GObject * object, guint prop_id, GValue * value,
     GParamSpec * pspec)
 {
   GstVssQuery *self = GST_VSS_QUERY (object);
+  gboolean known;
 
   switch (prop_id) {
     case PROP_QUERIES:
-      g_mutex_lock (&self->set_lock);
-      g_value_take_string (value, gst_vss_query_specs_to_json (self->specs));
-      g_mutex_unlock (&self->set_lock);
+      g_value_take_string (value,
+          vss_query_matcher_get_queries (self->matcher));
       break;
     case PROP_STATS:
       g_value_take_boxed (value, get_stats (self));
       break;
     default:
       GST_OBJECT_LOCK (self);
-      switch (prop_id) {
-        case PROP_PROVIDER:
-          g_value_set_enum (value, self->provider);
-          break;
-        case PROP_MODEL:
-          g_value_set_string (value, self->model);
-          break;
-        case PROP_DIMENSION:
-          g_value_set_uint (value, self->dimension);
-          break;
-        case PROP_REGION:
-        case PROP_ENDPOINT:
-        case PROP_PROFILE:
-          gst_vss_aws_props_get (&self->aws, PROP_REGION, prop_id, value);
-          break;
-        case PROP_TIMEOUT:
-          g_value_set_uint (value, self->timeout_ms);
-          break;
-        case PROP_MAX_RETRIES:
-          g_value_set_uint (value, self->max_retries);
-          break;
-        case PROP_COOLDOWN:
-          g_value_set_uint64 (value, self->cooldown_ms);
-          break;
-        case PROP_STREAM_ID:
-          g_value_set_string (value, self->stream_id);
-          break;
-        case PROP_OBJECT_URI_PREFIX:
-          g_value_set_string (value, self->object_uri_prefix);
-          break;
-        case PROP_POST_MESSAGES:
-          g_value_set_boolean (value, self->post_messages);
-          break;
-        case PROP_SEND_EVENTS:
-          g_value_set_boolean (value, self->send_events);
-          break;
-        case PROP_HISTORY:
-          g_value_set_boolean (value, self->history);
-          break;
-        case PROP_VALKEY_URL:{
-          gchar *masked = self->valkey_url ?
-              vss_valkey_url_mask (self->valkey_url) : NULL;
-          g_value_take_string (value, masked);
-          break;
-        }
-        case PROP_INDEX:
-          g_value_set_string (value, self->index);
-          break;
-        case PROP_HISTORY_K:
-          g_value_set_uint (value, self->history_k);
-          break;
-        case PROP_HISTORY_THRESHOLD:
-          g_value_set_double (value, self->history_threshold);
-          break;
-        case PROP_HISTORY_MAX_AGE:
-          g_value_set_uint64 (value, self->history_max_age_ms);
-          break;
-        case PROP_HISTORY_MIN_AGE:
-          g_value_set_uint64 (value, self->history_min_age_ms);
-          break;
-        case PROP_HISTORY_QUEUE_SIZE:
-          g_value_set_uint (value, self->history_queue_size);
-          break;
-        case PROP_HISTORY_INTERVAL:
-          g_value_set_uint64 (value, self->history_interval_ms);
-          break;
-        case PROP_FANOUT:
-          g_value_set_boolean (value, self->fanout);
-          break;
-        default:
-          G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-          break;
-      }
+      known = get_provider_property (self, prop_id, value)
+          || get_output_property (self, prop_id, value)
+          || get_history_property (self, prop_id, value);
       GST_OBJECT_UNLOCK (self);
+      if (!known)
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
 }
@@ -1141,10 +965,33 @@ make_embedder (GstVssQuery * self, GError ** error)
   return e;
 }
 
-/* ---- history worker ---- */
+/* ---- matches ---- */
 
+/* The fields every vss-match has (see the element doc). */
+static GstStructure *
+match_structure_new (const gchar * source, const gchar * query_id,
+    const gchar * label, gdouble distance, gdouble threshold,
+    const gchar * frame_id, const gchar * stream_id, GstClockTime pts,
+    GstClockTime running_time, gint64 ts_ms)
+{
+  return gst_structure_new ("vss-match",
+      "source", G_TYPE_STRING, source,
+      "query-id", G_TYPE_STRING, query_id,
+      "label", G_TYPE_STRING, label,
+      "distance", G_TYPE_DOUBLE, distance,
+      "threshold", G_TYPE_DOUBLE, threshold,
+      "frame-id", G_TYPE_STRING, frame_id,
+      "stream-id", G_TYPE_STRING, stream_id ? stream_id : "",
+      "pts", G_TYPE_UINT64, pts,
+      "running-time", G_TYPE_UINT64, running_time,
+      "timestamp", G_TYPE_INT64, ts_ms, NULL);
+}
+
+/* Posts @s (taken) and sends it downstream, as the properties say. From
+ * the streaming thread the event goes at once; from the history worker it
+ * waits for the next buffer. */
 static void
-post_and_queue (GstVssQuery * self, GstStructure * s, gboolean from_worker)
+emit_match (GstVssQuery * self, GstStructure * s, gboolean from_worker)
 {
   gboolean post, send;
 
@@ -1157,9 +1004,9 @@ post_and_queue (GstVssQuery * self, GstStructure * s, gboolean from_worker)
         gst_structure_copy (s));
 
     if (from_worker) {
-      g_mutex_lock (&self->hlock);
+      g_mutex_lock (&self->events_lock);
       g_queue_push_tail (&self->pending_events, ev);
-      g_mutex_unlock (&self->hlock);
+      g_mutex_unlock (&self->events_lock);
     } else {
       gst_pad_push_event (GST_BASE_TRANSFORM_SRC_PAD (self), ev);
     }
@@ -1172,193 +1019,131 @@ post_and_queue (GstVssQuery * self, GstStructure * s, gboolean from_worker)
 }
 
 static void
-run_history_job (GstVssQuery * self, HistoryJob * j)
+push_pending_events (GstVssQuery * self)
 {
-  GstVssQuerySearchRequest r;
-  const gchar *exclude[2] = { NULL, NULL };
-  GError *err = NULL;
-  GPtrArray *res;
-  guint64 max_age, min_age;
-  gint64 t0 = g_get_monotonic_time ();
-  gchar *index;
-  gboolean fanout;
+  GQueue q = G_QUEUE_INIT;
+  GstEvent *ev;
+
+  g_mutex_lock (&self->events_lock);
+  q = self->pending_events;
+  g_queue_init (&self->pending_events);
+  g_mutex_unlock (&self->events_lock);
+  while ((ev = g_queue_pop_head (&q)))
+    gst_pad_push_event (GST_BASE_TRANSFORM_SRC_PAD (self), ev);
+}
+
+/* The history worker's answers (VssQueryHistoryFunc). */
+static void
+history_done (const VssQueryHistoryFrame * f, GPtrArray * hits,
+    const GError * error, gpointer user_data)
+{
+  GstVssQuery *self = user_data;
   guint i;
 
-  gst_vss_query_search_request_init (&r);
-  GST_OBJECT_LOCK (self);
-  r.k = self->history_k;
-  r.max_distance = self->history_threshold;
-  max_age = self->history_max_age_ms;
-  min_age = self->history_min_age_ms;
-  index = g_strdup (self->index);
-  fanout = self->fanout;
-  GST_OBJECT_UNLOCK (self);
-  exclude[0] = self->s_stream_id;
-  r.index = index;
-  r.vector = j->vector;
-  r.dim = j->dim;
-  r.exclude_streams = exclude;
-  if (max_age > 0)
-    r.since_ms = j->ts_ms - (gint64) max_age;
-  r.until_ms = j->ts_ms - (gint64) min_age;
-
-  res =
-      gst_vss_query_search_run (self->hclient, &r, fanout, self->hcancel, &err);
-  g_free (index);
-  if (!res) {
+  if (!hits) {
     gint64 now = g_get_monotonic_time ();
 
-    GST_OBJECT_LOCK (self);
-    self->history_errors++;
-    GST_OBJECT_UNLOCK (self);
-    if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+    if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
         && now - self->last_error_warning_us >= G_USEC_PER_SEC) {
       self->last_error_warning_us = now;
       GST_ELEMENT_WARNING (self, RESOURCE, READ,
-          ("History search failed: %s", err->message),
+          ("History search failed: %s", error->message),
           ("frame %s (at most one warning a second; stats count them all)",
-              j->frame_id));
+              f->frame_id));
     }
-    g_error_free (err);
     return;
   }
-  GST_OBJECT_LOCK (self);
-  self->history_searched++;
-  self->history_latency_us_total += g_get_monotonic_time () - t0;
-  self->history_matches += res->len;
-  GST_OBJECT_UNLOCK (self);
-  for (i = 0; i < res->len; i++) {
-    GstVssQuerySearchResult *h = g_ptr_array_index (res, i);
-    GstStructure *s = gst_structure_new ("vss-match",
-        "source", G_TYPE_STRING, "history",
-        "query-id", G_TYPE_STRING, "history",
-        "label", G_TYPE_STRING, "history",
-        "distance", G_TYPE_DOUBLE, h->distance,
-        "threshold", G_TYPE_DOUBLE, r.max_distance,
-        "frame-id", G_TYPE_STRING, j->frame_id,
-        "stream-id", G_TYPE_STRING, self->s_stream_id,
-        "pts", G_TYPE_UINT64, j->pts,
-        "running-time", G_TYPE_UINT64, j->running_time,
-        "timestamp", G_TYPE_INT64, j->ts_ms,
+  for (i = 0; i < hits->len; i++) {
+    GstVssQuerySearchResult *h = g_ptr_array_index (hits, i);
+    GstStructure *s = match_structure_new ("history", "history", "history",
+        h->distance, f->max_distance, f->frame_id, self->s_stream_id,
+        f->pts, f->running_time, f->ts_ms);
+
+    gst_structure_set (s,
         "match-key", G_TYPE_STRING, h->key,
         "match-stream", G_TYPE_STRING, h->record.stream ? h->record.stream :
         "", "match-frame-id", G_TYPE_STRING, h->record.id,
         "match-timestamp", G_TYPE_INT64, h->record.ts_ms,
         "match-uri", G_TYPE_STRING, h->record.uri ? h->record.uri : "", NULL);
-
-    if (j->uri)
-      gst_structure_set (s, "uri", G_TYPE_STRING, j->uri, NULL);
+    if (f->uri)
+      gst_structure_set (s, "uri", G_TYPE_STRING, f->uri, NULL);
     GST_DEBUG_OBJECT (self, "history: frame %s close to %s (%.4f)",
-        j->frame_id, h->key, h->distance);
-    post_and_queue (self, s, TRUE);
+        f->frame_id, h->key, h->distance);
+    emit_match (self, s, TRUE);
   }
-  g_ptr_array_unref (res);
-}
-
-static gpointer
-history_thread (gpointer data)
-{
-  GstVssQuery *self = data;
-
-  g_mutex_lock (&self->hlock);
-  while (TRUE) {
-    HistoryJob *j;
-
-    while (!self->hstop && g_queue_is_empty (&self->hqueue))
-      g_cond_wait (&self->hcond, &self->hlock);
-    if (self->hstop)
-      break;
-    j = g_queue_pop_head (&self->hqueue);
-    g_mutex_unlock (&self->hlock);
-    run_history_job (self, j);
-    history_job_free (j);
-    g_mutex_lock (&self->hlock);
-  }
-  g_mutex_unlock (&self->hlock);
-  return NULL;
 }
 
 /* ---- start / stop ---- */
 
+/* Copies what the streaming thread and the history use while running,
+ * and zeroes the statistics. Returns: whether history is on. */
 static gboolean
-gst_vss_query_start (GstBaseTransform * trans)
+take_settings (GstVssQuery * self, VssQueryHistoryOptions * ho)
 {
-  GstVssQuery *self = GST_VSS_QUERY (trans);
-  GstVssQueryEmbedder *e;
-  GstVssQuerySet *set;
-  GPtrArray *specs;
-  GError *err = NULL;
-  gboolean history;
-  gchar *url;
-
-  e = make_embedder (self, &err);
-  if (!e)
-    goto bad_provider;
-
-  g_mutex_lock (&self->embed_lock);
-  self->embedder = e;
-  g_mutex_lock (&self->set_lock);
-  specs = g_ptr_array_ref (self->specs);
-  g_mutex_unlock (&self->set_lock);
-  set = gst_vss_query_set_new (gst_vss_query_embedder_get_dim (e));
-  if (!compile_into (self, set, specs, &err)) {
-    g_ptr_array_unref (specs);
-    gst_vss_query_set_unref (set);
-    g_clear_pointer (&self->embedder, gst_vss_query_embedder_free);
-    g_mutex_unlock (&self->embed_lock);
-    goto bad_query;
-  }
-  g_ptr_array_unref (specs);
-  g_mutex_lock (&self->set_lock);
-  g_clear_pointer (&self->set, gst_vss_query_set_unref);
-  self->set = set;
-  g_mutex_unlock (&self->set_lock);
-  g_free (self->s_model);
-  self->s_model = g_strdup (gst_vss_query_embedder_get_model (e));
-  self->s_dim = gst_vss_query_embedder_get_dim (e);
-  g_mutex_unlock (&self->embed_lock);
+  gboolean history_on;
 
   GST_OBJECT_LOCK (self);
   g_free (self->s_stream_id);
   self->s_stream_id = g_strdup (self->stream_id);
   g_free (self->s_uri_prefix);
-  self->s_uri_prefix = self->object_uri_prefix ?
-      g_strdup (self->object_uri_prefix) : NULL;
+  self->s_uri_prefix = g_strdup (self->object_uri_prefix);
   if (self->s_uri_prefix && g_str_has_suffix (self->s_uri_prefix, "/"))
     self->s_uri_prefix[strlen (self->s_uri_prefix) - 1] = '\0';
-  history = self->s_history = self->history;
-  self->s_history_interval_ms = self->history_interval_ms;
-  url = g_strdup (self->valkey_url);
+  self->s_history_queue_size = self->history_queue_size;
+  history_on = self->history_on;
+  ho->valkey_url = g_strdup (self->valkey_url);
+  ho->index = g_strdup (self->index);
+  ho->stream_id = self->s_stream_id;
+  ho->k = self->history_k;
+  ho->queue_size = self->history_queue_size;
+  ho->interval_ms = self->history_interval_ms;
+  ho->fanout = self->fanout;
   self->frames = self->frames_no_embedding = self->comparisons = 0;
   self->matches = self->suppressed = 0;
   self->compare_ns_total = self->compare_ns_max = 0;
-  self->history_submitted = self->history_dropped = 0;
-  self->history_searched = self->history_errors = 0;
-  self->history_matches = self->history_latency_us_total = 0;
-  self->history_queue_max = 0;
-  self->hqueue_size = self->history_queue_size;
+  memset (&self->history_stats, 0, sizeof (self->history_stats));
   GST_OBJECT_UNLOCK (self);
 
-  g_hash_table_remove_all (self->cooldowns);
-  self->last_history_rt = GST_CLOCK_TIME_NONE;
   self->last_drop_warning_us = 0;
-  self->warned_dim = FALSE;
   self->last_error_warning_us = 0;
+  self->warned_dim = FALSE;
+  return history_on;
+}
 
-  if (history) {
+static gboolean
+gst_vss_query_start (GstBaseTransform * trans)
+{
+  GstVssQuery *self = GST_VSS_QUERY (trans);
+  VssQueryHistoryOptions ho = { 0, };
+  VssQueryHistory *history = NULL;
+  GstVssQueryEmbedder *e;
+  GError *err = NULL;
+
+  e = make_embedder (self, &err);
+  if (!e)
+    goto bad_provider;
+  g_free (self->s_model);
+  self->s_model = g_strdup (gst_vss_query_embedder_get_model (e));
+  self->s_dim = gst_vss_query_embedder_get_dim (e);
+  if (!vss_query_matcher_start (self->matcher, e, &err))
+    goto bad_query;
+
+  if (take_settings (self, &ho)) {
     if (!self->s_stream_id)
       goto no_stream_id;
-    self->hclient = vss_valkey_client_new_from_url (url, &err);
-    if (!self->hclient)
+    history = vss_query_history_new (&ho, history_done, self, &err);
+    if (!history)
       goto bad_url;
-    self->hcancel = g_cancellable_new ();
-    self->hstop = FALSE;
-    self->hthread = g_thread_new ("vssquery-history", history_thread, self);
   }
-  g_free (url);
+  GST_OBJECT_LOCK (self);
+  self->history = history;
+  GST_OBJECT_UNLOCK (self);
   GST_INFO_OBJECT (self, "started: model %s, dimension %u, %u queries%s",
-      self->s_model, self->s_dim, gst_vss_query_set_get_size (set),
+      self->s_model, self->s_dim,
+      vss_query_matcher_get_n_queries (self->matcher),
       history ? ", history on" : "");
+  g_free ((gchar *) ho.valkey_url);
+  g_free ((gchar *) ho.index);
   return TRUE;
 
   /* ERRORS */
@@ -1372,8 +1157,17 @@ bad_provider:
   }
 bad_query:
   {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("A standing query cannot be used: %s", err->message), (NULL));
+    /* A set refused before start (parse errors) or a query that cannot be
+     * embedded. */
+    if (g_error_matches (err, GST_VSS_QUERY_ERROR, GST_VSS_QUERY_ERROR_PARSE)
+        || g_error_matches (err, GST_VSS_QUERY_ERROR,
+            GST_VSS_QUERY_ERROR_DUPLICATE))
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("The standing queries are not valid: %s", err->message),
+          ("the queries property was refused before the element started"));
+    else
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("A standing query cannot be used: %s", err->message), (NULL));
     g_error_free (err);
     return FALSE;
   }
@@ -1382,7 +1176,8 @@ no_stream_id:
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("history=true needs stream-id (this stream's id, to search the "
             "other streams only)."), (NULL));
-    g_free (url);
+    g_free ((gchar *) ho.valkey_url);
+    g_free ((gchar *) ho.index);
     gst_vss_query_stop (trans);
     return FALSE;
   }
@@ -1391,7 +1186,8 @@ bad_url:
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("The Valkey URL is not valid: %s", err->message), (NULL));
     g_error_free (err);
-    g_free (url);
+    g_free ((gchar *) ho.valkey_url);
+    g_free ((gchar *) ho.index);
     gst_vss_query_stop (trans);
     return FALSE;
   }
@@ -1401,33 +1197,25 @@ static gboolean
 gst_vss_query_stop (GstBaseTransform * trans)
 {
   GstVssQuery *self = GST_VSS_QUERY (trans);
+  VssQueryHistory *history;
 
-  if (self->hthread) {
-    g_mutex_lock (&self->hlock);
-    self->hstop = TRUE;
-    g_cond_broadcast (&self->hcond);
-    g_mutex_unlock (&self->hlock);
-    g_cancellable_cancel (self->hcancel);
-    g_thread_join (self->hthread);
-    self->hthread = NULL;
-  }
-  g_clear_object (&self->hcancel);
-  g_clear_pointer (&self->hclient, vss_valkey_client_free);
-  g_mutex_lock (&self->hlock);
-  g_queue_clear_full (&self->hqueue, (GDestroyNotify) history_job_free);
-  g_queue_init (&self->hqueue);
+  /* Stopped first, so that its statistics are final when kept. */
+  if (self->history)
+    vss_query_history_stop (self->history);
+  GST_OBJECT_LOCK (self);
+  history = g_steal_pointer (&self->history);
+  if (history)
+    vss_query_history_get_stats (history, &self->history_stats);
+  GST_OBJECT_UNLOCK (self);
+  g_clear_pointer (&history, vss_query_history_free);
+
+  g_mutex_lock (&self->events_lock);
   g_queue_clear_full (&self->pending_events, (GDestroyNotify)
       gst_event_unref);
   g_queue_init (&self->pending_events);
-  g_mutex_unlock (&self->hlock);
+  g_mutex_unlock (&self->events_lock);
 
-  g_mutex_lock (&self->embed_lock);
-  g_clear_pointer (&self->embedder, gst_vss_query_embedder_free);
-  g_mutex_lock (&self->set_lock);
-  g_clear_pointer (&self->set, gst_vss_query_set_unref);
-  g_mutex_unlock (&self->set_lock);
-  g_mutex_unlock (&self->embed_lock);
-  g_hash_table_remove_all (self->cooldowns);
+  vss_query_matcher_stop (self->matcher);
   return TRUE;
 }
 
@@ -1461,72 +1249,104 @@ gst_vss_query_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   return TRUE;
 }
 
-static void
-submit_history (GstVssQuery * self, const gfloat * v, guint dim,
-    const gchar * frame_id, GstClockTime pts, GstClockTime rt, gint64 ts_ms,
-    const gchar * uri)
+/* A frame being matched: what a standing-query match reports about it. */
+typedef struct
 {
-  HistoryJob *j;
-  gboolean dropped = FALSE;
-  guint len = 0;
+  GstVssQuery *self;
+  const gchar *frame_id;
+  GstClockTime pts;
+  GstClockTime running_time;
+  gint64 ts_ms;
+  const gchar *uri;
+} Frame;
 
-  if (self->s_history_interval_ms && GST_CLOCK_TIME_IS_VALID (rt)
-      && GST_CLOCK_TIME_IS_VALID (self->last_history_rt)
-      && rt < self->last_history_rt + self->s_history_interval_ms * GST_MSECOND)
-    return;
-  self->last_history_rt = rt;
+/* The matcher's reported matches (VssQueryMatchFunc). */
+static void
+query_matched (const GstVssQuerySpec * q, gdouble distance, gpointer data)
+{
+  Frame *f = data;
+  GstStructure *s = match_structure_new ("query", q->id, q->label, distance,
+      q->threshold, f->frame_id, f->self->s_stream_id, f->pts,
+      f->running_time, f->ts_ms);
 
-  g_mutex_lock (&self->hlock);
-  if (g_queue_get_length (&self->hqueue) >= self->hqueue_size) {
-    dropped = TRUE;
-  } else {
-    j = g_new0 (HistoryJob, 1);
-    j->vector = g_memdup2 (v, dim * sizeof (gfloat));
-    j->dim = dim;
-    g_strlcpy (j->frame_id, frame_id, sizeof (j->frame_id));
-    j->pts = pts;
-    j->running_time = rt;
-    j->ts_ms = ts_ms;
-    j->uri = g_strdup (uri);
-    g_queue_push_tail (&self->hqueue, j);
-    len = g_queue_get_length (&self->hqueue);
-    g_cond_signal (&self->hcond);
-  }
-  g_mutex_unlock (&self->hlock);
-
-  GST_OBJECT_LOCK (self);
-  if (dropped) {
-    self->history_dropped++;
-  } else {
-    self->history_submitted++;
-    self->history_queue_max = MAX (self->history_queue_max, len);
-  }
-  GST_OBJECT_UNLOCK (self);
-  if (dropped) {
-    gint64 now = g_get_monotonic_time ();
-
-    if (now - self->last_drop_warning_us >= G_USEC_PER_SEC) {
-      self->last_drop_warning_us = now;
-      GST_ELEMENT_WARNING (self, RESOURCE, BUSY,
-          ("History search cannot keep up: frame %s not searched.", frame_id),
-          ("queue of %u full (at most one warning a second; stats "
-              "history-dropped counts them all)", self->hqueue_size));
-    }
-  }
+  if (f->uri)
+    gst_structure_set (s, "uri", G_TYPE_STRING, f->uri, NULL);
+  GST_DEBUG_OBJECT (f->self, "frame %s matches '%s' (%.4f <= %.4f)",
+      f->frame_id, q->id, distance, q->threshold);
+  emit_match (f->self, s, FALSE);
 }
 
-static void
-push_pending_events (GstVssQuery * self)
+/* The meta of the queries' model, or NULL (counted; a dimension that
+ * differs from the queries' is said once). */
+static GstVssEmbeddingMeta *
+frame_meta (GstVssQuery * self, GstBuffer * buf)
 {
-  GQueue q = G_QUEUE_INIT;
-  GstEvent *ev;
+  GstVssEmbeddingMeta *meta = self->s_model ?
+      gst_vss_buffer_get_embedding_meta (buf, self->s_model) : NULL;
 
-  g_mutex_lock (&self->hlock);
-  q = self->pending_events;
-  g_queue_init (&self->pending_events);
-  g_mutex_unlock (&self->hlock);
-  while ((ev = g_queue_pop_head (&q)))
-    gst_pad_push_event (GST_BASE_TRANSFORM_SRC_PAD (self), ev);
+  if (meta && meta->dim == self->s_dim)
+    return meta;
+  if (meta && !self->warned_dim) {
+    self->warned_dim = TRUE;
+    GST_ELEMENT_WARNING (self, STREAM, FORMAT,
+        ("The frames' %s embeddings have %u dimensions, the queries %u: "
+            "set the same dimension on vssembed and vssquery.",
+            self->s_model, meta->dim, self->s_dim), (NULL));
+  }
+  GST_OBJECT_LOCK (self);
+  self->frames++;
+  self->frames_no_embedding++;
+  GST_OBJECT_UNLOCK (self);
+  return NULL;
+}
+
+/* @meta's vector with unit length, for the dot products. */
+static const gfloat *
+unit_vector (GstVssQuery * self, const GstVssEmbeddingMeta * meta)
+{
+  if (meta->normalized)
+    return meta->vector;
+  if (self->scratch_len < meta->dim) {
+    self->scratch = g_renew (gfloat, self->scratch, meta->dim);
+    self->scratch_len = meta->dim;
+  }
+  memcpy (self->scratch, meta->vector, meta->dim * sizeof (gfloat));
+  vss_normalize_f32 (self->scratch, meta->dim);
+  return self->scratch;
+}
+
+/* Queues @f for a history search, saying (at most once a second) when the
+ * queue is full. */
+static void
+submit_history (GstVssQuery * self, const gfloat * v, guint dim,
+    const Frame * f)
+{
+  VssQueryHistoryFrame hf = { {0,}, };
+  gint64 now;
+
+  g_strlcpy (hf.frame_id, f->frame_id, sizeof (hf.frame_id));
+  hf.pts = f->pts;
+  hf.running_time = f->running_time;
+  hf.ts_ms = f->ts_ms;
+  hf.uri = f->uri;
+  GST_OBJECT_LOCK (self);
+  hf.max_distance = self->history_threshold;
+  hf.max_age_ms = self->history_max_age_ms;
+  hf.min_age_ms = self->history_min_age_ms;
+  GST_OBJECT_UNLOCK (self);
+
+  if (vss_query_history_submit (self->history, v, dim, &hf) !=
+      VSS_QUERY_HISTORY_DROPPED)
+    return;
+  now = g_get_monotonic_time ();
+  if (now - self->last_drop_warning_us >= G_USEC_PER_SEC) {
+    self->last_drop_warning_us = now;
+    GST_ELEMENT_WARNING (self, RESOURCE, BUSY,
+        ("History search cannot keep up: frame %s not searched.",
+            f->frame_id), ("queue of %u full (at most one warning a second; "
+            "stats history-dropped counts them all)",
+            self->s_history_queue_size));
+  }
 }
 
 static GstFlowReturn
@@ -1534,128 +1354,47 @@ gst_vss_query_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
   GstVssQuery *self = GST_VSS_QUERY (trans);
   GstVssEmbeddingMeta *meta;
-  GstVssQuerySet *set = NULL;
+  VssQueryMatchCounts c;
+  Frame f = { self, };
   const gfloat *v;
-  GstClockTime pts = GST_BUFFER_PTS (buf), rt, now_t;
-  gint64 ts_ms, t0, dt;
-  guint64 cooldown_default;
-  guint n = 0, i, n_matches = 0, n_suppressed = 0;
-  gchar *uri = NULL;
+  GstClockTime now;
+  guint64 cooldown_ms;
+  gchar *uri;
 
   push_pending_events (self);
-
-  meta = self->s_model ? gst_vss_buffer_get_embedding_meta (buf,
-      self->s_model) : NULL;
-  if (!meta || meta->dim != self->s_dim) {
-    if (meta && !self->warned_dim) {
-      self->warned_dim = TRUE;
-      GST_ELEMENT_WARNING (self, STREAM, FORMAT,
-          ("The frames' %s embeddings have %u dimensions, the queries %u: "
-              "set the same dimension on vssembed and vssquery.",
-              self->s_model, meta->dim, self->s_dim), (NULL));
-    }
-    GST_OBJECT_LOCK (self);
-    self->frames++;
-    self->frames_no_embedding++;
-    GST_OBJECT_UNLOCK (self);
+  meta = frame_meta (self, buf);
+  if (!meta)
     return GST_FLOW_OK;
-  }
 
-  rt = gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, pts);
-  if (!gst_vss_frame_id_get_time_ms (meta->frame_id, &ts_ms))
-    ts_ms = g_get_real_time () / 1000;
-  now_t = GST_CLOCK_TIME_IS_VALID (rt) ? rt :
+  f.frame_id = meta->frame_id;
+  f.pts = GST_BUFFER_PTS (buf);
+  f.running_time = gst_segment_to_running_time (&trans->segment,
+      GST_FORMAT_TIME, f.pts);
+  if (!gst_vss_frame_id_get_time_ms (meta->frame_id, &f.ts_ms))
+    f.ts_ms = g_get_real_time () / 1000;
+  f.uri = uri = object_uri (self, meta->frame_id, f.ts_ms);
+  /* Cooldowns count in running time; without one, in the monotonic clock. */
+  now = GST_CLOCK_TIME_IS_VALID (f.running_time) ? f.running_time :
       (GstClockTime) g_get_monotonic_time () * GST_USECOND;
+  v = unit_vector (self, meta);
 
-  /* Unit vector for the dot products. */
-  v = meta->vector;
-  if (!meta->normalized) {
-    gdouble norm = 0;
-
-    self->scratch = g_renew (gfloat, self->scratch, meta->dim);
-    for (i = 0; i < meta->dim; i++)
-      norm += (gdouble) meta->vector[i] * meta->vector[i];
-    norm = sqrt (norm);
-    for (i = 0; i < meta->dim; i++)
-      self->scratch[i] = norm > 0 ? (gfloat) (meta->vector[i] / norm) : 0;
-    v = self->scratch;
-  }
-
-  uri = object_uri (self, meta->frame_id, ts_ms);
-
-  g_mutex_lock (&self->set_lock);
-  if (self->set)
-    set = gst_vss_query_set_ref (self->set);
-  g_mutex_unlock (&self->set_lock);
   GST_OBJECT_LOCK (self);
-  cooldown_default = self->cooldown_ms;
+  cooldown_ms = self->cooldown_ms;
   GST_OBJECT_UNLOCK (self);
-
-  t0 = g_get_monotonic_time ();
-  if (set && (n = gst_vss_query_set_get_size (set)) > 0) {
-    if (self->dists_len < n) {
-      self->dists = g_renew (gfloat, self->dists, n);
-      self->dists_len = n;
-    }
-    gst_vss_query_set_distances (set, v, self->dists);
-  }
-  dt = g_get_monotonic_time () - t0;
-
-  for (i = 0; i < n; i++) {
-    const GstVssQuerySpec *q = gst_vss_query_set_get_spec (set, i);
-    gfloat d = self->dists[i];
-    guint64 cooldown;
-    Cooldown *c;
-    GstStructure *s;
-
-    if (d > q->threshold)
-      continue;
-    cooldown = q->cooldown_ms >= 0 ? (guint64) q->cooldown_ms :
-        cooldown_default;
-    c = g_hash_table_lookup (self->cooldowns, q->id);
-    if (c && cooldown > 0 && now_t >= c->last
-        && now_t - c->last < cooldown * GST_MSECOND && d >= c->best) {
-      n_suppressed++;
-      continue;
-    }
-    if (!c) {
-      c = g_new0 (Cooldown, 1);
-      g_hash_table_insert (self->cooldowns, g_strdup (q->id), c);
-    }
-    c->last = now_t;
-    c->best = d;
-    n_matches++;
-    s = gst_structure_new ("vss-match",
-        "source", G_TYPE_STRING, "query",
-        "query-id", G_TYPE_STRING, q->id,
-        "label", G_TYPE_STRING, q->label,
-        "distance", G_TYPE_DOUBLE, (gdouble) d,
-        "threshold", G_TYPE_DOUBLE, q->threshold,
-        "frame-id", G_TYPE_STRING, meta->frame_id,
-        "stream-id", G_TYPE_STRING, self->s_stream_id ? self->s_stream_id : "",
-        "pts", G_TYPE_UINT64, pts,
-        "running-time", G_TYPE_UINT64, rt,
-        "timestamp", G_TYPE_INT64, ts_ms, NULL);
-    if (uri)
-      gst_structure_set (s, "uri", G_TYPE_STRING, uri, NULL);
-    GST_DEBUG_OBJECT (self, "frame %s matches '%s' (%.4f <= %.4f)",
-        meta->frame_id, q->id, d, q->threshold);
-    post_and_queue (self, s, FALSE);
-  }
+  vss_query_matcher_match (self->matcher, v, meta->dim, now, cooldown_ms,
+      query_matched, &f, &c);
 
   GST_OBJECT_LOCK (self);
   self->frames++;
-  self->comparisons += n;
-  self->matches += n_matches;
-  self->suppressed += n_suppressed;
-  self->compare_ns_total += (guint64) dt *1000;
-  self->compare_ns_max = MAX (self->compare_ns_max, (guint64) dt * 1000);
+  self->comparisons += c.comparisons;
+  self->matches += c.matches;
+  self->suppressed += c.suppressed;
+  self->compare_ns_total += c.compare_ns;
+  self->compare_ns_max = MAX (self->compare_ns_max, c.compare_ns);
   GST_OBJECT_UNLOCK (self);
-  if (set)
-    gst_vss_query_set_unref (set);
 
-  if (self->s_history)
-    submit_history (self, v, meta->dim, meta->frame_id, pts, rt, ts_ms, uri);
+  if (self->history)
+    submit_history (self, v, meta->dim, &f);
   g_free (uri);
   return GST_FLOW_OK;
 }
@@ -1693,99 +1432,81 @@ search_error (const gchar * what, const GError * err)
   return s;
 }
 
-static GstStructure *
-gst_vss_query_search (GstVssQuery * self, const gchar * text, GBytes * image,
-    guint k, const GstStructure * filter)
+/* The search's temporary embedder, when the element is stopped
+ * (VssQueryMakeEmbedderFunc): remembers whether the settings failed. */
+typedef struct
 {
-  GstVssQueryEmbedder *own = NULL;
-  GstVssQuerySearchRequest r;
+  GstVssQuery *self;
+  gboolean failed;
+} SearchEmbedder;
+
+static GstVssQueryEmbedder *
+search_make_embedder (gpointer data, GError ** error)
+{
+  SearchEmbedder *se = data;
+  GstVssQueryEmbedder *e = make_embedder (se->self, error);
+
+  se->failed = e == NULL;
+  return e;
+}
+
+/* A `vss-filter` into @r. @streams and @exclude keep the lists that @r
+ * points to: the caller frees them. */
+static void
+request_from_filter (GstVssQuerySearchRequest * r,
+    const GstStructure * filter, gchar *** streams, gchar *** exclude)
+{
+  gint64 t;
+  gdouble d;
+
+  *streams = *exclude = NULL;
+  if (!filter)
+    return;
+  *streams = split_streams (gst_structure_get_string (filter, "streams"));
+  *exclude = split_streams (gst_structure_get_string (filter,
+          "exclude-streams"));
+  if (gst_structure_get_int64 (filter, "since", &t))
+    r->since_ms = t;
+  if (gst_structure_get_int64 (filter, "until", &t))
+    r->until_ms = t;
+  if (gst_structure_get_double (filter, "max-distance", &d))
+    r->max_distance = d;
+  r->streams = (const gchar * const *) *streams;
+  r->exclude_streams = (const gchar * const *) *exclude;
+}
+
+/* Searches @r at the element's Valkey with a client of its own. */
+static GPtrArray *
+run_search (GstVssQuery * self, GstVssQuerySearchRequest * r, GError ** error)
+{
   VssValkeyClient *client;
-  GError *err = NULL;
-  GPtrArray *res;
-  GstStructure *out;
-  GValue list = G_VALUE_INIT;
-  gchar **streams = NULL, **exclude = NULL, *url, *index;
-  gfloat *v;
+  GPtrArray *res = NULL;
+  gchar *url, *index;
   gboolean fanout;
-  guint dim, i;
-
-  if ((text && text[0]) == (image != NULL)) {
-    GError e = { GST_VSS_QUERY_ERROR, GST_VSS_QUERY_ERROR_PARSE,
-      (gchar *) "give exactly one of text and image"
-    };
-    return search_error ("bad search", &e);
-  }
-
-  /* Embed with the running element's embedder, or a temporary one. */
-  g_mutex_lock (&self->embed_lock);
-  if (!self->embedder) {
-    own = make_embedder (self, &err);
-    if (!own) {
-      g_mutex_unlock (&self->embed_lock);
-      out = search_error ("bad provider settings", err);
-      g_error_free (err);
-      return out;
-    }
-  }
-  {
-    GstVssQueryEmbedder *e = own ? own : self->embedder;
-
-    v = text ? gst_vss_query_embedder_embed_text (e, text, &err) :
-        gst_vss_query_embedder_embed_image (e, image, &err);
-    dim = gst_vss_query_embedder_get_dim (e);
-  }
-  g_mutex_unlock (&self->embed_lock);
-  if (own)
-    gst_vss_query_embedder_free (own);
-  if (!v) {
-    out = search_error ("cannot embed the query", err);
-    g_error_free (err);
-    return out;
-  }
-
-  gst_vss_query_search_request_init (&r);
-  r.vector = v;
-  r.dim = dim;
-  r.k = k;
-  if (filter) {
-    gint64 t;
-    gdouble d;
-
-    streams = split_streams (gst_structure_get_string (filter, "streams"));
-    exclude = split_streams (gst_structure_get_string (filter,
-            "exclude-streams"));
-    if (gst_structure_get_int64 (filter, "since", &t))
-      r.since_ms = t;
-    if (gst_structure_get_int64 (filter, "until", &t))
-      r.until_ms = t;
-    if (gst_structure_get_double (filter, "max-distance", &d))
-      r.max_distance = d;
-  }
-  r.streams = (const gchar * const *) streams;
-  r.exclude_streams = (const gchar * const *) exclude;
 
   GST_OBJECT_LOCK (self);
   url = g_strdup (self->valkey_url);
   index = g_strdup (self->index);
   fanout = self->fanout;
   GST_OBJECT_UNLOCK (self);
-  r.index = index;
-
-  client = vss_valkey_client_new_from_url (url, &err);
-  res =
-      client ? gst_vss_query_search_run (client, &r, fanout, NULL, &err) : NULL;
-  if (client)
+  r->index = index;
+  client = vss_valkey_client_new_from_url (url, error);
+  if (client) {
+    res = gst_vss_query_search_run (client, r, fanout, NULL, error);
     vss_valkey_client_free (client);
+  }
+  r->index = NULL;
   g_free (url);
   g_free (index);
-  g_free (v);
-  g_strfreev (streams);
-  g_strfreev (exclude);
-  if (!res) {
-    out = search_error ("search failed", err);
-    g_error_free (err);
-    return out;
-  }
+  return res;
+}
+
+static GstStructure *
+results_structure (GPtrArray * res)
+{
+  GValue list = G_VALUE_INIT;
+  GstStructure *out;
+  guint i;
 
   g_value_init (&list, GST_TYPE_LIST);
   for (i = 0; i < res->len; i++) {
@@ -1798,6 +1519,53 @@ gst_vss_query_search (GstVssQuery * self, const gchar * text, GBytes * image,
   }
   out = gst_structure_new_empty ("vss-search");
   gst_structure_take_value (out, "results", &list);
+  return out;
+}
+
+static GstStructure *
+gst_vss_query_search (GstVssQuery * self, const gchar * text, GBytes * image,
+    guint k, const GstStructure * filter)
+{
+  SearchEmbedder se = { self, FALSE };
+  GstVssQuerySearchRequest r;
+  GError *err = NULL;
+  GPtrArray *res;
+  GstStructure *out;
+  gchar **streams, **exclude;
+  gfloat *v;
+  guint dim = 0;
+
+  if ((text && text[0]) == (image != NULL)) {
+    GError e = { GST_VSS_QUERY_ERROR, GST_VSS_QUERY_ERROR_PARSE,
+      (gchar *) "give exactly one of text and image"
+    };
+    return search_error ("bad search", &e);
+  }
+  /* With the running element's embedder, or a temporary one. */
+  v = vss_query_matcher_embed (self->matcher, image ? NULL : text, image,
+      search_make_embedder, &se, &dim, &err);
+  if (!v) {
+    out = search_error (se.failed ? "bad provider settings" :
+        "cannot embed the query", err);
+    g_error_free (err);
+    return out;
+  }
+
+  gst_vss_query_search_request_init (&r);
+  r.vector = v;
+  r.dim = dim;
+  r.k = k;
+  request_from_filter (&r, filter, &streams, &exclude);
+  res = run_search (self, &r, &err);
+  g_free (v);
+  g_strfreev (streams);
+  g_strfreev (exclude);
+  if (!res) {
+    out = search_error ("search failed", err);
+    g_error_free (err);
+    return out;
+  }
+  out = results_structure (res);
   g_ptr_array_unref (res);
   return out;
 }

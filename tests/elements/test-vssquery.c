@@ -633,6 +633,201 @@ GST_START_TEST (test_local_text_refused_at_start)
 
 GST_END_TEST;
 
+/* ---- issue 18: refused query sets are errors at start, warnings later ---- */
+
+/* Sets that the parser refuses, and what the message must name (the query,
+ * the key, the value given). */
+static const struct
+{
+  const gchar *json;
+  const gchar *want[3];
+} invalid_sets[] = {
+  {"[", {"not valid JSON", NULL}},
+  {"[{\"image\":\"/x.jpg\",\"threshold\":-1}]",
+      {"query 1", "'threshold' is -1", NULL}},
+  {"[{\"image\":\"/x.jpg\",\"threshold\":5}]",
+      {"query 1", "'threshold' is 5", NULL}},
+  {"[{\"image\":\"/x.jpg\",\"threshold\":\"abc\"}]",
+      {"query 1", "'threshold' is \"abc\"", NULL}},
+  {"[{\"id\":\"ok\",\"image\":\"/x.jpg\"},{\"image\":\"/y.jpg\","
+        "\"colour\":\"red\"}]", {"query 2", "unknown key 'colour'", NULL}},
+  {"[{\"image\":\"/x.jpg\",\"cooldown_ms\":-5}]",
+      {"query 1", "'cooldown_ms' is -5", NULL}},
+};
+
+static void
+check_message_names (const gchar * msg, const gchar * const *want,
+    const gchar * json)
+{
+  for (guint i = 0; i < 3 && want[i]; i++)
+    fail_unless (strstr (msg, want[i]) != NULL, "%s: message '%s' does not "
+        "say '%s'", json, msg, want[i]);
+}
+
+/* As gst-launch-1.0 does it: the property is set before the element has a
+ * bus, so only the start can report the refusal. */
+GST_START_TEST (test_invalid_queries_refused_at_start)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (invalid_sets); i++) {
+    GstElement *e = gst_element_factory_make ("vssquery", NULL);
+    GstBus *bus = gst_bus_new ();
+    GstMessage *m;
+    GError *err = NULL;
+    gchar *dbg = NULL, *now;
+
+    g_object_set (e, "queries", invalid_sets[i].json, NULL);
+    gst_element_set_bus (e, bus);
+    fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PAUSED),
+        GST_STATE_CHANGE_FAILURE);
+    m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    fail_unless (m != NULL, "%s: no error message", invalid_sets[i].json);
+    gst_message_parse_error (m, &err, &dbg);
+    fail_unless (g_error_matches (err, GST_RESOURCE_ERROR,
+            GST_RESOURCE_ERROR_SETTINGS), "%s", err->message);
+    check_message_names (err->message, invalid_sets[i].want,
+        invalid_sets[i].json);
+    g_clear_error (&err);
+    g_free (dbg);
+    gst_message_unref (m);
+    /* The refused set did not replace the (empty) one. */
+    g_object_get (e, "queries", &now, NULL);
+    fail_unless_equals_string (now, "[]");
+    g_free (now);
+    gst_element_set_state (e, GST_STATE_NULL);
+    gst_element_set_bus (e, NULL);
+    gst_object_unref (bus);
+    gst_object_unref (e);
+  }
+}
+
+GST_END_TEST;
+
+/* A valid set given after a refused one is what starts. */
+GST_START_TEST (test_invalid_queries_replaced_before_start)
+{
+  GstElement *e = gst_element_factory_make ("vssquery", NULL);
+  GstBus *bus = gst_bus_new ();
+  gchar *json = g_strdup_printf ("[{\"id\":\"good\",\"image\":\"%s\"}]",
+      photo[0]);
+  gchar *now;
+
+  gst_element_set_bus (e, bus);
+  g_object_set (e, "queries", "[{\"image\":\"/x.jpg\",\"threshold\":5}]", NULL);
+  g_object_set (e, "queries", json, NULL);
+  fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PAUSED),
+      GST_STATE_CHANGE_SUCCESS);
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR) == NULL);
+  g_object_get (e, "queries", &now, NULL);
+  fail_unless (strstr (now, "\"id\":\"good\"") != NULL, "%s", now);
+  g_free (now);
+  fail_unless_equals_uint64 (stat_u64 (e, "frames"), 0);
+  {
+    GstStructure *s;
+    guint n = 0;
+
+    g_object_get (e, "stats", &s, NULL);
+    fail_unless (gst_structure_get_uint (s, "queries", &n));
+    fail_unless_equals_int (n, 1);
+    gst_structure_free (s);
+  }
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+  g_free (json);
+}
+
+GST_END_TEST;
+
+/* The line of the issue, through gst_parse_launch as gst-launch-1.0 runs
+ * it: the pipeline must not start. */
+GST_START_TEST (test_invalid_queries_in_launch_line)
+{
+  GError *err = NULL;
+  GstElement *p = gst_parse_launch ("videotestsrc num-buffers=3 ! vssembed ! "
+      "vssquery queries=\"[{\\\"image\\\":\\\"/x.jpg\\\","
+      "\\\"threshold\\\":5}]\" ! fakesink", &err);
+  GstBus *bus;
+  GstMessage *m;
+  gchar *dbg = NULL;
+  const gchar *want[] = { "query 1", "'threshold' is 5", NULL };
+
+  fail_unless (p != NULL, "%s", err ? err->message : "");
+  bus = gst_element_get_bus (p);
+  fail_unless_equals_int (gst_element_set_state (p, GST_STATE_PLAYING),
+      GST_STATE_CHANGE_FAILURE);
+  m = gst_bus_timed_pop_filtered (bus, 5 * GST_SECOND, GST_MESSAGE_ERROR |
+      GST_MESSAGE_EOS);
+  fail_unless (m != NULL && GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR,
+      "the pipeline ran");
+  gst_message_parse_error (m, &err, &dbg);
+  fail_unless (g_str_has_prefix (GST_OBJECT_NAME (GST_MESSAGE_SRC (m)),
+          "vssquery"));
+  check_message_names (err->message, want, "launch line");
+  g_clear_error (&err);
+  g_free (dbg);
+  gst_message_unref (m);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (p);
+}
+
+GST_END_TEST;
+
+/* While running, a refused set or query keeps the old set and posts a
+ * warning that says why; nothing stops. */
+GST_START_TEST (test_invalid_queries_at_run_time)
+{
+  gchar *props = g_strdup_printf ("cooldown=0 queries='[{\"id\":\"x\","
+      "\"image\":\"%s\",\"threshold\":0.2}]'", photo[0]);
+  Q *q = q_new ("", props, NULL);
+  GList *m;
+  GstMessage *w;
+  GError *err = NULL;
+  gchar *dbg = NULL, *now, *id = NULL, *json;
+
+  gst_harness_play (q->h);
+  for (guint i = 0; i < G_N_ELEMENTS (invalid_sets); i++) {
+    g_object_set (q->query, "queries", invalid_sets[i].json, NULL);
+    w = pop_type (q, GST_MESSAGE_WARNING);
+    fail_unless (w != NULL, "%s: no warning", invalid_sets[i].json);
+    gst_message_parse_warning (w, &err, &dbg);
+    check_message_names (err->message, invalid_sets[i].want,
+        invalid_sets[i].json);
+    g_clear_error (&err);
+    g_free (dbg);
+    gst_message_unref (w);
+  }
+  /* One query object through add-query: refused the same way. */
+  json = g_strdup_printf ("{\"image\":\"%s\",\"threshold\":\"abc\"}", photo[1]);
+  g_signal_emit_by_name (q->query, "add-query", json, &id);
+  fail_unless (id == NULL);
+  w = pop_type (q, GST_MESSAGE_WARNING);
+  fail_unless (w != NULL);
+  gst_message_parse_warning (w, &err, &dbg);
+  fail_unless (strstr (err->message, "'threshold' is \"abc\"") != NULL, "%s",
+      err->message);
+  g_clear_error (&err);
+  g_free (dbg);
+  gst_message_unref (w);
+
+  g_object_get (q->query, "queries", &now, NULL);
+  fail_unless (strstr (now, "\"id\":\"x\"") != NULL, "%s", now);
+  fail_unless (strstr (now, "},{") == NULL, "%s", now);
+  g_free (now);
+  m = q_push (q, frame_of (0, 0));
+  fail_unless_equals_int (g_list_length (m), 1);
+  fail_unless_equals_string (gst_structure_get_string (msg_s (m, 0),
+          "query-id"), "x");
+  free_msgs (m);
+  fail_unless (pop_type (q, GST_MESSAGE_ERROR) == NULL);
+  g_free (json);
+  q_free (q);
+  g_free (props);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_queries_property)
 {
   GstElement *e = gst_element_factory_make ("vssquery", NULL);
@@ -999,6 +1194,10 @@ vssquery_suite (void)
   tcase_add_test (tc, test_local_add_remove);
   tcase_add_test (tc, test_local_concurrent_changes);
   tcase_add_test (tc, test_local_text_refused_at_start);
+  tcase_add_test (tc, test_invalid_queries_refused_at_start);
+  tcase_add_test (tc, test_invalid_queries_replaced_before_start);
+  tcase_add_test (tc, test_invalid_queries_in_launch_line);
+  tcase_add_test (tc, test_invalid_queries_at_run_time);
   tcase_add_test (tc, test_no_embedding_passes);
   tcase_add_test (tb, test_bedrock_text_queries);
   tcase_add_test (tb, test_bedrock_bad_credentials);
