@@ -1,10 +1,24 @@
 /* gst-vss: vssembed
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Locking: the object lock guards the properties and `stats`; it is never
- * held while computing an embedding or pushing. The Bedrock path's queue
- * lock is described in gstvssembedbedrock.c; lock order: queue lock, then
- * object lock.
+ * A plain GstElement with a sink and a source pad, as queue is, because
+ * provider=bedrock needs a thread of its own: provider=local computes the
+ * embedding in the sink pad's chain function and pushes the frame at once;
+ * provider=bedrock hands frames and serialized events to its engine
+ * (vssembedbedrock.c, no pads, no knowledge of this file) and pushes them,
+ * in input order, from the source pad's task.
+ *
+ * Locking: the object lock guards the properties, the `stats` counters,
+ * `frame_dur`, the `s_*` copies of the settings and `engine` as `stats`
+ * readers see it. It is never held while computing an embedding, pushing
+ * or waiting; the one engine call made under it is
+ * vss_embed_bedrock_get_stats(), so the lock order is the object lock, then
+ * the engine's own lock (described in vssembedbedrock.c), which is never
+ * held while the engine calls anything of ours (it calls nothing).
+ *
+ * The stream state (`bedrock`, `engine`, `active_model`, `dim`) is set in
+ * start() before the pads are activated and cleared in stop() after they
+ * are deactivated, so the streaming threads read it without a lock.
  */
 
 /**
@@ -68,12 +82,16 @@
 
 #include <string.h>
 #include <gst/video/video.h>
-#include "gstvssembedpriv.h"
+#include "gstvssembed.h"
+#include "gstvss.h"
+#include "aws/gstvssawsprops.h"
+#include "vssembedbedrock.h"
 
-GST_DEBUG_CATEGORY (gst_vss_embed_debug);
+GST_DEBUG_CATEGORY_STATIC (gst_vss_embed_debug);
 #define GST_CAT_DEFAULT gst_vss_embed_debug
 
-/* image/jpeg and image/png only with provider=bedrock (set_caps says so). */
+/* image/jpeg and image/png only with provider=bedrock (the caps and
+ * accept-caps answers and set_caps say so). */
 #define CAPS_STR GST_VIDEO_CAPS_MAKE (GST_VSS_EMBED_LOCAL_FORMATS) \
   "; image/jpeg; image/png"
 
@@ -115,9 +133,69 @@ enum
   PROP_LATENCY,
 };
 
+struct _GstVssEmbed
+{
+  GstElement parent;
+
+  GstPad *sinkpad;
+  GstPad *srcpad;
+
+  /* properties (object lock) */
+  GstVssEmbedProvider provider;
+  gchar *model;
+  guint dimension;
+  GstVssAwsProps aws;
+  guint max_in_flight;
+  guint queue_size;
+  guint timeout_ms;
+  guint max_retries;
+  guint retry_max_time_ms;
+  GstVssEmbedOnError on_error;
+  guint latency_ms;
+
+  /* stream state: set in start(), cleared in stop(); written under the
+   * object lock where `stats` reads it */
+  gboolean bedrock;
+  gchar *active_model;          /* model name written into the metas */
+  guint dim;
+  VssEmbedBedrock *engine;      /* bedrock only */
+
+  /* settings as they were at start (object lock) */
+  guint s_max_in_flight;
+  guint s_queue_size;
+  GstClockTime frame_dur;       /* NONE when unknown */
+
+  /* sink streaming thread */
+  GstVideoInfo info;
+  gboolean have_info;
+  gboolean input_is_image;      /* image/jpeg or image/png, bedrock only */
+  GstSegment segment;
+
+  /* source pad task only: skip warnings are rate-limited */
+  gint64 last_warning_us;
+  guint warnings_suppressed;
+
+  /* statistics (object lock) */
+  guint64 frames_in;
+  guint64 frames_embedded;
+  guint64 frames_reused_id;
+  guint64 frames_skipped;
+  guint64 frames_dropped;
+  guint64 embed_time_total_ns;
+  guint64 embed_time_max_ns;
+  VssEmbedBedrockStats last_engine_stats;       /* the engine's, at stop */
+};
+
+/* What the element keeps with a frame while the engine embeds it. */
+typedef struct
+{
+  gchar frame_id[GST_VSS_FRAME_ID_SIZE];
+  gboolean reused_id;
+  gint64 t_in;
+} EmbedFrame;
 
 #define gst_vss_embed_parent_class parent_class
-G_DEFINE_TYPE (GstVssEmbed, gst_vss_embed, GST_TYPE_BASE_TRANSFORM);
+G_DEFINE_TYPE (GstVssEmbed, gst_vss_embed, GST_TYPE_ELEMENT);
 GST_ELEMENT_REGISTER_DEFINE (vssembed, "vssembed", GST_RANK_NONE,
     GST_TYPE_VSS_EMBED);
 
@@ -165,28 +243,26 @@ static void gst_vss_embed_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec);
 static void gst_vss_embed_get_property (GObject * object, guint prop_id,
     GValue * value, GParamSpec * pspec);
-static gboolean gst_vss_embed_start (GstBaseTransform * trans);
-static gboolean gst_vss_embed_stop (GstBaseTransform * trans);
-static gboolean gst_vss_embed_set_caps (GstBaseTransform * trans,
-    GstCaps * incaps, GstCaps * outcaps);
-static GstFlowReturn gst_vss_embed_transform_ip (GstBaseTransform * trans,
-    GstBuffer * buf);
-static gboolean gst_vss_embed_query (GstBaseTransform * trans,
-    GstPadDirection direction, GstQuery * query);
 static GstStateChangeReturn gst_vss_embed_change_state (GstElement * element,
     GstStateChange transition);
+static GstFlowReturn gst_vss_embed_chain (GstPad * pad, GstObject * parent,
+    GstBuffer * buf);
+static gboolean gst_vss_embed_sink_event (GstPad * pad, GstObject * parent,
+    GstEvent * event);
+static gboolean gst_vss_embed_sink_query (GstPad * pad, GstObject * parent,
+    GstQuery * query);
+static gboolean gst_vss_embed_src_query (GstPad * pad, GstObject * parent,
+    GstQuery * query);
+static gboolean gst_vss_embed_src_activate_mode (GstPad * pad,
+    GstObject * parent, GstPadMode mode, gboolean active);
 
+/* The properties are the element's manual (gst-inspect-1.0 vssembed), so
+ * their blurbs are long; two helpers and the AWS settings' own install
+ * them, in the order gst-inspect lists them, so that class_init stays
+ * readable. First what every provider has. */
 static void
-gst_vss_embed_class_init (GstVssEmbedClass * klass)
+gst_vss_embed_install_embedding_properties (GObjectClass * gobject_class)
 {
-  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
-  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
-  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
-
-  gobject_class->finalize = gst_vss_embed_finalize;
-  gobject_class->set_property = gst_vss_embed_set_property;
-  gobject_class->get_property = gst_vss_embed_get_property;
-
   g_object_class_install_property (gobject_class, PROP_PROVIDER,
       g_param_spec_enum ("provider", "Provider",
           "Where embeddings come from: 'local' is the built-in model-free "
@@ -223,8 +299,12 @@ gst_vss_embed_class_init (GstVssEmbedClass * klass)
           "amazon.titan-embed-image-v1 offers 256, 384 or 1024", 0, 1024,
           DEFAULT_DIMENSION, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
-  gst_vss_aws_props_install (gobject_class, PROP_REGION,
-      &gst_vss_aws_service_bedrock);
+}
+
+/* How provider=bedrock's requests flow. */
+static void
+gst_vss_embed_install_request_properties (GObjectClass * gobject_class)
+{
   g_object_class_install_property (gobject_class, PROP_MAX_IN_FLIGHT,
       g_param_spec_uint ("max-in-flight", "Max requests in flight",
           "bedrock: requests outstanding at once. Throughput is about "
@@ -273,6 +353,21 @@ gst_vss_embed_class_init (GstVssEmbedClass * klass)
           "the pipeline's minimum latency when live", 0, 600000,
           DEFAULT_LATENCY_MS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
+}
+
+static void
+gst_vss_embed_class_init (GstVssEmbedClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  gobject_class->finalize = gst_vss_embed_finalize;
+  gobject_class->set_property = gst_vss_embed_set_property;
+  gobject_class->get_property = gst_vss_embed_get_property;
+  gst_vss_embed_install_embedding_properties (gobject_class);
+  gst_vss_aws_props_install (gobject_class, PROP_REGION,
+      &gst_vss_aws_service_bedrock);
+  gst_vss_embed_install_request_properties (gobject_class);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -282,14 +377,6 @@ gst_vss_embed_class_init (GstVssEmbedClass * klass)
       "gst-vss developers");
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_vss_embed_change_state);
-  trans_class->query = GST_DEBUG_FUNCPTR (gst_vss_embed_query);
-  trans_class->start = GST_DEBUG_FUNCPTR (gst_vss_embed_start);
-  trans_class->stop = GST_DEBUG_FUNCPTR (gst_vss_embed_stop);
-  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_vss_embed_set_caps);
-  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_vss_embed_transform_ip);
-  /* We only add metas: never touch pixels, keep every upstream meta. */
-  trans_class->transform_ip_on_passthrough = FALSE;
-  trans_class->passthrough_on_same_caps = FALSE;
 
   gst_type_mark_as_plugin_api (GST_TYPE_VSS_EMBED_PROVIDER, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_VSS_EMBED_ON_ERROR, 0);
@@ -297,110 +384,24 @@ gst_vss_embed_class_init (GstVssEmbedClass * klass)
       "Frame embeddings");
 }
 
-/* provider=bedrock takes over the sink pad's dataflow (jobs queue, source
- * pad task); provider=local keeps GstBaseTransform's. */
-static GstFlowReturn
-gst_vss_embed_sink_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
-{
-  GstVssEmbed *self = GST_VSS_EMBED (parent);
-
-  if (self->bedrock)
-    return gst_vss_embed_bedrock_chain (self, buf);
-  return self->base_chain (pad, parent, buf);
-}
-
-static gboolean
-gst_vss_embed_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
-{
-  GstVssEmbed *self = GST_VSS_EMBED (parent);
-
-  if (self->bedrock)
-    return gst_vss_embed_bedrock_sink_event (self, event);
-  return self->base_sink_event (pad, parent, event);
-}
-
-static gboolean
-caps_are_images (GstCaps * caps)
-{
-  guint i;
-
-  for (i = 0; i < gst_caps_get_size (caps); i++)
-    if (g_str_has_prefix (gst_structure_get_name (gst_caps_get_structure
-                (caps, i)), "image/"))
-      return TRUE;
-  return FALSE;
-}
-
-static gboolean
-gst_vss_embed_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
-{
-  GstVssEmbed *self = GST_VSS_EMBED (parent);
-
-  gboolean bedrock;
-
-  /* Buffers pass through untouched, so downstream's allocation suits
-   * upstream; the base class would refuse before it saw caps itself. */
-  if (self->bedrock && GST_QUERY_TYPE (query) == GST_QUERY_ALLOCATION)
-    return gst_pad_peer_query (GST_BASE_TRANSFORM_SRC_PAD (self), query);
-  /* DRAIN means "everything before me has been pushed". */
-  if (self->bedrock && GST_QUERY_TYPE (query) == GST_QUERY_DRAIN
-      && !gst_vss_embed_bedrock_drain (self))
-    return FALSE;
-
-  /* Encoded images only with provider=bedrock. */
-  GST_OBJECT_LOCK (self);
-  bedrock = self->provider == GST_VSS_EMBED_PROVIDER_BEDROCK;
-  GST_OBJECT_UNLOCK (self);
-  if (!bedrock && GST_QUERY_TYPE (query) == GST_QUERY_ACCEPT_CAPS) {
-    GstCaps *caps;
-
-    gst_query_parse_accept_caps (query, &caps);
-    if (caps_are_images (caps)) {
-      GST_DEBUG_OBJECT (self, "provider=local refuses %" GST_PTR_FORMAT, caps);
-      gst_query_set_accept_caps_result (query, FALSE);
-      return TRUE;
-    }
-  }
-  if (!self->base_sink_query (pad, parent, query))
-    return FALSE;
-  if (!bedrock && GST_QUERY_TYPE (query) == GST_QUERY_CAPS) {
-    GstCaps *caps, *raw;
-
-    gst_query_parse_caps_result (query, &caps);
-    raw =
-        gst_caps_from_string (GST_VIDEO_CAPS_MAKE
-        (GST_VSS_EMBED_LOCAL_FORMATS));
-    caps = gst_caps_intersect (caps, raw);
-    gst_query_set_caps_result (query, caps);
-    gst_caps_unref (caps);
-    gst_caps_unref (raw);
-  }
-  return TRUE;
-}
-
-static gboolean
-gst_vss_embed_src_activate (GstPad * pad, GstObject * parent,
-    GstPadMode mode, gboolean active)
-{
-  GstVssEmbed *self = GST_VSS_EMBED (parent);
-  gboolean bedrock;
-
-  GST_OBJECT_LOCK (self);
-  bedrock = self->provider == GST_VSS_EMBED_PROVIDER_BEDROCK;
-  GST_OBJECT_UNLOCK (self);
-  if (!active)
-    gst_vss_embed_bedrock_src_activate (self, pad, FALSE);
-  if (!self->base_src_activate (pad, parent, mode, active))
-    return FALSE;
-  if (active && bedrock && mode == GST_PAD_MODE_PUSH)
-    return gst_vss_embed_bedrock_src_activate (self, pad, TRUE);
-  return TRUE;
-}
-
 static void
 gst_vss_embed_init (GstVssEmbed * self)
 {
-  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
+  self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
+  gst_pad_set_chain_function (self->sinkpad,
+      GST_DEBUG_FUNCPTR (gst_vss_embed_chain));
+  gst_pad_set_event_function (self->sinkpad,
+      GST_DEBUG_FUNCPTR (gst_vss_embed_sink_event));
+  gst_pad_set_query_function (self->sinkpad,
+      GST_DEBUG_FUNCPTR (gst_vss_embed_sink_query));
+  gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
+
+  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
+  gst_pad_set_query_function (self->srcpad,
+      GST_DEBUG_FUNCPTR (gst_vss_embed_src_query));
+  gst_pad_set_activatemode_function (self->srcpad,
+      GST_DEBUG_FUNCPTR (gst_vss_embed_src_activate_mode));
+  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 
   self->provider = DEFAULT_PROVIDER;
   self->model = NULL;
@@ -412,21 +413,8 @@ gst_vss_embed_init (GstVssEmbed * self)
   self->retry_max_time_ms = DEFAULT_RETRY_MAX_TIME_MS;
   self->on_error = DEFAULT_ON_ERROR;
   self->latency_ms = DEFAULT_LATENCY_MS;
-  gst_base_transform_set_in_place (trans, TRUE);
-
-  self->base_chain = GST_PAD_CHAINFUNC (trans->sinkpad);
-  self->base_sink_event = GST_PAD_EVENTFUNC (trans->sinkpad);
-  self->base_sink_query = GST_PAD_QUERYFUNC (trans->sinkpad);
-  self->base_src_activate = GST_PAD_ACTIVATEMODEFUNC (trans->srcpad);
-  gst_pad_set_chain_function (trans->sinkpad,
-      GST_DEBUG_FUNCPTR (gst_vss_embed_sink_chain));
-  gst_pad_set_event_function (trans->sinkpad,
-      GST_DEBUG_FUNCPTR (gst_vss_embed_sink_event));
-  gst_pad_set_query_function (trans->sinkpad,
-      GST_DEBUG_FUNCPTR (gst_vss_embed_sink_query));
-  gst_pad_set_activatemode_function (trans->srcpad,
-      GST_DEBUG_FUNCPTR (gst_vss_embed_src_activate));
-  gst_vss_embed_bedrock_init (self);
+  self->frame_dur = GST_CLOCK_TIME_NONE;
+  gst_segment_init (&self->segment, GST_FORMAT_TIME);
 }
 
 static void
@@ -437,7 +425,8 @@ gst_vss_embed_finalize (GObject * object)
   g_free (self->model);
   g_free (self->active_model);
   gst_vss_aws_props_clear (&self->aws);
-  gst_vss_embed_bedrock_finalize (self);
+  /* Only left when the element was dropped without going back to READY. */
+  vss_embed_bedrock_free (self->engine);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -498,6 +487,7 @@ gst_vss_embed_stats_locked (GstVssEmbed * self)
 {
   gdouble mean_us = self->frames_embedded ?
       (gdouble) self->embed_time_total_ns / self->frames_embedded / 1000.0 : 0;
+  VssEmbedBedrockStats st;
 
   GstStructure *s = gst_structure_new ("vss-embed-stats",
       "frames-in", G_TYPE_UINT64, self->frames_in,
@@ -508,8 +498,24 @@ gst_vss_embed_stats_locked (GstVssEmbed * self)
       "mean-embed-us", G_TYPE_DOUBLE, mean_us,
       "max-embed-us", G_TYPE_DOUBLE, self->embed_time_max_ns / 1000.0, NULL);
 
-  if (self->provider == GST_VSS_EMBED_PROVIDER_BEDROCK)
-    gst_vss_embed_bedrock_add_stats (self, s);
+  if (self->provider != GST_VSS_EMBED_PROVIDER_BEDROCK)
+    return s;
+  if (self->engine)
+    vss_embed_bedrock_get_stats (self->engine, &st);
+  else
+    st = self->last_engine_stats;
+  gst_structure_set (s,
+      "requests", G_TYPE_UINT64, st.client.requests,
+      "retries", G_TYPE_UINT64, st.client.retries,
+      "throttles", G_TYPE_UINT64, st.client.throttles,
+      "failures", G_TYPE_UINT64, st.client.failures,
+      "bytes-sent", G_TYPE_UINT64, st.client.bytes_sent,
+      "mean-latency-ms", G_TYPE_DOUBLE, st.client.latency_count ?
+      st.client.latency_total_us / 1000.0 / st.client.latency_count : 0.0,
+      "frames-skipped", G_TYPE_UINT64, self->frames_skipped,
+      "frames-dropped", G_TYPE_UINT64, self->frames_dropped,
+      "frames-reencoded", G_TYPE_UINT64, st.frames_reencoded,
+      "max-in-flight-seen", G_TYPE_UINT, st.max_in_flight_seen, NULL);
   return s;
 }
 
@@ -566,26 +572,13 @@ gst_vss_embed_get_property (GObject * object, guint prop_id, GValue * value,
 }
 
 static gboolean
-gst_vss_embed_start (GstBaseTransform * trans)
+gst_vss_embed_start_local (GstVssEmbed * self)
 {
-  GstVssEmbed *self = GST_VSS_EMBED (trans);
   gchar *model;
 
   GST_OBJECT_LOCK (self);
-  self->frames_in = self->frames_embedded = self->frames_reused_id = 0;
-  self->frames_skipped = self->frames_dropped = self->frames_reencoded = 0;
-  self->embed_time_total_ns = self->embed_time_max_ns = 0;
-  self->max_in_flight_seen = 0;
-  memset (&self->last_client_stats, 0, sizeof (self->last_client_stats));
-  self->bedrock = self->provider == GST_VSS_EMBED_PROVIDER_BEDROCK;
   model = g_strdup (self->model ? self->model : GST_VSS_EMBED_LOCAL_MODEL);
   GST_OBJECT_UNLOCK (self);
-
-  if (self->bedrock) {
-    g_free (model);
-    return gst_vss_embed_bedrock_start (self);
-  }
-
   if (g_strcmp0 (model, GST_VSS_EMBED_LOCAL_MODEL) != 0)
     goto unknown_model;
 
@@ -593,8 +586,8 @@ gst_vss_embed_start (GstBaseTransform * trans)
   g_free (self->active_model);
   self->active_model = model;
   self->dim = gst_vss_embed_local_dim ();
+  self->bedrock = FALSE;
   GST_OBJECT_UNLOCK (self);
-  self->have_info = FALSE;
   GST_DEBUG_OBJECT (self, "provider local, model %s, dimension %u",
       self->active_model, self->dim);
   return TRUE;
@@ -611,54 +604,331 @@ unknown_model:
   }
 }
 
+/* Makes the Bedrock client (settings, credentials) and the engine. */
 static gboolean
-gst_vss_embed_stop (GstBaseTransform * trans)
+gst_vss_embed_start_bedrock (GstVssEmbed * self)
 {
-  GstVssEmbed *self = GST_VSS_EMBED (trans);
+  GstVssAwsSettings aws = { 0, };
+  GstVssBedrockOptions opts = { 0, };
+  VssEmbedBedrockConfig config = { 0, };
+  GstVssBedrockClient *client;
+  GstVssAwsCredentials *creds;
+  VssEmbedBedrock *engine;
+  GError *err = NULL;
+  gchar *model;
+  guint dim;
 
-  if (self->bedrock)
-    gst_vss_embed_bedrock_stop (self);
-  self->have_info = FALSE;
+  GST_OBJECT_LOCK (self);
+  model = g_strdup (self->model ? self->model : GST_VSS_BEDROCK_IMAGE_MODEL);
+  dim = self->dimension;
+  gst_vss_aws_props_to_settings (&self->aws, &gst_vss_aws_service_bedrock,
+      &aws);
+  opts.aws = &aws;
+  opts.max_connections = self->max_in_flight;
+  opts.timeout_ms = self->timeout_ms;
+  opts.max_retries = self->max_retries;
+  opts.retry_max_time_ms = self->retry_max_time_ms;
+  self->s_max_in_flight = self->max_in_flight;
+  self->s_queue_size = self->queue_size;
+  self->frame_dur = GST_CLOCK_TIME_NONE;
+  /* Settings strings are copied by the config; the lock keeps them alive. */
+  if (!gst_vss_bedrock_check_model (model, dim, TRUE, &err)) {
+    GST_OBJECT_UNLOCK (self);
+    goto bad_model;
+  }
+  client = gst_vss_bedrock_client_new (&opts, &err);
+  config.max_in_flight = self->s_max_in_flight;
+  config.queue_size = self->s_queue_size;
+  GST_OBJECT_UNLOCK (self);
+  if (!client)
+    goto bad_settings;
+  creds = gst_vss_bedrock_client_get_credentials (client, &err);
+  if (!creds)
+    goto no_credentials;
+  GST_INFO_OBJECT (self, "model %s, dimension %u, region %s, endpoint %s, "
+      "credentials from %s", model, dim ? dim :
+      gst_vss_bedrock_model_default_dim (model),
+      gst_vss_bedrock_client_get_region (client),
+      gst_vss_bedrock_client_get_endpoint (client), creds->source);
+  gst_vss_aws_credentials_free (creds);
+
+  config.model = model;
+  config.dim = dim ? dim : gst_vss_bedrock_model_default_dim (model);
+  engine = vss_embed_bedrock_new (client, &config);
+  GST_OBJECT_LOCK (self);
+  g_free (self->active_model);
+  self->active_model = model;
+  self->dim = config.dim;
+  self->engine = engine;
+  self->bedrock = TRUE;
+  GST_OBJECT_UNLOCK (self);
   return TRUE;
+
+  /* ERRORS */
+bad_model:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Model '%s' cannot embed frames with provider 'bedrock'.", model),
+        ("%s", err->message));
+    g_error_free (err);
+    g_free (model);
+    return FALSE;
+  }
+bad_settings:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("The AWS settings for Amazon Bedrock are incomplete or wrong."),
+        ("%s", err->message));
+    g_error_free (err);
+    g_free (model);
+    return FALSE;
+  }
+no_credentials:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_AUTHORIZED,
+        ("No AWS credentials for Amazon Bedrock."), ("%s", err->message));
+    g_error_free (err);
+    gst_vss_bedrock_client_free (client);
+    g_free (model);
+    return FALSE;
+  }
+}
+
+/* READY to PAUSED, before the pads are activated. */
+static gboolean
+gst_vss_embed_start (GstVssEmbed * self)
+{
+  gboolean bedrock;
+
+  GST_OBJECT_LOCK (self);
+  self->frames_in = self->frames_embedded = self->frames_reused_id = 0;
+  self->frames_skipped = self->frames_dropped = 0;
+  self->embed_time_total_ns = self->embed_time_max_ns = 0;
+  memset (&self->last_engine_stats, 0, sizeof (self->last_engine_stats));
+  bedrock = self->provider == GST_VSS_EMBED_PROVIDER_BEDROCK;
+  GST_OBJECT_UNLOCK (self);
+
+  self->have_info = FALSE;
+  self->input_is_image = FALSE;
+  self->last_warning_us = 0;
+  self->warnings_suppressed = 0;
+  gst_segment_init (&self->segment, GST_FORMAT_TIME);
+  return bedrock ? gst_vss_embed_start_bedrock (self) :
+      gst_vss_embed_start_local (self);
+}
+
+/* PAUSED to READY, after the pads were deactivated: nothing streams. */
+static void
+gst_vss_embed_stop (GstVssEmbed * self)
+{
+  VssEmbedBedrock *engine;
+
+  GST_OBJECT_LOCK (self);
+  engine = self->engine;
+  self->engine = NULL;
+  self->bedrock = FALSE;
+  if (engine)
+    vss_embed_bedrock_get_stats (engine, &self->last_engine_stats);
+  GST_OBJECT_UNLOCK (self);
+  /* Cancels what is left; returns once every answer is in. */
+  vss_embed_bedrock_free (engine);
+  self->have_info = FALSE;
 }
 
 static GstStateChangeReturn
 gst_vss_embed_change_state (GstElement * element, GstStateChange transition)
 {
   GstVssEmbed *self = GST_VSS_EMBED (element);
+  GstStateChangeReturn ret;
 
-  /* Wake a sink pad blocked on a full queue and cancel requests before the
-   * pads are deactivated (which waits for the streaming threads). */
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY && self->bedrock)
-    gst_vss_embed_bedrock_set_flushing (self);
-  return GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      if (!gst_vss_embed_start (self))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      /* Wake a sink pad blocked on a full queue and cancel requests before
+       * the pads are deactivated (which waits for the streaming threads). */
+      if (self->engine)
+        vss_embed_bedrock_set_flushing (self->engine, TRUE);
+      break;
+    default:
+      break;
+  }
+
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      if (ret == GST_STATE_CHANGE_FAILURE)
+        gst_vss_embed_stop (self);
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      gst_vss_embed_stop (self);
+      break;
+    default:
+      break;
+  }
+  return ret;
+}
+
+/* What the element takes and gives: with provider=local, raw video in the
+ * formats the local embedding reads; with provider=bedrock, its templates
+ * (raw video of any of those formats, JPEG, PNG). */
+static GstCaps *
+gst_vss_embed_allowed_caps (GstVssEmbed * self)
+{
+  static GstStaticCaps local_caps =
+      GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (GST_VSS_EMBED_LOCAL_FORMATS));
+  gboolean bedrock;
+
+  GST_OBJECT_LOCK (self);
+  bedrock = self->provider == GST_VSS_EMBED_PROVIDER_BEDROCK;
+  GST_OBJECT_UNLOCK (self);
+  if (bedrock)
+    return gst_static_pad_template_get_caps (&sink_template);
+  return gst_static_caps_get (&local_caps);
+}
+
+/* Buffers pass through untouched: one pad takes what the other's peer
+ * takes, within what the provider reads. */
+static gboolean
+gst_vss_embed_query_caps (GstVssEmbed * self, GstPad * pad, GstQuery * query)
+{
+  GstPad *other = pad == self->sinkpad ? self->srcpad : self->sinkpad;
+  GstCaps *filter, *allowed, *peer_filter = NULL, *peer, *caps;
+
+  gst_query_parse_caps (query, &filter);
+  allowed = gst_vss_embed_allowed_caps (self);
+  if (filter)
+    peer_filter = gst_caps_intersect_full (filter, allowed,
+        GST_CAPS_INTERSECT_FIRST);
+  peer = gst_pad_peer_query_caps (other, peer_filter);
+  caps = gst_caps_intersect_full (peer, allowed, GST_CAPS_INTERSECT_FIRST);
+  if (filter) {
+    GstCaps *filtered = gst_caps_intersect_full (filter, caps,
+        GST_CAPS_INTERSECT_FIRST);
+
+    gst_caps_unref (caps);
+    caps = filtered;
+  }
+  GST_LOG_OBJECT (pad, "caps %" GST_PTR_FORMAT, caps);
+  gst_query_set_caps_result (query, caps);
+  gst_caps_unref (caps);
+  gst_caps_unref (peer);
+  if (peer_filter)
+    gst_caps_unref (peer_filter);
+  gst_caps_unref (allowed);
+  return TRUE;
+}
+
+/* As GstBaseTransform did: caps that fit what the provider reads; whether
+ * they suit downstream shows when the caps event is pushed. */
+static gboolean
+gst_vss_embed_query_accept_caps (GstVssEmbed * self, GstQuery * query)
+{
+  GstCaps *caps, *allowed;
+  gboolean ok;
+
+  gst_query_parse_accept_caps (query, &caps);
+  allowed = gst_vss_embed_allowed_caps (self);
+  ok = gst_caps_can_intersect (caps, allowed);
+  if (!ok)
+    GST_DEBUG_OBJECT (self, "refusing %" GST_PTR_FORMAT, caps);
+  gst_query_set_accept_caps_result (query, ok);
+  gst_caps_unref (allowed);
+  return TRUE;
 }
 
 static gboolean
-gst_vss_embed_query (GstBaseTransform * trans, GstPadDirection direction,
-    GstQuery * query)
+gst_vss_embed_query_latency (GstVssEmbed * self, GstQuery * query)
 {
-  GstVssEmbed *self = GST_VSS_EMBED (trans);
+  GstClockTime min, max, dur;
+  gboolean live;
+  guint latency_ms, frames;
 
-  if (self->bedrock && direction == GST_PAD_SRC
-      && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY)
-    return gst_vss_embed_bedrock_latency (self, query);
-  return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction,
-      query);
+  if (!gst_pad_peer_query (self->sinkpad, query))
+    return FALSE;
+  gst_query_parse_latency (query, &live, &min, &max);
+  GST_OBJECT_LOCK (self);
+  latency_ms = self->latency_ms;
+  frames = self->s_max_in_flight + self->s_queue_size;
+  dur = self->frame_dur;
+  GST_OBJECT_UNLOCK (self);
+  if (live) {
+    min += latency_ms * GST_MSECOND;
+    if (GST_CLOCK_TIME_IS_VALID (max)) {
+      if (GST_CLOCK_TIME_IS_VALID (dur))
+        max += frames * dur;
+      else
+        max = GST_CLOCK_TIME_NONE;
+    }
+  }
+  GST_DEBUG_OBJECT (self, "latency: live %d, min %" GST_TIME_FORMAT ", max %"
+      GST_TIME_FORMAT, live, GST_TIME_ARGS (min), GST_TIME_ARGS (max));
+  gst_query_set_latency (query, live, min, max);
+  return TRUE;
 }
 
 static gboolean
-gst_vss_embed_set_caps (GstBaseTransform * trans, GstCaps * incaps,
-    GstCaps * outcaps)
+gst_vss_embed_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
 {
-  GstVssEmbed *self = GST_VSS_EMBED (trans);
+  GstVssEmbed *self = GST_VSS_EMBED (parent);
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CAPS:
+      return gst_vss_embed_query_caps (self, pad, query);
+    case GST_QUERY_ACCEPT_CAPS:
+      return gst_vss_embed_query_accept_caps (self, query);
+    case GST_QUERY_ALLOCATION:
+      /* Buffers pass through untouched, so downstream's allocation suits
+       * upstream. */
+      return gst_pad_peer_query (self->srcpad, query);
+    case GST_QUERY_DRAIN:
+      /* DRAIN means "everything before me has been pushed". */
+      if (self->engine && !vss_embed_bedrock_drain (self->engine))
+        return FALSE;
+      break;
+    default:
+      break;
+  }
+  return gst_pad_query_default (pad, parent, query);
+}
+
+static gboolean
+gst_vss_embed_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstVssEmbed *self = GST_VSS_EMBED (parent);
+  gboolean bedrock;
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CAPS:
+      return gst_vss_embed_query_caps (self, pad, query);
+    case GST_QUERY_ACCEPT_CAPS:
+      return gst_vss_embed_query_accept_caps (self, query);
+    case GST_QUERY_LATENCY:
+      GST_OBJECT_LOCK (self);
+      bedrock = self->bedrock;
+      GST_OBJECT_UNLOCK (self);
+      if (bedrock)
+        return gst_vss_embed_query_latency (self, query);
+      break;
+    default:
+      break;
+  }
+  return gst_pad_query_default (pad, parent, query);
+}
+
+static gboolean
+gst_vss_embed_set_caps_local (GstVssEmbed * self, GstCaps * caps)
+{
   GstVideoInfo info;
-  const gchar *name = gst_structure_get_name (gst_caps_get_structure (incaps,
+  const gchar *name = gst_structure_get_name (gst_caps_get_structure (caps,
           0));
 
   if (g_str_has_prefix (name, "image/"))
     goto needs_bedrock;
-  if (!gst_video_info_from_caps (&info, incaps))
+  if (!gst_video_info_from_caps (&info, caps))
     goto bad_caps;
   if (!gst_vss_embed_local_supports_format (GST_VIDEO_INFO_FORMAT (&info)))
     goto bad_format;
@@ -667,7 +937,7 @@ gst_vss_embed_set_caps (GstBaseTransform * trans, GstCaps * incaps,
 
   self->info = info;
   self->have_info = TRUE;
-  GST_DEBUG_OBJECT (self, "caps %" GST_PTR_FORMAT, incaps);
+  GST_DEBUG_OBJECT (self, "caps %" GST_PTR_FORMAT, caps);
   return TRUE;
 
   /* ERRORS */
@@ -676,7 +946,7 @@ bad_caps:
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
         ("vssembed cannot read these video caps."),
         ("caps %" GST_PTR_FORMAT " do not describe raw video with a size",
-            incaps));
+            caps));
     return FALSE;
   }
 bad_format:
@@ -698,6 +968,98 @@ needs_bedrock:
   }
 }
 
+static gboolean
+gst_vss_embed_set_caps_bedrock (GstVssEmbed * self, GstCaps * caps)
+{
+  GstStructure *s = gst_caps_get_structure (caps, 0);
+  const gchar *name = gst_structure_get_name (s);
+  GstClockTime dur = GST_CLOCK_TIME_NONE;
+  gint fn = 0, fd = 1;
+
+  if (gst_structure_has_name (s, "image/jpeg")
+      || gst_structure_has_name (s, "image/png")) {
+    self->input_is_image = TRUE;
+  } else {
+    GstVideoInfo info;
+
+    if (!gst_video_info_from_caps (&info, caps)
+        || GST_VIDEO_INFO_WIDTH (&info) <= 0
+        || GST_VIDEO_INFO_HEIGHT (&info) <= 0)
+      goto bad_caps;
+    self->info = info;
+    self->input_is_image = FALSE;
+  }
+  if (gst_structure_get_fraction (s, "framerate", &fn, &fd) && fn > 0 && fd > 0)
+    dur = gst_util_uint64_scale_int (GST_SECOND, fd, fn);
+  GST_OBJECT_LOCK (self);
+  self->frame_dur = dur;
+  GST_OBJECT_UNLOCK (self);
+  self->have_info = TRUE;
+  GST_DEBUG_OBJECT (self, "caps %" GST_PTR_FORMAT, caps);
+  return TRUE;
+
+  /* ERRORS */
+bad_caps:
+  {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("vssembed cannot read these caps (%s).", name),
+        ("caps %" GST_PTR_FORMAT " do not describe raw video with a size",
+            caps));
+    return FALSE;
+  }
+}
+
+static void gst_vss_embed_src_loop (GstVssEmbed * self);
+
+static gboolean
+gst_vss_embed_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
+{
+  GstVssEmbed *self = GST_VSS_EMBED (parent);
+  gboolean ret;
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_FLUSH_START:
+      ret = gst_pad_push_event (self->srcpad, event);
+      if (self->engine) {
+        vss_embed_bedrock_set_flushing (self->engine, TRUE);
+        gst_pad_pause_task (self->srcpad);
+      }
+      return ret;
+    case GST_EVENT_FLUSH_STOP:
+      gst_segment_init (&self->segment, GST_FORMAT_TIME);
+      if (self->engine == NULL)
+        return gst_pad_push_event (self->srcpad, event);
+      vss_embed_bedrock_set_flushing (self->engine, FALSE);
+      ret = gst_pad_push_event (self->srcpad, event);
+      gst_pad_start_task (self->srcpad, (GstTaskFunction)
+          gst_vss_embed_src_loop, self, NULL);
+      return ret;
+    case GST_EVENT_CAPS:{
+      GstCaps *caps;
+      gboolean ok;
+
+      gst_event_parse_caps (event, &caps);
+      ok = self->engine ? gst_vss_embed_set_caps_bedrock (self, caps) :
+          gst_vss_embed_set_caps_local (self, caps);
+      if (!ok) {
+        gst_event_unref (event);
+        return FALSE;
+      }
+      break;
+    }
+    case GST_EVENT_SEGMENT:
+      gst_event_copy_segment (event, &self->segment);
+      break;
+    default:
+      break;
+  }
+  /* With provider=bedrock, serialized events keep their place between the
+   * frames and leave from the source pad's task. */
+  if (self->engine && GST_EVENT_IS_SERIALIZED (event))
+    return vss_embed_bedrock_submit_event (self->engine, event);
+  return gst_pad_push_event (self->srcpad, event);
+}
+
 /* Wall-clock capture time of @buf in microseconds since the epoch.
  *
  * 1. A reference timestamp (timestamp/x-unix) from the source, e.g. rtspsrc's
@@ -707,9 +1069,8 @@ needs_bedrock:
  *    long ago.
  * 3. Otherwise (files decoded faster than real time) the time we see it.
  */
-gint64
-gst_vss_embed_capture_time (GstVssEmbed * self, GstBuffer * buf,
-    const GstSegment * seg)
+static gint64
+gst_vss_embed_capture_time (GstVssEmbed * self, GstBuffer * buf)
 {
   static GstCaps *unix_caps = NULL;
   GstReferenceTimestampMeta *ref;
@@ -730,8 +1091,8 @@ gst_vss_embed_capture_time (GstVssEmbed * self, GstBuffer * buf,
   if (clock != NULL && GST_BUFFER_PTS_IS_VALID (buf)) {
     GstClockTime base = gst_element_get_base_time (GST_ELEMENT (self));
     GstClockTime clock_now = gst_clock_get_time (clock);
-    GstClockTime rt = gst_segment_to_running_time (seg, GST_FORMAT_TIME,
-        GST_BUFFER_PTS (buf));
+    GstClockTime rt = gst_segment_to_running_time (&self->segment,
+        GST_FORMAT_TIME, GST_BUFFER_PTS (buf));
 
     if (GST_CLOCK_TIME_IS_VALID (rt) && clock_now >= base) {
       GstClockTimeDiff age = GST_CLOCK_DIFF (rt, clock_now - base);
@@ -745,19 +1106,30 @@ gst_vss_embed_capture_time (GstVssEmbed * self, GstBuffer * buf,
   return now;
 }
 
-static GstFlowReturn
-gst_vss_embed_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+/* The frame id is made once per frame: one that @buf already carries (an
+ * earlier vssembed's, with another model) is kept. Returns TRUE then. */
+static gboolean
+gst_vss_embed_frame_id (GstVssEmbed * self, GstBuffer * buf, gchar * id)
 {
-  GstVssEmbed *self = GST_VSS_EMBED (trans);
+  const gchar *existing = gst_vss_buffer_get_frame_id (buf);
+
+  if (existing != NULL && gst_vss_frame_id_is_valid (existing)) {
+    g_strlcpy (id, existing, GST_VSS_FRAME_ID_SIZE);
+    return TRUE;
+  }
+  gst_vss_frame_id_new (gst_vss_embed_capture_time (self, buf), id);
+  return FALSE;
+}
+
+/* provider=local: embed and push in the streaming thread, no hop. */
+static GstFlowReturn
+gst_vss_embed_chain_local (GstVssEmbed * self, GstBuffer * buf)
+{
   GstVideoFrame frame;
   gchar frame_id[GST_VSS_FRAME_ID_SIZE];
-  const gchar *existing_id;
   gfloat *vec;
   gint64 t0, dt;
-  gboolean reused = FALSE;
-
-  if (G_UNLIKELY (!self->have_info))
-    goto not_negotiated;
+  gboolean reused;
 
   if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READ))
     goto map_failed;
@@ -772,15 +1144,9 @@ gst_vss_embed_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   dt = g_get_monotonic_time () - t0;
   gst_video_frame_unmap (&frame);
 
-  existing_id = gst_vss_buffer_get_frame_id (buf);
-  if (existing_id != NULL && gst_vss_frame_id_is_valid (existing_id)) {
-    g_strlcpy (frame_id, existing_id, sizeof (frame_id));
-    reused = TRUE;
-  } else {
-    gst_vss_frame_id_new (gst_vss_embed_capture_time (self, buf,
-            &trans->segment), frame_id);
-  }
-
+  reused = gst_vss_embed_frame_id (self, buf, frame_id);
+  /* Shares the pixels; only the metas are the buffer's own. */
+  buf = gst_buffer_make_writable (buf);
   if (!gst_vss_buffer_add_embedding_meta_take (buf, self->active_model, vec,
           self->dim, TRUE, frame_id))
     goto meta_failed;
@@ -797,16 +1163,9 @@ gst_vss_embed_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   self->embed_time_total_ns += (guint64) dt *1000;
   self->embed_time_max_ns = MAX (self->embed_time_max_ns, (guint64) dt * 1000);
   GST_OBJECT_UNLOCK (self);
-  return GST_FLOW_OK;
+  return gst_pad_push (self->srcpad, buf);
 
   /* ERRORS */
-not_negotiated:
-  {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-        ("vssembed received a frame before its format was known."),
-        ("no caps event before the first buffer"));
-    return GST_FLOW_NOT_NEGOTIATED;
-  }
 map_failed:
   {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
@@ -817,6 +1176,7 @@ map_failed:
             GST_VIDEO_INFO_WIDTH (&self->info),
             GST_VIDEO_INFO_HEIGHT (&self->info),
             GST_VIDEO_INFO_NAME (&self->info)));
+    gst_buffer_unref (buf);
     return GST_FLOW_ERROR;
   }
 embed_failed:
@@ -825,6 +1185,7 @@ embed_failed:
         ("vssembed could not compute the embedding of a frame."),
         ("format %s not supported by the local embedding",
             GST_VIDEO_INFO_NAME (&self->info)));
+    gst_buffer_unref (buf);
     return GST_FLOW_ERROR;
   }
 meta_failed:
@@ -832,6 +1193,238 @@ meta_failed:
     GST_ELEMENT_ERROR (self, CORE, FAILED,
         ("vssembed could not attach the embedding to the frame."),
         ("buffer not writable or meta registration failed"));
+    gst_buffer_unref (buf);
     return GST_FLOW_ERROR;
   }
+}
+
+/* provider=bedrock: hand the frame to the engine; it leaves from the
+ * source pad's task. Blocks while the engine is full. */
+static GstFlowReturn
+gst_vss_embed_chain_bedrock (GstVssEmbed * self, GstBuffer * buf)
+{
+  EmbedFrame *f = g_new (EmbedFrame, 1);
+  GstFlowReturn ret;
+
+  f->t_in = g_get_monotonic_time ();
+  f->reused_id = gst_vss_embed_frame_id (self, buf, f->frame_id);
+  ret = vss_embed_bedrock_submit_frame (self->engine, buf,
+      self->input_is_image ? NULL : &self->info, f, g_free);
+  if (ret != GST_FLOW_OK) {
+    GST_DEBUG_OBJECT (self, "refusing buffer: %s", gst_flow_get_name (ret));
+    return ret;
+  }
+  GST_OBJECT_LOCK (self);
+  self->frames_in++;
+  GST_OBJECT_UNLOCK (self);
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+gst_vss_embed_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+{
+  GstVssEmbed *self = GST_VSS_EMBED (parent);
+
+  if (G_UNLIKELY (!self->have_info))
+    goto not_negotiated;
+  if (self->engine)
+    return gst_vss_embed_chain_bedrock (self, buf);
+  return gst_vss_embed_chain_local (self, buf);
+
+  /* ERRORS */
+not_negotiated:
+  {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("vssembed received a frame before its format was known."),
+        ("no caps event before the first buffer"));
+    gst_buffer_unref (buf);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+}
+
+/* Posts the failure of @job as an error (fail) or a warning (skip). */
+static void
+gst_vss_embed_post_failure (GstVssEmbed * self, VssEmbedBedrockJob * job,
+    gboolean error)
+{
+  EmbedFrame *f = job->user_data;
+  gchar *text, *debug;
+  const gchar *type = job->error_type ? job->error_type : "";
+  const gchar *msg = job->message ? job->message : "";
+
+  switch (job->status) {
+    case GST_VSS_BEDROCK_HTTP_ERROR:
+      text = g_strdup_printf ("Amazon Bedrock refused to embed a frame: HTTP "
+          "%ld %s.", job->http_status, type[0] ? type : "(no error type)");
+      break;
+    case GST_VSS_BEDROCK_TRANSPORT_ERROR:
+      text = g_strdup ("Amazon Bedrock did not answer.");
+      break;
+    case GST_VSS_BEDROCK_BAD_RESPONSE:
+      text = g_strdup ("Amazon Bedrock sent an unusable answer.");
+      break;
+    default:
+      text = g_strdup (job->bad_input ? "vssembed could not prepare a frame "
+          "for Amazon Bedrock." : "vssembed could not make a Bedrock "
+          "request.");
+      break;
+  }
+  debug = g_strdup_printf ("%s%s(model %s, frame %s, %u attempt%s)%s", msg,
+      msg[0] ? " " : "", self->active_model, f->frame_id, job->attempts,
+      job->attempts == 1 ? "" : "s", !error && self->warnings_suppressed ?
+      "; more frames failed since the last warning, see stats" : "");
+#define DETAILS ("http-status-code", G_TYPE_INT, (gint) job->http_status, \
+      "aws-error-type", G_TYPE_STRING, type, "aws-message", G_TYPE_STRING, \
+      msg, NULL)
+  if (error && (job->http_status == 401 || job->http_status == 403))
+    GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, NOT_AUTHORIZED,
+        ("%s", text), ("%s", debug), DETAILS);
+  else if (error)
+    GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, FAILED, ("%s", text),
+        ("%s", debug), DETAILS);
+  else
+    GST_ELEMENT_WARNING_WITH_DETAILS (self, RESOURCE, FAILED, ("%s", text),
+        ("%s", debug), DETAILS);
+#undef DETAILS
+  g_free (text);
+  g_free (debug);
+}
+
+/* A frame whose embedding failed for good, as on-error says. Returns the
+ * flow; *posted tells whether an error message was posted. */
+static GstFlowReturn
+gst_vss_embed_finish_failed (GstVssEmbed * self, VssEmbedBedrockJob * job,
+    GstBuffer * buf, gboolean * posted)
+{
+  EmbedFrame *f = job->user_data;
+  GstVssEmbedOnError on_error;
+  gint64 now;
+
+  GST_OBJECT_LOCK (self);
+  on_error = self->on_error;
+  if (on_error == GST_VSS_EMBED_ON_ERROR_SKIP)
+    self->frames_skipped++;
+  else if (on_error == GST_VSS_EMBED_ON_ERROR_DROP)
+    self->frames_dropped++;
+  GST_OBJECT_UNLOCK (self);
+  GST_DEBUG_OBJECT (self, "frame %s failed: status %d, HTTP %ld %s",
+      f->frame_id, job->status, job->http_status,
+      job->error_type ? job->error_type : "");
+  switch (on_error) {
+    case GST_VSS_EMBED_ON_ERROR_SKIP:
+      /* At most one warning a second: an outage must not flood the bus. */
+      now = g_get_monotonic_time ();
+      if (self->last_warning_us == 0
+          || now - self->last_warning_us >= G_USEC_PER_SEC) {
+        gst_vss_embed_post_failure (self, job, FALSE);
+        self->last_warning_us = now;
+        self->warnings_suppressed = 0;
+      } else {
+        self->warnings_suppressed++;
+      }
+      return gst_pad_push (self->srcpad, buf);
+    case GST_VSS_EMBED_ON_ERROR_DROP:
+      gst_buffer_unref (buf);
+      return GST_FLOW_OK;
+    default:
+      /* Refuse upstream before the error is seen, so nothing slips in. */
+      vss_embed_bedrock_set_flow (self->engine, GST_FLOW_ERROR);
+      gst_vss_embed_post_failure (self, job, TRUE);
+      *posted = TRUE;
+      gst_buffer_unref (buf);
+      return GST_FLOW_ERROR;
+  }
+}
+
+/* Pushes (or not) a frame the engine is done with. */
+static GstFlowReturn
+gst_vss_embed_finish_frame (GstVssEmbed * self, VssEmbedBedrockJob * job,
+    gboolean * posted)
+{
+  EmbedFrame *f = job->user_data;
+  GstBuffer *buf = job->buffer;
+  guint64 dt;
+
+  job->buffer = NULL;
+  *posted = FALSE;
+  if (job->status == GST_VSS_BEDROCK_CANCELLED) {
+    gst_buffer_unref (buf);
+    return GST_FLOW_FLUSHING;
+  }
+  if (job->status != GST_VSS_BEDROCK_OK)
+    return gst_vss_embed_finish_failed (self, job, buf, posted);
+
+  buf = gst_buffer_make_writable (buf);
+  gst_vss_buffer_add_embedding_meta_take (buf, self->active_model,
+      job->vector, job->dim, TRUE, f->frame_id);
+  job->vector = NULL;
+  dt = (guint64) (g_get_monotonic_time () - f->t_in) * 1000;
+  GST_OBJECT_LOCK (self);
+  self->frames_embedded++;
+  if (f->reused_id)
+    self->frames_reused_id++;
+  self->embed_time_total_ns += dt;
+  self->embed_time_max_ns = MAX (self->embed_time_max_ns, dt);
+  GST_OBJECT_UNLOCK (self);
+  GST_LOG_OBJECT (self, "frame %s embedded after %u attempt(s)", f->frame_id,
+      job->attempts);
+  return gst_pad_push (self->srcpad, buf);
+}
+
+/* The source pad's task (provider=bedrock): one frame or event per turn,
+ * in input order. */
+static void
+gst_vss_embed_src_loop (GstVssEmbed * self)
+{
+  VssEmbedBedrockJob *job;
+  GstFlowReturn ret = GST_FLOW_OK;
+  gboolean posted = FALSE;
+
+  job = vss_embed_bedrock_pop (self->engine);
+  if (job == NULL)
+    goto flushing;
+
+  if (job->event) {
+    GstEvent *ev = job->event;
+
+    job->event = NULL;
+    GST_DEBUG_OBJECT (self, "pushing %" GST_PTR_FORMAT, ev);
+    gst_pad_push_event (self->srcpad, ev);
+  } else {
+    ret = gst_vss_embed_finish_frame (self, job, &posted);
+  }
+  vss_embed_bedrock_job_done (self->engine, job, ret);
+  if (ret == GST_FLOW_OK)
+    return;
+
+  if (!posted && (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS)
+      && ret != GST_FLOW_FLUSHING)
+    GST_ELEMENT_FLOW_ERROR (self, ret);
+  GST_DEBUG_OBJECT (self, "pausing task: %s", gst_flow_get_name (ret));
+  gst_pad_pause_task (self->srcpad);
+  return;
+
+flushing:
+  GST_DEBUG_OBJECT (self, "flushing, pausing task");
+  gst_pad_pause_task (self->srcpad);
+}
+
+static gboolean
+gst_vss_embed_src_activate_mode (GstPad * pad, GstObject * parent,
+    GstPadMode mode, gboolean active)
+{
+  GstVssEmbed *self = GST_VSS_EMBED (parent);
+
+  if (mode != GST_PAD_MODE_PUSH)
+    return FALSE;
+  /* provider=local pushes from the sink pad's thread: no task. */
+  if (self->engine == NULL)
+    return TRUE;
+  if (active) {
+    vss_embed_bedrock_set_flushing (self->engine, FALSE);
+    return gst_pad_start_task (pad, (GstTaskFunction) gst_vss_embed_src_loop,
+        self, NULL);
+  }
+  vss_embed_bedrock_set_flushing (self->engine, TRUE);
+  return gst_pad_stop_task (pad);
 }

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <gst/gst.h>
-#include <gst/base/gstbasetransform.h>
 
 G_BEGIN_DECLS
 
@@ -47,7 +46,7 @@ GType gst_vss_embed_on_error_get_type (void);
 
 #define GST_TYPE_VSS_EMBED (gst_vss_embed_get_type ())
 G_DECLARE_FINAL_TYPE (GstVssEmbed, gst_vss_embed, GST, VSS_EMBED,
-    GstBaseTransform)
+    GstElement)
 
 GST_ELEMENT_REGISTER_DECLARE (vssembed);
 
