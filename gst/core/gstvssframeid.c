@@ -96,7 +96,6 @@ gst_vss_frame_id_new (gint64 capture_time_us, gchar out[GST_VSS_FRAME_ID_SIZE])
 /**
  * gst_vss_frame_id_for_position:
  * @capture_time_ms: the frame's capture time, unix milliseconds
- * @stream: the stream id the frame is stored under
  * @source: what identifies the source (for a file: its path, size and
  *   modification time), so that two sources never share ids
  * @position: the frame's position in the source, nanoseconds
@@ -106,13 +105,13 @@ gst_vss_frame_id_new (gint64 capture_time_us, gchar out[GST_VSS_FRAME_ID_SIZE])
  * give the same id, so a frame taken from a file again (a rerun after a
  * kill) is stored under the key and object it had, and storing it again
  * changes nothing. The 80 low bits are the first bits of
- * SHA-256(stream NUL source NUL position), so ids of different frames
+ * SHA-256(source NUL position), so ids of different frames
  * collide no more often than random ones; the time part keeps them sorted
  * by capture time.
  */
 void
-gst_vss_frame_id_for_position (gint64 capture_time_ms, const gchar * stream,
-    const gchar * source, guint64 position, gchar out[GST_VSS_FRAME_ID_SIZE])
+gst_vss_frame_id_for_position (gint64 capture_time_ms, const gchar * source,
+    guint64 position, gchar out[GST_VSS_FRAME_ID_SIZE])
 {
   GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA256);
   guint8 digest[32];
@@ -123,7 +122,6 @@ gst_vss_frame_id_for_position (gint64 capture_time_ms, const gchar * stream,
   guint16 hi;
   gint i;
 
-  g_checksum_update (sum, (const guchar *) stream, strlen (stream) + 1);
   g_checksum_update (sum, (const guchar *) source, strlen (source) + 1);
   g_checksum_update (sum, (const guchar *) &pos_le, sizeof pos_le);
   g_checksum_get_digest (sum, digest, &len);

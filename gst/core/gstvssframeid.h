@@ -24,8 +24,7 @@ void gst_vss_frame_id_new (gint64 capture_time_us,
     gchar out[GST_VSS_FRAME_ID_SIZE]);
 
 void gst_vss_frame_id_for_position (gint64 capture_time_ms,
-    const gchar * stream, const gchar * source, guint64 position,
-    gchar out[GST_VSS_FRAME_ID_SIZE]);
+    const gchar * source, guint64 position, gchar out[GST_VSS_FRAME_ID_SIZE]);
 
 gboolean gst_vss_frame_id_is_valid (const gchar * id);
 

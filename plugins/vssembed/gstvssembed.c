@@ -110,6 +110,7 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 #define DEFAULT_RETRY_MAX_TIME_MS 30000
 #define DEFAULT_ON_ERROR GST_VSS_EMBED_ON_ERROR_FAIL
 #define DEFAULT_LATENCY_MS 250
+#define DEFAULT_SOURCE_TIME -1
 
 enum
 {
@@ -131,6 +132,8 @@ enum
   PROP_RETRY_MAX_TIME,
   PROP_ON_ERROR,
   PROP_LATENCY,
+  PROP_SOURCE_ID,
+  PROP_SOURCE_TIME,
 };
 
 struct _GstVssEmbed
@@ -152,6 +155,8 @@ struct _GstVssEmbed
   guint retry_max_time_ms;
   GstVssEmbedOnError on_error;
   guint latency_ms;
+  gchar *source_id;
+  gint64 source_time_ms;
 
   /* stream state: set in start(), cleared in stop(); written under the
    * object lock where `stats` reads it */
@@ -161,6 +166,8 @@ struct _GstVssEmbed
   VssEmbedBedrock *engine;      /* bedrock only */
 
   /* settings as they were at start (object lock) */
+  gchar *s_source_id;           /* NULL: frame ids are random */
+  gint64 s_source_time_ms;
   guint s_max_in_flight;
   guint s_queue_size;
   GstClockTime frame_dur;       /* NONE when unknown */
@@ -301,6 +308,31 @@ gst_vss_embed_install_embedding_properties (GObjectClass * gobject_class)
           GST_PARAM_MUTABLE_READY));
 }
 
+/* Where frame ids come from. */
+static void
+gst_vss_embed_install_identity_properties (GObjectClass * gobject_class)
+{
+  g_object_class_install_property (gobject_class, PROP_SOURCE_ID,
+      g_param_spec_string ("source-id", "Source id",
+          "What identifies the source when it is a file (e.g. its path, size "
+          "and modification time). Set: each frame's id is derived from it "
+          "and the frame's position in the source (stream time), so the same "
+          "frame of the same file always gets the same id and storing the "
+          "file again (after a kill) writes the same keys and objects "
+          "instead of new ones. NULL: ids are random (unique), as live "
+          "sources need. vss-ingest sets it for files", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_SOURCE_TIME,
+      g_param_spec_int64 ("source-time", "Source time",
+          "With source-id: the capture time of the source's start, unix "
+          "milliseconds (e.g. the file's modification time); a frame's "
+          "capture time is this plus its position. -1: the time the element "
+          "starts (ids then differ between runs)", -1, G_MAXINT64,
+          DEFAULT_SOURCE_TIME, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+}
+
 /* How provider=bedrock's requests flow. */
 static void
 gst_vss_embed_install_request_properties (GObjectClass * gobject_class)
@@ -368,6 +400,7 @@ gst_vss_embed_class_init (GstVssEmbedClass * klass)
   gst_vss_aws_props_install (gobject_class, PROP_REGION,
       &gst_vss_aws_service_bedrock);
   gst_vss_embed_install_request_properties (gobject_class);
+  gst_vss_embed_install_identity_properties (gobject_class);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -413,6 +446,7 @@ gst_vss_embed_init (GstVssEmbed * self)
   self->retry_max_time_ms = DEFAULT_RETRY_MAX_TIME_MS;
   self->on_error = DEFAULT_ON_ERROR;
   self->latency_ms = DEFAULT_LATENCY_MS;
+  self->source_time_ms = DEFAULT_SOURCE_TIME;
   self->frame_dur = GST_CLOCK_TIME_NONE;
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
 }
@@ -424,6 +458,8 @@ gst_vss_embed_finalize (GObject * object)
 
   g_free (self->model);
   g_free (self->active_model);
+  g_free (self->source_id);
+  g_free (self->s_source_id);
   gst_vss_aws_props_clear (&self->aws);
   /* Only left when the element was dropped without going back to READY. */
   vss_embed_bedrock_free (self->engine);
@@ -474,6 +510,15 @@ gst_vss_embed_set_property (GObject * object, guint prop_id,
       break;
     case PROP_LATENCY:
       self->latency_ms = g_value_get_uint (value);
+      break;
+    case PROP_SOURCE_ID:
+      g_free (self->source_id);
+      self->source_id = g_value_dup_string (value);
+      if (self->source_id != NULL && self->source_id[0] == '\0')
+        g_clear_pointer (&self->source_id, g_free);
+      break;
+    case PROP_SOURCE_TIME:
+      self->source_time_ms = g_value_get_int64 (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -563,6 +608,12 @@ gst_vss_embed_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_LATENCY:
       g_value_set_uint (value, self->latency_ms);
+      break;
+    case PROP_SOURCE_ID:
+      g_value_set_string (value, self->source_id);
+      break;
+    case PROP_SOURCE_TIME:
+      g_value_set_int64 (value, self->source_time_ms);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -706,6 +757,10 @@ gst_vss_embed_start (GstVssEmbed * self)
   self->embed_time_total_ns = self->embed_time_max_ns = 0;
   memset (&self->last_engine_stats, 0, sizeof (self->last_engine_stats));
   bedrock = self->provider == GST_VSS_EMBED_PROVIDER_BEDROCK;
+  g_free (self->s_source_id);
+  self->s_source_id = g_strdup (self->source_id);
+  self->s_source_time_ms = self->source_time_ms >= 0 ? self->source_time_ms :
+      g_get_real_time () / 1000;
   GST_OBJECT_UNLOCK (self);
 
   self->have_info = FALSE;
@@ -1113,11 +1168,21 @@ gst_vss_embed_frame_id (GstVssEmbed * self, GstBuffer * buf, gchar * id)
 {
   const gchar *existing = gst_vss_buffer_get_frame_id (buf);
 
+  guint64 pos;
+
   if (existing != NULL && gst_vss_frame_id_is_valid (existing)) {
     g_strlcpy (id, existing, GST_VSS_FRAME_ID_SIZE);
     return TRUE;
   }
-  gst_vss_frame_id_new (gst_vss_embed_capture_time (self, buf), id);
+  /* A frame of a file: named by its position in it. */
+  pos = self->s_source_id && GST_BUFFER_PTS_IS_VALID (buf) ?
+      gst_segment_to_stream_time (&self->segment, GST_FORMAT_TIME,
+      GST_BUFFER_PTS (buf)) : GST_CLOCK_TIME_NONE;
+  if (GST_CLOCK_TIME_IS_VALID (pos))
+    gst_vss_frame_id_for_position (self->s_source_time_ms +
+        (gint64) (pos / GST_MSECOND), self->s_source_id, pos, id);
+  else
+    gst_vss_frame_id_new (gst_vss_embed_capture_time (self, buf), id);
   return FALSE;
 }
 

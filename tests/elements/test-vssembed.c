@@ -240,6 +240,85 @@ GST_START_TEST (test_reuses_frame_id)
 
 GST_END_TEST;
 
+/* Ids of frames @positions (seconds) of a source, through a fresh element;
+ * "" as @source_id: none set. */
+static gchar **
+ids_of (const gchar * source_id, gint64 source_time, const guint * positions,
+    guint n, guint64 segment_start)
+{
+  gchar *launch = source_id[0] ?
+      g_strdup_printf ("vssembed source-id=\"%s\" source-time=%"
+      G_GINT64_FORMAT, source_id, source_time) : g_strdup ("vssembed");
+  GstHarness *h = gst_harness_new_parse (launch);
+  gchar *caps = caps_for ("I420", 64, 48);
+  gchar **ids = g_new0 (gchar *, n + 1);
+  GstSegment seg;
+
+  g_free (launch);
+  gst_harness_set_src_caps_str (h, caps);
+  /* A segment as after a seek: stream time starts at segment_start. */
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  seg.start = seg.time = segment_start;
+  seg.position = segment_start;
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&seg)));
+  for (guint i = 0; i < n; i++) {
+    GstBuffer *b = make_frame ("I420", 64, 48, 0), *out;
+
+    GST_BUFFER_PTS (b) = positions[i] * GST_SECOND;
+    fail_unless_equals_int (gst_harness_push (h, b), GST_FLOW_OK);
+    out = gst_harness_pull (h);
+    ids[i] = g_strdup (gst_vss_buffer_get_frame_id (out));
+    gst_buffer_unref (out);
+  }
+  g_free (caps);
+  gst_harness_teardown (h);
+  return ids;
+}
+
+/* source-id: the frame at a position of a source has one id, whatever run
+ * makes it (a rerun after a kill stores the same keys); ids stay unique
+ * per position and per source, and random without source-id. */
+GST_START_TEST (test_ids_from_position)
+{
+  const guint pos[] = { 0, 1, 2, 54 };
+  const gint64 mtime = 1796169599000;
+  gchar **a = ids_of ("/srv/a.mkv|100|1796169599", mtime, pos, 4, 0);
+  gchar **b = ids_of ("/srv/a.mkv|100|1796169599", mtime, pos, 4, 0);
+  gchar **c = ids_of ("/srv/b.mkv|100|1796169599", mtime, pos, 4, 0);
+  gchar **r1 = ids_of ("", 0, pos, 4, 0);
+  gchar **r2 = ids_of ("", 0, pos, 4, 0);
+  gint64 t;
+
+  for (guint i = 0; i < 4; i++) {
+    fail_unless (gst_vss_frame_id_is_valid (a[i]));
+    fail_unless_equals_string (a[i], b[i]);
+    fail_if (g_str_equal (a[i], c[i]));
+    fail_if (g_str_equal (r1[i], r2[i]));
+    if (i > 0)
+      fail_unless (strcmp (a[i - 1], a[i]) < 0, "ids sort by position");
+    /* The capture time is the source's time plus the position. */
+    fail_unless (gst_vss_frame_id_get_time_ms (a[i], &t));
+    fail_unless_equals_int64 (t, mtime + pos[i] * 1000);
+  }
+  g_strfreev (b);
+  g_strfreev (c);
+  /* The position is the stream time: a segment that starts at 54 s (after
+   * a seek) gives PTS 54 s the id of position 54 s. */
+  {
+    const guint at54[] = { 54 };
+    gchar **s = ids_of ("/srv/a.mkv|100|1796169599", mtime, at54, 1,
+        54 * GST_SECOND);
+
+    fail_unless_equals_string (s[0], a[3]);
+    g_strfreev (s);
+  }
+  g_strfreev (a);
+  g_strfreev (r1);
+  g_strfreev (r2);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_stats)
 {
   GstHarness *h = gst_harness_new ("vssembed");
@@ -464,6 +543,7 @@ vssembed_suite (void)
   tcase_add_test (tc, test_deterministic);
   tcase_add_test (tc, test_passthrough_data);
   tcase_add_test (tc, test_reuses_frame_id);
+  tcase_add_test (tc, test_ids_from_position);
   tcase_add_test (tc, test_stats);
   tcase_add_test (tc, test_flush_eos_states);
   tcase_add_test (tc, test_refused_caps);

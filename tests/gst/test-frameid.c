@@ -155,8 +155,8 @@ test_processes (void)
   g_hash_table_unref (seen);
 }
 
-/* Ids of file frames: the same stream, source and position give the same
- * id (a rerun stores the same keys); any difference gives another. */
+/* Ids of file frames: the same source and position give the same id (a
+ * rerun stores the same keys); any difference gives another. */
 static void
 test_for_position (void)
 {
@@ -166,31 +166,29 @@ test_for_position (void)
   gint64 t;
   guint i;
 
-  gst_vss_frame_id_for_position (1796169599999, "clip", "/srv/a.mkv|1|2",
+  gst_vss_frame_id_for_position (1796169599999, "/srv/a.mkv|1|2",
       3 * G_GUINT64_CONSTANT (1000000000), a);
-  gst_vss_frame_id_for_position (1796169599999, "clip", "/srv/a.mkv|1|2",
+  gst_vss_frame_id_for_position (1796169599999, "/srv/a.mkv|1|2",
       3 * G_GUINT64_CONSTANT (1000000000), b);
   g_assert_true (gst_vss_frame_id_is_valid (a));
   g_assert_cmpstr (a, ==, b);
   g_assert_true (gst_vss_frame_id_get_time_ms (a, &t));
   g_assert_cmpint (t, ==, 1796169599999);
-  /* Another position, source or stream: another id. */
-  gst_vss_frame_id_for_position (1796169599999, "clip", "/srv/a.mkv|1|2",
+  /* Another position or source: another id. */
+  gst_vss_frame_id_for_position (1796169599999, "/srv/a.mkv|1|2",
       3 * G_GUINT64_CONSTANT (1000000000) + 1, b);
   g_assert_cmpstr (a, !=, b);
-  gst_vss_frame_id_for_position (1796169599999, "clip", "/srv/b.mkv|1|2",
+  gst_vss_frame_id_for_position (1796169599999, "/srv/b.mkv|1|2",
       3 * G_GUINT64_CONSTANT (1000000000), b);
   g_assert_cmpstr (a, !=, b);
-  gst_vss_frame_id_for_position (1796169599999, "clip2", "/srv/a.mkv|1|2",
-      3 * G_GUINT64_CONSTANT (1000000000), b);
-  g_assert_cmpstr (a, !=, b);
-  /* The separators keep "ab"+"c" apart from "a"+"bc". */
-  gst_vss_frame_id_for_position (0, "ab", "c", 0, a);
-  gst_vss_frame_id_for_position (0, "a", "bc", 0, b);
+  /* The NUL after the source keeps "a" at position 'b' apart from "ab" at
+   * position 0. */
+  gst_vss_frame_id_for_position (0, "a", 'b', a);
+  gst_vss_frame_id_for_position (0, "ab", 0, b);
   g_assert_cmpstr (a, !=, b);
   /* One hour of 30 fps frames at one capture time: no collision. */
   for (i = 0; i < 30 * 3600; i++) {
-    gst_vss_frame_id_for_position (1796169599999, "clip", "src",
+    gst_vss_frame_id_for_position (1796169599999, "src",
         (guint64) i * G_GUINT64_CONSTANT (1000000000) / 30, a);
     g_assert_true (g_hash_table_add (seen, g_strdup (a)));
   }
