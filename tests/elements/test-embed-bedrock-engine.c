@@ -44,52 +44,6 @@ server_start (const gchar * extra)
   return s;
 }
 
-static gsize
-collect (gchar * d, gsize size, gsize n, gpointer user)
-{
-  g_string_append_len (user, d, size * n);
-  return size * n;
-}
-
-static json_t *
-server_call (VssTestBedrock * s, const gchar * path, const gchar * post)
-{
-  CURL *h = curl_easy_init ();
-  gchar *url = g_strconcat (s->endpoint, path, NULL);
-  GString *body = g_string_new (NULL);
-  json_t *o;
-
-  curl_easy_setopt (h, CURLOPT_URL, url);
-  curl_easy_setopt (h, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt (h, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt (h, CURLOPT_WRITEDATA, body);
-  if (post)
-    curl_easy_setopt (h, CURLOPT_POSTFIELDS, post);
-  fail_unless_equals_int (curl_easy_perform (h), CURLE_OK);
-  o = json_loads (body->str, 0, NULL);
-  fail_unless (o != NULL, "bad answer from %s: %s", path, body->str);
-  curl_easy_cleanup (h);
-  g_string_free (body, TRUE);
-  g_free (url);
-  return o;
-}
-
-static void
-control (VssTestBedrock * s, const gchar * json)
-{
-  json_decref (server_call (s, "/_control", json));
-}
-
-static gint64
-server_stat (VssTestBedrock * s, const gchar * key)
-{
-  json_t *o = server_call (s, "/_stats", NULL);
-  gint64 v = json_integer_value (json_object_get (o, key));
-
-  json_decref (o);
-  return v;
-}
-
 static GstVssBedrockClient *
 client_new (VssTestBedrock * s, guint max_connections, guint timeout_ms,
     guint max_retries)
@@ -223,7 +177,7 @@ jitter_thread (gpointer data)
     gchar *json = g_strdup_printf ("{\"latency_ms\":%d}",
         g_rand_int_range (rand, 0, 60));
 
-    control (j->server, json);
+    vss_test_bedrock_control (j->server, json);
     g_free (json);
     j->changes++;
     g_usleep (2000);
@@ -279,7 +233,7 @@ GST_START_TEST (test_order_under_random_latency)
   destroyed = 0;
   for (guint i = 0; i < N_ORDER; i++)
     jpegs[i] = make_jpeg (48 + i, 32, i);
-  control (s, "{\"error_rate\":0.2}");
+  vss_test_bedrock_control (s, "{\"error_rate\":0.2}");
   jitter = g_thread_new ("jitter", jitter_thread, &jit);
   producer = g_thread_new ("producer", produce_with_events, &p);
 
@@ -319,7 +273,7 @@ GST_START_TEST (test_order_under_random_latency)
   g_thread_join (producer);
   g_atomic_int_set (&jit.stop, 1);
   g_thread_join (jitter);
-  control (s, "{\"error_rate\":0,\"latency_ms\":0}");
+  vss_test_bedrock_control (s, "{\"error_rate\":0,\"latency_ms\":0}");
 
   fail_unless_equals_int (n_events, N_ORDER / EVENT_EVERY);
   fail_unless (vss_embed_bedrock_drain (e));
@@ -329,7 +283,7 @@ GST_START_TEST (test_order_under_random_latency)
   vss_embed_bedrock_get_stats (e, &st);
   fail_unless (st.max_in_flight_seen <= 8);
   fail_unless (st.client.retries > 0, "no 5xx at a 20 %% error rate");
-  fail_unless (server_stat (s, "max_in_flight") <= 8);
+  fail_unless (vss_test_bedrock_stat (s, "max_in_flight") <= 8);
   GST_INFO ("%u of %u frames overtaken, %u latency changes, %"
       G_GUINT64_FORMAT " retries", overtaken, N_ORDER, jit.changes,
       st.client.retries);
@@ -414,14 +368,14 @@ GST_START_TEST (test_backpressure_and_flush)
   gint64 t0;
 
   destroyed = 0;
-  control (s, "{\"hang_ms\":20000}");
+  vss_test_bedrock_control (s, "{\"hang_ms\":20000}");
   producer = g_thread_new ("producer", push_thread, &p);
   consumer = g_thread_new ("consumer", pop_thread, &c);
   fail_unless (wait_accepted (&p, 5));
   g_usleep (300000);
   /* 2 in flight + 3 waiting; the sixth submit blocks, nothing is done. */
   fail_unless_equals_int (g_atomic_int_get (&p.accepted), 5);
-  fail_unless_equals_int (server_stat (s, "in_flight"), 2);
+  fail_unless_equals_int (vss_test_bedrock_stat (s, "in_flight"), 2);
   fail_unless (c.returned_at == 0);
 
   t0 = g_get_monotonic_time ();
@@ -469,16 +423,16 @@ GST_START_TEST (test_flush_then_new_stream)
   VssEmbedBedrockJob *job;
 
   destroyed = 0;
-  control (s, "{\"hang\":1,\"hang_ms\":20000}");
+  vss_test_bedrock_control (s, "{\"hang\":1,\"hang_ms\":20000}");
   for (guint i = 0; i < 3; i++)
     fail_unless_equals_int (submit_jpeg (e, make_jpeg (16, 16, i), i),
         GST_FLOW_OK);
   /* Wait for the first request to reach the server. */
-  for (guint i = 0; i < 500 && server_stat (s, "in_flight") < 1; i++)
+  for (guint i = 0; i < 500 && vss_test_bedrock_stat (s, "in_flight") < 1; i++)
     g_usleep (2000);
-  fail_unless_equals_int (server_stat (s, "in_flight"), 1);
+  fail_unless_equals_int (vss_test_bedrock_stat (s, "in_flight"), 1);
 
-  control (s, "{\"latency_ms\":150}");
+  vss_test_bedrock_control (s, "{\"latency_ms\":150}");
   vss_embed_bedrock_set_flushing (e, TRUE);
   vss_embed_bedrock_set_flushing (e, FALSE);
   /* The two waiting frames are gone; the one in flight goes with its
@@ -554,9 +508,9 @@ GST_START_TEST (test_errors)
   fail_unless_equals_int (job->status, GST_VSS_BEDROCK_REQUEST_ERROR);
   fail_unless (job->bad_input);
   vss_embed_bedrock_job_done (e, job, GST_FLOW_OK);
-  fail_unless_equals_int (server_stat (s, "invokes"), 1);
+  fail_unless_equals_int (vss_test_bedrock_stat (s, "invokes"), 1);
 
-  control (s, "{\"malformed\":1}");
+  vss_test_bedrock_control (s, "{\"malformed\":1}");
   fail_unless_equals_int (submit_jpeg (e, make_jpeg (16, 16, 3), 3),
       GST_FLOW_OK);
   job = pop_frame (e, 3);
@@ -565,7 +519,7 @@ GST_START_TEST (test_errors)
   fail_if (job->bad_input);
   vss_embed_bedrock_job_done (e, job, GST_FLOW_OK);
 
-  control (s, "{\"throttle\":2}");
+  vss_test_bedrock_control (s, "{\"throttle\":2}");
   fail_unless_equals_int (submit_jpeg (e, make_jpeg (16, 16, 4), 4),
       GST_FLOW_OK);
   job = pop_frame (e, 4);

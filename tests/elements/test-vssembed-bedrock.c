@@ -64,52 +64,6 @@ server_stop (Server * s)
   vss_test_bedrock_stop (s);
 }
 
-static gsize
-collect (gchar * d, gsize size, gsize n, gpointer user)
-{
-  g_string_append_len (user, d, size * n);
-  return size * n;
-}
-
-static json_t *
-server_call (Server * s, const gchar * path, const gchar * post)
-{
-  CURL *h = curl_easy_init ();
-  gchar *url = g_strconcat (s->endpoint, path, NULL);
-  GString *body = g_string_new (NULL);
-  json_t *o;
-
-  curl_easy_setopt (h, CURLOPT_URL, url);
-  curl_easy_setopt (h, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt (h, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt (h, CURLOPT_WRITEDATA, body);
-  if (post)
-    curl_easy_setopt (h, CURLOPT_POSTFIELDS, post);
-  fail_unless_equals_int (curl_easy_perform (h), CURLE_OK);
-  o = json_loads (body->str, 0, NULL);
-  fail_unless (o != NULL, "bad answer from %s: %s", path, body->str);
-  curl_easy_cleanup (h);
-  g_string_free (body, TRUE);
-  g_free (url);
-  return o;
-}
-
-static void
-control (Server * s, const gchar * json)
-{
-  json_decref (server_call (s, "/_control", json));
-}
-
-static gint64
-server_stat (Server * s, const gchar * key)
-{
-  json_t *o = server_call (s, "/_stats", NULL);
-  gint64 v = json_integer_value (json_object_get (o, key));
-
-  json_decref (o);
-  return v;
-}
-
 /* An RGB frame whose content depends on @seed. */
 static GstBuffer *
 make_raw (gint w, gint h, guint seed)
@@ -300,7 +254,7 @@ GST_START_TEST (test_order_and_jpeg_as_is)
   GstBuffer *outs[24];
 
   gst_harness_set_src_caps_str (h, "image/jpeg,framerate=10/1");
-  control (s, "{\"error_rate\":0.3}");
+  vss_test_bedrock_control (s, "{\"error_rate\":0.3}");
   for (guint i = 0; i < G_N_ELEMENTS (jpegs); i++) {
     jpegs[i] = make_jpeg (64 + i, 48, i);
     fail_unless_equals_int (gst_harness_push (h, bytes_buffer (g_bytes_ref
@@ -310,7 +264,7 @@ GST_START_TEST (test_order_and_jpeg_as_is)
     outs[i] = gst_harness_pull (h);
     fail_unless (outs[i] != NULL);
   }
-  control (s, "{\"error_rate\":0}");
+  vss_test_bedrock_control (s, "{\"error_rate\":0}");
   for (guint i = 0; i < G_N_ELEMENTS (jpegs); i++) {
     gfloat *want;
 
@@ -322,7 +276,7 @@ GST_START_TEST (test_order_and_jpeg_as_is)
     g_bytes_unref (jpegs[i]);
   }
   /* 24 requests at a 30 % error rate: some were retried (P(none) < 1e-3). */
-  fail_unless (server_stat (s, "errors_5xx") > 0);
+  fail_unless (vss_test_bedrock_stat (s, "errors_5xx") > 0);
   fail_unless (stat_u64 (h, "retries") > 0);
   fail_unless_equals_uint64 (stat_u64 (h, "frames-embedded"), 24);
   gst_harness_teardown (h);
@@ -434,7 +388,7 @@ GST_START_TEST (test_max_in_flight)
   }
   /* 24 frames, 4 at a time, 100 ms each: about 0.6 s, not 2.4 s. */
   fail_unless (g_get_monotonic_time () - t0 < 2 * G_USEC_PER_SEC);
-  fail_unless_equals_int (server_stat (s, "max_in_flight"), 4);
+  fail_unless_equals_int (vss_test_bedrock_stat (s, "max_in_flight"), 4);
   fail_unless (stat_u64 (h, "requests") == 24);
   gst_harness_teardown (h);
   server_stop (s);
@@ -495,7 +449,7 @@ GST_START_TEST (test_backpressure_and_flush)
   g_usleep (300000);
   /* 2 in flight + 2 queued; the fifth push is blocked. */
   fail_unless_equals_uint64 (stat_u64 (h, "frames-in"), 4);
-  fail_unless_equals_int (server_stat (s, "in_flight"), 2);
+  fail_unless_equals_int (vss_test_bedrock_stat (s, "in_flight"), 2);
   fail_unless_equals_int (gst_harness_buffers_received (h), 0);
 
   t0 = g_get_monotonic_time ();
@@ -506,7 +460,7 @@ GST_START_TEST (test_backpressure_and_flush)
   fail_unless_equals_int (p.last, GST_FLOW_FLUSHING);
   fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
 
-  control (s, "{\"hang\":0}");
+  vss_test_bedrock_control (s, "{\"hang\":0}");
   gst_segment_init (&seg, GST_FORMAT_TIME);
   gst_harness_push_event (h, gst_event_new_segment (&seg));
   fail_unless_equals_int (gst_harness_push (h, timed (make_raw (32, 32, 1),
@@ -517,7 +471,7 @@ GST_START_TEST (test_backpressure_and_flush)
   gst_buffer_unref (out);
 
   /* Hanging again: going to NULL must not wait for the server. */
-  control (s, "{\"hang\":10}");
+  vss_test_bedrock_control (s, "{\"hang\":10}");
   for (guint i = 0; i < 3; i++)
     gst_harness_push (h, timed (make_raw (32, 32, i), 10 + i));
   t0 = g_get_monotonic_time ();
@@ -583,17 +537,17 @@ GST_START_TEST (test_retries)
                 i)), GST_FLOW_OK);
   for (guint i = 0; i < 3; i++)
     gst_buffer_unref (gst_harness_pull (h));
-  fail_unless_equals_int (server_stat (s, "throttled"), 6);
+  fail_unless_equals_int (vss_test_bedrock_stat (s, "throttled"), 6);
   fail_unless_equals_uint64 (stat_u64 (h, "throttles"), 6);
   fail_unless_equals_uint64 (stat_u64 (h, "retries"), 6);
 
-  control (s, "{\"error_5xx\":1,\"error_status\":500}");
+  vss_test_bedrock_control (s, "{\"error_5xx\":1,\"error_status\":500}");
   gst_harness_push (h, timed (make_raw (32, 32, 3), 3));
   gst_buffer_unref (gst_harness_pull (h));
-  control (s, "{\"error_5xx\":1,\"error_status\":503}");
+  vss_test_bedrock_control (s, "{\"error_5xx\":1,\"error_status\":503}");
   gst_harness_push (h, timed (make_raw (32, 32, 4), 4));
   gst_buffer_unref (gst_harness_pull (h));
-  fail_unless_equals_int (server_stat (s, "errors_5xx"), 2);
+  fail_unless_equals_int (vss_test_bedrock_stat (s, "errors_5xx"), 2);
 
   st = stats_of (h);
   {
@@ -708,7 +662,7 @@ GST_START_TEST (test_forbidden_secret_hidden)
   fail_unless (strlen (gst_structure_get_string (d, "aws-message")) > 0);
   gst_message_unref (m);
   /* Not retried; the stream has stopped. */
-  fail_unless_equals_int (server_stat (s, "requests"), 1);
+  fail_unless_equals_int (vss_test_bedrock_stat (s, "requests"), 1);
   fail_unless_equals_int (gst_harness_push (h, timed (make_raw (32, 32, 1),
               1)), GST_FLOW_ERROR);
   gst_element_set_bus (h->element, NULL);
@@ -739,7 +693,7 @@ GST_START_TEST (test_validation_error)
   m = wait_message (bus, GST_MESSAGE_ERROR);
   check_details (m, 400, "ValidationException", NULL);
   gst_message_unref (m);
-  fail_unless_equals_int (server_stat (s, "requests"), 1);
+  fail_unless_equals_int (vss_test_bedrock_stat (s, "requests"), 1);
   fail_unless_equals_uint64 (stat_u64 (h, "failures"), 1);
   gst_element_set_bus (h->element, NULL);
   gst_harness_teardown (h);
@@ -763,7 +717,7 @@ GST_START_TEST (test_bad_answers)
   gst_element_set_bus (h->element, bus);
   gst_harness_set_src_caps_str (h, "video/x-raw,format=RGB,width=32,"
       "height=32,framerate=10/1");
-  control (s, "{\"malformed\":1}");
+  vss_test_bedrock_control (s, "{\"malformed\":1}");
   gst_harness_push (h, timed (make_raw (32, 32, 0), 0));
   gst_harness_push (h, timed (make_raw (32, 32, 1), 1));
   out = gst_harness_pull (h);
@@ -778,7 +732,7 @@ GST_START_TEST (test_bad_answers)
   gst_message_unref (m);
   fail_unless_equals_uint64 (stat_u64 (h, "frames-skipped"), 1);
   /* An outage does not flood the bus: one warning a second at most. */
-  control (s, "{\"malformed\":5}");
+  vss_test_bedrock_control (s, "{\"malformed\":5}");
   for (guint i = 2; i < 7; i++)
     gst_harness_push (h, timed (make_raw (32, 32, i), i));
   for (guint i = 2; i < 7; i++)
@@ -793,14 +747,14 @@ GST_START_TEST (test_bad_answers)
   h = harness_new (s, "on-error=drop max-in-flight=1");
   gst_harness_set_src_caps_str (h, "video/x-raw,format=RGB,width=32,"
       "height=32,framerate=10/1");
-  control (s, "{\"truncate\":1}");
+  vss_test_bedrock_control (s, "{\"truncate\":1}");
   gst_harness_push (h, timed (make_raw (32, 32, 0), 0));
   gst_harness_push (h, timed (make_raw (32, 32, 1), 1));
   out = gst_harness_pull (h);
   fail_unless_equals_uint64 (GST_BUFFER_PTS (out), 100 * GST_MSECOND);
   gst_buffer_unref (out);
   fail_unless_equals_uint64 (stat_u64 (h, "frames-dropped"), 1);
-  fail_unless_equals_int (server_stat (s, "truncated"), 1);
+  fail_unless_equals_int (vss_test_bedrock_stat (s, "truncated"), 1);
   gst_harness_teardown (h);
 
   /* fail: an embedding one value short is an element error. */
@@ -808,12 +762,12 @@ GST_START_TEST (test_bad_answers)
   gst_element_set_bus (h->element, bus);
   gst_harness_set_src_caps_str (h, "video/x-raw,format=RGB,width=32,"
       "height=32,framerate=10/1");
-  control (s, "{\"wrong_length\":1}");
+  vss_test_bedrock_control (s, "{\"wrong_length\":1}");
   gst_harness_push (h, timed (make_raw (32, 32, 0), 0));
   m = wait_message (bus, GST_MESSAGE_ERROR);
   check_details (m, 200, "", NULL);
   gst_message_unref (m);
-  fail_unless_equals_int (server_stat (s, "wrong_length"), 1);
+  fail_unless_equals_int (vss_test_bedrock_stat (s, "wrong_length"), 1);
   gst_element_set_bus (h->element, NULL);
   gst_harness_teardown (h);
 
@@ -849,13 +803,13 @@ GST_START_TEST (test_embed_text)
   fail_unless (memcmp (v, v2, 1024 * sizeof (gfloat)) == 0);
   g_free (v);
   g_free (v2);
-  fail_unless_equals_int (server_stat (s, "auth_failures"), 0);
+  fail_unless_equals_int (vss_test_bedrock_stat (s, "auth_failures"), 0);
 
   /* Errors name the status and AWS error type. */
   v = gst_vss_bedrock_embed_text (c, TEXT_MODEL, "x", 384, &dim, &err);
   fail_unless (v == NULL && err != NULL);
   g_clear_error (&err);
-  control (s, "{\"throttle\":10}");
+  vss_test_bedrock_control (s, "{\"throttle\":10}");
   v = gst_vss_bedrock_embed_text (c, TEXT_MODEL, "x", 0, &dim, &err);
   fail_unless (v == NULL && err != NULL);
   fail_unless (strstr (err->message, "429") != NULL, "%s", err->message);
@@ -958,13 +912,13 @@ GST_START_TEST (test_timeout_and_retry_bound)
 
   gst_harness_set_src_caps_str (h, "video/x-raw,format=RGB,width=32,"
       "height=32,framerate=10/1");
-  control (s, "{\"hang\":1,\"hang_ms\":5000}");
+  vss_test_bedrock_control (s, "{\"hang\":1,\"hang_ms\":5000}");
   gst_harness_push (h, timed (make_raw (32, 32, 0), 0));
   out = gst_harness_pull (h);
   fail_unless (gst_vss_buffer_get_embedding_meta (out, IMAGE_MODEL) != NULL);
   gst_buffer_unref (out);
   fail_unless_equals_uint64 (stat_u64 (h, "retries"), 1);
-  fail_unless_equals_int (server_stat (s, "hung"), 1);
+  fail_unless_equals_int (vss_test_bedrock_stat (s, "hung"), 1);
   gst_harness_teardown (h);
 
   /* Endless throttling: many retries allowed, but not after 600 ms. */
@@ -972,7 +926,7 @@ GST_START_TEST (test_timeout_and_retry_bound)
   gst_element_set_bus (h->element, bus);
   gst_harness_set_src_caps_str (h, "video/x-raw,format=RGB,width=32,"
       "height=32,framerate=10/1");
-  control (s, "{\"throttle\":100000}");
+  vss_test_bedrock_control (s, "{\"throttle\":100000}");
   t0 = g_get_monotonic_time ();
   gst_harness_push (h, timed (make_raw (32, 32, 1), 1));
   m = wait_message (bus, GST_MESSAGE_ERROR);
@@ -1071,7 +1025,7 @@ GST_START_TEST (test_session_token)
   out = gst_harness_pull (h);
   fail_unless (gst_vss_buffer_get_embedding_meta (out, IMAGE_MODEL) != NULL);
   gst_buffer_unref (out);
-  fail_unless_equals_int (server_stat (s, "auth_failures"), 0);
+  fail_unless_equals_int (vss_test_bedrock_stat (s, "auth_failures"), 0);
   gst_harness_teardown (h);
   g_unsetenv ("AWS_SESSION_TOKEN");
   server_stop (s);

@@ -28,24 +28,7 @@ typedef struct
 static void
 control (Fixture * f, const gchar * json)
 {
-  gchar *url = g_strconcat (f->server->endpoint, "/_control", NULL);
-  struct curl_slist *h = curl_slist_append (NULL,
-      "Content-Type: application/json");
-  CURL *c = curl_easy_init ();
-  FILE *null = fopen ("/dev/null", "w");
-  glong status = 0;
-
-  curl_easy_setopt (c, CURLOPT_URL, url);
-  curl_easy_setopt (c, CURLOPT_POSTFIELDS, json);
-  curl_easy_setopt (c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt (c, CURLOPT_WRITEDATA, null);
-  g_assert_cmpint (curl_easy_perform (c), ==, CURLE_OK);
-  curl_easy_getinfo (c, CURLINFO_RESPONSE_CODE, &status);
-  g_assert_cmpint (status, ==, 200);
-  fclose (null);
-  curl_easy_cleanup (c);
-  curl_slist_free_all (h);
-  g_free (url);
+  vss_test_bedrock_control (f->server, json);
 }
 
 static GstVssAwsClient *

@@ -3,6 +3,8 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <curl/curl.h>
+#include <jansson.h>
 #include "vss-test-bedrock.h"
 
 VssTestBedrock *
@@ -62,4 +64,53 @@ vss_test_bedrock_stop (VssTestBedrock * s)
   g_object_unref (s->proc);
   g_free (s->endpoint);
   g_free (s);
+}
+
+static gsize
+collect (gchar * d, gsize size, gsize n, gpointer user)
+{
+  g_string_append_len (user, d, size * n);
+  return size * n;
+}
+
+static json_t *
+call (VssTestBedrock * s, const gchar * path, const gchar * post)
+{
+  CURL *h = curl_easy_init ();
+  gchar *url = g_strconcat (s->endpoint, path, NULL);
+  GString *body = g_string_new (NULL);
+  CURLcode rc;
+  json_t *o;
+
+  curl_easy_setopt (h, CURLOPT_URL, url);
+  curl_easy_setopt (h, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt (h, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt (h, CURLOPT_WRITEDATA, body);
+  if (post)
+    curl_easy_setopt (h, CURLOPT_POSTFIELDS, post);
+  rc = curl_easy_perform (h);
+  o = rc == CURLE_OK ? json_loads (body->str, 0, NULL) : NULL;
+  if (o == NULL)
+    g_error ("the Bedrock test server at %s did not answer %s with JSON: "
+        "%s %s", s->endpoint, path, curl_easy_strerror (rc), body->str);
+  curl_easy_cleanup (h);
+  g_string_free (body, TRUE);
+  g_free (url);
+  return o;
+}
+
+void
+vss_test_bedrock_control (VssTestBedrock * s, const gchar * json)
+{
+  json_decref (call (s, "/_control", json));
+}
+
+gint64
+vss_test_bedrock_stat (VssTestBedrock * s, const gchar * key)
+{
+  json_t *o = call (s, "/_stats", NULL);
+  gint64 v = json_integer_value (json_object_get (o, key));
+
+  json_decref (o);
+  return v;
 }

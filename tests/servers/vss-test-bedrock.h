@@ -22,4 +22,11 @@ VssTestBedrock *vss_test_bedrock_start (const gchar * const *args,
     GError ** error);
 void vss_test_bedrock_stop (VssTestBedrock * s);
 
+/* The server's unsigned control endpoints (see vss-bedrock-server.c):
+ * POST /_control with @json (faults, latency, clock offset, ...) and
+ * GET /_stats. They abort the test (g_error) when the server does not
+ * answer with JSON. */
+void vss_test_bedrock_control (VssTestBedrock * s, const gchar * json);
+gint64 vss_test_bedrock_stat (VssTestBedrock * s, const gchar * key);
+
 G_END_DECLS
