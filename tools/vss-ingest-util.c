@@ -104,19 +104,31 @@ vss_ingest_input_clear (VssIngestInput * in)
   memset (in, 0, sizeof (*in));
 }
 
+/**
+ * vss_ingest_stream_id_sanitize:
+ *
+ * The readable form of @text as a stream id: ASCII letters in lower case
+ * (other letters transliterated: é -> e, ß -> ss), digits, '_' and '-';
+ * any run of other characters becomes one '-'; no '-' at the end; at most
+ * 64 bytes; "stream" when nothing is left.
+ */
 gchar *
 vss_ingest_stream_id_sanitize (const gchar * text)
 {
   GString *s = g_string_new (NULL);
+  gchar *valid = g_utf8_make_valid (text ? text : "", -1);
+  gchar *ascii = g_str_to_ascii (valid, "C");
   const gchar *p;
 
-  for (p = text ? text : ""; *p && s->len < 64; p++) {
+  g_free (valid);
+  for (p = ascii; *p && s->len < 64; p++) {
     gchar c = *p;
     if (g_ascii_isalnum (c) || c == '_' || c == '-')
       g_string_append_c (s, g_ascii_tolower (c));
     else if (s->len > 0 && s->str[s->len - 1] != '-')
       g_string_append_c (s, '-');
   }
+  g_free (ascii);
   while (s->len > 0 && s->str[s->len - 1] == '-')
     g_string_truncate (s, s->len - 1);
   if (s->len == 0)

@@ -36,6 +36,7 @@
 #include <gst/gst.h>
 #include "gstvss.h"
 #include "vss-ingest-util.h"
+#include "vss-locale.h"
 
 typedef enum
 {
@@ -1136,6 +1137,7 @@ main (int argc, char **argv)
   gint ret = VSS_INGEST_EXIT_OK;
   guint tick;
 
+  vss_tool_setlocale ();
   vss_ingest_options_init (&opts);
   jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) job_free);
   rand_gen = g_rand_new ();
@@ -1204,8 +1206,12 @@ main (int argc, char **argv)
     j->stream_id = g_strdup (n_ids ? opt_stream_ids[i] :
         j->in.default_stream_id);
     if (!vss_ingest_stream_id_is_valid (j->stream_id)) {
-      g_printerr ("vss-ingest: stream id '%s': use 1-64 letters, digits, "
-          "'-' or '_'\n", j->stream_id);
+      /* It goes into keys, object paths and a TAG value, so it is not
+       * changed behind the user's back: say what would do. */
+      gchar *hint = vss_ingest_stream_id_sanitize (j->stream_id);
+      g_printerr ("vss-ingest: --stream-id '%s': use 1-64 ASCII letters, "
+          "digits, '-' or '_' (for example '%s')\n", j->stream_id, hint);
+      g_free (hint);
       ret = VSS_INGEST_EXIT_USAGE;
       goto out;
     }

@@ -24,6 +24,7 @@
 #include "bedrock/gstvssbedrockimage.h"
 #include "query/gstvssqueryembed.h"
 #include "query/gstvssquerysearch.h"
+#include "vss-locale.h"
 
 #define MAX_THUMB_BYTES (8 * 1024 * 1024)
 
@@ -349,8 +350,7 @@ write_html (const gchar * path, GPtrArray * res, gdouble took_ms,
 int
 main (int argc, char **argv)
 {
-  GOptionContext *ctx = g_option_context_new ("- search the stored video "
-      "frames by text or example image");
+  GOptionContext *ctx;
   GstVssQueryEmbedderOptions eo = { 0, };
   GstVssAwsSettings aws = { 0, };
   GstVssQueryEmbedder *e = NULL;
@@ -363,6 +363,9 @@ main (int argc, char **argv)
   gdouble took_ms;
   gint ret = 1;
 
+  vss_tool_setlocale ();
+  ctx = g_option_context_new ("- search the stored video frames by text or "
+      "example image");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_set_description (ctx, "Prints DISTANCE, STREAM, TIME "
       "(capture time, UTC) and the object URI of the nearest frames.\n"

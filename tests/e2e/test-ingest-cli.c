@@ -124,7 +124,7 @@ test_usage_errors (void)
   expect_usage_error (a3, "--provider");
   expect_usage_error (a4, "no-such-option");
   expect_usage_error (a5, "both have stream id");
-  expect_usage_error (a6, "stream id");
+  expect_usage_error (a6, "--stream-id");
   expect_usage_error (a7, "--frames");
   expect_usage_error (a8, "bogus");
   expect_usage_error (a9, "once per input");
@@ -218,6 +218,151 @@ test_print_pipeline (void)
   g_free (out);
 }
 
+/* Runs @argv with changes to the environment (name, value pairs; a NULL
+ * value unsets), killing it after @timeout_s: a tool that hangs is a
+ * failure, not a stuck suite. Returns the exit status. */
+static void
+on_communicated (GObject * src, GAsyncResult * res, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (res);
+}
+
+static gboolean
+on_timeout (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gint
+run_env (const gchar * const *argv, const gchar * const *env, guint timeout_s,
+    gchar ** out, gchar ** err)
+{
+  GSubprocessLauncher *l = g_subprocess_launcher_new
+      (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  GMainContext *ctx = g_main_context_new ();
+  GAsyncResult *res = NULL;
+  gboolean timed_out = FALSE;
+  GSubprocess *p;
+  GSource *timer;
+  GError *e = NULL;
+  gint status;
+
+  for (guint i = 0; env && env[i]; i += 2) {
+    if (env[i + 1])
+      g_subprocess_launcher_setenv (l, env[i], env[i + 1], TRUE);
+    else
+      g_subprocess_launcher_unsetenv (l, env[i]);
+  }
+  p = g_subprocess_launcher_spawnv (l, argv, &e);
+  g_assert_no_error (e);
+  g_main_context_push_thread_default (ctx);
+  g_subprocess_communicate_utf8_async (p, NULL, NULL, on_communicated, &res);
+  timer = g_timeout_source_new_seconds (timeout_s);
+  g_source_set_callback (timer, on_timeout, &timed_out, NULL);
+  g_source_attach (timer, ctx);
+  while (res == NULL && !timed_out)
+    g_main_context_iteration (ctx, TRUE);
+  if (res == NULL) {
+    g_subprocess_force_exit (p);
+    g_error ("%s did not finish within %u s", argv[0], timeout_s);
+  }
+  g_source_destroy (timer);
+  g_source_unref (timer);
+  g_assert_true (g_subprocess_communicate_utf8_finish (p, res, out, err, &e));
+  g_object_unref (res);
+  g_main_context_pop_thread_default (ctx);
+  g_main_context_unref (ctx);
+  g_assert_true (g_subprocess_get_if_exited (p));
+  status = g_subprocess_get_exit_status (p);
+  g_object_unref (p);
+  g_object_unref (l);
+  return status;
+}
+
+/* Issue 18, point 6: UTF-8 in arguments and paths works whatever the
+ * locale says: LANG and LC_* unset (the C locale), LC_ALL=C, C.UTF-8. */
+static void
+test_utf8_arguments (void)
+{
+  const gchar *const locales[][7] = {
+    {"LC_ALL", NULL, "LC_CTYPE", NULL, "LANG", NULL, NULL},
+    {"LC_ALL", "C", NULL},
+    {"LC_ALL", "C.UTF-8", NULL},
+  };
+  gchar *videos = g_build_filename (tmpdir, "vidéos", NULL);
+  gchar *frames = g_build_filename (tmpdir, "fé", NULL);
+  gchar *clip_u = g_build_filename (videos, "café.mkv", NULL);
+  gchar *truth_u = g_strconcat (clip_u, ".json", NULL);
+  gchar *tool = vss_e2e_build_path ("tests/fixtures/vss-make-clip");
+  gchar *out = NULL, *err = NULL, *want;
+  json_t *j = NULL;
+  gint status;
+
+  g_assert_cmpint (g_mkdir_with_parents (videos, 0700), ==, 0);
+  {
+    /* The clip maker writes to a UTF-8 path in the C locale. */
+    const gchar *argv[] = { tool, "--output", clip_u, "--truth", truth_u,
+      "--duration", "3", "--fps", "10", "--width", "160", "--height", "90",
+      NULL
+    };
+    status = run_env (argv, locales[0], 120, &out, &err);
+    g_assert_cmpint (status, ==, 0);
+    g_assert_true (g_file_test (clip_u, G_FILE_TEST_IS_REGULAR));
+    g_assert_true (g_file_test (truth_u, G_FILE_TEST_IS_REGULAR));
+    g_free (out);
+    g_free (err);
+  }
+
+  for (guint i = 0; i < G_N_ELEMENTS (locales); i++) {
+    const gchar *print[] = { clip_u, "--print-pipeline", "--frames", frames,
+      NULL
+    };
+    const gchar *dry[] = { clip_u, "--dry-run", "--threshold", "0", "--json",
+      NULL
+    };
+    const gchar *sid[] = { clip_u, "--dry-run", "--stream-id", "caméra",
+      NULL
+    };
+
+    status = vss_e2e_ingest_run_env (print, locales[i], NULL, &out, &err);
+    g_assert_cmpint (status, ==, 0);
+    want = g_strdup_printf ("frames=\"file://%s\"", frames);
+    if (strstr (out, want) == NULL)
+      g_error ("locale %u: no %s in: %s", i, want, out);
+    g_assert_nonnull (strstr (out, "vid%C3%A9os/caf%C3%A9.mkv"));
+    g_free (want);
+    g_free (out);
+    g_free (err);
+
+    status = vss_e2e_ingest_run_env (dry, locales[i], &j, NULL, NULL);
+    g_assert_cmpint (status, ==, 0);
+    g_assert_cmpstr (vss_e2e_input_str (j, 0, "input"), ==, clip_u);
+    g_assert_cmpstr (vss_e2e_input_str (j, 0, "status"), ==, "ok");
+    g_assert_cmpint (vss_e2e_input_int (j, 0, "frames_decoded"), ==, 30);
+    json_decref (j);
+
+    /* A stream id has a charset of its own (keys, paths, TAG values):
+     * refused for what it is, with a suggestion, not for its bytes. */
+    status = vss_e2e_ingest_run_env (sid, locales[i], NULL, NULL, &err);
+    g_assert_cmpint (status, ==, 2);
+    g_assert_null (strstr (err, "Invalid byte sequence"));
+    if (!strstr (err, "--stream-id") || !strstr (err, "caméra")
+        || !strstr (err, "'camera'"))
+      g_error ("locale %u: %s", i, err);
+    g_free (err);
+  }
+
+  g_unlink (clip_u);
+  g_unlink (truth_u);
+  g_rmdir (videos);
+  g_free (tool);
+  g_free (clip_u);
+  g_free (truth_u);
+  g_free (videos);
+  g_free (frames);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -241,6 +386,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ingest-cli/valkey-without-search",
       test_valkey_without_search);
   g_test_add_func ("/ingest-cli/print-pipeline", test_print_pipeline);
+  g_test_add_func ("/ingest-cli/utf-8-arguments", test_utf8_arguments);
   ret = g_test_run ();
 
   {

@@ -18,7 +18,8 @@ test_stream_id (void)
     {"", "stream"},
     {"///", "stream"},
     {"cam_1--east", "cam_1--east"},
-    {"über", "ber"},
+    {"über", "uber"},
+    {"caméra", "camera"},
   };
   gchar *long_in = g_strnfill (200, 'a');
   gchar *s;

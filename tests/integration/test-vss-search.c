@@ -279,7 +279,8 @@ teardown (void)
   g_clear_pointer (&tmpdir, g_free);
 }
 
-/* Runs the CLI; returns its exit status, stdout in @out, stderr in @err. */
+/* Runs the CLI; returns its exit status, stdout in @out, stderr in @err.
+ * @env: name, value pairs to set (a NULL value unsets the name). */
 static gint
 run_cli (gchar ** out, gchar ** errout, const gchar * const *env,
     const gchar * first, ...)
@@ -299,8 +300,12 @@ run_cli (gchar ** out, gchar ** errout, const gchar * const *env,
       g_ptr_array_add (argv, (gpointer) a);
   va_end (ap);
   g_ptr_array_add (argv, NULL);
-  for (guint i = 0; env && env[i]; i += 2)
-    g_subprocess_launcher_setenv (l, env[i], env[i + 1], TRUE);
+  for (guint i = 0; env && env[i]; i += 2) {
+    if (env[i + 1])
+      g_subprocess_launcher_setenv (l, env[i], env[i + 1], TRUE);
+    else
+      g_subprocess_launcher_unsetenv (l, env[i]);
+  }
   p = g_subprocess_launcher_spawnv (l, (const gchar * const *) argv->pdata,
       &err);
   fail_unless (p != NULL, "%s: %s", cli_path, err ? err->message : "");
@@ -892,7 +897,8 @@ GST_START_TEST (test_cli_bedrock_text)
   }
   fail_unless (g_file_set_contents (map, "{\"a lake in the mountains\": "
           "\"photo0.jpg\", \"something like the dunes\": {\"image\": "
-          "\"photo2.jpg\", \"distance\": 0.12}}", -1, NULL));
+          "\"photo2.jpg\", \"distance\": 0.12}, \"un café rouge\": "
+          "\"photo1.jpg\"}", -1, NULL));
   srv = server_start (map);
   aws.endpoint_url = srv->endpoint;
   aws.access_key_id = AK;
@@ -945,6 +951,49 @@ GST_START_TEST (test_cli_bedrock_text)
   fail_unless (strstr (out, "cam3") != NULL, "%s", out);
   g_free (out);
   g_free (err);
+
+  /* Issue 18, point 6: UTF-8 text, whatever the locale (unset: the C
+   * locale; C; C.UTF-8); the page shows it as it was typed. */
+  {
+    const gchar *locales[][14] = {
+      {"LC_ALL", NULL, "LC_CTYPE", NULL, "LANG", NULL, NULL},
+      {"LC_ALL", "C", NULL},
+      {"LC_ALL", "C.UTF-8", NULL},
+    };
+    gchar *page = g_build_filename (tmpdir, "café.html", NULL);
+
+    for (i = 0; i < G_N_ELEMENTS (locales); i++) {
+      const gchar *e[14];
+      gchar *html = NULL;
+      guint n = 0;
+
+      for (guint k = 0; k < 6; k++)
+        e[n++] = env[k];
+      for (guint k = 0; locales[i][k]; k += 2) {
+        e[n++] = locales[i][k];
+        e[n++] = locales[i][k + 1];
+      }
+      e[n] = NULL;
+      status = run_cli (&out, &err, e, "--provider", "bedrock", "--text",
+          "un café rouge", "--dimension", "256", "--endpoint",
+          srv->endpoint, "-k", "1", "--json", "--html", page, "-V", url, NULL);
+      fail_unless (status == 0, "locale %u: exit %d: %s", i, status, err);
+      js = json_loads (out, 0, NULL);
+      fail_unless (js != NULL, "%s", out);
+      fail_unless_equals_string (json_string_value (json_object_get (js,
+                  "query")), "un café rouge");
+      fail_unless_equals_string (json_string_value (json_object_get
+              (json_array_get (json_object_get (js, "results"), 0), "key")),
+          keys[1]);
+      fail_unless (g_file_get_contents (page, &html, NULL, NULL));
+      fail_unless (strstr (html, "un café rouge") != NULL, "%s", html);
+      g_free (html);
+      json_decref (js);
+      g_free (out);
+      g_free (err);
+    }
+    g_free (page);
+  }
 
   /* The same text through vssquery's search signal. */
   {
