@@ -136,6 +136,37 @@ vss_ingest_stream_id_sanitize (const gchar * text)
   return g_string_free (s, FALSE);
 }
 
+/**
+ * vss_ingest_stream_id_from_name:
+ *
+ * The stream id of an input named @name (a file name without its
+ * extension, a URL's host and path, a camera's device name). Different
+ * names give different ids: a name that is a valid id in lower case is its
+ * own id (clip -> clip); any other name keeps its readable form (see
+ * vss_ingest_stream_id_sanitize(), at most 55 bytes) and gets '-' and the
+ * first 8 hex digits of the SHA-256 of the name (Front Door ->
+ * front-door-<8 hex>, été -> ete-<8 hex>, 東京 -> stream-<8 hex>).
+ */
+gchar *
+vss_ingest_stream_id_from_name (const gchar * name)
+{
+  gchar *readable = vss_ingest_stream_id_sanitize (name);
+  gchar *sum, *id;
+
+  if (name != NULL && strcmp (readable, name) == 0)
+    return readable;
+  if (strlen (readable) > 55) {
+    readable[55] = '\0';
+    while (readable[0] && readable[strlen (readable) - 1] == '-')
+      readable[strlen (readable) - 1] = '\0';
+  }
+  sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, name ? name : "", -1);
+  id = g_strdup_printf ("%s-%.8s", readable[0] ? readable : "stream", sum);
+  g_free (sum);
+  g_free (readable);
+  return id;
+}
+
 /* Stream ids go into keys (frame:<stream>:<id>), object paths and a TAG
  * field: letters, digits, '-' and '_' only. */
 gboolean
@@ -169,7 +200,7 @@ basename_no_ext (const gchar * path)
 
   if (dot != NULL && dot != base)
     *dot = '\0';
-  id = vss_ingest_stream_id_sanitize (base);
+  id = vss_ingest_stream_id_from_name (base);
   g_free (base);
   return id;
 }
@@ -194,7 +225,7 @@ vss_ingest_input_resolve (const gchar * arg, gboolean force_live,
     out->kind = VSS_INGEST_INPUT_V4L2;
     out->device = g_strdup (dev);
     out->live = TRUE;
-    out->default_stream_id = vss_ingest_stream_id_sanitize (strrchr (dev,
+    out->default_stream_id = vss_ingest_stream_id_from_name (strrchr (dev,
             '/') ? strrchr (dev, '/') + 1 : dev);
     return TRUE;
   }
@@ -232,13 +263,13 @@ vss_ingest_input_resolve (const gchar * arg, gboolean force_live,
       gchar *path = gst_uri_get_path (u);
       gchar *t = g_strdup_printf ("%s%s", gst_uri_get_host (u) ?
           gst_uri_get_host (u) : "", path ? path : "");
-      out->default_stream_id = vss_ingest_stream_id_sanitize (t);
+      out->default_stream_id = vss_ingest_stream_id_from_name (t);
       g_free (t);
       g_free (path);
     } else {
       gchar *path = gst_uri_get_path (u);
       out->default_stream_id = (path && strlen (path) > 1) ?
-          basename_no_ext (path) : vss_ingest_stream_id_sanitize
+          basename_no_ext (path) : vss_ingest_stream_id_from_name
           (gst_uri_get_host (u));
       g_free (path);
     }

@@ -79,6 +79,8 @@ void vss_ingest_input_clear (VssIngestInput * in);
 
 gchar *vss_ingest_stream_id_sanitize (const gchar * text);
 
+gchar *vss_ingest_stream_id_from_name (const gchar * name);
+
 gboolean vss_ingest_stream_id_is_valid (const gchar * id);
 
 gchar *vss_ingest_frames_to_uri (const gchar * frames, GError ** error);

@@ -5,6 +5,7 @@
  * terminal, and checks its exit codes, JSON summary and messages.
  */
 #include <string.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 #include "vss-e2e.h"
 #include "vss-test-redis.h"
@@ -363,6 +364,79 @@ test_utf8_arguments (void)
   g_free (frames);
 }
 
+/* Issue 18, point 2: files whose names differ never share a stream id;
+ * two inputs of one run that would are refused. */
+static void
+test_stream_ids_differ (void)
+{
+  const gchar *names[] = { "a b.mkv", "a*b?.mkv", "été.mkv", "ete.mkv",
+    "東京.mkv", "大阪.mkv", NULL
+  };
+  gchar *links[G_N_ELEMENTS (names)] = { NULL };
+  gchar *dir = g_build_filename (tmpdir, "names", NULL);
+  const gchar *args[G_N_ELEMENTS (names) + 8] = { NULL };
+  GHashTable *ids = g_hash_table_new (g_str_hash, g_str_equal);
+  json_t *j = NULL;
+  gchar *err = NULL;
+  guint n = 0, i;
+  gint status;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  for (i = 0; names[i]; i++) {
+    links[i] = g_build_filename (dir, names[i], NULL);
+    g_assert_cmpint (symlink (clip, links[i]), ==, 0);
+    args[n++] = links[i];
+  }
+  args[n++] = "--dry-run";
+  args[n++] = "--threshold";
+  args[n++] = "0";
+  args[n++] = "--interval";
+  args[n++] = "5";
+  args[n++] = "--json";
+  status = vss_e2e_ingest_run (args, &j, NULL, &err);
+  if (status != 0)
+    g_error ("exit %d: %s", status, err);
+  for (i = 0; names[i]; i++) {
+    const gchar *id = vss_e2e_input_str (j, i, "stream_id");
+
+    g_assert_nonnull (id);
+    if (g_hash_table_contains (ids, id))
+      g_error ("%s shares stream id %s with another input", names[i], id);
+    g_hash_table_add (ids, (gpointer) id);
+  }
+  /* Readable where it can be. */
+  g_assert_true (g_str_has_prefix (vss_e2e_input_str (j, 0, "stream_id"),
+          "a-b-"));
+  g_assert_true (g_str_has_prefix (vss_e2e_input_str (j, 2, "stream_id"),
+          "ete-"));
+  g_assert_cmpstr (vss_e2e_input_str (j, 3, "stream_id"), ==, "ete");
+  g_hash_table_unref (ids);
+  json_decref (j);
+  g_free (err);
+
+  /* The extension is not part of the name: clip.mkv and clip.mp4 of one
+   * run would merge, so they are refused. */
+  {
+    gchar *mp4 = g_build_filename (dir, "clip.mp4", NULL);
+    const gchar *a2[] = { clip, mp4, "--dry-run", NULL };
+
+    g_assert_cmpint (symlink (clip, mp4), ==, 0);
+    status = vss_e2e_ingest_run (a2, NULL, NULL, &err);
+    g_assert_cmpint (status, ==, 2);
+    g_assert_nonnull (strstr (err, "both have stream id 'clip'"));
+    g_free (err);
+    g_unlink (mp4);
+    g_free (mp4);
+  }
+
+  for (i = 0; names[i]; i++) {
+    g_unlink (links[i]);
+    g_free (links[i]);
+  }
+  g_rmdir (dir);
+  g_free (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -387,6 +461,7 @@ main (int argc, char **argv)
       test_valkey_without_search);
   g_test_add_func ("/ingest-cli/print-pipeline", test_print_pipeline);
   g_test_add_func ("/ingest-cli/utf-8-arguments", test_utf8_arguments);
+  g_test_add_func ("/ingest-cli/stream-ids-differ", test_stream_ids_differ);
   ret = g_test_run ();
 
   {

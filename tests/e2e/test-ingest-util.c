@@ -40,6 +40,66 @@ test_stream_id (void)
   g_assert_true (vss_ingest_stream_id_is_valid ("cam-1_x"));
 }
 
+/* Issue 18, point 2: different names never share a stream id. */
+static void
+test_stream_id_from_name (void)
+{
+  const gchar *names[] = { "clip", "Clip", "a b", "a*b?", "a-b", "été",
+    "ete", "東京", "大阪", "", "Front Door", "front-door", "cam_1--east",
+    "x.y", "x_y", NULL
+  };
+  GHashTable *seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      NULL);
+  gchar *long_a = g_strnfill (200, 'a'), *long_b = g_strnfill (201, 'a');
+  gchar *s, *t;
+
+  for (guint i = 0; names[i]; i++) {
+    s = vss_ingest_stream_id_from_name (names[i]);
+    g_assert_true (vss_ingest_stream_id_is_valid (s));
+    if (g_hash_table_contains (seen, s))
+      g_error ("'%s' and an earlier name both give '%s'", names[i], s);
+    g_hash_table_add (seen, s);
+    /* The same name, the same id. */
+    t = vss_ingest_stream_id_from_name (names[i]);
+    g_assert_cmpstr (s, ==, t);
+    g_free (t);
+  }
+  g_hash_table_unref (seen);
+
+  /* A name that is already an id stays as it is; others keep a readable
+   * part and get 8 hex digits of the name's SHA-256. */
+  s = vss_ingest_stream_id_from_name ("clip");
+  g_assert_cmpstr (s, ==, "clip");
+  g_free (s);
+  s = vss_ingest_stream_id_from_name ("cam_1--east");
+  g_assert_cmpstr (s, ==, "cam_1--east");
+  g_free (s);
+  s = vss_ingest_stream_id_from_name ("Front Door");
+  g_assert_true (g_str_has_prefix (s, "front-door-"));
+  g_assert_cmpuint (strlen (s), ==, strlen ("front-door-") + 8);
+  t = g_compute_checksum_for_string (G_CHECKSUM_SHA256, "Front Door", -1);
+  g_assert_true (g_str_has_suffix (s, (t[8] = '\0', t)));
+  g_free (t);
+  g_free (s);
+  s = vss_ingest_stream_id_from_name ("été");
+  g_assert_true (g_str_has_prefix (s, "ete-"));
+  g_free (s);
+  s = vss_ingest_stream_id_from_name ("東京");
+  g_assert_true (g_str_has_prefix (s, "stream-"));
+  g_free (s);
+
+  /* Long names: 64 bytes at most, still told apart. */
+  s = vss_ingest_stream_id_from_name (long_a);
+  t = vss_ingest_stream_id_from_name (long_b);
+  g_assert_cmpuint (strlen (s), <=, 64);
+  g_assert_true (vss_ingest_stream_id_is_valid (s));
+  g_assert_cmpstr (s, !=, t);
+  g_free (s);
+  g_free (t);
+  g_free (long_a);
+  g_free (long_b);
+}
+
 static void
 test_inputs (void)
 {
@@ -58,7 +118,8 @@ test_inputs (void)
   g_assert_no_error (err);
   g_assert_cmpint (in.kind, ==, VSS_INGEST_INPUT_URI);
   g_assert_false (in.live);
-  g_assert_cmpstr (in.default_stream_id, ==, "front-door");
+  g_assert_true (g_str_has_prefix (in.default_stream_id, "front-door-"));
+  g_assert_true (vss_ingest_stream_id_is_valid (in.default_stream_id));
   g_assert_true (g_str_has_prefix (in.uri, "file:///"));
   g_assert_true (g_str_has_suffix (in.uri, "Front%20Door.mkv"));
   vss_ingest_input_clear (&in);
@@ -93,7 +154,8 @@ test_inputs (void)
   g_assert_true (vss_ingest_input_resolve ("rtsp://cam1.local:554/live/main",
           FALSE, &in, &err));
   g_assert_true (in.live);
-  g_assert_cmpstr (in.default_stream_id, ==, "cam1-local-live-main");
+  g_assert_true (g_str_has_prefix (in.default_stream_id,
+          "cam1-local-live-main-"));
   vss_ingest_input_clear (&in);
 
   /* http is not live unless told. */
@@ -444,6 +506,7 @@ main (int argc, char **argv)
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/ingest/stream-id", test_stream_id);
+  g_test_add_func ("/ingest/stream-id-from-name", test_stream_id_from_name);
   g_test_add_func ("/ingest/inputs", test_inputs);
   g_test_add_func ("/ingest/frames-uri", test_frames_uri);
   g_test_add_func ("/ingest/options", test_options_check);
