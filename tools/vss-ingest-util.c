@@ -54,11 +54,56 @@ check_text (const gchar * what, const gchar * v, GError ** error)
   return TRUE;
 }
 
+/**
+ * vss_ingest_check_seconds:
+ * @option: the option's name, for the message
+ * @zero_ok: whether 0 means something (none, never)
+ * @max: the largest value that makes sense
+ *
+ * Refuses NaN, infinities, negative values, 0 unless @zero_ok, and values
+ * above @max, naming the option.
+ */
+gboolean
+vss_ingest_check_seconds (const gchar * option, gdouble v, gboolean zero_ok,
+    gdouble max, GError ** error)
+{
+  if (isfinite (v) && (zero_ok ? v >= 0 : v > 0) && v <= max)
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+      "%s must be a number of seconds, %s, at most %.0f", option,
+      zero_ok ? "0 or more" : "more than 0", max);
+  return FALSE;
+}
+
+/* Given but empty: always a mistake (leave the option out for its
+ * default). */
+static gboolean
+check_not_empty (const gchar * what, const gchar * v, GError ** error)
+{
+  if (v == NULL || *v != '\0')
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+      "%s must not be empty (leave it out for the default)", what);
+  return FALSE;
+}
+
 gboolean
 vss_ingest_options_check (const VssIngestOptions * o, GError ** error)
 {
   const gchar *msg = NULL;
 
+  if (!check_not_empty ("--provider", o->provider, error)
+      || !check_not_empty ("--model", o->model, error)
+      || !check_not_empty ("--region", o->region, error)
+      || !check_not_empty ("--valkey", o->valkey, error)
+      || !check_not_empty ("--index", o->index, error)
+      || !check_not_empty ("--key-prefix", o->key_prefix, error)
+      || !check_not_empty ("--frames", o->frames, error)
+      || !check_not_empty ("--spool-dir", o->spool_dir, error)
+      || !check_not_empty ("--rtsp-transport", o->rtsp_transport, error)
+      || !vss_ingest_check_seconds ("--window-duration", o->window_duration,
+          TRUE, VSS_INGEST_MAX_SECONDS, error))
+    return FALSE;
   if (!(o->interval > 0 && o->interval <= 3600))
     msg = "--interval must be more than 0 and at most 3600 seconds";
   else if (g_strcmp0 (o->provider, "local") != 0
@@ -68,8 +113,6 @@ vss_ingest_options_check (const VssIngestOptions * o, GError ** error)
     msg = "--threshold must be 0 (no dedup) to 2";
   else if (o->window < 0)
     msg = "--window must be 0 (no limit) or more";
-  else if (!(o->window_duration >= 0))
-    msg = "--window-duration must be 0 (no age limit) or more";
   else if (o->jpeg_quality < 1 || o->jpeg_quality > 100)
     msg = "--jpeg-quality must be 1..100";
   else if (o->ttl < 0)
@@ -310,8 +353,13 @@ vss_ingest_frames_to_uri (const gchar * frames, GError ** error)
 {
   gchar *abs, *uri;
 
-  if (frames == NULL || *frames == '\0')
+  if (frames == NULL)
     frames = VSS_INGEST_DEFAULT_FRAMES_DIR;
+  if (*frames == '\0') {
+    g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--frames must not be empty (leave it out for the default)");
+    return NULL;
+  }
   if (g_str_has_prefix (frames, "s3://"))
     return g_strdup (frames);
   if (g_str_has_prefix (frames, "file://")) {

@@ -65,6 +65,13 @@ typedef struct
   gchar *rtsp_transport;        /* auto | tcp | udp */
 } VssIngestOptions;
 
+/* The longest time any option takes: 30 days (timers count milliseconds
+ * in 32 bits). */
+#define VSS_INGEST_MAX_SECONDS (30 * 86400.0)
+
+gboolean vss_ingest_check_seconds (const gchar * option, gdouble v,
+    gboolean zero_ok, gdouble max, GError ** error);
+
 void vss_ingest_options_init (VssIngestOptions * o);
 
 void vss_ingest_options_clear (VssIngestOptions * o);

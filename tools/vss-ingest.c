@@ -434,6 +434,24 @@ job_poll_stats (Job * j)
   }
 }
 
+/* Files: the media duration, once the source knows it (main thread, while
+ * the source is linked). */
+static void
+job_query_duration (Job * j)
+{
+  gint64 d = -1;
+
+  if (j->duration_s > 0 || j->in.live || j->proc_sink == NULL
+      || j->source == NULL)
+    return;
+  if (gst_pad_peer_query_duration (j->proc_sink, GST_FORMAT_TIME, &d)
+      && d > 0) {
+    g_mutex_lock (&j->lock);
+    j->duration_s = (gdouble) d / GST_SECOND;
+    g_mutex_unlock (&j->lock);
+  }
+}
+
 static void
 job_shutdown (Job * j)
 {
@@ -676,6 +694,8 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
       break;
     }
     case GST_MESSAGE_EOS:
+      /* A file shorter than a tick ends before the duration was asked. */
+      job_query_duration (j);
       j->status = j->state == JOB_STOPPING ? j->stop_status :
           VSS_INGEST_STATUS_OK;
       job_shutdown (j);
@@ -837,15 +857,7 @@ on_tick (gpointer user_data)
       continue;
     if (job_got_frame (j))
       j->attempt = 0;
-    if (j->duration_s <= 0 && !j->in.live && j->proc_sink != NULL) {
-      gint64 d = -1;
-      if (gst_pad_peer_query_duration (j->proc_sink, GST_FORMAT_TIME, &d)
-          && d > 0) {
-        g_mutex_lock (&j->lock);
-        j->duration_s = (gdouble) d / GST_SECOND;
-        g_mutex_unlock (&j->lock);
-      }
-    }
+    job_query_duration (j);
     if (j->state == JOB_RUNNING && j->in.live && opt_stall_timeout > 0) {
       gint64 last;
       g_mutex_lock (&j->lock);
@@ -1105,7 +1117,9 @@ print_summary (void)
     if (opts.index)
       json_object_set_new (o, "index", json_string (opts.index));
     json_object_set_new (o, "exit_code", json_integer (code));
-    s = json_dumps (o, JSON_INDENT (2));
+    /* Measurements are rounded where they are made; 15 significant
+     * digits print them as decimals (19.9, not 19.899999999999999). */
+    s = json_dumps (o, JSON_INDENT (2) | JSON_REAL_PRECISION (15));
     printf ("%s\n", s);
     free (s);
     json_decref (o);
@@ -1182,11 +1196,19 @@ main (int argc, char **argv)
   }
   opts.frames = vss_ingest_frames_to_uri (opt_frames, &err);
   if (opts.frames == NULL || !vss_ingest_options_check (&opts, &err)
-      || opt_duration < 0 || opt_reconnect_delay <= 0 || opt_reconnect_max <= 0
-      || opt_reconnect_timeout < 0 || opt_stall_timeout < 0
-      || opt_stop_timeout <= 0) {
-    g_printerr ("vss-ingest: %s\n", err ? err->message : "durations and "
-        "delays must be positive");
+      || !vss_ingest_check_seconds ("--duration", opt_duration, TRUE,
+          VSS_INGEST_MAX_SECONDS, &err)
+      || !vss_ingest_check_seconds ("--reconnect-delay", opt_reconnect_delay,
+          FALSE, 86400, &err)
+      || !vss_ingest_check_seconds ("--reconnect-max-delay",
+          opt_reconnect_max, FALSE, 86400, &err)
+      || !vss_ingest_check_seconds ("--reconnect-timeout",
+          opt_reconnect_timeout, TRUE, VSS_INGEST_MAX_SECONDS, &err)
+      || !vss_ingest_check_seconds ("--stall-timeout", opt_stall_timeout,
+          TRUE, 86400, &err)
+      || !vss_ingest_check_seconds ("--stop-timeout", opt_stop_timeout, FALSE,
+          86400, &err)) {
+    g_printerr ("vss-ingest: %s\n", err->message);
     goto out;
   }
 
@@ -1271,6 +1293,13 @@ main (int argc, char **argv)
   if (n_active > 0)
     g_main_loop_run (loop);
   g_source_remove (tick);
+  if (show_progress) {
+    /* The last redraw shows where the run ended (100 %, the final counts)
+     * and stays above the summary. */
+    draw_progress ();
+    fputc ('\n', stderr);
+    progress_drawn = FALSE;
+  }
   ret = print_summary ();
   g_main_loop_unref (loop);
 

@@ -94,8 +94,13 @@ static GOptionEntry entries[] = {
 
 /* ---- time arguments ---- */
 
+/* Unix milliseconds and ages beyond this (year 2286, 3170 years) are
+ * typing mistakes, and would not fit a gint64 in every unit. */
+#define MAX_TIME_NUMBER 1e13
+
 static gboolean
-parse_time (const gchar * s, gint64 now_ms, gint64 * out, GError ** error)
+parse_time (const gchar * option, const gchar * s, gint64 now_ms,
+    gint64 * out, GError ** error)
 {
   gchar *end = NULL;
   gdouble v;
@@ -105,6 +110,8 @@ parse_time (const gchar * s, gint64 now_ms, gint64 * out, GError ** error)
   if (!s || !s[0])
     goto bad;
   v = g_ascii_strtod (s, &end);
+  if (end != s && !(isfinite (v) && v <= MAX_TIME_NUMBER))
+    goto bad;
   if (end != s && *end == '\0' && v >= 0) {
     *out = (gint64) v;
     return TRUE;
@@ -128,9 +135,73 @@ parse_time (const gchar * s, gint64 now_ms, gint64 * out, GError ** error)
   }
 bad:
   g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-      "'%s' is not a time: use ISO 8601 (2026-12-01T09:00:00Z), unix "
-      "milliseconds, or an age such as 90s, 10m, 2h, 7d", s ? s : "");
+      "%s '%s' is not a time: use ISO 8601 (2026-12-01T09:00:00Z), unix "
+      "milliseconds, or an age such as 90s, 10m, 2h, 7d", option, s ? s : "");
   return FALSE;
+}
+
+/* ---- the command line ---- */
+
+static gboolean
+not_empty (const gchar * option, const gchar * v, GError ** error)
+{
+  if (v == NULL || v[0] != '\0')
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+      "%s must not be empty (leave it out for the default)", option);
+  return FALSE;
+}
+
+static gboolean
+none_empty (const gchar * option, gchar ** v, GError ** error)
+{
+  for (guint i = 0; v && v[i]; i++)
+    if (!not_empty (option, v[i], error))
+      return FALSE;
+  return TRUE;
+}
+
+/* Values that make no sense are refused by name, before anything is
+ * asked of a server (exit 2). */
+static gboolean
+check_usage (GError ** error)
+{
+  const gchar *msg = NULL;
+
+  if (!not_empty ("--text", opt_text, error)
+      || !not_empty ("--image", opt_image, error)
+      || !none_empty ("--stream", opt_streams, error)
+      || !none_empty ("--exclude-stream", opt_exclude, error)
+      || !not_empty ("--since", opt_since, error)
+      || !not_empty ("--until", opt_until, error)
+      || !not_empty ("--provider", opt_provider, error)
+      || !not_empty ("--model", opt_model, error)
+      || !not_empty ("--region", opt_region, error)
+      || !not_empty ("--endpoint", opt_endpoint, error)
+      || !not_empty ("--profile", opt_profile, error)
+      || !not_empty ("--s3-endpoint", opt_s3_endpoint, error)
+      || !not_empty ("--valkey", opt_valkey, error)
+      || !not_empty ("--index", opt_index, error)
+      || !not_empty ("--html", opt_html, error))
+    return FALSE;
+  if ((opt_text != NULL) == (opt_image != NULL))
+    msg = "give exactly one of --text and --image";
+  else if (opt_k < 1 || opt_k > 10000)
+    msg = "-k must be 1..10000";
+  else if (!(opt_max_distance >= 0 && opt_max_distance <= 2))
+    msg = "--max-distance must be a cosine distance, 0 to 2";
+  else if (opt_dimension != 0 && opt_dimension != 256 && opt_dimension != 384
+      && opt_dimension != 1024)
+    msg = "--dimension must be 256, 384 or 1024";
+  else if (opt_ef_runtime < 0 || opt_ef_runtime > 4096)
+    msg = "--ef-runtime must be 1..4096 (or 0 for the server's default)";
+  else if (opt_timeout_ms < 0)
+    msg = "--timeout must be 0 (the server's) or more milliseconds";
+  if (msg != NULL) {
+    g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, msg);
+    return FALSE;
+  }
+  return TRUE;
 }
 
 /* ---- thumbnails ---- */
@@ -248,12 +319,16 @@ print_json (GPtrArray * res, gdouble took_ms)
           opt_image));
   json_object_set_new (o, "kind", json_string (opt_text ? "text" : "image"));
   json_object_set_new (o, "k", json_integer (opt_k));
-  json_object_set_new (o, "took_ms", json_real (took_ms));
+  /* Measurements, rounded to what they mean (a distance comes from
+   * float32 vectors: 6 decimals; a time to the microsecond), printed
+   * with 15 significant digits: 0.422, not 0.42199999094009399. */
+  json_object_set_new (o, "took_ms", json_real (round (took_ms * 1e3) / 1e3));
   for (guint i = 0; i < res->len; i++) {
     GstVssQuerySearchResult *r = g_ptr_array_index (res, i);
     gchar *t = gst_vss_record_format_time (r->record.ts_ms);
     json_t *e = json_pack ("{s:s,s:f,s:s?,s:s,s:I,s:s,s:s?,s:s?}",
-        "key", r->key, "distance", r->distance, "stream", r->record.stream,
+        "key", r->key, "distance", round (r->distance * 1e6) / 1e6,
+        "stream", r->record.stream,
         "frame_id", r->record.id, "ts", (json_int_t) r->record.ts_ms, "time", t,
         "uri", r->record.uri, "model", r->record.model);
 
@@ -263,7 +338,8 @@ print_json (GPtrArray * res, gdouble took_ms)
     g_free (t);
   }
   json_object_set_new (o, "results", a);
-  s = json_dumps (o, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+  s = json_dumps (o, JSON_INDENT (2) | JSON_PRESERVE_ORDER |
+      JSON_REAL_PRECISION (15));
   printf ("%s\n", s);
   free (s);
   json_decref (o);
@@ -379,17 +455,12 @@ main (int argc, char **argv)
   g_option_context_free (ctx);
   gst_init (NULL, NULL);
 
-  if ((opt_text != NULL) == (opt_image != NULL)) {
-    fprintf (stderr, "vss-search: give exactly one of --text and --image\n");
-    return 2;
-  }
-  if (opt_k < 1 || opt_k > 10000) {
-    fprintf (stderr, "vss-search: -k must be 1..10000\n");
-    return 2;
-  }
   gst_vss_query_search_request_init (&r);
-  if ((opt_since && !parse_time (opt_since, now_ms, &r.since_ms, &err))
-      || (opt_until && !parse_time (opt_until, now_ms, &r.until_ms, &err))) {
+  if (!check_usage (&err)
+      || (opt_since && !parse_time ("--since", opt_since, now_ms, &r.since_ms,
+              &err))
+      || (opt_until && !parse_time ("--until", opt_until, now_ms, &r.until_ms,
+              &err))) {
     fprintf (stderr, "vss-search: %s\n", err->message);
     g_error_free (err);
     return 2;

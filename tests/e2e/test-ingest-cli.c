@@ -131,6 +131,112 @@ test_usage_errors (void)
   expect_usage_error (a9, "once per input");
 }
 
+/* Issue 18, point 16: values that make no sense are refused (exit 2) by
+ * name, before anything runs. */
+static void
+test_bad_values (void)
+{
+  const gchar *cases[][3] = {
+    {"--duration", "nan", NULL}, {"--duration", "inf", NULL},
+    {"--duration", "-1", NULL}, {"--interval", "0", NULL},
+    {"--interval", "nan", NULL}, {"--threshold", "nan", NULL},
+    {"--threshold", "-0.1", NULL}, {"--window-duration", "inf", NULL},
+    {"--window-duration", "nan", NULL}, {"--reconnect-delay", "nan", NULL},
+    {"--reconnect-delay", "0", NULL}, {"--reconnect-max-delay", "inf", NULL},
+    {"--reconnect-timeout", "-1", NULL}, {"--reconnect-timeout", "nan", NULL},
+    {"--stall-timeout", "nan", NULL}, {"--stop-timeout", "inf", NULL},
+    {"--index", "", NULL}, {"--key-prefix", "", NULL},
+    {"--stream-id", "", NULL}, {"--frames", "", NULL},
+    {"--spool-dir", "", NULL}, {"--model", "", NULL},
+    {"--region", "", NULL}, {"--valkey", "", NULL},
+    {"--provider", "", NULL},
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    /* --dry-run: a value let through runs the clip, it stores nothing. */
+    const gchar *args[] = { clip, "--dry-run", cases[i][0], cases[i][1],
+      NULL
+    };
+    gchar *err = NULL;
+    gint status = vss_e2e_ingest_run (args, NULL, NULL, &err);
+
+    if (status != 2 || strstr (err, cases[i][0]) == NULL)
+      g_error ("%s '%s': exit %d, expected 2 and a message naming the "
+          "option: %s", cases[i][0], cases[i][1], status, err);
+    g_free (err);
+  }
+}
+
+/* How many digits follow the decimal point of the JSON number after
+ * "@field": in @text (-1 when the field is missing). */
+static gint
+decimals_of (const gchar * text, const gchar * field)
+{
+  gchar *key = g_strdup_printf ("\"%s\": ", field);
+  const gchar *p = strstr (text, key);
+  gint n = 0;
+
+  g_free (key);
+  if (p == NULL)
+    return -1;
+  p += strlen (field) + 4;
+  while (*p && *p != '.' && *p != ',' && *p != '\n' && *p != '}')
+    p++;
+  if (*p == '.')
+    for (p++; g_ascii_isdigit (*p); p++)
+      n++;
+  return n;
+}
+
+/* Issue 18, point 16: measurements in the JSON summary have no float noise
+ * (19.9, not 19.899999999999999). */
+static void
+test_json_numbers (void)
+{
+  const gchar *args[] = { clip, "--dry-run", "--json", NULL };
+  gchar *out = NULL;
+  gint status = vss_e2e_ingest_run (args, NULL, &out, NULL);
+
+  g_assert_cmpint (status, ==, 0);
+  if (decimals_of (out, "wall_seconds") > 3
+      || decimals_of (out, "media_seconds") > 3
+      || decimals_of (out, "media_seconds") < 0)
+    g_error ("float noise: %s", out);
+  g_free (out);
+}
+
+/* Issue 18, point 16: the last progress line drawn before the summary shows
+ * the final state (100 %, the final counts). */
+static void
+test_progress_final (void)
+{
+  const gchar *args[] = { clip, "--dry-run", "--threshold", "0", "--json",
+    "--progress", NULL
+  };
+  json_t *j = NULL;
+  gchar *err = NULL, *last, *want, *nl;
+  const gchar *p;
+  gint status = vss_e2e_ingest_run (args, &j, NULL, &err);
+
+  g_assert_cmpint (status, ==, 0);
+  /* Each redraw starts with "\r\033[K". */
+  p = g_strrstr (err, "\r\033[K");
+  g_assert_nonnull (p);
+  last = g_strdup (p + 4);
+  if ((nl = strchr (last, '\n')) != NULL)
+    *nl = '\0';
+  want = g_strdup_printf ("sampled %" G_GINT64_FORMAT,
+      (gint64) vss_e2e_input_int (j, 0, "frames_sampled"));
+  if (strstr (last, "100%") == NULL || strstr (last, want) == NULL
+      || strstr (last, "ETA 0:00") == NULL)
+    g_error ("last progress line '%s' is not the final state (%s, 100%%)",
+        last, want);
+  g_free (want);
+  g_free (last);
+  g_free (err);
+  json_decref (j);
+}
+
 static void
 test_bad_inputs (void)
 {
@@ -455,6 +561,9 @@ main (int argc, char **argv)
 #endif
   g_test_add_func ("/ingest-cli/two-inputs", test_two_inputs);
   g_test_add_func ("/ingest-cli/usage-errors", test_usage_errors);
+  g_test_add_func ("/ingest-cli/bad-values", test_bad_values);
+  g_test_add_func ("/ingest-cli/json-numbers", test_json_numbers);
+  g_test_add_func ("/ingest-cli/progress-final", test_progress_final);
   g_test_add_func ("/ingest-cli/bad-inputs", test_bad_inputs);
   g_test_add_func ("/ingest-cli/no-valkey", test_no_valkey);
   g_test_add_func ("/ingest-cli/valkey-without-search",

@@ -2,6 +2,7 @@
  * backoff, progress line, summary, exit codes)
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <math.h>
 #include <string.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
@@ -211,6 +212,9 @@ test_frames_uri (void)
   g_clear_error (&err);
   g_assert_null (vss_ingest_frames_to_uri ("http://x/y", &err));
   g_clear_error (&err);
+  g_assert_null (vss_ingest_frames_to_uri ("", &err));
+  g_assert_nonnull (strstr (err->message, "--frames"));
+  g_clear_error (&err);
   g_free (cwd);
 }
 
@@ -244,6 +248,33 @@ test_options_check (void)
   o.index = g_strdup ("a\nb");
   g_assert_false (vss_ingest_options_check (&o, &err));
   g_clear_error (&err);
+  /* Issue 18, point 16: NaN, infinities and empty values, by name. */
+  g_free (o.index);
+  o.index = g_strdup ("");
+  g_assert_false (vss_ingest_options_check (&o, &err));
+  g_assert_nonnull (strstr (err->message, "--index"));
+  g_clear_error (&err);
+  g_clear_pointer (&o.index, g_free);
+  o.window_duration = INFINITY;
+  g_assert_false (vss_ingest_options_check (&o, &err));
+  g_assert_nonnull (strstr (err->message, "--window-duration"));
+  g_clear_error (&err);
+  o.window_duration = 0;
+  o.interval = NAN;
+  g_assert_false (vss_ingest_options_check (&o, &err));
+  g_assert_nonnull (strstr (err->message, "--interval"));
+  g_clear_error (&err);
+  o.interval = 1;
+  g_assert_true (vss_ingest_options_check (&o, &err));
+  g_assert_false (vss_ingest_check_seconds ("--duration", NAN, TRUE, 10, &err));
+  g_assert_nonnull (strstr (err->message, "--duration"));
+  g_clear_error (&err);
+  g_assert_false (vss_ingest_check_seconds ("--x", 0, FALSE, 10, &err));
+  g_clear_error (&err);
+  g_assert_false (vss_ingest_check_seconds ("--x", 11, TRUE, 10, &err));
+  g_clear_error (&err);
+  g_assert_true (vss_ingest_check_seconds ("--x", 0, TRUE, 10, &err));
+  g_assert_true (vss_ingest_check_seconds ("--x", 10, FALSE, 10, &err));
   vss_ingest_options_clear (&o);
 }
 

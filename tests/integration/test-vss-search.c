@@ -485,6 +485,37 @@ GST_START_TEST (test_cli_image_table_and_json)
     json_decref (o);
     g_free (until);
   }
+  /* Issue 18, point 16: no float noise in the JSON (0.422, not
+   * 0.42199999094009399): distances to 6 decimals, took_ms to 3. */
+  {
+    gchar *out2 = NULL, *err2 = NULL;
+    GRegex *re = g_regex_new ("\"(distance|took_ms)\": -?[0-9]+(\\.[0-9]*)?",
+        0, 0, NULL);
+    GMatchInfo *mi = NULL;
+    guint n = 0;
+
+    status = run_cli (&out2, &err2, NULL, "--json", "-V", url, "--image",
+        st.jpeg[1], "-k", "4", NULL);
+    fail_unless_equals_int (status, 0);
+    g_regex_match (re, out2, 0, &mi);
+    while (g_match_info_matches (mi)) {
+      gchar *field = g_match_info_fetch (mi, 1);
+      gchar *frac = g_match_info_fetch (mi, 2);
+      guint max = strcmp (field, "took_ms") == 0 ? 3 : 6;
+
+      fail_unless (strlen (frac) <= max + 1, "float noise in %s: %s", field,
+          out2);
+      n++;
+      g_free (field);
+      g_free (frac);
+      g_match_info_next (mi, NULL);
+    }
+    g_match_info_free (mi);
+    g_regex_unref (re);
+    fail_unless_equals_int (n, 5);      /* took_ms and 4 distances */
+    g_free (out2);
+    g_free (err2);
+  }
   /* ISO 8601 and max-distance. */
   o = cli_json (&status, "--image", st.jpeg[0], "--since",
       "2000-01-01T00:00:00Z", "--max-distance", "0.05", NULL);
@@ -533,6 +564,39 @@ GST_START_TEST (test_cli_errors)
   fail_unless (strstr (err, "vss-search: ") && strlen (err) > 20, "%s", err);
   g_free (out);
   g_free (err);
+  /* Issue 18, point 16: values that make no sense are refused by name. */
+  {
+    const gchar *cases[][2] = {
+      {"--max-distance", "nan"}, {"--max-distance", "-1"},
+      {"--max-distance", "inf"}, {"--index", ""}, {"--dimension", "-3"},
+      {"--dimension", "100"}, {"--ef-runtime", "-1"},
+      {"--ef-runtime", "5000"}, {"--timeout", "-5"}, {"--stream", ""},
+      {"--exclude-stream", ""}, {"--since", "inf"}, {"--until", "nan"},
+      {"--since", ""}, {"--model", ""}, {"--region", ""},
+      {"--endpoint", ""}, {"--profile", ""}, {"--s3-endpoint", ""},
+      {"--valkey", ""}, {"--html", ""}, {"--provider", ""},
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+      status = run_cli (&out, &err, NULL, "--image", photo[0], "-V", url,
+          cases[i][0], cases[i][1], NULL);
+      fail_unless (status == 2 && strstr (err, cases[i][0]) != NULL,
+          "%s '%s': exit %d, expected 2 naming the option: %s", cases[i][0],
+          cases[i][1], status, err);
+      g_free (out);
+      g_free (err);
+    }
+    status = run_cli (&out, &err, NULL, "--text", "", "-V", url, NULL);
+    fail_unless (status == 2 && strstr (err, "--text") != NULL, "%d %s",
+        status, err);
+    g_free (out);
+    g_free (err);
+    status = run_cli (&out, &err, NULL, "--image", "", "-V", url, NULL);
+    fail_unless (status == 2 && strstr (err, "--image") != NULL, "%d %s",
+        status, err);
+    g_free (out);
+    g_free (err);
+  }
   /* A password never shows. */
   status = run_cli (&out, &err, NULL, "--image", photo[0], "-V",
       "redis://u:hunter2secret@127.0.0.1:1", NULL);
