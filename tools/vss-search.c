@@ -345,6 +345,54 @@ print_json (GPtrArray * res, gdouble took_ms)
   json_decref (o);
 }
 
+/* The page's only style sheet; its hash is in the page's policy. */
+static const gchar page_style[] =
+    "\nbody{font-family:sans-serif;margin:16px;background:#fff;color:#222}\n"
+    ".grid{display:flex;flex-wrap:wrap;gap:12px}\n"
+    "figure{margin:0;width:320px;border:1px solid #ccc;padding:6px}\n"
+    "figure img{display:block;width:320px;height:240px;object-fit:cover}\n"
+    ".missing{width:320px;height:240px;display:flex;align-items:center;"
+    "justify-content:center;background:#eee;color:#a00;text-align:center}\n"
+    "figcaption{font-size:13px;margin-top:4px;word-break:break-all}\n"
+    ".d{font-weight:bold;font-size:15px}\n";
+
+/* Stored URIs are data: whatever wrote the frame put there. Only these
+ * schemes become links; anything else (javascript:, data:, ...) is shown
+ * as text. */
+static gboolean
+uri_is_linkable (const gchar * uri)
+{
+  static const gchar *schemes[] = { "s3://", "file://", "http://",
+    "https://", NULL
+  };
+
+  for (guint i = 0; uri && schemes[i]; i++)
+    if (g_ascii_strncasecmp (uri, schemes[i], strlen (schemes[i])) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* The page needs nothing but its own style sheet and data: images: the
+ * policy forbids everything else, scripts first, so that even markup that
+ * slipped in could not run. */
+static gchar *
+page_policy (void)
+{
+  GChecksum *c = g_checksum_new (G_CHECKSUM_SHA256);
+  guint8 digest[32];
+  gsize len = sizeof digest;
+  gchar *b64, *policy;
+
+  g_checksum_update (c, (const guchar *) page_style, strlen (page_style));
+  g_checksum_get_digest (c, digest, &len);
+  g_checksum_free (c);
+  b64 = g_base64_encode (digest, len);
+  policy = g_strdup_printf ("default-src 'none'; img-src data:; "
+      "style-src 'sha256-%s'; base-uri 'none'; form-action 'none'", b64);
+  g_free (b64);
+  return policy;
+}
+
 static gboolean
 write_html (const gchar * path, GPtrArray * res, gdouble took_ms,
     guint * n_thumbs, GError ** error)
@@ -352,19 +400,15 @@ write_html (const gchar * path, GPtrArray * res, gdouble took_ms,
   GString *h = g_string_new (NULL);
   gchar *q = g_markup_escape_text (opt_text ? opt_text : opt_image, -1);
   gchar *now = gst_vss_record_format_time (g_get_real_time () / 1000);
+  gchar *policy = page_policy ();
   gboolean ok;
 
   *n_thumbs = 0;
   g_string_append_printf (h, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
-      "<meta charset=\"utf-8\"><title>vss-search: %s</title>\n<style>\n"
-      "body{font-family:sans-serif;margin:16px;background:#fff;color:#222}\n"
-      ".grid{display:flex;flex-wrap:wrap;gap:12px}\n"
-      "figure{margin:0;width:320px;border:1px solid #ccc;padding:6px}\n"
-      "figure img{display:block;width:320px;height:240px;object-fit:cover}\n"
-      ".missing{width:320px;height:240px;display:flex;align-items:center;"
-      "justify-content:center;background:#eee;color:#a00;text-align:center}\n"
-      "figcaption{font-size:13px;margin-top:4px;word-break:break-all}\n"
-      ".d{font-weight:bold;font-size:15px}\n</style></head><body>\n", q);
+      "<meta charset=\"utf-8\">\n<meta http-equiv=\"Content-Security-Policy\" "
+      "content=\"%s\">\n<title>vss-search: %s</title>\n<style>%s</style>"
+      "</head><body>\n", policy, q, page_style);
+  g_free (policy);
   g_string_append_printf (h, "<h1>%s query: &ldquo;%s&rdquo;</h1>\n",
       opt_text ? "Text" : "Image", q);
   g_string_append_printf (h, "<p>%u frame%s, nearest first (cosine "
@@ -402,8 +446,10 @@ write_html (const gchar * path, GPtrArray * res, gdouble took_ms,
     g_string_append_printf (h, "<figcaption><span class=\"d\">%.4f</span> "
         "&middot; %s &middot; %s<br><code>%s</code>", r->distance, stream,
         t[0] ? t : "-", key);
-    if (uri[0])
+    if (uri[0] && uri_is_linkable (r->record.uri))
       g_string_append_printf (h, "<br><a href=\"%s\">%s</a>", uri, uri);
+    else if (uri[0])
+      g_string_append_printf (h, "<br><code>%s</code>", uri);
     g_string_append (h, "</figcaption></figure>\n");
     g_clear_error (&err);
     if (img)
