@@ -37,6 +37,7 @@
 #include "gstvss.h"
 #include "vss-ingest-util.h"
 #include "vss-locale.h"
+#include "vss-tool.h"
 
 typedef enum
 {
@@ -917,18 +918,15 @@ check_valkey (void)
   GError *err = NULL;
   VssValkeyClient *c = vss_valkey_client_new_from_url (opts.valkey, &err);
   gchar *masked = vss_valkey_url_mask (opts.valkey);
-  VssValkeyReply *r;
-  const gchar *argv[] = { "COMMAND", "INFO", "FT.SEARCH" };
-  gsize argvlen[] = { 7, 4, 9 };
   VssIngestExit ret = VSS_INGEST_EXIT_OK;
+  gboolean has_search = FALSE;
 
   if (c == NULL) {
     g_printerr ("vss-ingest: --valkey %s: %s\n", masked, err->message);
     ret = VSS_INGEST_EXIT_USAGE;
     goto done;
   }
-  r = vss_valkey_command (c, NULL, &err, 3, argv, argvlen);
-  if (r == NULL) {
+  if (!vss_tool_has_vector_search (c, &has_search, &err)) {
     if (g_error_matches (err, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_CONNECTION)
         || g_error_matches (err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
       g_printerr ("vss-ingest: nothing is answering at %s (%s).\n"
@@ -943,15 +941,13 @@ check_valkey (void)
     ret = VSS_INGEST_EXIT_VALKEY;
     goto done;
   }
-  if (r->type == REDIS_REPLY_ARRAY && r->elements == 1
-      && r->element[0]->type == REDIS_REPLY_NIL) {
-    g_printerr ("vss-ingest: the server at %s has no vector search (no "
-        "FT.SEARCH command).\n  Load the gst-vss module (redis-server "
-        "--loadmodule build/modules/valkey/vss-search.so, see README)\n"
-        "  or use a server with valkey-search.\n", masked);
+  if (!has_search) {
+    gchar *advice = vss_tool_no_search_advice (masked);
+
+    g_printerr ("vss-ingest: %s\n", advice);
+    g_free (advice);
     ret = VSS_INGEST_EXIT_VALKEY;
   }
-  freeReplyObject (r);
 done:
   g_clear_error (&err);
   g_free (masked);

@@ -25,8 +25,10 @@
 #include "query/gstvssqueryembed.h"
 #include "query/gstvssquerysearch.h"
 #include "vss-locale.h"
+#include "vss-tool.h"
 
 #define MAX_THUMB_BYTES (8 * 1024 * 1024)
+#define DEFAULT_VALKEY "redis://127.0.0.1:6379"
 
 static gchar *opt_text, *opt_image, *opt_provider, *opt_model, *opt_region;
 static gchar *opt_endpoint, *opt_profile, *opt_valkey, *opt_index;
@@ -469,6 +471,73 @@ write_html (const gchar * path, GPtrArray * res, gdouble took_ms,
   return ok;
 }
 
+/* ---- a search the server refused ---- */
+
+/* What the server said, in the user's terms: a server without vector
+ * search gets vss-ingest's advice, an index of another dimension is named
+ * with both dimensions, a missing index is named; otherwise the server's
+ * words, without the binary query it may quote. */
+static gchar *
+explain_search_error (VssValkeyClient * client,
+    const GstVssQuerySearchRequest * r, GstVssQueryEmbedder * e,
+    const GError * err)
+{
+  const gchar *index = r->index ? r->index : GST_VSS_RECORD_DEFAULT_INDEX;
+  gchar *masked = vss_valkey_url_mask (opt_valkey ? opt_valkey :
+      DEFAULT_VALKEY);
+  const gchar *argv[] = { "FT.INFO", index };
+  gsize argvlen[] = { 7, strlen (index) };
+  gboolean has_search = TRUE;
+  VssValkeyReply *info_reply = NULL;
+  VssValkeyIndexInfo *info = NULL;
+  GError *info_err = NULL;
+  gchar *msg = NULL;
+
+  if (!g_error_matches (err, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_SERVER))
+    goto plain;
+  if (vss_tool_has_vector_search (client, &has_search, NULL) && !has_search) {
+    msg = vss_tool_no_search_advice (masked);
+    goto out;
+  }
+  /* An error reply comes back as a server error. */
+  info_reply = vss_valkey_command (client, NULL, &info_err, 2, argv, argvlen);
+  if (g_error_matches (info_err, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_SERVER)) {
+    gchar *why = vss_tool_printable (info_err->message, 300);
+
+    msg = g_strdup_printf ("there is no index '%s' at %s (%s).\n  vss-ingest "
+        "and vsssink create it with their first frame; --index names "
+        "another one (FT._LIST lists them).", index, masked, why);
+    g_free (why);
+    goto out;
+  }
+  if (info_reply != NULL)
+    info = vss_valkey_index_info_parse (info_reply, NULL);
+  if (info != NULL && info->dim > 0 && info->dim != r->dim) {
+    msg = g_strdup_printf ("the index '%s' holds %u-dimensional vectors, but "
+        "this query's vector has %u (%s, model %s).\n  Frames embedded with "
+        "this provider and model are in another index: give it with --index "
+        "(FT._LIST lists them), or choose the provider, --model and "
+        "--dimension the index was made with.", index, info->dim, r->dim,
+        opt_provider ? opt_provider : "local",
+        gst_vss_query_embedder_get_model (e));
+    goto out;
+  }
+plain:
+  {
+    gchar *text = vss_tool_printable (err->message, 500);
+
+    msg = g_strdup_printf ("%s", text);
+    g_free (text);
+  }
+out:
+  g_clear_error (&info_err);
+  g_clear_pointer (&info, vss_valkey_index_info_free);
+  if (info_reply)
+    freeReplyObject (info_reply);
+  g_free (masked);
+  return msg;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -533,7 +602,7 @@ main (int argc, char **argv)
     goto failed;
 
   client = vss_valkey_client_new_from_url (opt_valkey ? opt_valkey :
-      "redis://127.0.0.1:6379", &err);
+      DEFAULT_VALKEY, &err);
   if (!client)
     goto failed;
   r.index = opt_index;
@@ -548,8 +617,15 @@ main (int argc, char **argv)
   t0 = g_get_monotonic_time ();
   res = gst_vss_query_search_run (client, &r, opt_fanout, NULL, &err);
   took_ms = (g_get_monotonic_time () - t0) / 1000.0;
-  if (!res)
-    goto failed;
+  if (!res) {
+    gchar *why = explain_search_error (client, &r, e, err);
+
+    fprintf (stderr, "vss-search: %s\n", why);
+    g_free (why);
+    g_clear_error (&err);
+    ret = 1;
+    goto done;
+  }
 
   if (opt_html) {
     guint n_thumbs;
@@ -579,7 +655,10 @@ done:
 failed:
   {
     gchar *masked = opt_valkey ? vss_valkey_url_mask (opt_valkey) : NULL;
-    fprintf (stderr, "vss-search: %s\n", err->message);
+    gchar *text = vss_tool_printable (err->message, 500);
+
+    fprintf (stderr, "vss-search: %s\n", text);
+    g_free (text);
     if (masked && strstr (err->message, "connect"))
       fprintf (stderr, "vss-search: (Valkey at %s)\n", masked);
     g_free (masked);

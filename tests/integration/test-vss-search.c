@@ -558,10 +558,27 @@ GST_START_TEST (test_cli_errors)
   fail_unless (strstr (err, "/nonexistent.jpg"), "%s", err);
   g_free (out);
   g_free (err);
-  /* The index has 4 dimensions, the local embedding more. */
+  /* The index has 4 dimensions, the local embedding more. Issue 18,
+   * point 14: the message names the index, both dimensions, and --index. */
   status = run_cli (&out, &err, NULL, "--image", photo[0], "-V", url, NULL);
   fail_unless_equals_int (status, 1);
-  fail_unless (strstr (err, "vss-search: ") && strlen (err) > 20, "%s", err);
+  {
+    GstVssQueryEmbedderOptions o = { GST_VSS_QUERY_PROVIDER_LOCAL, };
+    GstVssQueryEmbedder *e = gst_vss_query_embedder_new (&o, NULL);
+    gchar *qdim = g_strdup_printf ("%u", gst_vss_query_embedder_get_dim (e));
+
+    fail_unless (strstr (err, "'frames'") && strstr (err, qdim)
+        && strstr (err, " 4") && strstr (err, "--index"), "%s", err);
+    gst_vss_query_embedder_free (e);
+    g_free (qdim);
+  }
+  g_free (out);
+  g_free (err);
+  /* An index that does not exist is named as such. */
+  status = run_cli (&out, &err, NULL, "--image", photo[0], "-V", url,
+      "--index", "nosuchindex", NULL);
+  fail_unless_equals_int (status, 1);
+  fail_unless (strstr (err, "no index 'nosuchindex'") != NULL, "%s", err);
   g_free (out);
   g_free (err);
   /* Issue 18, point 16: values that make no sense are refused by name. */
@@ -604,6 +621,45 @@ GST_START_TEST (test_cli_errors)
   fail_unless (strstr (err, "hunter2secret") == NULL, "%s", err);
   g_free (out);
   g_free (err);
+}
+
+GST_END_TEST;
+
+/* True when @s is UTF-8 without control characters but newlines. */
+static gboolean
+is_clean_text (const gchar * s)
+{
+  if (!g_utf8_validate (s, -1, NULL))
+    return FALSE;
+  for (const gchar * p = s; *p; p++)
+    if ((guchar) * p < 0x20 && *p != '\n')
+      return FALSE;
+  return TRUE;
+}
+
+/* Issue 18, point 14: a server without vector search gets the advice
+ * vss-ingest gives, not the raw "unknown command" with the query vector's
+ * bytes. */
+GST_START_TEST (test_cli_server_without_search)
+{
+  VssTestRedis *plain;
+  GError *e = NULL;
+  gchar *purl, *out = NULL, *err = NULL;
+  gint status;
+
+  plain = vss_test_redis_start (NULL, &e);
+  fail_unless (plain != NULL, "%s", e ? e->message : "");
+  purl = vss_test_redis_get_url (plain, NULL);
+  status = run_cli (&out, &err, NULL, "--image", photo[0], "-V", purl, NULL);
+  fail_unless_equals_int (status, 1);
+  fail_unless (is_clean_text (err), "binary bytes in the message");
+  fail_unless (strstr (err, "unknown command") == NULL, "%s", err);
+  fail_unless (strstr (err, "has no vector search (no FT.SEARCH command)")
+      && strstr (err, "vss-search.so") && strstr (err, purl), "%s", err);
+  g_free (out);
+  g_free (err);
+  g_free (purl);
+  vss_test_redis_free (plain);
 }
 
 GST_END_TEST;
@@ -1797,6 +1853,7 @@ vss_search_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_cli_image_table_and_json);
   tcase_add_test (tc, test_cli_errors);
+  tcase_add_test (tc, test_cli_server_without_search);
   tcase_add_test (tc, test_cli_html_chromium);
   tcase_add_test (tc, test_cli_html_links);
   tcase_add_test (tc, test_cli_html_s3);
