@@ -511,6 +511,89 @@ vss_ingest_describe_source (const VssIngestInput * in,
   return g_string_free (s, FALSE);
 }
 
+/* Replaces the password of every URL in @s (scheme://user:password@host)
+ * with "***". */
+static void
+mask_url_passwords (GString * s)
+{
+  gsize from = 0;
+  const gchar *sep;
+
+  while ((sep = strstr (s->str + from, "://")) != NULL) {
+    gsize auth = sep - s->str + 3;
+    gsize end = auth + strcspn (s->str + auth, "/?#@ \t\n\"'<>");
+    gsize colon;
+
+    from = auth;
+    if (s->str[end] != '@')
+      continue;
+    /* user:password@ or a lone token that some clients take as one */
+    colon = auth + strcspn (s->str + auth, ":@");
+    if (s->str[colon] == ':')
+      auth = colon + 1;
+    g_string_erase (s, auth, end - auth);
+    g_string_insert (s, auth, "***");
+    from = auth + 4;
+  }
+}
+
+/**
+ * vss_ingest_error_detail:
+ * @debug: (nullable): the debug string of an element's error or warning
+ * @secrets: (nullable): NULL-terminated texts that must not be shown
+ *   (passwords, secret keys, session tokens)
+ *
+ * What an element said besides its short message, fit for a user: without
+ * GStreamer's "file.c(123): function (): /GstPipeline:...:" first line,
+ * trimmed, with @secrets and URL passwords replaced by "***".
+ *
+ * Returns: (transfer full) (nullable): the detail, NULL when there is none
+ */
+gchar *
+vss_ingest_error_detail (const gchar * debug, const gchar * const *secrets)
+{
+  const gchar *body = debug, *nl;
+  GString *s;
+
+  if (debug == NULL)
+    return NULL;
+  /* gst_element_message_full() writes "%s(%d): %s (): %s:\n%s", or only
+   * the first line when the element gave no detail. */
+  nl = strchr (debug, '\n');
+  {
+    gchar *first = nl ? g_strndup (debug, nl - debug) : g_strdup (debug);
+    gboolean location = g_regex_match_simple ("^\\S+\\([0-9]+\\): \\S+ "
+        "\\(\\): \\S.*$", first, 0, 0);
+
+    g_free (first);
+    if (location)
+      body = nl ? nl + 1 : "";
+  }
+  s = g_string_new (body);
+  for (guint i = 0; secrets && secrets[i]; i++) {
+    gsize n = strlen (secrets[i]);
+    gchar *p;
+
+    /* Short strings would mask ordinary words; no secret is that short. */
+    if (n < 4)
+      continue;
+    while ((p = strstr (s->str, secrets[i])) != NULL) {
+      gsize at = p - s->str;
+
+      g_string_erase (s, at, n);
+      g_string_insert (s, at, "***");
+    }
+  }
+  mask_url_passwords (s);
+  g_strstrip (s->str);
+  s->len = strlen (s->str);
+  if (s->len == 0) {
+    g_string_free (s, TRUE);
+    return NULL;
+  }
+  return g_string_free (s, FALSE);
+}
+
 /* Exponential backoff with "equal jitter": half the delay fixed, half
  * random, so that many ingesters of one camera do not retry in step. */
 guint
@@ -646,6 +729,8 @@ vss_ingest_result_to_json (const VssIngestResult * r)
       json_string (vss_ingest_status_to_string (r->status)));
   json_object_set_new (o, "error", r->error ? json_string (r->error) :
       json_null ());
+  json_object_set_new (o, "error_detail", r->error_detail ?
+      json_string (r->error_detail) : json_null ());
   json_object_set_new (o, "wall_seconds", json_real (round (r->wall_s * 1000)
           / 1000));
   json_object_set_new (o, "media_seconds", json_real (round (r->media_s *
@@ -695,5 +780,11 @@ vss_ingest_format_result (const VssIngestResult * r, gboolean dry_run)
     g_string_append_printf (s, "; %s", vss_ingest_status_to_string (r->status));
   if (r->error)
     g_string_append_printf (s, ": %s", r->error);
+  if (r->error_detail) {
+    gchar *one_line = g_strdelimit (g_strdup (r->error_detail), "\n", ' ');
+
+    g_string_append_printf (s, ": %s", one_line);
+    g_free (one_line);
+  }
   return g_string_free (s, FALSE);
 }

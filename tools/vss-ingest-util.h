@@ -98,6 +98,9 @@ gchar *vss_ingest_describe_processing (const VssIngestOptions * o,
 gchar *vss_ingest_describe_source (const VssIngestInput * in,
     const VssIngestOptions * o);
 
+gchar *vss_ingest_error_detail (const gchar * debug,
+    const gchar * const *secrets);
+
 guint vss_ingest_backoff_ms (guint attempt, guint initial_ms, guint max_ms,
     gdouble random01);
 
@@ -134,6 +137,7 @@ typedef struct
   gboolean live;
   VssIngestStatus status;
   const gchar *error;           /* NULL when none */
+  const gchar *error_detail;    /* what the element said besides, or NULL */
   gdouble wall_s;
   gdouble media_s;              /* media time covered (files) */
   guint64 decoded, sampled, dropped, kept;

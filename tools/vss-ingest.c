@@ -71,7 +71,7 @@ struct _Job
   guint gen;                    /* source generation; stale ones are ignored */
   JobState state;
   VssIngestStatus status, stop_status;
-  gchar *error;
+  gchar *error, *error_detail;
   guint attempt;
   gint stopping;                /* atomic: the probe lets EOS through */
   gint64 t_start, t_end, source_started_us, last_frame_seen_us;
@@ -113,6 +113,7 @@ static gboolean progress_drawn;
 static gint64 t0_us;
 static guint n_signals;
 static GRand *rand_gen;
+static gchar **secrets;         /* never printed: passwords, AWS secrets */
 
 #define APP_MSG_SOURCE_EOS "vss-ingest-source-eos"
 
@@ -478,18 +479,58 @@ job_shutdown (Job * j)
     g_main_loop_quit (loop);
 }
 
+/* What an element said besides its short message (see
+ * vss_ingest_error_detail()), printable; NULL when nothing. */
+static gchar *
+message_detail (const gchar * debug)
+{
+  gchar *d = vss_ingest_error_detail (debug, (const gchar * const *) secrets);
+  gchar *p;
+
+  if (d == NULL)
+    return NULL;
+  p = vss_tool_printable (d, 2000);
+  g_free (d);
+  return p;
+}
+
+/* Prints @detail under a message, each line indented. */
 static void
-job_fail (Job * j, VssIngestStatus status, const gchar * msg)
+print_detail (const gchar * detail)
+{
+  gchar **lines;
+
+  if (detail == NULL)
+    return;
+  lines = g_strsplit (detail, "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    g_printerr ("  %s\n", lines[i]);
+  g_strfreev (lines);
+}
+
+/* @detail: (nullable): what the element said besides @msg */
+static void
+job_fail_with_detail (Job * j, VssIngestStatus status, const gchar * msg,
+    const gchar * detail)
 {
   if (j->state == JOB_DONE)
     return;
   j->status = status;
-  if (j->error == NULL)
+  if (j->error == NULL) {
     j->error = g_strdup (msg);
+    j->error_detail = g_strdup (detail);
+  }
   /* Errors are printed even with --quiet. */
   clear_progress ();
   g_printerr ("vss-ingest: %s: %s\n", j->arg, msg);
+  print_detail (detail);
   job_shutdown (j);
+}
+
+static void
+job_fail (Job * j, VssIngestStatus status, const gchar * msg)
+{
+  job_fail_with_detail (j, status, msg, NULL);
 }
 
 static gboolean
@@ -646,12 +687,13 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
   switch (GST_MESSAGE_TYPE (msg)) {
     case GST_MESSAGE_ERROR:{
       GError *err = NULL;
-      gchar *dbg = NULL, *m;
+      gchar *dbg = NULL, *m, *detail;
       Origin origin = message_origin (j, msg);
 
       gst_message_parse_error (msg, &err, &dbg);
       GST_DEBUG ("error from %s: %s (%s)", GST_MESSAGE_SRC_NAME (msg),
           err->message, dbg ? dbg : "");
+      detail = message_detail (dbg);
       job_got_frame (j);
       if (origin == FROM_STALE || (origin == FROM_SOURCE
               && j->state == JOB_STOPPING)) {
@@ -667,30 +709,33 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
         m = g_strdup_printf ("cannot read the input: %s%s%s", err->message,
             j->in.live ? " (--wait keeps retrying the first connection)" : "",
             "");
-        job_fail (j, j->ever_frame ? VSS_INGEST_STATUS_FAILED :
-            VSS_INGEST_STATUS_INPUT_ERROR, m);
+        job_fail_with_detail (j, j->ever_frame ? VSS_INGEST_STATUS_FAILED :
+            VSS_INGEST_STATUS_INPUT_ERROR, m, detail);
         g_free (m);
       } else {
         j->errors++;
         m = g_strdup_printf ("%s (from %s)", err->message,
             GST_MESSAGE_SRC_NAME (msg));
-        job_fail (j, VSS_INGEST_STATUS_FAILED, m);
+        job_fail_with_detail (j, VSS_INGEST_STATUS_FAILED, m, detail);
         g_free (m);
       }
       g_error_free (err);
       g_free (dbg);
+      g_free (detail);
       break;
     }
     case GST_MESSAGE_WARNING:{
       GError *err = NULL;
-      gchar *dbg = NULL;
+      gchar *dbg = NULL, *detail;
 
       if (message_origin (j, msg) != FROM_STALE) {
         gst_message_parse_warning (msg, &err, &dbg);
-        say ("%s: warning from %s: %s", j->arg, GST_MESSAGE_SRC_NAME (msg),
-            err->message);
+        detail = message_detail (dbg);
+        say ("%s: warning from %s: %s%s%s", j->arg, GST_MESSAGE_SRC_NAME (msg),
+            err->message, detail ? "\n  " : "", detail ? detail : "");
         g_error_free (err);
         g_free (dbg);
+        g_free (detail);
       }
       break;
     }
@@ -797,6 +842,7 @@ job_free (Job * j)
   g_free (j->arg);
   g_free (j->stream_id);
   g_free (j->error);
+  g_free (j->error_detail);
   g_mutex_clear (&j->lock);
   g_free (j);
 }
@@ -1045,6 +1091,26 @@ static GOptionEntry entries[] = {
   "opened; 5 done but some frames are not stored (failed, or still\n" \
   "spooled); 130 interrupted.\n"
 
+/* What must never be printed, even inside a server's or a library's
+ * message: the Valkey password, the AWS secret key and session token. */
+static void
+collect_secrets (void)
+{
+  GPtrArray *a = g_ptr_array_new ();
+  VssValkeyConfig *cfg = vss_valkey_config_new_from_url (opts.valkey, NULL);
+  const gchar *env[] = { "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", NULL };
+
+  if (cfg != NULL && cfg->password != NULL)
+    g_ptr_array_add (a, g_strdup (cfg->password));
+  if (cfg != NULL)
+    vss_valkey_config_free (cfg);
+  for (guint i = 0; env[i]; i++)
+    if (g_getenv (env[i]) != NULL && *g_getenv (env[i]))
+      g_ptr_array_add (a, g_strdup (g_getenv (env[i])));
+  g_ptr_array_add (a, NULL);
+  secrets = (gchar **) g_ptr_array_free (a, FALSE);
+}
+
 static gint
 print_summary (void)
 {
@@ -1060,6 +1126,7 @@ print_summary (void)
     r->live = j->in.live;
     r->status = j->status;
     r->error = j->error;
+    r->error_detail = j->error_detail;
     r->wall_s = j->t_start ? ((j->t_end ? j->t_end : g_get_monotonic_time ())
         - j->t_start) / 1e6 : 0;
     g_mutex_lock (&j->lock);
@@ -1177,6 +1244,7 @@ main (int argc, char **argv)
     g_free (opts.rtsp_transport);
     opts.rtsp_transport = g_steal_pointer (&opt_transport);
   }
+  collect_secrets ();
   n_inputs = opt_inputs ? g_strv_length (opt_inputs) : 0;
   n_ids = opt_stream_ids ? g_strv_length (opt_stream_ids) : 0;
   ret = VSS_INGEST_EXIT_USAGE;
@@ -1310,5 +1378,6 @@ out:
   g_free (opt_provider);
   g_free (opt_valkey);
   g_free (opt_transport);
+  g_strfreev (secrets);
   return ret;
 }

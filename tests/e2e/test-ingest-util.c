@@ -383,6 +383,42 @@ test_describe (void)
   vss_ingest_options_clear (&o);
 }
 
+/* Issue 18, point 11: an element's debug detail, fit for a user. */
+static void
+test_error_detail (void)
+{
+  const gchar *secrets[] = { "s3cr3t-key-value", "tok", NULL };
+  gchar *d;
+
+  d = vss_ingest_error_detail ("../plugins/vsssink/gstvsssink.c(1342): "
+      "gst_vss_sink_start (): /GstPipeline:ingest-0/GstBin:bin0/"
+      "GstVssSink:sink:\nIndex 'frames' exists with another schema; its "
+      "PREFIX is 'other:'.", NULL);
+  g_assert_cmpstr (d, ==, "Index 'frames' exists with another schema; its "
+      "PREFIX is 'other:'.");
+  g_free (d);
+  /* Only the location: no detail. */
+  g_assert_null (vss_ingest_error_detail ("../gst/x.c(10): f (): "
+          "/GstPipeline:p/GstX:x:", NULL));
+  g_assert_null (vss_ingest_error_detail (NULL, NULL));
+  g_assert_null (vss_ingest_error_detail ("  \n", NULL));
+  /* A detail without the location line is kept whole. */
+  d = vss_ingest_error_detail ("Could not resolve host: x.invalid\n", NULL);
+  g_assert_cmpstr (d, ==, "Could not resolve host: x.invalid");
+  g_free (d);
+  /* Secrets and URL passwords never show; short words are left alone. */
+  d = vss_ingest_error_detail ("f.c(1): f (): /P:\nkey s3cr3t-key-value "
+      "at redis://user:hunter2@h:6379/0 and rediss://onlytoken@h2 (tok)",
+      secrets);
+  g_assert_null (strstr (d, "s3cr3t"));
+  g_assert_null (strstr (d, "hunter2"));
+  g_assert_null (strstr (d, "onlytoken"));
+  g_assert_nonnull (strstr (d, "redis://user:***@h:6379/0"));
+  g_assert_nonnull (strstr (d, "rediss://***@h2"));
+  g_assert_nonnull (strstr (d, "(tok)"));
+  g_free (d);
+}
+
 static void
 test_backoff (void)
 {
@@ -529,6 +565,14 @@ test_result (void)
   g_assert_nonnull (strstr (s, "dry run"));
   g_assert_true (g_str_has_suffix (s, "failed: boom"));
   g_free (s);
+  r.error_detail = "why it\nboomed";
+  s = vss_ingest_format_result (&r, TRUE);
+  g_assert_true (g_str_has_suffix (s, "failed: boom: why it boomed"));
+  g_free (s);
+  j = vss_ingest_result_to_json (&r);
+  g_assert_cmpstr (json_string_value (json_object_get (j, "error_detail")),
+      ==, "why it\nboomed");
+  json_decref (j);
 }
 
 int
@@ -542,6 +586,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ingest/frames-uri", test_frames_uri);
   g_test_add_func ("/ingest/options", test_options_check);
   g_test_add_func ("/ingest/describe", test_describe);
+  g_test_add_func ("/ingest/error-detail", test_error_detail);
   g_test_add_func ("/ingest/backoff", test_backoff);
   g_test_add_func ("/ingest/progress", test_progress);
   g_test_add_func ("/ingest/exit-codes", test_exit_codes);
