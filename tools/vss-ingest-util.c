@@ -686,23 +686,86 @@ vss_ingest_status_to_string (VssIngestStatus s)
       return "input-error";
     case VSS_INGEST_STATUS_FAILED:
       return "failed";
+    case VSS_INGEST_STATUS_INCOMPLETE:
+      return "incomplete";
+    case VSS_INGEST_STATUS_DECODE_ERRORS:
+      return "decode-errors";
   }
   return "failed";
 }
 
+/**
+ * vss_ingest_reached_end:
+ * @reached_s: the end of the last decoded frame, in stream time
+ * @duration_s: the file's duration, <= 0 when unknown
+ *
+ * Whether decoding got to the end of a file: within 1 s or 1 % of its
+ * duration (a container's duration may count an audio track a little
+ * longer than the video). An unknown duration cannot be checked.
+ */
+gboolean
+vss_ingest_reached_end (gdouble reached_s, gdouble duration_s)
+{
+  if (!(duration_s > 0))
+    return TRUE;
+  return reached_s >= duration_s - MAX (1.0, duration_s * 0.01);
+}
+
+/* How a file that ended (EOS, not stopped) went. */
+VssIngestStatus
+vss_ingest_file_status (gdouble reached_s, gdouble duration_s, guint64 gaps,
+    guint64 decode_warnings)
+{
+  if (!vss_ingest_reached_end (reached_s, duration_s))
+    return VSS_INGEST_STATUS_INCOMPLETE;
+  if (gaps > 0 || decode_warnings > 0)
+    return VSS_INGEST_STATUS_DECODE_ERRORS;
+  return VSS_INGEST_STATUS_OK;
+}
+
+/* The error text of an incomplete or damaged file; NULL otherwise. */
+gchar *
+vss_ingest_describe_damage (VssIngestStatus status, gdouble reached_s,
+    gdouble duration_s, guint64 gaps, gdouble missing_s,
+    guint64 decode_warnings)
+{
+  GString *s;
+
+  if (status == VSS_INGEST_STATUS_INCOMPLETE)
+    return g_strdup_printf ("decoding stopped at %.1f s of %.1f s: the file "
+        "is cut short or damaged", reached_s, duration_s);
+  if (status != VSS_INGEST_STATUS_DECODE_ERRORS)
+    return NULL;
+  s = g_string_new ("decoded to the end, but ");
+  if (gaps > 0)
+    g_string_append_printf (s, "frames are missing in %" G_GUINT64_FORMAT
+        " place%s (%.1f s of video)", gaps, gaps == 1 ? "" : "s", missing_s);
+  if (gaps > 0 && decode_warnings > 0)
+    g_string_append (s, " and ");
+  if (decode_warnings > 0)
+    g_string_append_printf (s, "the decoder warned %" G_GUINT64_FORMAT
+        " time%s", decode_warnings, decode_warnings == 1 ? "" : "s");
+  g_string_append (s, ": the file is damaged");
+  return g_string_free (s, FALSE);
+}
+
 /* The worst outcome wins: a failure, then an input that could not be read,
- * then frames not stored, then an interruption. */
+ * then frames not stored, then a file damaged or cut short, then an
+ * interruption. */
 VssIngestExit
 vss_ingest_exit_code (const VssIngestResult * results, guint n_results,
     gboolean dry_run)
 {
   gboolean failed = FALSE, input = FALSE, lost = FALSE, interrupted = FALSE;
+  gboolean damaged = FALSE;
 
   for (guint i = 0; i < n_results; i++) {
     const VssIngestResult *r = &results[i];
     failed |= r->status == VSS_INGEST_STATUS_FAILED;
     input |= r->status == VSS_INGEST_STATUS_INPUT_ERROR;
     interrupted |= r->status == VSS_INGEST_STATUS_INTERRUPTED;
+    damaged |= r->status == VSS_INGEST_STATUS_INCOMPLETE
+        || r->status == VSS_INGEST_STATUS_DECODE_ERRORS;
     if (!dry_run)
       lost |= r->failed > 0 || r->spooled > r->replayed;
   }
@@ -712,6 +775,8 @@ vss_ingest_exit_code (const VssIngestResult * results, guint n_results,
     return VSS_INGEST_EXIT_INPUT;
   if (lost)
     return VSS_INGEST_EXIT_NOT_STORED;
+  if (damaged)
+    return VSS_INGEST_EXIT_DAMAGED;
   if (interrupted)
     return VSS_INGEST_EXIT_INTERRUPTED;
   return VSS_INGEST_EXIT_OK;
@@ -735,6 +800,12 @@ vss_ingest_result_to_json (const VssIngestResult * r)
           / 1000));
   json_object_set_new (o, "media_seconds", json_real (round (r->media_s *
               1000) / 1000));
+  json_object_set_new (o, "duration_seconds", !r->live && r->duration_s > 0 ?
+      json_real (round (r->duration_s * 1000) / 1000) : json_null ());
+  json_object_set_new (o, "gaps", json_integer (r->gaps));
+  json_object_set_new (o, "missing_seconds", json_real (round (r->missing_s *
+              1000) / 1000));
+  json_object_set_new (o, "decode_warnings", json_integer (r->decode_warnings));
   json_object_set_new (o, "frames_decoded", json_integer (r->decoded));
   json_object_set_new (o, "frames_sampled", json_integer (r->sampled));
   json_object_set_new (o, "duplicates_dropped", json_integer (r->dropped));
@@ -758,7 +829,11 @@ vss_ingest_format_result (const VssIngestResult * r, gboolean dry_run)
   g_string_append_printf (s, "%s (stream %s): %" G_GUINT64_FORMAT
       " frames sampled of %" G_GUINT64_FORMAT " decoded in %.1f s",
       r->input, r->stream_id, r->sampled, r->decoded, r->wall_s);
-  if (!r->live && r->media_s > 0)
+  if (!r->live && r->media_s > 0 && r->duration_s > 0)
+    g_string_append_printf (s, " (%.1f s of %.1f s of video, %.1fx real "
+        "time)", r->media_s, r->duration_s, r->wall_s > 0 ?
+        r->media_s / r->wall_s : 0.0);
+  else if (!r->live && r->media_s > 0)
     g_string_append_printf (s, " (%.1f s of video, %.1fx real time)",
         r->media_s, r->wall_s > 0 ? r->media_s / r->wall_s : 0.0);
   g_string_append_printf (s, "; %" G_GUINT64_FORMAT " duplicates dropped",

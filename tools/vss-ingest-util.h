@@ -25,6 +25,8 @@ typedef enum
   VSS_INGEST_EXIT_INPUT = 4,    /* an input could not be opened */
   VSS_INGEST_EXIT_NOT_STORED = 5,       /* done, but frames failed or are
                                          * still in the spool */
+  VSS_INGEST_EXIT_DAMAGED = 6,  /* done, but a file was not decoded to its
+                                 * end, or frames were missing */
   VSS_INGEST_EXIT_INTERRUPTED = 130,    /* stopped by SIGINT or SIGTERM */
 } VssIngestExit;
 
@@ -128,6 +130,9 @@ typedef enum
   VSS_INGEST_STATUS_INTERRUPTED,
   VSS_INGEST_STATUS_INPUT_ERROR,
   VSS_INGEST_STATUS_FAILED,
+  VSS_INGEST_STATUS_INCOMPLETE, /* a file ended before its duration */
+  VSS_INGEST_STATUS_DECODE_ERRORS,      /* to its end, but frames missing or
+                                         * decoder warnings */
 } VssIngestStatus;
 
 typedef struct
@@ -140,6 +145,10 @@ typedef struct
   const gchar *error_detail;    /* what the element said besides, or NULL */
   gdouble wall_s;
   gdouble media_s;              /* media time covered (files) */
+  gdouble duration_s;           /* the file's duration, <= 0 unknown */
+  guint64 gaps;                 /* places where decoded frames are missing */
+  gdouble missing_s;            /* media time missing in them */
+  guint64 decode_warnings;      /* warnings of the decoder, demuxer, ... */
   guint64 decoded, sampled, dropped, kept;
   guint64 stored, spooled, replayed, retried, failed;
   guint64 reconnects;           /* reconnect attempts */
@@ -148,6 +157,15 @@ typedef struct
 } VssIngestResult;
 
 const gchar *vss_ingest_status_to_string (VssIngestStatus s);
+
+gboolean vss_ingest_reached_end (gdouble reached_s, gdouble duration_s);
+
+VssIngestStatus vss_ingest_file_status (gdouble reached_s,
+    gdouble duration_s, guint64 gaps, guint64 decode_warnings);
+
+gchar *vss_ingest_describe_damage (VssIngestStatus status, gdouble reached_s,
+    gdouble duration_s, guint64 gaps, gdouble missing_s,
+    guint64 decode_warnings);
 
 VssIngestExit vss_ingest_exit_code (const VssIngestResult * results,
     guint n_results, gboolean dry_run);

@@ -82,11 +82,16 @@ struct _Job
   guint64 dropped, kept_dedup, stored, spooled, replayed, retried, failed;
   gboolean have_dedup_stats;
 
+  guint64 decode_warnings;      /* warnings from the source part */
+
   GMutex lock;                  /* guards the fields below (probe) */
   GstSegment segment;
   GstClockTime next_rt;
   gint64 last_buffer_us;
-  gdouble position_s;
+  gdouble position_s;           /* end of the last frame, stream time */
+  GstClockTime last_pts, last_dur;      /* of the last frame, for gaps */
+  guint64 gaps;                 /* where frames are missing */
+  gdouble missing_s;
   guint64 decoded, sampled, kept;
   guint64 connections;          /* sources that delivered a frame */
 };
@@ -173,6 +178,22 @@ sample_decide (Job * j, GstClockTime rt)
   return FALSE;
 }
 
+/* Frames missing between two decoded ones: the next frame starts more
+ * than half a frame after the last one ended (a demuxer that skipped what
+ * it could not parse, a decoder that dropped frames). Under Job.lock. */
+static void
+track_gap (Job * j, GstClockTime pts, GstClockTime dur)
+{
+  if (GST_CLOCK_TIME_IS_VALID (j->last_pts)
+      && GST_CLOCK_TIME_IS_VALID (j->last_dur) && j->last_dur > 0
+      && pts > j->last_pts + j->last_dur + j->last_dur / 2) {
+    j->gaps++;
+    j->missing_s += (gdouble) (pts - j->last_pts - j->last_dur) / GST_SECOND;
+  }
+  j->last_pts = pts;
+  j->last_dur = dur;
+}
+
 static GstPadProbeReturn
 sample_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
@@ -192,11 +213,14 @@ sample_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
     j->decoded++;
     j->last_buffer_us = g_get_monotonic_time ();
     if (GST_CLOCK_TIME_IS_VALID (pts) && j->segment.format == GST_FORMAT_TIME) {
+      GstClockTime dur = GST_BUFFER_DURATION (buf);
       guint64 st = gst_segment_to_stream_time (&j->segment, GST_FORMAT_TIME,
-          pts);
+          GST_CLOCK_TIME_IS_VALID (dur) ? pts + dur : pts);
+
       rt = gst_segment_to_running_time (&j->segment, GST_FORMAT_TIME, pts);
       if (GST_CLOCK_TIME_IS_VALID (st))
         j->position_s = (gdouble) st / GST_SECOND;
+      track_gap (j, pts, dur);
     }
     pass = sample_decide (j, rt);
     if (pass)
@@ -213,6 +237,8 @@ sample_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
       gst_event_parse_segment (ev, &seg);
       g_mutex_lock (&j->lock);
       gst_segment_copy_into (seg, &j->segment);
+      /* A new segment (a reconnection, a seek) is no gap. */
+      j->last_pts = GST_CLOCK_TIME_NONE;
       g_mutex_unlock (&j->lock);
     } else if (GST_EVENT_TYPE (ev) == GST_EVENT_EOS && j->in.live
         && !g_atomic_int_get (&j->stopping)) {
@@ -451,6 +477,34 @@ job_query_duration (Job * j)
     g_mutex_lock (&j->lock);
     j->duration_s = (gdouble) d / GST_SECOND;
     g_mutex_unlock (&j->lock);
+  }
+}
+
+/* A file that ended by itself: was it decoded to its end, and whole? */
+static void
+job_check_file (Job * j)
+{
+  gdouble reached, missing;
+  guint64 gaps;
+  gchar *why;
+
+  j->status = VSS_INGEST_STATUS_OK;
+  if (j->in.live)
+    return;
+  g_mutex_lock (&j->lock);
+  reached = j->position_s;
+  gaps = j->gaps;
+  missing = j->missing_s;
+  g_mutex_unlock (&j->lock);
+  j->status = vss_ingest_file_status (reached, j->duration_s, gaps,
+      j->decode_warnings);
+  why = vss_ingest_describe_damage (j->status, reached, j->duration_s, gaps,
+      missing, j->decode_warnings);
+  if (why != NULL) {
+    say ("%s: %s", j->arg, why);
+    if (j->error == NULL)
+      j->error = g_steal_pointer (&why);
+    g_free (why);
   }
 }
 
@@ -728,8 +782,14 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
       GError *err = NULL;
       gchar *dbg = NULL, *detail;
 
-      if (message_origin (j, msg) != FROM_STALE) {
+      Origin origin = message_origin (j, msg);
+
+      if (origin != FROM_STALE) {
         gst_message_parse_warning (msg, &err, &dbg);
+        /* The decoder, the demuxer or the source said something was wrong
+         * with the input. */
+        if (origin == FROM_SOURCE)
+          j->decode_warnings++;
         detail = message_detail (dbg);
         say ("%s: warning from %s: %s%s%s", j->arg, GST_MESSAGE_SRC_NAME (msg),
             err->message, detail ? "\n  " : "", detail ? detail : "");
@@ -742,8 +802,10 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
     case GST_MESSAGE_EOS:
       /* A file shorter than a tick ends before the duration was asked. */
       job_query_duration (j);
-      j->status = j->state == JOB_STOPPING ? j->stop_status :
-          VSS_INGEST_STATUS_OK;
+      if (j->state == JOB_STOPPING)
+        j->status = j->stop_status;
+      else
+        job_check_file (j);
       job_shutdown (j);
       break;
     case GST_MESSAGE_APPLICATION:{
@@ -804,6 +866,7 @@ job_build (Job * j, GError ** error)
   g_mutex_lock (&j->lock);
   gst_segment_init (&j->segment, GST_FORMAT_UNDEFINED);
   j->next_rt = GST_CLOCK_TIME_NONE;
+  j->last_pts = j->last_dur = GST_CLOCK_TIME_NONE;
   g_mutex_unlock (&j->lock);
   j->duration_s = -1;
   return TRUE;
@@ -868,8 +931,10 @@ draw_progress (void)
     p.sampled += j->sampled;
     if (!j->in.live) {
       any_file = TRUE;
-      p.position_s += j->state == JOB_DONE && j->duration_s > 0 ?
-          j->duration_s : j->position_s;
+      /* A file done to its end shows 100 %; one cut short, where it
+       * stopped. */
+      p.position_s += j->state == JOB_DONE && j->duration_s > 0
+          && j->status == VSS_INGEST_STATUS_OK ? j->duration_s : j->position_s;
       if (j->duration_s > 0 && dur >= 0)
         dur += j->duration_s;
       else
@@ -1089,7 +1154,8 @@ static GOptionEntry entries[] = {
   "Exit status: 0 done; 1 the pipeline failed; 2 bad command line;\n" \
   "3 Valkey unreachable or without vector search; 4 an input could not be\n" \
   "opened; 5 done but some frames are not stored (failed, or still\n" \
-  "spooled); 130 interrupted.\n"
+  "spooled); 6 done but a file was not decoded to its end or had frames\n" \
+  "missing (truncated or damaged); 130 interrupted.\n"
 
 /* What must never be printed, even inside a server's or a library's
  * message: the Valkey password, the AWS secret key and session token. */
@@ -1131,6 +1197,10 @@ print_summary (void)
         - j->t_start) / 1e6 : 0;
     g_mutex_lock (&j->lock);
     r->media_s = j->in.live ? 0 : j->position_s;
+    r->duration_s = j->in.live ? 0 : j->duration_s;
+    r->gaps = j->gaps;
+    r->missing_s = j->missing_s;
+    r->decode_warnings = j->decode_warnings;
     r->decoded = j->decoded;
     r->sampled = j->sampled;
     r->kept = j->kept;

@@ -4,6 +4,7 @@
  * Runs the real program (tools/vss-ingest) as a user would, without a
  * terminal, and checks its exit codes, JSON summary and messages.
  */
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -235,6 +236,187 @@ test_progress_final (void)
   g_free (last);
   g_free (err);
   json_decref (j);
+}
+
+/* Reads an EBML variable-size integer at @p (length in *len); with @mask,
+ * without its length marker (sizes), else as is (element ids). */
+static guint64
+ebml_vint (const guint8 * p, guint * len, gboolean mask)
+{
+  guint n = 1;
+  guint64 v;
+
+  while (n <= 8 && !(p[0] & (0x80 >> (n - 1))))
+    n++;
+  g_assert_cmpuint (n, <=, 8);
+  v = mask ? (p[0] & (0xff >> n)) : p[0];
+  for (guint i = 1; i < n; i++)
+    v = (v << 8) | p[i];
+  *len = n;
+  return v;
+}
+
+/* The offsets of the Matroska clusters of @data. */
+static GArray *
+find_clusters (const guint8 * data, gsize size)
+{
+  static const guint8 id[] = { 0x1f, 0x43, 0xb6, 0x75 };
+  GArray *a = g_array_new (FALSE, FALSE, sizeof (gsize));
+
+  for (gsize i = 0; i + 4 <= size; i++)
+    if (memcmp (data + i, id, 4) == 0)
+      g_array_append_val (a, i);
+  return a;
+}
+
+static gchar *
+write_variant (const gchar * name, const guint8 * data, gsize size)
+{
+  gchar *path = g_build_filename (tmpdir, name, NULL);
+
+  g_assert_true (g_file_set_contents (path, (const gchar *) data, size, NULL));
+  return path;
+}
+
+static gdouble
+input_real (json_t * j, const gchar * field)
+{
+  json_t *v = json_object_get (json_array_get (json_object_get (j, "inputs"),
+          0), field);
+
+  if (!json_is_number (v))
+    g_error ("no number %s in the summary", field);
+  return json_number_value (v);
+}
+
+/* Issue 18, point 8: a file that was not decoded to its end, or with
+ * frames missing, is not "ok": the summary says how far decoding got
+ * against the duration, and the exit status is 6. The clip is 20 s, 10
+ * frames a second, H.264 in Matroska, 10 clusters of 2 s. */
+static void
+test_damaged_inputs (void)
+{
+  gchar *data = NULL, *path, *out = NULL;
+  gsize size = 0;
+  GArray *clusters;
+  gsize mid;
+  json_t *j = NULL;
+  gint status;
+
+  g_assert_true (g_file_get_contents (clip, &data, &size, NULL));
+  clusters = find_clusters ((const guint8 *) data, size);
+  g_assert_cmpuint (clusters->len, >=, 6);
+  mid = g_array_index (clusters, gsize, clusters->len / 2);
+
+  /* The complete clip: ok, to its end, nothing missing. */
+  {
+    const gchar *args[] = { clip, "--dry-run", "--threshold", "0", "--json",
+      NULL
+    };
+    status = vss_e2e_ingest_run (args, &j, NULL, NULL);
+    g_assert_cmpint (status, ==, 0);
+    g_assert_cmpstr (vss_e2e_input_str (j, 0, "status"), ==, "ok");
+    g_assert_cmpfloat (fabs (input_real (j, "duration_seconds") - 20), <, 0.01);
+    g_assert_cmpfloat (fabs (input_real (j, "media_seconds") - 20), <, 0.01);
+    g_assert_cmpint (vss_e2e_input_int (j, 0, "gaps"), ==, 0);
+    g_assert_cmpint (vss_e2e_input_int (j, 0, "decode_warnings"), ==, 0);
+    json_decref (j);
+  }
+
+  /* Cut in the middle (as a copy that stopped, a download that broke). */
+  path = write_variant ("truncated.mkv", (const guint8 *) data, size * 45 /
+      100);
+  {
+    const gchar *args[] = { path, "--dry-run", "--threshold", "0", "--json",
+      NULL
+    };
+    const gchar *text[] = { path, "--dry-run", "--threshold", "0", NULL };
+
+    status = vss_e2e_ingest_run (args, &j, NULL, NULL);
+    g_assert_cmpint (status, ==, 6);
+    g_assert_cmpint (json_integer_value (json_object_get (j, "exit_code")),
+        ==, 6);
+    g_assert_cmpstr (vss_e2e_input_str (j, 0, "status"), ==, "incomplete");
+    g_assert_cmpfloat (input_real (j, "media_seconds"), <, 10);
+    g_assert_cmpfloat (input_real (j, "media_seconds"), >, 5);
+    g_assert_cmpfloat (fabs (input_real (j, "duration_seconds") - 20), <, 0.01);
+    g_assert_nonnull (strstr (vss_e2e_input_str (j, 0, "error"), "of 20.0 s"));
+    json_decref (j);
+    status = vss_e2e_ingest_run (text, NULL, &out, NULL);
+    g_assert_cmpint (status, ==, 6);
+    if (strstr (out, "incomplete") == NULL || strstr (out, "of 20.0 s") == NULL)
+      g_error ("summary: %s", out);
+    g_free (out);
+  }
+  g_unlink (path);
+  g_free (path);
+
+  /* Random bytes over the middle cluster's header: the demuxer cannot go
+   * on from there. */
+  {
+    GRand *r = g_rand_new_with_seed (18);
+    gchar *copy = g_memdup2 (data, size);
+    const gchar *args[4] = { NULL, "--dry-run", "--json", NULL };
+
+    for (gsize i = mid + 4; i < mid + 68; i++)
+      copy[i] = (gchar) g_rand_int_range (r, 0, 256);
+    path = write_variant ("corrupt.mkv", (const guint8 *) copy, size);
+    args[0] = path;
+    status = vss_e2e_ingest_run (args, &j, NULL, NULL);
+    g_assert_cmpint (status, ==, 6);
+    g_assert_cmpstr (vss_e2e_input_str (j, 0, "status"), ==, "incomplete");
+    g_assert_cmpfloat (input_real (j, "media_seconds"), <, 15);
+    json_decref (j);
+    g_unlink (path);
+    g_free (path);
+    g_free (copy);
+    g_rand_free (r);
+  }
+
+  /* One corrupted byte: the first block of the middle cluster names a
+   * track that does not exist, so the demuxer drops that frame. Decoding
+   * reaches the end with a frame missing. */
+  {
+    gchar *copy = g_memdup2 (data, size);
+    const guint8 *p = (const guint8 *) copy + mid + 4;
+    const gchar *args[] = { NULL, "--dry-run", "--threshold", "0", "--json",
+      NULL
+    };
+    guint len;
+    guint64 id, esize;
+
+    ebml_vint (p, &len, TRUE);  /* the cluster's size */
+    p += len;
+    /* Timecode, PrevSize, ... then the first SimpleBlock. */
+    for (guint n = 0;; n++) {
+      g_assert_cmpuint (n, <, 8);
+      id = ebml_vint (p, &len, FALSE);
+      p += len;
+      esize = ebml_vint (p, &len, TRUE);
+      p += len;
+      if (id == 0xa3)           /* SimpleBlock: track number first */
+        break;
+      g_assert_cmphex (id, !=, 0xa0);   /* no BlockGroup in our clips */
+      p += esize;
+    }
+    g_assert_cmphex (p[0], ==, 0x81);   /* track 1 */
+    copy[p - (const guint8 *) copy] = (gchar) 0x8f;     /* track 15 */
+    path = write_variant ("missing-frame.mkv", (const guint8 *) copy, size);
+    args[0] = path;
+    status = vss_e2e_ingest_run (args, &j, NULL, NULL);
+    g_assert_cmpint (status, ==, 6);
+    g_assert_cmpstr (vss_e2e_input_str (j, 0, "status"), ==, "decode-errors");
+    g_assert_cmpint (vss_e2e_input_int (j, 0, "gaps"), >=, 1);
+    g_assert_cmpfloat (input_real (j, "missing_seconds"), >=, 0.1);
+    g_assert_cmpfloat (fabs (input_real (j, "media_seconds") - 20), <, 0.01);
+    json_decref (j);
+    g_unlink (path);
+    g_free (path);
+    g_free (copy);
+  }
+
+  g_array_unref (clusters);
+  g_free (data);
 }
 
 static void
@@ -565,6 +747,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ingest-cli/json-numbers", test_json_numbers);
   g_test_add_func ("/ingest-cli/progress-final", test_progress_final);
   g_test_add_func ("/ingest-cli/bad-inputs", test_bad_inputs);
+  g_test_add_func ("/ingest-cli/damaged-inputs", test_damaged_inputs);
   g_test_add_func ("/ingest-cli/no-valkey", test_no_valkey);
   g_test_add_func ("/ingest-cli/valkey-without-search",
       test_valkey_without_search);

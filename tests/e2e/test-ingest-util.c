@@ -519,10 +519,56 @@ test_exit_codes (void)
   r[0].replayed = 3;
   r[0].failed = 1;
   g_assert_cmpint (vss_ingest_exit_code (r, 2, FALSE), ==, 5);
+  /* Issue 18, point 8: a damaged file is 6, after frames not stored. */
+  r[1].status = VSS_INGEST_STATUS_INCOMPLETE;
+  g_assert_cmpint (vss_ingest_exit_code (r, 2, FALSE), ==, 5);
+  g_assert_cmpint (vss_ingest_exit_code (r, 2, TRUE), ==, 6);
+  r[1].status = VSS_INGEST_STATUS_DECODE_ERRORS;
+  g_assert_cmpint (vss_ingest_exit_code (r, 2, TRUE), ==, 6);
   r[1].status = VSS_INGEST_STATUS_INPUT_ERROR;
   g_assert_cmpint (vss_ingest_exit_code (r, 2, FALSE), ==, 4);
   r[0].status = VSS_INGEST_STATUS_FAILED;
   g_assert_cmpint (vss_ingest_exit_code (r, 2, FALSE), ==, 1);
+}
+
+/* Issue 18, point 8: a file decoded to its end, or not. */
+static void
+test_file_status (void)
+{
+  gchar *s;
+
+  /* Within 1 s or 1 % of the duration; unknown durations pass. */
+  g_assert_true (vss_ingest_reached_end (20.0, 20.0));
+  g_assert_true (vss_ingest_reached_end (19.2, 20.0));
+  g_assert_false (vss_ingest_reached_end (18.9, 20.0));
+  g_assert_true (vss_ingest_reached_end (3590, 3600));
+  g_assert_false (vss_ingest_reached_end (27, 60));
+  g_assert_true (vss_ingest_reached_end (5, -1));
+  g_assert_cmpint (vss_ingest_file_status (20, 20, 0, 0), ==,
+      VSS_INGEST_STATUS_OK);
+  g_assert_cmpint (vss_ingest_file_status (27, 60, 0, 0), ==,
+      VSS_INGEST_STATUS_INCOMPLETE);
+  g_assert_cmpint (vss_ingest_file_status (27, 60, 2, 1), ==,
+      VSS_INGEST_STATUS_INCOMPLETE);
+  g_assert_cmpint (vss_ingest_file_status (60, 60, 1, 0), ==,
+      VSS_INGEST_STATUS_DECODE_ERRORS);
+  g_assert_cmpint (vss_ingest_file_status (60, 60, 0, 3), ==,
+      VSS_INGEST_STATUS_DECODE_ERRORS);
+  g_assert_cmpstr (vss_ingest_status_to_string
+      (VSS_INGEST_STATUS_INCOMPLETE), ==, "incomplete");
+  g_assert_cmpstr (vss_ingest_status_to_string
+      (VSS_INGEST_STATUS_DECODE_ERRORS), ==, "decode-errors");
+  s = vss_ingest_describe_damage (VSS_INGEST_STATUS_INCOMPLETE, 27, 60, 0, 0,
+      0);
+  g_assert_nonnull (strstr (s, "27.0 s of 60.0 s"));
+  g_free (s);
+  s = vss_ingest_describe_damage (VSS_INGEST_STATUS_DECODE_ERRORS, 60, 60, 2,
+      1.5, 3);
+  g_assert_nonnull (strstr (s, "2 places (1.5 s of video)"));
+  g_assert_nonnull (strstr (s, "warned 3 times"));
+  g_free (s);
+  g_assert_null (vss_ingest_describe_damage (VSS_INGEST_STATUS_OK, 60, 60, 0,
+          0, 0));
 }
 
 static void
@@ -555,6 +601,7 @@ test_result (void)
   s = vss_ingest_format_result (&r, FALSE);
   g_assert_nonnull (strstr (s, "20 frames sampled of 200 decoded"));
   g_assert_nonnull (strstr (s, "10.0x real time"));
+  g_assert_null (strstr (s, " of 20.0 s"));
   g_assert_nonnull (strstr (s, "12 duplicates dropped"));
   g_assert_nonnull (strstr (s, "8 stored"));
   g_free (s);
@@ -590,6 +637,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ingest/backoff", test_backoff);
   g_test_add_func ("/ingest/progress", test_progress);
   g_test_add_func ("/ingest/exit-codes", test_exit_codes);
+  g_test_add_func ("/ingest/file-status", test_file_status);
   g_test_add_func ("/ingest/result", test_result);
   return g_test_run ();
 }
