@@ -19,7 +19,9 @@
  *
  * Threads: everything runs in the main loop's thread except the probe, which
  * runs in the source's streaming thread and touches only the fields under
- * Job.lock. Lock order: Job.lock is a leaf (nothing is called with it held).
+ * Job.lock, and the outage check, which asks Valkey from a GTask thread and
+ * touches no Job (its result comes back to the main thread). Lock order:
+ * Job.lock is a leaf (nothing is called with it held).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -48,6 +50,15 @@ typedef enum
 } JobState;
 
 typedef struct _Job Job;
+
+/* An outage as vss-ingest tells it: vsssink's spool fills (Valkey or the
+ * object store away), then empties once the service is back. */
+typedef enum
+{
+  OUTAGE_NONE,
+  OUTAGE_ASKING,                /* spooling began; finding which service */
+  OUTAGE_ON,                    /* said so; waiting for the spool to empty */
+} OutageState;
 
 typedef struct
 {
@@ -80,7 +91,12 @@ struct _Job
   gdouble duration_s;
   /* Stats polled from the elements (main thread). */
   guint64 dropped, kept_dedup, stored, spooled, replayed, retried, failed;
+  guint spool_pending;          /* spooled frames not written yet */
   gboolean have_dedup_stats;
+  OutageState outage;
+  guint64 spooled_seen, replayed_before_outage;
+  gchar *outage_service;
+  GCancellable *outage_cancel;
 
   guint64 decode_warnings;      /* warnings from the source part */
 
@@ -457,6 +473,7 @@ job_poll_stats (Job * j)
       gst_structure_get_uint64 (s, "replayed", &j->replayed);
       gst_structure_get_uint64 (s, "retried", &j->retried);
       gst_structure_get_uint64 (s, "failed", &j->failed);
+      gst_structure_get_uint (s, "spool-pending", &j->spool_pending);
       gst_structure_free (s);
     }
   }
@@ -906,8 +923,99 @@ job_free (Job * j)
   g_free (j->stream_id);
   g_free (j->error);
   g_free (j->error_detail);
+  g_cancellable_cancel (j->outage_cancel);
+  g_clear_object (&j->outage_cancel);
+  g_free (j->outage_service);
   g_mutex_clear (&j->lock);
   g_free (j);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Outages: one line when the spool starts filling, one when it is empty
+ * again, so that logs (no terminal, no progress line) show them. */
+
+/* GTask thread: whether Valkey answers PING now. */
+static void
+ask_valkey (GTask * task, gpointer source, gpointer task_data,
+    GCancellable * cancel)
+{
+  const gchar *argv[] = { "PING" };
+  gsize argvlen[] = { 4 };
+  VssValkeyClient *c = vss_valkey_client_new_from_url (task_data, NULL);
+  VssValkeyReply *r = c ? vss_valkey_command (c, cancel, NULL, 1, argv,
+      argvlen) : NULL;
+
+  g_task_return_boolean (task, r != NULL);
+  if (r)
+    freeReplyObject (r);
+  if (c)
+    vss_valkey_client_free (c);
+}
+
+/* The service a spool that fills is waiting for: Valkey when it does not
+ * answer, else the object store (vsssink spools for either). Called from
+ * the main loop, which stops before jobs are freed; job_free() cancels the
+ * question so that its thread ends soon. */
+static void
+on_valkey_answered (GObject * source, GAsyncResult * res, gpointer user_data)
+{
+  Job *j = user_data;
+  gboolean valkey_up = g_task_propagate_boolean (G_TASK (res), NULL);
+
+  gchar *masked, *valkey, *store;
+
+  masked = vss_valkey_url_mask (opts.valkey);
+  valkey = g_strdup_printf ("Valkey at %s", masked);
+  g_free (masked);
+  store = g_str_has_prefix (opts.frames, "file://") ?
+      g_strdup_printf ("the frames folder %s", opts.frames + 7) :
+      g_strdup_printf ("the object store %s", opts.frames);
+  g_free (j->outage_service);
+  if (!valkey_up)
+    j->outage_service = g_steal_pointer (&valkey);
+  else if (j->spool_pending > 0)
+    j->outage_service = g_steal_pointer (&store);
+  else                          /* over before we asked: either */
+    j->outage_service = g_strdup_printf ("%s or %s", valkey, store);
+  g_free (valkey);
+  g_free (store);
+  j->outage = OUTAGE_ON;
+  say ("%s: %s is unreachable: frames wait in the spool until it is back "
+      "(%u waiting)", j->arg, j->outage_service, j->spool_pending);
+}
+
+/* After each poll of the sink's stats (main thread). */
+static void
+job_watch_outage (Job * j)
+{
+  if (opts.dry_run || j->sink == NULL)
+    return;
+  switch (j->outage) {
+    case OUTAGE_NONE:
+      /* This run spooled frames: an outage began (frames left in the spool
+       * by an earlier run are replayed without one). */
+      if (j->spooled > j->spooled_seen) {
+        GTask *t = g_task_new (NULL, j->outage_cancel, on_valkey_answered, j);
+
+        j->outage = OUTAGE_ASKING;
+        j->replayed_before_outage = j->replayed;
+        g_task_set_task_data (t, g_strdup (opts.valkey), g_free);
+        g_task_run_in_thread (t, ask_valkey);
+        g_object_unref (t);
+      }
+      break;
+    case OUTAGE_ASKING:
+      break;
+    case OUTAGE_ON:
+      if (j->spool_pending == 0) {
+        say ("%s: %s is back: the spool has caught up (%" G_GUINT64_FORMAT
+            " frames written from it, none waiting)", j->arg,
+            j->outage_service, j->replayed - j->replayed_before_outage);
+        j->outage = OUTAGE_NONE;
+      }
+      break;
+  }
+  j->spooled_seen = j->spooled;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -982,8 +1090,10 @@ on_tick (gpointer user_data)
         g_free (m);
       }
     }
-    if (j->state != JOB_DONE)
+    if (j->state != JOB_DONE) {
       job_poll_stats (j);
+      job_watch_outage (j);
+    }
   }
   if (show_progress && n_active > 0)
     draw_progress ();
@@ -1350,6 +1460,7 @@ main (int argc, char **argv)
     Job *j = g_new0 (Job, 1);
 
     g_mutex_init (&j->lock);
+    j->outage_cancel = g_cancellable_new ();
     j->index = i;
     j->arg = g_strdup (opt_inputs[i]);
     g_ptr_array_add (jobs, j);

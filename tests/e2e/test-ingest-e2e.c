@@ -589,7 +589,8 @@ test_error_details (void)
   /* 3. Two ingests share one spool folder. */
   {
     const gchar *first[] = { clip, "--live", "--valkey", url, "--frames",
-      frames, "--spool-dir", spool, "--stream-id", "first", "--json", NULL
+      frames, "--spool-dir", spool, "--stream-id", "first", "--duration",
+      "120", "--json", NULL
     };
     const gchar *second[] = { clip, "--valkey", url, "--frames", frames,
       "--spool-dir", spool, "--stream-id", "second", "--json", NULL
@@ -609,15 +610,15 @@ test_error_details (void)
       g_usleep (100 * 1000);
     }
     status = vss_e2e_ingest_run (second, &j, &out, &errt);
+    /* The first one is stopped before anything is asserted. */
+    g_subprocess_send_signal (p, SIGINT);
+    g_assert_cmpint (vss_e2e_ingest_wait (p, NULL, NULL, NULL), ==, 130);
+    g_object_unref (p);
     expect_error_detail (status, j, out, errt,
         "Cannot open the spool folder", "in use by another process", NULL);
     json_decref (j);
     g_free (out);
     g_free (errt);
-    g_subprocess_send_signal (p, SIGINT);
-    status = vss_e2e_ingest_wait (p, NULL, NULL, NULL);
-    g_assert_cmpint (status, ==, 130);
-    g_object_unref (p);
   }
   g_free (url);
   vss_test_redis_free (r);
@@ -656,6 +657,144 @@ test_error_details (void)
   g_free (dir);
 }
 
+/* Waits up to @timeout_s for @path to hold a line with every one of
+ * @words; returns that line (or NULL). */
+static gchar *
+wait_for_line (const gchar * path, const gchar * const *words, guint timeout_s)
+{
+  gint64 end = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+
+  do {
+    gchar *text = NULL, **lines, *found = NULL;
+
+    if (g_file_get_contents (path, &text, NULL, NULL)) {
+      lines = g_strsplit (text, "\n", -1);
+      for (guint i = 0; lines[i] && !found; i++) {
+        gboolean all = TRUE;
+        for (guint k = 0; words[k] && all; k++)
+          all = strstr (lines[i], words[k]) != NULL;
+        if (all)
+          found = g_strdup (lines[i]);
+      }
+      g_strfreev (lines);
+      g_free (text);
+    }
+    if (found)
+      return found;
+    g_usleep (200 * 1000);
+  } while (g_get_monotonic_time () < end);
+  return NULL;
+}
+
+static guint
+count_lines_with (const gchar * path, const gchar * word)
+{
+  gchar *text = NULL;
+  guint n = 0;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  for (const gchar * p = text; (p = strstr (p, word)) != NULL; p++)
+    n++;
+  g_free (text);
+  return n;
+}
+
+/* Issue 18, point 13: without a terminal, an outage and its end are each
+ * one line on stderr, naming the service and the frames waiting. */
+static void
+test_outage_lines (void)
+{
+  const gchar *clip_args[] = { "--duration", "20", "--fps", "10", "--width",
+    "320", "--height", "180", "--seed", "11", NULL
+  };
+  gchar *dir = g_dir_make_tmp ("vss-ingest-outage-lines-XXXXXX", NULL);
+  gchar *clip = vss_e2e_make_clip (dir, "clip.mkv", clip_args);
+  gchar *frames = g_build_filename (dir, "frames", NULL);
+  gchar *spool = g_build_filename (dir, "spool", NULL);
+  gchar *log = g_build_filename (dir, "stderr.txt", NULL);
+  VssTestRedis *r = start_module_server (NULL);
+  gchar *url = vss_test_redis_get_url (r, NULL);
+  gchar *where = g_strdup_printf ("Valkey at %s", url);
+  GError *err = NULL;
+  GSubprocess *p;
+  gchar *down, *back;
+  const gchar *w;
+  gint status;
+
+  {
+    /* --live on a file: it goes on until stopped. */
+    const gchar *args[] = { clip, "--live", "--threshold", "0", "--interval",
+      "0.5", "--valkey", url, "--frames", frames, "--spool-dir", spool,
+      "--stream-id", "outage-lines", "--duration", "150", NULL
+    };
+    p = vss_e2e_ingest_spawn_env (args, NULL, log);
+  }
+  for (guint i = 0; i < 600; i++) {
+    gchar *n = vss_test_redis_cli (r, 0, &err, "DBSIZE", NULL);
+    gboolean enough;
+
+    g_assert_no_error (err);
+    enough = g_ascii_strtoll (n, NULL, 10) >= 3;
+    g_free (n);
+    if (enough)
+      break;
+    g_usleep (100 * 1000);
+  }
+  g_assert_cmpuint (count_lines_with (log, "is unreachable:"), ==, 0);
+
+  vss_test_redis_stop_node (r, 0, TRUE);
+  {
+    const gchar *words[] = { where, "is unreachable", "waiting", NULL };
+    down = wait_for_line (log, words, 30);
+  }
+  if (down == NULL) {
+    gchar *text = NULL;
+    g_file_get_contents (log, &text, NULL, NULL);
+    g_subprocess_force_exit (p);
+    g_error ("no line about the outage on stderr: %s", text);
+  }
+  {
+    VssE2eEnv env;
+    vss_e2e_env_for_module_server (&env);
+    g_assert_true (vss_test_redis_restart_node (r, 0, &err));
+    vss_e2e_env_restore (&env);
+    g_assert_no_error (err);
+  }
+  {
+    const gchar *words[] = { where, "is back:", "caught up", NULL };
+    back = wait_for_line (log, words, 60);
+  }
+  if (back == NULL) {
+    gchar *text = NULL;
+    g_file_get_contents (log, &text, NULL, NULL);
+    g_subprocess_force_exit (p);
+    g_error ("no line about the end of the outage on stderr: %s", text);
+  }
+  g_subprocess_send_signal (p, SIGINT);
+  status = vss_e2e_ingest_wait (p, NULL, NULL, NULL);
+  g_object_unref (p);
+  /* "... (N waiting)": some frames were. */
+  w = g_strrstr (down, "(");
+  g_assert_nonnull (w);
+  g_assert_cmpint (g_ascii_strtoll (w + 1, NULL, 10), >, 0);
+  /* One line each, and nothing was lost. */
+  g_assert_cmpuint (count_lines_with (log, "is unreachable:"), ==, 1);
+  g_assert_cmpuint (count_lines_with (log, "is back:"), ==, 1);
+  g_assert_cmpint (status, ==, 130);
+
+  g_free (down);
+  g_free (back);
+  vss_test_redis_free (r);
+  rm_rf (dir);
+  g_free (where);
+  g_free (url);
+  g_free (log);
+  g_free (frames);
+  g_free (spool);
+  g_free (clip);
+  g_free (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -669,5 +808,6 @@ main (int argc, char **argv)
       test_rtsp_drop_store_search);
   g_test_add_func ("/ingest-e2e/valkey-outage", test_valkey_outage);
   g_test_add_func ("/ingest-e2e/error-details", test_error_details);
+  g_test_add_func ("/ingest-e2e/outage-lines", test_outage_lines);
   return g_test_run ();
 }
