@@ -775,11 +775,28 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
         m = g_strdup_printf ("stream error: %s", err->message);
         job_schedule_reconnect (j, m);
         g_free (m);
+      } else if (origin == FROM_SOURCE && j->ever_frame && !j->in.live) {
+        /* A file that decoded for a while, then broke (a demuxer that
+         * cannot parse what follows): damaged, like one that ends early. */
+        gdouble reached;
+
+        j->errors++;
+        job_query_duration (j);
+        g_mutex_lock (&j->lock);
+        reached = j->position_s;
+        g_mutex_unlock (&j->lock);
+        if (j->duration_s > 0)
+          m = g_strdup_printf ("cannot read the input past %.1f s of %.1f s: "
+              "%s", reached, j->duration_s, err->message);
+        else
+          m = g_strdup_printf ("cannot read the input past %.1f s: %s",
+              reached, err->message);
+        job_fail_with_detail (j, VSS_INGEST_STATUS_INCOMPLETE, m, detail);
+        g_free (m);
       } else if (origin == FROM_SOURCE) {
         j->errors++;
-        m = g_strdup_printf ("cannot read the input: %s%s%s", err->message,
-            j->in.live ? " (--wait keeps retrying the first connection)" : "",
-            "");
+        m = g_strdup_printf ("cannot read the input: %s%s", err->message,
+            j->in.live ? " (--wait keeps retrying the first connection)" : "");
         job_fail_with_detail (j, j->ever_frame ? VSS_INGEST_STATUS_FAILED :
             VSS_INGEST_STATUS_INPUT_ERROR, m, detail);
         g_free (m);
