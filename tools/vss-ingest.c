@@ -479,6 +479,99 @@ job_poll_stats (Job * j)
   }
 }
 
+/* Outages: one line when the spool starts filling, one when it is empty
+ * again, so that logs (no terminal, no progress line) show them. */
+
+/* GTask thread: whether Valkey answers PING now. */
+static void
+ask_valkey (GTask * task, gpointer source, gpointer task_data,
+    GCancellable * cancel)
+{
+  const gchar *argv[] = { "PING" };
+  gsize argvlen[] = { 4 };
+  VssValkeyClient *c = vss_valkey_client_new_from_url (task_data, NULL);
+  VssValkeyReply *r = c ? vss_valkey_command (c, cancel, NULL, 1, argv,
+      argvlen) : NULL;
+
+  g_task_return_boolean (task, r != NULL);
+  if (r)
+    freeReplyObject (r);
+  if (c)
+    vss_valkey_client_free (c);
+}
+
+/* The service a spool that fills is waiting for: Valkey when it does not
+ * answer, else the object store (vsssink spools for either). Called from
+ * the main loop, which stops before jobs are freed; job_free() cancels the
+ * question so that its thread ends soon. */
+static void
+on_valkey_answered (GObject * source, GAsyncResult * res, gpointer user_data)
+{
+  Job *j = user_data;
+  gboolean valkey_up = g_task_propagate_boolean (G_TASK (res), NULL);
+
+  gchar *masked, *valkey, *store;
+
+  masked = vss_valkey_url_mask (opts.valkey);
+  valkey = g_strdup_printf ("Valkey at %s", masked);
+  g_free (masked);
+  store = g_str_has_prefix (opts.frames, "file://") ?
+      g_strdup_printf ("the frames folder %s", opts.frames + 7) :
+      g_strdup_printf ("the object store %s", opts.frames);
+  g_free (j->outage_service);
+  if (!valkey_up)
+    j->outage_service = g_steal_pointer (&valkey);
+  else if (j->spool_pending > 0)
+    j->outage_service = g_steal_pointer (&store);
+  else                          /* over before we asked: either */
+    j->outage_service = g_strdup_printf ("%s or %s", valkey, store);
+  g_free (valkey);
+  g_free (store);
+  j->outage = OUTAGE_ON;
+  say ("%s: %s is unreachable: frames wait in the spool until it is back "
+      "(%u waiting)", j->arg, j->outage_service, j->spool_pending);
+}
+
+static void
+job_watch_outage_end (Job * j)
+{
+  if (j->outage != OUTAGE_ON || j->spool_pending > 0)
+    return;
+  say ("%s: %s is back: the spool has caught up (%" G_GUINT64_FORMAT
+      " frames written from it, none waiting)", j->arg, j->outage_service,
+      j->replayed - j->replayed_before_outage);
+  j->outage = OUTAGE_NONE;
+}
+
+/* After each poll of the sink's stats (main thread). */
+static void
+job_watch_outage (Job * j)
+{
+  if (opts.dry_run || j->sink == NULL)
+    return;
+  switch (j->outage) {
+    case OUTAGE_NONE:
+      /* This run spooled frames: an outage began (frames left in the spool
+       * by an earlier run are replayed without one). */
+      if (j->spooled > j->spooled_seen) {
+        GTask *t = g_task_new (NULL, j->outage_cancel, on_valkey_answered, j);
+
+        j->outage = OUTAGE_ASKING;
+        j->replayed_before_outage = j->replayed;
+        g_task_set_task_data (t, g_strdup (opts.valkey), g_free);
+        g_task_run_in_thread (t, ask_valkey);
+        g_object_unref (t);
+      }
+      break;
+    case OUTAGE_ASKING:
+      break;
+    case OUTAGE_ON:
+      job_watch_outage_end (j);
+      break;
+  }
+  j->spooled_seen = j->spooled;
+}
+
 /* Files: the media duration, once the source knows it (main thread, while
  * the source is linked). */
 static void
@@ -541,6 +634,9 @@ job_shutdown (Job * j)
   g_atomic_int_set (&j->stopping, 1);
   job_remove_source (j);
   job_poll_stats (j);
+  /* An outage that ended while the sink drained (not later: a stopped
+   * sink may not count its spool). */
+  job_watch_outage_end (j);
   gst_element_set_state (j->pipeline, GST_STATE_NULL);
   /* The sink flushes what it holds on the way to NULL: read again. */
   job_poll_stats (j);
@@ -815,7 +911,6 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
     case GST_MESSAGE_WARNING:{
       GError *err = NULL;
       gchar *dbg = NULL, *detail;
-
       Origin origin = message_origin (j, msg);
 
       if (origin != FROM_STALE) {
@@ -945,94 +1040,6 @@ job_free (Job * j)
   g_free (j->outage_service);
   g_mutex_clear (&j->lock);
   g_free (j);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Outages: one line when the spool starts filling, one when it is empty
- * again, so that logs (no terminal, no progress line) show them. */
-
-/* GTask thread: whether Valkey answers PING now. */
-static void
-ask_valkey (GTask * task, gpointer source, gpointer task_data,
-    GCancellable * cancel)
-{
-  const gchar *argv[] = { "PING" };
-  gsize argvlen[] = { 4 };
-  VssValkeyClient *c = vss_valkey_client_new_from_url (task_data, NULL);
-  VssValkeyReply *r = c ? vss_valkey_command (c, cancel, NULL, 1, argv,
-      argvlen) : NULL;
-
-  g_task_return_boolean (task, r != NULL);
-  if (r)
-    freeReplyObject (r);
-  if (c)
-    vss_valkey_client_free (c);
-}
-
-/* The service a spool that fills is waiting for: Valkey when it does not
- * answer, else the object store (vsssink spools for either). Called from
- * the main loop, which stops before jobs are freed; job_free() cancels the
- * question so that its thread ends soon. */
-static void
-on_valkey_answered (GObject * source, GAsyncResult * res, gpointer user_data)
-{
-  Job *j = user_data;
-  gboolean valkey_up = g_task_propagate_boolean (G_TASK (res), NULL);
-
-  gchar *masked, *valkey, *store;
-
-  masked = vss_valkey_url_mask (opts.valkey);
-  valkey = g_strdup_printf ("Valkey at %s", masked);
-  g_free (masked);
-  store = g_str_has_prefix (opts.frames, "file://") ?
-      g_strdup_printf ("the frames folder %s", opts.frames + 7) :
-      g_strdup_printf ("the object store %s", opts.frames);
-  g_free (j->outage_service);
-  if (!valkey_up)
-    j->outage_service = g_steal_pointer (&valkey);
-  else if (j->spool_pending > 0)
-    j->outage_service = g_steal_pointer (&store);
-  else                          /* over before we asked: either */
-    j->outage_service = g_strdup_printf ("%s or %s", valkey, store);
-  g_free (valkey);
-  g_free (store);
-  j->outage = OUTAGE_ON;
-  say ("%s: %s is unreachable: frames wait in the spool until it is back "
-      "(%u waiting)", j->arg, j->outage_service, j->spool_pending);
-}
-
-/* After each poll of the sink's stats (main thread). */
-static void
-job_watch_outage (Job * j)
-{
-  if (opts.dry_run || j->sink == NULL)
-    return;
-  switch (j->outage) {
-    case OUTAGE_NONE:
-      /* This run spooled frames: an outage began (frames left in the spool
-       * by an earlier run are replayed without one). */
-      if (j->spooled > j->spooled_seen) {
-        GTask *t = g_task_new (NULL, j->outage_cancel, on_valkey_answered, j);
-
-        j->outage = OUTAGE_ASKING;
-        j->replayed_before_outage = j->replayed;
-        g_task_set_task_data (t, g_strdup (opts.valkey), g_free);
-        g_task_run_in_thread (t, ask_valkey);
-        g_object_unref (t);
-      }
-      break;
-    case OUTAGE_ASKING:
-      break;
-    case OUTAGE_ON:
-      if (j->spool_pending == 0) {
-        say ("%s: %s is back: the spool has caught up (%" G_GUINT64_FORMAT
-            " frames written from it, none waiting)", j->arg,
-            j->outage_service, j->replayed - j->replayed_before_outage);
-        j->outage = OUTAGE_NONE;
-      }
-      break;
-  }
-  j->spooled_seen = j->spooled;
 }
 
 /* ------------------------------------------------------------------------ */
