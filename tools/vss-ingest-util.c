@@ -54,11 +54,56 @@ check_text (const gchar * what, const gchar * v, GError ** error)
   return TRUE;
 }
 
+/**
+ * vss_ingest_check_seconds:
+ * @option: the option's name, for the message
+ * @zero_ok: whether 0 means something (none, never)
+ * @max: the largest value that makes sense
+ *
+ * Refuses NaN, infinities, negative values, 0 unless @zero_ok, and values
+ * above @max, naming the option.
+ */
+gboolean
+vss_ingest_check_seconds (const gchar * option, gdouble v, gboolean zero_ok,
+    gdouble max, GError ** error)
+{
+  if (isfinite (v) && (zero_ok ? v >= 0 : v > 0) && v <= max)
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+      "%s must be a number of seconds, %s, at most %.0f", option,
+      zero_ok ? "0 or more" : "more than 0", max);
+  return FALSE;
+}
+
+/* Given but empty: always a mistake (leave the option out for its
+ * default). */
+static gboolean
+check_not_empty (const gchar * what, const gchar * v, GError ** error)
+{
+  if (v == NULL || *v != '\0')
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+      "%s must not be empty (leave it out for the default)", what);
+  return FALSE;
+}
+
 gboolean
 vss_ingest_options_check (const VssIngestOptions * o, GError ** error)
 {
   const gchar *msg = NULL;
 
+  if (!check_not_empty ("--provider", o->provider, error)
+      || !check_not_empty ("--model", o->model, error)
+      || !check_not_empty ("--region", o->region, error)
+      || !check_not_empty ("--valkey", o->valkey, error)
+      || !check_not_empty ("--index", o->index, error)
+      || !check_not_empty ("--key-prefix", o->key_prefix, error)
+      || !check_not_empty ("--frames", o->frames, error)
+      || !check_not_empty ("--spool-dir", o->spool_dir, error)
+      || !check_not_empty ("--rtsp-transport", o->rtsp_transport, error)
+      || !vss_ingest_check_seconds ("--window-duration", o->window_duration,
+          TRUE, VSS_INGEST_MAX_SECONDS, error))
+    return FALSE;
   if (!(o->interval > 0 && o->interval <= 3600))
     msg = "--interval must be more than 0 and at most 3600 seconds";
   else if (g_strcmp0 (o->provider, "local") != 0
@@ -68,8 +113,6 @@ vss_ingest_options_check (const VssIngestOptions * o, GError ** error)
     msg = "--threshold must be 0 (no dedup) to 2";
   else if (o->window < 0)
     msg = "--window must be 0 (no limit) or more";
-  else if (!(o->window_duration >= 0))
-    msg = "--window-duration must be 0 (no age limit) or more";
   else if (o->jpeg_quality < 1 || o->jpeg_quality > 100)
     msg = "--jpeg-quality must be 1..100";
   else if (o->ttl < 0)
@@ -104,24 +147,67 @@ vss_ingest_input_clear (VssIngestInput * in)
   memset (in, 0, sizeof (*in));
 }
 
+/**
+ * vss_ingest_stream_id_sanitize:
+ *
+ * The readable form of @text as a stream id: ASCII letters in lower case
+ * (other letters transliterated: é -> e, ß -> ss), digits, '_' and '-';
+ * any run of other characters becomes one '-'; no '-' at the end; at most
+ * 64 bytes; "stream" when nothing is left.
+ */
 gchar *
 vss_ingest_stream_id_sanitize (const gchar * text)
 {
   GString *s = g_string_new (NULL);
+  gchar *valid = g_utf8_make_valid (text ? text : "", -1);
+  gchar *ascii = g_str_to_ascii (valid, "C");
   const gchar *p;
 
-  for (p = text ? text : ""; *p && s->len < 64; p++) {
+  g_free (valid);
+  for (p = ascii; *p && s->len < 64; p++) {
     gchar c = *p;
     if (g_ascii_isalnum (c) || c == '_' || c == '-')
       g_string_append_c (s, g_ascii_tolower (c));
     else if (s->len > 0 && s->str[s->len - 1] != '-')
       g_string_append_c (s, '-');
   }
+  g_free (ascii);
   while (s->len > 0 && s->str[s->len - 1] == '-')
     g_string_truncate (s, s->len - 1);
   if (s->len == 0)
     g_string_assign (s, "stream");
   return g_string_free (s, FALSE);
+}
+
+/**
+ * vss_ingest_stream_id_from_name:
+ *
+ * The stream id of an input named @name (a file name without its
+ * extension, a URL's host and path, a camera's device name). Different
+ * names give different ids: a name that is a valid id in lower case is its
+ * own id (clip -> clip); any other name keeps its readable form (see
+ * vss_ingest_stream_id_sanitize(), at most 55 bytes) and gets '-' and the
+ * first 8 hex digits of the SHA-256 of the name (Front Door ->
+ * front-door-<8 hex>, été -> ete-<8 hex>, 東京 -> stream-<8 hex>).
+ */
+gchar *
+vss_ingest_stream_id_from_name (const gchar * name)
+{
+  gchar *readable = vss_ingest_stream_id_sanitize (name);
+  gchar *sum, *id;
+
+  if (name != NULL && strcmp (readable, name) == 0)
+    return readable;
+  if (strlen (readable) > 55) {
+    readable[55] = '\0';
+    while (readable[0] && readable[strlen (readable) - 1] == '-')
+      readable[strlen (readable) - 1] = '\0';
+  }
+  sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, name ? name : "", -1);
+  id = g_strdup_printf ("%s-%.8s", readable[0] ? readable : "stream", sum);
+  g_free (sum);
+  g_free (readable);
+  return id;
 }
 
 /* Stream ids go into keys (frame:<stream>:<id>), object paths and a TAG
@@ -157,7 +243,7 @@ basename_no_ext (const gchar * path)
 
   if (dot != NULL && dot != base)
     *dot = '\0';
-  id = vss_ingest_stream_id_sanitize (base);
+  id = vss_ingest_stream_id_from_name (base);
   g_free (base);
   return id;
 }
@@ -182,7 +268,7 @@ vss_ingest_input_resolve (const gchar * arg, gboolean force_live,
     out->kind = VSS_INGEST_INPUT_V4L2;
     out->device = g_strdup (dev);
     out->live = TRUE;
-    out->default_stream_id = vss_ingest_stream_id_sanitize (strrchr (dev,
+    out->default_stream_id = vss_ingest_stream_id_from_name (strrchr (dev,
             '/') ? strrchr (dev, '/') + 1 : dev);
     return TRUE;
   }
@@ -220,13 +306,13 @@ vss_ingest_input_resolve (const gchar * arg, gboolean force_live,
       gchar *path = gst_uri_get_path (u);
       gchar *t = g_strdup_printf ("%s%s", gst_uri_get_host (u) ?
           gst_uri_get_host (u) : "", path ? path : "");
-      out->default_stream_id = vss_ingest_stream_id_sanitize (t);
+      out->default_stream_id = vss_ingest_stream_id_from_name (t);
       g_free (t);
       g_free (path);
     } else {
       gchar *path = gst_uri_get_path (u);
       out->default_stream_id = (path && strlen (path) > 1) ?
-          basename_no_ext (path) : vss_ingest_stream_id_sanitize
+          basename_no_ext (path) : vss_ingest_stream_id_from_name
           (gst_uri_get_host (u));
       g_free (path);
     }
@@ -267,8 +353,13 @@ vss_ingest_frames_to_uri (const gchar * frames, GError ** error)
 {
   gchar *abs, *uri;
 
-  if (frames == NULL || *frames == '\0')
+  if (frames == NULL)
     frames = VSS_INGEST_DEFAULT_FRAMES_DIR;
+  if (*frames == '\0') {
+    g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--frames must not be empty (leave it out for the default)");
+    return NULL;
+  }
   if (g_str_has_prefix (frames, "s3://"))
     return g_strdup (frames);
   if (g_str_has_prefix (frames, "file://")) {
@@ -420,6 +511,89 @@ vss_ingest_describe_source (const VssIngestInput * in,
   return g_string_free (s, FALSE);
 }
 
+/* Replaces the password of every URL in @s (scheme://user:password@host)
+ * with "***". */
+static void
+mask_url_passwords (GString * s)
+{
+  gsize from = 0;
+  const gchar *sep;
+
+  while ((sep = strstr (s->str + from, "://")) != NULL) {
+    gsize auth = sep - s->str + 3;
+    gsize end = auth + strcspn (s->str + auth, "/?#@ \t\n\"'<>");
+    gsize colon;
+
+    from = auth;
+    if (s->str[end] != '@')
+      continue;
+    /* user:password@ or a lone token that some clients take as one */
+    colon = auth + strcspn (s->str + auth, ":@");
+    if (s->str[colon] == ':')
+      auth = colon + 1;
+    g_string_erase (s, auth, end - auth);
+    g_string_insert (s, auth, "***");
+    from = auth + 4;
+  }
+}
+
+/**
+ * vss_ingest_error_detail:
+ * @debug: (nullable): the debug string of an element's error or warning
+ * @secrets: (nullable): NULL-terminated texts that must not be shown
+ *   (passwords, secret keys, session tokens)
+ *
+ * What an element said besides its short message, fit for a user: without
+ * GStreamer's "file.c(123): function (): /GstPipeline:...:" first line,
+ * trimmed, with @secrets and URL passwords replaced by "***".
+ *
+ * Returns: (transfer full) (nullable): the detail, NULL when there is none
+ */
+gchar *
+vss_ingest_error_detail (const gchar * debug, const gchar * const *secrets)
+{
+  const gchar *body = debug, *nl;
+  GString *s;
+
+  if (debug == NULL)
+    return NULL;
+  /* gst_element_message_full() writes "%s(%d): %s (): %s:\n%s", or only
+   * the first line when the element gave no detail. */
+  nl = strchr (debug, '\n');
+  {
+    gchar *first = nl ? g_strndup (debug, nl - debug) : g_strdup (debug);
+    gboolean location = g_regex_match_simple ("^\\S+\\([0-9]+\\): \\S+ "
+        "\\(\\): \\S.*$", first, 0, 0);
+
+    g_free (first);
+    if (location)
+      body = nl ? nl + 1 : "";
+  }
+  s = g_string_new (body);
+  for (guint i = 0; secrets && secrets[i]; i++) {
+    gsize n = strlen (secrets[i]);
+    gchar *p;
+
+    /* Short strings would mask ordinary words; no secret is that short. */
+    if (n < 4)
+      continue;
+    while ((p = strstr (s->str, secrets[i])) != NULL) {
+      gsize at = p - s->str;
+
+      g_string_erase (s, at, n);
+      g_string_insert (s, at, "***");
+    }
+  }
+  mask_url_passwords (s);
+  g_strstrip (s->str);
+  s->len = strlen (s->str);
+  if (s->len == 0) {
+    g_string_free (s, TRUE);
+    return NULL;
+  }
+  return g_string_free (s, FALSE);
+}
+
 /* Exponential backoff with "equal jitter": half the delay fixed, half
  * random, so that many ingesters of one camera do not retry in step. */
 guint
@@ -512,23 +686,86 @@ vss_ingest_status_to_string (VssIngestStatus s)
       return "input-error";
     case VSS_INGEST_STATUS_FAILED:
       return "failed";
+    case VSS_INGEST_STATUS_INCOMPLETE:
+      return "incomplete";
+    case VSS_INGEST_STATUS_DECODE_ERRORS:
+      return "decode-errors";
   }
   return "failed";
 }
 
+/**
+ * vss_ingest_reached_end:
+ * @reached_s: the end of the last decoded frame, in stream time
+ * @duration_s: the file's duration, <= 0 when unknown
+ *
+ * Whether decoding got to the end of a file: within 1 s or 1 % of its
+ * duration (a container's duration may count an audio track a little
+ * longer than the video). An unknown duration cannot be checked.
+ */
+gboolean
+vss_ingest_reached_end (gdouble reached_s, gdouble duration_s)
+{
+  if (!(duration_s > 0))
+    return TRUE;
+  return reached_s >= duration_s - MAX (1.0, duration_s * 0.01);
+}
+
+/* How a file that ended (EOS, not stopped) went. */
+VssIngestStatus
+vss_ingest_file_status (gdouble reached_s, gdouble duration_s, guint64 gaps,
+    guint64 decode_warnings)
+{
+  if (!vss_ingest_reached_end (reached_s, duration_s))
+    return VSS_INGEST_STATUS_INCOMPLETE;
+  if (gaps > 0 || decode_warnings > 0)
+    return VSS_INGEST_STATUS_DECODE_ERRORS;
+  return VSS_INGEST_STATUS_OK;
+}
+
+/* The error text of an incomplete or damaged file; NULL otherwise. */
+gchar *
+vss_ingest_describe_damage (VssIngestStatus status, gdouble reached_s,
+    gdouble duration_s, guint64 gaps, gdouble missing_s,
+    guint64 decode_warnings)
+{
+  GString *s;
+
+  if (status == VSS_INGEST_STATUS_INCOMPLETE)
+    return g_strdup_printf ("decoding stopped at %.1f s of %.1f s: the file "
+        "is cut short or damaged", reached_s, duration_s);
+  if (status != VSS_INGEST_STATUS_DECODE_ERRORS)
+    return NULL;
+  s = g_string_new ("decoded to the end, but ");
+  if (gaps > 0)
+    g_string_append_printf (s, "frames are missing in %" G_GUINT64_FORMAT
+        " place%s (%.1f s of video)", gaps, gaps == 1 ? "" : "s", missing_s);
+  if (gaps > 0 && decode_warnings > 0)
+    g_string_append (s, " and ");
+  if (decode_warnings > 0)
+    g_string_append_printf (s, "the decoder warned %" G_GUINT64_FORMAT
+        " time%s", decode_warnings, decode_warnings == 1 ? "" : "s");
+  g_string_append (s, ": the file is damaged");
+  return g_string_free (s, FALSE);
+}
+
 /* The worst outcome wins: a failure, then an input that could not be read,
- * then frames not stored, then an interruption. */
+ * then frames not stored, then a file damaged or cut short, then an
+ * interruption. */
 VssIngestExit
 vss_ingest_exit_code (const VssIngestResult * results, guint n_results,
     gboolean dry_run)
 {
   gboolean failed = FALSE, input = FALSE, lost = FALSE, interrupted = FALSE;
+  gboolean damaged = FALSE;
 
   for (guint i = 0; i < n_results; i++) {
     const VssIngestResult *r = &results[i];
     failed |= r->status == VSS_INGEST_STATUS_FAILED;
     input |= r->status == VSS_INGEST_STATUS_INPUT_ERROR;
     interrupted |= r->status == VSS_INGEST_STATUS_INTERRUPTED;
+    damaged |= r->status == VSS_INGEST_STATUS_INCOMPLETE
+        || r->status == VSS_INGEST_STATUS_DECODE_ERRORS;
     if (!dry_run)
       lost |= r->failed > 0 || r->spooled > r->replayed;
   }
@@ -538,6 +775,8 @@ vss_ingest_exit_code (const VssIngestResult * results, guint n_results,
     return VSS_INGEST_EXIT_INPUT;
   if (lost)
     return VSS_INGEST_EXIT_NOT_STORED;
+  if (damaged)
+    return VSS_INGEST_EXIT_DAMAGED;
   if (interrupted)
     return VSS_INGEST_EXIT_INTERRUPTED;
   return VSS_INGEST_EXIT_OK;
@@ -555,10 +794,18 @@ vss_ingest_result_to_json (const VssIngestResult * r)
       json_string (vss_ingest_status_to_string (r->status)));
   json_object_set_new (o, "error", r->error ? json_string (r->error) :
       json_null ());
+  json_object_set_new (o, "error_detail", r->error_detail ?
+      json_string (r->error_detail) : json_null ());
   json_object_set_new (o, "wall_seconds", json_real (round (r->wall_s * 1000)
           / 1000));
   json_object_set_new (o, "media_seconds", json_real (round (r->media_s *
               1000) / 1000));
+  json_object_set_new (o, "duration_seconds", !r->live && r->duration_s > 0 ?
+      json_real (round (r->duration_s * 1000) / 1000) : json_null ());
+  json_object_set_new (o, "gaps", json_integer (r->gaps));
+  json_object_set_new (o, "missing_seconds", json_real (round (r->missing_s *
+              1000) / 1000));
+  json_object_set_new (o, "decode_warnings", json_integer (r->decode_warnings));
   json_object_set_new (o, "frames_decoded", json_integer (r->decoded));
   json_object_set_new (o, "frames_sampled", json_integer (r->sampled));
   json_object_set_new (o, "duplicates_dropped", json_integer (r->dropped));
@@ -582,7 +829,11 @@ vss_ingest_format_result (const VssIngestResult * r, gboolean dry_run)
   g_string_append_printf (s, "%s (stream %s): %" G_GUINT64_FORMAT
       " frames sampled of %" G_GUINT64_FORMAT " decoded in %.1f s",
       r->input, r->stream_id, r->sampled, r->decoded, r->wall_s);
-  if (!r->live && r->media_s > 0)
+  if (!r->live && r->media_s > 0 && r->duration_s > 0)
+    g_string_append_printf (s, " (%.1f s of %.1f s of video, %.1fx real "
+        "time)", r->media_s, r->duration_s, r->wall_s > 0 ?
+        r->media_s / r->wall_s : 0.0);
+  else if (!r->live && r->media_s > 0)
     g_string_append_printf (s, " (%.1f s of video, %.1fx real time)",
         r->media_s, r->wall_s > 0 ? r->media_s / r->wall_s : 0.0);
   g_string_append_printf (s, "; %" G_GUINT64_FORMAT " duplicates dropped",
@@ -604,5 +855,11 @@ vss_ingest_format_result (const VssIngestResult * r, gboolean dry_run)
     g_string_append_printf (s, "; %s", vss_ingest_status_to_string (r->status));
   if (r->error)
     g_string_append_printf (s, ": %s", r->error);
+  if (r->error_detail) {
+    gchar *one_line = g_strdelimit (g_strdup (r->error_detail), "\n", ' ');
+
+    g_string_append_printf (s, ": %s", one_line);
+    g_free (one_line);
+  }
   return g_string_free (s, FALSE);
 }

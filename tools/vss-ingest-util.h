@@ -25,6 +25,8 @@ typedef enum
   VSS_INGEST_EXIT_INPUT = 4,    /* an input could not be opened */
   VSS_INGEST_EXIT_NOT_STORED = 5,       /* done, but frames failed or are
                                          * still in the spool */
+  VSS_INGEST_EXIT_DAMAGED = 6,  /* done, but a file was not decoded to its
+                                 * end, or frames were missing */
   VSS_INGEST_EXIT_INTERRUPTED = 130,    /* stopped by SIGINT or SIGTERM */
 } VssIngestExit;
 
@@ -65,6 +67,13 @@ typedef struct
   gchar *rtsp_transport;        /* auto | tcp | udp */
 } VssIngestOptions;
 
+/* The longest time any option takes: 30 days (timers count milliseconds
+ * in 32 bits). */
+#define VSS_INGEST_MAX_SECONDS (30 * 86400.0)
+
+gboolean vss_ingest_check_seconds (const gchar * option, gdouble v,
+    gboolean zero_ok, gdouble max, GError ** error);
+
 void vss_ingest_options_init (VssIngestOptions * o);
 
 void vss_ingest_options_clear (VssIngestOptions * o);
@@ -79,6 +88,8 @@ void vss_ingest_input_clear (VssIngestInput * in);
 
 gchar *vss_ingest_stream_id_sanitize (const gchar * text);
 
+gchar *vss_ingest_stream_id_from_name (const gchar * name);
+
 gboolean vss_ingest_stream_id_is_valid (const gchar * id);
 
 gchar *vss_ingest_frames_to_uri (const gchar * frames, GError ** error);
@@ -88,6 +99,9 @@ gchar *vss_ingest_describe_processing (const VssIngestOptions * o,
 
 gchar *vss_ingest_describe_source (const VssIngestInput * in,
     const VssIngestOptions * o);
+
+gchar *vss_ingest_error_detail (const gchar * debug,
+    const gchar * const *secrets);
 
 guint vss_ingest_backoff_ms (guint attempt, guint initial_ms, guint max_ms,
     gdouble random01);
@@ -116,6 +130,9 @@ typedef enum
   VSS_INGEST_STATUS_INTERRUPTED,
   VSS_INGEST_STATUS_INPUT_ERROR,
   VSS_INGEST_STATUS_FAILED,
+  VSS_INGEST_STATUS_INCOMPLETE, /* a file ended before its duration */
+  VSS_INGEST_STATUS_DECODE_ERRORS,      /* to its end, but frames missing or
+                                         * decoder warnings */
 } VssIngestStatus;
 
 typedef struct
@@ -125,8 +142,13 @@ typedef struct
   gboolean live;
   VssIngestStatus status;
   const gchar *error;           /* NULL when none */
+  const gchar *error_detail;    /* what the element said besides, or NULL */
   gdouble wall_s;
   gdouble media_s;              /* media time covered (files) */
+  gdouble duration_s;           /* the file's duration, <= 0 unknown */
+  guint64 gaps;                 /* places where decoded frames are missing */
+  gdouble missing_s;            /* media time missing in them */
+  guint64 decode_warnings;      /* warnings of the decoder, demuxer, ... */
   guint64 decoded, sampled, dropped, kept;
   guint64 stored, spooled, replayed, retried, failed;
   guint64 reconnects;           /* reconnect attempts */
@@ -135,6 +157,15 @@ typedef struct
 } VssIngestResult;
 
 const gchar *vss_ingest_status_to_string (VssIngestStatus s);
+
+gboolean vss_ingest_reached_end (gdouble reached_s, gdouble duration_s);
+
+VssIngestStatus vss_ingest_file_status (gdouble reached_s,
+    gdouble duration_s, guint64 gaps, guint64 decode_warnings);
+
+gchar *vss_ingest_describe_damage (VssIngestStatus status, gdouble reached_s,
+    gdouble duration_s, guint64 gaps, gdouble missing_s,
+    guint64 decode_warnings);
 
 VssIngestExit vss_ingest_exit_code (const VssIngestResult * results,
     guint n_results, gboolean dry_run);

@@ -19,7 +19,9 @@
  *
  * Threads: everything runs in the main loop's thread except the probe, which
  * runs in the source's streaming thread and touches only the fields under
- * Job.lock. Lock order: Job.lock is a leaf (nothing is called with it held).
+ * Job.lock, and the outage check, which asks Valkey from a GTask thread and
+ * touches no Job (its result comes back to the main thread). Lock order:
+ * Job.lock is a leaf (nothing is called with it held).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -36,6 +38,8 @@
 #include <gst/gst.h>
 #include "gstvss.h"
 #include "vss-ingest-util.h"
+#include "vss-locale.h"
+#include "vss-tool.h"
 
 typedef enum
 {
@@ -46,6 +50,15 @@ typedef enum
 } JobState;
 
 typedef struct _Job Job;
+
+/* An outage as vss-ingest tells it: vsssink's spool fills (Valkey or the
+ * object store away), then empties once the service is back. */
+typedef enum
+{
+  OUTAGE_NONE,
+  OUTAGE_ASKING,                /* spooling began; finding which service */
+  OUTAGE_ON,                    /* said so; waiting for the spool to empty */
+} OutageState;
 
 typedef struct
 {
@@ -69,7 +82,7 @@ struct _Job
   guint gen;                    /* source generation; stale ones are ignored */
   JobState state;
   VssIngestStatus status, stop_status;
-  gchar *error;
+  gchar *error, *error_detail;
   guint attempt;
   gint stopping;                /* atomic: the probe lets EOS through */
   gint64 t_start, t_end, source_started_us, last_frame_seen_us;
@@ -78,13 +91,23 @@ struct _Job
   gdouble duration_s;
   /* Stats polled from the elements (main thread). */
   guint64 dropped, kept_dedup, stored, spooled, replayed, retried, failed;
+  guint spool_pending;          /* spooled frames not written yet */
   gboolean have_dedup_stats;
+  OutageState outage;
+  guint64 spooled_seen, replayed_before_outage;
+  gchar *outage_service;
+  GCancellable *outage_cancel;
+
+  guint64 decode_warnings;      /* warnings from the source part */
 
   GMutex lock;                  /* guards the fields below (probe) */
   GstSegment segment;
   GstClockTime next_rt;
   gint64 last_buffer_us;
-  gdouble position_s;
+  gdouble position_s;           /* end of the last frame, stream time */
+  GstClockTime last_pts, last_dur;      /* of the last frame, for gaps */
+  guint64 gaps;                 /* where frames are missing */
+  gdouble missing_s;
   guint64 decoded, sampled, kept;
   guint64 connections;          /* sources that delivered a frame */
 };
@@ -111,6 +134,7 @@ static gboolean progress_drawn;
 static gint64 t0_us;
 static guint n_signals;
 static GRand *rand_gen;
+static gchar **secrets;         /* never printed: passwords, AWS secrets */
 
 #define APP_MSG_SOURCE_EOS "vss-ingest-source-eos"
 
@@ -170,6 +194,22 @@ sample_decide (Job * j, GstClockTime rt)
   return FALSE;
 }
 
+/* Frames missing between two decoded ones: the next frame starts more
+ * than half a frame after the last one ended (a demuxer that skipped what
+ * it could not parse, a decoder that dropped frames). Under Job.lock. */
+static void
+track_gap (Job * j, GstClockTime pts, GstClockTime dur)
+{
+  if (GST_CLOCK_TIME_IS_VALID (j->last_pts)
+      && GST_CLOCK_TIME_IS_VALID (j->last_dur) && j->last_dur > 0
+      && pts > j->last_pts + j->last_dur + j->last_dur / 2) {
+    j->gaps++;
+    j->missing_s += (gdouble) (pts - j->last_pts - j->last_dur) / GST_SECOND;
+  }
+  j->last_pts = pts;
+  j->last_dur = dur;
+}
+
 static GstPadProbeReturn
 sample_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
@@ -189,11 +229,14 @@ sample_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
     j->decoded++;
     j->last_buffer_us = g_get_monotonic_time ();
     if (GST_CLOCK_TIME_IS_VALID (pts) && j->segment.format == GST_FORMAT_TIME) {
+      GstClockTime dur = GST_BUFFER_DURATION (buf);
       guint64 st = gst_segment_to_stream_time (&j->segment, GST_FORMAT_TIME,
-          pts);
+          GST_CLOCK_TIME_IS_VALID (dur) ? pts + dur : pts);
+
       rt = gst_segment_to_running_time (&j->segment, GST_FORMAT_TIME, pts);
       if (GST_CLOCK_TIME_IS_VALID (st))
         j->position_s = (gdouble) st / GST_SECOND;
+      track_gap (j, pts, dur);
     }
     pass = sample_decide (j, rt);
     if (pass)
@@ -210,6 +253,8 @@ sample_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
       gst_event_parse_segment (ev, &seg);
       g_mutex_lock (&j->lock);
       gst_segment_copy_into (seg, &j->segment);
+      /* A new segment (a reconnection, a seek) is no gap. */
+      j->last_pts = GST_CLOCK_TIME_NONE;
       g_mutex_unlock (&j->lock);
     } else if (GST_EVENT_TYPE (ev) == GST_EVENT_EOS && j->in.live
         && !g_atomic_int_get (&j->stopping)) {
@@ -428,8 +473,148 @@ job_poll_stats (Job * j)
       gst_structure_get_uint64 (s, "replayed", &j->replayed);
       gst_structure_get_uint64 (s, "retried", &j->retried);
       gst_structure_get_uint64 (s, "failed", &j->failed);
+      gst_structure_get_uint (s, "spool-pending", &j->spool_pending);
       gst_structure_free (s);
     }
+  }
+}
+
+/* Outages: one line when the spool starts filling, one when it is empty
+ * again, so that logs (no terminal, no progress line) show them. */
+
+/* GTask thread: whether Valkey answers PING now. */
+static void
+ask_valkey (GTask * task, gpointer source, gpointer task_data,
+    GCancellable * cancel)
+{
+  const gchar *argv[] = { "PING" };
+  gsize argvlen[] = { 4 };
+  VssValkeyClient *c = vss_valkey_client_new_from_url (task_data, NULL);
+  VssValkeyReply *r = c ? vss_valkey_command (c, cancel, NULL, 1, argv,
+      argvlen) : NULL;
+
+  g_task_return_boolean (task, r != NULL);
+  if (r)
+    freeReplyObject (r);
+  if (c)
+    vss_valkey_client_free (c);
+}
+
+/* The service a spool that fills is waiting for: Valkey when it does not
+ * answer, else the object store (vsssink spools for either). Called from
+ * the main loop, which stops before jobs are freed; job_free() cancels the
+ * question so that its thread ends soon. */
+static void
+on_valkey_answered (GObject * source, GAsyncResult * res, gpointer user_data)
+{
+  Job *j = user_data;
+  gboolean valkey_up = g_task_propagate_boolean (G_TASK (res), NULL);
+
+  gchar *masked, *valkey, *store;
+
+  masked = vss_valkey_url_mask (opts.valkey);
+  valkey = g_strdup_printf ("Valkey at %s", masked);
+  g_free (masked);
+  store = g_str_has_prefix (opts.frames, "file://") ?
+      g_strdup_printf ("the frames folder %s", opts.frames + 7) :
+      g_strdup_printf ("the object store %s", opts.frames);
+  g_free (j->outage_service);
+  if (!valkey_up)
+    j->outage_service = g_steal_pointer (&valkey);
+  else if (j->spool_pending > 0)
+    j->outage_service = g_steal_pointer (&store);
+  else                          /* over before we asked: either */
+    j->outage_service = g_strdup_printf ("%s or %s", valkey, store);
+  g_free (valkey);
+  g_free (store);
+  j->outage = OUTAGE_ON;
+  say ("%s: %s is unreachable: frames wait in the spool until it is back "
+      "(%u waiting)", j->arg, j->outage_service, j->spool_pending);
+}
+
+static void
+job_watch_outage_end (Job * j)
+{
+  if (j->outage != OUTAGE_ON || j->spool_pending > 0)
+    return;
+  say ("%s: %s is back: the spool has caught up (%" G_GUINT64_FORMAT
+      " frames written from it, none waiting)", j->arg, j->outage_service,
+      j->replayed - j->replayed_before_outage);
+  j->outage = OUTAGE_NONE;
+}
+
+/* After each poll of the sink's stats (main thread). */
+static void
+job_watch_outage (Job * j)
+{
+  if (opts.dry_run || j->sink == NULL)
+    return;
+  switch (j->outage) {
+    case OUTAGE_NONE:
+      /* This run spooled frames: an outage began (frames left in the spool
+       * by an earlier run are replayed without one). */
+      if (j->spooled > j->spooled_seen) {
+        GTask *t = g_task_new (NULL, j->outage_cancel, on_valkey_answered, j);
+
+        j->outage = OUTAGE_ASKING;
+        j->replayed_before_outage = j->replayed;
+        g_task_set_task_data (t, g_strdup (opts.valkey), g_free);
+        g_task_run_in_thread (t, ask_valkey);
+        g_object_unref (t);
+      }
+      break;
+    case OUTAGE_ASKING:
+      break;
+    case OUTAGE_ON:
+      job_watch_outage_end (j);
+      break;
+  }
+  j->spooled_seen = j->spooled;
+}
+
+/* Files: the media duration, once the source knows it (main thread, while
+ * the source is linked). */
+static void
+job_query_duration (Job * j)
+{
+  gint64 d = -1;
+
+  if (j->duration_s > 0 || j->in.live || j->proc_sink == NULL
+      || j->source == NULL)
+    return;
+  if (gst_pad_peer_query_duration (j->proc_sink, GST_FORMAT_TIME, &d)
+      && d > 0) {
+    g_mutex_lock (&j->lock);
+    j->duration_s = (gdouble) d / GST_SECOND;
+    g_mutex_unlock (&j->lock);
+  }
+}
+
+/* A file that ended by itself: was it decoded to its end, and whole? */
+static void
+job_check_file (Job * j)
+{
+  gdouble reached, missing;
+  guint64 gaps;
+  gchar *why;
+
+  j->status = VSS_INGEST_STATUS_OK;
+  if (j->in.live)
+    return;
+  g_mutex_lock (&j->lock);
+  reached = j->position_s;
+  gaps = j->gaps;
+  missing = j->missing_s;
+  g_mutex_unlock (&j->lock);
+  j->status = vss_ingest_file_status (reached, j->duration_s, gaps,
+      j->decode_warnings);
+  why = vss_ingest_describe_damage (j->status, reached, j->duration_s, gaps,
+      missing, j->decode_warnings);
+  if (why != NULL) {
+    say ("%s: %s", j->arg, why);
+    if (j->error == NULL)
+      j->error = g_steal_pointer (&why);
+    g_free (why);
   }
 }
 
@@ -449,6 +634,9 @@ job_shutdown (Job * j)
   g_atomic_int_set (&j->stopping, 1);
   job_remove_source (j);
   job_poll_stats (j);
+  /* An outage that ended while the sink drained (not later: a stopped
+   * sink may not count its spool). */
+  job_watch_outage_end (j);
   gst_element_set_state (j->pipeline, GST_STATE_NULL);
   /* The sink flushes what it holds on the way to NULL: read again. */
   job_poll_stats (j);
@@ -458,18 +646,58 @@ job_shutdown (Job * j)
     g_main_loop_quit (loop);
 }
 
+/* What an element said besides its short message (see
+ * vss_ingest_error_detail()), printable; NULL when nothing. */
+static gchar *
+message_detail (const gchar * debug)
+{
+  gchar *d = vss_ingest_error_detail (debug, (const gchar * const *) secrets);
+  gchar *p;
+
+  if (d == NULL)
+    return NULL;
+  p = vss_tool_printable (d, 2000);
+  g_free (d);
+  return p;
+}
+
+/* Prints @detail under a message, each line indented. */
 static void
-job_fail (Job * j, VssIngestStatus status, const gchar * msg)
+print_detail (const gchar * detail)
+{
+  gchar **lines;
+
+  if (detail == NULL)
+    return;
+  lines = g_strsplit (detail, "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    g_printerr ("  %s\n", lines[i]);
+  g_strfreev (lines);
+}
+
+/* @detail: (nullable): what the element said besides @msg */
+static void
+job_fail_with_detail (Job * j, VssIngestStatus status, const gchar * msg,
+    const gchar * detail)
 {
   if (j->state == JOB_DONE)
     return;
   j->status = status;
-  if (j->error == NULL)
+  if (j->error == NULL) {
     j->error = g_strdup (msg);
+    j->error_detail = g_strdup (detail);
+  }
   /* Errors are printed even with --quiet. */
   clear_progress ();
   g_printerr ("vss-ingest: %s: %s\n", j->arg, msg);
+  print_detail (detail);
   job_shutdown (j);
+}
+
+static void
+job_fail (Job * j, VssIngestStatus status, const gchar * msg)
+{
+  job_fail_with_detail (j, status, msg, NULL);
 }
 
 static gboolean
@@ -626,12 +854,13 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
   switch (GST_MESSAGE_TYPE (msg)) {
     case GST_MESSAGE_ERROR:{
       GError *err = NULL;
-      gchar *dbg = NULL, *m;
+      gchar *dbg = NULL, *m, *detail;
       Origin origin = message_origin (j, msg);
 
       gst_message_parse_error (msg, &err, &dbg);
       GST_DEBUG ("error from %s: %s (%s)", GST_MESSAGE_SRC_NAME (msg),
           err->message, dbg ? dbg : "");
+      detail = message_detail (dbg);
       job_got_frame (j);
       if (origin == FROM_STALE || (origin == FROM_SOURCE
               && j->state == JOB_STOPPING)) {
@@ -642,41 +871,70 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
         m = g_strdup_printf ("stream error: %s", err->message);
         job_schedule_reconnect (j, m);
         g_free (m);
+      } else if (origin == FROM_SOURCE && j->ever_frame && !j->in.live) {
+        /* A file that decoded for a while, then broke (a demuxer that
+         * cannot parse what follows): damaged, like one that ends early. */
+        gdouble reached;
+
+        j->errors++;
+        job_query_duration (j);
+        g_mutex_lock (&j->lock);
+        reached = j->position_s;
+        g_mutex_unlock (&j->lock);
+        if (j->duration_s > 0)
+          m = g_strdup_printf ("cannot read the input past %.1f s of %.1f s: "
+              "%s", reached, j->duration_s, err->message);
+        else
+          m = g_strdup_printf ("cannot read the input past %.1f s: %s",
+              reached, err->message);
+        job_fail_with_detail (j, VSS_INGEST_STATUS_INCOMPLETE, m, detail);
+        g_free (m);
       } else if (origin == FROM_SOURCE) {
         j->errors++;
-        m = g_strdup_printf ("cannot read the input: %s%s%s", err->message,
-            j->in.live ? " (--wait keeps retrying the first connection)" : "",
-            "");
-        job_fail (j, j->ever_frame ? VSS_INGEST_STATUS_FAILED :
-            VSS_INGEST_STATUS_INPUT_ERROR, m);
+        m = g_strdup_printf ("cannot read the input: %s%s", err->message,
+            j->in.live ? " (--wait keeps retrying the first connection)" : "");
+        job_fail_with_detail (j, j->ever_frame ? VSS_INGEST_STATUS_FAILED :
+            VSS_INGEST_STATUS_INPUT_ERROR, m, detail);
         g_free (m);
       } else {
         j->errors++;
         m = g_strdup_printf ("%s (from %s)", err->message,
             GST_MESSAGE_SRC_NAME (msg));
-        job_fail (j, VSS_INGEST_STATUS_FAILED, m);
+        job_fail_with_detail (j, VSS_INGEST_STATUS_FAILED, m, detail);
         g_free (m);
       }
       g_error_free (err);
       g_free (dbg);
+      g_free (detail);
       break;
     }
     case GST_MESSAGE_WARNING:{
       GError *err = NULL;
-      gchar *dbg = NULL;
+      gchar *dbg = NULL, *detail;
+      Origin origin = message_origin (j, msg);
 
-      if (message_origin (j, msg) != FROM_STALE) {
+      if (origin != FROM_STALE) {
         gst_message_parse_warning (msg, &err, &dbg);
-        say ("%s: warning from %s: %s", j->arg, GST_MESSAGE_SRC_NAME (msg),
-            err->message);
+        /* The decoder, the demuxer or the source said something was wrong
+         * with the input. */
+        if (origin == FROM_SOURCE)
+          j->decode_warnings++;
+        detail = message_detail (dbg);
+        say ("%s: warning from %s: %s%s%s", j->arg, GST_MESSAGE_SRC_NAME (msg),
+            err->message, detail ? "\n  " : "", detail ? detail : "");
         g_error_free (err);
         g_free (dbg);
+        g_free (detail);
       }
       break;
     }
     case GST_MESSAGE_EOS:
-      j->status = j->state == JOB_STOPPING ? j->stop_status :
-          VSS_INGEST_STATUS_OK;
+      /* A file shorter than a tick ends before the duration was asked. */
+      job_query_duration (j);
+      if (j->state == JOB_STOPPING)
+        j->status = j->stop_status;
+      else
+        job_check_file (j);
       job_shutdown (j);
       break;
     case GST_MESSAGE_APPLICATION:{
@@ -737,6 +995,7 @@ job_build (Job * j, GError ** error)
   g_mutex_lock (&j->lock);
   gst_segment_init (&j->segment, GST_FORMAT_UNDEFINED);
   j->next_rt = GST_CLOCK_TIME_NONE;
+  j->last_pts = j->last_dur = GST_CLOCK_TIME_NONE;
   g_mutex_unlock (&j->lock);
   j->duration_s = -1;
   return TRUE;
@@ -775,6 +1034,10 @@ job_free (Job * j)
   g_free (j->arg);
   g_free (j->stream_id);
   g_free (j->error);
+  g_free (j->error_detail);
+  g_cancellable_cancel (j->outage_cancel);
+  g_clear_object (&j->outage_cancel);
+  g_free (j->outage_service);
   g_mutex_clear (&j->lock);
   g_free (j);
 }
@@ -800,8 +1063,10 @@ draw_progress (void)
     p.sampled += j->sampled;
     if (!j->in.live) {
       any_file = TRUE;
-      p.position_s += j->state == JOB_DONE && j->duration_s > 0 ?
-          j->duration_s : j->position_s;
+      /* A file done to its end shows 100 %; one cut short, where it
+       * stopped. */
+      p.position_s += j->state == JOB_DONE && j->duration_s > 0
+          && j->status == VSS_INGEST_STATUS_OK ? j->duration_s : j->position_s;
       if (j->duration_s > 0 && dur >= 0)
         dur += j->duration_s;
       else
@@ -836,15 +1101,7 @@ on_tick (gpointer user_data)
       continue;
     if (job_got_frame (j))
       j->attempt = 0;
-    if (j->duration_s <= 0 && !j->in.live && j->proc_sink != NULL) {
-      gint64 d = -1;
-      if (gst_pad_peer_query_duration (j->proc_sink, GST_FORMAT_TIME, &d)
-          && d > 0) {
-        g_mutex_lock (&j->lock);
-        j->duration_s = (gdouble) d / GST_SECOND;
-        g_mutex_unlock (&j->lock);
-      }
-    }
+    job_query_duration (j);
     if (j->state == JOB_RUNNING && j->in.live && opt_stall_timeout > 0) {
       gint64 last;
       g_mutex_lock (&j->lock);
@@ -857,8 +1114,10 @@ on_tick (gpointer user_data)
         g_free (m);
       }
     }
-    if (j->state != JOB_DONE)
+    if (j->state != JOB_DONE) {
       job_poll_stats (j);
+      job_watch_outage (j);
+    }
   }
   if (show_progress && n_active > 0)
     draw_progress ();
@@ -904,18 +1163,15 @@ check_valkey (void)
   GError *err = NULL;
   VssValkeyClient *c = vss_valkey_client_new_from_url (opts.valkey, &err);
   gchar *masked = vss_valkey_url_mask (opts.valkey);
-  VssValkeyReply *r;
-  const gchar *argv[] = { "COMMAND", "INFO", "FT.SEARCH" };
-  gsize argvlen[] = { 7, 4, 9 };
   VssIngestExit ret = VSS_INGEST_EXIT_OK;
+  gboolean has_search = FALSE;
 
   if (c == NULL) {
     g_printerr ("vss-ingest: --valkey %s: %s\n", masked, err->message);
     ret = VSS_INGEST_EXIT_USAGE;
     goto done;
   }
-  r = vss_valkey_command (c, NULL, &err, 3, argv, argvlen);
-  if (r == NULL) {
+  if (!vss_tool_has_vector_search (c, &has_search, &err)) {
     if (g_error_matches (err, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_CONNECTION)
         || g_error_matches (err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
       g_printerr ("vss-ingest: nothing is answering at %s (%s).\n"
@@ -930,15 +1186,13 @@ check_valkey (void)
     ret = VSS_INGEST_EXIT_VALKEY;
     goto done;
   }
-  if (r->type == REDIS_REPLY_ARRAY && r->elements == 1
-      && r->element[0]->type == REDIS_REPLY_NIL) {
-    g_printerr ("vss-ingest: the server at %s has no vector search (no "
-        "FT.SEARCH command).\n  Load the gst-vss module (redis-server "
-        "--loadmodule build/modules/valkey/vss-search.so, see README)\n"
-        "  or use a server with valkey-search.\n", masked);
+  if (!has_search) {
+    gchar *advice = vss_tool_no_search_advice (masked);
+
+    g_printerr ("vss-ingest: %s\n", advice);
+    g_free (advice);
     ret = VSS_INGEST_EXIT_VALKEY;
   }
-  freeReplyObject (r);
 done:
   g_clear_error (&err);
   g_free (masked);
@@ -1034,7 +1288,28 @@ static GOptionEntry entries[] = {
   "Exit status: 0 done; 1 the pipeline failed; 2 bad command line;\n" \
   "3 Valkey unreachable or without vector search; 4 an input could not be\n" \
   "opened; 5 done but some frames are not stored (failed, or still\n" \
-  "spooled); 130 interrupted.\n"
+  "spooled); 6 done but a file was not decoded to its end or had frames\n" \
+  "missing (truncated or damaged); 130 interrupted.\n"
+
+/* What must never be printed, even inside a server's or a library's
+ * message: the Valkey password, the AWS secret key and session token. */
+static void
+collect_secrets (void)
+{
+  GPtrArray *a = g_ptr_array_new ();
+  VssValkeyConfig *cfg = vss_valkey_config_new_from_url (opts.valkey, NULL);
+  const gchar *env[] = { "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", NULL };
+
+  if (cfg != NULL && cfg->password != NULL)
+    g_ptr_array_add (a, g_strdup (cfg->password));
+  if (cfg != NULL)
+    vss_valkey_config_free (cfg);
+  for (guint i = 0; env[i]; i++)
+    if (g_getenv (env[i]) != NULL && *g_getenv (env[i]))
+      g_ptr_array_add (a, g_strdup (g_getenv (env[i])));
+  g_ptr_array_add (a, NULL);
+  secrets = (gchar **) g_ptr_array_free (a, FALSE);
+}
 
 static gint
 print_summary (void)
@@ -1051,10 +1326,15 @@ print_summary (void)
     r->live = j->in.live;
     r->status = j->status;
     r->error = j->error;
+    r->error_detail = j->error_detail;
     r->wall_s = j->t_start ? ((j->t_end ? j->t_end : g_get_monotonic_time ())
         - j->t_start) / 1e6 : 0;
     g_mutex_lock (&j->lock);
     r->media_s = j->in.live ? 0 : j->position_s;
+    r->duration_s = j->in.live ? 0 : j->duration_s;
+    r->gaps = j->gaps;
+    r->missing_s = j->missing_s;
+    r->decode_warnings = j->decode_warnings;
     r->decoded = j->decoded;
     r->sampled = j->sampled;
     r->kept = j->kept;
@@ -1104,7 +1384,9 @@ print_summary (void)
     if (opts.index)
       json_object_set_new (o, "index", json_string (opts.index));
     json_object_set_new (o, "exit_code", json_integer (code));
-    s = json_dumps (o, JSON_INDENT (2));
+    /* Measurements are rounded where they are made; 15 significant
+     * digits print them as decimals (19.9, not 19.899999999999999). */
+    s = json_dumps (o, JSON_INDENT (2) | JSON_REAL_PRECISION (15));
     printf ("%s\n", s);
     free (s);
     json_decref (o);
@@ -1136,6 +1418,7 @@ main (int argc, char **argv)
   gint ret = VSS_INGEST_EXIT_OK;
   guint tick;
 
+  vss_tool_setlocale ();
   vss_ingest_options_init (&opts);
   jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) job_free);
   rand_gen = g_rand_new ();
@@ -1165,6 +1448,7 @@ main (int argc, char **argv)
     g_free (opts.rtsp_transport);
     opts.rtsp_transport = g_steal_pointer (&opt_transport);
   }
+  collect_secrets ();
   n_inputs = opt_inputs ? g_strv_length (opt_inputs) : 0;
   n_ids = opt_stream_ids ? g_strv_length (opt_stream_ids) : 0;
   ret = VSS_INGEST_EXIT_USAGE;
@@ -1180,11 +1464,19 @@ main (int argc, char **argv)
   }
   opts.frames = vss_ingest_frames_to_uri (opt_frames, &err);
   if (opts.frames == NULL || !vss_ingest_options_check (&opts, &err)
-      || opt_duration < 0 || opt_reconnect_delay <= 0 || opt_reconnect_max <= 0
-      || opt_reconnect_timeout < 0 || opt_stall_timeout < 0
-      || opt_stop_timeout <= 0) {
-    g_printerr ("vss-ingest: %s\n", err ? err->message : "durations and "
-        "delays must be positive");
+      || !vss_ingest_check_seconds ("--duration", opt_duration, TRUE,
+          VSS_INGEST_MAX_SECONDS, &err)
+      || !vss_ingest_check_seconds ("--reconnect-delay", opt_reconnect_delay,
+          FALSE, 86400, &err)
+      || !vss_ingest_check_seconds ("--reconnect-max-delay",
+          opt_reconnect_max, FALSE, 86400, &err)
+      || !vss_ingest_check_seconds ("--reconnect-timeout",
+          opt_reconnect_timeout, TRUE, VSS_INGEST_MAX_SECONDS, &err)
+      || !vss_ingest_check_seconds ("--stall-timeout", opt_stall_timeout,
+          TRUE, 86400, &err)
+      || !vss_ingest_check_seconds ("--stop-timeout", opt_stop_timeout, FALSE,
+          86400, &err)) {
+    g_printerr ("vss-ingest: %s\n", err->message);
     goto out;
   }
 
@@ -1192,6 +1484,7 @@ main (int argc, char **argv)
     Job *j = g_new0 (Job, 1);
 
     g_mutex_init (&j->lock);
+    j->outage_cancel = g_cancellable_new ();
     j->index = i;
     j->arg = g_strdup (opt_inputs[i]);
     g_ptr_array_add (jobs, j);
@@ -1204,8 +1497,12 @@ main (int argc, char **argv)
     j->stream_id = g_strdup (n_ids ? opt_stream_ids[i] :
         j->in.default_stream_id);
     if (!vss_ingest_stream_id_is_valid (j->stream_id)) {
-      g_printerr ("vss-ingest: stream id '%s': use 1-64 letters, digits, "
-          "'-' or '_'\n", j->stream_id);
+      /* It goes into keys, object paths and a TAG value, so it is not
+       * changed behind the user's back: say what would do. */
+      gchar *hint = vss_ingest_stream_id_sanitize (j->stream_id);
+      g_printerr ("vss-ingest: --stream-id '%s': use 1-64 ASCII letters, "
+          "digits, '-' or '_' (for example '%s')\n", j->stream_id, hint);
+      g_free (hint);
       ret = VSS_INGEST_EXIT_USAGE;
       goto out;
     }
@@ -1265,6 +1562,13 @@ main (int argc, char **argv)
   if (n_active > 0)
     g_main_loop_run (loop);
   g_source_remove (tick);
+  if (show_progress) {
+    /* The last redraw shows where the run ended (100 %, the final counts)
+     * and stays above the summary. */
+    draw_progress ();
+    fputc ('\n', stderr);
+    progress_drawn = FALSE;
+  }
   ret = print_summary ();
   g_main_loop_unref (loop);
 
@@ -1279,5 +1583,6 @@ out:
   g_free (opt_provider);
   g_free (opt_valkey);
   g_free (opt_transport);
+  g_strfreev (secrets);
   return ret;
 }

@@ -24,8 +24,11 @@
 #include "bedrock/gstvssbedrockimage.h"
 #include "query/gstvssqueryembed.h"
 #include "query/gstvssquerysearch.h"
+#include "vss-locale.h"
+#include "vss-tool.h"
 
 #define MAX_THUMB_BYTES (8 * 1024 * 1024)
+#define DEFAULT_VALKEY "redis://127.0.0.1:6379"
 
 static gchar *opt_text, *opt_image, *opt_provider, *opt_model, *opt_region;
 static gchar *opt_endpoint, *opt_profile, *opt_valkey, *opt_index;
@@ -93,8 +96,13 @@ static GOptionEntry entries[] = {
 
 /* ---- time arguments ---- */
 
+/* Unix milliseconds and ages beyond this (year 2286, 3170 years) are
+ * typing mistakes, and would not fit a gint64 in every unit. */
+#define MAX_TIME_NUMBER 1e13
+
 static gboolean
-parse_time (const gchar * s, gint64 now_ms, gint64 * out, GError ** error)
+parse_time (const gchar * option, const gchar * s, gint64 now_ms,
+    gint64 * out, GError ** error)
 {
   gchar *end = NULL;
   gdouble v;
@@ -104,6 +112,8 @@ parse_time (const gchar * s, gint64 now_ms, gint64 * out, GError ** error)
   if (!s || !s[0])
     goto bad;
   v = g_ascii_strtod (s, &end);
+  if (end != s && !(isfinite (v) && v <= MAX_TIME_NUMBER))
+    goto bad;
   if (end != s && *end == '\0' && v >= 0) {
     *out = (gint64) v;
     return TRUE;
@@ -127,9 +137,73 @@ parse_time (const gchar * s, gint64 now_ms, gint64 * out, GError ** error)
   }
 bad:
   g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-      "'%s' is not a time: use ISO 8601 (2026-12-01T09:00:00Z), unix "
-      "milliseconds, or an age such as 90s, 10m, 2h, 7d", s ? s : "");
+      "%s '%s' is not a time: use ISO 8601 (2026-12-01T09:00:00Z), unix "
+      "milliseconds, or an age such as 90s, 10m, 2h, 7d", option, s ? s : "");
   return FALSE;
+}
+
+/* ---- the command line ---- */
+
+static gboolean
+not_empty (const gchar * option, const gchar * v, GError ** error)
+{
+  if (v == NULL || v[0] != '\0')
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+      "%s must not be empty (leave it out for the default)", option);
+  return FALSE;
+}
+
+static gboolean
+none_empty (const gchar * option, gchar ** v, GError ** error)
+{
+  for (guint i = 0; v && v[i]; i++)
+    if (!not_empty (option, v[i], error))
+      return FALSE;
+  return TRUE;
+}
+
+/* Values that make no sense are refused by name, before anything is
+ * asked of a server (exit 2). */
+static gboolean
+check_usage (GError ** error)
+{
+  const gchar *msg = NULL;
+
+  if (!not_empty ("--text", opt_text, error)
+      || !not_empty ("--image", opt_image, error)
+      || !none_empty ("--stream", opt_streams, error)
+      || !none_empty ("--exclude-stream", opt_exclude, error)
+      || !not_empty ("--since", opt_since, error)
+      || !not_empty ("--until", opt_until, error)
+      || !not_empty ("--provider", opt_provider, error)
+      || !not_empty ("--model", opt_model, error)
+      || !not_empty ("--region", opt_region, error)
+      || !not_empty ("--endpoint", opt_endpoint, error)
+      || !not_empty ("--profile", opt_profile, error)
+      || !not_empty ("--s3-endpoint", opt_s3_endpoint, error)
+      || !not_empty ("--valkey", opt_valkey, error)
+      || !not_empty ("--index", opt_index, error)
+      || !not_empty ("--html", opt_html, error))
+    return FALSE;
+  if ((opt_text != NULL) == (opt_image != NULL))
+    msg = "give exactly one of --text and --image";
+  else if (opt_k < 1 || opt_k > 10000)
+    msg = "-k must be 1..10000";
+  else if (!(opt_max_distance >= 0 && opt_max_distance <= 2))
+    msg = "--max-distance must be a cosine distance, 0 to 2";
+  else if (opt_dimension != 0 && opt_dimension != 256 && opt_dimension != 384
+      && opt_dimension != 1024)
+    msg = "--dimension must be 256, 384 or 1024";
+  else if (opt_ef_runtime < 0 || opt_ef_runtime > 4096)
+    msg = "--ef-runtime must be 1..4096 (or 0 for the server's default)";
+  else if (opt_timeout_ms < 0)
+    msg = "--timeout must be 0 (the server's) or more milliseconds";
+  if (msg != NULL) {
+    g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, msg);
+    return FALSE;
+  }
+  return TRUE;
 }
 
 /* ---- thumbnails ---- */
@@ -247,12 +321,16 @@ print_json (GPtrArray * res, gdouble took_ms)
           opt_image));
   json_object_set_new (o, "kind", json_string (opt_text ? "text" : "image"));
   json_object_set_new (o, "k", json_integer (opt_k));
-  json_object_set_new (o, "took_ms", json_real (took_ms));
+  /* Measurements, rounded to what they mean (a distance comes from
+   * float32 vectors: 6 decimals; a time to the microsecond), printed
+   * with 15 significant digits: 0.422, not 0.42199999094009399. */
+  json_object_set_new (o, "took_ms", json_real (round (took_ms * 1e3) / 1e3));
   for (guint i = 0; i < res->len; i++) {
     GstVssQuerySearchResult *r = g_ptr_array_index (res, i);
     gchar *t = gst_vss_record_format_time (r->record.ts_ms);
     json_t *e = json_pack ("{s:s,s:f,s:s?,s:s,s:I,s:s,s:s?,s:s?}",
-        "key", r->key, "distance", r->distance, "stream", r->record.stream,
+        "key", r->key, "distance", round (r->distance * 1e6) / 1e6,
+        "stream", r->record.stream,
         "frame_id", r->record.id, "ts", (json_int_t) r->record.ts_ms, "time", t,
         "uri", r->record.uri, "model", r->record.model);
 
@@ -262,10 +340,59 @@ print_json (GPtrArray * res, gdouble took_ms)
     g_free (t);
   }
   json_object_set_new (o, "results", a);
-  s = json_dumps (o, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+  s = json_dumps (o, JSON_INDENT (2) | JSON_PRESERVE_ORDER |
+      JSON_REAL_PRECISION (15));
   printf ("%s\n", s);
   free (s);
   json_decref (o);
+}
+
+/* The page's only style sheet; its hash is in the page's policy. */
+static const gchar page_style[] =
+    "\nbody{font-family:sans-serif;margin:16px;background:#fff;color:#222}\n"
+    ".grid{display:flex;flex-wrap:wrap;gap:12px}\n"
+    "figure{margin:0;width:320px;border:1px solid #ccc;padding:6px}\n"
+    "figure img{display:block;width:320px;height:240px;object-fit:cover}\n"
+    ".missing{width:320px;height:240px;display:flex;align-items:center;"
+    "justify-content:center;background:#eee;color:#a00;text-align:center}\n"
+    "figcaption{font-size:13px;margin-top:4px;word-break:break-all}\n"
+    ".d{font-weight:bold;font-size:15px}\n";
+
+/* Stored URIs are data: whatever wrote the frame put there. Only these
+ * schemes become links; anything else (javascript:, data:, ...) is shown
+ * as text. */
+static gboolean
+uri_is_linkable (const gchar * uri)
+{
+  static const gchar *schemes[] = { "s3://", "file://", "http://",
+    "https://", NULL
+  };
+
+  for (guint i = 0; uri && schemes[i]; i++)
+    if (g_ascii_strncasecmp (uri, schemes[i], strlen (schemes[i])) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* The page needs nothing but its own style sheet and data: images: the
+ * policy forbids everything else, scripts first, so that even markup that
+ * slipped in could not run. */
+static gchar *
+page_policy (void)
+{
+  GChecksum *c = g_checksum_new (G_CHECKSUM_SHA256);
+  guint8 digest[32];
+  gsize len = sizeof digest;
+  gchar *b64, *policy;
+
+  g_checksum_update (c, (const guchar *) page_style, strlen (page_style));
+  g_checksum_get_digest (c, digest, &len);
+  g_checksum_free (c);
+  b64 = g_base64_encode (digest, len);
+  policy = g_strdup_printf ("default-src 'none'; img-src data:; "
+      "style-src 'sha256-%s'; base-uri 'none'; form-action 'none'", b64);
+  g_free (b64);
+  return policy;
 }
 
 static gboolean
@@ -275,19 +402,15 @@ write_html (const gchar * path, GPtrArray * res, gdouble took_ms,
   GString *h = g_string_new (NULL);
   gchar *q = g_markup_escape_text (opt_text ? opt_text : opt_image, -1);
   gchar *now = gst_vss_record_format_time (g_get_real_time () / 1000);
+  gchar *policy = page_policy ();
   gboolean ok;
 
   *n_thumbs = 0;
   g_string_append_printf (h, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
-      "<meta charset=\"utf-8\"><title>vss-search: %s</title>\n<style>\n"
-      "body{font-family:sans-serif;margin:16px;background:#fff;color:#222}\n"
-      ".grid{display:flex;flex-wrap:wrap;gap:12px}\n"
-      "figure{margin:0;width:320px;border:1px solid #ccc;padding:6px}\n"
-      "figure img{display:block;width:320px;height:240px;object-fit:cover}\n"
-      ".missing{width:320px;height:240px;display:flex;align-items:center;"
-      "justify-content:center;background:#eee;color:#a00;text-align:center}\n"
-      "figcaption{font-size:13px;margin-top:4px;word-break:break-all}\n"
-      ".d{font-weight:bold;font-size:15px}\n</style></head><body>\n", q);
+      "<meta charset=\"utf-8\">\n<meta http-equiv=\"Content-Security-Policy\" "
+      "content=\"%s\">\n<title>vss-search: %s</title>\n<style>%s</style>"
+      "</head><body>\n", policy, q, page_style);
+  g_free (policy);
   g_string_append_printf (h, "<h1>%s query: &ldquo;%s&rdquo;</h1>\n",
       opt_text ? "Text" : "Image", q);
   g_string_append_printf (h, "<p>%u frame%s, nearest first (cosine "
@@ -325,8 +448,10 @@ write_html (const gchar * path, GPtrArray * res, gdouble took_ms,
     g_string_append_printf (h, "<figcaption><span class=\"d\">%.4f</span> "
         "&middot; %s &middot; %s<br><code>%s</code>", r->distance, stream,
         t[0] ? t : "-", key);
-    if (uri[0])
+    if (uri[0] && uri_is_linkable (r->record.uri))
       g_string_append_printf (h, "<br><a href=\"%s\">%s</a>", uri, uri);
+    else if (uri[0])
+      g_string_append_printf (h, "<br><code>%s</code>", uri);
     g_string_append (h, "</figcaption></figure>\n");
     g_clear_error (&err);
     if (img)
@@ -346,11 +471,77 @@ write_html (const gchar * path, GPtrArray * res, gdouble took_ms,
   return ok;
 }
 
+/* ---- a search the server refused ---- */
+
+/* What the server said, in the user's terms: a server without vector
+ * search gets vss-ingest's advice, an index of another dimension is named
+ * with both dimensions, a missing index is named; otherwise the server's
+ * words, without the binary query it may quote. */
+static gchar *
+explain_search_error (VssValkeyClient * client,
+    const GstVssQuerySearchRequest * r, GstVssQueryEmbedder * e,
+    const GError * err)
+{
+  const gchar *index = r->index ? r->index : GST_VSS_RECORD_DEFAULT_INDEX;
+  gchar *masked = vss_valkey_url_mask (opt_valkey ? opt_valkey :
+      DEFAULT_VALKEY);
+  const gchar *argv[] = { "FT.INFO", index };
+  gsize argvlen[] = { 7, strlen (index) };
+  gboolean has_search = TRUE;
+  VssValkeyReply *info_reply = NULL;
+  VssValkeyIndexInfo *info = NULL;
+  GError *info_err = NULL;
+  gchar *msg = NULL;
+
+  if (!g_error_matches (err, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_SERVER))
+    goto plain;
+  if (vss_tool_has_vector_search (client, &has_search, NULL) && !has_search) {
+    msg = vss_tool_no_search_advice (masked);
+    goto out;
+  }
+  /* An error reply comes back as a server error. */
+  info_reply = vss_valkey_command (client, NULL, &info_err, 2, argv, argvlen);
+  if (g_error_matches (info_err, VSS_VALKEY_ERROR, VSS_VALKEY_ERROR_SERVER)) {
+    gchar *why = vss_tool_printable (info_err->message, 300);
+
+    msg = g_strdup_printf ("there is no index '%s' at %s (%s).\n  vss-ingest "
+        "and vsssink create it with their first frame; --index names "
+        "another one (FT._LIST lists them).", index, masked, why);
+    g_free (why);
+    goto out;
+  }
+  if (info_reply != NULL)
+    info = vss_valkey_index_info_parse (info_reply, NULL);
+  if (info != NULL && info->dim > 0 && info->dim != r->dim) {
+    msg = g_strdup_printf ("the index '%s' holds %u-dimensional vectors, but "
+        "this query's vector has %u (%s, model %s).\n  Frames embedded with "
+        "this provider and model are in another index: give it with --index "
+        "(FT._LIST lists them), or choose the provider, --model and "
+        "--dimension the index was made with.", index, info->dim, r->dim,
+        opt_provider ? opt_provider : "local",
+        gst_vss_query_embedder_get_model (e));
+    goto out;
+  }
+plain:
+  {
+    gchar *text = vss_tool_printable (err->message, 500);
+
+    msg = g_strdup_printf ("%s", text);
+    g_free (text);
+  }
+out:
+  g_clear_error (&info_err);
+  g_clear_pointer (&info, vss_valkey_index_info_free);
+  if (info_reply)
+    freeReplyObject (info_reply);
+  g_free (masked);
+  return msg;
+}
+
 int
 main (int argc, char **argv)
 {
-  GOptionContext *ctx = g_option_context_new ("- search the stored video "
-      "frames by text or example image");
+  GOptionContext *ctx;
   GstVssQueryEmbedderOptions eo = { 0, };
   GstVssAwsSettings aws = { 0, };
   GstVssQueryEmbedder *e = NULL;
@@ -363,6 +554,9 @@ main (int argc, char **argv)
   gdouble took_ms;
   gint ret = 1;
 
+  vss_tool_setlocale ();
+  ctx = g_option_context_new ("- search the stored video frames by text or "
+      "example image");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_set_description (ctx, "Prints DISTANCE, STREAM, TIME "
       "(capture time, UTC) and the object URI of the nearest frames.\n"
@@ -376,17 +570,12 @@ main (int argc, char **argv)
   g_option_context_free (ctx);
   gst_init (NULL, NULL);
 
-  if ((opt_text != NULL) == (opt_image != NULL)) {
-    fprintf (stderr, "vss-search: give exactly one of --text and --image\n");
-    return 2;
-  }
-  if (opt_k < 1 || opt_k > 10000) {
-    fprintf (stderr, "vss-search: -k must be 1..10000\n");
-    return 2;
-  }
   gst_vss_query_search_request_init (&r);
-  if ((opt_since && !parse_time (opt_since, now_ms, &r.since_ms, &err))
-      || (opt_until && !parse_time (opt_until, now_ms, &r.until_ms, &err))) {
+  if (!check_usage (&err)
+      || (opt_since && !parse_time ("--since", opt_since, now_ms, &r.since_ms,
+              &err))
+      || (opt_until && !parse_time ("--until", opt_until, now_ms, &r.until_ms,
+              &err))) {
     fprintf (stderr, "vss-search: %s\n", err->message);
     g_error_free (err);
     return 2;
@@ -413,7 +602,7 @@ main (int argc, char **argv)
     goto failed;
 
   client = vss_valkey_client_new_from_url (opt_valkey ? opt_valkey :
-      "redis://127.0.0.1:6379", &err);
+      DEFAULT_VALKEY, &err);
   if (!client)
     goto failed;
   r.index = opt_index;
@@ -428,8 +617,15 @@ main (int argc, char **argv)
   t0 = g_get_monotonic_time ();
   res = gst_vss_query_search_run (client, &r, opt_fanout, NULL, &err);
   took_ms = (g_get_monotonic_time () - t0) / 1000.0;
-  if (!res)
-    goto failed;
+  if (!res) {
+    gchar *why = explain_search_error (client, &r, e, err);
+
+    fprintf (stderr, "vss-search: %s\n", why);
+    g_free (why);
+    g_clear_error (&err);
+    ret = 1;
+    goto done;
+  }
 
   if (opt_html) {
     guint n_thumbs;
@@ -459,7 +655,10 @@ done:
 failed:
   {
     gchar *masked = opt_valkey ? vss_valkey_url_mask (opt_valkey) : NULL;
-    fprintf (stderr, "vss-search: %s\n", err->message);
+    gchar *text = vss_tool_printable (err->message, 500);
+
+    fprintf (stderr, "vss-search: %s\n", text);
+    g_free (text);
     if (masked && strstr (err->message, "connect"))
       fprintf (stderr, "vss-search: (Valkey at %s)\n", masked);
     g_free (masked);

@@ -17,9 +17,13 @@
  *
  * Argument: the path of vss-search.so.
  */
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <linux/fs.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <gst/app/gstappsink.h>
@@ -400,6 +404,397 @@ test_valkey_outage (void)
   g_free (dir);
 }
 
+/* ---- Issue 18, point 11: element errors come with their detail ---- */
+
+static VssTestRedis *
+start_module_server (const VssTestRedisOptions * base)
+{
+  const gchar *extra[] = { "--loadmodule", module_path, NULL };
+  VssTestRedisOptions ro = { 0 };
+  VssTestRedis *r;
+  VssE2eEnv env;
+  GError *err = NULL;
+
+  if (base)
+    ro = *base;
+  ro.extra_args = extra;
+  vss_e2e_env_for_module_server (&env);
+  r = vss_test_redis_start (&ro, &err);
+  vss_e2e_env_restore (&env);
+  g_assert_no_error (err);
+  return r;
+}
+
+/* The run failed (exit 1) with @message and @detail on stderr and in the
+ * JSON summary, without GStreamer's source-location prefix and without
+ * any of @secrets. */
+static void
+expect_error_detail (gint status, json_t * j, const gchar * out,
+    const gchar * err, const gchar * message, const gchar * detail,
+    const gchar * const *secrets)
+{
+  const gchar *jerr, *jdetail;
+
+  if (status != 1 || strstr (err, message) == NULL
+      || strstr (err, detail) == NULL)
+    g_error ("exit %d, expected 1 with \"%s\" and \"%s\" on stderr: %s",
+        status, message, detail, err);
+  g_assert_nonnull (j);
+  jerr = vss_e2e_input_str (j, 0, "error");
+  jdetail = vss_e2e_input_str (j, 0, "error_detail");
+  g_assert_nonnull (jerr);
+  if (jdetail == NULL || strstr (jerr, message) == NULL
+      || strstr (jdetail, detail) == NULL)
+    g_error ("JSON error \"%s\", detail \"%s\"", jerr,
+        jdetail ? jdetail : "(none)");
+  /* "../plugins/vsssink/gstvsssink.c(1342): gst_vss_sink_start (): ..." */
+  g_assert_null (strstr (err, ".c("));
+  g_assert_null (strstr (jdetail, ".c("));
+  g_assert_null (strstr (jdetail, "/GstPipeline:"));
+  for (guint i = 0; secrets && secrets[i]; i++) {
+    g_assert_null (strstr (err, secrets[i]));
+    g_assert_null (strstr (out, secrets[i]));
+  }
+}
+
+/* Makes @dir a folder this process cannot write to: read-only rights; as
+ * root (who ignores them) the immutable attribute; where that is not
+ * allowed either, a folder under a regular file. Returns the folder to
+ * give, to undo with unmake_read_only(). */
+static gchar *
+make_read_only (const gchar * dir)
+{
+  gchar *probe = g_build_filename (dir, "probe", NULL);
+  gboolean writable;
+  int fd, flags = 0;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_assert_cmpint (g_chmod (dir, 0555), ==, 0);
+  writable = g_file_set_contents (probe, "x", 1, NULL);
+  g_unlink (probe);
+  g_free (probe);
+  if (!writable)
+    return g_strdup (dir);
+  fd = open (dir, O_RDONLY | O_DIRECTORY);
+  if (fd >= 0 && ioctl (fd, FS_IOC_GETFLAGS, &flags) == 0) {
+    flags |= FS_IMMUTABLE_FL;
+    if (ioctl (fd, FS_IOC_SETFLAGS, &flags) == 0) {
+      close (fd);
+      return g_strdup (dir);
+    }
+  }
+  if (fd >= 0)
+    close (fd);
+  g_assert_cmpint (g_chmod (dir, 0755), ==, 0);
+  probe = g_build_filename (dir, "a-file", NULL);
+  g_assert_true (g_file_set_contents (probe, "x", 1, NULL));
+  {
+    gchar *under = g_build_filename (probe, "frames", NULL);
+    g_free (probe);
+    return under;
+  }
+}
+
+static void
+unmake_read_only (const gchar * dir)
+{
+  int fd = open (dir, O_RDONLY | O_DIRECTORY), flags = 0;
+
+  if (fd >= 0 && ioctl (fd, FS_IOC_GETFLAGS, &flags) == 0
+      && (flags & FS_IMMUTABLE_FL)) {
+    flags &= ~FS_IMMUTABLE_FL;
+    ioctl (fd, FS_IOC_SETFLAGS, &flags);
+  }
+  if (fd >= 0)
+    close (fd);
+  g_chmod (dir, 0755);
+}
+
+static void
+rm_rf (const gchar * dir)
+{
+  gchar *argv[] = { (gchar *) "rm", (gchar *) "-rf", (gchar *) dir, NULL };
+
+  g_spawn_sync (NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+      NULL, NULL);
+}
+
+static void
+test_error_details (void)
+{
+  const gchar *clip_args[] = { "--duration", "6", "--fps", "10", "--width",
+    "320", "--height", "180", "--seed", "4", NULL
+  };
+  gchar *dir = g_dir_make_tmp ("vss-ingest-details-XXXXXX", NULL);
+  gchar *clip = vss_e2e_make_clip (dir, "clip.mkv", clip_args);
+  gchar *frames = g_build_filename (dir, "frames", NULL);
+  gchar *spool = g_build_filename (dir, "spool", NULL);
+  VssTestRedisOptions ro = { 0 };
+  VssTestRedis *r;
+  GError *err = NULL;
+  json_t *j = NULL;
+  gchar *url, *out = NULL, *errt = NULL, *reply;
+  gint status;
+
+  /* 1. The index exists with another schema; the URL has a password. */
+  ro.acl_user = "default";
+  ro.acl_password = "hunter2-valkey-pass";
+  r = start_module_server (&ro);
+  url = vss_test_redis_get_url (r, NULL);
+  reply = vss_test_redis_cli (r, 0, &err, "FT.CREATE", "frames", "ON", "HASH",
+      "PREFIX", "1", "other:", "SCHEMA", "vector", "VECTOR", "HNSW", "6",
+      "TYPE", "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "COSINE", NULL);
+  g_assert_no_error (err);
+  g_free (reply);
+  {
+    const gchar *args[] = { clip, "--valkey", url, "--frames", frames,
+      "--spool-dir", spool, "--json", NULL
+    };
+    const gchar *secrets[] = { "hunter2-valkey-pass", NULL };
+
+    status = vss_e2e_ingest_run (args, &j, &out, &errt);
+    expect_error_detail (status, j, out, errt,
+        "The vector index 'frames' cannot be used",
+        "its PREFIX is 'other:', not 'frame:'", secrets);
+    g_assert_nonnull (strstr (errt, "FT.DROPINDEX frames"));
+    json_decref (j);
+    g_free (out);
+    g_free (errt);
+  }
+  g_free (url);
+  vss_test_redis_free (r);
+
+  r = start_module_server (NULL);
+  url = vss_test_redis_get_url (r, NULL);
+
+  /* 2. The frames folder cannot be written to. */
+  {
+    gchar *ro_dir = g_build_filename (dir, "read-only", NULL);
+    gchar *given = make_read_only (ro_dir);
+    const gchar *args[] = { clip, "--valkey", url, "--frames", given,
+      "--spool-dir", spool, "--json", NULL
+    };
+
+    status = vss_e2e_ingest_run (args, &j, &out, &errt);
+    unmake_read_only (ro_dir);
+    expect_error_detail (status, j, out, errt, "Cannot use the object store",
+        "Cannot write to folder", NULL);
+    json_decref (j);
+    g_free (out);
+    g_free (errt);
+    g_free (given);
+    g_free (ro_dir);
+  }
+
+  /* 3. Two ingests share one spool folder. */
+  {
+    const gchar *first[] = { clip, "--live", "--valkey", url, "--frames",
+      frames, "--spool-dir", spool, "--stream-id", "first", "--duration",
+      "120", "--json", NULL
+    };
+    const gchar *second[] = { clip, "--valkey", url, "--frames", frames,
+      "--spool-dir", spool, "--stream-id", "second", "--json", NULL
+    };
+    GSubprocess *p = vss_e2e_ingest_spawn (first, 0);
+
+    /* Once the first stores frames, it holds the spool. */
+    for (guint i = 0; i < 600; i++) {
+      gchar *n = vss_test_redis_cli (r, 0, &err, "DBSIZE", NULL);
+      gboolean some;
+
+      g_assert_no_error (err);
+      some = g_ascii_strtoll (n, NULL, 10) > 0;
+      g_free (n);
+      if (some)
+        break;
+      g_usleep (100 * 1000);
+    }
+    status = vss_e2e_ingest_run (second, &j, &out, &errt);
+    /* The first one is stopped before anything is asserted. */
+    g_subprocess_send_signal (p, SIGINT);
+    g_assert_cmpint (vss_e2e_ingest_wait (p, NULL, NULL, NULL), ==, 130);
+    g_object_unref (p);
+    expect_error_detail (status, j, out, errt,
+        "Cannot open the spool folder", "in use by another process", NULL);
+    json_decref (j);
+    g_free (out);
+    g_free (errt);
+  }
+  g_free (url);
+  vss_test_redis_free (r);
+
+  /* 4. Bedrock's endpoint does not resolve (.invalid never does). */
+  {
+    const gchar *env[] = { "AWS_ACCESS_KEY_ID", "AKIDVSSINGESTTEST001",
+      "AWS_SECRET_ACCESS_KEY", "vss-ingest/test+Secret0123456789xyz",
+      "AWS_SESSION_TOKEN", "vss-ingest-session-token-42",
+      "AWS_REGION", "eu-west-1",
+      "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://nonexistent.invalid",
+      "AWS_CONFIG_FILE", "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE",
+      "/nonexistent", "AWS_PROFILE", NULL, "AWS_EC2_METADATA_DISABLED", "true",
+      NULL
+    };
+    const gchar *args[] = { clip, "--provider", "bedrock", "--threshold", "0",
+      "--dry-run", "--json", NULL
+    };
+    const gchar *secrets[] = { "Secret0123456789xyz",
+      "vss-ingest-session-token-42", NULL
+    };
+
+    status = vss_e2e_ingest_run_env (args, env, &j, &out, &errt);
+    expect_error_detail (status, j, out, errt,
+        "Amazon Bedrock did not answer", "nonexistent.invalid", secrets);
+    g_assert_nonnull (strstr (errt, "resolve"));
+    json_decref (j);
+    g_free (out);
+    g_free (errt);
+  }
+
+  rm_rf (dir);
+  g_free (frames);
+  g_free (spool);
+  g_free (clip);
+  g_free (dir);
+}
+
+/* Waits up to @timeout_s for @path to hold a line with every one of
+ * @words; returns that line (or NULL). */
+static gchar *
+wait_for_line (const gchar * path, const gchar * const *words, guint timeout_s)
+{
+  gint64 end = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+
+  do {
+    gchar *text = NULL, **lines, *found = NULL;
+
+    if (g_file_get_contents (path, &text, NULL, NULL)) {
+      lines = g_strsplit (text, "\n", -1);
+      for (guint i = 0; lines[i] && !found; i++) {
+        gboolean all = TRUE;
+        for (guint k = 0; words[k] && all; k++)
+          all = strstr (lines[i], words[k]) != NULL;
+        if (all)
+          found = g_strdup (lines[i]);
+      }
+      g_strfreev (lines);
+      g_free (text);
+    }
+    if (found)
+      return found;
+    g_usleep (200 * 1000);
+  } while (g_get_monotonic_time () < end);
+  return NULL;
+}
+
+static guint
+count_lines_with (const gchar * path, const gchar * word)
+{
+  gchar *text = NULL;
+  guint n = 0;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  for (const gchar * p = text; (p = strstr (p, word)) != NULL; p++)
+    n++;
+  g_free (text);
+  return n;
+}
+
+/* Issue 18, point 13: without a terminal, an outage and its end are each
+ * one line on stderr, naming the service and the frames waiting. */
+static void
+test_outage_lines (void)
+{
+  const gchar *clip_args[] = { "--duration", "20", "--fps", "10", "--width",
+    "320", "--height", "180", "--seed", "11", NULL
+  };
+  gchar *dir = g_dir_make_tmp ("vss-ingest-outage-lines-XXXXXX", NULL);
+  gchar *clip = vss_e2e_make_clip (dir, "clip.mkv", clip_args);
+  gchar *frames = g_build_filename (dir, "frames", NULL);
+  gchar *spool = g_build_filename (dir, "spool", NULL);
+  gchar *log = g_build_filename (dir, "stderr.txt", NULL);
+  VssTestRedis *r = start_module_server (NULL);
+  gchar *url = vss_test_redis_get_url (r, NULL);
+  gchar *where = g_strdup_printf ("Valkey at %s", url);
+  GError *err = NULL;
+  GSubprocess *p;
+  gchar *down, *back;
+  const gchar *w;
+  gint status;
+
+  {
+    /* --live on a file: it goes on until stopped. */
+    const gchar *args[] = { clip, "--live", "--threshold", "0", "--interval",
+      "0.5", "--valkey", url, "--frames", frames, "--spool-dir", spool,
+      "--stream-id", "outage-lines", "--duration", "150", NULL
+    };
+    p = vss_e2e_ingest_spawn_env (args, NULL, log);
+  }
+  for (guint i = 0; i < 600; i++) {
+    gchar *n = vss_test_redis_cli (r, 0, &err, "DBSIZE", NULL);
+    gboolean enough;
+
+    g_assert_no_error (err);
+    enough = g_ascii_strtoll (n, NULL, 10) >= 3;
+    g_free (n);
+    if (enough)
+      break;
+    g_usleep (100 * 1000);
+  }
+  g_assert_cmpuint (count_lines_with (log, "is unreachable:"), ==, 0);
+
+  vss_test_redis_stop_node (r, 0, TRUE);
+  {
+    const gchar *words[] = { where, "is unreachable", "waiting", NULL };
+    down = wait_for_line (log, words, 30);
+  }
+  if (down == NULL) {
+    gchar *text = NULL;
+    g_file_get_contents (log, &text, NULL, NULL);
+    g_subprocess_force_exit (p);
+    g_error ("no line about the outage on stderr: %s", text);
+  }
+  {
+    VssE2eEnv env;
+    vss_e2e_env_for_module_server (&env);
+    g_assert_true (vss_test_redis_restart_node (r, 0, &err));
+    vss_e2e_env_restore (&env);
+    g_assert_no_error (err);
+  }
+  {
+    const gchar *words[] = { where, "is back:", "caught up", NULL };
+    back = wait_for_line (log, words, 60);
+  }
+  if (back == NULL) {
+    gchar *text = NULL;
+    g_file_get_contents (log, &text, NULL, NULL);
+    g_subprocess_force_exit (p);
+    g_error ("no line about the end of the outage on stderr: %s", text);
+  }
+  g_subprocess_send_signal (p, SIGINT);
+  status = vss_e2e_ingest_wait (p, NULL, NULL, NULL);
+  g_object_unref (p);
+  /* "... (N waiting)": some frames were. */
+  w = g_strrstr (down, "(");
+  g_assert_nonnull (w);
+  g_assert_cmpint (g_ascii_strtoll (w + 1, NULL, 10), >, 0);
+  /* One line each, and nothing was lost. */
+  g_assert_cmpuint (count_lines_with (log, "is unreachable:"), ==, 1);
+  g_assert_cmpuint (count_lines_with (log, "is back:"), ==, 1);
+  g_assert_cmpint (status, ==, 130);
+
+  g_free (down);
+  g_free (back);
+  vss_test_redis_free (r);
+  rm_rf (dir);
+  g_free (where);
+  g_free (url);
+  g_free (log);
+  g_free (frames);
+  g_free (spool);
+  g_free (clip);
+  g_free (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -412,5 +807,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ingest-e2e/rtsp-drop-store-search",
       test_rtsp_drop_store_search);
   g_test_add_func ("/ingest-e2e/valkey-outage", test_valkey_outage);
+  g_test_add_func ("/ingest-e2e/error-details", test_error_details);
+  g_test_add_func ("/ingest-e2e/outage-lines", test_outage_lines);
   return g_test_run ();
 }

@@ -2,6 +2,7 @@
  * backoff, progress line, summary, exit codes)
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <math.h>
 #include <string.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
@@ -18,7 +19,8 @@ test_stream_id (void)
     {"", "stream"},
     {"///", "stream"},
     {"cam_1--east", "cam_1--east"},
-    {"über", "ber"},
+    {"über", "uber"},
+    {"caméra", "camera"},
   };
   gchar *long_in = g_strnfill (200, 'a');
   gchar *s;
@@ -39,6 +41,66 @@ test_stream_id (void)
   g_assert_true (vss_ingest_stream_id_is_valid ("cam-1_x"));
 }
 
+/* Issue 18, point 2: different names never share a stream id. */
+static void
+test_stream_id_from_name (void)
+{
+  const gchar *names[] = { "clip", "Clip", "a b", "a*b?", "a-b", "été",
+    "ete", "東京", "大阪", "", "Front Door", "front-door", "cam_1--east",
+    "x.y", "x_y", NULL
+  };
+  GHashTable *seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      NULL);
+  gchar *long_a = g_strnfill (200, 'a'), *long_b = g_strnfill (201, 'a');
+  gchar *s, *t;
+
+  for (guint i = 0; names[i]; i++) {
+    s = vss_ingest_stream_id_from_name (names[i]);
+    g_assert_true (vss_ingest_stream_id_is_valid (s));
+    if (g_hash_table_contains (seen, s))
+      g_error ("'%s' and an earlier name both give '%s'", names[i], s);
+    g_hash_table_add (seen, s);
+    /* The same name, the same id. */
+    t = vss_ingest_stream_id_from_name (names[i]);
+    g_assert_cmpstr (s, ==, t);
+    g_free (t);
+  }
+  g_hash_table_unref (seen);
+
+  /* A name that is already an id stays as it is; others keep a readable
+   * part and get 8 hex digits of the name's SHA-256. */
+  s = vss_ingest_stream_id_from_name ("clip");
+  g_assert_cmpstr (s, ==, "clip");
+  g_free (s);
+  s = vss_ingest_stream_id_from_name ("cam_1--east");
+  g_assert_cmpstr (s, ==, "cam_1--east");
+  g_free (s);
+  s = vss_ingest_stream_id_from_name ("Front Door");
+  g_assert_true (g_str_has_prefix (s, "front-door-"));
+  g_assert_cmpuint (strlen (s), ==, strlen ("front-door-") + 8);
+  t = g_compute_checksum_for_string (G_CHECKSUM_SHA256, "Front Door", -1);
+  g_assert_true (g_str_has_suffix (s, (t[8] = '\0', t)));
+  g_free (t);
+  g_free (s);
+  s = vss_ingest_stream_id_from_name ("été");
+  g_assert_true (g_str_has_prefix (s, "ete-"));
+  g_free (s);
+  s = vss_ingest_stream_id_from_name ("東京");
+  g_assert_true (g_str_has_prefix (s, "stream-"));
+  g_free (s);
+
+  /* Long names: 64 bytes at most, still told apart. */
+  s = vss_ingest_stream_id_from_name (long_a);
+  t = vss_ingest_stream_id_from_name (long_b);
+  g_assert_cmpuint (strlen (s), <=, 64);
+  g_assert_true (vss_ingest_stream_id_is_valid (s));
+  g_assert_cmpstr (s, !=, t);
+  g_free (s);
+  g_free (t);
+  g_free (long_a);
+  g_free (long_b);
+}
+
 static void
 test_inputs (void)
 {
@@ -57,7 +119,8 @@ test_inputs (void)
   g_assert_no_error (err);
   g_assert_cmpint (in.kind, ==, VSS_INGEST_INPUT_URI);
   g_assert_false (in.live);
-  g_assert_cmpstr (in.default_stream_id, ==, "front-door");
+  g_assert_true (g_str_has_prefix (in.default_stream_id, "front-door-"));
+  g_assert_true (vss_ingest_stream_id_is_valid (in.default_stream_id));
   g_assert_true (g_str_has_prefix (in.uri, "file:///"));
   g_assert_true (g_str_has_suffix (in.uri, "Front%20Door.mkv"));
   vss_ingest_input_clear (&in);
@@ -92,7 +155,8 @@ test_inputs (void)
   g_assert_true (vss_ingest_input_resolve ("rtsp://cam1.local:554/live/main",
           FALSE, &in, &err));
   g_assert_true (in.live);
-  g_assert_cmpstr (in.default_stream_id, ==, "cam1-local-live-main");
+  g_assert_true (g_str_has_prefix (in.default_stream_id,
+          "cam1-local-live-main-"));
   vss_ingest_input_clear (&in);
 
   /* http is not live unless told. */
@@ -148,6 +212,9 @@ test_frames_uri (void)
   g_clear_error (&err);
   g_assert_null (vss_ingest_frames_to_uri ("http://x/y", &err));
   g_clear_error (&err);
+  g_assert_null (vss_ingest_frames_to_uri ("", &err));
+  g_assert_nonnull (strstr (err->message, "--frames"));
+  g_clear_error (&err);
   g_free (cwd);
 }
 
@@ -181,6 +248,33 @@ test_options_check (void)
   o.index = g_strdup ("a\nb");
   g_assert_false (vss_ingest_options_check (&o, &err));
   g_clear_error (&err);
+  /* Issue 18, point 16: NaN, infinities and empty values, by name. */
+  g_free (o.index);
+  o.index = g_strdup ("");
+  g_assert_false (vss_ingest_options_check (&o, &err));
+  g_assert_nonnull (strstr (err->message, "--index"));
+  g_clear_error (&err);
+  g_clear_pointer (&o.index, g_free);
+  o.window_duration = INFINITY;
+  g_assert_false (vss_ingest_options_check (&o, &err));
+  g_assert_nonnull (strstr (err->message, "--window-duration"));
+  g_clear_error (&err);
+  o.window_duration = 0;
+  o.interval = NAN;
+  g_assert_false (vss_ingest_options_check (&o, &err));
+  g_assert_nonnull (strstr (err->message, "--interval"));
+  g_clear_error (&err);
+  o.interval = 1;
+  g_assert_true (vss_ingest_options_check (&o, &err));
+  g_assert_false (vss_ingest_check_seconds ("--duration", NAN, TRUE, 10, &err));
+  g_assert_nonnull (strstr (err->message, "--duration"));
+  g_clear_error (&err);
+  g_assert_false (vss_ingest_check_seconds ("--x", 0, FALSE, 10, &err));
+  g_clear_error (&err);
+  g_assert_false (vss_ingest_check_seconds ("--x", 11, TRUE, 10, &err));
+  g_clear_error (&err);
+  g_assert_true (vss_ingest_check_seconds ("--x", 0, TRUE, 10, &err));
+  g_assert_true (vss_ingest_check_seconds ("--x", 10, FALSE, 10, &err));
   vss_ingest_options_clear (&o);
 }
 
@@ -289,6 +383,42 @@ test_describe (void)
   vss_ingest_options_clear (&o);
 }
 
+/* Issue 18, point 11: an element's debug detail, fit for a user. */
+static void
+test_error_detail (void)
+{
+  const gchar *secrets[] = { "s3cr3t-key-value", "tok", NULL };
+  gchar *d;
+
+  d = vss_ingest_error_detail ("../plugins/vsssink/gstvsssink.c(1342): "
+      "gst_vss_sink_start (): /GstPipeline:ingest-0/GstBin:bin0/"
+      "GstVssSink:sink:\nIndex 'frames' exists with another schema; its "
+      "PREFIX is 'other:'.", NULL);
+  g_assert_cmpstr (d, ==, "Index 'frames' exists with another schema; its "
+      "PREFIX is 'other:'.");
+  g_free (d);
+  /* Only the location: no detail. */
+  g_assert_null (vss_ingest_error_detail ("../gst/x.c(10): f (): "
+          "/GstPipeline:p/GstX:x:", NULL));
+  g_assert_null (vss_ingest_error_detail (NULL, NULL));
+  g_assert_null (vss_ingest_error_detail ("  \n", NULL));
+  /* A detail without the location line is kept whole. */
+  d = vss_ingest_error_detail ("Could not resolve host: x.invalid\n", NULL);
+  g_assert_cmpstr (d, ==, "Could not resolve host: x.invalid");
+  g_free (d);
+  /* Secrets and URL passwords never show; short words are left alone. */
+  d = vss_ingest_error_detail ("f.c(1): f (): /P:\nkey s3cr3t-key-value "
+      "at redis://user:hunter2@h:6379/0 and rediss://onlytoken@h2 (tok)",
+      secrets);
+  g_assert_null (strstr (d, "s3cr3t"));
+  g_assert_null (strstr (d, "hunter2"));
+  g_assert_null (strstr (d, "onlytoken"));
+  g_assert_nonnull (strstr (d, "redis://user:***@h:6379/0"));
+  g_assert_nonnull (strstr (d, "rediss://***@h2"));
+  g_assert_nonnull (strstr (d, "(tok)"));
+  g_free (d);
+}
+
 static void
 test_backoff (void)
 {
@@ -389,10 +519,56 @@ test_exit_codes (void)
   r[0].replayed = 3;
   r[0].failed = 1;
   g_assert_cmpint (vss_ingest_exit_code (r, 2, FALSE), ==, 5);
+  /* Issue 18, point 8: a damaged file is 6, after frames not stored. */
+  r[1].status = VSS_INGEST_STATUS_INCOMPLETE;
+  g_assert_cmpint (vss_ingest_exit_code (r, 2, FALSE), ==, 5);
+  g_assert_cmpint (vss_ingest_exit_code (r, 2, TRUE), ==, 6);
+  r[1].status = VSS_INGEST_STATUS_DECODE_ERRORS;
+  g_assert_cmpint (vss_ingest_exit_code (r, 2, TRUE), ==, 6);
   r[1].status = VSS_INGEST_STATUS_INPUT_ERROR;
   g_assert_cmpint (vss_ingest_exit_code (r, 2, FALSE), ==, 4);
   r[0].status = VSS_INGEST_STATUS_FAILED;
   g_assert_cmpint (vss_ingest_exit_code (r, 2, FALSE), ==, 1);
+}
+
+/* Issue 18, point 8: a file decoded to its end, or not. */
+static void
+test_file_status (void)
+{
+  gchar *s;
+
+  /* Within 1 s or 1 % of the duration; unknown durations pass. */
+  g_assert_true (vss_ingest_reached_end (20.0, 20.0));
+  g_assert_true (vss_ingest_reached_end (19.2, 20.0));
+  g_assert_false (vss_ingest_reached_end (18.9, 20.0));
+  g_assert_true (vss_ingest_reached_end (3590, 3600));
+  g_assert_false (vss_ingest_reached_end (27, 60));
+  g_assert_true (vss_ingest_reached_end (5, -1));
+  g_assert_cmpint (vss_ingest_file_status (20, 20, 0, 0), ==,
+      VSS_INGEST_STATUS_OK);
+  g_assert_cmpint (vss_ingest_file_status (27, 60, 0, 0), ==,
+      VSS_INGEST_STATUS_INCOMPLETE);
+  g_assert_cmpint (vss_ingest_file_status (27, 60, 2, 1), ==,
+      VSS_INGEST_STATUS_INCOMPLETE);
+  g_assert_cmpint (vss_ingest_file_status (60, 60, 1, 0), ==,
+      VSS_INGEST_STATUS_DECODE_ERRORS);
+  g_assert_cmpint (vss_ingest_file_status (60, 60, 0, 3), ==,
+      VSS_INGEST_STATUS_DECODE_ERRORS);
+  g_assert_cmpstr (vss_ingest_status_to_string
+      (VSS_INGEST_STATUS_INCOMPLETE), ==, "incomplete");
+  g_assert_cmpstr (vss_ingest_status_to_string
+      (VSS_INGEST_STATUS_DECODE_ERRORS), ==, "decode-errors");
+  s = vss_ingest_describe_damage (VSS_INGEST_STATUS_INCOMPLETE, 27, 60, 0, 0,
+      0);
+  g_assert_nonnull (strstr (s, "27.0 s of 60.0 s"));
+  g_free (s);
+  s = vss_ingest_describe_damage (VSS_INGEST_STATUS_DECODE_ERRORS, 60, 60, 2,
+      1.5, 3);
+  g_assert_nonnull (strstr (s, "2 places (1.5 s of video)"));
+  g_assert_nonnull (strstr (s, "warned 3 times"));
+  g_free (s);
+  g_assert_null (vss_ingest_describe_damage (VSS_INGEST_STATUS_OK, 60, 60, 0,
+          0, 0));
 }
 
 static void
@@ -425,6 +601,7 @@ test_result (void)
   s = vss_ingest_format_result (&r, FALSE);
   g_assert_nonnull (strstr (s, "20 frames sampled of 200 decoded"));
   g_assert_nonnull (strstr (s, "10.0x real time"));
+  g_assert_null (strstr (s, " of 20.0 s"));
   g_assert_nonnull (strstr (s, "12 duplicates dropped"));
   g_assert_nonnull (strstr (s, "8 stored"));
   g_free (s);
@@ -435,6 +612,14 @@ test_result (void)
   g_assert_nonnull (strstr (s, "dry run"));
   g_assert_true (g_str_has_suffix (s, "failed: boom"));
   g_free (s);
+  r.error_detail = "why it\nboomed";
+  s = vss_ingest_format_result (&r, TRUE);
+  g_assert_true (g_str_has_suffix (s, "failed: boom: why it boomed"));
+  g_free (s);
+  j = vss_ingest_result_to_json (&r);
+  g_assert_cmpstr (json_string_value (json_object_get (j, "error_detail")),
+      ==, "why it\nboomed");
+  json_decref (j);
 }
 
 int
@@ -443,13 +628,16 @@ main (int argc, char **argv)
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/ingest/stream-id", test_stream_id);
+  g_test_add_func ("/ingest/stream-id-from-name", test_stream_id_from_name);
   g_test_add_func ("/ingest/inputs", test_inputs);
   g_test_add_func ("/ingest/frames-uri", test_frames_uri);
   g_test_add_func ("/ingest/options", test_options_check);
   g_test_add_func ("/ingest/describe", test_describe);
+  g_test_add_func ("/ingest/error-detail", test_error_detail);
   g_test_add_func ("/ingest/backoff", test_backoff);
   g_test_add_func ("/ingest/progress", test_progress);
   g_test_add_func ("/ingest/exit-codes", test_exit_codes);
+  g_test_add_func ("/ingest/file-status", test_file_status);
   g_test_add_func ("/ingest/result", test_result);
   return g_test_run ();
 }

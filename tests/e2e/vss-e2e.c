@@ -127,11 +127,13 @@ vss_e2e_rtsp_stop (VssE2eRtsp * s)
   g_free (s);
 }
 
-GSubprocess *
-vss_e2e_ingest_spawn (const gchar * const *args, GSubprocessFlags extra_flags)
+static GSubprocess *
+ingest_spawn (const gchar * const *args, GSubprocessFlags extra_flags,
+    const gchar * const *env, const gchar * stderr_path)
 {
   gchar *tool = vss_e2e_build_path ("tools/vss-ingest");
   GPtrArray *argv = g_ptr_array_new ();
+  GSubprocessLauncher *l;
   GSubprocess *p;
   GError *err = NULL;
 
@@ -139,14 +141,37 @@ vss_e2e_ingest_spawn (const gchar * const *args, GSubprocessFlags extra_flags)
   for (guint i = 0; args[i]; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
-  p = g_subprocess_newv ((const gchar * const *) argv->pdata,
-      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE |
-      extra_flags, &err);
+  l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+      (stderr_path ? 0 : G_SUBPROCESS_FLAGS_STDERR_PIPE) | extra_flags);
+  for (guint i = 0; env && env[i]; i += 2) {
+    if (env[i + 1])
+      g_subprocess_launcher_setenv (l, env[i], env[i + 1], TRUE);
+    else
+      g_subprocess_launcher_unsetenv (l, env[i]);
+  }
+  if (stderr_path)
+    g_subprocess_launcher_set_stderr_file_path (l, stderr_path);
+  p = g_subprocess_launcher_spawnv (l, (const gchar * const *) argv->pdata,
+      &err);
   if (p == NULL)
     g_error ("cannot run vss-ingest: %s", err->message);
+  g_object_unref (l);
   g_ptr_array_unref (argv);
   g_free (tool);
   return p;
+}
+
+GSubprocess *
+vss_e2e_ingest_spawn (const gchar * const *args, GSubprocessFlags extra_flags)
+{
+  return ingest_spawn (args, extra_flags, NULL, NULL);
+}
+
+GSubprocess *
+vss_e2e_ingest_spawn_env (const gchar * const *args,
+    const gchar * const *env, const gchar * stderr_path)
+{
+  return ingest_spawn (args, 0, env, stderr_path);
 }
 
 gint
@@ -159,6 +184,8 @@ vss_e2e_ingest_wait (GSubprocess * p, json_t ** json, gchar ** out_text,
 
   if (!g_subprocess_communicate_utf8 (p, NULL, NULL, &out, &errt, &err))
     g_error ("vss-ingest: %s", err->message);
+  if (errt == NULL)             /* stderr went to a file */
+    errt = g_strdup ("");
   if (!g_subprocess_get_if_exited (p))
     g_error ("vss-ingest was killed by signal %d; stderr:\n%s",
         g_subprocess_get_term_sig (p), errt);
@@ -184,6 +211,17 @@ vss_e2e_ingest_run (const gchar * const *args, json_t ** json,
     gchar ** out_text, gchar ** err_text)
 {
   GSubprocess *p = vss_e2e_ingest_spawn (args, 0);
+  gint status = vss_e2e_ingest_wait (p, json, out_text, err_text);
+
+  g_object_unref (p);
+  return status;
+}
+
+gint
+vss_e2e_ingest_run_env (const gchar * const *args, const gchar * const *env,
+    json_t ** json, gchar ** out_text, gchar ** err_text)
+{
+  GSubprocess *p = vss_e2e_ingest_spawn_env (args, env, NULL);
   gint status = vss_e2e_ingest_wait (p, json, out_text, err_text);
 
   g_object_unref (p);

@@ -41,6 +41,17 @@ gint vss_e2e_ingest_wait (GSubprocess * p, json_t ** json, gchar ** out_text,
 gint vss_e2e_ingest_run (const gchar * const *args, json_t ** json,
     gchar ** out_text, gchar ** err_text);
 
+/* Like vss_e2e_ingest_spawn() with changes to the environment: @env holds
+ * name, value pairs (a NULL value unsets the name), NULL-terminated by
+ * name; @stderr_path: (nullable): stderr goes to this file instead of a
+ * pipe. */
+GSubprocess *vss_e2e_ingest_spawn_env (const gchar * const *args,
+    const gchar * const *env, const gchar * stderr_path);
+
+gint vss_e2e_ingest_run_env (const gchar * const *args,
+    const gchar * const *env, json_t ** json, gchar ** out_text,
+    gchar ** err_text);
+
 json_int_t vss_e2e_input_int (json_t * summary, guint input,
     const gchar * field);
 

@@ -279,7 +279,8 @@ teardown (void)
   g_clear_pointer (&tmpdir, g_free);
 }
 
-/* Runs the CLI; returns its exit status, stdout in @out, stderr in @err. */
+/* Runs the CLI; returns its exit status, stdout in @out, stderr in @err.
+ * @env: name, value pairs to set (a NULL value unsets the name). */
 static gint
 run_cli (gchar ** out, gchar ** errout, const gchar * const *env,
     const gchar * first, ...)
@@ -299,8 +300,12 @@ run_cli (gchar ** out, gchar ** errout, const gchar * const *env,
       g_ptr_array_add (argv, (gpointer) a);
   va_end (ap);
   g_ptr_array_add (argv, NULL);
-  for (guint i = 0; env && env[i]; i += 2)
-    g_subprocess_launcher_setenv (l, env[i], env[i + 1], TRUE);
+  for (guint i = 0; env && env[i]; i += 2) {
+    if (env[i + 1])
+      g_subprocess_launcher_setenv (l, env[i], env[i + 1], TRUE);
+    else
+      g_subprocess_launcher_unsetenv (l, env[i]);
+  }
   p = g_subprocess_launcher_spawnv (l, (const gchar * const *) argv->pdata,
       &err);
   fail_unless (p != NULL, "%s: %s", cli_path, err ? err->message : "");
@@ -480,6 +485,37 @@ GST_START_TEST (test_cli_image_table_and_json)
     json_decref (o);
     g_free (until);
   }
+  /* Issue 18, point 16: no float noise in the JSON (0.422, not
+   * 0.42199999094009399): distances to 6 decimals, took_ms to 3. */
+  {
+    gchar *out2 = NULL, *err2 = NULL;
+    GRegex *re = g_regex_new ("\"(distance|took_ms)\": -?[0-9]+(\\.[0-9]*)?",
+        0, 0, NULL);
+    GMatchInfo *mi = NULL;
+    guint n = 0;
+
+    status = run_cli (&out2, &err2, NULL, "--json", "-V", url, "--image",
+        st.jpeg[1], "-k", "4", NULL);
+    fail_unless_equals_int (status, 0);
+    g_regex_match (re, out2, 0, &mi);
+    while (g_match_info_matches (mi)) {
+      gchar *field = g_match_info_fetch (mi, 1);
+      gchar *frac = g_match_info_fetch (mi, 2);
+      guint max = strcmp (field, "took_ms") == 0 ? 3 : 6;
+
+      fail_unless (strlen (frac) <= max + 1, "float noise in %s: %s", field,
+          out2);
+      n++;
+      g_free (field);
+      g_free (frac);
+      g_match_info_next (mi, NULL);
+    }
+    g_match_info_free (mi);
+    g_regex_unref (re);
+    fail_unless_equals_int (n, 5);      /* took_ms and 4 distances */
+    g_free (out2);
+    g_free (err2);
+  }
   /* ISO 8601 and max-distance. */
   o = cli_json (&status, "--image", st.jpeg[0], "--since",
       "2000-01-01T00:00:00Z", "--max-distance", "0.05", NULL);
@@ -522,12 +558,62 @@ GST_START_TEST (test_cli_errors)
   fail_unless (strstr (err, "/nonexistent.jpg"), "%s", err);
   g_free (out);
   g_free (err);
-  /* The index has 4 dimensions, the local embedding more. */
+  /* The index has 4 dimensions, the local embedding more. Issue 18,
+   * point 14: the message names the index, both dimensions, and --index. */
   status = run_cli (&out, &err, NULL, "--image", photo[0], "-V", url, NULL);
   fail_unless_equals_int (status, 1);
-  fail_unless (strstr (err, "vss-search: ") && strlen (err) > 20, "%s", err);
+  {
+    GstVssQueryEmbedderOptions o = { GST_VSS_QUERY_PROVIDER_LOCAL, };
+    GstVssQueryEmbedder *e = gst_vss_query_embedder_new (&o, NULL);
+    gchar *qdim = g_strdup_printf ("%u", gst_vss_query_embedder_get_dim (e));
+
+    fail_unless (strstr (err, "'frames'") && strstr (err, qdim)
+        && strstr (err, " 4") && strstr (err, "--index"), "%s", err);
+    gst_vss_query_embedder_free (e);
+    g_free (qdim);
+  }
   g_free (out);
   g_free (err);
+  /* An index that does not exist is named as such. */
+  status = run_cli (&out, &err, NULL, "--image", photo[0], "-V", url,
+      "--index", "nosuchindex", NULL);
+  fail_unless_equals_int (status, 1);
+  fail_unless (strstr (err, "no index 'nosuchindex'") != NULL, "%s", err);
+  g_free (out);
+  g_free (err);
+  /* Issue 18, point 16: values that make no sense are refused by name. */
+  {
+    const gchar *cases[][2] = {
+      {"--max-distance", "nan"}, {"--max-distance", "-1"},
+      {"--max-distance", "inf"}, {"--index", ""}, {"--dimension", "-3"},
+      {"--dimension", "100"}, {"--ef-runtime", "-1"},
+      {"--ef-runtime", "5000"}, {"--timeout", "-5"}, {"--stream", ""},
+      {"--exclude-stream", ""}, {"--since", "inf"}, {"--until", "nan"},
+      {"--since", ""}, {"--model", ""}, {"--region", ""},
+      {"--endpoint", ""}, {"--profile", ""}, {"--s3-endpoint", ""},
+      {"--valkey", ""}, {"--html", ""}, {"--provider", ""},
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+      status = run_cli (&out, &err, NULL, "--image", photo[0], "-V", url,
+          cases[i][0], cases[i][1], NULL);
+      fail_unless (status == 2 && strstr (err, cases[i][0]) != NULL,
+          "%s '%s': exit %d, expected 2 naming the option: %s", cases[i][0],
+          cases[i][1], status, err);
+      g_free (out);
+      g_free (err);
+    }
+    status = run_cli (&out, &err, NULL, "--text", "", "-V", url, NULL);
+    fail_unless (status == 2 && strstr (err, "--text") != NULL, "%d %s",
+        status, err);
+    g_free (out);
+    g_free (err);
+    status = run_cli (&out, &err, NULL, "--image", "", "-V", url, NULL);
+    fail_unless (status == 2 && strstr (err, "--image") != NULL, "%d %s",
+        status, err);
+    g_free (out);
+    g_free (err);
+  }
   /* A password never shows. */
   status = run_cli (&out, &err, NULL, "--image", photo[0], "-V",
       "redis://u:hunter2secret@127.0.0.1:1", NULL);
@@ -535,6 +621,45 @@ GST_START_TEST (test_cli_errors)
   fail_unless (strstr (err, "hunter2secret") == NULL, "%s", err);
   g_free (out);
   g_free (err);
+}
+
+GST_END_TEST;
+
+/* True when @s is UTF-8 without control characters but newlines. */
+static gboolean
+is_clean_text (const gchar * s)
+{
+  if (!g_utf8_validate (s, -1, NULL))
+    return FALSE;
+  for (const gchar * p = s; *p; p++)
+    if ((guchar) * p < 0x20 && *p != '\n')
+      return FALSE;
+  return TRUE;
+}
+
+/* Issue 18, point 14: a server without vector search gets the advice
+ * vss-ingest gives, not the raw "unknown command" with the query vector's
+ * bytes. */
+GST_START_TEST (test_cli_server_without_search)
+{
+  VssTestRedis *plain;
+  GError *e = NULL;
+  gchar *purl, *out = NULL, *err = NULL;
+  gint status;
+
+  plain = vss_test_redis_start (NULL, &e);
+  fail_unless (plain != NULL, "%s", e ? e->message : "");
+  purl = vss_test_redis_get_url (plain, NULL);
+  status = run_cli (&out, &err, NULL, "--image", photo[0], "-V", purl, NULL);
+  fail_unless_equals_int (status, 1);
+  fail_unless (is_clean_text (err), "binary bytes in the message");
+  fail_unless (strstr (err, "unknown command") == NULL, "%s", err);
+  fail_unless (strstr (err, "has no vector search (no FT.SEARCH command)")
+      && strstr (err, "vss-search.so") && strstr (err, purl), "%s", err);
+  g_free (out);
+  g_free (err);
+  g_free (purl);
+  vss_test_redis_free (plain);
 }
 
 GST_END_TEST;
@@ -547,7 +672,7 @@ load_png (const gchar * path)
 }
 
 static guint
-count_colour (GstSample * s, guint8 r, guint8 g, guint8 b)
+count_colour_within (GstSample * s, guint8 r, guint8 g, guint8 b, gint tol)
 {
   GstVideoInfo info;
   GstVideoFrame f;
@@ -560,11 +685,55 @@ count_colour (GstSample * s, guint8 r, guint8 g, guint8 b)
     const guint8 *row = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&f, 0) +
         y * GST_VIDEO_FRAME_PLANE_STRIDE (&f, 0);
     for (gint x = 0; x < GST_VIDEO_INFO_WIDTH (&info); x++)
-      n += abs (row[3 * x] - r) < 40 && abs (row[3 * x + 1] - g) < 40
-          && abs (row[3 * x + 2] - b) < 40;
+      n += abs (row[3 * x] - r) < tol && abs (row[3 * x + 1] - g) < tol
+          && abs (row[3 * x + 2] - b) < tol;
   }
   gst_video_frame_unmap (&f);
   return n;
+}
+
+static guint
+count_colour (GstSample * s, guint8 r, guint8 g, guint8 b)
+{
+  return count_colour_within (s, r, g, b, 40);
+}
+
+/* Headless Chromium: a screenshot of @page_path into @shot, or (@shot
+ * NULL) its DOM after scripts ran, returned. */
+static gchar *
+chromium_run (const gchar * page_path, const gchar * shot)
+{
+  gchar *chromium = g_find_program_in_path ("chromium");
+  gchar *profile = g_build_filename (tmpdir, "chromium-profile", NULL);
+  gchar *page_uri = file_uri (page_path);
+  gchar *prof_arg = g_strconcat ("--user-data-dir=", profile, NULL);
+  gchar *mode = shot ? g_strconcat ("--screenshot=", shot, NULL) :
+      g_strdup ("--dump-dom");
+  const gchar *argv[] = { chromium, "--headless", "--no-sandbox",
+    "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+    "--no-first-run", "--disable-extensions", "--window-size=1400,1000",
+    prof_arg, mode, page_uri, NULL
+  };
+  GError *e = NULL;
+  GSubprocess *p;
+  gchar *dom = NULL;
+
+  fail_unless (chromium != NULL, "chromium is not installed: run "
+      "tools/install-deps.sh --tests");
+  p = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+      G_SUBPROCESS_FLAGS_STDERR_SILENCE, &e);
+  fail_unless (p != NULL, "%s", e ? e->message : "");
+  fail_unless (g_subprocess_communicate_utf8 (p, NULL, NULL, &dom, NULL, &e),
+      "chromium: %s", e ? e->message : "");
+  fail_unless (g_subprocess_get_if_exited (p)
+      && g_subprocess_get_exit_status (p) == 0, "chromium failed");
+  g_object_unref (p);
+  g_free (chromium);
+  g_free (profile);
+  g_free (page_uri);
+  g_free (prof_arg);
+  g_free (mode);
+  return dom;
 }
 
 /* vss-search --html, rendered by headless Chromium: the thumbnails (three
@@ -666,6 +835,12 @@ GST_START_TEST (test_cli_html_chromium)
     /* Each thumbnail is drawn 320x240 (76800 px): most of it must show. */
     fail_unless (n > 60000, "thumbnail %u: %u pixels of its colour", i, n);
   }
+  /* The page's style applies (under its Content-Security-Policy): the
+   * missing thumbnail is a 320x240 #eee box. */
+  {
+    guint n = count_colour_within (png, 0xee, 0xee, 0xee, 6);
+    fail_unless (n > 60000, "%u pixels of the missing thumbnail's box", n);
+  }
   gst_sample_unref (png);
   g_free (page_uri);
   g_free (shot_arg);
@@ -674,6 +849,129 @@ GST_START_TEST (test_cli_html_chromium)
   g_free (page);
   g_free (shot);
   g_free (profile);
+}
+
+GST_END_TEST;
+
+/* Issue 18, point 7: a stored URI becomes a link only for s3://, file://
+ * and http(s)://; anything else (javascript:, data:, ...) is text. The page
+ * forbids scripts (Content-Security-Policy): even markup that got in could
+ * not run. Checked in the file and in what Chromium makes of it. */
+GST_START_TEST (test_cli_html_links)
+{
+  const gchar *bad[] = { "javascript:alert(3)", "JaVaScRiPt:alert(4)",
+    " javascript:alert(5)", "data:text/html,<script>alert(6)</script>",
+    "vbscript:msgbox(7)", NULL
+  };
+  gchar *page = g_build_filename (tmpdir, "links.html", NULL);
+  gchar *jpeg = write_jpeg (photo[0], "links0.jpg", NULL);
+  gchar *uri = file_uri (jpeg);
+  gchar *out = NULL, *err = NULL, *html = NULL, *dom, *inj, *p;
+  gfloat *v = local_vector_of (jpeg);
+  gint64 now = g_get_real_time () / 1000;
+  GstVssQueryEmbedderOptions o = { GST_VSS_QUERY_PROVIDER_LOCAL, };
+  GstVssQueryEmbedder *e = gst_vss_query_embedder_new (&o, NULL);
+  guint dim = gst_vss_query_embedder_get_dim (e), n, i;
+  GRegex *href = g_regex_new ("<a [^>]*href=\"([^\"]*)\"", G_REGEX_CASELESS,
+      0, NULL);
+  GMatchInfo *mi = NULL;
+  gint status;
+
+  gst_vss_query_embedder_free (e);
+  create_index (dim);
+  for (i = 0; bad[i]; i++)
+    g_free (store_frame ("bad", now - i, v, dim, bad[i],
+            GST_VSS_EMBED_LOCAL_MODEL));
+  g_free (store_frame ("web", now, v, dim, "https://example.com/f/x.jpg",
+          GST_VSS_EMBED_LOCAL_MODEL));
+  g_free (store_frame ("s3", now, v, dim, "s3://bucket/f/x.jpg",
+          GST_VSS_EMBED_LOCAL_MODEL));
+  g_free (store_frame ("file", now, v, dim, uri, GST_VSS_EMBED_LOCAL_MODEL));
+  {
+    /* The s3:// thumbnail is asked of a closed loopback port, not AWS. */
+    gchar *s3 = g_strdup_printf ("http://127.0.0.1:%u", vss_test_free_port ());
+    const gchar *env[] = { "AWS_ACCESS_KEY_ID", "AKIDNOTUSED0000",
+      "AWS_SECRET_ACCESS_KEY", "not-used", "AWS_REGION", REGION, NULL
+    };
+    status = run_cli (&out, &err, env, "--image", jpeg, "-k", "8", "--html",
+        page, "--s3-endpoint", s3, "-V", url, NULL);
+    g_free (s3);
+  }
+  fail_unless (status == 0, "exit %d: %s", status, err);
+  g_free (out);
+  g_free (err);
+  fail_unless (g_file_get_contents (page, &html, NULL, NULL));
+
+  /* The file: a policy without scripts; links only to allowed schemes;
+   * the other URIs shown as text. */
+  fail_unless (strstr (html, "<meta http-equiv=\"Content-Security-Policy\" "
+          "content=\"default-src 'none'") != NULL, "no policy: %.300s", html);
+  fail_unless (strstr (html, "script-src") == NULL, "scripts allowed");
+  fail_unless (strstr (html, "javascript:alert(3)") != NULL);
+  fail_unless (strstr (html, "<script") == NULL, "a script in the page");
+  n = 0;
+  g_regex_match (href, html, 0, &mi);
+  while (g_match_info_matches (mi)) {
+    gchar *h = g_match_info_fetch (mi, 1);
+
+    fail_unless (g_str_has_prefix (h, "https://") || g_str_has_prefix (h,
+            "s3://") || g_str_has_prefix (h, "file://"), "link to %s", h);
+    n++;
+    g_free (h);
+    g_match_info_next (mi, NULL);
+  }
+  g_clear_pointer (&mi, g_match_info_free);
+  fail_unless_equals_int (n, 3);
+
+  /* What Chromium builds from it: the same three links, nothing else. */
+  dom = chromium_run (page, NULL);
+  fail_unless (strstr (dom, "javascript:alert(3)") != NULL, "%.300s", dom);
+  n = 0;
+  g_regex_match (href, dom, 0, &mi);
+  while (g_match_info_matches (mi)) {
+    gchar *h = g_strstrip (g_match_info_fetch (mi, 1));
+
+    fail_if (g_ascii_strncasecmp (h, "javascript:", 11) == 0
+        || g_ascii_strncasecmp (h, "data:", 5) == 0
+        || g_ascii_strncasecmp (h, "vbscript:", 9) == 0, "link to %s", h);
+    n++;
+    g_free (h);
+    g_match_info_next (mi, NULL);
+  }
+  g_clear_pointer (&mi, g_match_info_free);
+  fail_unless_equals_int (n, 3);
+  g_free (dom);
+
+  /* The policy holds: a script slipped into the page does not run; the
+   * same page without the policy runs it (so this check can fail). */
+  p = strstr (html, "</body>");
+  fail_unless (p != NULL);
+  inj = g_strdup_printf ("%.*s<script>document.body.setAttribute("
+      "'data-pwned','yes')</script>%s", (gint) (p - html), html, p);
+  fail_unless (g_file_set_contents (page, inj, -1, NULL));
+  dom = chromium_run (page, NULL);
+  /* (The dump holds the script's text too: look for what it would do.) */
+  fail_unless (strstr (dom, "data-pwned=\"yes\"") == NULL, "a script ran");
+  g_free (dom);
+  {
+    gchar *meta = strstr (inj, "<meta http-equiv=\"Content-Security-Policy\"");
+    gchar *end = meta ? strchr (meta, '>') : NULL;
+
+    fail_unless (end != NULL);
+    memmove (meta, end + 1, strlen (end + 1) + 1);
+    fail_unless (g_file_set_contents (page, inj, -1, NULL));
+    dom = chromium_run (page, NULL);
+    fail_unless (strstr (dom, "data-pwned=\"yes\"") != NULL, "no script ran");
+    g_free (dom);
+  }
+
+  g_regex_unref (href);
+  g_free (inj);
+  g_free (html);
+  g_free (v);
+  g_free (uri);
+  g_free (jpeg);
+  g_free (page);
 }
 
 GST_END_TEST;
@@ -892,7 +1190,8 @@ GST_START_TEST (test_cli_bedrock_text)
   }
   fail_unless (g_file_set_contents (map, "{\"a lake in the mountains\": "
           "\"photo0.jpg\", \"something like the dunes\": {\"image\": "
-          "\"photo2.jpg\", \"distance\": 0.12}}", -1, NULL));
+          "\"photo2.jpg\", \"distance\": 0.12}, \"un café rouge\": "
+          "\"photo1.jpg\"}", -1, NULL));
   srv = server_start (map);
   aws.endpoint_url = srv->endpoint;
   aws.access_key_id = AK;
@@ -945,6 +1244,49 @@ GST_START_TEST (test_cli_bedrock_text)
   fail_unless (strstr (out, "cam3") != NULL, "%s", out);
   g_free (out);
   g_free (err);
+
+  /* Issue 18, point 6: UTF-8 text, whatever the locale (unset: the C
+   * locale; C; C.UTF-8); the page shows it as it was typed. */
+  {
+    const gchar *locales[][14] = {
+      {"LC_ALL", NULL, "LC_CTYPE", NULL, "LANG", NULL, NULL},
+      {"LC_ALL", "C", NULL},
+      {"LC_ALL", "C.UTF-8", NULL},
+    };
+    gchar *page = g_build_filename (tmpdir, "café.html", NULL);
+
+    for (i = 0; i < G_N_ELEMENTS (locales); i++) {
+      const gchar *e[14];
+      gchar *html = NULL;
+      guint n = 0;
+
+      for (guint k = 0; k < 6; k++)
+        e[n++] = env[k];
+      for (guint k = 0; locales[i][k]; k += 2) {
+        e[n++] = locales[i][k];
+        e[n++] = locales[i][k + 1];
+      }
+      e[n] = NULL;
+      status = run_cli (&out, &err, e, "--provider", "bedrock", "--text",
+          "un café rouge", "--dimension", "256", "--endpoint",
+          srv->endpoint, "-k", "1", "--json", "--html", page, "-V", url, NULL);
+      fail_unless (status == 0, "locale %u: exit %d: %s", i, status, err);
+      js = json_loads (out, 0, NULL);
+      fail_unless (js != NULL, "%s", out);
+      fail_unless_equals_string (json_string_value (json_object_get (js,
+                  "query")), "un café rouge");
+      fail_unless_equals_string (json_string_value (json_object_get
+              (json_array_get (json_object_get (js, "results"), 0), "key")),
+          keys[1]);
+      fail_unless (g_file_get_contents (page, &html, NULL, NULL));
+      fail_unless (strstr (html, "un café rouge") != NULL, "%s", html);
+      g_free (html);
+      json_decref (js);
+      g_free (out);
+      g_free (err);
+    }
+    g_free (page);
+  }
 
   /* The same text through vssquery's search signal. */
   {
@@ -1511,7 +1853,9 @@ vss_search_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_cli_image_table_and_json);
   tcase_add_test (tc, test_cli_errors);
+  tcase_add_test (tc, test_cli_server_without_search);
   tcase_add_test (tc, test_cli_html_chromium);
+  tcase_add_test (tc, test_cli_html_links);
   tcase_add_test (tc, test_cli_html_s3);
   tcase_add_test (tc, test_cli_bedrock_text);
   tcase_add_test (tc, test_history_other_streams);
