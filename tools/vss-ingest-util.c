@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <gio/gio.h>
 #include <gst/gst.h>
 #include "valkey/gstvssvalkeyurl.h"
 #include "vss-ingest-util.h"
@@ -414,6 +415,16 @@ append_double (GString * s, const gchar * name, gdouble v)
 
 #define BEDROCK_DEFAULT_MODEL "amazon.titan-embed-image-v1"
 
+/* A file's frames are named by their position in it (vssembed). */
+static void
+append_source (GString * s, const VssIngestSource * source)
+{
+  if (source == NULL || source->id == NULL)
+    return;
+  append_prop (s, "source-id", source->id);
+  g_string_append_printf (s, " source-time=%" G_GINT64_FORMAT, source->time_ms);
+}
+
 /**
  * vss_ingest_describe_processing:
  * @for_display: hide the Valkey password (for --print-pipeline and logs)
@@ -430,9 +441,51 @@ append_double (GString * s, const gchar * name, gdouble v)
  * dedup: fewer Bedrock calls, one encode). --threshold 0 leaves dedup out.
  * --dry-run ends in a fakesink.
  */
+/**
+ * vss_ingest_source_of_file:
+ *
+ * What names a file's frames (see #VssIngestSource): the same file, unmoved
+ * and unchanged, always gives the same source.
+ */
+gboolean
+vss_ingest_source_of_file (const gchar * local_path, VssIngestSource * src,
+    GError ** error)
+{
+  GFile *f = g_file_new_for_path (local_path);
+  GFileInfo *info = g_file_query_info (f, G_FILE_ATTRIBUTE_STANDARD_SIZE ","
+      G_FILE_ATTRIBUTE_TIME_MODIFIED "," G_FILE_ATTRIBUTE_TIME_MODIFIED_USEC,
+      G_FILE_QUERY_INFO_NONE, NULL, error);
+  gchar *abs;
+  guint64 s, us;
+
+  memset (src, 0, sizeof (*src));
+  if (info == NULL) {
+    g_object_unref (f);
+    return FALSE;
+  }
+  abs = g_file_get_path (f);
+  s = g_file_info_get_attribute_uint64 (info, G_FILE_ATTRIBUTE_TIME_MODIFIED);
+  us = g_file_info_get_attribute_uint32 (info,
+      G_FILE_ATTRIBUTE_TIME_MODIFIED_USEC);
+  src->id = g_strdup_printf ("%s|%" G_GINT64_FORMAT "|%" G_GUINT64_FORMAT
+      ".%06" G_GUINT64_FORMAT, abs, g_file_info_get_size (info), s, us);
+  src->time_ms = (gint64) (s * 1000 + us / 1000);
+  g_free (abs);
+  g_object_unref (info);
+  g_object_unref (f);
+  return TRUE;
+}
+
+void
+vss_ingest_source_clear (VssIngestSource * src)
+{
+  g_clear_pointer (&src->id, g_free);
+}
+
 gchar *
 vss_ingest_describe_processing (const VssIngestOptions * o,
-    const gchar * stream_id, gboolean for_display)
+    const gchar * stream_id, const VssIngestSource * source,
+    gboolean for_display)
 {
   GString *s = g_string_new (NULL);
   gboolean bedrock = g_strcmp0 (o->provider, "bedrock") == 0;
@@ -442,8 +495,10 @@ vss_ingest_describe_processing (const VssIngestOptions * o,
    * and bounds what is in between. */
   g_string_append (s, "queue name=sampled max-size-buffers=4 "
       "max-size-bytes=0 max-size-time=0 ! videoconvert");
-  if (!bedrock || dedup)
+  if (!bedrock || dedup) {
     g_string_append (s, " ! vssembed name=embed provider=local");
+    append_source (s, source);
+  }
   if (dedup) {
     g_string_append (s, " ! vssdedup name=dedup");
     append_double (s, "threshold", o->threshold);
@@ -455,6 +510,10 @@ vss_ingest_describe_processing (const VssIngestOptions * o,
   g_string_append_printf (s, " ! jpegenc quality=%d", o->jpeg_quality);
   if (bedrock) {
     g_string_append (s, " ! vssembed name=embed-bedrock provider=bedrock");
+    /* It keeps the frame id of the first vssembed; without one it makes
+     * its own, the same way. */
+    if (!dedup)
+      append_source (s, source);
     if (o->model)
       append_prop (s, "model", o->model);
     if (o->dimension)

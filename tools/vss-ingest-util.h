@@ -94,8 +94,28 @@ gboolean vss_ingest_stream_id_is_valid (const gchar * id);
 
 gchar *vss_ingest_frames_to_uri (const gchar * frames, GError ** error);
 
+/**
+ * VssIngestSource:
+ * @id: what identifies a file (its absolute path, size and modification
+ *   time): vssembed's source-id, so that a rerun gives its frames the ids
+ *   they had
+ * @time_ms: the file's modification time, unix ms: vssembed's source-time
+ *
+ * Files only; live inputs have none (their frame ids stay random).
+ */
+typedef struct
+{
+  gchar *id;
+  gint64 time_ms;
+} VssIngestSource;
+
+gboolean vss_ingest_source_of_file (const gchar * local_path,
+    VssIngestSource * source, GError ** error);
+void vss_ingest_source_clear (VssIngestSource * source);
+
 gchar *vss_ingest_describe_processing (const VssIngestOptions * o,
-    const gchar * stream_id, gboolean for_display);
+    const gchar * stream_id, const VssIngestSource * source,
+    gboolean for_display);
 
 gchar *vss_ingest_describe_source (const VssIngestInput * in,
     const VssIngestOptions * o);

@@ -73,6 +73,7 @@ struct _Job
   gchar *arg;
   VssIngestInput in;
   gchar *stream_id;
+  VssIngestSource file;         /* files: what names their frames */
 
   GstElement *pipeline, *proc, *source;
   GstPad *proc_sink;
@@ -965,7 +966,8 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
 static gboolean
 job_build (Job * j, GError ** error)
 {
-  gchar *desc = vss_ingest_describe_processing (&opts, j->stream_id, FALSE);
+  gchar *desc = vss_ingest_describe_processing (&opts, j->stream_id,
+      &j->file, FALSE);
   GstElement *kept_el;
   GstPad *pad;
   GstBus *bus;
@@ -1031,6 +1033,7 @@ job_free (Job * j)
   gst_clear_object (&j->sink);
   gst_clear_object (&j->pipeline);
   vss_ingest_input_clear (&j->in);
+  vss_ingest_source_clear (&j->file);
   g_free (j->arg);
   g_free (j->stream_id);
   g_free (j->error);
@@ -1496,6 +1499,14 @@ main (int argc, char **argv)
     }
     j->stream_id = g_strdup (n_ids ? opt_stream_ids[i] :
         j->in.default_stream_id);
+    /* A file's frames keep their ids from run to run (a rerun after a kill
+     * writes the same keys and objects); live ones get new ids. */
+    if (!j->in.live && j->in.local_path
+        && !vss_ingest_source_of_file (j->in.local_path, &j->file, &err)) {
+      g_printerr ("vss-ingest: %s\n", err->message);
+      ret = VSS_INGEST_EXIT_INPUT;
+      goto out;
+    }
     if (!vss_ingest_stream_id_is_valid (j->stream_id)) {
       /* It goes into keys, object paths and a TAG value, so it is not
        * changed behind the user's back: say what would do. */
@@ -1522,7 +1533,8 @@ main (int argc, char **argv)
     for (guint i = 0; i < jobs->len; i++) {
       Job *j = g_ptr_array_index (jobs, i);
       gchar *src = vss_ingest_describe_source (&j->in, &opts);
-      gchar *proc = vss_ingest_describe_processing (&opts, j->stream_id, TRUE);
+      gchar *proc = vss_ingest_describe_processing (&opts, j->stream_id,
+          &j->file, TRUE);
       printf ("%s ! (one frame every %g s) %s\n", src, opts.interval, proc);
       g_free (src);
       g_free (proc);

@@ -519,6 +519,107 @@ rm_rf (const gchar * dir)
       NULL, NULL);
 }
 
+/* ---- Issue 18, point 2: a rerun of a file after a kill ---- */
+
+static gint64
+dbsize (VssTestRedis * r)
+{
+  GError *err = NULL;
+  gchar *n = vss_test_redis_cli (r, 0, &err, "DBSIZE", NULL);
+  gint64 v;
+
+  g_assert_no_error (err);
+  v = g_ascii_strtoll (n, NULL, 10);
+  g_free (n);
+  return v;
+}
+
+static guint
+count_files (const gchar * dir)
+{
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const gchar *name;
+  guint n = 0;
+
+  if (d == NULL)
+    return 0;
+  while ((name = g_dir_read_name (d))) {
+    gchar *p = g_build_filename (dir, name, NULL);
+
+    if (g_file_test (p, G_FILE_TEST_IS_DIR))
+      n += count_files (p);
+    else if (name[0] != '.')
+      n++;
+    g_free (p);
+  }
+  g_dir_close (d);
+  return n;
+}
+
+/* vss-ingest of a file is killed half way; the same command again stores
+ * what the first run did not and nothing twice: a file's frames keep their
+ * ids from run to run. */
+static void
+test_rerun_after_kill (void)
+{
+  const gchar *clip_args[] = { "--duration", "60", "--fps", "10", "--width",
+    "1280", "--height", "720", "--seed", "21", NULL
+  };
+  gchar *dir = g_dir_make_tmp ("vss-ingest-rerun-XXXXXX", NULL);
+  gchar *clip = vss_e2e_make_clip (dir, "clip.mkv", clip_args);
+  gchar *frames = g_build_filename (dir, "frames", NULL);
+  gchar *spool = g_build_filename (dir, "spool", NULL);
+  VssTestRedis *r = start_module_server (NULL);
+  gchar *url = vss_test_redis_get_url (r, NULL);
+  /* Every sampled frame is kept (no dedup): 600 keys for 60 s. */
+  const gchar *args[] = { clip, "--threshold", "0", "--interval", "0.1",
+    "--valkey", url, "--frames", frames, "--spool-dir", spool,
+    "--stream-id", "rerun", "--json", NULL
+  };
+  GSubprocess *p;
+  json_t *j = NULL;
+  gint64 killed_at, keys;
+  json_int_t kept;
+  gint status;
+
+  p = vss_e2e_ingest_spawn (args, 0);
+  for (guint i = 0; i < 1200 && dbsize (r) < 30; i++)
+    g_usleep (50 * 1000);
+  g_subprocess_send_signal (p, SIGKILL);
+  g_subprocess_wait (p, NULL, NULL);
+  g_object_unref (p);
+  killed_at = dbsize (r);
+  g_assert_cmpint (killed_at, >=, 30);
+  /* The kill came half way. */
+  g_assert_cmpint (killed_at, <, 600);
+
+  status = vss_e2e_ingest_run (args, &j, NULL, NULL);
+  g_assert_cmpint (status, ==, 0);
+  kept = vss_e2e_input_int (j, 0, "frames_kept");
+  json_decref (j);
+  g_assert_cmpint (kept, ==, 600);
+  /* Every frame once: the keys of the first run were written again, not
+   * next to new ones; one object per key. */
+  keys = dbsize (r);
+  g_assert_cmpint (keys, ==, kept);
+  g_assert_cmpuint (count_files (frames), ==, kept);
+
+  /* And once more: nothing changes. */
+  status = vss_e2e_ingest_run (args, &j, NULL, NULL);
+  g_assert_cmpint (status, ==, 0);
+  json_decref (j);
+  g_assert_cmpint (dbsize (r), ==, kept);
+  g_assert_cmpuint (count_files (frames), ==, kept);
+
+  vss_test_redis_free (r);
+  rm_rf (dir);
+  g_free (url);
+  g_free (frames);
+  g_free (spool);
+  g_free (clip);
+  g_free (dir);
+}
+
 static void
 test_error_details (void)
 {
@@ -808,6 +909,7 @@ main (int argc, char **argv)
       test_rtsp_drop_store_search);
   g_test_add_func ("/ingest-e2e/valkey-outage", test_valkey_outage);
   g_test_add_func ("/ingest-e2e/error-details", test_error_details);
+  g_test_add_func ("/ingest-e2e/rerun-after-kill", test_rerun_after_kill);
   g_test_add_func ("/ingest-e2e/outage-lines", test_outage_lines);
   return g_test_run ();
 }

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
 #include "vss-ingest-util.h"
 
 static void
@@ -300,7 +302,7 @@ test_describe (void)
 
   vss_ingest_options_init (&o);
   o.frames = g_strdup ("file:///tmp/f");
-  d = vss_ingest_describe_processing (&o, "cam1", FALSE);
+  d = vss_ingest_describe_processing (&o, "cam1", NULL, FALSE);
   {
     const gchar *order[] = { "queue", "videoconvert",
       "vssembed name=embed provider=local", "vssdedup name=dedup",
@@ -311,14 +313,53 @@ test_describe (void)
     g_assert_true (appears_in_order (d, order));
   }
   g_assert_null (strstr (d, "provider=bedrock"));
+  g_assert_null (strstr (d, "source-id"));
   g_free (d);
+
+  /* A file: its frames are named by their position in it. */
+  {
+    VssIngestSource src = { (gchar *) "/v/a \"b\".mkv|10|5.000001", 5000 };
+
+    d = vss_ingest_describe_processing (&o, "cam1", &src, FALSE);
+    g_assert_nonnull (strstr (d, "vssembed name=embed provider=local "
+            "source-id=\"/v/a \\\"b\\\".mkv|10|5.000001\" source-time=5000 "));
+    g_free (d);
+  }
+  {
+    GError *err = NULL;
+    VssIngestSource a, b;
+    gchar *path = g_build_filename (g_get_tmp_dir (), "vss-src-XXXXXX", NULL);
+    gint fd = g_mkstemp (path);
+
+    g_assert_cmpint (fd, >=, 0);
+    g_assert_cmpint (write (fd, "abc", 3), ==, 3);
+    close (fd);
+    g_assert_true (vss_ingest_source_of_file (path, &a, &err));
+    g_assert_true (vss_ingest_source_of_file (path, &b, &err));
+    g_assert_cmpstr (a.id, ==, b.id);
+    g_assert_true (g_str_has_prefix (a.id, path));
+    g_assert_nonnull (strstr (a.id, "|3|"));
+    g_assert_cmpint (a.time_ms, >, 0);
+    vss_ingest_source_clear (&b);
+    /* A changed file is another source. */
+    g_assert_true (g_file_set_contents (path, "abcd", 4, NULL));
+    g_assert_true (vss_ingest_source_of_file (path, &b, &err));
+    g_assert_cmpstr (a.id, !=, b.id);
+    vss_ingest_source_clear (&a);
+    vss_ingest_source_clear (&b);
+    g_assert_false (vss_ingest_source_of_file ("/nonexistent/x.mkv", &a, &err));
+    g_assert_nonnull (err);
+    g_clear_error (&err);
+    g_unlink (path);
+    g_free (path);
+  }
 
   /* Two-stage: local for dedup, Bedrock on the survivors' JPEG. */
   g_free (o.provider);
   o.provider = g_strdup ("bedrock");
   o.dimension = 384;
   o.region = g_strdup ("eu-west-1");
-  d = vss_ingest_describe_processing (&o, "cam1", FALSE);
+  d = vss_ingest_describe_processing (&o, "cam1", NULL, FALSE);
   {
     const gchar *order[] = { "vssembed name=embed provider=local",
       "vssdedup", "jpegenc", "vssembed name=embed-bedrock provider=bedrock",
@@ -331,7 +372,7 @@ test_describe (void)
 
   /* No dedup with Bedrock: no local embedding at all. */
   o.threshold = 0;
-  d = vss_ingest_describe_processing (&o, "cam1", FALSE);
+  d = vss_ingest_describe_processing (&o, "cam1", NULL, FALSE);
   g_assert_null (strstr (d, "provider=local"));
   g_assert_null (strstr (d, "vssdedup"));
   g_free (d);
@@ -345,10 +386,10 @@ test_describe (void)
   o.ttl = 3600;
   o.window_duration = 1.5;
   o.threshold = 0.15;
-  d = vss_ingest_describe_processing (&o, "cam1", TRUE);
+  d = vss_ingest_describe_processing (&o, "cam1", NULL, TRUE);
   g_assert_null (strstr (d, "s3cret"));
   g_free (d);
-  d = vss_ingest_describe_processing (&o, "cam1", FALSE);
+  d = vss_ingest_describe_processing (&o, "cam1", NULL, FALSE);
   g_assert_nonnull (strstr (d, "s3cret"));
   g_assert_nonnull (strstr (d, "index=\"we\\\"ird\""));
   g_assert_nonnull (strstr (d, "ttl=3600"));
@@ -360,7 +401,7 @@ test_describe (void)
    * elements every build has). */
   o.dry_run = TRUE;
   o.threshold = 0;
-  d = vss_ingest_describe_processing (&o, "cam1", FALSE);
+  d = vss_ingest_describe_processing (&o, "cam1", NULL, FALSE);
   g_assert_nonnull (strstr (d, "fakesink name=sink"));
   g_assert_null (strstr (d, "vsssink"));
   {
