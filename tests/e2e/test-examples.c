@@ -34,6 +34,7 @@ run_example (const gchar * script, const gchar * const *args,
   GPtrArray *argv = g_ptr_array_new ();
   gchar **envp = g_get_environ ();
   gchar *frames_uri = g_strconcat ("file://", dir, "/frames", NULL);
+  gchar *state = g_build_filename (dir, "state", NULL);
   gchar *o = NULL, *e = NULL;
   GError *err = NULL;
   gint status;
@@ -50,6 +51,9 @@ run_example (const gchar * script, const gchar * const *args,
   g_ptr_array_add (argv, NULL);
   envp = g_environ_setenv (envp, "VALKEY", valkey, TRUE);
   envp = g_environ_setenv (envp, "FRAMES", frames_uri, TRUE);
+  /* vsssink's default spool folder is under XDG_STATE_HOME: the examples'
+   * own, not one that another test or run on this machine may hold. */
+  envp = g_environ_setenv (envp, "XDG_STATE_HOME", state, TRUE);
   for (guint i = 0; env_extra && env_extra[i]; i += 2)
     envp = g_environ_setenv (envp, env_extra[i], env_extra[i + 1], TRUE);
   {
@@ -77,6 +81,7 @@ run_example (const gchar * script, const gchar * const *args,
     g_free (o);
   g_free (e);
   g_strfreev (envp);
+  g_free (state);
   g_ptr_array_unref (argv);
   g_free (path);
   g_free (to);
