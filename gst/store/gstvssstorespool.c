@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -36,9 +37,12 @@
 /* Largest payload accepted on read: guards against a corrupt length. */
 #define MAX_PAYLOAD (256u * 1024 * 1024)
 /* A journal segment is closed (and later recycled or deleted) past this
- * size. */
+ * size, or past an eighth of the spool's limit or of the free space when
+ * that is less (a small spool folder), but never below the floor. */
 #define JOURNAL_SEGMENT_BYTES (8u * 1024 * 1024)
-/* Free segments kept for reuse. */
+#define JOURNAL_SEGMENT_MIN_BYTES (16u * 1024)
+#define JOURNAL_SEGMENT_SHARE 8
+/* Free segments kept for reuse, when segments have their full size. */
 #define MAX_SPARES 2
 /* Journal segments of version 3 records. Earlier builds wrote ".log"
  * (version 2), still recovered; they ignore ".jnl", so that a downgrade
@@ -62,6 +66,7 @@ struct _VssStoreSpool
   guint64 j_seg;                /* current segment, 0: none open */
   int j_fd;
   guint64 j_size;
+  guint64 j_limit;              /* the current segment's size limit */
   GHashTable *j_live;           /* segment (guint64 *) -> guint * refs */
   guint64 j_spare[MAX_SPARES];  /* free segments, `journal-<n>.tmp` */
   guint n_spare;
@@ -663,7 +668,8 @@ spare_path (VssStoreSpool * s, guint64 seg)
 
 /* A closed segment whose records are all released: kept as a spare (its
  * pages stay in the page cache, so that writing the next segment into it
- * costs no allocation), else deleted. A spare's name is not a journal's:
+ * costs no allocation), else deleted; always deleted when segments are
+ * cut short for lack of room, since a spare holds its blocks. A spare's name is not a journal's:
  * a crash leaves nothing to recover in it (vss_store_spool_open() deletes
  * `.tmp` files). Lock held. */
 static void
@@ -671,7 +677,7 @@ journal_retire (VssStoreSpool * s, guint64 seg)
 {
   gchar *path = journal_path (s, seg);
 
-  if (s->n_spare < MAX_SPARES) {
+  if (s->n_spare < MAX_SPARES && s->j_limit == JOURNAL_SEGMENT_BYTES) {
     gchar *spare = spare_path (s, seg);
 
     if (g_rename (path, spare) == 0)
@@ -714,8 +720,27 @@ journal_close_current (VssStoreSpool * s)
     journal_retire (s, seg);
 }
 
-/* Opens the next segment, in a spare's file when there is one. Lock
- * held. */
+/* How large the next segment may grow: JOURNAL_SEGMENT_BYTES, or an
+ * eighth of the spool's limit or of the space free on its filesystem when
+ * that is less, so that a small spool folder (a 1 MiB filesystem, a
+ * spool-max-bytes of a few MiB) is never filled by the journal of frames
+ * that are stored a moment later. Asked once per segment: one statvfs(). */
+static guint64
+journal_segment_limit (VssStoreSpool * s)
+{
+  guint64 limit = JOURNAL_SEGMENT_BYTES;
+  struct statvfs v;
+
+  if (s->max_bytes > 0)
+    limit = MIN (limit, s->max_bytes / JOURNAL_SEGMENT_SHARE);
+  if (statvfs (s->dir, &v) == 0)
+    limit = MIN (limit, (guint64) v.f_bavail * v.f_frsize /
+        JOURNAL_SEGMENT_SHARE);
+  return MAX (limit, JOURNAL_SEGMENT_MIN_BYTES);
+}
+
+/* Opens the next segment, in a spare's file when there is one and
+ * segments have their full size. Lock held. */
 static gboolean
 journal_open_next (VssStoreSpool * s, GError ** error)
 {
@@ -723,7 +748,15 @@ journal_open_next (VssStoreSpool * s, GError ** error)
 
   s->j_seg++;
   s->j_size = 0;
+  s->j_limit = journal_segment_limit (s);
   path = journal_path (s, s->j_seg);
+  /* Short of room: the spares' blocks are better given back. */
+  while (s->n_spare > 0 && s->j_limit < JOURNAL_SEGMENT_BYTES) {
+    gchar *spare = spare_path (s, s->j_spare[--s->n_spare]);
+
+    g_unlink (spare);
+    g_free (spare);
+  }
   if (s->n_spare > 0) {
     gchar *spare = spare_path (s, s->j_spare[--s->n_spare]);
 
@@ -798,7 +831,7 @@ vss_store_spool_journal_appendv (VssStoreSpool * s, const struct iovec *iov,
 
   g_mutex_lock (&s->j_append);
   g_mutex_lock (&s->lock);
-  if (s->j_fd >= 0 && s->j_size >= JOURNAL_SEGMENT_BYTES)
+  if (s->j_fd >= 0 && s->j_size >= s->j_limit)
     journal_close_current (s);
   if (s->j_fd < 0 && !journal_open_next (s, error)) {
     g_mutex_unlock (&s->lock);

@@ -48,7 +48,10 @@ typedef enum
  * holds a reference on its segment until released; once a segment is full
  * and every reference is gone it is kept as a spare (`journal-<n>.tmp`,
  * reused for a later segment: its pages stay in the page cache) or
- * deleted. A journal record's checksum is XORed with the CRC-32C of its
+ * deleted. A segment is full at 8 MiB, or at an eighth of the spool's
+ * limit or of the space free on its filesystem when that is less (at
+ * least 16 KiB), so that the journal fits a small spool folder; such short
+ * segments are never kept as spares. A journal record's checksum is XORed with the CRC-32C of its
  * segment number, so that what a reused file held before is never taken
  * for a record. On open, records of journal segments left behind (also
  * `journal-<n>.log` of earlier builds) are turned into ordinary spool

@@ -393,6 +393,50 @@ test_journal_recycle (void)
   g_free (dir);
 }
 
+/* Issue 18, point 16: journal segments fit the spool's limit. With a
+ * 1 MiB limit a segment takes at most an eighth of it (128 KiB), so that a
+ * small spool folder (a 1 MiB filesystem) never holds an 8 MiB segment:
+ * 64 KiB records go two to a segment, and a segment whose records are all
+ * stored is deleted rather than kept as a spare. */
+static void
+test_journal_segment_size (void)
+{
+  gchar *dir = g_dir_make_tmp ("test-spool-XXXXXX", NULL);
+  GError *e = NULL;
+  VssStoreSpool *sp = vss_store_spool_open (dir, 1024 * 1024, &e);
+  const gsize rec = 64 * 1024;
+  guint8 *data = g_malloc0 (rec);
+  guint64 segs[8];
+  struct iovec iov;
+  GStatBuf st;
+
+  g_assert_no_error (e);
+  iov.iov_base = data;
+  iov.iov_len = rec;
+  for (guint i = 0; i < G_N_ELEMENTS (segs); i++) {
+    g_assert_true (vss_store_spool_journal_appendv (sp, &iov, 1, &segs[i], &e));
+    g_assert_no_error (e);
+    g_assert_cmpuint (segs[i], ==, i / 2 + 1);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (segs); i++) {
+    gchar *path = g_strdup_printf ("%s/journal-%020" G_GUINT64_FORMAT ".jnl",
+        dir, segs[i]);
+
+    g_assert_cmpint (g_stat (path, &st), ==, 0);
+    g_assert_cmpint (st.st_size, <=, 2 * (rec + HEADER_LEN));
+    g_free (path);
+  }
+  for (guint i = 0; i < 4; i++)
+    vss_store_spool_journal_release (sp, segs[i]);
+  g_assert_false (exists (dir, ".jnl", 1));
+  g_assert_false (exists (dir, ".tmp", 1));
+  g_assert_false (exists (dir, ".tmp", 2));
+  vss_store_spool_close (sp);
+  g_free (data);
+  rm_dir (dir);
+  g_free (dir);
+}
+
 /* vsssink frame records */
 
 static VssSinkFrame *
@@ -613,6 +657,7 @@ main (int argc, char **argv)
   g_test_add_func ("/spool/records", test_spool_records);
   g_test_add_func ("/spool/journal-recovery", test_journal_recovery);
   g_test_add_func ("/spool/journal-recycle", test_journal_recycle);
+  g_test_add_func ("/spool/journal-segment-size", test_journal_segment_size);
   g_test_add_func ("/spool/frame-record", test_frame_record);
   g_test_add_func ("/spool/frame-record-legacy", test_frame_record_legacy);
   return g_test_run ();

@@ -1258,6 +1258,161 @@ test_sigkill_in_flight (void)
   g_free (url);
 }
 
+/* Small filesystems. A child of this test runs in a mount namespace of its
+ * own (unshare(1) with a user namespace, so that no privilege is needed)
+ * where a folder is a tmpfs of a given size: the disk a user's spool or
+ * frames folder may sit on. Systems without user namespaces skip. */
+
+static gboolean
+tmpfs_possible (const gchar * dir, gchar ** why)
+{
+  const gchar *argv[] = { "unshare", "--user", "--map-root-user", "--mount",
+    "mount", "-t", "tmpfs", "-o", "size=64k", "vss-test", dir, NULL
+  };
+  gchar *err = NULL;
+  gint status = -1;
+  gboolean ok;
+
+  ok = g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH |
+      G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err, &status, NULL)
+      && g_spawn_check_wait_status (status, NULL);
+  if (!ok)
+    *why = g_strdup_printf ("cannot mount a tmpfs in a user namespace "
+        "(unshare --user --map-root-user --mount): %s", err ? err : "");
+  g_free (err);
+  return ok;
+}
+
+/* This program with @args, in a namespace where @dir is a tmpfs of
+ * @size ("1m"); stdout piped. */
+static GSubprocess *
+spawn_with_tmpfs (const gchar * dir, const gchar * size,
+    const gchar * const *args)
+{
+  GPtrArray *argv = g_ptr_array_new ();
+  GSubprocess *p;
+  GError *e = NULL;
+
+  g_ptr_array_add (argv, (gpointer) "unshare");
+  g_ptr_array_add (argv, (gpointer) "--user");
+  g_ptr_array_add (argv, (gpointer) "--map-root-user");
+  g_ptr_array_add (argv, (gpointer) "--mount");
+  g_ptr_array_add (argv, (gpointer) "sh");
+  g_ptr_array_add (argv, (gpointer) "-c");
+  g_ptr_array_add (argv, (gpointer)
+      "mount -t tmpfs -o size=\"$0\" vss-test \"$1\" && shift && "
+      "exec \"$@\"");
+  g_ptr_array_add (argv, (gpointer) size);
+  g_ptr_array_add (argv, (gpointer) dir);
+  g_ptr_array_add (argv, self_path);
+  for (guint i = 0; args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  p = g_subprocess_newv ((const gchar * const *) argv->pdata,
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE, &e);
+  g_assert_no_error (e);
+  g_ptr_array_unref (argv);
+  return p;
+}
+
+/* The child's stdout, line by line, into @lines; returns its exit
+ * status. */
+static gint
+child_output (GSubprocess * p, GPtrArray * lines)
+{
+  GDataInputStream *in =
+      g_data_input_stream_new (g_subprocess_get_stdout_pipe (p));
+  GError *e = NULL;
+  gchar *line;
+
+  while ((line = g_data_input_stream_read_line (in, NULL, NULL, &e))) {
+    g_test_message ("child: %s", line);
+    g_ptr_array_add (lines, line);
+  }
+  g_assert_no_error (e);
+  g_object_unref (in);
+  g_assert_true (g_subprocess_wait (p, NULL, NULL));
+  return g_subprocess_get_if_exited (p) ? g_subprocess_get_exit_status (p) : -1;
+}
+
+/* The child of test_small_spool: @n frames into a sink whose spool folder
+ * is a 1 MiB filesystem, Valkey up. */
+static int
+child_small_spool (gchar ** argv)
+{
+  const gchar *url = argv[2], *frames = argv[3], *spool = argv[4];
+  guint n = atoi (argv[5]), i;
+  Feeder *f;
+  gchar *err;
+
+  gst_init (NULL, NULL);
+  make_jpegs ();
+  f = feeder_new (NULL, "valkey", url, "frames", frames, "spool-dir", spool,
+      "spool-max-bytes", "1048576", "stream-id", "small", "create-index",
+      "never", NULL);
+  for (i = 0; i < n; i++) {
+    if (feeder_push (f, i) != GST_FLOW_OK) {
+      err = feeder_pop_error (f);
+      printf ("refused frame %u: %s\n", i, err ? err : "");
+      g_free (err);
+      break;
+    }
+  }
+  printf ("accepted %u\n", i);
+  err = i == n ? feeder_finish (f, NULL) : NULL;
+  if (err)
+    printf ("error: %s\n", err);
+  fflush (stdout);
+  feeder_free (f);
+  return i == n && err == NULL ? 0 : 2;
+}
+
+/* Issue 18, point 16: a spool folder on a 1 MiB filesystem. Journal
+ * segments of 8 MiB filled it after a few hundred of these small frames
+ * (38 of a user's 27 kB frames) and the sink stopped; segments sized to
+ * the limit and the free space let every frame through. */
+static void
+test_small_spool (void)
+{
+  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  gchar *url = vss_test_redis_get_url (r, NULL);
+  gchar *dir = tmpdir ();
+  gchar *frames = g_build_filename (dir, "frames", NULL);
+  gchar *frames_uri = g_filename_to_uri (frames, NULL, NULL);
+  gchar *spool = g_build_filename (dir, "spool", NULL);
+  const gchar *args[] = { "--child-small-spool", url, frames_uri, spool,
+    "1500", NULL
+  };
+  GPtrArray *lines = g_ptr_array_new_with_free_func (g_free);
+  VssValkeyClient *c;
+  gchar *why = NULL;
+  gint status;
+
+  g_mkdir_with_parents (spool, 0700);
+  if (!tmpfs_possible (spool, &why)) {
+    g_test_skip (why);
+    g_free (why);
+    goto out;
+  }
+  status = child_output (spawn_with_tmpfs (spool, "1m", args), lines);
+  g_assert_cmpuint (lines->len, >, 0);
+  g_assert_cmpstr (g_ptr_array_index (lines, lines->len - 1), ==,
+      "accepted 1500");
+  g_assert_cmpint (status, ==, 0);
+  c = client_for (url);
+  g_assert_cmpuint (count_keys (c, "frame:*"), ==, 1500);
+  g_assert_cmpuint (count_files (frames, ".jpg", NULL), ==, 1500);
+  vss_valkey_client_free (c);
+out:
+  g_ptr_array_unref (lines);
+  rm_rf (dir);
+  g_free (spool);
+  g_free (frames_uri);
+  g_free (frames);
+  g_free (dir);
+  g_free (url);
+}
+
 /* Pure parts: key safety, S3 URLs and error bodies, the spool's checks. */
 static void
 test_pure (void)
@@ -1401,6 +1556,8 @@ main (int argc, char **argv)
 {
   if (argc >= 6 && strcmp (argv[1], "--child") == 0)
     return child_main (argc, argv);
+  if (argc >= 6 && strcmp (argv[1], "--child-small-spool") == 0)
+    return child_small_spool (argv);
   self_path = g_canonicalize_filename (argv[0], NULL);
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
@@ -1424,5 +1581,6 @@ main (int argc, char **argv)
   g_test_add_func ("/vsssink/drain-timeout", test_drain_timeout);
   g_test_add_func ("/vsssink/sigkill", test_sigkill);
   g_test_add_func ("/vsssink/sigkill-in-flight", test_sigkill_in_flight);
+  g_test_add_func ("/vsssink/small-spool", test_small_spool);
   return g_test_run ();
 }
