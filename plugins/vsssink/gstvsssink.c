@@ -20,6 +20,10 @@
  * * `id`: the frame id
  * * `dedup_distance`: distance to the nearest earlier frame, when vssdedup
  *   said
+ * * `source`: what the frames come from (the `source` property, e.g. the
+ *   file name), absent when it is not set (live streams)
+ * * `position`: with `source`, the frame's position in it in milliseconds
+ *   (the buffer's stream time: after a seek to 0:54 it is 54000)
  *
  * The object is written before the key, so a key always points at an
  * object; both writes are idempotent (same id, same names). Uploads run
@@ -133,6 +137,7 @@ enum
   PROP_JOURNAL,
   PROP_DRAIN_TIMEOUT,
   PROP_POST_MESSAGES,
+  PROP_SOURCE,
   PROP_STATS,
 };
 
@@ -162,6 +167,7 @@ struct _GstVssSink
   gboolean journal;
   guint drain_timeout_ms;
   gboolean post_messages;
+  gchar *source;
 
   /* running state, under GST_OBJECT_LOCK (see the top) */
   VssSinkWriter *writer;
@@ -516,6 +522,21 @@ not_image:
   }
 }
 
+/* Where @buf is in the file: its stream time (the position a player
+ * shows, which a seek or a segment not starting at 0 keeps right), in ms;
+ * -1 when it has none. Streaming thread: the segment is basesink's. */
+static gint64
+position_in_source (GstVssSink * self, GstBuffer * buf)
+{
+  GstSegment *seg = &GST_BASE_SINK (self)->segment;
+  guint64 st;
+
+  if (!GST_BUFFER_PTS_IS_VALID (buf) || seg->format != GST_FORMAT_TIME)
+    return -1;
+  st = gst_segment_to_stream_time (seg, GST_FORMAT_TIME, GST_BUFFER_PTS (buf));
+  return GST_CLOCK_TIME_IS_VALID (st) ? (gint64) (st / GST_MSECOND) : -1;
+}
+
 /* The frame for @buf: its record, key, object name and image (without a
  * copy). NULL when the buffer cannot be read. */
 static VssSinkFrame *
@@ -529,6 +550,7 @@ frame_new (GstVssSink * self, GstBuffer * buf,
 
   GST_OBJECT_LOCK (self);
   f->rec.stream = g_strdup (self->stream);
+  f->rec.source = g_strdup (self->source);
   GST_OBJECT_UNLOCK (self);
   f->rec.id = g_strdup (fid);
   f->key = gst_vss_record_key (s->key_prefix, f->rec.stream, f->rec.id);
@@ -539,6 +561,8 @@ frame_new (GstVssSink * self, GstBuffer * buf,
     f->rec.ts_ms = g_get_real_time () / 1000;
   f->rec.pts =
       GST_BUFFER_PTS_IS_VALID (buf) ? (gint64) GST_BUFFER_PTS (buf) : -1;
+  if (f->rec.source)
+    f->rec.position_ms = position_in_source (self, buf);
   f->rec.size = gst_buffer_get_size (buf);
   f->rec.has_dedup = gst_vss_buffer_get_dedup_info (buf, &dist, &matched);
   f->rec.dedup_distance = f->rec.has_dedup ? dist : 0;
@@ -865,6 +889,11 @@ gst_vss_sink_set_property (GObject * object, guint prop_id,
     case PROP_POST_MESSAGES:
       self->post_messages = g_value_get_boolean (value);
       break;
+    case PROP_SOURCE:
+      SET_STR (source);
+      if (self->source && !self->source[0])
+        g_clear_pointer (&self->source, g_free);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -948,6 +977,9 @@ gst_vss_sink_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_POST_MESSAGES:
       g_value_set_boolean (value, self->post_messages);
       break;
+    case PROP_SOURCE:
+      g_value_set_string (value, self->source);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -968,6 +1000,7 @@ gst_vss_sink_finalize (GObject * object)
   g_free (self->model);
   gst_vss_aws_props_clear (&self->aws);
   g_free (self->spool_dir);
+  g_free (self->source);
   g_free (self->stream);
   g_free (self->content_type);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -1097,6 +1130,14 @@ gst_vss_sink_class_init (GstVssSinkClass * klass)
       g_param_spec_boolean ("post-messages", "Post messages",
           "Post a 'vss-stored' element message per stored frame: frame-id, "
           "key, uri, stream-id, replayed", DEFAULT_POST_MESSAGES, RW_READY));
+  g_object_class_install_property (gobject_class, PROP_SOURCE,
+      g_param_spec_string ("source", "Source",
+          "What the frames come from when it is a file or another recording "
+          "(e.g. its file name, 'clip.mkv'): stored with every frame, with "
+          "the frame's position in it (the buffer's stream time, in "
+          "milliseconds), so that search results say 'clip.mkv @ 00:54'. "
+          "NULL: neither is stored (live streams, whose positions mean "
+          "nothing later)", NULL, RW_READY));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "Counters since start (read-only): written (keys written), retried "

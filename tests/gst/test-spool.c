@@ -463,6 +463,8 @@ make_frame (gboolean with_image)
   f->rec.dedup_distance = 0.125;
   f->rec.has_dedup = TRUE;
   f->rec.vector = g_bytes_new (vec, sizeof vec);
+  f->rec.source = g_strdup ("clip é.mkv");
+  f->rec.position_ms = G_GINT64_CONSTANT (3723004);
   if (with_image)
     f->image = g_bytes_new_take (img, 1000);
   else
@@ -487,6 +489,8 @@ assert_same_frame (const VssSinkFrame * a, const VssSinkFrame * b)
   g_assert_cmpfloat (a->rec.dedup_distance, ==, b->rec.dedup_distance);
   g_assert_cmpint (a->rec.has_dedup, ==, b->rec.has_dedup);
   g_assert_cmpint (a->object_done, ==, b->object_done);
+  g_assert_cmpstr (a->rec.source, ==, b->rec.source);
+  g_assert_cmpint (a->rec.position_ms, ==, b->rec.position_ms);
   g_assert_true (g_bytes_equal (a->rec.vector, b->rec.vector));
   if (a->image == NULL || b->image == NULL)
     g_assert_true (a->image == b->image);
@@ -557,7 +561,7 @@ test_frame_record (void)
       g_free (longer);
     }
     /* Wrong lengths, flags, layout, strings. */
-    for (guint at = 40; at < 76; at += 4) {
+    for (guint at = 40; at < 80; at += 4) {
       d[at] ^= 1;
       expect_refused (d, len);
       d[at] ^= 1;
@@ -568,22 +572,92 @@ test_frame_record (void)
     d[6] ^= 2;                  /* "object stored" disagrees with the image */
     expect_refused (d, len);
     d[6] ^= 2;
-    d[4] = 2;                   /* layout 2 */
+    d[4] = 3;                   /* layout 3 */
     g_assert_null (decode (d, len, &e));
     g_assert_error (e, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_CORRUPT);
-    g_assert_nonnull (strstr (e->message, "layout 2"));
+    g_assert_nonnull (strstr (e->message, "layout 3"));
     g_clear_error (&e);
-    d[4] = 1;
-    d[76] = 0;                  /* a NUL in the id */
+    d[4] = 1;                   /* layout 1 reads the lengths elsewhere */
     expect_refused (d, len);
-    d[76] = 0xC3;               /* a broken UTF-8 sequence */
+    d[4] = 2;
+    d[88] = 0;                  /* a NUL in the id */
     expect_refused (d, len);
-    d[76] = '0';
+    d[88] = 0xC3;               /* a broken UTF-8 sequence */
+    expect_refused (d, len);
+    d[88] = '0';
     g = decode (d, len, &e);
     g_assert_no_error (e);
     vss_sink_frame_free (g);
 
     g_free (d);
+    vss_sink_frame_free (f);
+  }
+}
+
+/* A record as layout 1 (builds before the source and position) wrote
+ * it: seven strings, no position. */
+static GBytes *
+layout1_record (const VssSinkFrame * f)
+{
+  const gchar *str[7] = { f->rec.id, f->rec.stream, f->key, f->object_key,
+    f->rec.uri, f->content_type, f->rec.model
+  };
+  GByteArray *a = g_byte_array_new ();
+  guint8 head[76];
+  guint16 v16;
+  guint32 v32;
+  guint64 v64;
+  gsize vlen, ilen = 0;
+  const guint8 *vec = g_bytes_get_data (f->rec.vector, &vlen);
+  const guint8 *img = f->image ? g_bytes_get_data (f->image, &ilen) : NULL;
+
+  memcpy (head, "VSSF", 4);
+  v16 = GUINT16_TO_LE (1);
+  memcpy (head + 4, &v16, 2);
+  v16 = GUINT16_TO_LE ((f->rec.has_dedup ? 1 : 0) | (img ? 0 : 2));
+  memcpy (head + 6, &v16, 2);
+  v64 = GUINT64_TO_LE ((guint64) f->rec.ts_ms);
+  memcpy (head + 8, &v64, 8);
+  v64 = GUINT64_TO_LE ((guint64) f->rec.pts);
+  memcpy (head + 16, &v64, 8);
+  v64 = GUINT64_TO_LE (f->rec.size);
+  memcpy (head + 24, &v64, 8);
+  memcpy (&v64, &f->rec.dedup_distance, 8);
+  v64 = GUINT64_TO_LE (v64);
+  memcpy (head + 32, &v64, 8);
+  for (guint i = 0; i < 7; i++) {
+    v32 = GUINT32_TO_LE ((guint32) strlen (str[i]));
+    memcpy (head + 40 + 4 * i, &v32, 4);
+  }
+  v32 = GUINT32_TO_LE ((guint32) vlen);
+  memcpy (head + 68, &v32, 4);
+  v32 = GUINT32_TO_LE ((guint32) ilen);
+  memcpy (head + 72, &v32, 4);
+  g_byte_array_append (a, head, sizeof head);
+  for (guint i = 0; i < 7; i++)
+    g_byte_array_append (a, (const guint8 *) str[i], strlen (str[i]));
+  g_byte_array_append (a, vec, vlen);
+  if (img)
+    g_byte_array_append (a, img, ilen);
+  return g_byte_array_free_to_bytes (a);
+}
+
+/* Records of layout 1 still decode, without a source nor a position. */
+static void
+test_frame_record_layout1 (void)
+{
+  for (guint with_image = 0; with_image < 2; with_image++) {
+    VssSinkFrame *f = make_frame (with_image), *g;
+    GBytes *b = layout1_record (f);
+    GError *e = NULL;
+
+    g = vss_sink_frame_deserialize (b, &e);
+    g_assert_no_error (e);
+    g_clear_pointer (&f->rec.source, g_free);
+    f->rec.position_ms = -1;
+    assert_same_frame (f, g);
+    vss_sink_frame_free (g);
+    g_bytes_unref (b);
     vss_sink_frame_free (f);
   }
 }
@@ -606,6 +680,9 @@ test_frame_record_legacy (void)
 
   g_variant_ref_sink (v);
   b = g_variant_get_data_as_bytes (v);
+  /* Those builds knew neither the source nor the position. */
+  g_clear_pointer (&f->rec.source, g_free);
+  f->rec.position_ms = -1;
   g = vss_sink_frame_deserialize (b, &e);
   g_assert_no_error (e);
   assert_same_frame (f, g);
@@ -659,6 +736,7 @@ main (int argc, char **argv)
   g_test_add_func ("/spool/journal-recycle", test_journal_recycle);
   g_test_add_func ("/spool/journal-segment-size", test_journal_segment_size);
   g_test_add_func ("/spool/frame-record", test_frame_record);
+  g_test_add_func ("/spool/frame-record-layout1", test_frame_record_layout1);
   g_test_add_func ("/spool/frame-record-legacy", test_frame_record_legacy);
   return g_test_run ();
 }

@@ -184,6 +184,8 @@ frame_for (VssSinkWriter * w, guint i, const gchar * stream, GPtrArray * ids)
   f->rec.model = g_strdup (MODEL);
   g_assert_true (gst_vss_frame_id_get_time_ms (id, &f->rec.ts_ms));
   f->rec.pts = i * 40 * GST_MSECOND;
+  f->rec.source = g_strdup ("clip.mkv");
+  f->rec.position_ms = 1000 + i * 40;
   f->rec.size = g_bytes_get_size (jpeg);
   f->rec.vector = gst_vss_record_vector_from_floats (v, DIM);
   f->key = gst_vss_record_key ("frame:", stream, id);
@@ -335,6 +337,13 @@ check_frame (VssValkeyClient * c, const gchar * stream, const gchar * id,
   s = hget (c, key, "size", NULL);
   g_assert_cmpuint (g_ascii_strtoull (s, NULL, 10), ==,
       g_bytes_get_size (jpeg));
+  g_free (s);
+  /* The source and the position, also through the spool. */
+  s = hget (c, key, "source", NULL);
+  g_assert_cmpstr (s, ==, "clip.mkv");
+  g_free (s);
+  s = hget (c, key, "position", NULL);
+  g_assert_cmpint (g_ascii_strtoll (s, NULL, 10), ==, 1000 + i * 40);
   g_free (s);
   s = hget (c, key, "vector", &len);
   g_assert_nonnull (s);

@@ -175,6 +175,154 @@ test_cluster (void)
   run_index_and_search (3);
 }
 
+static GHashTable *
+hgetall (VssValkeyClient * c, const gchar * key)
+{
+  const gchar *argv[] = { "HGETALL", key };
+  GError *err = NULL;
+  VssValkeyReply *r = vss_valkey_command (c, NULL, &err, 2, argv, NULL);
+  GHashTable *h = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      g_free);
+
+  g_assert_no_error (err);
+  g_assert_true (r->type == REDIS_REPLY_ARRAY);
+  for (gsize i = 0; i + 1 < r->elements; i += 2)
+    g_hash_table_insert (h, g_strdup (r->element[i]->str),
+        g_strndup (r->element[i + 1]->str, r->element[i + 1]->len));
+  freeReplyObject (r);
+  return h;
+}
+
+/* Pushes frame @i with @pts; its id goes to @ids. */
+static void
+push_at (Feeder * f, guint i, GstClockTime pts, GPtrArray * ids)
+{
+  gchar id[GST_VSS_FRAME_ID_SIZE];
+  GstBuffer *b = make_frame (i, DIM, id);
+
+  GST_BUFFER_PTS (b) = pts;
+  g_assert_cmpint (gst_pad_push (f->src, b), ==, GST_FLOW_OK);
+  g_ptr_array_add (ids, g_strdup (id));
+}
+
+static void
+push_segment (Feeder * f, GstClockTime start, GstClockTime time,
+    GstClockTime base)
+{
+  GstSegment seg;
+
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  seg.start = seg.position = start;
+  seg.time = time;
+  seg.base = base;
+  g_assert_true (gst_pad_push_event (f->src, gst_event_new_segment (&seg)));
+}
+
+/* The nearest frame to frame @i's vector in @stream, as the search
+ * structure vss-search and vssquery read. */
+static GstStructure *
+search_frame (VssValkeyClient * c, guint i, const gchar * stream)
+{
+  const gchar *streams[] = { stream, NULL };
+  GstVssQuerySearchRequest req;
+  GError *err = NULL;
+  GPtrArray *res;
+  GstStructure *s;
+  gfloat v[DIM];
+
+  vector_for (i, DIM, v);
+  gst_vss_query_search_request_init (&req);
+  req.vector = v;
+  req.dim = DIM;
+  req.k = 1;
+  req.streams = streams;
+  res = gst_vss_query_search_run (c, &req, FALSE, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (res->len, ==, 1);
+  s = gst_vss_query_search_result_to_structure (g_ptr_array_index (res, 0));
+  g_ptr_array_unref (res);
+  return s;
+}
+
+/* Issue 18, point 15: frames from a file carry their source and their
+ * position in it (the buffer's stream time, in ms: not the PTS, not the
+ * running time), across a segment that does not start at 0 and a seek;
+ * searches return both. A sink without a source stores neither. */
+static void
+test_source_position (void)
+{
+  g_autoptr (VssTestRedis) r = start_with_module (0);
+  gchar *url = vss_test_redis_get_url (r, "cluster=no");
+  gchar *dir = tmpdir ();
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+  /* Positions of frames 0-5 in ms. */
+  const gint64 want[] = { 40000, 41500, 43000, 54000, 54250, -1 };
+  GError *err = NULL;
+  VssValkeyClient *c;
+  Feeder *f;
+
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id", "clip",
+      "source", "clip.mkv", NULL);
+  /* PTS from 10 s, stream time 40 s there, running time 5 s there. */
+  push_segment (f, 10 * GST_SECOND, 40 * GST_SECOND, 5 * GST_SECOND);
+  for (guint i = 0; i < 3; i++)
+    push_at (f, i, 10 * GST_SECOND + i * 1500 * GST_MSECOND, ids);
+  /* A seek to 0:54. */
+  g_assert_true (gst_pad_push_event (f->src, gst_event_new_flush_start ()));
+  g_assert_true (gst_pad_push_event (f->src, gst_event_new_flush_stop (TRUE)));
+  push_segment (f, 54 * GST_SECOND, 54 * GST_SECOND, 0);
+  push_at (f, 3, 54 * GST_SECOND, ids);
+  push_at (f, 4, 54 * GST_SECOND + 250 * GST_MSECOND, ids);
+  g_assert_null (feeder_finish (f, NULL));
+  feeder_free (f);
+
+  /* A live source: no source, no position. */
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id", "live",
+      NULL);
+  push_segment (f, 10 * GST_SECOND, 40 * GST_SECOND, 0);
+  push_at (f, 5, 12 * GST_SECOND, ids);
+  g_assert_null (feeder_finish (f, NULL));
+  feeder_free (f);
+
+  c = vss_valkey_client_new_from_url (url, &err);
+  g_assert_no_error (err);
+  for (guint i = 0; i < ids->len; i++) {
+    const gchar *stream = want[i] >= 0 ? "clip" : "live";
+    gchar *key = g_strdup_printf ("frame:%s:%s", stream,
+        (gchar *) g_ptr_array_index (ids, i));
+    GHashTable *h = hgetall (c, key);
+    GstStructure *s;
+    gint64 pos = 0;
+
+    if (want[i] >= 0) {
+      gchar *p = g_strdup_printf ("%" G_GINT64_FORMAT, want[i]);
+
+      g_assert_cmpstr (g_hash_table_lookup (h, "source"), ==, "clip.mkv");
+      g_assert_cmpstr (g_hash_table_lookup (h, "position"), ==, p);
+      g_free (p);
+    } else {
+      g_assert_false (g_hash_table_contains (h, "source"));
+      g_assert_false (g_hash_table_contains (h, "position"));
+    }
+    /* The search result says the same. */
+    s = search_frame (c, i, stream);
+    g_assert_cmpstr (gst_structure_get_string (s, "key"), ==, key);
+    g_assert_cmpstr (gst_structure_get_string (s, "source"), ==,
+        want[i] >= 0 ? "clip.mkv" : "");
+    g_assert_true (gst_structure_get_int64 (s, "position-ms", &pos));
+    g_assert_cmpint (pos, ==, want[i]);
+    gst_structure_free (s);
+    g_hash_table_unref (h);
+    g_free (key);
+  }
+  vss_valkey_client_free (c);
+  module_test_check_reports (vss_test_redis_get_dir (r));
+  g_ptr_array_unref (ids);
+  rm_rf (dir);
+  g_free (dir);
+  g_free (url);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -190,5 +338,6 @@ main (int argc, char **argv)
   make_jpegs ();
   g_test_add_func ("/vsssink/module/standalone", test_standalone);
   g_test_add_func ("/vsssink/module/cluster", test_cluster);
+  g_test_add_func ("/vsssink/module/source-position", test_source_position);
   return g_test_run ();
 }
