@@ -30,7 +30,10 @@
  * concurrently, Valkey writes are pipelined. The index
  * `FT.CREATE <index> ON HASH PREFIX 1 <key-prefix> SCHEMA vector VECTOR
  * HNSW ... TYPE FLOAT32 DIM <d> DISTANCE_METRIC COSINE stream TAG ts
- * NUMERIC` is created when missing.
+ * NUMERIC` is created when missing, and again when it goes missing: after
+ * a reconnect (a server restarted empty, a failover) and, every
+ * `index-check-interval` seconds, when a server drops it without closing
+ * the connection.
  *
  * What cannot be written after retries goes to a crash-safe spool on disk
  * (`spool-dir`) and is replayed in order once the service is back, or on
@@ -96,6 +99,7 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
 #define DEFAULT_KEY_PREFIX GST_VSS_RECORD_DEFAULT_KEY_PREFIX
 #define DEFAULT_TTL 0
 #define DEFAULT_CREATE_INDEX GST_VSS_SINK_CREATE_INDEX_AUTO
+#define DEFAULT_INDEX_CHECK_INTERVAL 30
 #define DEFAULT_ALGORITHM GST_VSS_SINK_ALGORITHM_HNSW
 #define DEFAULT_M 16
 #define DEFAULT_EF_CONSTRUCTION 200
@@ -125,6 +129,7 @@ enum
   PROP_SESSION_TOKEN,
   PROP_TTL,
   PROP_CREATE_INDEX,
+  PROP_INDEX_CHECK_INTERVAL,
   PROP_ALGORITHM,
   PROP_M,
   PROP_EF_CONSTRUCTION,
@@ -155,6 +160,7 @@ struct _GstVssSink
   GstVssAwsProps aws;
   guint ttl;
   GstVssSinkCreateIndex create_index;
+  guint index_check_interval;
   GstVssSinkAlgorithm algorithm;
   guint m;
   guint ef_construction;
@@ -701,6 +707,7 @@ writer_new (GstVssSink * self)
   ws.key_prefix = self->key_prefix;
   ws.ttl = self->ttl;
   ws.create_index = self->create_index == GST_VSS_SINK_CREATE_INDEX_AUTO;
+  ws.index_check_s = self->index_check_interval;
   ws.algorithm = self->algorithm == GST_VSS_SINK_ALGORITHM_FLAT ?
       VSS_VALKEY_ALGORITHM_FLAT : VSS_VALKEY_ALGORITHM_HNSW;
   ws.m = self->m;
@@ -853,6 +860,9 @@ gst_vss_sink_set_property (GObject * object, guint prop_id,
     case PROP_CREATE_INDEX:
       self->create_index = g_value_get_enum (value);
       break;
+    case PROP_INDEX_CHECK_INTERVAL:
+      self->index_check_interval = g_value_get_uint (value);
+      break;
     case PROP_ALGORITHM:
       self->algorithm = g_value_get_enum (value);
       break;
@@ -940,6 +950,9 @@ gst_vss_sink_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_CREATE_INDEX:
       g_value_set_enum (value, self->create_index);
+      break;
+    case PROP_INDEX_CHECK_INTERVAL:
+      g_value_set_uint (value, self->index_check_interval);
       break;
     case PROP_ALGORITHM:
       g_value_set_enum (value, self->algorithm);
@@ -1069,6 +1082,15 @@ gst_vss_sink_class_init (GstVssSinkClass * klass)
           "known) and refuse an existing one with another schema; 'never': "
           "leave the index to someone else", GST_TYPE_VSS_SINK_CREATE_INDEX,
           DEFAULT_CREATE_INDEX, RW_READY));
+  g_object_class_install_property (gobject_class, PROP_INDEX_CHECK_INTERVAL,
+      g_param_spec_uint ("index-check-interval", "Index check interval",
+          "create-index=auto: how often, in seconds, to check that the index "
+          "is still on the server and create it again when it is not (a "
+          "server that loses it without closing the connection, e.g. "
+          "FLUSHALL on valkey-search); one FT.INFO per primary. It is also "
+          "checked after every reconnect (a server restarted empty, a "
+          "failover). 0: only after reconnects", 0, 86400,
+          DEFAULT_INDEX_CHECK_INTERVAL, RW_READY));
   g_object_class_install_property (gobject_class, PROP_ALGORITHM,
       g_param_spec_enum ("algorithm", "Algorithm",
           "Index algorithm when the index is created",
@@ -1176,6 +1198,7 @@ gst_vss_sink_init (GstVssSink * self)
   self->key_prefix = g_strdup (DEFAULT_KEY_PREFIX);
   self->ttl = DEFAULT_TTL;
   self->create_index = DEFAULT_CREATE_INDEX;
+  self->index_check_interval = DEFAULT_INDEX_CHECK_INTERVAL;
   self->algorithm = DEFAULT_ALGORITHM;
   self->m = DEFAULT_M;
   self->ef_construction = DEFAULT_EF_CONSTRUCTION;

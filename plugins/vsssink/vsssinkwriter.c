@@ -53,6 +53,10 @@ struct _VssSinkWriter
   const gchar *id;              /* log id: s.log_id or "vsssinkwriter" */
   VssValkeyIndexSpec spec;      /* strings point into s */
 
+  /* writer thread only, once started */
+  guint64 seen_links;           /* the client's reconnects + slot maps */
+  gint64 next_index_check_us;
+
   /* running state, set in start() and read-only until stop() */
   gboolean started;             /* start() was called: a writer runs once */
   VssValkeyClient *client;
@@ -269,6 +273,45 @@ error_is_transient (const GError * e)
       || e->code == VSS_VALKEY_ERROR_PROTOCOL;
 }
 
+/* Connections the client made and slot maps it read so far: when this
+ * changes, the server may be another one (restarted empty, failed over)
+ * that lacks the index. */
+static guint64
+client_links (VssSinkWriter * w)
+{
+  VssValkeyClientStats cs;
+
+  vss_valkey_client_get_stats (w->client, &cs);
+  return cs.reconnects + cs.map_refreshes;
+}
+
+/* Forgets that the index is there when it may be gone: the client
+ * reconnected or read a new slot map since the index was last seen, or
+ * the periodic check is due. Writer thread. */
+static void
+index_maybe_lost (VssSinkWriter * w)
+{
+  guint64 links;
+  gboolean due;
+
+  if (!w->s.create_index)
+    return;
+  links = client_links (w);
+  due = links != w->seen_links || (w->s.index_check_s > 0
+      && g_get_monotonic_time () >= w->next_index_check_us);
+  w->seen_links = links;
+  if (!due)
+    return;
+  g_mutex_lock (&w->lock);
+  if (w->index_ready)
+    GST_DEBUG_ID (w->id, "checking that index %s is still there", w->s.index);
+  w->index_ready = FALSE;
+  g_mutex_unlock (&w->lock);
+}
+
+/* Creates the index when it is missing, on every primary of a cluster;
+ * checks an existing one. Once per start, and again whenever
+ * index_maybe_lost() says so. */
 static gboolean
 ensure_index (VssSinkWriter * w, GError ** error)
 {
@@ -288,6 +331,10 @@ ensure_index (VssSinkWriter * w, GError ** error)
       vss_valkey_client_is_cluster (w->client), w->cancel, error);
   if (ok) {
     GST_INFO_ID (w->id, "index %s ready (dimension %u)", spec.name, spec.dim);
+    /* What reconnecting took to get here is not a reason to look again. */
+    w->seen_links = client_links (w);
+    w->next_index_check_us = g_get_monotonic_time () +
+        (gint64) w->s.index_check_s * G_USEC_PER_SEC;
     g_mutex_lock (&w->lock);
     w->index_ready = TRUE;
     g_mutex_unlock (&w->lock);
@@ -391,6 +438,7 @@ write_frames (VssSinkWriter * w, VssSinkFrame ** frames, guint n, gboolean * ok)
 
   for (guint i = 0; i < n; i++)
     ok[i] = FALSE;
+  index_maybe_lost (w);
   if (!index_usable (w))
     return FALSE;
   for (guint i = 0; i < n; i++)
@@ -402,6 +450,11 @@ write_frames (VssSinkWriter * w, VssSinkFrame ** frames, guint n, gboolean * ok)
   }
   for (guint i = 0; i < n; i++)
     ok[i] = frame_written (w, p, i, per, frames[i], &reachable);
+  /* The server these keys went to may have come back empty: the index
+   * is created now rather than at the next frame, which may never come. */
+  index_maybe_lost (w);
+  if (reachable && !index_usable (w))
+    reachable = FALSE;
   return reachable;
 }
 

@@ -113,7 +113,12 @@ typedef enum
  * @key_prefix: start of every key and the index's PREFIX
  * @ttl: key expiry in seconds, 0: none
  * @create_index: create the index when missing (and check an existing
- *   one); FALSE: leave the index alone
+ *   one), also when it goes missing later: after every reconnect (a
+ *   restarted or failed-over server) and every @index_check_s; FALSE:
+ *   leave the index alone
+ * @index_check_s: with @create_index, check that the index is still there
+ *   this often, in seconds (a server that drops it without a disconnect:
+ *   FLUSHALL on valkey-search); 0: only after reconnects
  * @algorithm, @m, @ef_construction: the index, when it is created
  * @dimension: the vectors' dimension, 0: the first frame's (or the
  *   existing index's)
@@ -136,6 +141,7 @@ typedef struct
   const gchar *key_prefix;
   guint ttl;
   gboolean create_index;
+  guint index_check_s;
   VssValkeyAlgorithm algorithm;
   guint m;
   guint ef_construction;

@@ -323,6 +323,245 @@ test_source_position (void)
   g_free (url);
 }
 
+/* Quick outage detection: one reconnect attempt, short timeouts. */
+#define FAST "reconnect_attempts=1&connect_timeout_ms=500&command_timeout_ms=2000"
+
+/* Waits up to 30 s for the sink to have written @n frames. */
+static void
+wait_written (Feeder * f, guint64 n)
+{
+  gint64 end = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  guint64 written = 0;
+
+  while (g_get_monotonic_time () < end) {
+    GstStructure *st = feeder_stats (f);
+
+    written = stat_of (st, "written");
+    gst_structure_free (st);
+    if (written >= n)
+      return;
+    g_usleep (20 * 1000);
+  }
+  g_error ("%" G_GUINT64_FORMAT " frames written of %" G_GUINT64_FORMAT,
+      written, n);
+}
+
+/* FT.INFO of the index on node @node, through redis-cli: NULL when the
+ * node does not have it. */
+static gchar *
+ft_info_on (VssTestRedis * r, guint node)
+{
+  GError *err = NULL;
+  gchar *out = vss_test_redis_cli (r, node, &err, "FT.INFO", "frames", NULL);
+
+  g_assert_no_error (err);
+  if (strstr (out, "num_docs") == NULL)
+    g_clear_pointer (&out, g_free);
+  return out;
+}
+
+/* Waits up to 20 s until every node has the index with @n documents in
+ * all (the index is filled from existing keys after FT.CREATE). */
+static void
+wait_indexed (VssTestRedis * r, VssValkeyClient * c, guint64 n)
+{
+  gint64 end = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  const gchar *argv[] = { "FT.INFO", "frames" };
+  guint64 docs = 0;
+
+  while (g_get_monotonic_time () < end) {
+    GPtrArray *rs = vss_valkey_command_on_primaries (c, NULL, NULL, 2, argv,
+        NULL);
+    gboolean all = rs != NULL;
+
+    docs = 0;
+    for (guint i = 0; rs && i < rs->len; i++) {
+      VssValkeyReply *rep = g_ptr_array_index (rs, i);
+      VssValkeyIndexInfo *info = vss_valkey_reply_is_error (rep, NULL) ?
+          NULL : vss_valkey_index_info_parse (rep, NULL);
+
+      if (info == NULL) {
+        all = FALSE;
+        continue;
+      }
+      docs += info->num_docs;
+      vss_valkey_index_info_free (info);
+    }
+    if (rs)
+      g_ptr_array_unref (rs);
+    if (all && docs == n)
+      return;
+    g_usleep (100 * 1000);
+  }
+  g_error ("the index has %" G_GUINT64_FORMAT " documents of %"
+      G_GUINT64_FORMAT " (or is missing on a node)", docs, n);
+}
+
+/* Frame @i of @ids (stream @stream) is its own nearest neighbour. */
+static void
+assert_found (VssValkeyClient * c, GPtrArray * ids, guint i,
+    const gchar * stream, gboolean fanout)
+{
+  gfloat v[DIM];
+  VssValkeyKnnQuery q = { 0, };
+  GError *err = NULL;
+  GPtrArray *hits;
+  gchar *want = g_strdup_printf ("frame:%s:%s", stream,
+      (gchar *) g_ptr_array_index (ids, i));
+
+  vector_for (i, DIM, v);
+  q.index = "frames";
+  q.vector_field = "vector";
+  q.vector = v;
+  q.dim = DIM;
+  q.k = 1;
+  hits = vss_valkey_knn_search (c, &q, fanout, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (hits->len, ==, 1);
+  g_assert_cmpstr (((VssValkeyHit *) g_ptr_array_index (hits, 0))->key, ==,
+      want);
+  g_ptr_array_unref (hits);
+  g_free (want);
+}
+
+/* Issue 18, point 3: a server restarted empty (no persistence) in the
+ * middle of a stream comes back without the index; the sink creates it
+ * again (on every primary of a cluster) and the frames written after the
+ * restart are searchable. @node: the node restarted. */
+static void
+run_index_restart (guint n_primaries, guint node)
+{
+  g_autoptr (VssTestRedis) r = start_with_module (n_primaries);
+  gchar *url = vss_test_redis_get_url (r, n_primaries ? "cluster=yes&" FAST :
+      "cluster=no&" FAST);
+  gchar *dir = tmpdir ();
+  GPtrArray *ids;
+  GError *err = NULL;
+  VssValkeyClient *c;
+  guint64 lost = 0;
+  gchar *info;
+  Feeder *f;
+
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id", "cam1",
+      "max-in-flight", "4", NULL);
+  for (guint i = 0; i < 12; i++)
+    g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+  wait_written (f, 12);
+  info = ft_info_on (r, node);
+  g_assert_nonnull (info);
+  g_free (info);
+  if (n_primaries) {
+    gchar *out = vss_test_redis_cli (r, node, &err, "DBSIZE", NULL);
+
+    g_assert_no_error (err);
+    lost = g_ascii_strtoull (out, NULL, 10);
+    g_free (out);
+  } else {
+    lost = 12;
+  }
+
+  vss_test_redis_stop_node (r, node, TRUE);
+  for (guint i = 12; i < 16; i++) {
+    g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+    g_usleep (20 * 1000);
+  }
+  /* Back empty, without the index (the sink may have made it again by
+   * the time we could look). */
+  g_assert_true (vss_test_redis_restart_node (r, node, &err));
+  g_assert_no_error (err);
+  for (guint i = 16; i < 30; i++) {
+    g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+    g_usleep (20 * 1000);
+  }
+  g_assert_null (feeder_finish (f, NULL));
+  ids = g_ptr_array_ref (f->ids);
+  feeder_free (f);
+
+  /* The index is back where it was lost, and holds every key there is
+   * (the restarted node's keys from before the restart are gone). */
+  info = ft_info_on (r, node);
+  if (info == NULL)
+    g_error ("no index on node %u after its restart", node);
+  g_free (info);
+  c = vss_valkey_client_new_from_url (url, &err);
+  g_assert_no_error (err);
+  wait_indexed (r, c, 30 - lost);
+  for (guint i = 16; i < 30; i += 3)
+    assert_found (c, ids, i, "cam1", n_primaries > 0);
+  vss_valkey_client_free (c);
+  module_test_check_reports (vss_test_redis_get_dir (r));
+  g_ptr_array_unref (ids);
+  rm_rf (dir);
+  g_free (dir);
+  g_free (url);
+}
+
+static void
+test_index_restart (void)
+{
+  run_index_restart (0, 0);
+}
+
+static void
+test_index_restart_cluster (void)
+{
+  run_index_restart (3, 1);
+}
+
+/* Issue 18, point 3: an index dropped without a disconnect (FT.DROPINDEX
+ * here; FLUSHALL on servers that drop indexes with the data) is found
+ * missing by the periodic check (index-check-interval) and created
+ * again; the frames written meanwhile are indexed with it. */
+static void
+test_index_dropped (void)
+{
+  g_autoptr (VssTestRedis) r = start_with_module (0);
+  gchar *url = vss_test_redis_get_url (r, "cluster=no");
+  gchar *dir = tmpdir ();
+  const gchar *drop[] = { "FT.DROPINDEX", "frames" };
+  GError *err = NULL;
+  VssValkeyClient *c;
+  VssValkeyReply *rep;
+  gint64 end;
+  gchar *info;
+  Feeder *f;
+  guint i;
+
+  c = vss_valkey_client_new_from_url (url, &err);
+  g_assert_no_error (err);
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id", "cam1",
+      "index-check-interval", "1", NULL);
+  for (i = 0; i < 5; i++)
+    g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+  wait_written (f, 5);
+  rep = vss_valkey_command (c, NULL, &err, 2, drop, NULL);
+  g_assert_no_error (err);
+  g_assert_false (vss_valkey_reply_is_error (rep, NULL));
+  freeReplyObject (rep);
+  info = ft_info_on (r, 0);
+  g_assert_null (info);
+  /* Frames for 2.5 s: the check runs within a second of the drop. */
+  end = g_get_monotonic_time () + 2500 * 1000;
+  for (; g_get_monotonic_time () < end; i++) {
+    g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+    g_usleep (100 * 1000);
+  }
+  g_assert_null (feeder_finish (f, NULL));
+  info = ft_info_on (r, 0);
+  if (info == NULL)
+    g_error ("the dropped index was not created again");
+  g_free (info);
+  wait_indexed (r, c, i);
+  assert_found (c, f->ids, i - 1, "cam1", FALSE);
+  assert_found (c, f->ids, 2, "cam1", FALSE);
+  feeder_free (f);
+  vss_valkey_client_free (c);
+  module_test_check_reports (vss_test_redis_get_dir (r));
+  rm_rf (dir);
+  g_free (dir);
+  g_free (url);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -339,5 +578,9 @@ main (int argc, char **argv)
   g_test_add_func ("/vsssink/module/standalone", test_standalone);
   g_test_add_func ("/vsssink/module/cluster", test_cluster);
   g_test_add_func ("/vsssink/module/source-position", test_source_position);
+  g_test_add_func ("/vsssink/module/index-restart", test_index_restart);
+  g_test_add_func ("/vsssink/module/index-restart-cluster",
+      test_index_restart_cluster);
+  g_test_add_func ("/vsssink/module/index-dropped", test_index_dropped);
   return g_test_run ();
 }
