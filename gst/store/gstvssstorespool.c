@@ -102,7 +102,8 @@ set_errno_error (GError ** error, const gchar * what, const gchar * path)
 {
   int e = errno;
 
-  g_set_error (error, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_IO,
+  g_set_error (error, VSS_STORE_SPOOL_ERROR, e == ENOSPC || e == EDQUOT ?
+      VSS_STORE_SPOOL_ERROR_NO_SPACE : VSS_STORE_SPOOL_ERROR_IO,
       "%s %s: %s", what, path, g_strerror (e));
 }
 

@@ -18,6 +18,8 @@ GQuark vss_store_spool_error_quark (void);
  * @VSS_STORE_SPOOL_ERROR_FULL: the record does not fit in the size limit.
  * @VSS_STORE_SPOOL_ERROR_CORRUPT: a record fails its checksum or framing.
  * @VSS_STORE_SPOOL_ERROR_BUSY: another process holds the folder's lock.
+ * @VSS_STORE_SPOOL_ERROR_NO_SPACE: the folder's filesystem is full (ENOSPC,
+ *   or EDQUOT: the quota); the errno text is in the message.
  */
 typedef enum
 {
@@ -25,6 +27,7 @@ typedef enum
   VSS_STORE_SPOOL_ERROR_FULL,
   VSS_STORE_SPOOL_ERROR_CORRUPT,
   VSS_STORE_SPOOL_ERROR_BUSY,
+  VSS_STORE_SPOOL_ERROR_NO_SPACE,
 } VssStoreSpoolError;
 
 /**

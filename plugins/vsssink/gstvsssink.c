@@ -241,6 +241,89 @@ on_stored (VssSinkWriter * writer, const VssSinkFrame * f, gpointer user_data)
               G_TYPE_BOOLEAN, f->replay, NULL)));
 }
 
+/* A folder store's path, for messages ("" for other stores). */
+static gchar *
+frames_folder (const VssSinkWriterSettings * s)
+{
+  gchar *path = s->frames ? g_filename_from_uri (s->frames, NULL, NULL) : NULL;
+
+  return path ? path : g_strdup (s->frames ? s->frames : "");
+}
+
+/* Why frames wait in the spool and what to do about it, in the user's
+ * words (issue 18, point 12: "when the service is back" is no advice when
+ * a disk is full). */
+static gchar *
+spool_reason (VssSinkWriter * writer, VssSinkWriterCause cause)
+{
+  const VssSinkWriterSettings *s = vss_sink_writer_get_settings (writer);
+  gchar *masked = vss_valkey_url_mask (s->valkey_url);
+  gchar *folder = frames_folder (s);
+  gchar *out;
+
+  switch (cause) {
+    case VSS_SINK_WRITER_CAUSE_UNREACHABLE:
+      out = g_strdup_printf ("Valkey at %s cannot be reached; the frames are "
+          "written when it is back.", masked);
+      break;
+    case VSS_SINK_WRITER_CAUSE_NOT_READY:
+      out = g_strdup_printf ("Valkey at %s cannot serve for now (loading its "
+          "data, busy, or its cluster is down); the frames are written when "
+          "it can.", masked);
+      break;
+    case VSS_SINK_WRITER_CAUSE_OOM:
+      out = g_strdup_printf ("Valkey at %s is out of memory (OOM: its used "
+          "memory is above maxmemory and nothing may be evicted). Raise "
+          "maxmemory or free memory on the server (expire or delete keys); "
+          "the frames are written then.", masked);
+      break;
+    case VSS_SINK_WRITER_CAUSE_READONLY:
+      out = g_strdup_printf ("Valkey at %s is a read-only replica (READONLY). "
+          "Point valkey= at the primary, or make this server a primary "
+          "again (REPLICAOF NO ONE); the frames are written then.", masked);
+      break;
+    case VSS_SINK_WRITER_CAUSE_AUTH:
+      out = g_strdup_printf ("Valkey at %s refused the credentials (NOAUTH or "
+          "WRONGPASS). Fix the user and password in valkey= or the server's "
+          "ACL; the frames are written then.", masked);
+      break;
+    case VSS_SINK_WRITER_CAUSE_STORE_UNAVAILABLE:
+      out = g_strdup_printf ("The object store %s cannot be reached or keeps "
+          "failing; the frames are written when it answers.", folder);
+      break;
+    case VSS_SINK_WRITER_CAUSE_DISK_FULL:
+      out = g_strdup_printf ("The disk of the frames folder %s is full. Free "
+          "space there; the frames are written once there is room.", folder);
+      break;
+    default:
+      out = g_strdup ("The frames are written when Valkey and the object "
+          "store answer.");
+      break;
+  }
+  g_free (folder);
+  g_free (masked);
+  return out;
+}
+
+/* Why a frame could not be spooled, in the user's words. */
+static gchar *
+not_spooled_reason (VssSinkWriter * writer, const VssSinkWriterReport * r)
+{
+  const VssSinkWriterSettings *s = vss_sink_writer_get_settings (writer);
+
+  switch (r->cause) {
+    case VSS_SINK_WRITER_CAUSE_SPOOL_FULL:
+      return g_strdup_printf ("the spool %s is full (spool-max-bytes %"
+          G_GUINT64_FORMAT "): raise spool-max-bytes, or fix what keeps the "
+          "frames from being stored", s->spool_dir, s->spool_max_bytes);
+    case VSS_SINK_WRITER_CAUSE_SPOOL_DISK_FULL:
+      return g_strdup_printf ("the disk of the spool folder %s is full: free "
+          "space there, or set spool-dir to a folder with room", s->spool_dir);
+    default:
+      return g_strdup_printf ("the spool %s cannot be written", s->spool_dir);
+  }
+}
+
 /* What stopped the writer, at start or later, in the user's words; the
  * writer's detail is the debug text. */
 static void
@@ -250,7 +333,7 @@ post_writer_error (GstVssSink * self, VssSinkWriter * writer,
   const VssSinkWriterSettings *s = vss_sink_writer_get_settings (writer);
   const gchar *detail = r->error->message;
   const gchar *fid = r->frame ? r->frame->rec.id : "";
-  gchar *masked;
+  gchar *masked, *reason;
 
 #define HTTP ("http-status-code", G_TYPE_UINT, (guint) r->http_status, NULL)
 #define VALKEY(e) ("valkey-error", G_TYPE_STRING, (e), NULL)
@@ -297,8 +380,17 @@ post_writer_error (GstVssSink * self, VssSinkWriter * writer,
           VALKEY (r->valkey_error));
       break;
     case VSS_SINK_WRITER_ERROR_NOT_SPOOLED:
-      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-          ("Frame %s could not be stored nor spooled.", fid), ("%s", detail));
+      reason = not_spooled_reason (writer, r);
+      /* In the journal, the frame is not lost: the next start writes it. */
+      if (r->in_journal)
+        GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+            ("Frame %s could not be spooled: %s. It stays in the journal and "
+                "is written by the next start.", fid, reason), ("%s", detail));
+      else
+        GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+            ("Frame %s could not be stored nor spooled: %s.", fid, reason),
+            ("%s", detail));
+      g_free (reason);
       break;
     default:
       GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
@@ -324,11 +416,27 @@ on_notice (VssSinkWriter * writer, const VssSinkWriterReport * r,
   const gchar *detail = r->error->message;
   gchar *masked;
 
+  gchar *reason;
+
   switch (r->error->code) {
     case VSS_SINK_WRITER_ERROR_RECOVERED:
       GST_ELEMENT_INFO (self, RESOURCE, OPEN_READ_WRITE,
-          ("Recovered %u frames from the journal of a run that did not stop "
-              "cleanly; they are written again.", r->n_frames), ("%s", detail));
+          ("Recovered %u %s from the journal of a run that did not stop "
+              "cleanly; they are written again.", r->n_frames,
+              r->n_frames == 1 ? "frame" : "frames"), ("%s", detail));
+      break;
+    case VSS_SINK_WRITER_ERROR_SPOOLING:
+      reason = spool_reason (writer, r->cause);
+      GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+          ("%s Until then frames are kept in the spool %s.", reason,
+              vss_sink_writer_get_settings (writer)->spool_dir),
+          ("%s", detail));
+      g_free (reason);
+      break;
+    case VSS_SINK_WRITER_ERROR_RESUMED:
+      GST_ELEMENT_INFO (self, RESOURCE, WRITE,
+          ("Frames are stored again (%u written from the spool).",
+              r->n_frames), ("%u frames written from the spool", r->n_frames));
       break;
     case VSS_SINK_WRITER_ERROR_UNREACHABLE:
       masked = vss_valkey_url_mask
@@ -381,6 +489,26 @@ derive_stream_id (const gchar * upstream)
   return out;
 }
 
+/* At EOS: what is still not stored, why, and what to do. */
+static void
+warn_left (GstVssSink * self, guint n_left, guint timeout)
+{
+  VssSinkWriterStats st;
+  gchar *reason;
+
+  vss_sink_writer_get_stats (self->writer, &st);
+  reason = st.cause == VSS_SINK_WRITER_CAUSE_NONE ? g_strdup ("") :
+      spool_reason (self->writer, st.cause);
+  GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+      ("%u frames could not be stored within %u ms; they are kept in the "
+          "spool %s. %s%sWhat is still there when the sink stops is written "
+          "by the next start.", n_left, timeout,
+          vss_sink_writer_get_settings (self->writer)->spool_dir, reason,
+          reason[0] ? " " : ""), ("spool %s",
+          vss_sink_writer_get_settings (self->writer)->spool_dir));
+  g_free (reason);
+}
+
 static gboolean
 gst_vss_sink_event (GstBaseSink * bsink, GstEvent * event)
 {
@@ -409,12 +537,7 @@ gst_vss_sink_event (GstBaseSink * bsink, GstEvent * event)
       timeout = self->drain_timeout_ms;
       GST_OBJECT_UNLOCK (self);
       if (!vss_sink_writer_drain (self->writer, timeout, &n_left))
-        GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
-            ("%u frames could not be stored within %u ms; they are kept in "
-                "the spool and will be written when the service is back or "
-                "on the next start.", n_left, timeout),
-            ("spool %s",
-                vss_sink_writer_get_settings (self->writer)->spool_dir));
+        warn_left (self, n_left, timeout);
       break;
     }
     default:
@@ -636,6 +759,13 @@ not_taken:
             VSS_SINK_WRITER_ERROR_JOURNAL))
       GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
           ("The spool cannot take more frames."), ("%s", err->message));
+    else if (g_error_matches (err, VSS_SINK_WRITER_ERROR,
+            VSS_SINK_WRITER_ERROR_DISK_FULL))
+      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+          ("The disk of the spool folder %s is full: free space there, or set "
+              "spool-dir to a folder with room.",
+              vss_sink_writer_get_settings (self->writer)->spool_dir),
+          ("%s", err->message));
     g_error_free (err);
     return ret;
   }
@@ -788,6 +918,18 @@ gst_vss_sink_stop (GstBaseSink * bsink)
 
 /* Properties */
 
+/* The stats' name of a cause. */
+static const gchar *
+cause_nick (VssSinkWriterCause cause)
+{
+  static const gchar *nicks[] = { "", "unreachable", "not-ready", "oom",
+    "readonly", "auth", "store-unavailable", "disk-full", "spool-full",
+    "spool-disk-full"
+  };
+
+  return (guint) cause < G_N_ELEMENTS (nicks) ? nicks[cause] : "";
+}
+
 static GstStructure *
 get_stats (GstVssSink * self)
 {
@@ -805,10 +947,13 @@ get_stats (GstVssSink * self)
       "spooled", G_TYPE_UINT64, st.spooled,
       "replayed", G_TYPE_UINT64, st.replayed,
       "failed", G_TYPE_UINT64, st.failed,
+      "recovered", G_TYPE_UINT64, st.recovered,
+      "journal-kept", G_TYPE_UINT64, st.journal_kept,
       "in-flight", G_TYPE_UINT, st.in_flight,
       "spool-pending", G_TYPE_UINT, st.spool_pending,
       "spool-records", G_TYPE_UINT, st.spool_records,
-      "spool-bytes", G_TYPE_UINT64, st.spool_bytes, NULL);
+      "spool-bytes", G_TYPE_UINT64, st.spool_bytes,
+      "spool-cause", G_TYPE_STRING, cause_nick (st.cause), NULL);
 }
 
 #define SET_STR(field) G_STMT_START { g_free (self->field); \
@@ -1165,8 +1310,13 @@ gst_vss_sink_class_init (GstVssSinkClass * klass)
           "Counters since start (read-only): written (keys written), retried "
           "(upload retries and Valkey write retries), spooled (frames sent "
           "to the spool by a failure), replayed (frames written from the "
-          "spool), failed (frames neither stored nor spooled, or unreadable "
-          "records), in-flight, spool-pending, spool-records, spool-bytes",
+          "spool), failed (frames lost: neither stored, spooled nor kept in "
+          "the journal, or unreadable records), recovered (frames of an "
+          "earlier run found in the journal at start), journal-kept (frames "
+          "that could not be spooled but stay in the journal for the next "
+          "start), in-flight, spool-pending, spool-records, spool-bytes, "
+          "spool-cause (why frames wait in the spool now: '', unreachable, "
+          "not-ready, oom, readonly, auth, store-unavailable, disk-full)",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);

@@ -81,7 +81,11 @@ struct _VssSinkWriter
   gboolean fatal;
   gint64 next_retry_us;
   guint retry_round;
-  guint64 written, retried, spooled, replayed, failed;
+  VssSinkWriterCause cause;     /* why frames are spooled, while they are */
+  VssSinkWriterCause notified;  /* the cause last told (SPOOLING) */
+  guint64 replayed_at_notice;   /* `replayed` when spooling was told */
+  guint64 written, retried, spooled, replayed, failed, recovered;
+  guint64 journal_kept;
 };
 
 G_DEFINE_QUARK (vss - sink - writer - error - quark, vss_sink_writer_error);
@@ -113,6 +117,139 @@ set_fatal (VssSinkWriter * w)
   g_mutex_unlock (&w->lock);
 }
 
+/* Causes */
+
+/* Whether @text starts with the server's error @code, or has it after a
+ * ": " (our messages put the server's reply after a context). */
+static gboolean
+has_code (const gchar * text, const gchar * code)
+{
+  gsize n = strlen (code);
+
+  for (const gchar * p = text; p; p = strstr (p, ": ")) {
+    if (p != text)
+      p += 2;
+    if (strncmp (p, code, n) == 0 && (p[n] == ' ' || p[n] == '\0'))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* The cause named by a server's error text; NONE for errors that waiting
+ * does not cure (a refused command, a bad argument). */
+static VssSinkWriterCause
+cause_of_text (const gchar * text)
+{
+  static const struct
+  {
+    const gchar *code;
+    VssSinkWriterCause cause;
+  } codes[] = {
+    {"OOM", VSS_SINK_WRITER_CAUSE_OOM},
+    {"READONLY", VSS_SINK_WRITER_CAUSE_READONLY},
+    {"NOAUTH", VSS_SINK_WRITER_CAUSE_AUTH},
+    {"WRONGPASS", VSS_SINK_WRITER_CAUSE_AUTH},
+    {"LOADING", VSS_SINK_WRITER_CAUSE_NOT_READY},
+    {"BUSY", VSS_SINK_WRITER_CAUSE_NOT_READY},
+    {"TRYAGAIN", VSS_SINK_WRITER_CAUSE_NOT_READY},
+    {"CLUSTERDOWN", VSS_SINK_WRITER_CAUSE_NOT_READY},
+    {"MASTERDOWN", VSS_SINK_WRITER_CAUSE_NOT_READY},
+  };
+
+  for (guint i = 0; text && i < G_N_ELEMENTS (codes); i++)
+    if (has_code (text, codes[i].code))
+      return codes[i].cause;
+  /* What Redis answers to a long command from a connection that has not
+   * authenticated (and then closes it), rather than NOAUTH. */
+  if (text && strstr (text, "Protocol error: unauthenticated"))
+    return VSS_SINK_WRITER_CAUSE_AUTH;
+  return VSS_SINK_WRITER_CAUSE_NONE;
+}
+
+static VssSinkWriterCause
+cause_of_reply (const VssValkeyReply * r)
+{
+  return vss_valkey_reply_is_error (r, NULL) ? cause_of_text (r->str) :
+      VSS_SINK_WRITER_CAUSE_NONE;
+}
+
+/* Why a call to Valkey failed; NONE when waiting would not help (a bad
+ * URL, TLS refused, an index of another schema). */
+static VssSinkWriterCause
+cause_of_error (const GError * e)
+{
+  if (e->domain != VSS_VALKEY_ERROR)
+    return VSS_SINK_WRITER_CAUSE_UNREACHABLE;   /* I/O, timeouts */
+  switch (e->code) {
+    case VSS_VALKEY_ERROR_AUTH:
+      return VSS_SINK_WRITER_CAUSE_AUTH;
+    case VSS_VALKEY_ERROR_SERVER:
+      return cause_of_text (e->message);
+    case VSS_VALKEY_ERROR_CONNECTION:
+    case VSS_VALKEY_ERROR_CLUSTER:
+    case VSS_VALKEY_ERROR_PROTOCOL:
+      return VSS_SINK_WRITER_CAUSE_UNREACHABLE;
+    default:
+      return VSS_SINK_WRITER_CAUSE_NONE;
+  }
+}
+
+static VssSinkWriterCause
+cause_of_store_error (const GError * e)
+{
+  if (g_error_matches (e, VSS_STORE_ERROR, VSS_STORE_ERROR_NO_SPACE))
+    return VSS_SINK_WRITER_CAUSE_DISK_FULL;
+  if (g_error_matches (e, VSS_STORE_ERROR, VSS_STORE_ERROR_UNAVAILABLE))
+    return VSS_SINK_WRITER_CAUSE_STORE_UNAVAILABLE;
+  return VSS_SINK_WRITER_CAUSE_NONE;
+}
+
+/* Frames are (or are about to be) spooled because of @cause: a SPOOLING
+ * notice when spooling begins or its cause changes. No lock held. */
+static void
+report_cause (VssSinkWriter * w, VssSinkWriterCause cause, const gchar * detail)
+{
+  VssSinkWriterReport r = { 0, };
+  gboolean tell = FALSE;
+
+  if (cause == VSS_SINK_WRITER_CAUSE_NONE)
+    return;
+  g_mutex_lock (&w->lock);
+  w->cause = cause;
+  if (cause != w->notified) {
+    if (w->notified == VSS_SINK_WRITER_CAUSE_NONE)
+      w->replayed_at_notice = w->replayed;
+    w->notified = cause;
+    r.n_frames = g_queue_get_length (&w->pending);
+    tell = TRUE;
+  }
+  g_mutex_unlock (&w->lock);
+  if (tell) {
+    r.cause = cause;
+    emit (w, FALSE, &r, VSS_SINK_WRITER_ERROR_SPOOLING, detail ? detail : "");
+  }
+}
+
+/* Once the spool is empty after an outage that was told: RESUMED. No
+ * lock held. */
+static void
+report_resumed (VssSinkWriter * w)
+{
+  VssSinkWriterReport r = { 0, };
+  gboolean tell = FALSE;
+
+  g_mutex_lock (&w->lock);
+  if (w->notified != VSS_SINK_WRITER_CAUSE_NONE && !w->spooling
+      && g_queue_is_empty (&w->pending)) {
+    r.n_frames = w->replayed - w->replayed_at_notice;
+    w->notified = w->cause = VSS_SINK_WRITER_CAUSE_NONE;
+    tell = TRUE;
+  }
+  g_mutex_unlock (&w->lock);
+  if (tell)
+    emit (w, FALSE, &r, VSS_SINK_WRITER_ERROR_RESUMED, "spool written");
+}
+
 static void
 report_store_error (VssSinkWriter * w, const VssSinkFrame * f,
     const VssStorePutResult * res)
@@ -137,7 +274,7 @@ report_store_error (VssSinkWriter * w, const VssSinkFrame * f,
 static gboolean
 store_error_is_fatal (const GError * e)
 {
-  return !g_error_matches (e, VSS_STORE_ERROR, VSS_STORE_ERROR_UNAVAILABLE)
+  return cause_of_store_error (e) == VSS_SINK_WRITER_CAUSE_NONE
       && !g_error_matches (e, VSS_STORE_ERROR, VSS_STORE_ERROR_CANCELLED);
 }
 
@@ -181,7 +318,7 @@ spool_frame (VssSinkWriter * w, VssSinkFrame * f)
       &seq, &err);
   g_free (head);
   /* A frame that could not be spooled stays in the journal (when it is
-   * there): the next start recovers it. */
+   * there): the next start recovers it, so it is not lost. */
   if (ok && f->journal_seg)
     vss_store_spool_journal_release (w->spool, f->journal_seg);
   g_mutex_lock (&w->lock);
@@ -190,7 +327,10 @@ spool_frame (VssSinkWriter * w, VssSinkFrame * f)
     w->spooling = TRUE;
     w->spooled++;
   } else {
-    w->failed++;
+    if (f->journal_seg)
+      w->journal_kept++;
+    else
+      w->failed++;
     w->fatal = TRUE;
   }
   w->in_flight--;
@@ -202,6 +342,13 @@ spool_frame (VssSinkWriter * w, VssSinkFrame * f)
     VssSinkWriterReport r = { 0, };
 
     r.frame = f;
+    r.in_journal = f->journal_seg != 0;
+    if (g_error_matches (err, VSS_STORE_SPOOL_ERROR,
+            VSS_STORE_SPOOL_ERROR_FULL))
+      r.cause = VSS_SINK_WRITER_CAUSE_SPOOL_FULL;
+    else if (g_error_matches (err, VSS_STORE_SPOOL_ERROR,
+            VSS_STORE_SPOOL_ERROR_NO_SPACE))
+      r.cause = VSS_SINK_WRITER_CAUSE_SPOOL_DISK_FULL;
     emit (w, TRUE, &r, VSS_SINK_WRITER_ERROR_NOT_SPOOLED, err->message);
     g_error_free (err);
   } else {
@@ -246,32 +393,12 @@ upload_done (const VssStorePutResult * res, gpointer user_data)
       res->error->message);
   if (store_error_is_fatal (res->error))
     report_store_error (w, f, res);
+  else
+    report_cause (w, cause_of_store_error (res->error), res->error->message);
   spool_frame (w, f);
 }
 
 /* Valkey writes */
-
-static gboolean
-reply_is_transient (const VssValkeyReply * r)
-{
-  static const gchar *prefixes[] = { "LOADING", "BUSY", "TRYAGAIN",
-    "CLUSTERDOWN", "MASTERDOWN", "OOM", "READONLY", NULL
-  };
-
-  for (guint i = 0; prefixes[i]; i++)
-    if (vss_valkey_reply_is_error (r, prefixes[i]))
-      return TRUE;
-  return FALSE;
-}
-
-static gboolean
-error_is_transient (const GError * e)
-{
-  return e->domain != VSS_VALKEY_ERROR
-      || e->code == VSS_VALKEY_ERROR_CONNECTION
-      || e->code == VSS_VALKEY_ERROR_CLUSTER
-      || e->code == VSS_VALKEY_ERROR_PROTOCOL;
-}
 
 /* Connections the client made and slot maps it read so far: when this
  * changes, the server may be another one (restarted empty, failed over)
@@ -369,18 +496,39 @@ learn_index_dim (VssSinkWriter * w)
   freeReplyObject (r);
 }
 
-/* Before the first write: an index that cannot be used is an error, a
- * server that cannot be reached an outage. Returns FALSE for both. */
+/* What made a write fail: the first cause found, with its detail. */
+typedef struct
+{
+  VssSinkWriterCause cause;
+  gchar *detail;
+} Failure;
+
+static void
+failure_note (Failure * fl, VssSinkWriterCause cause, const gchar * detail)
+{
+  if (fl->cause != VSS_SINK_WRITER_CAUSE_NONE)
+    return;
+  fl->cause = cause;
+  fl->detail = g_strdup (detail);
+}
+
+/* Before the first write: an index that cannot be used is an error; a
+ * server that cannot be reached, or cannot serve for now (out of memory,
+ * read-only, credentials refused), an outage noted in @fl. Returns FALSE
+ * for both. */
 static gboolean
-index_usable (VssSinkWriter * w)
+index_usable (VssSinkWriter * w, Failure * fl)
 {
   VssSinkWriterReport r = { 0, };
   GError *err = NULL;
+  VssSinkWriterCause cause;
 
   if (ensure_index (w, &err))
     return TRUE;
-  if (error_is_transient (err) || err->domain == G_IO_ERROR) {
+  cause = cause_of_error (err);
+  if (cause != VSS_SINK_WRITER_CAUSE_NONE) {
     GST_WARNING_ID (w->id, "Valkey unavailable: %s", err->message);
+    failure_note (fl, cause, err->message);
   } else {
     r.valkey_error = err->message;
     emit (w, TRUE, &r, VSS_SINK_WRITER_ERROR_INDEX, err->message);
@@ -394,7 +542,7 @@ index_usable (VssSinkWriter * w)
  * a transient error clears @reachable. */
 static gboolean
 frame_written (VssSinkWriter * w, VssValkeyPipeline * p, guint i, guint per,
-    const VssSinkFrame * f, gboolean * reachable)
+    const VssSinkFrame * f, gboolean * reachable, Failure * fl)
 {
   gboolean all = TRUE;
 
@@ -410,8 +558,9 @@ frame_written (VssSinkWriter * w, VssValkeyPipeline * p, guint i, guint per,
     if (!vss_valkey_reply_is_error (r, NULL))
       continue;
     all = FALSE;
-    if (reply_is_transient (r)) {
+    if (cause_of_reply (r) != VSS_SINK_WRITER_CAUSE_NONE) {
       *reachable = FALSE;
+      failure_note (fl, cause_of_reply (r), r->str);
     } else {
       VssSinkWriterReport rep = { 0, };
       gchar *detail = g_strdup_printf ("%s: %s", f->key, r->str);
@@ -427,9 +576,10 @@ frame_written (VssSinkWriter * w, VssValkeyPipeline * p, guint i, guint per,
 }
 
 /* Writes @frames in one pipeline. @ok[i] says which were written. Returns
- * FALSE when the server could not be used (an outage). */
+ * FALSE when the server could not be used (an outage, why in @fl). */
 static gboolean
-write_frames (VssSinkWriter * w, VssSinkFrame ** frames, guint n, gboolean * ok)
+write_frames (VssSinkWriter * w, VssSinkFrame ** frames, guint n, gboolean * ok,
+    Failure * fl)
 {
   g_autoptr (VssValkeyPipeline) p = vss_valkey_pipeline_new ();
   guint per = w->s.ttl > 0 ? 2 : 1;
@@ -439,21 +589,25 @@ write_frames (VssSinkWriter * w, VssSinkFrame ** frames, guint n, gboolean * ok)
   for (guint i = 0; i < n; i++)
     ok[i] = FALSE;
   index_maybe_lost (w);
-  if (!index_usable (w))
+  if (!index_usable (w, fl))
     return FALSE;
   for (guint i = 0; i < n; i++)
     vss_valkey_record_append (p, frames[i]->key, &frames[i]->rec, w->s.ttl);
   if (!vss_valkey_client_execute (w->client, p, w->cancel, &err)) {
+    VssSinkWriterCause cause = cause_of_error (err);
+
     GST_WARNING_ID (w->id, "Valkey write failed: %s", err->message);
     reachable = FALSE;
+    failure_note (fl, cause != VSS_SINK_WRITER_CAUSE_NONE ? cause :
+        VSS_SINK_WRITER_CAUSE_UNREACHABLE, err->message);
     g_clear_error (&err);
   }
   for (guint i = 0; i < n; i++)
-    ok[i] = frame_written (w, p, i, per, frames[i], &reachable);
+    ok[i] = frame_written (w, p, i, per, frames[i], &reachable, fl);
   /* The server these keys went to may have come back empty: the index
    * is created now rather than at the next frame, which may never come. */
   index_maybe_lost (w);
-  if (reachable && !index_usable (w))
+  if (reachable && !index_usable (w, fl))
     reachable = FALSE;
   return reachable;
 }
@@ -486,9 +640,10 @@ write_direct (VssSinkWriter * w, VssSinkFrame ** frames, guint n,
 {
   gboolean ok[MAX_BATCH];
   gboolean reachable = FALSE;
+  Failure fl = { 0, };
 
   if (try_valkey) {
-    reachable = write_frames (w, frames, n, ok);
+    reachable = write_frames (w, frames, n, ok, &fl);
     if (reachable)
       note_success (w);
     else
@@ -496,6 +651,8 @@ write_direct (VssSinkWriter * w, VssSinkFrame ** frames, guint n,
   } else {
     memset (ok, 0, sizeof ok);
   }
+  report_cause (w, fl.cause, fl.detail);
+  g_free (fl.detail);
   for (guint i = 0; i < n; i++) {
     VssSinkFrame *f = frames[i];
 
@@ -519,6 +676,8 @@ write_direct (VssSinkWriter * w, VssSinkFrame ** frames, guint n,
       spool_frame (w, f);
     }
   }
+  if (reachable)
+    report_resumed (w);
 }
 
 /* Replay */
@@ -547,6 +706,9 @@ replay_upload_done (const VssStorePutResult * res, gpointer user_data)
     ctx->frame->object_done = TRUE;
   else if (store_error_is_fatal (res->error))
     report_store_error (ctx->w, ctx->frame, res);
+  else
+    report_cause (ctx->w, cause_of_store_error (res->error),
+        res->error->message);
   g_mutex_lock (&ru->lock);
   if (--ru->remaining == 0)
     g_cond_signal (&ru->cond);
@@ -639,6 +801,7 @@ replay_keys (VssSinkWriter * w, VssSinkFrame ** frames, guint n,
   guint idx[MAX_BATCH];
   guint m = 0, i;
   gboolean reachable;
+  Failure fl = { 0, };
 
   for (i = 0; i < n; i++) {
     done[i] = frames[i] == NULL;
@@ -651,7 +814,9 @@ replay_keys (VssSinkWriter * w, VssSinkFrame ** frames, guint n,
   }
   for (; i < n; i++)
     done[i] = frames[i] == NULL;
-  reachable = m > 0 ? write_frames (w, batch, m, ok) : FALSE;
+  reachable = m > 0 ? write_frames (w, batch, m, ok, &fl) : FALSE;
+  report_cause (w, fl.cause, fl.detail);
+  g_free (fl.detail);
   for (i = 0; i < m; i++) {
     if (!ok[i])
       continue;
@@ -697,6 +862,7 @@ forget_replayed (VssSinkWriter * w, const guint64 * seqs,
     w->spooling = FALSE;
   g_cond_broadcast (&w->cond);
   g_mutex_unlock (&w->lock);
+  report_resumed (w);
 }
 
 /* Replays the oldest spooled frames: objects first, then keys in order.
@@ -897,21 +1063,26 @@ vss_sink_writer_get_settings (VssSinkWriter * w)
   return &w->s;
 }
 
-/* Valkey at start: an unreachable server is an outage (a notice), a
- * refusal or an unusable index an error. */
+/* Valkey at start: an unreachable server (or one that cannot serve for
+ * now) is an outage (a notice), refused credentials, another refusal or
+ * an unusable index an error. */
 static gboolean
 connect_valkey (VssSinkWriter * w, GError ** error)
 {
   VssSinkWriterReport r = { 0, };
   GError *err = NULL;
+  VssSinkWriterCause cause;
 
   w->client = vss_valkey_client_new_from_url (w->s.valkey_url, &err);
   if (w->client == NULL)
     goto bad_url;
   if (!vss_valkey_client_connect (w->client, w->cancel, &err)) {
-    if (!error_is_transient (err))
+    if (cause_of_error (err) != VSS_SINK_WRITER_CAUSE_UNREACHABLE)
       goto connect_failed;
     /* An outage at start: frames are spooled until Valkey is back. */
+    g_mutex_lock (&w->lock);
+    w->notified = w->cause = VSS_SINK_WRITER_CAUSE_UNREACHABLE;
+    g_mutex_unlock (&w->lock);
     emit (w, FALSE, &r, VSS_SINK_WRITER_ERROR_UNREACHABLE, err->message);
     g_clear_error (&err);
     return TRUE;
@@ -919,7 +1090,11 @@ connect_valkey (VssSinkWriter * w, GError ** error)
   if (w->dim == 0)
     learn_index_dim (w);
   if (!ensure_index (w, &err)) {
-    if (!error_is_transient (err) && err->domain != G_IO_ERROR)
+    cause = cause_of_error (err);
+    /* A server that wants a password the URL does not give. */
+    if (cause == VSS_SINK_WRITER_CAUSE_AUTH)
+      goto connect_failed;
+    if (cause == VSS_SINK_WRITER_CAUSE_NONE)
       goto index_failed;
     g_clear_error (&err);
   }
@@ -1004,6 +1179,9 @@ vss_sink_writer_start (VssSinkWriter * w, GError ** error)
     gchar *detail = g_strconcat ("spool ", w->s.spool_dir, NULL);
 
     r.n_frames = vss_store_spool_get_recovered (w->spool);
+    g_mutex_lock (&w->lock);
+    w->recovered = r.n_frames;
+    g_mutex_unlock (&w->lock);
     emit (w, FALSE, &r, VSS_SINK_WRITER_ERROR_RECOVERED, detail);
     g_free (detail);
   }
@@ -1144,7 +1322,9 @@ journal_frame (VssSinkWriter * w, VssSinkFrame * f, GError ** error)
   w->failed++;
   g_cond_broadcast (&w->cond);
   g_mutex_unlock (&w->lock);
-  g_set_error (error, VSS_SINK_WRITER_ERROR, VSS_SINK_WRITER_ERROR_JOURNAL,
+  g_set_error (error, VSS_SINK_WRITER_ERROR, g_error_matches (err,
+          VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_NO_SPACE) ?
+      VSS_SINK_WRITER_ERROR_DISK_FULL : VSS_SINK_WRITER_ERROR_JOURNAL,
       "%s", err->message);
   g_error_free (err);
   return FALSE;
@@ -1155,7 +1335,7 @@ journal_frame (VssSinkWriter * w, VssSinkFrame * f, GError ** error)
  * @frame: (transfer full): a complete frame: record, key, and object named
  *   by vss_sink_writer_name_object() with its image when one is needed
  * @error: FLUSHING, FAILED (the error was reported through the callback)
- *   or JOURNAL (not reported)
+ *   or JOURNAL or DISK_FULL (not reported)
  *
  * Blocks while max-in-flight uploads run and while a pipeline's worth of
  * frames waits for Valkey; vss_sink_writer_set_flushing() and an error end
@@ -1329,6 +1509,10 @@ vss_sink_writer_get_stats (VssSinkWriter * w, VssSinkWriterStats * st)
   st->spooled = w->spooled;
   st->replayed = w->replayed;
   st->failed = w->failed;
+  st->recovered = w->recovered;
+  st->journal_kept = w->journal_kept;
+  st->cause = w->spooling || !g_queue_is_empty (&w->pending) ? w->cause :
+      VSS_SINK_WRITER_CAUSE_NONE;
   st->in_flight = w->in_flight;
   st->spool_pending = g_queue_get_length (&w->pending);
   g_mutex_unlock (&w->lock);

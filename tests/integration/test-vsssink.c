@@ -1413,6 +1413,404 @@ out:
   g_free (url);
 }
 
+/* Issue 18, point 12: why frames go to the spool. */
+
+/* Runs a command on @c; it must not fail. */
+static void
+admin (VssValkeyClient * c, ...)
+{
+  const gchar *argv[16];
+  GError *err = NULL;
+  VssValkeyReply *r;
+  gint argc = 0;
+  va_list ap;
+
+  va_start (ap, c);
+  while (argc < 16 && (argv[argc] = va_arg (ap, const gchar *)))
+      argc++;
+  va_end (ap);
+  r = vss_valkey_command (c, NULL, &err, argc, argv, NULL);
+  g_assert_no_error (err);
+  if (vss_valkey_reply_is_error (r, NULL))
+    g_error ("%s: %s", argv[0], r->str);
+  freeReplyObject (r);
+}
+
+/* Waits up to @timeout_s for a message of @type whose text contains
+ * @needle (and @needle2 when given); returns its text. The text and debug
+ * of every warning, info and error seen go to @seen. An error that is not
+ * awaited fails the test. */
+static gchar *
+wait_message (Feeder * f, GstMessageType type, const gchar * needle,
+    const gchar * needle2, guint timeout_s, GString * seen)
+{
+  gint64 end = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < end) {
+    GstMessage *m = gst_bus_timed_pop_filtered (f->bus, 100 * GST_MSECOND,
+        GST_MESSAGE_WARNING | GST_MESSAGE_INFO | GST_MESSAGE_ERROR);
+    GError *e = NULL;
+    gchar *dbg = NULL;
+    GstMessageType t;
+
+    if (m == NULL)
+      continue;
+    t = GST_MESSAGE_TYPE (m);
+    if (t == GST_MESSAGE_WARNING)
+      gst_message_parse_warning (m, &e, &dbg);
+    else if (t == GST_MESSAGE_INFO)
+      gst_message_parse_info (m, &e, &dbg);
+    else
+      gst_message_parse_error (m, &e, &dbg);
+    gst_message_unref (m);
+    g_string_append_printf (seen, "%s | %s\n", e->message, dbg ? dbg : "");
+    g_test_message ("%s: %s | %s", t == GST_MESSAGE_WARNING ? "warning" :
+        t == GST_MESSAGE_INFO ? "info" : "error", e->message, dbg ? dbg : "");
+    g_free (dbg);
+    if (t == type && strstr (e->message, needle)
+        && (needle2 == NULL || strstr (e->message, needle2))) {
+      gchar *text = g_strdup (e->message);
+
+      g_error_free (e);
+      return text;
+    }
+    if (t == GST_MESSAGE_ERROR)
+      g_error ("unexpected error: %s", e->message);
+    g_error_free (e);
+  }
+  g_error ("no message with '%s' within %u s", needle, timeout_s);
+  return NULL;
+}
+
+/* Waits up to 30 s until nothing waits in the spool nor in flight. */
+static void
+wait_drained (Feeder * f)
+{
+  gint64 end = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < end) {
+    GstStructure *st = feeder_stats (f);
+    guint pending = 1, in_flight = 1;
+
+    gst_structure_get_uint (st, "spool-pending", &pending);
+    gst_structure_get_uint (st, "in-flight", &in_flight);
+    gst_structure_free (st);
+    if (pending == 0 && in_flight == 0)
+      return;
+    g_usleep (50 * 1000);
+  }
+  g_error ("the spool was not replayed within 30 s");
+}
+
+static void
+wait_written_n (Feeder * f, guint64 n)
+{
+  gint64 end = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < end) {
+    GstStructure *st = feeder_stats (f);
+    guint64 w = stat_of (st, "written");
+
+    gst_structure_free (st);
+    if (w >= n)
+      return;
+    g_usleep (20 * 1000);
+  }
+  g_error ("fewer than %" G_GUINT64_FORMAT " frames written", n);
+}
+
+/* A server out of memory, turned into a read-only replica, asking for a
+ * password, then gone: each time the warning says why frames go to the
+ * spool and what to do, and the frames are written once it is fixed. */
+static void
+test_spool_causes (void)
+{
+  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  g_autoptr (VssTestRedis) primary = start_redis (NULL);
+  gchar *url = vss_test_redis_get_url (r, FAST);
+  gchar *dir = tmpdir ();
+  VssValkeyClient *c = client_for (url);
+  GString *seen = g_string_new (NULL);
+  gchar *port = g_strdup_printf ("%u", vss_test_redis_get_port (primary, 0));
+  GstStructure *st;
+  GError *e = NULL;
+  gchar *w;
+  Feeder *f;
+  guint i = 0;
+
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id",
+      "causes", "create-index", "never", NULL);
+  for (; i < 3; i++)
+    g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+  wait_written_n (f, 3);
+
+  /* Out of memory. */
+  admin (c, "CONFIG", "SET", "maxmemory-policy", "noeviction", NULL);
+  admin (c, "CONFIG", "SET", "maxmemory", "1", NULL);
+  g_assert_cmpint (feeder_push (f, i++), ==, GST_FLOW_OK);
+  w = wait_message (f, GST_MESSAGE_WARNING, "out of memory", "maxmemory", 20,
+      seen);
+  g_free (w);
+  admin (c, "CONFIG", "SET", "maxmemory", "0", NULL);
+  wait_drained (f);
+  w = wait_message (f, GST_MESSAGE_INFO, "Frames are stored again",
+      "written from the spool", 10, seen);
+  g_free (w);
+
+  /* A read-only replica. */
+  admin (c, "REPLICAOF", "127.0.0.1", port, NULL);
+  g_assert_cmpint (feeder_push (f, i++), ==, GST_FLOW_OK);
+  w = wait_message (f, GST_MESSAGE_WARNING, "read-only replica", "primary",
+      30, seen);
+  g_free (w);
+  admin (c, "REPLICAOF", "NO", "ONE", NULL);
+  wait_drained (f);
+
+  /* A password the sink does not have (NOAUTH once it reconnects). */
+  admin (c, "CONFIG", "SET", "requirepass", "S3cr3t-pw", NULL);
+  admin (c, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes", NULL);
+  g_assert_cmpint (feeder_push (f, i++), ==, GST_FLOW_OK);
+  w = wait_message (f, GST_MESSAGE_WARNING, "refused the credentials",
+      "password", 20, seen);
+  g_free (w);
+  admin (c, "CONFIG", "SET", "requirepass", "", NULL);
+  wait_drained (f);
+
+  /* Gone. */
+  vss_test_redis_stop_node (r, 0, TRUE);
+  g_assert_cmpint (feeder_push (f, i++), ==, GST_FLOW_OK);
+  w = wait_message (f, GST_MESSAGE_WARNING, "cannot be reached", NULL, 20,
+      seen);
+  g_free (w);
+  g_assert_true (vss_test_redis_restart_node (r, 0, &e));
+  g_assert_no_error (e);
+  wait_drained (f);
+
+  g_assert_null (feeder_finish (f, NULL));
+  st = feeder_stats (f);
+  g_assert_cmpuint (stat_of (st, "written"), ==, i);
+  g_assert_cmpuint (stat_of (st, "spooled"), >=, 4);
+  g_assert_cmpuint (stat_of (st, "replayed"), ==, stat_of (st, "spooled"));
+  g_assert_cmpuint (stat_of (st, "failed"), ==, 0);
+  gst_structure_free (st);
+  g_assert_null (strstr (seen->str, "S3cr3t-pw"));
+  feeder_free (f);
+  vss_valkey_client_free (c);
+  g_string_free (seen, TRUE);
+  rm_rf (dir);
+  g_free (dir);
+  g_free (port);
+  g_free (url);
+}
+
+/* An ACL user whose password changes under a running sink (WRONGPASS at
+ * its reconnect): the warning says so, without either password, and the
+ * frames are written once the password is right again. */
+static void
+test_spool_cause_wrongpass (void)
+{
+  VssTestRedisOptions opts = { 0, };
+  g_autoptr (VssTestRedis) r = NULL;
+  gchar *url, *admin_url, *dir = tmpdir ();
+  GString *seen = g_string_new (NULL);
+  GError *e = NULL;
+  VssValkeyClient *c;
+  GstStructure *st;
+  gchar *out, *w;
+  Feeder *f;
+
+  opts.acl_user = "writer";
+  opts.acl_password = "pw-One-S3cret";
+  r = start_redis (&opts);
+  url = vss_test_redis_get_url (r, FAST);
+  out = vss_test_redis_cli (r, 0, &e, "ACL", "SETUSER", "admin", "on",
+      ">admin-pw", "~*", "&*", "+@all", NULL);
+  g_assert_no_error (e);
+  g_free (out);
+  admin_url = g_strdup_printf ("redis://admin:admin-pw@127.0.0.1:%u",
+      vss_test_redis_get_port (r, 0));
+  c = client_for (admin_url);
+
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id", "acl",
+      "create-index", "never", NULL);
+  g_assert_cmpint (feeder_push (f, 0), ==, GST_FLOW_OK);
+  wait_written_n (f, 1);
+  admin (c, "ACL", "SETUSER", "writer", "resetpass", ">pw-Two-S3cret", NULL);
+  admin (c, "CLIENT", "KILL", "USER", "writer", NULL);
+  g_assert_cmpint (feeder_push (f, 1), ==, GST_FLOW_OK);
+  w = wait_message (f, GST_MESSAGE_WARNING, "refused the credentials",
+      "password", 20, seen);
+  g_free (w);
+  admin (c, "ACL", "SETUSER", "writer", "resetpass", ">pw-One-S3cret", NULL);
+  wait_drained (f);
+  g_assert_null (feeder_finish (f, NULL));
+  st = feeder_stats (f);
+  g_assert_cmpuint (stat_of (st, "written"), ==, 2);
+  g_assert_cmpuint (stat_of (st, "failed"), ==, 0);
+  gst_structure_free (st);
+  g_assert_null (strstr (seen->str, "S3cret"));
+  feeder_free (f);
+  vss_valkey_client_free (c);
+  g_string_free (seen, TRUE);
+  rm_rf (dir);
+  g_free (dir);
+  g_free (admin_url);
+  g_free (url);
+}
+
+/* The child of test_disk_full: the frames folder is a full 1 MiB
+ * filesystem. */
+static int
+child_disk_full (gchar ** argv)
+{
+  const gchar *url = argv[2], *frames = argv[3], *spool = argv[4];
+  gchar *frames_uri = g_filename_to_uri (frames, NULL, NULL);
+  gchar *filler = g_build_filename (frames, "filler", NULL);
+  GString *seen = g_string_new (NULL);
+  guint8 block[4096] = { 0, };
+  GstStructure *st;
+  gchar *w;
+  Feeder *f;
+  FILE *fp;
+
+  gst_init (NULL, NULL);
+  make_jpegs ();
+  fp = fopen (filler, "w");
+  g_assert_nonnull (fp);
+  while (fwrite (block, 1, sizeof block, fp) == sizeof block && fflush (fp)
+      == 0);
+  fclose (fp);
+  f = feeder_new (NULL, "valkey", url, "frames", frames_uri, "spool-dir",
+      spool, "stream-id", "full", "create-index", "never", NULL);
+  g_assert_cmpint (feeder_push (f, 0), ==, GST_FLOW_OK);
+  w = wait_message (f, GST_MESSAGE_WARNING, "is full", "Free space", 20, seen);
+  printf ("warning: %s\n", w);
+  g_free (w);
+  for (guint i = 1; i < 5; i++)
+    g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+  /* Room again: the frames are written. */
+  g_assert_cmpint (g_unlink (filler), ==, 0);
+  wait_drained (f);
+  g_assert_null (feeder_finish (f, NULL));
+  st = feeder_stats (f);
+  printf ("written %" G_GUINT64_FORMAT " spooled %" G_GUINT64_FORMAT
+      " replayed %" G_GUINT64_FORMAT " failed %" G_GUINT64_FORMAT "\n",
+      stat_of (st, "written"), stat_of (st, "spooled"), stat_of (st,
+          "replayed"), stat_of (st, "failed"));
+  fflush (stdout);
+  g_assert_cmpuint (stat_of (st, "written"), ==, 5);
+  g_assert_cmpuint (stat_of (st, "spooled"), ==, 5);
+  g_assert_cmpuint (stat_of (st, "replayed"), ==, 5);
+  g_assert_cmpuint (stat_of (st, "failed"), ==, 0);
+  gst_structure_free (st);
+  feeder_free (f);
+  g_string_free (seen, TRUE);
+  g_free (filler);
+  g_free (frames_uri);
+  return 0;
+}
+
+/* The disk of the frames folder is full (ENOSPC, a real 1 MiB tmpfs in a
+ * namespace of the child's own): the warning says so and says to free
+ * space, not to wait for a service; once there is room the frames are
+ * written. */
+static void
+test_disk_full (void)
+{
+  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  gchar *url = vss_test_redis_get_url (r, NULL);
+  gchar *dir = tmpdir ();
+  gchar *frames = g_build_filename (dir, "frames", NULL);
+  gchar *spool = g_build_filename (dir, "spool", NULL);
+  const gchar *args[] = { "--child-disk-full", url, frames, spool, "-", NULL };
+  GPtrArray *lines = g_ptr_array_new_with_free_func (g_free);
+  gboolean warned = FALSE;
+  VssValkeyClient *c;
+  gchar *why = NULL;
+  gint status;
+
+  g_mkdir_with_parents (frames, 0700);
+  if (!tmpfs_possible (frames, &why)) {
+    g_test_skip (why);
+    g_free (why);
+    goto out;
+  }
+  status = child_output (spawn_with_tmpfs (frames, "1m", args), lines);
+  for (guint i = 0; i < lines->len; i++) {
+    const gchar *l = g_ptr_array_index (lines, i);
+
+    if (g_str_has_prefix (l, "warning: ") && strstr (l, frames))
+      warned = TRUE;
+  }
+  g_assert_cmpint (status, ==, 0);
+  g_assert_true (warned);
+  c = client_for (url);
+  g_assert_cmpuint (count_keys (c, "frame:*"), ==, 5);
+  vss_valkey_client_free (c);
+out:
+  g_ptr_array_unref (lines);
+  rm_rf (dir);
+  g_free (spool);
+  g_free (frames);
+  g_free (dir);
+  g_free (url);
+}
+
+/* A frame that could not be spooled (spool-max-bytes far too small) but
+ * was in the journal is not lost: it is not counted as failed, the error
+ * says where it is, and the next start recovers it from the journal with
+ * a message and a counter. */
+static void
+test_journal_kept (void)
+{
+  VssTestRedisOptions opts = { 0, };
+  g_autoptr (VssTestRedis) r = NULL;
+  gchar *url, *dir = tmpdir ();
+  GString *seen = g_string_new (NULL);
+  GstStructure *st;
+  GError *e = NULL;
+  VssValkeyClient *c;
+  gchar *w;
+  Feeder *f;
+
+  opts.appendonly = TRUE;
+  r = start_redis (&opts);
+  url = vss_test_redis_get_url (r, FAST);
+  vss_test_redis_stop_node (r, 0, TRUE);
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id", "jk",
+      "create-index", "never", "spool-max-bytes", "100", NULL);
+  g_assert_cmpint (feeder_push (f, 0), ==, GST_FLOW_OK);
+  w = wait_message (f, GST_MESSAGE_ERROR, "stays in the journal", NULL, 20,
+      seen);
+  g_free (w);
+  st = feeder_stats (f);
+  g_assert_cmpuint (stat_of (st, "failed"), ==, 0);
+  g_assert_cmpuint (stat_of (st, "journal-kept"), ==, 1);
+  gst_structure_free (st);
+  feeder_free (f);
+
+  g_assert_true (vss_test_redis_restart_node (r, 0, &e));
+  g_assert_no_error (e);
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id", "jk",
+      "create-index", "never", NULL);
+  w = wait_message (f, GST_MESSAGE_INFO, "Recovered 1 frame", NULL, 10, seen);
+  g_free (w);
+  g_assert_null (feeder_finish (f, NULL));
+  st = feeder_stats (f);
+  g_assert_cmpuint (stat_of (st, "recovered"), ==, 1);
+  g_assert_cmpuint (stat_of (st, "written"), ==, 1);
+  g_assert_cmpuint (stat_of (st, "failed"), ==, 0);
+  gst_structure_free (st);
+  feeder_free (f);
+  c = client_for (url);
+  g_assert_cmpuint (count_keys (c, "frame:jk:*"), ==, 1);
+  vss_valkey_client_free (c);
+  g_string_free (seen, TRUE);
+  rm_rf (dir);
+  g_free (dir);
+  g_free (url);
+}
+
 /* Pure parts: key safety, S3 URLs and error bodies, the spool's checks. */
 static void
 test_pure (void)
@@ -1558,6 +1956,8 @@ main (int argc, char **argv)
     return child_main (argc, argv);
   if (argc >= 6 && strcmp (argv[1], "--child-small-spool") == 0)
     return child_small_spool (argv);
+  if (argc >= 6 && strcmp (argv[1], "--child-disk-full") == 0)
+    return child_disk_full (argv);
   self_path = g_canonicalize_filename (argv[0], NULL);
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
@@ -1582,5 +1982,10 @@ main (int argc, char **argv)
   g_test_add_func ("/vsssink/sigkill", test_sigkill);
   g_test_add_func ("/vsssink/sigkill-in-flight", test_sigkill_in_flight);
   g_test_add_func ("/vsssink/small-spool", test_small_spool);
+  g_test_add_func ("/vsssink/spool-causes", test_spool_causes);
+  g_test_add_func ("/vsssink/spool-cause-wrongpass",
+      test_spool_cause_wrongpass);
+  g_test_add_func ("/vsssink/disk-full", test_disk_full);
+  g_test_add_func ("/vsssink/journal-kept", test_journal_kept);
   return g_test_run ();
 }
