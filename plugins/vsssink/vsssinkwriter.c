@@ -304,8 +304,9 @@ pending_insert (VssSinkWriter * w, guint64 seq)
 }
 
 /* Keeps a frame that could not be written: in the spool, fsync'ed, queued
- * for replay. Takes @f. Any thread, no lock held. */
-static void
+ * for replay. Takes @f. Any thread, no lock held. Returns whether it is
+ * spooled. */
+static gboolean
 spool_frame (VssSinkWriter * w, VssSinkFrame * f)
 {
   GError *err = NULL;
@@ -356,6 +357,7 @@ spool_frame (VssSinkWriter * w, VssSinkFrame * f)
         f->rec.id, seq);
   }
   vss_sink_frame_free (f);
+  return ok;
 }
 
 /* Uploads */
@@ -391,11 +393,12 @@ upload_done (const VssStorePutResult * res, gpointer user_data)
   g_mutex_unlock (&w->lock);
   GST_WARNING_ID (w->id, "upload of %s failed: %s", f->rec.id,
       res->error->message);
-  if (store_error_is_fatal (res->error))
+  if (store_error_is_fatal (res->error)) {
     report_store_error (w, f, res);
-  else
+    spool_frame (w, f);
+  } else if (spool_frame (w, f)) {
     report_cause (w, cause_of_store_error (res->error), res->error->message);
-  spool_frame (w, f);
+  }
 }
 
 /* Valkey writes */
@@ -651,8 +654,6 @@ write_direct (VssSinkWriter * w, VssSinkFrame ** frames, guint n,
   } else {
     memset (ok, 0, sizeof ok);
   }
-  report_cause (w, fl.cause, fl.detail);
-  g_free (fl.detail);
   for (guint i = 0; i < n; i++) {
     VssSinkFrame *f = frames[i];
 
@@ -676,6 +677,9 @@ write_direct (VssSinkWriter * w, VssSinkFrame ** frames, guint n,
       spool_frame (w, f);
     }
   }
+  /* Told once the frames are in the spool. */
+  report_cause (w, fl.cause, fl.detail);
+  g_free (fl.detail);
   if (reachable)
     report_resumed (w);
 }

@@ -1688,6 +1688,20 @@ child_disk_full (gchar ** argv)
   g_free (w);
   for (guint i = 1; i < 5; i++)
     g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+  /* Uploads run apart from the pushes: every frame is spooled before the
+   * disk gets room. */
+  {
+    gint64 end = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+    guint64 spooled = 0;
+
+    while (spooled < 5 && g_get_monotonic_time () < end) {
+      st = feeder_stats (f);
+      spooled = stat_of (st, "spooled");
+      gst_structure_free (st);
+      g_usleep (20 * 1000);
+    }
+    g_assert_cmpuint (spooled, ==, 5);
+  }
   /* Room again: the frames are written. */
   g_assert_cmpint (g_unlink (filler), ==, 0);
   wait_drained (f);
