@@ -20,6 +20,8 @@ GQuark vss_store_spool_error_quark (void);
  * @VSS_STORE_SPOOL_ERROR_BUSY: another process holds the folder's lock.
  * @VSS_STORE_SPOOL_ERROR_NO_SPACE: the folder's filesystem is full (ENOSPC,
  *   or EDQUOT: the quota); the errno text is in the message.
+ * @VSS_STORE_SPOOL_ERROR_OTHER_OWNER: the folder holds records for another
+ *   owner (see vss_store_spool_open_owned()).
  */
 typedef enum
 {
@@ -28,6 +30,7 @@ typedef enum
   VSS_STORE_SPOOL_ERROR_CORRUPT,
   VSS_STORE_SPOOL_ERROR_BUSY,
   VSS_STORE_SPOOL_ERROR_NO_SPACE,
+  VSS_STORE_SPOOL_ERROR_OTHER_OWNER,
 } VssStoreSpoolError;
 
 /**
@@ -60,13 +63,47 @@ typedef enum
  * `journal-<n>.log` of earlier builds) are turned into ordinary spool
  * records: their owner died before it could release them.
  *
+ * A folder may name its owner, whom its records are for (vsssink: the
+ * destination they are written to): see vss_store_spool_open_owned().
+ *
  * One process at a time: the folder is locked with flock() while open.
  * All functions are thread-safe.
  */
 typedef struct _VssStoreSpool VssStoreSpool;
 
+/**
+ * VssStoreSpoolInfo:
+ * @owner: (nullable): whom the folder's records are for; NULL: it names
+ *   nobody (a new folder, or one of a build before owners)
+ * @n_records: spool records
+ * @n_journal: records in journal segments (0 when @busy: they belong to
+ *   the running process)
+ * @busy: a process has the folder open
+ *
+ * What vss_store_spool_peek() finds.
+ */
+typedef struct
+{
+  gchar *owner;
+  guint n_records;
+  guint n_journal;
+  gboolean busy;
+} VssStoreSpoolInfo;
+
 VssStoreSpool *vss_store_spool_open (const gchar * dir, guint64 max_bytes,
     GError ** error);
+
+VssStoreSpool *vss_store_spool_open_owned (const gchar * dir,
+    guint64 max_bytes, const gchar * owner, gboolean adopt, GError ** error);
+
+const gchar *vss_store_spool_get_previous_owner (VssStoreSpool * spool);
+
+guint vss_store_spool_get_adopted (VssStoreSpool * spool);
+
+gboolean vss_store_spool_peek (const gchar * dir, VssStoreSpoolInfo * info,
+    GError ** error);
+
+void vss_store_spool_info_clear (VssStoreSpoolInfo * info);
 
 void vss_store_spool_close (VssStoreSpool * spool);
 

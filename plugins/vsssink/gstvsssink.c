@@ -39,7 +39,11 @@
  * (`spool-dir`) and is replayed in order once the service is back, or on
  * the next start. With `journal` (the default) every frame is recorded in
  * the spool before it is written, so that even a killed process loses
- * nothing.
+ * nothing. A spool belongs to one destination (Valkey endpoint, index, key
+ * prefix, frames store): the default folder is named after it, and a
+ * folder holding frames for another one is refused (`adopt-spool`). When
+ * frames go to the spool a warning says why (Valkey unreachable, out of
+ * memory, read-only, credentials refused; a full disk) and what to do.
  *
  * `vss-stored` element messages (when `post-messages` is set) carry:
  * `frame-id` (string), `key` (string), `uri` (string, "" without
@@ -85,6 +89,7 @@
 #include "core/gstvssrecord.h"
 #include "aws/gstvssawsprops.h"
 #include "valkey/gstvssvalkeyurl.h"
+#include "store/gstvssstorespool.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_vss_sink_debug);
 #define GST_CAT_DEFAULT gst_vss_sink_debug
@@ -109,6 +114,7 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
 #define DEFAULT_DRAIN_TIMEOUT_MS 30000
 #define DEFAULT_POST_MESSAGES FALSE
 #define DEFAULT_JOURNAL TRUE
+#define DEFAULT_ADOPT_SPOOL FALSE
 #define DEFAULT_TIMEOUT_MS 30000
 #define DEFAULT_MAX_RETRIES 4
 
@@ -139,6 +145,7 @@ enum
   PROP_MAX_RETRIES,
   PROP_SPOOL_DIR,
   PROP_SPOOL_MAX_BYTES,
+  PROP_ADOPT_SPOOL,
   PROP_JOURNAL,
   PROP_DRAIN_TIMEOUT,
   PROP_POST_MESSAGES,
@@ -170,6 +177,7 @@ struct _GstVssSink
   guint max_retries;
   gchar *spool_dir;
   guint64 spool_max_bytes;
+  gboolean adopt_spool;
   gboolean journal;
   guint drain_timeout_ms;
   gboolean post_messages;
@@ -324,6 +332,28 @@ not_spooled_reason (VssSinkWriter * writer, const VssSinkWriterReport * r)
   }
 }
 
+/* The spool folder holds frames for another destination: which, how
+ * many, and the ways out. */
+static void
+other_destination_error (GstVssSink * self, VssSinkWriter * writer,
+    const gchar * detail)
+{
+  const VssSinkWriterSettings *s = vss_sink_writer_get_settings (writer);
+  VssStoreSpoolInfo info;
+
+  if (!vss_store_spool_peek (s->spool_dir, &info, NULL))
+    memset (&info, 0, sizeof info);
+  GST_ELEMENT_ERROR (self, RESOURCE, BUSY,
+      ("Spool folder %s holds %u frames for another destination (%s); this "
+          "sink writes to %s. Run a sink with that destination (the same "
+          "valkey, index, key-prefix and frames) to write them, set "
+          "adopt-spool=true to write them to this one, or give this sink "
+          "another spool-dir.", s->spool_dir, info.n_records + info.n_journal,
+          info.owner ? info.owner : "?",
+          vss_sink_writer_get_destination (writer)), ("%s", detail));
+  vss_store_spool_info_clear (&info);
+}
+
 /* What stopped the writer, at start or later, in the user's words; the
  * writer's detail is the debug text. */
 static void
@@ -345,6 +375,9 @@ post_writer_error (GstVssSink * self, VssSinkWriter * writer,
     case VSS_SINK_WRITER_ERROR_SPOOL:
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE,
           ("Cannot open the spool folder '%s'.", s->spool_dir), ("%s", detail));
+      break;
+    case VSS_SINK_WRITER_ERROR_OTHER_DESTINATION:
+      other_destination_error (self, writer, detail);
       break;
     case VSS_SINK_WRITER_ERROR_URL:
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
@@ -432,6 +465,21 @@ on_notice (VssSinkWriter * writer, const VssSinkWriterReport * r,
               vss_sink_writer_get_settings (writer)->spool_dir),
           ("%s", detail));
       g_free (reason);
+      break;
+    case VSS_SINK_WRITER_ERROR_ADOPTED:
+      if (r->destination)
+        GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+            ("Writing %u frames that spool folder %s held for another "
+                "destination (%s) to this sink's, %s (adopt-spool).",
+                r->n_frames, vss_sink_writer_get_settings (writer)->spool_dir,
+                r->destination, vss_sink_writer_get_destination (writer)),
+            ("%s", detail));
+      else
+        GST_ELEMENT_INFO (self, RESOURCE, WRITE,
+            ("Spool folder %s names no destination (an earlier version "
+                "wrote it): its %u frames are written to this sink's, %s.",
+                vss_sink_writer_get_settings (writer)->spool_dir, r->n_frames,
+                vss_sink_writer_get_destination (writer)), ("%s", detail));
       break;
     case VSS_SINK_WRITER_ERROR_RESUMED:
       GST_ELEMENT_INFO (self, RESOURCE, WRITE,
@@ -797,34 +845,165 @@ gst_vss_sink_unlock_stop (GstBaseSink * bsink)
 
 /* Start and stop */
 
+/* Default spool folders (issue 18, point 1): a spool belongs to one
+ * destination, so the default folder is named after it:
+ * $XDG_STATE_HOME/gst-vss/spool/<index>-<stream>-<tag>, the tag being the
+ * first 8 hex digits of the SHA-256 of the destination. Sinks writing
+ * elsewhere never share a folder by default, and a killed run's frames
+ * wait for a sink with its destination. Builds before this one used
+ * <index>-<stream>: while such a folder holds frames and names no
+ * destination (or ours), it is used, and replayed, as they did. */
+
 static gchar *
-default_spool_dir (const gchar * index, const gchar * stream)
+spool_base (void)
+{
+  return g_build_filename (g_get_user_state_dir (), "gst-vss", "spool", NULL);
+}
+
+static gchar *
+spool_leaf (const gchar * index, const gchar * stream)
 {
   gchar *a = gst_vss_record_sanitize_stream (index);
   gchar *b = gst_vss_record_sanitize_stream (stream ? stream : "default");
   gchar *leaf = g_strconcat (a, "-", b, NULL);
-  gchar *dir = g_build_filename (g_get_user_state_dir (), "gst-vss", "spool",
-      leaf, NULL);
 
   g_free (a);
   g_free (b);
+  return leaf;
+}
+
+static gchar *
+destination_tag (const gchar * destination)
+{
+  gchar *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, destination,
+      -1);
+
+  sum[8] = '\0';
+  return sum;
+}
+
+static gboolean
+holds_frames (const VssStoreSpoolInfo * info)
+{
+  return info->n_records + info->n_journal > 0;
+}
+
+/* @destination: NULL when the URL is invalid (the start fails anyway). */
+static gchar *
+default_spool_dir (const gchar * index, const gchar * stream,
+    const gchar * destination)
+{
+  gchar *base = spool_base ();
+  gchar *leaf = spool_leaf (index, stream);
+  gchar *legacy = g_build_filename (base, leaf, NULL);
+  gchar *tag, *named, *dir = NULL;
+  VssStoreSpoolInfo info;
+
+  if (destination == NULL) {
+    dir = g_strdup (legacy);
+  } else if (vss_store_spool_peek (legacy, &info, NULL)) {
+    if (holds_frames (&info) && (info.owner == NULL
+            || g_str_equal (info.owner, destination)))
+      dir = g_strdup (legacy);
+    vss_store_spool_info_clear (&info);
+  }
+  if (dir == NULL) {
+    tag = destination_tag (destination);
+    named = g_strconcat (leaf, "-", tag, NULL);
+    dir = g_build_filename (base, named, NULL);
+    g_free (named);
+    g_free (tag);
+  }
+  g_free (legacy);
   g_free (leaf);
+  g_free (base);
   return dir;
 }
 
-/* The writer for the current settings. Under GST_OBJECT_LOCK: the writer
- * copies the strings it is given. */
+/* Whether folder @name is a default spool folder of @leaf for @owner:
+ * <leaf> itself, or <leaf>-<tag of owner>. */
+static gboolean
+default_folder_of (const gchar * name, const gchar * leaf, const gchar * owner)
+{
+  gsize n = strlen (leaf);
+  gchar *tag;
+  gboolean ok;
+
+  if (!g_str_has_prefix (name, leaf))
+    return FALSE;
+  if (name[n] == '\0')
+    return TRUE;
+  if (name[n] != '-')
+    return FALSE;
+  tag = destination_tag (owner);
+  ok = g_str_equal (name + n + 1, tag);
+  g_free (tag);
+  return ok;
+}
+
+/* Says where frames of this index and stream wait for another
+ * destination, in default folders this sink leaves alone. */
+static void
+warn_other_spools (GstVssSink * self, const gchar * index,
+    const gchar * stream, const gchar * destination, const gchar * used)
+{
+  gchar *base = spool_base ();
+  gchar *leaf = spool_leaf (index, stream);
+  GDir *d = g_dir_open (base, 0, NULL);
+  const gchar *name;
+
+  while (d && (name = g_dir_read_name (d))) {
+    gchar *path = g_build_filename (base, name, NULL);
+    VssStoreSpoolInfo info;
+
+    if (!g_str_equal (path, used) && g_str_has_prefix (name, leaf)
+        && vss_store_spool_peek (path, &info, NULL)) {
+      if (!info.busy && holds_frames (&info) && info.owner
+          && !g_str_equal (info.owner, destination)
+          && default_folder_of (name, leaf, info.owner))
+        GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+            ("Spool folder %s holds %u frames for another destination (%s); "
+                "this sink writes to %s and leaves them there. A sink with "
+                "that destination (the same valkey, index, key-prefix and "
+                "frames) writes them, or one with spool-dir=%s "
+                "adopt-spool=true writes them to its own.", path,
+                info.n_records + info.n_journal, info.owner, destination,
+                path), ("%u spool records, %u journal records",
+                info.n_records, info.n_journal));
+      vss_store_spool_info_clear (&info);
+    }
+    g_free (path);
+  }
+  if (d)
+    g_dir_close (d);
+  g_free (leaf);
+  g_free (base);
+}
+
+/* The destination of the current settings (NULL for an invalid URL).
+ * Under GST_OBJECT_LOCK. */
+static gchar *
+destination_of (GstVssSink * self)
+{
+  VssSinkWriterSettings ws = { 0, };
+
+  ws.valkey_url = self->valkey;
+  ws.frames = self->frames;
+  ws.index = self->index;
+  ws.key_prefix = self->key_prefix;
+  return vss_sink_writer_describe_destination (&ws, NULL);
+}
+
+/* The writer for the current settings and @spool_dir. Under
+ * GST_OBJECT_LOCK: the writer copies the strings it is given. */
 static VssSinkWriter *
-writer_new (GstVssSink * self)
+writer_new (GstVssSink * self, const gchar * spool_dir)
 {
   GstVssAwsSettings aws = { 0, };
   VssSinkWriterSettings ws = { 0, };
   VssSinkWriterCallbacks cb = { NULL, on_error, on_notice };
   VssSinkWriter *writer;
-  gchar *spool_dir;
 
-  spool_dir = self->spool_dir ? g_strdup (self->spool_dir) :
-      default_spool_dir (self->index, self->stream_id);
   ws.valkey_url = self->valkey;
   ws.frames = self->frames;
   ws.max_in_flight = self->max_in_flight;
@@ -832,6 +1011,7 @@ writer_new (GstVssSink * self)
   ws.max_retries = self->max_retries;
   ws.spool_dir = spool_dir;
   ws.spool_max_bytes = self->spool_max_bytes;
+  ws.adopt_spool = self->adopt_spool;
   ws.journal = self->journal;
   ws.index = self->index;
   ws.key_prefix = self->key_prefix;
@@ -849,7 +1029,6 @@ writer_new (GstVssSink * self)
   if (self->post_messages)
     cb.stored = on_stored;
   writer = vss_sink_writer_new (&ws, &cb, self);
-  g_free (spool_dir);
   return writer;
 }
 
@@ -859,9 +1038,22 @@ gst_vss_sink_start (GstBaseSink * bsink)
   GstVssSink *self = GST_VSS_SINK (bsink);
   VssSinkWriter *writer;
   GError *err = NULL;
+  gchar *spool_dir, *index, *stream_id, *destination;
+  gboolean by_default;
+
+  /* The default spool folder looks at the disk: not under the lock. */
+  GST_OBJECT_LOCK (self);
+  spool_dir = g_strdup (self->spool_dir);
+  index = g_strdup (self->index);
+  stream_id = g_strdup (self->stream_id);
+  destination = destination_of (self);
+  GST_OBJECT_UNLOCK (self);
+  by_default = spool_dir == NULL;
+  if (by_default)
+    spool_dir = default_spool_dir (index, stream_id, destination);
 
   GST_OBJECT_LOCK (self);
-  writer = writer_new (self);
+  writer = writer_new (self, spool_dir);
   g_free (self->stream);
   self->stream = self->stream_id ?
       gst_vss_record_sanitize_stream (self->stream_id) : g_strdup ("default");
@@ -875,6 +1067,12 @@ gst_vss_sink_start (GstBaseSink * bsink)
   GST_OBJECT_LOCK (self);
   self->writer = writer;
   GST_OBJECT_UNLOCK (self);
+  if (by_default)
+    warn_other_spools (self, index, stream_id, destination, spool_dir);
+  g_free (spool_dir);
+  g_free (index);
+  g_free (stream_id);
+  g_free (destination);
   return TRUE;
 
   /* ERRORS */
@@ -886,6 +1084,10 @@ start_failed:
     post_writer_error (self, writer, &r);
     g_error_free (err);
     vss_sink_writer_free (writer);
+    g_free (spool_dir);
+    g_free (index);
+    g_free (stream_id);
+    g_free (destination);
     return FALSE;
   }
 }
@@ -1035,6 +1237,9 @@ gst_vss_sink_set_property (GObject * object, guint prop_id,
     case PROP_SPOOL_MAX_BYTES:
       self->spool_max_bytes = g_value_get_uint64 (value);
       break;
+    case PROP_ADOPT_SPOOL:
+      self->adopt_spool = g_value_get_boolean (value);
+      break;
     case PROP_JOURNAL:
       self->journal = g_value_get_boolean (value);
       break;
@@ -1125,6 +1330,9 @@ gst_vss_sink_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_SPOOL_MAX_BYTES:
       g_value_set_uint64 (value, self->spool_max_bytes);
+      break;
+    case PROP_ADOPT_SPOOL:
+      g_value_set_boolean (value, self->adopt_spool);
       break;
     case PROP_JOURNAL:
       g_value_set_boolean (value, self->journal);
@@ -1272,13 +1480,24 @@ gst_vss_sink_class_init (GstVssSinkClass * klass)
   g_object_class_install_property (gobject_class, PROP_SPOOL_DIR,
       g_param_spec_string ("spool-dir", "Spool folder",
           "Folder for frames that could not be written yet (and the journal). "
-          "One running sink per folder. NULL: "
-          "$XDG_STATE_HOME/gst-vss/spool/<index>-<stream-id>", NULL, RW_READY));
+          "One running sink per folder, and one destination: a folder "
+          "holding frames for another Valkey endpoint, index, key prefix or "
+          "frames store is an error (see adopt-spool). NULL: "
+          "$XDG_STATE_HOME/gst-vss/spool/<index>-<stream-id>-<8 hex digits "
+          "naming the destination>", NULL, RW_READY));
   g_object_class_install_property (gobject_class, PROP_SPOOL_MAX_BYTES,
       g_param_spec_uint64 ("spool-max-bytes", "Spool size limit",
           "Most the spool may take on disk, in bytes; a frame that does not "
           "fit is an element error. 0: no limit", 0, G_MAXUINT64,
           DEFAULT_SPOOL_MAX_BYTES, RW_READY));
+  g_object_class_install_property (gobject_class, PROP_ADOPT_SPOOL,
+      g_param_spec_boolean ("adopt-spool", "Adopt spool",
+          "Write the frames that spool-dir holds for another destination "
+          "(another Valkey server or database, index, key prefix or frames "
+          "store: e.g. after the server moved) to this sink's; they keep "
+          "their keys, and the object URIs of images stored already. FALSE: "
+          "such a folder is an error that names both destinations",
+          DEFAULT_ADOPT_SPOOL, RW_READY));
   g_object_class_install_property (gobject_class, PROP_JOURNAL,
       g_param_spec_boolean ("journal", "Journal",
           "Append every frame to a journal in spool-dir before writing it "
@@ -1358,6 +1577,7 @@ gst_vss_sink_init (GstVssSink * self)
   self->max_retries = DEFAULT_MAX_RETRIES;
   self->spool_max_bytes = DEFAULT_SPOOL_MAX_BYTES;
   self->journal = DEFAULT_JOURNAL;
+  self->adopt_spool = DEFAULT_ADOPT_SPOOL;
   self->drain_timeout_ms = DEFAULT_DRAIN_TIMEOUT_MS;
   self->post_messages = DEFAULT_POST_MESSAGES;
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);

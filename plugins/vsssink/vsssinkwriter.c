@@ -52,6 +52,7 @@ struct _VssSinkWriter
   gpointer user_data;
   const gchar *id;              /* log id: s.log_id or "vsssinkwriter" */
   VssValkeyIndexSpec spec;      /* strings point into s */
+  gchar *destination;           /* set by start */
 
   /* writer thread only, once started */
   guint64 seen_links;           /* the client's reconnects + slot maps */
@@ -1038,6 +1039,7 @@ vss_sink_writer_free (VssSinkWriter * w)
   g_free ((gchar *) w->s.index);
   g_free ((gchar *) w->s.key_prefix);
   g_free ((gchar *) w->s.log_id);
+  g_free (w->destination);
   if (w->has_aws) {
     g_free ((gchar *) w->aws.access_key_id);
     wipe_free (w->aws.secret_access_key);
@@ -1065,6 +1067,122 @@ const VssSinkWriterSettings *
 vss_sink_writer_get_settings (VssSinkWriter * w)
 {
   return &w->s;
+}
+
+/* For g_ptr_array_sort(), which passes pointers to the elements. */
+static gint
+cmp_str_ptr (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
+}
+
+/* The seeds of @cfg as "host:port", sorted, joined by ','. */
+static gchar *
+seeds_text (const VssValkeyConfig * cfg)
+{
+  GPtrArray *a = g_ptr_array_new_with_free_func (g_free);
+  gchar *out;
+
+  for (guint i = 0; i < cfg->n_seeds; i++)
+    g_ptr_array_add (a, g_strdup_printf (strchr (cfg->seeds[i].host, ':') ?
+            "[%s]:%u" : "%s:%u", cfg->seeds[i].host, cfg->seeds[i].port));
+  g_ptr_array_sort (a, cmp_str_ptr);
+  g_ptr_array_add (a, NULL);
+  out = g_strjoinv (",", (gchar **) a->pdata);
+  g_ptr_array_unref (a);
+  return out;
+}
+
+/**
+ * vss_sink_writer_describe_destination:
+ * @settings: a writer's settings
+ *
+ * What a spool folder belongs to: the Valkey endpoint (its seeds, sorted,
+ * and database; neither the user nor the password, nor TLS and timeout
+ * options), the index, the key prefix and the object store, on one line,
+ * e.g. `valkey=127.0.0.1:6379/0 index=frames key-prefix=frame:
+ * frames=file:///srv/frames`.
+ *
+ * Returns: (transfer full): the destination, or NULL with @error when the
+ *   Valkey URL is invalid
+ */
+gchar *
+vss_sink_writer_describe_destination (const VssSinkWriterSettings * s,
+    GError ** error)
+{
+  VssValkeyConfig *cfg = vss_valkey_config_new_from_url (s->valkey_url,
+      error);
+  gchar *seeds, *frames, *out;
+  gsize n;
+
+  if (cfg == NULL)
+    return NULL;
+  seeds = seeds_text (cfg);
+  frames = g_strdup (s->frames && s->frames[0] ? s->frames : "none");
+  n = strlen (frames);
+  while (n > 1 && frames[n - 1] == '/' && frames[n - 2] != '/')
+    frames[--n] = '\0';
+  out = g_strdup_printf ("valkey=%s/%d index=%s key-prefix=%s frames=%s",
+      seeds, cfg->db, s->index, s->key_prefix, frames);
+  g_free (frames);
+  g_free (seeds);
+  vss_valkey_config_free (cfg);
+  return out;
+}
+
+/**
+ * vss_sink_writer_get_destination:
+ *
+ * Returns: (nullable): this writer's destination, once started (see
+ * vss_sink_writer_describe_destination())
+ */
+const gchar *
+vss_sink_writer_get_destination (VssSinkWriter * w)
+{
+  return w->destination;
+}
+
+/* Opens the spool for this writer's destination: a folder holding frames
+ * for another one is refused unless adopt_spool; frames of another (or of
+ * an unnamed) destination that are taken are told (ADOPTED), and so are
+ * the frames a dead run left in the journal (RECOVERED). */
+static gboolean
+open_spool (VssSinkWriter * w, GError ** error)
+{
+  VssSinkWriterReport r = { 0, };
+  GError *err = NULL;
+  gchar *detail;
+
+  w->spool = vss_store_spool_open_owned (w->s.spool_dir, w->s.spool_max_bytes,
+      w->destination, w->s.adopt_spool, &err);
+  if (w->spool == NULL) {
+    g_set_error (error, VSS_SINK_WRITER_ERROR, g_error_matches (err,
+            VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_OTHER_OWNER) ?
+        VSS_SINK_WRITER_ERROR_OTHER_DESTINATION : VSS_SINK_WRITER_ERROR_SPOOL,
+        "%s", err->message);
+    g_error_free (err);
+    return FALSE;
+  }
+  if (vss_store_spool_get_adopted (w->spool) > 0) {
+    r.n_frames = vss_store_spool_get_adopted (w->spool);
+    r.destination = vss_store_spool_get_previous_owner (w->spool);
+    detail = g_strdup_printf ("spool %s: %u frames of %s written to %s",
+        w->s.spool_dir, r.n_frames, r.destination ? r.destination :
+        "a destination it does not name", w->destination);
+    emit (w, FALSE, &r, VSS_SINK_WRITER_ERROR_ADOPTED, detail);
+    g_free (detail);
+  }
+  if (vss_store_spool_get_recovered (w->spool) > 0) {
+    memset (&r, 0, sizeof r);
+    r.n_frames = vss_store_spool_get_recovered (w->spool);
+    g_mutex_lock (&w->lock);
+    w->recovered = r.n_frames;
+    g_mutex_unlock (&w->lock);
+    detail = g_strconcat ("spool ", w->s.spool_dir, NULL);
+    emit (w, FALSE, &r, VSS_SINK_WRITER_ERROR_RECOVERED, detail);
+    g_free (detail);
+  }
+  return TRUE;
 }
 
 /* Valkey at start: an unreachable server (or one that cannot serve for
@@ -1151,10 +1269,13 @@ queue_spooled (VssSinkWriter * w)
 
 /**
  * vss_sink_writer_start:
- * @error: a #VSS_SINK_WRITER_ERROR: STORE, SPOOL, URL, CONNECT or INDEX
+ * @error: a #VSS_SINK_WRITER_ERROR: URL, STORE, SPOOL, OTHER_DESTINATION,
+ *   CONNECT or INDEX
  *
- * Opens the object store, the spool (notice RECOVERED when the journal of
- * a run that died held frames) and Valkey (notice UNREACHABLE when it
+ * Opens the object store, the spool for this writer's destination (notice
+ * ADOPTED when it held frames of another destination, with adopt_spool,
+ * or of an unnamed one; RECOVERED when the journal of a run that died held
+ * frames) and Valkey (notice UNREACHABLE when it
  * cannot be reached: frames are then spooled), checks or creates the index
  * when the dimension is known, queues what the spool holds for replay and
  * starts the writer thread. On failure everything opened is closed again.
@@ -1173,22 +1294,13 @@ vss_sink_writer_start (VssSinkWriter * w, GError ** error)
   sopts.max_connections = w->s.max_in_flight;
   sopts.timeout_ms = w->s.timeout_ms;
   sopts.max_retries = w->s.max_retries;
+  w->destination = vss_sink_writer_describe_destination (&w->s, &err);
+  if (w->destination == NULL)
+    goto bad_url;
   if (w->s.frames && !(w->store = vss_store_new (w->s.frames, &sopts, &err)))
     goto bad_store;
-  w->spool = vss_store_spool_open (w->s.spool_dir, w->s.spool_max_bytes, &err);
-  if (w->spool == NULL)
-    goto bad_spool;
-  if (vss_store_spool_get_recovered (w->spool) > 0) {
-    VssSinkWriterReport r = { 0, };
-    gchar *detail = g_strconcat ("spool ", w->s.spool_dir, NULL);
-
-    r.n_frames = vss_store_spool_get_recovered (w->spool);
-    g_mutex_lock (&w->lock);
-    w->recovered = r.n_frames;
-    g_mutex_unlock (&w->lock);
-    emit (w, FALSE, &r, VSS_SINK_WRITER_ERROR_RECOVERED, detail);
-    g_free (detail);
-  }
+  if (!open_spool (w, error))
+    goto fail;
   w->cancel = g_cancellable_new ();
   if (!connect_valkey (w, error))
     goto fail;
@@ -1201,16 +1313,16 @@ vss_sink_writer_start (VssSinkWriter * w, GError ** error)
   return TRUE;
 
   /* ERRORS */
-bad_store:
+bad_url:
   {
-    g_set_error (error, VSS_SINK_WRITER_ERROR, VSS_SINK_WRITER_ERROR_STORE,
+    g_set_error (error, VSS_SINK_WRITER_ERROR, VSS_SINK_WRITER_ERROR_URL,
         "%s", err->message);
     g_error_free (err);
     goto fail;
   }
-bad_spool:
+bad_store:
   {
-    g_set_error (error, VSS_SINK_WRITER_ERROR, VSS_SINK_WRITER_ERROR_SPOOL,
+    g_set_error (error, VSS_SINK_WRITER_ERROR, VSS_SINK_WRITER_ERROR_STORE,
         "%s", err->message);
     g_error_free (err);
     goto fail;

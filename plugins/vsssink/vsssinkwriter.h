@@ -48,6 +48,9 @@ GQuark vss_sink_writer_error_quark (void);
  *   (unsupported URI, no credentials, bad bucket name).
  * @VSS_SINK_WRITER_ERROR_SPOOL: start: the spool folder cannot be opened
  *   (rights, another process holds it).
+ * @VSS_SINK_WRITER_ERROR_OTHER_DESTINATION: start: the spool folder holds
+ *   frames for another destination (vss_sink_writer_describe_destination()),
+ *   and @adopt_spool is not set; the folder is left as it is.
  * @VSS_SINK_WRITER_ERROR_URL: start: the Valkey URL is invalid.
  * @VSS_SINK_WRITER_ERROR_CONNECT: start: Valkey refused us for good
  *   (authentication, TLS); an unreachable server is not an error.
@@ -83,6 +86,10 @@ GQuark vss_sink_writer_error_quark (void);
  * @VSS_SINK_WRITER_ERROR_RESUMED: notice: the spool is written (@n_frames
  *   replayed since spooling began); frames go straight to the services
  *   again.
+ * @VSS_SINK_WRITER_ERROR_ADOPTED: notice at start: the spool folder held
+ *   @n_frames frames for another destination (@destination; with
+ *   @adopt_spool) or for none named (a folder of a build before
+ *   destinations); they are written to this writer's.
  *
  * The message of an error in this domain is the technical detail (what
  * the server, the store or the system said); what to tell a user is the
@@ -109,6 +116,8 @@ typedef enum
   VSS_SINK_WRITER_ERROR_SPOOLING,
   VSS_SINK_WRITER_ERROR_RESUMED,
   VSS_SINK_WRITER_ERROR_DISK_FULL,
+  VSS_SINK_WRITER_ERROR_OTHER_DESTINATION,
+  VSS_SINK_WRITER_ERROR_ADOPTED,
 } VssSinkWriterError;
 
 /**
@@ -157,8 +166,12 @@ typedef enum
  * @max_in_flight: uploads at once; submit blocks beyond them
  * @timeout_ms: one upload attempt's time limit
  * @max_retries: upload retries before a frame goes to the spool
- * @spool_dir: the spool and journal folder
+ * @spool_dir: the spool and journal folder; it belongs to one destination
+ *   (see vss_sink_writer_describe_destination()): a folder holding frames
+ *   for another one is refused
  * @spool_max_bytes: most the spool may take, 0: no limit
+ * @adopt_spool: take a spool folder holding frames for another
+ *   destination, and write them to this one
  * @journal: record every frame in the journal before writing it
  * @index: the index name
  * @key_prefix: start of every key and the index's PREFIX
@@ -187,6 +200,7 @@ typedef struct
   guint max_retries;
   const gchar *spool_dir;
   guint64 spool_max_bytes;
+  gboolean adopt_spool;
   gboolean journal;
   const gchar *index;
   const gchar *key_prefix;
@@ -211,6 +225,8 @@ typedef struct
  * @cause: SPOOLING, NOT_SPOOLED: why
  * @in_journal: NOT_SPOOLED: the frame stays in the journal, for the next
  *   start
+ * @destination: (nullable): ADOPTED: the destination the frames were
+ *   spooled for, NULL when the folder named none
  */
 typedef struct
 {
@@ -221,6 +237,7 @@ typedef struct
   guint n_frames;
   VssSinkWriterCause cause;
   gboolean in_journal;
+  const gchar *destination;
 } VssSinkWriterReport;
 
 /**
@@ -284,6 +301,11 @@ void vss_sink_writer_free (VssSinkWriter * writer);
 
 const VssSinkWriterSettings *vss_sink_writer_get_settings (VssSinkWriter *
     writer);
+
+gchar *vss_sink_writer_describe_destination (const VssSinkWriterSettings *
+    settings, GError ** error);
+
+const gchar *vss_sink_writer_get_destination (VssSinkWriter * writer);
 
 gboolean vss_sink_writer_start (VssSinkWriter * writer, GError ** error);
 

@@ -437,6 +437,107 @@ test_journal_segment_size (void)
   g_free (dir);
 }
 
+/* Issue 18, point 1: a folder names whom its records are for; another
+ * owner is refused and the folder left as it is, unless it adopts; a
+ * folder that names nobody (earlier builds) is taken as it always was. */
+static void
+test_owner (void)
+{
+  gchar *dir = g_dir_make_tmp ("test-spool-XXXXXX", NULL);
+  gchar *named = g_build_filename (dir, "destination", NULL);
+  GBytes *b = g_bytes_new_static ("rec", 3);
+  VssStoreSpoolInfo info;
+  VssStoreSpool *sp;
+  GError *e = NULL;
+  guint64 seg;
+  gchar *c;
+
+  sp = vss_store_spool_open_owned (dir, 0, "A", FALSE, &e);
+  g_assert_no_error (e);
+  g_assert_cmpuint (vss_store_spool_get_adopted (sp), ==, 0);
+  g_assert_null (vss_store_spool_get_previous_owner (sp));
+  g_assert_true (g_file_get_contents (named, &c, NULL, NULL));
+  g_assert_cmpstr (c, ==, "A\n");
+  g_free (c);
+  g_assert_true (vss_store_spool_append (sp, b, TRUE, NULL, &e));
+  g_assert_true (vss_store_spool_journal_append (sp, b, &seg, &e));
+  /* Open: busy, its journal is not read. */
+  g_assert_true (vss_store_spool_peek (dir, &info, &e));
+  g_assert_true (info.busy);
+  g_assert_cmpstr (info.owner, ==, "A");
+  g_assert_cmpuint (info.n_records, ==, 1);
+  g_assert_cmpuint (info.n_journal, ==, 0);
+  vss_store_spool_info_clear (&info);
+  vss_store_spool_close (sp);   /* killed: the journal record stays */
+
+  g_assert_true (vss_store_spool_peek (dir, &info, &e));
+  g_assert_false (info.busy);
+  g_assert_cmpuint (info.n_records, ==, 1);
+  g_assert_cmpuint (info.n_journal, ==, 1);
+  vss_store_spool_info_clear (&info);
+
+  /* Another owner: refused, nothing changed. */
+  g_assert_null (vss_store_spool_open_owned (dir, 0, "B", FALSE, &e));
+  g_assert_error (e, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_OTHER_OWNER);
+  g_assert_nonnull (strstr (e->message, "2 records for A, not for B"));
+  g_clear_error (&e);
+  g_assert_true (vss_store_spool_peek (dir, &info, &e));
+  g_assert_cmpstr (info.owner, ==, "A");
+  g_assert_cmpuint (info.n_records, ==, 1);
+  g_assert_cmpuint (info.n_journal, ==, 1);
+  vss_store_spool_info_clear (&info);
+
+  /* Adopted: the records are B's now. */
+  sp = vss_store_spool_open_owned (dir, 0, "B", TRUE, &e);
+  g_assert_no_error (e);
+  g_assert_cmpuint (vss_store_spool_get_adopted (sp), ==, 2);
+  g_assert_cmpstr (vss_store_spool_get_previous_owner (sp), ==, "A");
+  g_assert_cmpuint (vss_store_spool_get_recovered (sp), ==, 1);
+  {
+    GArray *seqs = vss_store_spool_list (sp);
+
+    g_assert_cmpuint (seqs->len, ==, 2);
+    for (guint i = 0; i < seqs->len; i++)
+      vss_store_spool_remove (sp, g_array_index (seqs, guint64, i));
+    g_array_unref (seqs);
+  }
+  vss_store_spool_close (sp);
+
+  /* Empty: any owner takes it. */
+  sp = vss_store_spool_open_owned (dir, 0, "C", FALSE, &e);
+  g_assert_no_error (e);
+  g_assert_cmpuint (vss_store_spool_get_adopted (sp), ==, 0);
+  g_assert_true (vss_store_spool_append (sp, b, TRUE, NULL, &e));
+  vss_store_spool_close (sp);
+  g_assert_true (g_file_get_contents (named, &c, NULL, NULL));
+  g_assert_cmpstr (c, ==, "C\n");
+  g_free (c);
+
+  /* A folder that names nobody: its record is taken, and it is named. */
+  g_assert_cmpint (g_unlink (named), ==, 0);
+  sp = vss_store_spool_open_owned (dir, 0, "D", FALSE, &e);
+  g_assert_no_error (e);
+  g_assert_cmpuint (vss_store_spool_get_adopted (sp), ==, 1);
+  g_assert_null (vss_store_spool_get_previous_owner (sp));
+  vss_store_spool_close (sp);
+  g_assert_true (g_file_get_contents (named, &c, NULL, NULL));
+  g_assert_cmpstr (c, ==, "D\n");
+  g_free (c);
+
+  /* Without an owner, nothing is checked nor named. */
+  sp = vss_store_spool_open (dir, 0, &e);
+  g_assert_no_error (e);
+  vss_store_spool_close (sp);
+  g_assert_true (g_file_get_contents (named, &c, NULL, NULL));
+  g_assert_cmpstr (c, ==, "D\n");
+  g_free (c);
+
+  g_bytes_unref (b);
+  g_free (named);
+  rm_dir (dir);
+  g_free (dir);
+}
+
 /* vsssink frame records */
 
 static VssSinkFrame *
@@ -735,6 +836,7 @@ main (int argc, char **argv)
   g_test_add_func ("/spool/journal-recovery", test_journal_recovery);
   g_test_add_func ("/spool/journal-recycle", test_journal_recycle);
   g_test_add_func ("/spool/journal-segment-size", test_journal_segment_size);
+  g_test_add_func ("/spool/owner", test_owner);
   g_test_add_func ("/spool/frame-record", test_frame_record);
   g_test_add_func ("/spool/frame-record-layout1", test_frame_record_layout1);
   g_test_add_func ("/spool/frame-record-legacy", test_frame_record_legacy);

@@ -824,10 +824,12 @@ test_fake_s3 (void)
   g_assert_cmpuint (count_files (dir, ".rec", NULL), ==, 1);
   s.refuse = NULL;
 
+  /* (The spool holds a frame for s3://frames/x: another destination, to
+   * adopt.) */
   f = feeder_new (NULL, "valkey", url, "frames", "s3://nobucket/x",
       "endpoint", endpoint, "region", "us-east-1", "access-key-id",
       "AKIDTEST", "secret-access-key", "secret/test+key", "spool-dir", dir,
-      "create-index", "never", NULL);
+      "create-index", "never", "adopt-spool", "true", NULL);
   feeder_push (f, 0);
   err = feeder_finish (f, NULL);
   g_assert_nonnull (err);
@@ -842,7 +844,7 @@ test_fake_s3 (void)
     f = feeder_new (NULL, "valkey", url, "frames", "s3://frames/x",
         "endpoint", endpoint, "region", "us-east-1", "access-key-id",
         "AKIDTEST", "secret-access-key", "secret/test+key", "spool-dir", dir,
-        "create-index", "never", NULL);
+        "create-index", "never", "adopt-spool", "true", NULL);
     g_assert_null (feeder_finish (f, NULL));
     st = feeder_stats (f);
     g_assert_cmpuint (stat_of (st, "replayed"), >=, 1);
