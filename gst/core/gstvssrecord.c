@@ -42,6 +42,12 @@ static const GstVssRecordField fields[] = {
   {GST_VSS_RECORD_DEDUP_DISTANCE, GST_VSS_RECORD_FIELD_DEDUP_DISTANCE,
         GST_VSS_RECORD_TYPE_DOUBLE,
       GST_VSS_RECORD_INDEX_NONE, TRUE, "dedup_distance", 8, "double"},
+  {GST_VSS_RECORD_SOURCE, GST_VSS_RECORD_FIELD_SOURCE,
+        GST_VSS_RECORD_TYPE_STRING,
+      GST_VSS_RECORD_INDEX_NONE, TRUE, "source", 10, "string"},
+  {GST_VSS_RECORD_POSITION, GST_VSS_RECORD_FIELD_POSITION,
+        GST_VSS_RECORD_TYPE_INT64,
+      GST_VSS_RECORD_INDEX_NONE, TRUE, "position_ms", 11, "long"},
 };
 
 #define N_FIELDS G_N_ELEMENTS (fields)
@@ -126,6 +132,7 @@ gst_vss_record_init (GstVssRecord * r)
 {
   memset (r, 0, sizeof (*r));
   r->pts = -1;
+  r->position_ms = -1;
 }
 
 void
@@ -135,6 +142,7 @@ gst_vss_record_clear (GstVssRecord * r)
   g_free (r->stream);
   g_free (r->uri);
   g_free (r->model);
+  g_free (r->source);
   if (r->vector)
     g_bytes_unref (r->vector);
   gst_vss_record_init (r);
@@ -148,6 +156,7 @@ gst_vss_record_copy_into (GstVssRecord * d, const GstVssRecord * s)
   d->stream = g_strdup (s->stream);
   d->uri = g_strdup (s->uri);
   d->model = g_strdup (s->model);
+  d->source = g_strdup (s->source);
   d->vector = s->vector ? g_bytes_ref (s->vector) : NULL;
 }
 
@@ -295,6 +304,16 @@ gst_vss_record_foreach_value (const GstVssRecord * r,
           continue;
         g_ascii_dtostr (num, sizeof num, r->dedup_distance);
         break;
+      case GST_VSS_RECORD_SOURCE:
+        if (r->source == NULL || r->source[0] == '\0')
+          continue;
+        text = r->source;
+        break;
+      case GST_VSS_RECORD_POSITION:
+        if (r->position_ms < 0)
+          continue;
+        g_snprintf (num, sizeof num, "%" G_GINT64_FORMAT, r->position_ms);
+        break;
       case GST_VSS_RECORD_N_FIELDS:
       default:
         g_assert_not_reached ();
@@ -315,7 +334,8 @@ dup_nonempty (const gchar * s)
  *   `id` field is missing
  *
  * Fills @record (initialised here) from stored fields. Strings that are
- * absent or empty stay NULL; numbers that are absent stay 0 (pts -1).
+ * absent or empty stay NULL; numbers that are absent stay 0 (pts and
+ * position_ms -1).
  */
 void
 gst_vss_record_parse (GstVssRecord * r, const gchar * key,
@@ -327,6 +347,7 @@ gst_vss_record_parse (GstVssRecord * r, const gchar * key,
   r->stream = dup_nonempty (lookup (GST_VSS_RECORD_FIELD_STREAM, user_data));
   r->uri = dup_nonempty (lookup (GST_VSS_RECORD_FIELD_URI, user_data));
   r->model = dup_nonempty (lookup (GST_VSS_RECORD_FIELD_MODEL, user_data));
+  r->source = dup_nonempty (lookup (GST_VSS_RECORD_FIELD_SOURCE, user_data));
   r->id = dup_nonempty (lookup (GST_VSS_RECORD_FIELD_ID, user_data));
   if (r->id == NULL && key) {
     s = strrchr (key, ':');
@@ -341,6 +362,10 @@ gst_vss_record_parse (GstVssRecord * r, const gchar * key,
   s = lookup (GST_VSS_RECORD_FIELD_DEDUP_DISTANCE, user_data);
   r->has_dedup = s && s[0];
   r->dedup_distance = r->has_dedup ? g_ascii_strtod (s, NULL) : 0;
+  s = lookup (GST_VSS_RECORD_FIELD_POSITION, user_data);
+  r->position_ms = s && s[0] ? g_ascii_strtoll (s, NULL, 10) : -1;
+  if (r->position_ms < 0)
+    r->position_ms = -1;
 }
 
 /**
@@ -364,4 +389,45 @@ gst_vss_record_format_time (gint64 ms)
   g_free (s);
   g_date_time_unref (dt);
   return ret;
+}
+
+/**
+ * gst_vss_record_format_position:
+ *
+ * Returns: (transfer full): @position_ms as a player shows it: "00:54",
+ *   "12:05", "1:02:03" past an hour; "" when negative (unknown).
+ */
+gchar *
+gst_vss_record_format_position (gint64 ms)
+{
+  gint64 s = ms / 1000;
+
+  if (ms < 0)
+    return g_strdup ("");
+  if (s >= 3600)
+    return g_strdup_printf ("%" G_GINT64_FORMAT ":%02d:%02d", s / 3600,
+        (gint) (s / 60 % 60), (gint) (s % 60));
+  return g_strdup_printf ("%02d:%02d", (gint) (s / 60), (gint) (s % 60));
+}
+
+/**
+ * gst_vss_record_format_source:
+ *
+ * Returns: (transfer full): where the frame is in its source, as search
+ *   results show it: "clip.mkv @ 00:54", "clip.mkv" when the position is
+ *   unknown, "" without a source (live streams).
+ */
+gchar *
+gst_vss_record_format_source (const GstVssRecord * r)
+{
+  gchar *pos, *out;
+
+  if (r->source == NULL || r->source[0] == '\0')
+    return g_strdup ("");
+  if (r->position_ms < 0)
+    return g_strdup (r->source);
+  pos = gst_vss_record_format_position (r->position_ms);
+  out = g_strconcat (r->source, " @ ", pos, NULL);
+  g_free (pos);
+  return out;
 }

@@ -21,6 +21,10 @@ G_BEGIN_DECLS
  * - the object name `<stream>/<yyyy>/<mm>/<dd>/<frame-id>.<jpg|png>`
  *   (UTC date of the capture time) under the store's prefix;
  * - the lake's table columns, with their Iceberg field ids.
+ *
+ * Fields are only ever added (at the end, with new column ids): HASHes
+ * and spool records written before a field existed read back with it
+ * unknown.
  */
 
 #define GST_VSS_RECORD_DEFAULT_INDEX "frames"
@@ -36,6 +40,8 @@ G_BEGIN_DECLS
 #define GST_VSS_RECORD_FIELD_MODEL "model"
 #define GST_VSS_RECORD_FIELD_ID "id"
 #define GST_VSS_RECORD_FIELD_DEDUP_DISTANCE "dedup_distance"
+#define GST_VSS_RECORD_FIELD_SOURCE "source"
+#define GST_VSS_RECORD_FIELD_POSITION "position"
 
 /* The fields, in schema order. */
 typedef enum
@@ -49,6 +55,8 @@ typedef enum
   GST_VSS_RECORD_MODEL,
   GST_VSS_RECORD_ID,
   GST_VSS_RECORD_DEDUP_DISTANCE,
+  GST_VSS_RECORD_SOURCE,
+  GST_VSS_RECORD_POSITION,
   GST_VSS_RECORD_N_FIELDS
 } GstVssRecordFieldId;
 
@@ -121,9 +129,14 @@ const gchar *const *gst_vss_record_return_fields (void);
  * @has_dedup: whether @dedup_distance is known
  * @dedup_distance: cosine distance to the nearest earlier kept frame
  * @vector: (nullable): the embedding as little-endian float32
+ * @source: (nullable): what the frame comes from when that is a file or
+ *   another recording (e.g. "clip.mkv"); NULL for live streams
+ * @position_ms: the frame's position in @source in milliseconds (the
+ *   buffer's stream time), -1 when unknown or without a source
  *
  * A frame as stored. Strings are owned; searches fill everything but
- * @vector.
+ * @vector. gst_vss_record_format_source() writes @source and @position_ms
+ * as a person reads them ("clip.mkv @ 00:54").
  */
 typedef struct
 {
@@ -137,6 +150,8 @@ typedef struct
   gboolean has_dedup;
   gdouble dedup_distance;
   GBytes *vector;
+  gchar *source;
+  gint64 position_ms;
 } GstVssRecord;
 
 void gst_vss_record_init (GstVssRecord * record);
@@ -174,5 +189,7 @@ void gst_vss_record_parse (GstVssRecord * record, const gchar * key,
     GstVssRecordLookupFunc lookup, gpointer user_data);
 
 gchar *gst_vss_record_format_time (gint64 unix_ms);
+gchar *gst_vss_record_format_position (gint64 position_ms);
+gchar *gst_vss_record_format_source (const GstVssRecord * record);
 
 G_END_DECLS

@@ -109,7 +109,9 @@ gst_vss_query_search_run (VssValkeyClient * client,
  * Returns: (transfer full): `vss-search-result` with `key`, `distance`
  *   (double), `stream`, `frame-id`, `timestamp` (gint64 unix ms), `pts`
  *   (guint64, GST_CLOCK_TIME_NONE when unknown), `uri` and `model`
- *   (strings, "" when unknown).
+ *   (strings, "" when unknown), `source` (string, "" for live streams) and
+ *   `position-ms` (gint64, the frame's position in its source in
+ *   milliseconds, -1 when unknown).
  */
 GstStructure *
 gst_vss_query_search_result_to_structure (const GstVssQuerySearchResult * r)
@@ -125,5 +127,7 @@ gst_vss_query_search_result_to_structure (const GstVssQuerySearchResult * r)
       "pts", G_TYPE_UINT64, rec->pts >= 0 ? (guint64) rec->pts :
       GST_CLOCK_TIME_NONE,
       "uri", G_TYPE_STRING, rec->uri ? rec->uri : "",
-      "model", G_TYPE_STRING, rec->model ? rec->model : "", NULL);
+      "model", G_TYPE_STRING, rec->model ? rec->model : "",
+      "source", G_TYPE_STRING, rec->source ? rec->source : "",
+      "position-ms", G_TYPE_INT64, rec->position_ms, NULL);
 }

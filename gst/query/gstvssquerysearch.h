@@ -40,7 +40,9 @@ typedef struct
  * @key: the frame's hash, `frame:<stream>:<id>`
  * @distance: cosine distance to the query (0..2)
  * @record: the stored frame (everything but the vector); @record.id is the
- *   `id` field, else the key's last part
+ *   `id` field, else the key's last part; @record.source and
+ *   @record.position_ms say where a frame of a file is in it
+ *   (gst_vss_record_format_source(): "clip.mkv @ 00:54")
  */
 typedef struct
 {

@@ -242,9 +242,9 @@ out:
     g_unlink (tmpl);
     g_set_error (error, VSS_STORE_ERROR,
         (e == EACCES || e == EPERM || e == EROFS) ?
-        VSS_STORE_ERROR_ACCESS_DENIED :
-        VSS_STORE_ERROR_UNAVAILABLE, "Cannot write %s: %s", path,
-        g_strerror (e));
+        VSS_STORE_ERROR_ACCESS_DENIED : (e == ENOSPC || e == EDQUOT) ?
+        VSS_STORE_ERROR_NO_SPACE : VSS_STORE_ERROR_UNAVAILABLE,
+        "Cannot write %s: %s", path, g_strerror (e));
   }
   g_free (tmpl);
   g_free (base);

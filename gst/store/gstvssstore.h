@@ -27,6 +27,9 @@ GQuark vss_store_error_quark (void);
  *   store (`..`, absolute, control characters).
  * @VSS_STORE_ERROR_CANCELLED: cancelled by
  *   vss_store_cancel_all() or vss_store_free().
+ * @VSS_STORE_ERROR_NO_SPACE: file://: the folder's filesystem is full
+ *   (ENOSPC, or EDQUOT: the quota). Worth trying later, once space is
+ *   freed.
  */
 typedef enum
 {
@@ -37,6 +40,7 @@ typedef enum
   VSS_STORE_ERROR_REFUSED,
   VSS_STORE_ERROR_INVALID_KEY,
   VSS_STORE_ERROR_CANCELLED,
+  VSS_STORE_ERROR_NO_SPACE,
 } VssStoreError;
 
 /**

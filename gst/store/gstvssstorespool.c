@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -36,9 +37,12 @@
 /* Largest payload accepted on read: guards against a corrupt length. */
 #define MAX_PAYLOAD (256u * 1024 * 1024)
 /* A journal segment is closed (and later recycled or deleted) past this
- * size. */
+ * size, or past an eighth of the spool's limit or of the free space when
+ * that is less (a small spool folder), but never below the floor. */
 #define JOURNAL_SEGMENT_BYTES (8u * 1024 * 1024)
-/* Free segments kept for reuse. */
+#define JOURNAL_SEGMENT_MIN_BYTES (16u * 1024)
+#define JOURNAL_SEGMENT_SHARE 8
+/* Free segments kept for reuse, when segments have their full size. */
 #define MAX_SPARES 2
 /* Journal segments of version 3 records. Earlier builds wrote ".log"
  * (version 2), still recovered; they ignore ".jnl", so that a downgrade
@@ -46,6 +50,13 @@
  * it cannot read. */
 #define JOURNAL_EXT ".jnl"
 #define LEGACY_JOURNAL_EXT ".log"
+/* The owner's name: whom the records are for (vsssink: their
+ * destination). One line of text. */
+#define OWNER_FILE "destination"
+#define MAX_OWNER_LEN 4096
+/* vss_store_spool_open() waits this long for a lock held for a moment
+ * (vss_store_spool_peek() by another process) before it says BUSY. */
+#define LOCK_WAIT_US (200 * 1000)
 
 struct _VssStoreSpool
 {
@@ -62,15 +73,21 @@ struct _VssStoreSpool
   guint64 j_seg;                /* current segment, 0: none open */
   int j_fd;
   guint64 j_size;
+  guint64 j_limit;              /* the current segment's size limit */
   GHashTable *j_live;           /* segment (guint64 *) -> guint * refs */
   guint64 j_spare[MAX_SPARES];  /* free segments, `journal-<n>.tmp` */
   guint n_spare;
   guint recovered;
+
+  /* set by open, read-only */
+  gchar *previous_owner;        /* another owner whose records we took */
+  guint adopted;                /* records of another or of no owner */
 };
 
 G_DEFINE_QUARK (vss - spool - error - quark, vss_store_spool_error);
 
 static gboolean recover_journals (VssStoreSpool * s, GError ** error);
+static guint count_journal_records (const gchar * dir);
 static void journal_close_current (VssStoreSpool * s);
 static gchar *spare_path (VssStoreSpool * s, guint64 seg);
 
@@ -97,7 +114,8 @@ set_errno_error (GError ** error, const gchar * what, const gchar * path)
 {
   int e = errno;
 
-  g_set_error (error, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_IO,
+  g_set_error (error, VSS_STORE_SPOOL_ERROR, e == ENOSPC || e == EDQUOT ?
+      VSS_STORE_SPOOL_ERROR_NO_SPACE : VSS_STORE_SPOOL_ERROR_IO,
       "%s %s: %s", what, path, g_strerror (e));
 }
 
@@ -116,19 +134,149 @@ fsync_dir (const gchar * dir, GError ** error)
   return TRUE;
 }
 
+/* The owner a folder names, NULL when it names none. */
+static gchar *
+read_owner (const gchar * dir)
+{
+  gchar *path = g_build_filename (dir, OWNER_FILE, NULL);
+  gchar *text = NULL;
+  gsize len = 0;
+
+  if (!g_file_get_contents (path, &text, &len, NULL) || len == 0
+      || len > MAX_OWNER_LEN || !g_utf8_validate_len (text, len, NULL)) {
+    g_clear_pointer (&text, g_free);
+  } else {
+    g_strchomp (text);
+  }
+  g_free (path);
+  return text;
+}
+
+static gboolean
+write_owner (const gchar * dir, const gchar * owner, GError ** error)
+{
+  gchar *path = g_build_filename (dir, OWNER_FILE, NULL);
+  gchar *text = g_strconcat (owner, "\n", NULL);
+  GError *err = NULL;
+  gboolean ok = g_file_set_contents_full (path, text, -1,
+      G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600,
+      &err);
+
+  if (!ok) {
+    g_set_error (error, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_IO,
+        "Cannot write %s: %s", path, err->message);
+    g_error_free (err);
+  }
+  g_free (text);
+  g_free (path);
+  return ok;
+}
+
+/* Spool records (`<seq>.rec`) in @dir. */
+static guint
+count_records (const gchar * dir)
+{
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const gchar *name;
+  guint n = 0;
+  guint64 seq;
+
+  while (d && (name = g_dir_read_name (d)))
+    if (parse_seq (name, &seq))
+      n++;
+  if (d)
+    g_dir_close (d);
+  return n;
+}
+
+/* Takes the folder's lock, waiting a moment for a peek to let go. */
+static gboolean
+lock_folder (int fd)
+{
+  gint64 end = g_get_monotonic_time () + LOCK_WAIT_US;
+
+  while (flock (fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR)
+      return FALSE;
+    if (g_get_monotonic_time () >= end)
+      return FALSE;
+    g_usleep (10 * 1000);
+  }
+  return TRUE;
+}
+
+/* Checks @owner against the one the folder names (see
+ * vss_store_spool_open_owned()) and names it. Lock held, journals not yet
+ * recovered. */
+static gboolean
+claim (VssStoreSpool * s, const gchar * owner, gboolean adopt, GError ** error)
+{
+  gchar *found = read_owner (s->dir);
+  guint pending;
+  gboolean same = found && g_str_equal (found, owner);
+
+  if (same) {
+    g_free (found);
+    return TRUE;
+  }
+  pending = g_hash_table_size (s->sizes) + count_journal_records (s->dir);
+  if (found && pending > 0 && !adopt) {
+    g_set_error (error, VSS_STORE_SPOOL_ERROR,
+        VSS_STORE_SPOOL_ERROR_OTHER_OWNER,
+        "Spool folder %s holds %u records for %s, not for %s", s->dir,
+        pending, found, owner);
+    g_free (found);
+    return FALSE;
+  }
+  if (pending > 0) {
+    s->previous_owner = found;
+    s->adopted = pending;
+  } else {
+    g_free (found);
+  }
+  return write_owner (s->dir, owner, error);
+}
+
 /**
  * vss_store_spool_open:
  * @dir: the folder; created (with parents) when missing
  * @max_bytes: the most the records may take on disk; 0: no limit
  *
- * Opens the spool, removes temporary files of records whose write did not
- * finish (they were never acknowledged) and counts what is there.
- *
- * Returns: the spool, or NULL with @error (%VSS_STORE_SPOOL_ERROR_BUSY when
- * another process has it open).
+ * vss_store_spool_open_owned() without an owner: whatever the folder
+ * holds is taken, and the folder's owner is left as it is.
  */
 VssStoreSpool *
 vss_store_spool_open (const gchar * dir, guint64 max_bytes, GError ** error)
+{
+  return vss_store_spool_open_owned (dir, max_bytes, NULL, FALSE, error);
+}
+
+/**
+ * vss_store_spool_open_owned:
+ * @dir: the folder; created (with parents) when missing
+ * @max_bytes: the most the records may take on disk; 0: no limit
+ * @owner: (nullable): whom the records are for, one line of text (vsssink:
+ *   its destination); NULL: no check
+ * @adopt: take the records of another owner
+ *
+ * Opens the spool, removes temporary files of records whose write did not
+ * finish (they were never acknowledged), counts what is there and turns
+ * what journals a dead process left into records.
+ *
+ * A folder names its owner (in the file `destination`). When it names
+ * another @owner and still holds records (or journals), it is refused with
+ * %VSS_STORE_SPOOL_ERROR_OTHER_OWNER and left as it is, unless @adopt;
+ * otherwise it is named after @owner. Records of a folder that names no
+ * owner (written by builds before owners) are taken as they always were;
+ * vss_store_spool_get_adopted() counts what was taken from another or from
+ * no owner.
+ *
+ * Returns: the spool, or NULL with @error (%VSS_STORE_SPOOL_ERROR_BUSY when
+ * another process has it open, %VSS_STORE_SPOOL_ERROR_OTHER_OWNER).
+ */
+VssStoreSpool *
+vss_store_spool_open_owned (const gchar * dir, guint64 max_bytes,
+    const gchar * owner, gboolean adopt, GError ** error)
 {
   VssStoreSpool *s;
   GDir *d;
@@ -158,7 +306,7 @@ vss_store_spool_open (const gchar * dir, guint64 max_bytes, GError ** error)
     g_free (lock_path);
     goto fail;
   }
-  if (flock (s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+  if (!lock_folder (s->lock_fd)) {
     g_set_error (error, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_BUSY,
         "Spool folder %s is in use by another process", dir);
     g_free (lock_path);
@@ -188,6 +336,8 @@ vss_store_spool_open (const gchar * dir, guint64 max_bytes, GError ** error)
     g_free (path);
   }
   g_dir_close (d);
+  if (owner && !claim (s, owner, adopt, error))
+    goto fail;
   if (!recover_journals (s, error))
     goto fail;
   return s;
@@ -195,6 +345,78 @@ vss_store_spool_open (const gchar * dir, guint64 max_bytes, GError ** error)
 fail:
   vss_store_spool_close (s);
   return NULL;
+}
+
+/**
+ * vss_store_spool_get_previous_owner:
+ *
+ * Returns: (nullable): the other owner whose records
+ *   vss_store_spool_open_owned() took (with @adopt); NULL when it took
+ *   none, or records of a folder that named no owner.
+ */
+const gchar *
+vss_store_spool_get_previous_owner (VssStoreSpool * s)
+{
+  return s->previous_owner;
+}
+
+/**
+ * vss_store_spool_get_adopted:
+ *
+ * Returns: how many records (spool records and journal records)
+ *   vss_store_spool_open_owned() took from another owner or from a folder
+ *   that named none.
+ */
+guint
+vss_store_spool_get_adopted (VssStoreSpool * s)
+{
+  return s->adopted;
+}
+
+/**
+ * vss_store_spool_peek:
+ * @dir: a spool folder
+ * @info: (out caller-allocates): what it holds; clear it with
+ *   vss_store_spool_info_clear()
+ *
+ * Looks into a spool folder without opening it: its owner, its records
+ * and whether a process has it open (then the journal is not read: it
+ * belongs to that process). Nothing is changed.
+ *
+ * Returns: FALSE with @error when @dir cannot be read.
+ */
+gboolean
+vss_store_spool_peek (const gchar * dir, VssStoreSpoolInfo * info,
+    GError ** error)
+{
+  gchar *lock_path = g_build_filename (dir, ".lock", NULL);
+  int fd;
+
+  memset (info, 0, sizeof *info);
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR)) {
+    g_set_error (error, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_IO,
+        "%s is not a folder", dir);
+    g_free (lock_path);
+    return FALSE;
+  }
+  fd = open (lock_path, O_RDWR | O_CLOEXEC);
+  if (fd >= 0) {
+    if (flock (fd, LOCK_EX | LOCK_NB) != 0)
+      info->busy = TRUE;
+    close (fd);                 /* releases the flock */
+  }
+  g_free (lock_path);
+  info->owner = read_owner (dir);
+  info->n_records = count_records (dir);
+  if (!info->busy)
+    info->n_journal = count_journal_records (dir);
+  return TRUE;
+}
+
+void
+vss_store_spool_info_clear (VssStoreSpoolInfo * info)
+{
+  g_clear_pointer (&info->owner, g_free);
 }
 
 void
@@ -217,6 +439,7 @@ vss_store_spool_close (VssStoreSpool * s)
   g_hash_table_unref (s->j_live);
   g_mutex_clear (&s->lock);
   g_mutex_clear (&s->j_append);
+  g_free (s->previous_owner);
   g_free (s->dir);
   g_free (s);
 }
@@ -597,55 +820,112 @@ cmp_path (gconstpointer a, gconstpointer b)
   return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
 }
 
+/* The journal segments in @dir (also those of earlier builds), oldest
+ * first; NULL with @error when @dir cannot be read. */
+static GPtrArray *
+journal_segments (const gchar * dir, GError ** error)
+{
+  GDir *d = g_dir_open (dir, 0, error);
+  const gchar *name;
+  GPtrArray *segs;
+
+  if (d == NULL)
+    return NULL;
+  segs = g_ptr_array_new_with_free_func (g_free);
+  while ((name = g_dir_read_name (d)))
+    if (g_str_has_prefix (name, "journal-") && (g_str_has_suffix (name,
+                JOURNAL_EXT) || g_str_has_suffix (name, LEGACY_JOURNAL_EXT)))
+      g_ptr_array_add (segs, g_build_filename (dir, name, NULL));
+  g_dir_close (d);
+  g_ptr_array_sort (segs, cmp_path);
+  return segs;
+}
+
+/* The whole records at the start of segment file @path (@contents, @len),
+ * in @lengths (payload lengths) when given. */
+static guint
+segment_records (const gchar * path, const gchar * contents, gsize len,
+    GArray * lengths)
+{
+  const gchar *base = strrchr (path, '/') + 1;
+  guint32 salt = journal_salt (g_ascii_strtoull (base + 8, NULL, 10));
+  gsize off = 0;
+  guint n = 0;
+
+  /* A torn tail (power loss) ends the segment: it was never complete,
+   * so never acknowledged. So does what a recycled segment held before
+   * (another salt). */
+  while (off < len) {
+    gssize plen = check_record ((const guint8 *) contents + off, len - off,
+        salt);
+
+    if (plen < 0)
+      break;
+    if (lengths)
+      g_array_append_val (lengths, plen);
+    off += HEADER_LEN + plen;
+    n++;
+  }
+  return n;
+}
+
+/* Records in the journal segments of @dir. */
+static guint
+count_journal_records (const gchar * dir)
+{
+  GPtrArray *segs = journal_segments (dir, NULL);
+  guint n = 0;
+
+  for (guint i = 0; segs && i < segs->len; i++) {
+    const gchar *path = g_ptr_array_index (segs, i);
+    gchar *contents = NULL;
+    gsize len = 0;
+
+    if (g_file_get_contents (path, &contents, &len, NULL))
+      n += segment_records (path, contents, len, NULL);
+    g_free (contents);
+  }
+  if (segs)
+    g_ptr_array_unref (segs);
+  return n;
+}
+
 /* Turns what a dead owner left in journal segments into spool records. */
 static gboolean
 recover_journals (VssStoreSpool * s, GError ** error)
 {
-  GDir *d = g_dir_open (s->dir, 0, error);
-  const gchar *name;
-  GPtrArray *segs = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *segs = journal_segments (s->dir, error);
   gboolean ok = TRUE;
 
-  if (d == NULL)
+  if (segs == NULL)
     return FALSE;
-  while ((name = g_dir_read_name (d)))
-    if (g_str_has_prefix (name, "journal-") && (g_str_has_suffix (name,
-                JOURNAL_EXT) || g_str_has_suffix (name, LEGACY_JOURNAL_EXT)))
-      g_ptr_array_add (segs, g_build_filename (s->dir, name, NULL));
-  g_dir_close (d);
-  g_ptr_array_sort (segs, cmp_path);
   for (guint i = 0; ok && i < segs->len; i++) {
     const gchar *path = g_ptr_array_index (segs, i);
     const gchar *base = strrchr (path, '/') + 1;
     gchar *contents = NULL;
     gsize len = 0, off = 0;
-    guint64 seg = g_ascii_strtoull (base + 8, NULL, 10);
-    guint32 salt = journal_salt (seg);
+    GArray *lengths = g_array_new (FALSE, FALSE, sizeof (gssize));
 
-    s->j_seg = MAX (s->j_seg, seg);
+    s->j_seg = MAX (s->j_seg, g_ascii_strtoull (base + 8, NULL, 10));
     if (!g_file_get_contents (path, &contents, &len, error)) {
+      g_array_unref (lengths);
       ok = FALSE;
       break;
     }
-    /* A torn tail (power loss) ends the segment: it was never complete,
-     * so never acknowledged. So does what a recycled segment held before
-     * (another salt). */
-    while (off < len) {
-      gssize plen = check_record ((const guint8 *) contents + off, len - off,
-          salt);
+    segment_records (path, contents, len, lengths);
+    for (guint k = 0; ok && k < lengths->len; k++) {
+      gssize plen = g_array_index (lengths, gssize, k);
       struct iovec piece;
 
-      if (plen < 0)
-        break;
       piece.iov_base = contents + off + HEADER_LEN;
       piece.iov_len = plen;
-      if (!append_locked (s, &piece, 1, TRUE, FALSE, NULL, error)) {
+      if (!append_locked (s, &piece, 1, TRUE, FALSE, NULL, error))
         ok = FALSE;
-        break;
-      }
-      s->recovered++;
+      else
+        s->recovered++;
       off += HEADER_LEN + plen;
     }
+    g_array_unref (lengths);
     g_free (contents);
     if (ok)
       g_unlink (path);
@@ -663,7 +943,8 @@ spare_path (VssStoreSpool * s, guint64 seg)
 
 /* A closed segment whose records are all released: kept as a spare (its
  * pages stay in the page cache, so that writing the next segment into it
- * costs no allocation), else deleted. A spare's name is not a journal's:
+ * costs no allocation), else deleted; always deleted when segments are
+ * cut short for lack of room, since a spare holds its blocks. A spare's name is not a journal's:
  * a crash leaves nothing to recover in it (vss_store_spool_open() deletes
  * `.tmp` files). Lock held. */
 static void
@@ -671,7 +952,7 @@ journal_retire (VssStoreSpool * s, guint64 seg)
 {
   gchar *path = journal_path (s, seg);
 
-  if (s->n_spare < MAX_SPARES) {
+  if (s->n_spare < MAX_SPARES && s->j_limit == JOURNAL_SEGMENT_BYTES) {
     gchar *spare = spare_path (s, seg);
 
     if (g_rename (path, spare) == 0)
@@ -714,8 +995,27 @@ journal_close_current (VssStoreSpool * s)
     journal_retire (s, seg);
 }
 
-/* Opens the next segment, in a spare's file when there is one. Lock
- * held. */
+/* How large the next segment may grow: JOURNAL_SEGMENT_BYTES, or an
+ * eighth of the spool's limit or of the space free on its filesystem when
+ * that is less, so that a small spool folder (a 1 MiB filesystem, a
+ * spool-max-bytes of a few MiB) is never filled by the journal of frames
+ * that are stored a moment later. Asked once per segment: one statvfs(). */
+static guint64
+journal_segment_limit (VssStoreSpool * s)
+{
+  guint64 limit = JOURNAL_SEGMENT_BYTES;
+  struct statvfs v;
+
+  if (s->max_bytes > 0)
+    limit = MIN (limit, s->max_bytes / JOURNAL_SEGMENT_SHARE);
+  if (statvfs (s->dir, &v) == 0)
+    limit = MIN (limit, (guint64) v.f_bavail * v.f_frsize /
+        JOURNAL_SEGMENT_SHARE);
+  return MAX (limit, JOURNAL_SEGMENT_MIN_BYTES);
+}
+
+/* Opens the next segment, in a spare's file when there is one and
+ * segments have their full size. Lock held. */
 static gboolean
 journal_open_next (VssStoreSpool * s, GError ** error)
 {
@@ -723,7 +1023,15 @@ journal_open_next (VssStoreSpool * s, GError ** error)
 
   s->j_seg++;
   s->j_size = 0;
+  s->j_limit = journal_segment_limit (s);
   path = journal_path (s, s->j_seg);
+  /* Short of room: the spares' blocks are better given back. */
+  while (s->n_spare > 0 && s->j_limit < JOURNAL_SEGMENT_BYTES) {
+    gchar *spare = spare_path (s, s->j_spare[--s->n_spare]);
+
+    g_unlink (spare);
+    g_free (spare);
+  }
   if (s->n_spare > 0) {
     gchar *spare = spare_path (s, s->j_spare[--s->n_spare]);
 
@@ -798,7 +1106,7 @@ vss_store_spool_journal_appendv (VssStoreSpool * s, const struct iovec *iov,
 
   g_mutex_lock (&s->j_append);
   g_mutex_lock (&s->lock);
-  if (s->j_fd >= 0 && s->j_size >= JOURNAL_SEGMENT_BYTES)
+  if (s->j_fd >= 0 && s->j_size >= s->j_limit)
     journal_close_current (s);
   if (s->j_fd < 0 && !journal_open_next (s, error)) {
     g_mutex_unlock (&s->lock);

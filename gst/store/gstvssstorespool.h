@@ -18,6 +18,10 @@ GQuark vss_store_spool_error_quark (void);
  * @VSS_STORE_SPOOL_ERROR_FULL: the record does not fit in the size limit.
  * @VSS_STORE_SPOOL_ERROR_CORRUPT: a record fails its checksum or framing.
  * @VSS_STORE_SPOOL_ERROR_BUSY: another process holds the folder's lock.
+ * @VSS_STORE_SPOOL_ERROR_NO_SPACE: the folder's filesystem is full (ENOSPC,
+ *   or EDQUOT: the quota); the errno text is in the message.
+ * @VSS_STORE_SPOOL_ERROR_OTHER_OWNER: the folder holds records for another
+ *   owner (see vss_store_spool_open_owned()).
  */
 typedef enum
 {
@@ -25,6 +29,8 @@ typedef enum
   VSS_STORE_SPOOL_ERROR_FULL,
   VSS_STORE_SPOOL_ERROR_CORRUPT,
   VSS_STORE_SPOOL_ERROR_BUSY,
+  VSS_STORE_SPOOL_ERROR_NO_SPACE,
+  VSS_STORE_SPOOL_ERROR_OTHER_OWNER,
 } VssStoreSpoolError;
 
 /**
@@ -48,19 +54,56 @@ typedef enum
  * holds a reference on its segment until released; once a segment is full
  * and every reference is gone it is kept as a spare (`journal-<n>.tmp`,
  * reused for a later segment: its pages stay in the page cache) or
- * deleted. A journal record's checksum is XORed with the CRC-32C of its
+ * deleted. A segment is full at 8 MiB, or at an eighth of the spool's
+ * limit or of the space free on its filesystem when that is less (at
+ * least 16 KiB), so that the journal fits a small spool folder; such short
+ * segments are never kept as spares. A journal record's checksum is XORed with the CRC-32C of its
  * segment number, so that what a reused file held before is never taken
  * for a record. On open, records of journal segments left behind (also
  * `journal-<n>.log` of earlier builds) are turned into ordinary spool
  * records: their owner died before it could release them.
+ *
+ * A folder may name its owner, whom its records are for (vsssink: the
+ * destination they are written to): see vss_store_spool_open_owned().
  *
  * One process at a time: the folder is locked with flock() while open.
  * All functions are thread-safe.
  */
 typedef struct _VssStoreSpool VssStoreSpool;
 
+/**
+ * VssStoreSpoolInfo:
+ * @owner: (nullable): whom the folder's records are for; NULL: it names
+ *   nobody (a new folder, or one of a build before owners)
+ * @n_records: spool records
+ * @n_journal: records in journal segments (0 when @busy: they belong to
+ *   the running process)
+ * @busy: a process has the folder open
+ *
+ * What vss_store_spool_peek() finds.
+ */
+typedef struct
+{
+  gchar *owner;
+  guint n_records;
+  guint n_journal;
+  gboolean busy;
+} VssStoreSpoolInfo;
+
 VssStoreSpool *vss_store_spool_open (const gchar * dir, guint64 max_bytes,
     GError ** error);
+
+VssStoreSpool *vss_store_spool_open_owned (const gchar * dir,
+    guint64 max_bytes, const gchar * owner, gboolean adopt, GError ** error);
+
+const gchar *vss_store_spool_get_previous_owner (VssStoreSpool * spool);
+
+guint vss_store_spool_get_adopted (VssStoreSpool * spool);
+
+gboolean vss_store_spool_peek (const gchar * dir, VssStoreSpoolInfo * info,
+    GError ** error);
+
+void vss_store_spool_info_clear (VssStoreSpoolInfo * info);
 
 void vss_store_spool_close (VssStoreSpool * spool);
 

@@ -20,19 +20,30 @@
  * * `id`: the frame id
  * * `dedup_distance`: distance to the nearest earlier frame, when vssdedup
  *   said
+ * * `source`: what the frames come from (the `source` property, e.g. the
+ *   file name), absent when it is not set (live streams)
+ * * `position`: with `source`, the frame's position in it in milliseconds
+ *   (the buffer's stream time: after a seek to 0:54 it is 54000)
  *
  * The object is written before the key, so a key always points at an
  * object; both writes are idempotent (same id, same names). Uploads run
  * concurrently, Valkey writes are pipelined. The index
  * `FT.CREATE <index> ON HASH PREFIX 1 <key-prefix> SCHEMA vector VECTOR
  * HNSW ... TYPE FLOAT32 DIM <d> DISTANCE_METRIC COSINE stream TAG ts
- * NUMERIC` is created when missing.
+ * NUMERIC` is created when missing, and again when it goes missing: after
+ * a reconnect (a server restarted empty, a failover) and, every
+ * `index-check-interval` seconds, when a server drops it without closing
+ * the connection.
  *
  * What cannot be written after retries goes to a crash-safe spool on disk
  * (`spool-dir`) and is replayed in order once the service is back, or on
  * the next start. With `journal` (the default) every frame is recorded in
  * the spool before it is written, so that even a killed process loses
- * nothing.
+ * nothing. A spool belongs to one destination (Valkey endpoint, index, key
+ * prefix, frames store): the default folder is named after it, and a
+ * folder holding frames for another one is refused (`adopt-spool`). When
+ * frames go to the spool a warning says why (Valkey unreachable, out of
+ * memory, read-only, credentials refused; a full disk) and what to do.
  *
  * `vss-stored` element messages (when `post-messages` is set) carry:
  * `frame-id` (string), `key` (string), `uri` (string, "" without
@@ -78,6 +89,7 @@
 #include "core/gstvssrecord.h"
 #include "aws/gstvssawsprops.h"
 #include "valkey/gstvssvalkeyurl.h"
+#include "store/gstvssstorespool.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_vss_sink_debug);
 #define GST_CAT_DEFAULT gst_vss_sink_debug
@@ -92,6 +104,7 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
 #define DEFAULT_KEY_PREFIX GST_VSS_RECORD_DEFAULT_KEY_PREFIX
 #define DEFAULT_TTL 0
 #define DEFAULT_CREATE_INDEX GST_VSS_SINK_CREATE_INDEX_AUTO
+#define DEFAULT_INDEX_CHECK_INTERVAL 30
 #define DEFAULT_ALGORITHM GST_VSS_SINK_ALGORITHM_HNSW
 #define DEFAULT_M 16
 #define DEFAULT_EF_CONSTRUCTION 200
@@ -101,6 +114,7 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
 #define DEFAULT_DRAIN_TIMEOUT_MS 30000
 #define DEFAULT_POST_MESSAGES FALSE
 #define DEFAULT_JOURNAL TRUE
+#define DEFAULT_ADOPT_SPOOL FALSE
 #define DEFAULT_TIMEOUT_MS 30000
 #define DEFAULT_MAX_RETRIES 4
 
@@ -121,6 +135,7 @@ enum
   PROP_SESSION_TOKEN,
   PROP_TTL,
   PROP_CREATE_INDEX,
+  PROP_INDEX_CHECK_INTERVAL,
   PROP_ALGORITHM,
   PROP_M,
   PROP_EF_CONSTRUCTION,
@@ -130,9 +145,11 @@ enum
   PROP_MAX_RETRIES,
   PROP_SPOOL_DIR,
   PROP_SPOOL_MAX_BYTES,
+  PROP_ADOPT_SPOOL,
   PROP_JOURNAL,
   PROP_DRAIN_TIMEOUT,
   PROP_POST_MESSAGES,
+  PROP_SOURCE,
   PROP_STATS,
 };
 
@@ -150,6 +167,7 @@ struct _GstVssSink
   GstVssAwsProps aws;
   guint ttl;
   GstVssSinkCreateIndex create_index;
+  guint index_check_interval;
   GstVssSinkAlgorithm algorithm;
   guint m;
   guint ef_construction;
@@ -159,9 +177,11 @@ struct _GstVssSink
   guint max_retries;
   gchar *spool_dir;
   guint64 spool_max_bytes;
+  gboolean adopt_spool;
   gboolean journal;
   guint drain_timeout_ms;
   gboolean post_messages;
+  gchar *source;
 
   /* running state, under GST_OBJECT_LOCK (see the top) */
   VssSinkWriter *writer;
@@ -229,6 +249,111 @@ on_stored (VssSinkWriter * writer, const VssSinkFrame * f, gpointer user_data)
               G_TYPE_BOOLEAN, f->replay, NULL)));
 }
 
+/* A folder store's path, for messages ("" for other stores). */
+static gchar *
+frames_folder (const VssSinkWriterSettings * s)
+{
+  gchar *path = s->frames ? g_filename_from_uri (s->frames, NULL, NULL) : NULL;
+
+  return path ? path : g_strdup (s->frames ? s->frames : "");
+}
+
+/* Why frames wait in the spool and what to do about it, in the user's
+ * words (issue 18, point 12: "when the service is back" is no advice when
+ * a disk is full). */
+static gchar *
+spool_reason (VssSinkWriter * writer, VssSinkWriterCause cause)
+{
+  const VssSinkWriterSettings *s = vss_sink_writer_get_settings (writer);
+  gchar *masked = vss_valkey_url_mask (s->valkey_url);
+  gchar *folder = frames_folder (s);
+  gchar *out;
+
+  switch (cause) {
+    case VSS_SINK_WRITER_CAUSE_UNREACHABLE:
+      out = g_strdup_printf ("Valkey at %s cannot be reached; the frames are "
+          "written when it is back.", masked);
+      break;
+    case VSS_SINK_WRITER_CAUSE_NOT_READY:
+      out = g_strdup_printf ("Valkey at %s cannot serve for now (loading its "
+          "data, busy, or its cluster is down); the frames are written when "
+          "it can.", masked);
+      break;
+    case VSS_SINK_WRITER_CAUSE_OOM:
+      out = g_strdup_printf ("Valkey at %s is out of memory (OOM: its used "
+          "memory is above maxmemory and nothing may be evicted). Raise "
+          "maxmemory or free memory on the server (expire or delete keys); "
+          "the frames are written then.", masked);
+      break;
+    case VSS_SINK_WRITER_CAUSE_READONLY:
+      out = g_strdup_printf ("Valkey at %s is a read-only replica (READONLY). "
+          "Point valkey= at the primary, or make this server a primary "
+          "again (REPLICAOF NO ONE); the frames are written then.", masked);
+      break;
+    case VSS_SINK_WRITER_CAUSE_AUTH:
+      out = g_strdup_printf ("Valkey at %s refused the credentials (NOAUTH or "
+          "WRONGPASS). Fix the user and password in valkey= or the server's "
+          "ACL; the frames are written then.", masked);
+      break;
+    case VSS_SINK_WRITER_CAUSE_STORE_UNAVAILABLE:
+      out = g_strdup_printf ("The object store %s cannot be reached or keeps "
+          "failing; the frames are written when it answers.", folder);
+      break;
+    case VSS_SINK_WRITER_CAUSE_DISK_FULL:
+      out = g_strdup_printf ("The disk of the frames folder %s is full. Free "
+          "space there; the frames are written once there is room.", folder);
+      break;
+    default:
+      out = g_strdup ("The frames are written when Valkey and the object "
+          "store answer.");
+      break;
+  }
+  g_free (folder);
+  g_free (masked);
+  return out;
+}
+
+/* Why a frame could not be spooled, in the user's words. */
+static gchar *
+not_spooled_reason (VssSinkWriter * writer, const VssSinkWriterReport * r)
+{
+  const VssSinkWriterSettings *s = vss_sink_writer_get_settings (writer);
+
+  switch (r->cause) {
+    case VSS_SINK_WRITER_CAUSE_SPOOL_FULL:
+      return g_strdup_printf ("the spool %s is full (spool-max-bytes %"
+          G_GUINT64_FORMAT "): raise spool-max-bytes, or fix what keeps the "
+          "frames from being stored", s->spool_dir, s->spool_max_bytes);
+    case VSS_SINK_WRITER_CAUSE_SPOOL_DISK_FULL:
+      return g_strdup_printf ("the disk of the spool folder %s is full: free "
+          "space there, or set spool-dir to a folder with room", s->spool_dir);
+    default:
+      return g_strdup_printf ("the spool %s cannot be written", s->spool_dir);
+  }
+}
+
+/* The spool folder holds frames for another destination: which, how
+ * many, and the ways out. */
+static void
+other_destination_error (GstVssSink * self, VssSinkWriter * writer,
+    const gchar * detail)
+{
+  const VssSinkWriterSettings *s = vss_sink_writer_get_settings (writer);
+  VssStoreSpoolInfo info;
+
+  if (!vss_store_spool_peek (s->spool_dir, &info, NULL))
+    memset (&info, 0, sizeof info);
+  GST_ELEMENT_ERROR (self, RESOURCE, BUSY,
+      ("Spool folder %s holds %u frames for another destination (%s); this "
+          "sink writes to %s. Run a sink with that destination (the same "
+          "valkey, index, key-prefix and frames) to write them, set "
+          "adopt-spool=true to write them to this one, or give this sink "
+          "another spool-dir.", s->spool_dir, info.n_records + info.n_journal,
+          info.owner ? info.owner : "?",
+          vss_sink_writer_get_destination (writer)), ("%s", detail));
+  vss_store_spool_info_clear (&info);
+}
+
 /* What stopped the writer, at start or later, in the user's words; the
  * writer's detail is the debug text. */
 static void
@@ -238,7 +363,7 @@ post_writer_error (GstVssSink * self, VssSinkWriter * writer,
   const VssSinkWriterSettings *s = vss_sink_writer_get_settings (writer);
   const gchar *detail = r->error->message;
   const gchar *fid = r->frame ? r->frame->rec.id : "";
-  gchar *masked;
+  gchar *masked, *reason;
 
 #define HTTP ("http-status-code", G_TYPE_UINT, (guint) r->http_status, NULL)
 #define VALKEY(e) ("valkey-error", G_TYPE_STRING, (e), NULL)
@@ -250,6 +375,9 @@ post_writer_error (GstVssSink * self, VssSinkWriter * writer,
     case VSS_SINK_WRITER_ERROR_SPOOL:
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE,
           ("Cannot open the spool folder '%s'.", s->spool_dir), ("%s", detail));
+      break;
+    case VSS_SINK_WRITER_ERROR_OTHER_DESTINATION:
+      other_destination_error (self, writer, detail);
       break;
     case VSS_SINK_WRITER_ERROR_URL:
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
@@ -285,8 +413,17 @@ post_writer_error (GstVssSink * self, VssSinkWriter * writer,
           VALKEY (r->valkey_error));
       break;
     case VSS_SINK_WRITER_ERROR_NOT_SPOOLED:
-      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-          ("Frame %s could not be stored nor spooled.", fid), ("%s", detail));
+      reason = not_spooled_reason (writer, r);
+      /* In the journal, the frame is not lost: the next start writes it. */
+      if (r->in_journal)
+        GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+            ("Frame %s could not be spooled: %s. It stays in the journal and "
+                "is written by the next start.", fid, reason), ("%s", detail));
+      else
+        GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+            ("Frame %s could not be stored nor spooled: %s.", fid, reason),
+            ("%s", detail));
+      g_free (reason);
       break;
     default:
       GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
@@ -312,11 +449,42 @@ on_notice (VssSinkWriter * writer, const VssSinkWriterReport * r,
   const gchar *detail = r->error->message;
   gchar *masked;
 
+  gchar *reason;
+
   switch (r->error->code) {
     case VSS_SINK_WRITER_ERROR_RECOVERED:
       GST_ELEMENT_INFO (self, RESOURCE, OPEN_READ_WRITE,
-          ("Recovered %u frames from the journal of a run that did not stop "
-              "cleanly; they are written again.", r->n_frames), ("%s", detail));
+          ("Recovered %u %s from the journal of a run that did not stop "
+              "cleanly; they are written again.", r->n_frames,
+              r->n_frames == 1 ? "frame" : "frames"), ("%s", detail));
+      break;
+    case VSS_SINK_WRITER_ERROR_SPOOLING:
+      reason = spool_reason (writer, r->cause);
+      GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+          ("%s Until then frames are kept in the spool %s.", reason,
+              vss_sink_writer_get_settings (writer)->spool_dir),
+          ("%s", detail));
+      g_free (reason);
+      break;
+    case VSS_SINK_WRITER_ERROR_ADOPTED:
+      if (r->destination)
+        GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+            ("Writing %u frames that spool folder %s held for another "
+                "destination (%s) to this sink's, %s (adopt-spool).",
+                r->n_frames, vss_sink_writer_get_settings (writer)->spool_dir,
+                r->destination, vss_sink_writer_get_destination (writer)),
+            ("%s", detail));
+      else
+        GST_ELEMENT_INFO (self, RESOURCE, WRITE,
+            ("Spool folder %s names no destination (an earlier version "
+                "wrote it): its %u frames are written to this sink's, %s.",
+                vss_sink_writer_get_settings (writer)->spool_dir, r->n_frames,
+                vss_sink_writer_get_destination (writer)), ("%s", detail));
+      break;
+    case VSS_SINK_WRITER_ERROR_RESUMED:
+      GST_ELEMENT_INFO (self, RESOURCE, WRITE,
+          ("Frames are stored again (%u written from the spool).",
+              r->n_frames), ("%u frames written from the spool", r->n_frames));
       break;
     case VSS_SINK_WRITER_ERROR_UNREACHABLE:
       masked = vss_valkey_url_mask
@@ -369,6 +537,26 @@ derive_stream_id (const gchar * upstream)
   return out;
 }
 
+/* At EOS: what is still not stored, why, and what to do. */
+static void
+warn_left (GstVssSink * self, guint n_left, guint timeout)
+{
+  VssSinkWriterStats st;
+  gchar *reason;
+
+  vss_sink_writer_get_stats (self->writer, &st);
+  reason = st.cause == VSS_SINK_WRITER_CAUSE_NONE ? g_strdup ("") :
+      spool_reason (self->writer, st.cause);
+  GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+      ("%u frames could not be stored within %u ms; they are kept in the "
+          "spool %s. %s%sWhat is still there when the sink stops is written "
+          "by the next start.", n_left, timeout,
+          vss_sink_writer_get_settings (self->writer)->spool_dir, reason,
+          reason[0] ? " " : ""), ("spool %s",
+          vss_sink_writer_get_settings (self->writer)->spool_dir));
+  g_free (reason);
+}
+
 static gboolean
 gst_vss_sink_event (GstBaseSink * bsink, GstEvent * event)
 {
@@ -397,12 +585,7 @@ gst_vss_sink_event (GstBaseSink * bsink, GstEvent * event)
       timeout = self->drain_timeout_ms;
       GST_OBJECT_UNLOCK (self);
       if (!vss_sink_writer_drain (self->writer, timeout, &n_left))
-        GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
-            ("%u frames could not be stored within %u ms; they are kept in "
-                "the spool and will be written when the service is back or "
-                "on the next start.", n_left, timeout),
-            ("spool %s",
-                vss_sink_writer_get_settings (self->writer)->spool_dir));
+        warn_left (self, n_left, timeout);
       break;
     }
     default:
@@ -516,6 +699,21 @@ not_image:
   }
 }
 
+/* Where @buf is in the file: its stream time (the position a player
+ * shows, which a seek or a segment not starting at 0 keeps right), in ms;
+ * -1 when it has none. Streaming thread: the segment is basesink's. */
+static gint64
+position_in_source (GstVssSink * self, GstBuffer * buf)
+{
+  GstSegment *seg = &GST_BASE_SINK (self)->segment;
+  guint64 st;
+
+  if (!GST_BUFFER_PTS_IS_VALID (buf) || seg->format != GST_FORMAT_TIME)
+    return -1;
+  st = gst_segment_to_stream_time (seg, GST_FORMAT_TIME, GST_BUFFER_PTS (buf));
+  return GST_CLOCK_TIME_IS_VALID (st) ? (gint64) (st / GST_MSECOND) : -1;
+}
+
 /* The frame for @buf: its record, key, object name and image (without a
  * copy). NULL when the buffer cannot be read. */
 static VssSinkFrame *
@@ -529,6 +727,7 @@ frame_new (GstVssSink * self, GstBuffer * buf,
 
   GST_OBJECT_LOCK (self);
   f->rec.stream = g_strdup (self->stream);
+  f->rec.source = g_strdup (self->source);
   GST_OBJECT_UNLOCK (self);
   f->rec.id = g_strdup (fid);
   f->key = gst_vss_record_key (s->key_prefix, f->rec.stream, f->rec.id);
@@ -539,6 +738,8 @@ frame_new (GstVssSink * self, GstBuffer * buf,
     f->rec.ts_ms = g_get_real_time () / 1000;
   f->rec.pts =
       GST_BUFFER_PTS_IS_VALID (buf) ? (gint64) GST_BUFFER_PTS (buf) : -1;
+  if (f->rec.source)
+    f->rec.position_ms = position_in_source (self, buf);
   f->rec.size = gst_buffer_get_size (buf);
   f->rec.has_dedup = gst_vss_buffer_get_dedup_info (buf, &dist, &matched);
   f->rec.dedup_distance = f->rec.has_dedup ? dist : 0;
@@ -606,6 +807,13 @@ not_taken:
             VSS_SINK_WRITER_ERROR_JOURNAL))
       GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
           ("The spool cannot take more frames."), ("%s", err->message));
+    else if (g_error_matches (err, VSS_SINK_WRITER_ERROR,
+            VSS_SINK_WRITER_ERROR_DISK_FULL))
+      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+          ("The disk of the spool folder %s is full: free space there, or set "
+              "spool-dir to a folder with room.",
+              vss_sink_writer_get_settings (self->writer)->spool_dir),
+          ("%s", err->message));
     g_error_free (err);
     return ret;
   }
@@ -637,34 +845,165 @@ gst_vss_sink_unlock_stop (GstBaseSink * bsink)
 
 /* Start and stop */
 
+/* Default spool folders (issue 18, point 1): a spool belongs to one
+ * destination, so the default folder is named after it:
+ * $XDG_STATE_HOME/gst-vss/spool/<index>-<stream>-<tag>, the tag being the
+ * first 8 hex digits of the SHA-256 of the destination. Sinks writing
+ * elsewhere never share a folder by default, and a killed run's frames
+ * wait for a sink with its destination. Builds before this one used
+ * <index>-<stream>: while such a folder holds frames and names no
+ * destination (or ours), it is used, and replayed, as they did. */
+
 static gchar *
-default_spool_dir (const gchar * index, const gchar * stream)
+spool_base (void)
+{
+  return g_build_filename (g_get_user_state_dir (), "gst-vss", "spool", NULL);
+}
+
+static gchar *
+spool_leaf (const gchar * index, const gchar * stream)
 {
   gchar *a = gst_vss_record_sanitize_stream (index);
   gchar *b = gst_vss_record_sanitize_stream (stream ? stream : "default");
   gchar *leaf = g_strconcat (a, "-", b, NULL);
-  gchar *dir = g_build_filename (g_get_user_state_dir (), "gst-vss", "spool",
-      leaf, NULL);
 
   g_free (a);
   g_free (b);
+  return leaf;
+}
+
+static gchar *
+destination_tag (const gchar * destination)
+{
+  gchar *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, destination,
+      -1);
+
+  sum[8] = '\0';
+  return sum;
+}
+
+static gboolean
+holds_frames (const VssStoreSpoolInfo * info)
+{
+  return info->n_records + info->n_journal > 0;
+}
+
+/* @destination: NULL when the URL is invalid (the start fails anyway). */
+static gchar *
+default_spool_dir (const gchar * index, const gchar * stream,
+    const gchar * destination)
+{
+  gchar *base = spool_base ();
+  gchar *leaf = spool_leaf (index, stream);
+  gchar *legacy = g_build_filename (base, leaf, NULL);
+  gchar *tag, *named, *dir = NULL;
+  VssStoreSpoolInfo info;
+
+  if (destination == NULL) {
+    dir = g_strdup (legacy);
+  } else if (vss_store_spool_peek (legacy, &info, NULL)) {
+    if (holds_frames (&info) && (info.owner == NULL
+            || g_str_equal (info.owner, destination)))
+      dir = g_strdup (legacy);
+    vss_store_spool_info_clear (&info);
+  }
+  if (dir == NULL) {
+    tag = destination_tag (destination);
+    named = g_strconcat (leaf, "-", tag, NULL);
+    dir = g_build_filename (base, named, NULL);
+    g_free (named);
+    g_free (tag);
+  }
+  g_free (legacy);
   g_free (leaf);
+  g_free (base);
   return dir;
 }
 
-/* The writer for the current settings. Under GST_OBJECT_LOCK: the writer
- * copies the strings it is given. */
+/* Whether folder @name is a default spool folder of @leaf for @owner:
+ * <leaf> itself, or <leaf>-<tag of owner>. */
+static gboolean
+default_folder_of (const gchar * name, const gchar * leaf, const gchar * owner)
+{
+  gsize n = strlen (leaf);
+  gchar *tag;
+  gboolean ok;
+
+  if (!g_str_has_prefix (name, leaf))
+    return FALSE;
+  if (name[n] == '\0')
+    return TRUE;
+  if (name[n] != '-')
+    return FALSE;
+  tag = destination_tag (owner);
+  ok = g_str_equal (name + n + 1, tag);
+  g_free (tag);
+  return ok;
+}
+
+/* Says where frames of this index and stream wait for another
+ * destination, in default folders this sink leaves alone. */
+static void
+warn_other_spools (GstVssSink * self, const gchar * index,
+    const gchar * stream, const gchar * destination, const gchar * used)
+{
+  gchar *base = spool_base ();
+  gchar *leaf = spool_leaf (index, stream);
+  GDir *d = g_dir_open (base, 0, NULL);
+  const gchar *name;
+
+  while (d && (name = g_dir_read_name (d))) {
+    gchar *path = g_build_filename (base, name, NULL);
+    VssStoreSpoolInfo info;
+
+    if (!g_str_equal (path, used) && g_str_has_prefix (name, leaf)
+        && vss_store_spool_peek (path, &info, NULL)) {
+      if (!info.busy && holds_frames (&info) && info.owner
+          && !g_str_equal (info.owner, destination)
+          && default_folder_of (name, leaf, info.owner))
+        GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+            ("Spool folder %s holds %u frames for another destination (%s); "
+                "this sink writes to %s and leaves them there. A sink with "
+                "that destination (the same valkey, index, key-prefix and "
+                "frames) writes them, or one with spool-dir=%s "
+                "adopt-spool=true writes them to its own.", path,
+                info.n_records + info.n_journal, info.owner, destination,
+                path), ("%u spool records, %u journal records",
+                info.n_records, info.n_journal));
+      vss_store_spool_info_clear (&info);
+    }
+    g_free (path);
+  }
+  if (d)
+    g_dir_close (d);
+  g_free (leaf);
+  g_free (base);
+}
+
+/* The destination of the current settings (NULL for an invalid URL).
+ * Under GST_OBJECT_LOCK. */
+static gchar *
+destination_of (GstVssSink * self)
+{
+  VssSinkWriterSettings ws = { 0, };
+
+  ws.valkey_url = self->valkey;
+  ws.frames = self->frames;
+  ws.index = self->index;
+  ws.key_prefix = self->key_prefix;
+  return vss_sink_writer_describe_destination (&ws, NULL);
+}
+
+/* The writer for the current settings and @spool_dir. Under
+ * GST_OBJECT_LOCK: the writer copies the strings it is given. */
 static VssSinkWriter *
-writer_new (GstVssSink * self)
+writer_new (GstVssSink * self, const gchar * spool_dir)
 {
   GstVssAwsSettings aws = { 0, };
   VssSinkWriterSettings ws = { 0, };
   VssSinkWriterCallbacks cb = { NULL, on_error, on_notice };
   VssSinkWriter *writer;
-  gchar *spool_dir;
 
-  spool_dir = self->spool_dir ? g_strdup (self->spool_dir) :
-      default_spool_dir (self->index, self->stream_id);
   ws.valkey_url = self->valkey;
   ws.frames = self->frames;
   ws.max_in_flight = self->max_in_flight;
@@ -672,11 +1011,13 @@ writer_new (GstVssSink * self)
   ws.max_retries = self->max_retries;
   ws.spool_dir = spool_dir;
   ws.spool_max_bytes = self->spool_max_bytes;
+  ws.adopt_spool = self->adopt_spool;
   ws.journal = self->journal;
   ws.index = self->index;
   ws.key_prefix = self->key_prefix;
   ws.ttl = self->ttl;
   ws.create_index = self->create_index == GST_VSS_SINK_CREATE_INDEX_AUTO;
+  ws.index_check_s = self->index_check_interval;
   ws.algorithm = self->algorithm == GST_VSS_SINK_ALGORITHM_FLAT ?
       VSS_VALKEY_ALGORITHM_FLAT : VSS_VALKEY_ALGORITHM_HNSW;
   ws.m = self->m;
@@ -688,7 +1029,6 @@ writer_new (GstVssSink * self)
   if (self->post_messages)
     cb.stored = on_stored;
   writer = vss_sink_writer_new (&ws, &cb, self);
-  g_free (spool_dir);
   return writer;
 }
 
@@ -698,9 +1038,22 @@ gst_vss_sink_start (GstBaseSink * bsink)
   GstVssSink *self = GST_VSS_SINK (bsink);
   VssSinkWriter *writer;
   GError *err = NULL;
+  gchar *spool_dir, *index, *stream_id, *destination;
+  gboolean by_default;
+
+  /* The default spool folder looks at the disk: not under the lock. */
+  GST_OBJECT_LOCK (self);
+  spool_dir = g_strdup (self->spool_dir);
+  index = g_strdup (self->index);
+  stream_id = g_strdup (self->stream_id);
+  destination = destination_of (self);
+  GST_OBJECT_UNLOCK (self);
+  by_default = spool_dir == NULL;
+  if (by_default)
+    spool_dir = default_spool_dir (index, stream_id, destination);
 
   GST_OBJECT_LOCK (self);
-  writer = writer_new (self);
+  writer = writer_new (self, spool_dir);
   g_free (self->stream);
   self->stream = self->stream_id ?
       gst_vss_record_sanitize_stream (self->stream_id) : g_strdup ("default");
@@ -714,6 +1067,12 @@ gst_vss_sink_start (GstBaseSink * bsink)
   GST_OBJECT_LOCK (self);
   self->writer = writer;
   GST_OBJECT_UNLOCK (self);
+  if (by_default)
+    warn_other_spools (self, index, stream_id, destination, spool_dir);
+  g_free (spool_dir);
+  g_free (index);
+  g_free (stream_id);
+  g_free (destination);
   return TRUE;
 
   /* ERRORS */
@@ -725,6 +1084,10 @@ start_failed:
     post_writer_error (self, writer, &r);
     g_error_free (err);
     vss_sink_writer_free (writer);
+    g_free (spool_dir);
+    g_free (index);
+    g_free (stream_id);
+    g_free (destination);
     return FALSE;
   }
 }
@@ -757,6 +1120,18 @@ gst_vss_sink_stop (GstBaseSink * bsink)
 
 /* Properties */
 
+/* The stats' name of a cause. */
+static const gchar *
+cause_nick (VssSinkWriterCause cause)
+{
+  static const gchar *nicks[] = { "", "unreachable", "not-ready", "oom",
+    "readonly", "auth", "store-unavailable", "disk-full", "spool-full",
+    "spool-disk-full"
+  };
+
+  return (guint) cause < G_N_ELEMENTS (nicks) ? nicks[cause] : "";
+}
+
 static GstStructure *
 get_stats (GstVssSink * self)
 {
@@ -774,10 +1149,13 @@ get_stats (GstVssSink * self)
       "spooled", G_TYPE_UINT64, st.spooled,
       "replayed", G_TYPE_UINT64, st.replayed,
       "failed", G_TYPE_UINT64, st.failed,
+      "recovered", G_TYPE_UINT64, st.recovered,
+      "journal-kept", G_TYPE_UINT64, st.journal_kept,
       "in-flight", G_TYPE_UINT, st.in_flight,
       "spool-pending", G_TYPE_UINT, st.spool_pending,
       "spool-records", G_TYPE_UINT, st.spool_records,
-      "spool-bytes", G_TYPE_UINT64, st.spool_bytes, NULL);
+      "spool-bytes", G_TYPE_UINT64, st.spool_bytes,
+      "spool-cause", G_TYPE_STRING, cause_nick (st.cause), NULL);
 }
 
 #define SET_STR(field) G_STMT_START { g_free (self->field); \
@@ -829,6 +1207,9 @@ gst_vss_sink_set_property (GObject * object, guint prop_id,
     case PROP_CREATE_INDEX:
       self->create_index = g_value_get_enum (value);
       break;
+    case PROP_INDEX_CHECK_INTERVAL:
+      self->index_check_interval = g_value_get_uint (value);
+      break;
     case PROP_ALGORITHM:
       self->algorithm = g_value_get_enum (value);
       break;
@@ -856,6 +1237,9 @@ gst_vss_sink_set_property (GObject * object, guint prop_id,
     case PROP_SPOOL_MAX_BYTES:
       self->spool_max_bytes = g_value_get_uint64 (value);
       break;
+    case PROP_ADOPT_SPOOL:
+      self->adopt_spool = g_value_get_boolean (value);
+      break;
     case PROP_JOURNAL:
       self->journal = g_value_get_boolean (value);
       break;
@@ -864,6 +1248,11 @@ gst_vss_sink_set_property (GObject * object, guint prop_id,
       break;
     case PROP_POST_MESSAGES:
       self->post_messages = g_value_get_boolean (value);
+      break;
+    case PROP_SOURCE:
+      SET_STR (source);
+      if (self->source && !self->source[0])
+        g_clear_pointer (&self->source, g_free);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -912,6 +1301,9 @@ gst_vss_sink_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_CREATE_INDEX:
       g_value_set_enum (value, self->create_index);
       break;
+    case PROP_INDEX_CHECK_INTERVAL:
+      g_value_set_uint (value, self->index_check_interval);
+      break;
     case PROP_ALGORITHM:
       g_value_set_enum (value, self->algorithm);
       break;
@@ -939,6 +1331,9 @@ gst_vss_sink_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_SPOOL_MAX_BYTES:
       g_value_set_uint64 (value, self->spool_max_bytes);
       break;
+    case PROP_ADOPT_SPOOL:
+      g_value_set_boolean (value, self->adopt_spool);
+      break;
     case PROP_JOURNAL:
       g_value_set_boolean (value, self->journal);
       break;
@@ -947,6 +1342,9 @@ gst_vss_sink_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_POST_MESSAGES:
       g_value_set_boolean (value, self->post_messages);
+      break;
+    case PROP_SOURCE:
+      g_value_set_string (value, self->source);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -968,6 +1366,7 @@ gst_vss_sink_finalize (GObject * object)
   g_free (self->model);
   gst_vss_aws_props_clear (&self->aws);
   g_free (self->spool_dir);
+  g_free (self->source);
   g_free (self->stream);
   g_free (self->content_type);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -1036,6 +1435,15 @@ gst_vss_sink_class_init (GstVssSinkClass * klass)
           "known) and refuse an existing one with another schema; 'never': "
           "leave the index to someone else", GST_TYPE_VSS_SINK_CREATE_INDEX,
           DEFAULT_CREATE_INDEX, RW_READY));
+  g_object_class_install_property (gobject_class, PROP_INDEX_CHECK_INTERVAL,
+      g_param_spec_uint ("index-check-interval", "Index check interval",
+          "create-index=auto: how often, in seconds, to check that the index "
+          "is still on the server and create it again when it is not (a "
+          "server that loses it without closing the connection, e.g. "
+          "FLUSHALL on valkey-search); one FT.INFO per primary. It is also "
+          "checked after every reconnect (a server restarted empty, a "
+          "failover). 0: only after reconnects", 0, 86400,
+          DEFAULT_INDEX_CHECK_INTERVAL, RW_READY));
   g_object_class_install_property (gobject_class, PROP_ALGORITHM,
       g_param_spec_enum ("algorithm", "Algorithm",
           "Index algorithm when the index is created",
@@ -1072,13 +1480,24 @@ gst_vss_sink_class_init (GstVssSinkClass * klass)
   g_object_class_install_property (gobject_class, PROP_SPOOL_DIR,
       g_param_spec_string ("spool-dir", "Spool folder",
           "Folder for frames that could not be written yet (and the journal). "
-          "One running sink per folder. NULL: "
-          "$XDG_STATE_HOME/gst-vss/spool/<index>-<stream-id>", NULL, RW_READY));
+          "One running sink per folder, and one destination: a folder "
+          "holding frames for another Valkey endpoint, index, key prefix or "
+          "frames store is an error (see adopt-spool). NULL: "
+          "$XDG_STATE_HOME/gst-vss/spool/<index>-<stream-id>-<8 hex digits "
+          "naming the destination>", NULL, RW_READY));
   g_object_class_install_property (gobject_class, PROP_SPOOL_MAX_BYTES,
       g_param_spec_uint64 ("spool-max-bytes", "Spool size limit",
           "Most the spool may take on disk, in bytes; a frame that does not "
           "fit is an element error. 0: no limit", 0, G_MAXUINT64,
           DEFAULT_SPOOL_MAX_BYTES, RW_READY));
+  g_object_class_install_property (gobject_class, PROP_ADOPT_SPOOL,
+      g_param_spec_boolean ("adopt-spool", "Adopt spool",
+          "Write the frames that spool-dir holds for another destination "
+          "(another Valkey server or database, index, key prefix or frames "
+          "store: e.g. after the server moved) to this sink's; they keep "
+          "their keys, and the object URIs of images stored already. FALSE: "
+          "such a folder is an error that names both destinations",
+          DEFAULT_ADOPT_SPOOL, RW_READY));
   g_object_class_install_property (gobject_class, PROP_JOURNAL,
       g_param_spec_boolean ("journal", "Journal",
           "Append every frame to a journal in spool-dir before writing it "
@@ -1097,13 +1516,26 @@ gst_vss_sink_class_init (GstVssSinkClass * klass)
       g_param_spec_boolean ("post-messages", "Post messages",
           "Post a 'vss-stored' element message per stored frame: frame-id, "
           "key, uri, stream-id, replayed", DEFAULT_POST_MESSAGES, RW_READY));
+  g_object_class_install_property (gobject_class, PROP_SOURCE,
+      g_param_spec_string ("source", "Source",
+          "What the frames come from when it is a file or another recording "
+          "(e.g. its file name, 'clip.mkv'): stored with every frame, with "
+          "the frame's position in it (the buffer's stream time, in "
+          "milliseconds), so that search results say 'clip.mkv @ 00:54'. "
+          "NULL: neither is stored (live streams, whose positions mean "
+          "nothing later)", NULL, RW_READY));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "Counters since start (read-only): written (keys written), retried "
           "(upload retries and Valkey write retries), spooled (frames sent "
           "to the spool by a failure), replayed (frames written from the "
-          "spool), failed (frames neither stored nor spooled, or unreadable "
-          "records), in-flight, spool-pending, spool-records, spool-bytes",
+          "spool), failed (frames lost: neither stored, spooled nor kept in "
+          "the journal, or unreadable records), recovered (frames of an "
+          "earlier run found in the journal at start), journal-kept (frames "
+          "that could not be spooled but stay in the journal for the next "
+          "start), in-flight, spool-pending, spool-records, spool-bytes, "
+          "spool-cause (why frames wait in the spool now: '', unreachable, "
+          "not-ready, oom, readonly, auth, store-unavailable, disk-full)",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -1135,6 +1567,7 @@ gst_vss_sink_init (GstVssSink * self)
   self->key_prefix = g_strdup (DEFAULT_KEY_PREFIX);
   self->ttl = DEFAULT_TTL;
   self->create_index = DEFAULT_CREATE_INDEX;
+  self->index_check_interval = DEFAULT_INDEX_CHECK_INTERVAL;
   self->algorithm = DEFAULT_ALGORITHM;
   self->m = DEFAULT_M;
   self->ef_construction = DEFAULT_EF_CONSTRUCTION;
@@ -1144,6 +1577,7 @@ gst_vss_sink_init (GstVssSink * self)
   self->max_retries = DEFAULT_MAX_RETRIES;
   self->spool_max_bytes = DEFAULT_SPOOL_MAX_BYTES;
   self->journal = DEFAULT_JOURNAL;
+  self->adopt_spool = DEFAULT_ADOPT_SPOOL;
   self->drain_timeout_ms = DEFAULT_DRAIN_TIMEOUT_MS;
   self->post_messages = DEFAULT_POST_MESSAGES;
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);

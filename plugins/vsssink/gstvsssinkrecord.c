@@ -7,12 +7,18 @@
  * head. All integers are little-endian:
  *
  *   0  "VSSF"                       magic
- *   4  u16 layout version (1)
+ *   4  u16 layout version (2)
  *   6  u16 flags                    1: has dedup distance, 2: object stored
  *   8  i64 ts_ms, i64 pts, u64 size, f64 dedup_distance (IEEE 754 bits)
- *  40  u32 lengths of id, stream, key, object_key, uri, content_type, model
- *  68  u32 vector bytes, u32 image bytes
- *  76  the seven strings (UTF-8, no NUL), the vector, the image
+ *  40  u32 lengths of id, stream, key, object_key, uri, content_type,
+ *      model, source
+ *  72  u32 vector bytes, u32 image bytes
+ *  80  i64 position_ms (-1: unknown)
+ *  88  the eight strings (UTF-8, no NUL), the vector, the image
+ *
+ * Layout 1 (earlier builds) is the same without source and position_ms:
+ * seven string lengths at 40, the vector and image lengths at 68, the
+ * strings from 76. It is still read, the two fields unknown.
  *
  * Reading checks the whole shape (lengths add up to the record, strings
  * are UTF-8, no unknown flag or version) on top of the spool's checksum.
@@ -30,11 +36,14 @@
 #include "store/gstvssstorespool.h"
 
 #define MAGIC "VSSF"
-#define LAYOUT_VERSION 1
+#define LAYOUT_VERSION 2
 #define FLAG_HAS_DEDUP 1u
 #define FLAG_OBJECT_DONE 2u
-#define N_STRINGS 7
-#define HEAD_FIXED (8 + 32 + 4 * N_STRINGS + 8)
+/* Strings of the current layout; layout 1 has all but the last. */
+#define N_STRINGS 8
+#define N_STRINGS_V1 7
+#define HEAD_FIXED (8 + 32 + 4 * N_STRINGS + 8 + 8)
+#define HEAD_FIXED_V1 (8 + 32 + 4 * N_STRINGS_V1 + 8)
 
 #define LEGACY_TYPE "(sssssssxxtdbbayay)"
 
@@ -119,6 +128,7 @@ frame_strings (const VssSinkFrame * f, const gchar * s[N_STRINGS])
   s[4] = f->rec.uri;
   s[5] = f->content_type;
   s[6] = f->rec.model;
+  s[7] = f->rec.source;
 }
 
 /**
@@ -164,8 +174,9 @@ vss_sink_frame_to_iov (const VssSinkFrame * f,
   put_u64 (p + 32, bits);
   for (guint i = 0; i < N_STRINGS; i++)
     put_u32 (p + 40 + 4 * i, (guint32) slen[i]);
-  put_u32 (p + 68, (guint32) vlen);
-  put_u32 (p + 72, (guint32) ilen);
+  put_u32 (p + 72, (guint32) vlen);
+  put_u32 (p + 76, (guint32) ilen);
+  put_u64 (p + 80, (guint64) f->rec.position_ms);
   p += HEAD_FIXED;
   for (guint i = 0; i < N_STRINGS; i++) {
     if (slen[i])
@@ -241,6 +252,9 @@ deserialize_legacy (GBytes * bytes, GError ** error)
 /**
  * vss_sink_frame_deserialize:
  *
+ * Reads layout 2, layout 1 (no source nor position) and the GVariant of
+ * earlier builds.
+ *
  * Returns: (transfer full): the frame (its vector and image point into
  * @bytes), or NULL with a %VSS_STORE_SPOOL_ERROR_CORRUPT @error saying what is
  * wrong.
@@ -251,39 +265,45 @@ vss_sink_frame_deserialize (GBytes * bytes, GError ** error)
   gsize len;
   const guint8 *p = g_bytes_get_data (bytes, &len);
   gchar **s[N_STRINGS];
-  guint64 need = HEAD_FIXED, off, bits;
+  guint64 need, off, bits;
   guint32 slen[N_STRINGS], vlen, ilen;
   guint16 version, flags;
+  guint n_strings, head;
   VssSinkFrame *f;
 
   if (len < 4 || memcmp (p, MAGIC, 4) != 0)
     return deserialize_legacy (bytes, error);
-  if (len < HEAD_FIXED)
+  if (len < 8)
     goto truncated;
   version = get_u16 (p + 4);
   flags = get_u16 (p + 6);
-  if (version != LAYOUT_VERSION) {
+  if (version != LAYOUT_VERSION && version != 1) {
     g_set_error (error, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_CORRUPT,
-        "Spool record has frame layout %u; this build reads layout %u "
+        "Spool record has frame layout %u; this build reads layouts 1 and %u "
         "(written by a newer gst-vss?)", version, LAYOUT_VERSION);
     return NULL;
   }
+  n_strings = version == 1 ? N_STRINGS_V1 : N_STRINGS;
+  head = version == 1 ? HEAD_FIXED_V1 : HEAD_FIXED;
+  if (len < head)
+    goto truncated;
   if (flags & ~(FLAG_HAS_DEDUP | FLAG_OBJECT_DONE))
     goto bad;
-  for (guint i = 0; i < N_STRINGS; i++) {
+  need = head;
+  for (guint i = 0; i < n_strings; i++) {
     slen[i] = get_u32 (p + 40 + 4 * i);
     need += slen[i];
   }
-  vlen = get_u32 (p + 68);
-  ilen = get_u32 (p + 72);
+  vlen = get_u32 (p + 40 + 4 * n_strings);
+  ilen = get_u32 (p + 44 + 4 * n_strings);
   need += (guint64) vlen + ilen;
   if (need > len)
     goto truncated;
   if (need < len || vlen % 4 != 0
       || ((flags & FLAG_OBJECT_DONE) != 0) != (ilen == 0))
     goto bad;
-  off = HEAD_FIXED;
-  for (guint i = 0; i < N_STRINGS; i++) {
+  off = head;
+  for (guint i = 0; i < n_strings; i++) {
     if (!g_utf8_validate_len ((const gchar *) p + off, slen[i], NULL))
       goto bad;
     off += slen[i];
@@ -297,16 +317,22 @@ vss_sink_frame_deserialize (GBytes * bytes, GError ** error)
   s[4] = &f->rec.uri;
   s[5] = &f->content_type;
   s[6] = &f->rec.model;
-  off = HEAD_FIXED;
-  for (guint i = 0; i < N_STRINGS; i++) {
+  s[7] = &f->rec.source;
+  off = head;
+  for (guint i = 0; i < n_strings; i++) {
     *s[i] = g_strndup ((const gchar *) p + off, slen[i]);
     off += slen[i];
   }
+  /* An empty source is no source, as in the HASH. */
+  if (f->rec.source && f->rec.source[0] == '\0')
+    g_clear_pointer (&f->rec.source, g_free);
   f->rec.ts_ms = (gint64) get_u64 (p + 8);
   f->rec.pts = (gint64) get_u64 (p + 16);
   f->rec.size = get_u64 (p + 24);
   bits = get_u64 (p + 32);
   memcpy (&f->rec.dedup_distance, &bits, 8);
+  if (version >= 2)
+    f->rec.position_ms = MAX ((gint64) get_u64 (p + 80), -1);
   f->rec.has_dedup = (flags & FLAG_HAS_DEDUP) != 0;
   f->object_done = (flags & FLAG_OBJECT_DONE) != 0;
   f->rec.vector = g_bytes_new_from_bytes (bytes, off, vlen);

@@ -52,6 +52,11 @@ struct _VssSinkWriter
   gpointer user_data;
   const gchar *id;              /* log id: s.log_id or "vsssinkwriter" */
   VssValkeyIndexSpec spec;      /* strings point into s */
+  gchar *destination;           /* set by start */
+
+  /* writer thread only, once started */
+  guint64 seen_links;           /* the client's reconnects + slot maps */
+  gint64 next_index_check_us;
 
   /* running state, set in start() and read-only until stop() */
   gboolean started;             /* start() was called: a writer runs once */
@@ -77,7 +82,11 @@ struct _VssSinkWriter
   gboolean fatal;
   gint64 next_retry_us;
   guint retry_round;
-  guint64 written, retried, spooled, replayed, failed;
+  VssSinkWriterCause cause;     /* why frames are spooled, while they are */
+  VssSinkWriterCause notified;  /* the cause last told (SPOOLING) */
+  guint64 replayed_at_notice;   /* `replayed` when spooling was told */
+  guint64 written, retried, spooled, replayed, failed, recovered;
+  guint64 journal_kept;
 };
 
 G_DEFINE_QUARK (vss - sink - writer - error - quark, vss_sink_writer_error);
@@ -109,6 +118,139 @@ set_fatal (VssSinkWriter * w)
   g_mutex_unlock (&w->lock);
 }
 
+/* Causes */
+
+/* Whether @text starts with the server's error @code, or has it after a
+ * ": " (our messages put the server's reply after a context). */
+static gboolean
+has_code (const gchar * text, const gchar * code)
+{
+  gsize n = strlen (code);
+
+  for (const gchar * p = text; p; p = strstr (p, ": ")) {
+    if (p != text)
+      p += 2;
+    if (strncmp (p, code, n) == 0 && (p[n] == ' ' || p[n] == '\0'))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* The cause named by a server's error text; NONE for errors that waiting
+ * does not cure (a refused command, a bad argument). */
+static VssSinkWriterCause
+cause_of_text (const gchar * text)
+{
+  static const struct
+  {
+    const gchar *code;
+    VssSinkWriterCause cause;
+  } codes[] = {
+    {"OOM", VSS_SINK_WRITER_CAUSE_OOM},
+    {"READONLY", VSS_SINK_WRITER_CAUSE_READONLY},
+    {"NOAUTH", VSS_SINK_WRITER_CAUSE_AUTH},
+    {"WRONGPASS", VSS_SINK_WRITER_CAUSE_AUTH},
+    {"LOADING", VSS_SINK_WRITER_CAUSE_NOT_READY},
+    {"BUSY", VSS_SINK_WRITER_CAUSE_NOT_READY},
+    {"TRYAGAIN", VSS_SINK_WRITER_CAUSE_NOT_READY},
+    {"CLUSTERDOWN", VSS_SINK_WRITER_CAUSE_NOT_READY},
+    {"MASTERDOWN", VSS_SINK_WRITER_CAUSE_NOT_READY},
+  };
+
+  for (guint i = 0; text && i < G_N_ELEMENTS (codes); i++)
+    if (has_code (text, codes[i].code))
+      return codes[i].cause;
+  /* What Redis answers to a long command from a connection that has not
+   * authenticated (and then closes it), rather than NOAUTH. */
+  if (text && strstr (text, "Protocol error: unauthenticated"))
+    return VSS_SINK_WRITER_CAUSE_AUTH;
+  return VSS_SINK_WRITER_CAUSE_NONE;
+}
+
+static VssSinkWriterCause
+cause_of_reply (const VssValkeyReply * r)
+{
+  return vss_valkey_reply_is_error (r, NULL) ? cause_of_text (r->str) :
+      VSS_SINK_WRITER_CAUSE_NONE;
+}
+
+/* Why a call to Valkey failed; NONE when waiting would not help (a bad
+ * URL, TLS refused, an index of another schema). */
+static VssSinkWriterCause
+cause_of_error (const GError * e)
+{
+  if (e->domain != VSS_VALKEY_ERROR)
+    return VSS_SINK_WRITER_CAUSE_UNREACHABLE;   /* I/O, timeouts */
+  switch (e->code) {
+    case VSS_VALKEY_ERROR_AUTH:
+      return VSS_SINK_WRITER_CAUSE_AUTH;
+    case VSS_VALKEY_ERROR_SERVER:
+      return cause_of_text (e->message);
+    case VSS_VALKEY_ERROR_CONNECTION:
+    case VSS_VALKEY_ERROR_CLUSTER:
+    case VSS_VALKEY_ERROR_PROTOCOL:
+      return VSS_SINK_WRITER_CAUSE_UNREACHABLE;
+    default:
+      return VSS_SINK_WRITER_CAUSE_NONE;
+  }
+}
+
+static VssSinkWriterCause
+cause_of_store_error (const GError * e)
+{
+  if (g_error_matches (e, VSS_STORE_ERROR, VSS_STORE_ERROR_NO_SPACE))
+    return VSS_SINK_WRITER_CAUSE_DISK_FULL;
+  if (g_error_matches (e, VSS_STORE_ERROR, VSS_STORE_ERROR_UNAVAILABLE))
+    return VSS_SINK_WRITER_CAUSE_STORE_UNAVAILABLE;
+  return VSS_SINK_WRITER_CAUSE_NONE;
+}
+
+/* Frames are (or are about to be) spooled because of @cause: a SPOOLING
+ * notice when spooling begins or its cause changes. No lock held. */
+static void
+report_cause (VssSinkWriter * w, VssSinkWriterCause cause, const gchar * detail)
+{
+  VssSinkWriterReport r = { 0, };
+  gboolean tell = FALSE;
+
+  if (cause == VSS_SINK_WRITER_CAUSE_NONE)
+    return;
+  g_mutex_lock (&w->lock);
+  w->cause = cause;
+  if (cause != w->notified) {
+    if (w->notified == VSS_SINK_WRITER_CAUSE_NONE)
+      w->replayed_at_notice = w->replayed;
+    w->notified = cause;
+    r.n_frames = g_queue_get_length (&w->pending);
+    tell = TRUE;
+  }
+  g_mutex_unlock (&w->lock);
+  if (tell) {
+    r.cause = cause;
+    emit (w, FALSE, &r, VSS_SINK_WRITER_ERROR_SPOOLING, detail ? detail : "");
+  }
+}
+
+/* Once the spool is empty after an outage that was told: RESUMED. No
+ * lock held. */
+static void
+report_resumed (VssSinkWriter * w)
+{
+  VssSinkWriterReport r = { 0, };
+  gboolean tell = FALSE;
+
+  g_mutex_lock (&w->lock);
+  if (w->notified != VSS_SINK_WRITER_CAUSE_NONE && !w->spooling
+      && g_queue_is_empty (&w->pending)) {
+    r.n_frames = w->replayed - w->replayed_at_notice;
+    w->notified = w->cause = VSS_SINK_WRITER_CAUSE_NONE;
+    tell = TRUE;
+  }
+  g_mutex_unlock (&w->lock);
+  if (tell)
+    emit (w, FALSE, &r, VSS_SINK_WRITER_ERROR_RESUMED, "spool written");
+}
+
 static void
 report_store_error (VssSinkWriter * w, const VssSinkFrame * f,
     const VssStorePutResult * res)
@@ -133,7 +275,7 @@ report_store_error (VssSinkWriter * w, const VssSinkFrame * f,
 static gboolean
 store_error_is_fatal (const GError * e)
 {
-  return !g_error_matches (e, VSS_STORE_ERROR, VSS_STORE_ERROR_UNAVAILABLE)
+  return cause_of_store_error (e) == VSS_SINK_WRITER_CAUSE_NONE
       && !g_error_matches (e, VSS_STORE_ERROR, VSS_STORE_ERROR_CANCELLED);
 }
 
@@ -163,8 +305,9 @@ pending_insert (VssSinkWriter * w, guint64 seq)
 }
 
 /* Keeps a frame that could not be written: in the spool, fsync'ed, queued
- * for replay. Takes @f. Any thread, no lock held. */
-static void
+ * for replay. Takes @f. Any thread, no lock held. Returns whether it is
+ * spooled. */
+static gboolean
 spool_frame (VssSinkWriter * w, VssSinkFrame * f)
 {
   GError *err = NULL;
@@ -177,7 +320,7 @@ spool_frame (VssSinkWriter * w, VssSinkFrame * f)
       &seq, &err);
   g_free (head);
   /* A frame that could not be spooled stays in the journal (when it is
-   * there): the next start recovers it. */
+   * there): the next start recovers it, so it is not lost. */
   if (ok && f->journal_seg)
     vss_store_spool_journal_release (w->spool, f->journal_seg);
   g_mutex_lock (&w->lock);
@@ -186,7 +329,10 @@ spool_frame (VssSinkWriter * w, VssSinkFrame * f)
     w->spooling = TRUE;
     w->spooled++;
   } else {
-    w->failed++;
+    if (f->journal_seg)
+      w->journal_kept++;
+    else
+      w->failed++;
     w->fatal = TRUE;
   }
   w->in_flight--;
@@ -198,6 +344,13 @@ spool_frame (VssSinkWriter * w, VssSinkFrame * f)
     VssSinkWriterReport r = { 0, };
 
     r.frame = f;
+    r.in_journal = f->journal_seg != 0;
+    if (g_error_matches (err, VSS_STORE_SPOOL_ERROR,
+            VSS_STORE_SPOOL_ERROR_FULL))
+      r.cause = VSS_SINK_WRITER_CAUSE_SPOOL_FULL;
+    else if (g_error_matches (err, VSS_STORE_SPOOL_ERROR,
+            VSS_STORE_SPOOL_ERROR_NO_SPACE))
+      r.cause = VSS_SINK_WRITER_CAUSE_SPOOL_DISK_FULL;
     emit (w, TRUE, &r, VSS_SINK_WRITER_ERROR_NOT_SPOOLED, err->message);
     g_error_free (err);
   } else {
@@ -205,6 +358,7 @@ spool_frame (VssSinkWriter * w, VssSinkFrame * f)
         f->rec.id, seq);
   }
   vss_sink_frame_free (f);
+  return ok;
 }
 
 /* Uploads */
@@ -240,35 +394,55 @@ upload_done (const VssStorePutResult * res, gpointer user_data)
   g_mutex_unlock (&w->lock);
   GST_WARNING_ID (w->id, "upload of %s failed: %s", f->rec.id,
       res->error->message);
-  if (store_error_is_fatal (res->error))
+  if (store_error_is_fatal (res->error)) {
     report_store_error (w, f, res);
-  spool_frame (w, f);
+    spool_frame (w, f);
+  } else if (spool_frame (w, f)) {
+    report_cause (w, cause_of_store_error (res->error), res->error->message);
+  }
 }
 
 /* Valkey writes */
 
-static gboolean
-reply_is_transient (const VssValkeyReply * r)
+/* Connections the client made and slot maps it read so far: when this
+ * changes, the server may be another one (restarted empty, failed over)
+ * that lacks the index. */
+static guint64
+client_links (VssSinkWriter * w)
 {
-  static const gchar *prefixes[] = { "LOADING", "BUSY", "TRYAGAIN",
-    "CLUSTERDOWN", "MASTERDOWN", "OOM", "READONLY", NULL
-  };
+  VssValkeyClientStats cs;
 
-  for (guint i = 0; prefixes[i]; i++)
-    if (vss_valkey_reply_is_error (r, prefixes[i]))
-      return TRUE;
-  return FALSE;
+  vss_valkey_client_get_stats (w->client, &cs);
+  return cs.reconnects + cs.map_refreshes;
 }
 
-static gboolean
-error_is_transient (const GError * e)
+/* Forgets that the index is there when it may be gone: the client
+ * reconnected or read a new slot map since the index was last seen, or
+ * the periodic check is due. Writer thread. */
+static void
+index_maybe_lost (VssSinkWriter * w)
 {
-  return e->domain != VSS_VALKEY_ERROR
-      || e->code == VSS_VALKEY_ERROR_CONNECTION
-      || e->code == VSS_VALKEY_ERROR_CLUSTER
-      || e->code == VSS_VALKEY_ERROR_PROTOCOL;
+  guint64 links;
+  gboolean due;
+
+  if (!w->s.create_index)
+    return;
+  links = client_links (w);
+  due = links != w->seen_links || (w->s.index_check_s > 0
+      && g_get_monotonic_time () >= w->next_index_check_us);
+  w->seen_links = links;
+  if (!due)
+    return;
+  g_mutex_lock (&w->lock);
+  if (w->index_ready)
+    GST_DEBUG_ID (w->id, "checking that index %s is still there", w->s.index);
+  w->index_ready = FALSE;
+  g_mutex_unlock (&w->lock);
 }
 
+/* Creates the index when it is missing, on every primary of a cluster;
+ * checks an existing one. Once per start, and again whenever
+ * index_maybe_lost() says so. */
 static gboolean
 ensure_index (VssSinkWriter * w, GError ** error)
 {
@@ -288,6 +462,10 @@ ensure_index (VssSinkWriter * w, GError ** error)
       vss_valkey_client_is_cluster (w->client), w->cancel, error);
   if (ok) {
     GST_INFO_ID (w->id, "index %s ready (dimension %u)", spec.name, spec.dim);
+    /* What reconnecting took to get here is not a reason to look again. */
+    w->seen_links = client_links (w);
+    w->next_index_check_us = g_get_monotonic_time () +
+        (gint64) w->s.index_check_s * G_USEC_PER_SEC;
     g_mutex_lock (&w->lock);
     w->index_ready = TRUE;
     g_mutex_unlock (&w->lock);
@@ -322,18 +500,39 @@ learn_index_dim (VssSinkWriter * w)
   freeReplyObject (r);
 }
 
-/* Before the first write: an index that cannot be used is an error, a
- * server that cannot be reached an outage. Returns FALSE for both. */
+/* What made a write fail: the first cause found, with its detail. */
+typedef struct
+{
+  VssSinkWriterCause cause;
+  gchar *detail;
+} Failure;
+
+static void
+failure_note (Failure * fl, VssSinkWriterCause cause, const gchar * detail)
+{
+  if (fl->cause != VSS_SINK_WRITER_CAUSE_NONE)
+    return;
+  fl->cause = cause;
+  fl->detail = g_strdup (detail);
+}
+
+/* Before the first write: an index that cannot be used is an error; a
+ * server that cannot be reached, or cannot serve for now (out of memory,
+ * read-only, credentials refused), an outage noted in @fl. Returns FALSE
+ * for both. */
 static gboolean
-index_usable (VssSinkWriter * w)
+index_usable (VssSinkWriter * w, Failure * fl)
 {
   VssSinkWriterReport r = { 0, };
   GError *err = NULL;
+  VssSinkWriterCause cause;
 
   if (ensure_index (w, &err))
     return TRUE;
-  if (error_is_transient (err) || err->domain == G_IO_ERROR) {
+  cause = cause_of_error (err);
+  if (cause != VSS_SINK_WRITER_CAUSE_NONE) {
     GST_WARNING_ID (w->id, "Valkey unavailable: %s", err->message);
+    failure_note (fl, cause, err->message);
   } else {
     r.valkey_error = err->message;
     emit (w, TRUE, &r, VSS_SINK_WRITER_ERROR_INDEX, err->message);
@@ -347,7 +546,7 @@ index_usable (VssSinkWriter * w)
  * a transient error clears @reachable. */
 static gboolean
 frame_written (VssSinkWriter * w, VssValkeyPipeline * p, guint i, guint per,
-    const VssSinkFrame * f, gboolean * reachable)
+    const VssSinkFrame * f, gboolean * reachable, Failure * fl)
 {
   gboolean all = TRUE;
 
@@ -363,8 +562,9 @@ frame_written (VssSinkWriter * w, VssValkeyPipeline * p, guint i, guint per,
     if (!vss_valkey_reply_is_error (r, NULL))
       continue;
     all = FALSE;
-    if (reply_is_transient (r)) {
+    if (cause_of_reply (r) != VSS_SINK_WRITER_CAUSE_NONE) {
       *reachable = FALSE;
+      failure_note (fl, cause_of_reply (r), r->str);
     } else {
       VssSinkWriterReport rep = { 0, };
       gchar *detail = g_strdup_printf ("%s: %s", f->key, r->str);
@@ -380,9 +580,10 @@ frame_written (VssSinkWriter * w, VssValkeyPipeline * p, guint i, guint per,
 }
 
 /* Writes @frames in one pipeline. @ok[i] says which were written. Returns
- * FALSE when the server could not be used (an outage). */
+ * FALSE when the server could not be used (an outage, why in @fl). */
 static gboolean
-write_frames (VssSinkWriter * w, VssSinkFrame ** frames, guint n, gboolean * ok)
+write_frames (VssSinkWriter * w, VssSinkFrame ** frames, guint n, gboolean * ok,
+    Failure * fl)
 {
   g_autoptr (VssValkeyPipeline) p = vss_valkey_pipeline_new ();
   guint per = w->s.ttl > 0 ? 2 : 1;
@@ -391,17 +592,27 @@ write_frames (VssSinkWriter * w, VssSinkFrame ** frames, guint n, gboolean * ok)
 
   for (guint i = 0; i < n; i++)
     ok[i] = FALSE;
-  if (!index_usable (w))
+  index_maybe_lost (w);
+  if (!index_usable (w, fl))
     return FALSE;
   for (guint i = 0; i < n; i++)
     vss_valkey_record_append (p, frames[i]->key, &frames[i]->rec, w->s.ttl);
   if (!vss_valkey_client_execute (w->client, p, w->cancel, &err)) {
+    VssSinkWriterCause cause = cause_of_error (err);
+
     GST_WARNING_ID (w->id, "Valkey write failed: %s", err->message);
     reachable = FALSE;
+    failure_note (fl, cause != VSS_SINK_WRITER_CAUSE_NONE ? cause :
+        VSS_SINK_WRITER_CAUSE_UNREACHABLE, err->message);
     g_clear_error (&err);
   }
   for (guint i = 0; i < n; i++)
-    ok[i] = frame_written (w, p, i, per, frames[i], &reachable);
+    ok[i] = frame_written (w, p, i, per, frames[i], &reachable, fl);
+  /* The server these keys went to may have come back empty: the index
+   * is created now rather than at the next frame, which may never come. */
+  index_maybe_lost (w);
+  if (reachable && !index_usable (w, fl))
+    reachable = FALSE;
   return reachable;
 }
 
@@ -433,9 +644,10 @@ write_direct (VssSinkWriter * w, VssSinkFrame ** frames, guint n,
 {
   gboolean ok[MAX_BATCH];
   gboolean reachable = FALSE;
+  Failure fl = { 0, };
 
   if (try_valkey) {
-    reachable = write_frames (w, frames, n, ok);
+    reachable = write_frames (w, frames, n, ok, &fl);
     if (reachable)
       note_success (w);
     else
@@ -466,6 +678,11 @@ write_direct (VssSinkWriter * w, VssSinkFrame ** frames, guint n,
       spool_frame (w, f);
     }
   }
+  /* Told once the frames are in the spool. */
+  report_cause (w, fl.cause, fl.detail);
+  g_free (fl.detail);
+  if (reachable)
+    report_resumed (w);
 }
 
 /* Replay */
@@ -494,6 +711,9 @@ replay_upload_done (const VssStorePutResult * res, gpointer user_data)
     ctx->frame->object_done = TRUE;
   else if (store_error_is_fatal (res->error))
     report_store_error (ctx->w, ctx->frame, res);
+  else
+    report_cause (ctx->w, cause_of_store_error (res->error),
+        res->error->message);
   g_mutex_lock (&ru->lock);
   if (--ru->remaining == 0)
     g_cond_signal (&ru->cond);
@@ -586,6 +806,7 @@ replay_keys (VssSinkWriter * w, VssSinkFrame ** frames, guint n,
   guint idx[MAX_BATCH];
   guint m = 0, i;
   gboolean reachable;
+  Failure fl = { 0, };
 
   for (i = 0; i < n; i++) {
     done[i] = frames[i] == NULL;
@@ -598,7 +819,9 @@ replay_keys (VssSinkWriter * w, VssSinkFrame ** frames, guint n,
   }
   for (; i < n; i++)
     done[i] = frames[i] == NULL;
-  reachable = m > 0 ? write_frames (w, batch, m, ok) : FALSE;
+  reachable = m > 0 ? write_frames (w, batch, m, ok, &fl) : FALSE;
+  report_cause (w, fl.cause, fl.detail);
+  g_free (fl.detail);
   for (i = 0; i < m; i++) {
     if (!ok[i])
       continue;
@@ -644,6 +867,7 @@ forget_replayed (VssSinkWriter * w, const guint64 * seqs,
     w->spooling = FALSE;
   g_cond_broadcast (&w->cond);
   g_mutex_unlock (&w->lock);
+  report_resumed (w);
 }
 
 /* Replays the oldest spooled frames: objects first, then keys in order.
@@ -815,6 +1039,7 @@ vss_sink_writer_free (VssSinkWriter * w)
   g_free ((gchar *) w->s.index);
   g_free ((gchar *) w->s.key_prefix);
   g_free ((gchar *) w->s.log_id);
+  g_free (w->destination);
   if (w->has_aws) {
     g_free ((gchar *) w->aws.access_key_id);
     wipe_free (w->aws.secret_access_key);
@@ -844,21 +1069,142 @@ vss_sink_writer_get_settings (VssSinkWriter * w)
   return &w->s;
 }
 
-/* Valkey at start: an unreachable server is an outage (a notice), a
- * refusal or an unusable index an error. */
+/* For g_ptr_array_sort(), which passes pointers to the elements. */
+static gint
+cmp_str_ptr (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
+}
+
+/* The seeds of @cfg as "host:port", sorted, joined by ','. */
+static gchar *
+seeds_text (const VssValkeyConfig * cfg)
+{
+  GPtrArray *a = g_ptr_array_new_with_free_func (g_free);
+  gchar *out;
+
+  for (guint i = 0; i < cfg->n_seeds; i++)
+    g_ptr_array_add (a, g_strdup_printf (strchr (cfg->seeds[i].host, ':') ?
+            "[%s]:%u" : "%s:%u", cfg->seeds[i].host, cfg->seeds[i].port));
+  g_ptr_array_sort (a, cmp_str_ptr);
+  g_ptr_array_add (a, NULL);
+  out = g_strjoinv (",", (gchar **) a->pdata);
+  g_ptr_array_unref (a);
+  return out;
+}
+
+/**
+ * vss_sink_writer_describe_destination:
+ * @settings: a writer's settings
+ *
+ * What a spool folder belongs to: the Valkey endpoint (its seeds, sorted,
+ * and database; neither the user nor the password, nor TLS and timeout
+ * options), the index, the key prefix and the object store, on one line,
+ * e.g. `valkey=127.0.0.1:6379/0 index=frames key-prefix=frame:
+ * frames=file:///srv/frames`.
+ *
+ * Returns: (transfer full): the destination, or NULL with @error when the
+ *   Valkey URL is invalid
+ */
+gchar *
+vss_sink_writer_describe_destination (const VssSinkWriterSettings * s,
+    GError ** error)
+{
+  VssValkeyConfig *cfg = vss_valkey_config_new_from_url (s->valkey_url,
+      error);
+  gchar *seeds, *frames, *out;
+  gsize n;
+
+  if (cfg == NULL)
+    return NULL;
+  seeds = seeds_text (cfg);
+  frames = g_strdup (s->frames && s->frames[0] ? s->frames : "none");
+  n = strlen (frames);
+  while (n > 1 && frames[n - 1] == '/' && frames[n - 2] != '/')
+    frames[--n] = '\0';
+  out = g_strdup_printf ("valkey=%s/%d index=%s key-prefix=%s frames=%s",
+      seeds, cfg->db, s->index, s->key_prefix, frames);
+  g_free (frames);
+  g_free (seeds);
+  vss_valkey_config_free (cfg);
+  return out;
+}
+
+/**
+ * vss_sink_writer_get_destination:
+ *
+ * Returns: (nullable): this writer's destination, once started (see
+ * vss_sink_writer_describe_destination())
+ */
+const gchar *
+vss_sink_writer_get_destination (VssSinkWriter * w)
+{
+  return w->destination;
+}
+
+/* Opens the spool for this writer's destination: a folder holding frames
+ * for another one is refused unless adopt_spool; frames of another (or of
+ * an unnamed) destination that are taken are told (ADOPTED), and so are
+ * the frames a dead run left in the journal (RECOVERED). */
+static gboolean
+open_spool (VssSinkWriter * w, GError ** error)
+{
+  VssSinkWriterReport r = { 0, };
+  GError *err = NULL;
+  gchar *detail;
+
+  w->spool = vss_store_spool_open_owned (w->s.spool_dir, w->s.spool_max_bytes,
+      w->destination, w->s.adopt_spool, &err);
+  if (w->spool == NULL) {
+    g_set_error (error, VSS_SINK_WRITER_ERROR, g_error_matches (err,
+            VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_OTHER_OWNER) ?
+        VSS_SINK_WRITER_ERROR_OTHER_DESTINATION : VSS_SINK_WRITER_ERROR_SPOOL,
+        "%s", err->message);
+    g_error_free (err);
+    return FALSE;
+  }
+  if (vss_store_spool_get_adopted (w->spool) > 0) {
+    r.n_frames = vss_store_spool_get_adopted (w->spool);
+    r.destination = vss_store_spool_get_previous_owner (w->spool);
+    detail = g_strdup_printf ("spool %s: %u frames of %s written to %s",
+        w->s.spool_dir, r.n_frames, r.destination ? r.destination :
+        "a destination it does not name", w->destination);
+    emit (w, FALSE, &r, VSS_SINK_WRITER_ERROR_ADOPTED, detail);
+    g_free (detail);
+  }
+  if (vss_store_spool_get_recovered (w->spool) > 0) {
+    memset (&r, 0, sizeof r);
+    r.n_frames = vss_store_spool_get_recovered (w->spool);
+    g_mutex_lock (&w->lock);
+    w->recovered = r.n_frames;
+    g_mutex_unlock (&w->lock);
+    detail = g_strconcat ("spool ", w->s.spool_dir, NULL);
+    emit (w, FALSE, &r, VSS_SINK_WRITER_ERROR_RECOVERED, detail);
+    g_free (detail);
+  }
+  return TRUE;
+}
+
+/* Valkey at start: an unreachable server (or one that cannot serve for
+ * now) is an outage (a notice), refused credentials, another refusal or
+ * an unusable index an error. */
 static gboolean
 connect_valkey (VssSinkWriter * w, GError ** error)
 {
   VssSinkWriterReport r = { 0, };
   GError *err = NULL;
+  VssSinkWriterCause cause;
 
   w->client = vss_valkey_client_new_from_url (w->s.valkey_url, &err);
   if (w->client == NULL)
     goto bad_url;
   if (!vss_valkey_client_connect (w->client, w->cancel, &err)) {
-    if (!error_is_transient (err))
+    if (cause_of_error (err) != VSS_SINK_WRITER_CAUSE_UNREACHABLE)
       goto connect_failed;
     /* An outage at start: frames are spooled until Valkey is back. */
+    g_mutex_lock (&w->lock);
+    w->notified = w->cause = VSS_SINK_WRITER_CAUSE_UNREACHABLE;
+    g_mutex_unlock (&w->lock);
     emit (w, FALSE, &r, VSS_SINK_WRITER_ERROR_UNREACHABLE, err->message);
     g_clear_error (&err);
     return TRUE;
@@ -866,7 +1212,11 @@ connect_valkey (VssSinkWriter * w, GError ** error)
   if (w->dim == 0)
     learn_index_dim (w);
   if (!ensure_index (w, &err)) {
-    if (!error_is_transient (err) && err->domain != G_IO_ERROR)
+    cause = cause_of_error (err);
+    /* A server that wants a password the URL does not give. */
+    if (cause == VSS_SINK_WRITER_CAUSE_AUTH)
+      goto connect_failed;
+    if (cause == VSS_SINK_WRITER_CAUSE_NONE)
       goto index_failed;
     g_clear_error (&err);
   }
@@ -919,10 +1269,13 @@ queue_spooled (VssSinkWriter * w)
 
 /**
  * vss_sink_writer_start:
- * @error: a #VSS_SINK_WRITER_ERROR: STORE, SPOOL, URL, CONNECT or INDEX
+ * @error: a #VSS_SINK_WRITER_ERROR: URL, STORE, SPOOL, OTHER_DESTINATION,
+ *   CONNECT or INDEX
  *
- * Opens the object store, the spool (notice RECOVERED when the journal of
- * a run that died held frames) and Valkey (notice UNREACHABLE when it
+ * Opens the object store, the spool for this writer's destination (notice
+ * ADOPTED when it held frames of another destination, with adopt_spool,
+ * or of an unnamed one; RECOVERED when the journal of a run that died held
+ * frames) and Valkey (notice UNREACHABLE when it
  * cannot be reached: frames are then spooled), checks or creates the index
  * when the dimension is known, queues what the spool holds for replay and
  * starts the writer thread. On failure everything opened is closed again.
@@ -941,19 +1294,13 @@ vss_sink_writer_start (VssSinkWriter * w, GError ** error)
   sopts.max_connections = w->s.max_in_flight;
   sopts.timeout_ms = w->s.timeout_ms;
   sopts.max_retries = w->s.max_retries;
+  w->destination = vss_sink_writer_describe_destination (&w->s, &err);
+  if (w->destination == NULL)
+    goto bad_url;
   if (w->s.frames && !(w->store = vss_store_new (w->s.frames, &sopts, &err)))
     goto bad_store;
-  w->spool = vss_store_spool_open (w->s.spool_dir, w->s.spool_max_bytes, &err);
-  if (w->spool == NULL)
-    goto bad_spool;
-  if (vss_store_spool_get_recovered (w->spool) > 0) {
-    VssSinkWriterReport r = { 0, };
-    gchar *detail = g_strconcat ("spool ", w->s.spool_dir, NULL);
-
-    r.n_frames = vss_store_spool_get_recovered (w->spool);
-    emit (w, FALSE, &r, VSS_SINK_WRITER_ERROR_RECOVERED, detail);
-    g_free (detail);
-  }
+  if (!open_spool (w, error))
+    goto fail;
   w->cancel = g_cancellable_new ();
   if (!connect_valkey (w, error))
     goto fail;
@@ -966,16 +1313,16 @@ vss_sink_writer_start (VssSinkWriter * w, GError ** error)
   return TRUE;
 
   /* ERRORS */
-bad_store:
+bad_url:
   {
-    g_set_error (error, VSS_SINK_WRITER_ERROR, VSS_SINK_WRITER_ERROR_STORE,
+    g_set_error (error, VSS_SINK_WRITER_ERROR, VSS_SINK_WRITER_ERROR_URL,
         "%s", err->message);
     g_error_free (err);
     goto fail;
   }
-bad_spool:
+bad_store:
   {
-    g_set_error (error, VSS_SINK_WRITER_ERROR, VSS_SINK_WRITER_ERROR_SPOOL,
+    g_set_error (error, VSS_SINK_WRITER_ERROR, VSS_SINK_WRITER_ERROR_STORE,
         "%s", err->message);
     g_error_free (err);
     goto fail;
@@ -1091,7 +1438,9 @@ journal_frame (VssSinkWriter * w, VssSinkFrame * f, GError ** error)
   w->failed++;
   g_cond_broadcast (&w->cond);
   g_mutex_unlock (&w->lock);
-  g_set_error (error, VSS_SINK_WRITER_ERROR, VSS_SINK_WRITER_ERROR_JOURNAL,
+  g_set_error (error, VSS_SINK_WRITER_ERROR, g_error_matches (err,
+          VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_NO_SPACE) ?
+      VSS_SINK_WRITER_ERROR_DISK_FULL : VSS_SINK_WRITER_ERROR_JOURNAL,
       "%s", err->message);
   g_error_free (err);
   return FALSE;
@@ -1102,7 +1451,7 @@ journal_frame (VssSinkWriter * w, VssSinkFrame * f, GError ** error)
  * @frame: (transfer full): a complete frame: record, key, and object named
  *   by vss_sink_writer_name_object() with its image when one is needed
  * @error: FLUSHING, FAILED (the error was reported through the callback)
- *   or JOURNAL (not reported)
+ *   or JOURNAL or DISK_FULL (not reported)
  *
  * Blocks while max-in-flight uploads run and while a pipeline's worth of
  * frames waits for Valkey; vss_sink_writer_set_flushing() and an error end
@@ -1276,6 +1625,10 @@ vss_sink_writer_get_stats (VssSinkWriter * w, VssSinkWriterStats * st)
   st->spooled = w->spooled;
   st->replayed = w->replayed;
   st->failed = w->failed;
+  st->recovered = w->recovered;
+  st->journal_kept = w->journal_kept;
+  st->cause = w->spooling || !g_queue_is_empty (&w->pending) ? w->cause :
+      VSS_SINK_WRITER_CAUSE_NONE;
   st->in_flight = w->in_flight;
   st->spool_pending = g_queue_get_length (&w->pending);
   g_mutex_unlock (&w->lock);

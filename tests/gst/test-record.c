@@ -96,6 +96,8 @@ fill (GstVssRecord * r)
   r->has_dedup = TRUE;
   r->dedup_distance = 0.375;
   r->vector = gst_vss_record_vector_from_floats (v, 3);
+  r->source = g_strdup ("clip é.mkv");
+  r->position_ms = 54321;
 }
 
 static void
@@ -139,6 +141,8 @@ test_round_trip (void)
   g_assert_cmpfloat (x, ==, -0.5f);
   g_assert_cmpstr (lookup ("ts", h), ==, "1796169599999");
   g_assert_cmpstr (lookup ("dedup_distance", h), ==, "0.375");
+  g_assert_cmpstr (lookup ("source", h), ==, "clip é.mkv");
+  g_assert_cmpstr (lookup ("position", h), ==, "54321");
   gst_vss_record_parse (&b, "frame:cam1:" ID, lookup, h);
   g_assert_cmpstr (b.id, ==, a.id);
   g_assert_cmpstr (b.stream, ==, a.stream);
@@ -149,6 +153,8 @@ test_round_trip (void)
   g_assert_cmpstr (b.model, ==, a.model);
   g_assert_true (b.has_dedup);
   g_assert_cmpfloat (b.dedup_distance, ==, 0.375);
+  g_assert_cmpstr (b.source, ==, a.source);
+  g_assert_cmpint (b.position_ms, ==, 54321);
   gst_vss_record_clear (&b);
 
   /* Optional fields stay out when unknown, and come back unknown. */
@@ -157,15 +163,21 @@ test_round_trip (void)
   g_clear_pointer (&a.uri, g_free);
   a.has_dedup = FALSE;
   g_clear_pointer (&a.id, g_free);
+  g_clear_pointer (&a.source, g_free);
+  a.position_ms = -1;
   gst_vss_record_foreach_value (&a, collect, h);
   g_assert_false (g_hash_table_contains (h, "pts"));
   g_assert_false (g_hash_table_contains (h, "uri"));
   g_assert_false (g_hash_table_contains (h, "dedup_distance"));
+  g_assert_false (g_hash_table_contains (h, "source"));
+  g_assert_false (g_hash_table_contains (h, "position"));
   g_hash_table_remove (h, "id");
   gst_vss_record_parse (&b, "frame:cam1:" ID, lookup, h);
   g_assert_cmpint (b.pts, ==, -1);
   g_assert_null (b.uri);
   g_assert_false (b.has_dedup);
+  g_assert_null (b.source);
+  g_assert_cmpint (b.position_ms, ==, -1);
   /* Without an `id` field the key names the frame. */
   g_assert_cmpstr (b.id, ==, ID);
   gst_vss_record_clear (&b);
@@ -182,6 +194,71 @@ args_to_string (const VssValkeyArgs * a)
     g_string_append_printf (s, "%s%.*s", i ? " " : "", (gint) a->argvlen[i],
         a->argv[i]);
   return g_string_free (s, FALSE);
+}
+
+/* Issue 18, point 15: the source and the position are the last two
+ * fields, with column ids of their own; a record copies them and says
+ * where the frame is as a person reads it. */
+static void
+test_source (void)
+{
+  const GstVssRecordField *src =
+      gst_vss_record_find_field (GST_VSS_RECORD_FIELD_SOURCE);
+  const GstVssRecordField *pos =
+      gst_vss_record_find_field (GST_VSS_RECORD_FIELD_POSITION);
+  GstVssRecord a, b;
+  gchar *s;
+
+  g_assert_nonnull (src);
+  g_assert_nonnull (pos);
+  g_assert_cmpstr (src->name, ==, "source");
+  g_assert_cmpstr (src->column, ==, "source");
+  g_assert_cmpuint (src->column_id, ==, 10);
+  g_assert_cmpstr (src->column_type, ==, "string");
+  g_assert_true (src->optional);
+  g_assert_cmpint (src->indexing, ==, GST_VSS_RECORD_INDEX_NONE);
+  g_assert_cmpstr (pos->name, ==, "position");
+  g_assert_cmpstr (pos->column, ==, "position_ms");
+  g_assert_cmpuint (pos->column_id, ==, 11);
+  g_assert_cmpstr (pos->column_type, ==, "long");
+  g_assert_true (pos->optional);
+  g_assert_cmpint (pos->indexing, ==, GST_VSS_RECORD_INDEX_NONE);
+
+  fill (&a);
+  gst_vss_record_copy_into (&b, &a);
+  g_assert_cmpstr (b.source, ==, "clip é.mkv");
+  g_assert_true (b.source != a.source);
+  g_assert_cmpint (b.position_ms, ==, 54321);
+  s = gst_vss_record_format_source (&b);
+  g_assert_cmpstr (s, ==, "clip é.mkv @ 00:54");
+  g_free (s);
+  b.position_ms = -1;
+  s = gst_vss_record_format_source (&b);
+  g_assert_cmpstr (s, ==, "clip é.mkv");
+  g_free (s);
+  g_clear_pointer (&b.source, g_free);
+  b.position_ms = 1000;
+  s = gst_vss_record_format_source (&b);
+  g_assert_cmpstr (s, ==, "");
+  g_free (s);
+  gst_vss_record_clear (&b);
+  gst_vss_record_clear (&a);
+  gst_vss_record_init (&a);
+  g_assert_null (a.source);
+  g_assert_cmpint (a.position_ms, ==, -1);
+
+  s = gst_vss_record_format_position (0);
+  g_assert_cmpstr (s, ==, "00:00");
+  g_free (s);
+  s = gst_vss_record_format_position (725999);
+  g_assert_cmpstr (s, ==, "12:05");
+  g_free (s);
+  s = gst_vss_record_format_position (3723000);
+  g_assert_cmpstr (s, ==, "1:02:03");
+  g_free (s);
+  s = gst_vss_record_format_position (-1);
+  g_assert_cmpstr (s, ==, "");
+  g_free (s);
 }
 
 static void
@@ -220,6 +297,7 @@ main (int argc, char **argv)
   g_test_add_func ("/record/schema", test_schema);
   g_test_add_func ("/record/names", test_names);
   g_test_add_func ("/record/round-trip", test_round_trip);
+  g_test_add_func ("/record/source", test_source);
   g_test_add_func ("/record/valkey", test_valkey);
   return g_test_run ();
 }

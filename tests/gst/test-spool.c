@@ -393,6 +393,151 @@ test_journal_recycle (void)
   g_free (dir);
 }
 
+/* Issue 18, point 16: journal segments fit the spool's limit. With a
+ * 1 MiB limit a segment takes at most an eighth of it (128 KiB), so that a
+ * small spool folder (a 1 MiB filesystem) never holds an 8 MiB segment:
+ * 64 KiB records go two to a segment, and a segment whose records are all
+ * stored is deleted rather than kept as a spare. */
+static void
+test_journal_segment_size (void)
+{
+  gchar *dir = g_dir_make_tmp ("test-spool-XXXXXX", NULL);
+  GError *e = NULL;
+  VssStoreSpool *sp = vss_store_spool_open (dir, 1024 * 1024, &e);
+  const gsize rec = 64 * 1024;
+  guint8 *data = g_malloc0 (rec);
+  guint64 segs[8];
+  struct iovec iov;
+  GStatBuf st;
+
+  g_assert_no_error (e);
+  iov.iov_base = data;
+  iov.iov_len = rec;
+  for (guint i = 0; i < G_N_ELEMENTS (segs); i++) {
+    g_assert_true (vss_store_spool_journal_appendv (sp, &iov, 1, &segs[i], &e));
+    g_assert_no_error (e);
+    g_assert_cmpuint (segs[i], ==, i / 2 + 1);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (segs); i++) {
+    gchar *path = g_strdup_printf ("%s/journal-%020" G_GUINT64_FORMAT ".jnl",
+        dir, segs[i]);
+
+    g_assert_cmpint (g_stat (path, &st), ==, 0);
+    g_assert_cmpint (st.st_size, <=, 2 * (rec + HEADER_LEN));
+    g_free (path);
+  }
+  for (guint i = 0; i < 4; i++)
+    vss_store_spool_journal_release (sp, segs[i]);
+  g_assert_false (exists (dir, ".jnl", 1));
+  g_assert_false (exists (dir, ".tmp", 1));
+  g_assert_false (exists (dir, ".tmp", 2));
+  vss_store_spool_close (sp);
+  g_free (data);
+  rm_dir (dir);
+  g_free (dir);
+}
+
+/* Issue 18, point 1: a folder names whom its records are for; another
+ * owner is refused and the folder left as it is, unless it adopts; a
+ * folder that names nobody (earlier builds) is taken as it always was. */
+static void
+test_owner (void)
+{
+  gchar *dir = g_dir_make_tmp ("test-spool-XXXXXX", NULL);
+  gchar *named = g_build_filename (dir, "destination", NULL);
+  GBytes *b = g_bytes_new_static ("rec", 3);
+  VssStoreSpoolInfo info;
+  VssStoreSpool *sp;
+  GError *e = NULL;
+  guint64 seg;
+  gchar *c;
+
+  sp = vss_store_spool_open_owned (dir, 0, "A", FALSE, &e);
+  g_assert_no_error (e);
+  g_assert_cmpuint (vss_store_spool_get_adopted (sp), ==, 0);
+  g_assert_null (vss_store_spool_get_previous_owner (sp));
+  g_assert_true (g_file_get_contents (named, &c, NULL, NULL));
+  g_assert_cmpstr (c, ==, "A\n");
+  g_free (c);
+  g_assert_true (vss_store_spool_append (sp, b, TRUE, NULL, &e));
+  g_assert_true (vss_store_spool_journal_append (sp, b, &seg, &e));
+  /* Open: busy, its journal is not read. */
+  g_assert_true (vss_store_spool_peek (dir, &info, &e));
+  g_assert_true (info.busy);
+  g_assert_cmpstr (info.owner, ==, "A");
+  g_assert_cmpuint (info.n_records, ==, 1);
+  g_assert_cmpuint (info.n_journal, ==, 0);
+  vss_store_spool_info_clear (&info);
+  vss_store_spool_close (sp);   /* killed: the journal record stays */
+
+  g_assert_true (vss_store_spool_peek (dir, &info, &e));
+  g_assert_false (info.busy);
+  g_assert_cmpuint (info.n_records, ==, 1);
+  g_assert_cmpuint (info.n_journal, ==, 1);
+  vss_store_spool_info_clear (&info);
+
+  /* Another owner: refused, nothing changed. */
+  g_assert_null (vss_store_spool_open_owned (dir, 0, "B", FALSE, &e));
+  g_assert_error (e, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_OTHER_OWNER);
+  g_assert_nonnull (strstr (e->message, "2 records for A, not for B"));
+  g_clear_error (&e);
+  g_assert_true (vss_store_spool_peek (dir, &info, &e));
+  g_assert_cmpstr (info.owner, ==, "A");
+  g_assert_cmpuint (info.n_records, ==, 1);
+  g_assert_cmpuint (info.n_journal, ==, 1);
+  vss_store_spool_info_clear (&info);
+
+  /* Adopted: the records are B's now. */
+  sp = vss_store_spool_open_owned (dir, 0, "B", TRUE, &e);
+  g_assert_no_error (e);
+  g_assert_cmpuint (vss_store_spool_get_adopted (sp), ==, 2);
+  g_assert_cmpstr (vss_store_spool_get_previous_owner (sp), ==, "A");
+  g_assert_cmpuint (vss_store_spool_get_recovered (sp), ==, 1);
+  {
+    GArray *seqs = vss_store_spool_list (sp);
+
+    g_assert_cmpuint (seqs->len, ==, 2);
+    for (guint i = 0; i < seqs->len; i++)
+      vss_store_spool_remove (sp, g_array_index (seqs, guint64, i));
+    g_array_unref (seqs);
+  }
+  vss_store_spool_close (sp);
+
+  /* Empty: any owner takes it. */
+  sp = vss_store_spool_open_owned (dir, 0, "C", FALSE, &e);
+  g_assert_no_error (e);
+  g_assert_cmpuint (vss_store_spool_get_adopted (sp), ==, 0);
+  g_assert_true (vss_store_spool_append (sp, b, TRUE, NULL, &e));
+  vss_store_spool_close (sp);
+  g_assert_true (g_file_get_contents (named, &c, NULL, NULL));
+  g_assert_cmpstr (c, ==, "C\n");
+  g_free (c);
+
+  /* A folder that names nobody: its record is taken, and it is named. */
+  g_assert_cmpint (g_unlink (named), ==, 0);
+  sp = vss_store_spool_open_owned (dir, 0, "D", FALSE, &e);
+  g_assert_no_error (e);
+  g_assert_cmpuint (vss_store_spool_get_adopted (sp), ==, 1);
+  g_assert_null (vss_store_spool_get_previous_owner (sp));
+  vss_store_spool_close (sp);
+  g_assert_true (g_file_get_contents (named, &c, NULL, NULL));
+  g_assert_cmpstr (c, ==, "D\n");
+  g_free (c);
+
+  /* Without an owner, nothing is checked nor named. */
+  sp = vss_store_spool_open (dir, 0, &e);
+  g_assert_no_error (e);
+  vss_store_spool_close (sp);
+  g_assert_true (g_file_get_contents (named, &c, NULL, NULL));
+  g_assert_cmpstr (c, ==, "D\n");
+  g_free (c);
+
+  g_bytes_unref (b);
+  g_free (named);
+  rm_dir (dir);
+  g_free (dir);
+}
+
 /* vsssink frame records */
 
 static VssSinkFrame *
@@ -419,6 +564,8 @@ make_frame (gboolean with_image)
   f->rec.dedup_distance = 0.125;
   f->rec.has_dedup = TRUE;
   f->rec.vector = g_bytes_new (vec, sizeof vec);
+  f->rec.source = g_strdup ("clip é.mkv");
+  f->rec.position_ms = G_GINT64_CONSTANT (3723004);
   if (with_image)
     f->image = g_bytes_new_take (img, 1000);
   else
@@ -443,6 +590,8 @@ assert_same_frame (const VssSinkFrame * a, const VssSinkFrame * b)
   g_assert_cmpfloat (a->rec.dedup_distance, ==, b->rec.dedup_distance);
   g_assert_cmpint (a->rec.has_dedup, ==, b->rec.has_dedup);
   g_assert_cmpint (a->object_done, ==, b->object_done);
+  g_assert_cmpstr (a->rec.source, ==, b->rec.source);
+  g_assert_cmpint (a->rec.position_ms, ==, b->rec.position_ms);
   g_assert_true (g_bytes_equal (a->rec.vector, b->rec.vector));
   if (a->image == NULL || b->image == NULL)
     g_assert_true (a->image == b->image);
@@ -513,7 +662,7 @@ test_frame_record (void)
       g_free (longer);
     }
     /* Wrong lengths, flags, layout, strings. */
-    for (guint at = 40; at < 76; at += 4) {
+    for (guint at = 40; at < 80; at += 4) {
       d[at] ^= 1;
       expect_refused (d, len);
       d[at] ^= 1;
@@ -524,22 +673,92 @@ test_frame_record (void)
     d[6] ^= 2;                  /* "object stored" disagrees with the image */
     expect_refused (d, len);
     d[6] ^= 2;
-    d[4] = 2;                   /* layout 2 */
+    d[4] = 3;                   /* layout 3 */
     g_assert_null (decode (d, len, &e));
     g_assert_error (e, VSS_STORE_SPOOL_ERROR, VSS_STORE_SPOOL_ERROR_CORRUPT);
-    g_assert_nonnull (strstr (e->message, "layout 2"));
+    g_assert_nonnull (strstr (e->message, "layout 3"));
     g_clear_error (&e);
-    d[4] = 1;
-    d[76] = 0;                  /* a NUL in the id */
+    d[4] = 1;                   /* layout 1 reads the lengths elsewhere */
     expect_refused (d, len);
-    d[76] = 0xC3;               /* a broken UTF-8 sequence */
+    d[4] = 2;
+    d[88] = 0;                  /* a NUL in the id */
     expect_refused (d, len);
-    d[76] = '0';
+    d[88] = 0xC3;               /* a broken UTF-8 sequence */
+    expect_refused (d, len);
+    d[88] = '0';
     g = decode (d, len, &e);
     g_assert_no_error (e);
     vss_sink_frame_free (g);
 
     g_free (d);
+    vss_sink_frame_free (f);
+  }
+}
+
+/* A record as layout 1 (builds before the source and position) wrote
+ * it: seven strings, no position. */
+static GBytes *
+layout1_record (const VssSinkFrame * f)
+{
+  const gchar *str[7] = { f->rec.id, f->rec.stream, f->key, f->object_key,
+    f->rec.uri, f->content_type, f->rec.model
+  };
+  GByteArray *a = g_byte_array_new ();
+  guint8 head[76];
+  guint16 v16;
+  guint32 v32;
+  guint64 v64;
+  gsize vlen, ilen = 0;
+  const guint8 *vec = g_bytes_get_data (f->rec.vector, &vlen);
+  const guint8 *img = f->image ? g_bytes_get_data (f->image, &ilen) : NULL;
+
+  memcpy (head, "VSSF", 4);
+  v16 = GUINT16_TO_LE (1);
+  memcpy (head + 4, &v16, 2);
+  v16 = GUINT16_TO_LE ((f->rec.has_dedup ? 1 : 0) | (img ? 0 : 2));
+  memcpy (head + 6, &v16, 2);
+  v64 = GUINT64_TO_LE ((guint64) f->rec.ts_ms);
+  memcpy (head + 8, &v64, 8);
+  v64 = GUINT64_TO_LE ((guint64) f->rec.pts);
+  memcpy (head + 16, &v64, 8);
+  v64 = GUINT64_TO_LE (f->rec.size);
+  memcpy (head + 24, &v64, 8);
+  memcpy (&v64, &f->rec.dedup_distance, 8);
+  v64 = GUINT64_TO_LE (v64);
+  memcpy (head + 32, &v64, 8);
+  for (guint i = 0; i < 7; i++) {
+    v32 = GUINT32_TO_LE ((guint32) strlen (str[i]));
+    memcpy (head + 40 + 4 * i, &v32, 4);
+  }
+  v32 = GUINT32_TO_LE ((guint32) vlen);
+  memcpy (head + 68, &v32, 4);
+  v32 = GUINT32_TO_LE ((guint32) ilen);
+  memcpy (head + 72, &v32, 4);
+  g_byte_array_append (a, head, sizeof head);
+  for (guint i = 0; i < 7; i++)
+    g_byte_array_append (a, (const guint8 *) str[i], strlen (str[i]));
+  g_byte_array_append (a, vec, vlen);
+  if (img)
+    g_byte_array_append (a, img, ilen);
+  return g_byte_array_free_to_bytes (a);
+}
+
+/* Records of layout 1 still decode, without a source nor a position. */
+static void
+test_frame_record_layout1 (void)
+{
+  for (guint with_image = 0; with_image < 2; with_image++) {
+    VssSinkFrame *f = make_frame (with_image), *g;
+    GBytes *b = layout1_record (f);
+    GError *e = NULL;
+
+    g = vss_sink_frame_deserialize (b, &e);
+    g_assert_no_error (e);
+    g_clear_pointer (&f->rec.source, g_free);
+    f->rec.position_ms = -1;
+    assert_same_frame (f, g);
+    vss_sink_frame_free (g);
+    g_bytes_unref (b);
     vss_sink_frame_free (f);
   }
 }
@@ -562,6 +781,9 @@ test_frame_record_legacy (void)
 
   g_variant_ref_sink (v);
   b = g_variant_get_data_as_bytes (v);
+  /* Those builds knew neither the source nor the position. */
+  g_clear_pointer (&f->rec.source, g_free);
+  f->rec.position_ms = -1;
   g = vss_sink_frame_deserialize (b, &e);
   g_assert_no_error (e);
   assert_same_frame (f, g);
@@ -613,7 +835,10 @@ main (int argc, char **argv)
   g_test_add_func ("/spool/records", test_spool_records);
   g_test_add_func ("/spool/journal-recovery", test_journal_recovery);
   g_test_add_func ("/spool/journal-recycle", test_journal_recycle);
+  g_test_add_func ("/spool/journal-segment-size", test_journal_segment_size);
+  g_test_add_func ("/spool/owner", test_owner);
   g_test_add_func ("/spool/frame-record", test_frame_record);
+  g_test_add_func ("/spool/frame-record-layout1", test_frame_record_layout1);
   g_test_add_func ("/spool/frame-record-legacy", test_frame_record_legacy);
   return g_test_run ();
 }

@@ -184,6 +184,8 @@ frame_for (VssSinkWriter * w, guint i, const gchar * stream, GPtrArray * ids)
   f->rec.model = g_strdup (MODEL);
   g_assert_true (gst_vss_frame_id_get_time_ms (id, &f->rec.ts_ms));
   f->rec.pts = i * 40 * GST_MSECOND;
+  f->rec.source = g_strdup ("clip.mkv");
+  f->rec.position_ms = 1000 + i * 40;
   f->rec.size = g_bytes_get_size (jpeg);
   f->rec.vector = gst_vss_record_vector_from_floats (v, DIM);
   f->key = gst_vss_record_key ("frame:", stream, id);
@@ -335,6 +337,13 @@ check_frame (VssValkeyClient * c, const gchar * stream, const gchar * id,
   s = hget (c, key, "size", NULL);
   g_assert_cmpuint (g_ascii_strtoull (s, NULL, 10), ==,
       g_bytes_get_size (jpeg));
+  g_free (s);
+  /* The source and the position, also through the spool. */
+  s = hget (c, key, "source", NULL);
+  g_assert_cmpstr (s, ==, "clip.mkv");
+  g_free (s);
+  s = hget (c, key, "position", NULL);
+  g_assert_cmpint (g_ascii_strtoll (s, NULL, 10), ==, 1000 + i * 40);
   g_free (s);
   s = hget (c, key, "vector", &len);
   g_assert_nonnull (s);
@@ -852,13 +861,25 @@ test_store_refused (void)
           spools[1], 403), ==, VSS_SINK_WRITER_ERROR_ACCESS_DENIED);
   g_assert_cmpuint (count_keys (c), ==, 0);
 
-  /* Right settings: each kept frame is written. */
+  /* Right settings: each kept frame is written. The first spool belongs
+   * to the bucket that does not exist (another destination): it is
+   * refused, unless adopted. */
   for (guint i = 0; i < 2; i++) {
     g_assert_cmpuint (count_files (spools[i], ".rec"), ==, 1);
     events_init (&ev);
     settings_init (&s, url, "s3://frames/x", spools[i]);
     aws_for (&aws, endpoint, "S3RVER", "S3RVER");
     s.aws = &aws;
+    if (i == 0) {
+      w = writer_new (&s, &ev);
+      g_assert_false (vss_sink_writer_start (w, &err));
+      g_assert_error (err, VSS_SINK_WRITER_ERROR,
+          VSS_SINK_WRITER_ERROR_OTHER_DESTINATION);
+      g_clear_error (&err);
+      vss_sink_writer_free (w);
+      g_assert_cmpuint (count_files (spools[i], ".rec"), ==, 1);
+      s.adopt_spool = TRUE;
+    }
     w = writer_start (&s, &ev);
     g_assert_true (vss_sink_writer_drain (w, 30000, NULL));
     st = stats_of (w);
@@ -1078,6 +1099,42 @@ test_stop_spools (void)
   g_free (url);
 }
 
+/* Issue 18, point 1: what a spool belongs to, with neither the user nor
+ * the password, whatever the order of the seeds and the options. */
+static void
+test_destination (void)
+{
+  VssSinkWriterSettings s;
+  GError *err = NULL;
+  gchar *d, *d2;
+
+  settings_init (&s, "redis://writer:S3cret@h2:7000,h1:7001/3?"
+      "connect_timeout_ms=100", "file:///srv/frames/", "/tmp/x");
+  s.index = "idx";
+  s.key_prefix = "f:";
+  d = vss_sink_writer_describe_destination (&s, &err);
+  g_assert_no_error (err);
+  g_assert_cmpstr (d, ==, "valkey=h1:7001,h2:7000/3 index=idx key-prefix=f: "
+      "frames=file:///srv/frames");
+  g_assert_null (strstr (d, "S3cret"));
+  g_assert_null (strstr (d, "writer"));
+  s.valkey_url = "rediss://other:pw@h1:7001,h2:7000/3";
+  d2 = vss_sink_writer_describe_destination (&s, &err);
+  g_assert_cmpstr (d, ==, d2);
+  g_free (d2);
+  g_free (d);
+
+  settings_init (&s, "redis://[::1]:6380", NULL, "/tmp/x");
+  d = vss_sink_writer_describe_destination (&s, &err);
+  g_assert_cmpstr (d, ==, "valkey=[::1]:6380/0 index=frames key-prefix=frame: "
+      "frames=none");
+  g_free (d);
+  s.valkey_url = "redis://h:1?bogus=1";
+  g_assert_null (vss_sink_writer_describe_destination (&s, &err));
+  g_assert_nonnull (err);
+  g_clear_error (&err);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1090,6 +1147,7 @@ main (int argc, char **argv)
           module_path);
   }
   make_jpegs ();
+  g_test_add_func ("/sink-writer/destination", test_destination);
   g_test_add_func ("/sink-writer/store", test_store);
   g_test_add_func ("/sink-writer/index", test_index);
   g_test_add_func ("/sink-writer/outage", test_outage);

@@ -824,10 +824,12 @@ test_fake_s3 (void)
   g_assert_cmpuint (count_files (dir, ".rec", NULL), ==, 1);
   s.refuse = NULL;
 
+  /* (The spool holds a frame for s3://frames/x: another destination, to
+   * adopt.) */
   f = feeder_new (NULL, "valkey", url, "frames", "s3://nobucket/x",
       "endpoint", endpoint, "region", "us-east-1", "access-key-id",
       "AKIDTEST", "secret-access-key", "secret/test+key", "spool-dir", dir,
-      "create-index", "never", NULL);
+      "create-index", "never", "adopt-spool", "true", NULL);
   feeder_push (f, 0);
   err = feeder_finish (f, NULL);
   g_assert_nonnull (err);
@@ -842,7 +844,7 @@ test_fake_s3 (void)
     f = feeder_new (NULL, "valkey", url, "frames", "s3://frames/x",
         "endpoint", endpoint, "region", "us-east-1", "access-key-id",
         "AKIDTEST", "secret-access-key", "secret/test+key", "spool-dir", dir,
-        "create-index", "never", NULL);
+        "create-index", "never", "adopt-spool", "true", NULL);
     g_assert_null (feeder_finish (f, NULL));
     st = feeder_stats (f);
     g_assert_cmpuint (stat_of (st, "replayed"), >=, 1);
@@ -1258,6 +1260,573 @@ test_sigkill_in_flight (void)
   g_free (url);
 }
 
+/* Small filesystems. A child of this test runs in a mount namespace of its
+ * own (unshare(1) with a user namespace, so that no privilege is needed)
+ * where a folder is a tmpfs of a given size: the disk a user's spool or
+ * frames folder may sit on. Systems without user namespaces skip. */
+
+static gboolean
+tmpfs_possible (const gchar * dir, gchar ** why)
+{
+  const gchar *argv[] = { "unshare", "--user", "--map-root-user", "--mount",
+    "mount", "-t", "tmpfs", "-o", "size=64k", "vss-test", dir, NULL
+  };
+  gchar *err = NULL;
+  gint status = -1;
+  gboolean ok;
+
+  ok = g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH |
+      G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err, &status, NULL)
+      && g_spawn_check_wait_status (status, NULL);
+  if (!ok)
+    *why = g_strdup_printf ("cannot mount a tmpfs in a user namespace "
+        "(unshare --user --map-root-user --mount): %s", err ? err : "");
+  g_free (err);
+  return ok;
+}
+
+/* This program with @args, in a namespace where @dir is a tmpfs of
+ * @size ("1m"); stdout piped. */
+static GSubprocess *
+spawn_with_tmpfs (const gchar * dir, const gchar * size,
+    const gchar * const *args)
+{
+  GPtrArray *argv = g_ptr_array_new ();
+  GSubprocess *p;
+  GError *e = NULL;
+
+  g_ptr_array_add (argv, (gpointer) "unshare");
+  g_ptr_array_add (argv, (gpointer) "--user");
+  g_ptr_array_add (argv, (gpointer) "--map-root-user");
+  g_ptr_array_add (argv, (gpointer) "--mount");
+  g_ptr_array_add (argv, (gpointer) "sh");
+  g_ptr_array_add (argv, (gpointer) "-c");
+  g_ptr_array_add (argv, (gpointer)
+      "mount -t tmpfs -o size=\"$0\" vss-test \"$1\" && shift && "
+      "exec \"$@\"");
+  g_ptr_array_add (argv, (gpointer) size);
+  g_ptr_array_add (argv, (gpointer) dir);
+  g_ptr_array_add (argv, self_path);
+  for (guint i = 0; args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  p = g_subprocess_newv ((const gchar * const *) argv->pdata,
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE, &e);
+  g_assert_no_error (e);
+  g_ptr_array_unref (argv);
+  return p;
+}
+
+/* The child's stdout, line by line, into @lines; returns its exit
+ * status. */
+static gint
+child_output (GSubprocess * p, GPtrArray * lines)
+{
+  GDataInputStream *in =
+      g_data_input_stream_new (g_subprocess_get_stdout_pipe (p));
+  GError *e = NULL;
+  gchar *line;
+
+  while ((line = g_data_input_stream_read_line (in, NULL, NULL, &e))) {
+    g_test_message ("child: %s", line);
+    g_ptr_array_add (lines, line);
+  }
+  g_assert_no_error (e);
+  g_object_unref (in);
+  g_assert_true (g_subprocess_wait (p, NULL, NULL));
+  return g_subprocess_get_if_exited (p) ? g_subprocess_get_exit_status (p) : -1;
+}
+
+/* The child of test_small_spool: @n frames into a sink whose spool folder
+ * is a 1 MiB filesystem, Valkey up. */
+static int
+child_small_spool (gchar ** argv)
+{
+  const gchar *url = argv[2], *frames = argv[3], *spool = argv[4];
+  guint n = atoi (argv[5]), i;
+  Feeder *f;
+  gchar *err;
+
+  gst_init (NULL, NULL);
+  make_jpegs ();
+  f = feeder_new (NULL, "valkey", url, "frames", frames, "spool-dir", spool,
+      "spool-max-bytes", "1048576", "stream-id", "small", "create-index",
+      "never", NULL);
+  for (i = 0; i < n; i++) {
+    if (feeder_push (f, i) != GST_FLOW_OK) {
+      err = feeder_pop_error (f);
+      printf ("refused frame %u: %s\n", i, err ? err : "");
+      g_free (err);
+      break;
+    }
+  }
+  printf ("accepted %u\n", i);
+  err = i == n ? feeder_finish (f, NULL) : NULL;
+  if (err)
+    printf ("error: %s\n", err);
+  fflush (stdout);
+  feeder_free (f);
+  return i == n && err == NULL ? 0 : 2;
+}
+
+/* Issue 18, point 16: a spool folder on a 1 MiB filesystem. Journal
+ * segments of 8 MiB filled it after a few hundred of these small frames
+ * (38 of a user's 27 kB frames) and the sink stopped; segments sized to
+ * the limit and the free space let every frame through. */
+static void
+test_small_spool (void)
+{
+  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  gchar *url = vss_test_redis_get_url (r, NULL);
+  gchar *dir = tmpdir ();
+  gchar *frames = g_build_filename (dir, "frames", NULL);
+  gchar *frames_uri = g_filename_to_uri (frames, NULL, NULL);
+  gchar *spool = g_build_filename (dir, "spool", NULL);
+  const gchar *args[] = { "--child-small-spool", url, frames_uri, spool,
+    "1500", NULL
+  };
+  GPtrArray *lines = g_ptr_array_new_with_free_func (g_free);
+  VssValkeyClient *c;
+  gchar *why = NULL;
+  gint status;
+
+  g_mkdir_with_parents (spool, 0700);
+  if (!tmpfs_possible (spool, &why)) {
+    g_test_skip (why);
+    g_free (why);
+    goto out;
+  }
+  status = child_output (spawn_with_tmpfs (spool, "1m", args), lines);
+  g_assert_cmpuint (lines->len, >, 0);
+  g_assert_cmpstr (g_ptr_array_index (lines, lines->len - 1), ==,
+      "accepted 1500");
+  g_assert_cmpint (status, ==, 0);
+  c = client_for (url);
+  g_assert_cmpuint (count_keys (c, "frame:*"), ==, 1500);
+  g_assert_cmpuint (count_files (frames, ".jpg", NULL), ==, 1500);
+  vss_valkey_client_free (c);
+out:
+  g_ptr_array_unref (lines);
+  rm_rf (dir);
+  g_free (spool);
+  g_free (frames_uri);
+  g_free (frames);
+  g_free (dir);
+  g_free (url);
+}
+
+/* Issue 18, point 12: why frames go to the spool. */
+
+/* Runs a command on @c; it must not fail. */
+static void
+admin (VssValkeyClient * c, ...)
+{
+  const gchar *argv[16];
+  GError *err = NULL;
+  VssValkeyReply *r;
+  gint argc = 0;
+  va_list ap;
+
+  va_start (ap, c);
+  while (argc < 16 && (argv[argc] = va_arg (ap, const gchar *)))
+      argc++;
+  va_end (ap);
+  r = vss_valkey_command (c, NULL, &err, argc, argv, NULL);
+  g_assert_no_error (err);
+  if (vss_valkey_reply_is_error (r, NULL))
+    g_error ("%s: %s", argv[0], r->str);
+  freeReplyObject (r);
+}
+
+/* Waits up to @timeout_s for a message of @type whose text contains
+ * @needle (and @needle2 when given); returns its text. The text and debug
+ * of every warning, info and error seen go to @seen. An error that is not
+ * awaited fails the test. */
+static gchar *
+wait_message (Feeder * f, GstMessageType type, const gchar * needle,
+    const gchar * needle2, guint timeout_s, GString * seen)
+{
+  gint64 end = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < end) {
+    GstMessage *m = gst_bus_timed_pop_filtered (f->bus, 100 * GST_MSECOND,
+        GST_MESSAGE_WARNING | GST_MESSAGE_INFO | GST_MESSAGE_ERROR);
+    GError *e = NULL;
+    gchar *dbg = NULL;
+    GstMessageType t;
+
+    if (m == NULL)
+      continue;
+    t = GST_MESSAGE_TYPE (m);
+    if (t == GST_MESSAGE_WARNING)
+      gst_message_parse_warning (m, &e, &dbg);
+    else if (t == GST_MESSAGE_INFO)
+      gst_message_parse_info (m, &e, &dbg);
+    else
+      gst_message_parse_error (m, &e, &dbg);
+    gst_message_unref (m);
+    g_string_append_printf (seen, "%s | %s\n", e->message, dbg ? dbg : "");
+    g_test_message ("%s: %s | %s", t == GST_MESSAGE_WARNING ? "warning" :
+        t == GST_MESSAGE_INFO ? "info" : "error", e->message, dbg ? dbg : "");
+    g_free (dbg);
+    if (t == type && strstr (e->message, needle)
+        && (needle2 == NULL || strstr (e->message, needle2))) {
+      gchar *text = g_strdup (e->message);
+
+      g_error_free (e);
+      return text;
+    }
+    if (t == GST_MESSAGE_ERROR)
+      g_error ("unexpected error: %s", e->message);
+    g_error_free (e);
+  }
+  g_error ("no message with '%s' within %u s", needle, timeout_s);
+  return NULL;
+}
+
+/* Waits up to 30 s until nothing waits in the spool nor in flight. */
+static void
+wait_drained (Feeder * f)
+{
+  gint64 end = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < end) {
+    GstStructure *st = feeder_stats (f);
+    guint pending = 1, in_flight = 1;
+
+    gst_structure_get_uint (st, "spool-pending", &pending);
+    gst_structure_get_uint (st, "in-flight", &in_flight);
+    gst_structure_free (st);
+    if (pending == 0 && in_flight == 0)
+      return;
+    g_usleep (50 * 1000);
+  }
+  g_error ("the spool was not replayed within 30 s");
+}
+
+static void
+wait_written_n (Feeder * f, guint64 n)
+{
+  gint64 end = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < end) {
+    GstStructure *st = feeder_stats (f);
+    guint64 w = stat_of (st, "written");
+
+    gst_structure_free (st);
+    if (w >= n)
+      return;
+    g_usleep (20 * 1000);
+  }
+  g_error ("fewer than %" G_GUINT64_FORMAT " frames written", n);
+}
+
+/* A server out of memory, turned into a read-only replica, asking for a
+ * password, then gone: each time the warning says why frames go to the
+ * spool and what to do, and the frames are written once it is fixed. */
+static void
+test_spool_causes (void)
+{
+  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  g_autoptr (VssTestRedis) primary = start_redis (NULL);
+  gchar *url = vss_test_redis_get_url (r, FAST);
+  gchar *dir = tmpdir ();
+  VssValkeyClient *c = client_for (url);
+  GString *seen = g_string_new (NULL);
+  gchar *port = g_strdup_printf ("%u", vss_test_redis_get_port (primary, 0));
+  GstStructure *st;
+  GError *e = NULL;
+  gchar *w;
+  Feeder *f;
+  guint i = 0;
+
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id",
+      "causes", "create-index", "never", NULL);
+  for (; i < 3; i++)
+    g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+  wait_written_n (f, 3);
+
+  /* Out of memory. */
+  admin (c, "CONFIG", "SET", "maxmemory-policy", "noeviction", NULL);
+  admin (c, "CONFIG", "SET", "maxmemory", "1", NULL);
+  g_assert_cmpint (feeder_push (f, i++), ==, GST_FLOW_OK);
+  w = wait_message (f, GST_MESSAGE_WARNING, "out of memory", "maxmemory", 20,
+      seen);
+  g_free (w);
+  admin (c, "CONFIG", "SET", "maxmemory", "0", NULL);
+  wait_drained (f);
+  w = wait_message (f, GST_MESSAGE_INFO, "Frames are stored again",
+      "written from the spool", 10, seen);
+  g_free (w);
+
+  /* A read-only replica. */
+  admin (c, "REPLICAOF", "127.0.0.1", port, NULL);
+  g_assert_cmpint (feeder_push (f, i++), ==, GST_FLOW_OK);
+  w = wait_message (f, GST_MESSAGE_WARNING, "read-only replica", "primary",
+      30, seen);
+  g_free (w);
+  admin (c, "REPLICAOF", "NO", "ONE", NULL);
+  wait_drained (f);
+
+  /* A password the sink does not have (NOAUTH once it reconnects). */
+  admin (c, "CONFIG", "SET", "requirepass", "S3cr3t-pw", NULL);
+  admin (c, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes", NULL);
+  g_assert_cmpint (feeder_push (f, i++), ==, GST_FLOW_OK);
+  w = wait_message (f, GST_MESSAGE_WARNING, "refused the credentials",
+      "password", 20, seen);
+  g_free (w);
+  admin (c, "CONFIG", "SET", "requirepass", "", NULL);
+  wait_drained (f);
+
+  /* Gone. */
+  vss_test_redis_stop_node (r, 0, TRUE);
+  g_assert_cmpint (feeder_push (f, i++), ==, GST_FLOW_OK);
+  w = wait_message (f, GST_MESSAGE_WARNING, "cannot be reached", NULL, 20,
+      seen);
+  g_free (w);
+  g_assert_true (vss_test_redis_restart_node (r, 0, &e));
+  g_assert_no_error (e);
+  wait_drained (f);
+
+  g_assert_null (feeder_finish (f, NULL));
+  st = feeder_stats (f);
+  g_assert_cmpuint (stat_of (st, "written"), ==, i);
+  g_assert_cmpuint (stat_of (st, "spooled"), >=, 4);
+  g_assert_cmpuint (stat_of (st, "replayed"), ==, stat_of (st, "spooled"));
+  g_assert_cmpuint (stat_of (st, "failed"), ==, 0);
+  gst_structure_free (st);
+  g_assert_null (strstr (seen->str, "S3cr3t-pw"));
+  feeder_free (f);
+  vss_valkey_client_free (c);
+  g_string_free (seen, TRUE);
+  rm_rf (dir);
+  g_free (dir);
+  g_free (port);
+  g_free (url);
+}
+
+/* An ACL user whose password changes under a running sink (WRONGPASS at
+ * its reconnect): the warning says so, without either password, and the
+ * frames are written once the password is right again. */
+static void
+test_spool_cause_wrongpass (void)
+{
+  VssTestRedisOptions opts = { 0, };
+  g_autoptr (VssTestRedis) r = NULL;
+  gchar *url, *admin_url, *dir = tmpdir ();
+  GString *seen = g_string_new (NULL);
+  GError *e = NULL;
+  VssValkeyClient *c;
+  GstStructure *st;
+  gchar *out, *w;
+  Feeder *f;
+
+  opts.acl_user = "writer";
+  opts.acl_password = "pw-One-S3cret";
+  r = start_redis (&opts);
+  url = vss_test_redis_get_url (r, FAST);
+  out = vss_test_redis_cli (r, 0, &e, "ACL", "SETUSER", "admin", "on",
+      ">admin-pw", "~*", "&*", "+@all", NULL);
+  g_assert_no_error (e);
+  g_free (out);
+  admin_url = g_strdup_printf ("redis://admin:admin-pw@127.0.0.1:%u",
+      vss_test_redis_get_port (r, 0));
+  c = client_for (admin_url);
+
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id", "acl",
+      "create-index", "never", NULL);
+  g_assert_cmpint (feeder_push (f, 0), ==, GST_FLOW_OK);
+  wait_written_n (f, 1);
+  admin (c, "ACL", "SETUSER", "writer", "resetpass", ">pw-Two-S3cret", NULL);
+  admin (c, "CLIENT", "KILL", "USER", "writer", NULL);
+  g_assert_cmpint (feeder_push (f, 1), ==, GST_FLOW_OK);
+  w = wait_message (f, GST_MESSAGE_WARNING, "refused the credentials",
+      "password", 20, seen);
+  g_free (w);
+  admin (c, "ACL", "SETUSER", "writer", "resetpass", ">pw-One-S3cret", NULL);
+  wait_drained (f);
+  g_assert_null (feeder_finish (f, NULL));
+  st = feeder_stats (f);
+  g_assert_cmpuint (stat_of (st, "written"), ==, 2);
+  g_assert_cmpuint (stat_of (st, "failed"), ==, 0);
+  gst_structure_free (st);
+  g_assert_null (strstr (seen->str, "S3cret"));
+  feeder_free (f);
+  vss_valkey_client_free (c);
+  g_string_free (seen, TRUE);
+  rm_rf (dir);
+  g_free (dir);
+  g_free (admin_url);
+  g_free (url);
+}
+
+/* The child of test_disk_full: the frames folder is a full 1 MiB
+ * filesystem. */
+static int
+child_disk_full (gchar ** argv)
+{
+  const gchar *url = argv[2], *frames = argv[3], *spool = argv[4];
+  gchar *frames_uri = g_filename_to_uri (frames, NULL, NULL);
+  gchar *filler = g_build_filename (frames, "filler", NULL);
+  GString *seen = g_string_new (NULL);
+  guint8 block[4096] = { 0, };
+  GstStructure *st;
+  gchar *w;
+  Feeder *f;
+  FILE *fp;
+
+  gst_init (NULL, NULL);
+  make_jpegs ();
+  fp = fopen (filler, "w");
+  g_assert_nonnull (fp);
+  while (fwrite (block, 1, sizeof block, fp) == sizeof block && fflush (fp)
+      == 0);
+  fclose (fp);
+  f = feeder_new (NULL, "valkey", url, "frames", frames_uri, "spool-dir",
+      spool, "stream-id", "full", "create-index", "never", NULL);
+  g_assert_cmpint (feeder_push (f, 0), ==, GST_FLOW_OK);
+  w = wait_message (f, GST_MESSAGE_WARNING, "is full", "Free space", 20, seen);
+  printf ("warning: %s\n", w);
+  g_free (w);
+  for (guint i = 1; i < 5; i++)
+    g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
+  /* Uploads run apart from the pushes: every frame is spooled before the
+   * disk gets room. */
+  {
+    gint64 end = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+    guint64 spooled = 0;
+
+    while (spooled < 5 && g_get_monotonic_time () < end) {
+      st = feeder_stats (f);
+      spooled = stat_of (st, "spooled");
+      gst_structure_free (st);
+      g_usleep (20 * 1000);
+    }
+    g_assert_cmpuint (spooled, ==, 5);
+  }
+  /* Room again: the frames are written. */
+  g_assert_cmpint (g_unlink (filler), ==, 0);
+  wait_drained (f);
+  g_assert_null (feeder_finish (f, NULL));
+  st = feeder_stats (f);
+  printf ("written %" G_GUINT64_FORMAT " spooled %" G_GUINT64_FORMAT
+      " replayed %" G_GUINT64_FORMAT " failed %" G_GUINT64_FORMAT "\n",
+      stat_of (st, "written"), stat_of (st, "spooled"), stat_of (st,
+          "replayed"), stat_of (st, "failed"));
+  fflush (stdout);
+  g_assert_cmpuint (stat_of (st, "written"), ==, 5);
+  g_assert_cmpuint (stat_of (st, "spooled"), ==, 5);
+  g_assert_cmpuint (stat_of (st, "replayed"), ==, 5);
+  g_assert_cmpuint (stat_of (st, "failed"), ==, 0);
+  gst_structure_free (st);
+  feeder_free (f);
+  g_string_free (seen, TRUE);
+  g_free (filler);
+  g_free (frames_uri);
+  return 0;
+}
+
+/* The disk of the frames folder is full (ENOSPC, a real 1 MiB tmpfs in a
+ * namespace of the child's own): the warning says so and says to free
+ * space, not to wait for a service; once there is room the frames are
+ * written. */
+static void
+test_disk_full (void)
+{
+  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  gchar *url = vss_test_redis_get_url (r, NULL);
+  gchar *dir = tmpdir ();
+  gchar *frames = g_build_filename (dir, "frames", NULL);
+  gchar *spool = g_build_filename (dir, "spool", NULL);
+  const gchar *args[] = { "--child-disk-full", url, frames, spool, "-", NULL };
+  GPtrArray *lines = g_ptr_array_new_with_free_func (g_free);
+  gboolean warned = FALSE;
+  VssValkeyClient *c;
+  gchar *why = NULL;
+  gint status;
+
+  g_mkdir_with_parents (frames, 0700);
+  if (!tmpfs_possible (frames, &why)) {
+    g_test_skip (why);
+    g_free (why);
+    goto out;
+  }
+  status = child_output (spawn_with_tmpfs (frames, "1m", args), lines);
+  for (guint i = 0; i < lines->len; i++) {
+    const gchar *l = g_ptr_array_index (lines, i);
+
+    if (g_str_has_prefix (l, "warning: ") && strstr (l, frames))
+      warned = TRUE;
+  }
+  g_assert_cmpint (status, ==, 0);
+  g_assert_true (warned);
+  c = client_for (url);
+  g_assert_cmpuint (count_keys (c, "frame:*"), ==, 5);
+  vss_valkey_client_free (c);
+out:
+  g_ptr_array_unref (lines);
+  rm_rf (dir);
+  g_free (spool);
+  g_free (frames);
+  g_free (dir);
+  g_free (url);
+}
+
+/* A frame that could not be spooled (spool-max-bytes far too small) but
+ * was in the journal is not lost: it is not counted as failed, the error
+ * says where it is, and the next start recovers it from the journal with
+ * a message and a counter. */
+static void
+test_journal_kept (void)
+{
+  VssTestRedisOptions opts = { 0, };
+  g_autoptr (VssTestRedis) r = NULL;
+  gchar *url, *dir = tmpdir ();
+  GString *seen = g_string_new (NULL);
+  GstStructure *st;
+  GError *e = NULL;
+  VssValkeyClient *c;
+  gchar *w;
+  Feeder *f;
+
+  opts.appendonly = TRUE;
+  r = start_redis (&opts);
+  url = vss_test_redis_get_url (r, FAST);
+  vss_test_redis_stop_node (r, 0, TRUE);
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id", "jk",
+      "create-index", "never", "spool-max-bytes", "100", NULL);
+  g_assert_cmpint (feeder_push (f, 0), ==, GST_FLOW_OK);
+  w = wait_message (f, GST_MESSAGE_ERROR, "stays in the journal", NULL, 20,
+      seen);
+  g_free (w);
+  st = feeder_stats (f);
+  g_assert_cmpuint (stat_of (st, "failed"), ==, 0);
+  g_assert_cmpuint (stat_of (st, "journal-kept"), ==, 1);
+  gst_structure_free (st);
+  feeder_free (f);
+
+  g_assert_true (vss_test_redis_restart_node (r, 0, &e));
+  g_assert_no_error (e);
+  f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id", "jk",
+      "create-index", "never", NULL);
+  w = wait_message (f, GST_MESSAGE_INFO, "Recovered 1 frame", NULL, 10, seen);
+  g_free (w);
+  g_assert_null (feeder_finish (f, NULL));
+  st = feeder_stats (f);
+  g_assert_cmpuint (stat_of (st, "recovered"), ==, 1);
+  g_assert_cmpuint (stat_of (st, "written"), ==, 1);
+  g_assert_cmpuint (stat_of (st, "failed"), ==, 0);
+  gst_structure_free (st);
+  feeder_free (f);
+  c = client_for (url);
+  g_assert_cmpuint (count_keys (c, "frame:jk:*"), ==, 1);
+  vss_valkey_client_free (c);
+  g_string_free (seen, TRUE);
+  rm_rf (dir);
+  g_free (dir);
+  g_free (url);
+}
+
 /* Pure parts: key safety, S3 URLs and error bodies, the spool's checks. */
 static void
 test_pure (void)
@@ -1401,6 +1970,10 @@ main (int argc, char **argv)
 {
   if (argc >= 6 && strcmp (argv[1], "--child") == 0)
     return child_main (argc, argv);
+  if (argc >= 6 && strcmp (argv[1], "--child-small-spool") == 0)
+    return child_small_spool (argv);
+  if (argc >= 6 && strcmp (argv[1], "--child-disk-full") == 0)
+    return child_disk_full (argv);
   self_path = g_canonicalize_filename (argv[0], NULL);
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
@@ -1424,5 +1997,11 @@ main (int argc, char **argv)
   g_test_add_func ("/vsssink/drain-timeout", test_drain_timeout);
   g_test_add_func ("/vsssink/sigkill", test_sigkill);
   g_test_add_func ("/vsssink/sigkill-in-flight", test_sigkill_in_flight);
+  g_test_add_func ("/vsssink/small-spool", test_small_spool);
+  g_test_add_func ("/vsssink/spool-causes", test_spool_causes);
+  g_test_add_func ("/vsssink/spool-cause-wrongpass",
+      test_spool_cause_wrongpass);
+  g_test_add_func ("/vsssink/disk-full", test_disk_full);
+  g_test_add_func ("/vsssink/journal-kept", test_journal_kept);
   return g_test_run ();
 }
