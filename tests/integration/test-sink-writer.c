@@ -605,10 +605,9 @@ test_index (void)
   Events ev;
   guint d = 0;
 
-  if (module_path == NULL) {
-    g_test_skip ("the Valkey module is not built");
-    return;
-  }
+  if (module_path == NULL)
+    g_error ("the Valkey module (modules/valkey/vss-search.so) is not built: "
+        "the index tests need it");
   r = start_redis_with_module ();
   url = vss_test_redis_get_url (r, "cluster=no");
   dir = tmpdir ();
