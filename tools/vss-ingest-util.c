@@ -470,6 +470,7 @@ vss_ingest_source_of_file (const gchar * local_path, VssIngestSource * src,
   src->id = g_strdup_printf ("%s|%" G_GINT64_FORMAT "|%" G_GUINT64_FORMAT
       ".%06" G_GUINT64_FORMAT, abs, g_file_info_get_size (info), s, us);
   src->time_ms = (gint64) (s * 1000 + us / 1000);
+  src->name = g_file_get_basename (f);
   g_free (abs);
   g_object_unref (info);
   g_object_unref (f);
@@ -480,6 +481,7 @@ void
 vss_ingest_source_clear (VssIngestSource * src)
 {
   g_clear_pointer (&src->id, g_free);
+  g_clear_pointer (&src->name, g_free);
 }
 
 gchar *
@@ -535,6 +537,8 @@ vss_ingest_describe_processing (const VssIngestOptions * o,
     if (o->key_prefix)
       append_prop (s, "key-prefix", o->key_prefix);
     append_prop (s, "stream-id", stream_id);
+    if (source && source->name)
+      append_prop (s, "source", source->name);
     append_prop (s, "frames", o->frames ? o->frames :
         VSS_INGEST_DEFAULT_FRAMES_DIR);
     if (o->ttl > 0)

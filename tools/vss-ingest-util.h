@@ -100,6 +100,8 @@ gchar *vss_ingest_frames_to_uri (const gchar * frames, GError ** error);
  *   time): vssembed's source-id, so that a rerun gives its frames the ids
  *   they had
  * @time_ms: the file's modification time, unix ms: vssembed's source-time
+ * @name: the file's name, stored with each frame (vsssink's source) so
+ *   search results say which file and where in it
  *
  * Files only; live inputs have none (their frame ids stay random).
  */
@@ -107,6 +109,7 @@ typedef struct
 {
   gchar *id;
   gint64 time_ms;
+  gchar *name;
 } VssIngestSource;
 
 gboolean vss_ingest_source_of_file (const gchar * local_path,

@@ -297,14 +297,17 @@ fetch_object (const gchar * uri, GError ** error)
 static void
 print_table (GPtrArray * res)
 {
-  printf ("%-9s  %-16s  %-24s  %s\n", "DISTANCE", "STREAM", "TIME", "URI");
+  printf ("%-9s  %-16s  %-24s  %-20s  %s\n", "DISTANCE", "STREAM", "TIME",
+      "SOURCE", "URI");
   for (guint i = 0; i < res->len; i++) {
     GstVssQuerySearchResult *r = g_ptr_array_index (res, i);
     gchar *t = gst_vss_record_format_time (r->record.ts_ms);
+    gchar *src = gst_vss_record_format_source (&r->record);
 
-    printf ("%-9.6f  %-16s  %-24s  %s\n", r->distance,
+    printf ("%-9.6f  %-16s  %-24s  %-20s  %s\n", r->distance,
         r->record.stream ? r->record.stream : "-", t[0] ? t : "-",
-        r->record.uri ? r->record.uri : "-");
+        src[0] ? src : "-", r->record.uri ? r->record.uri : "-");
+    g_free (src);
     g_free (t);
   }
   if (res->len == 0)
@@ -336,6 +339,12 @@ print_json (GPtrArray * res, gdouble took_ms)
 
     if (r->record.pts >= 0)
       json_object_set_new (e, "pts", json_integer ((json_int_t) r->record.pts));
+    /* Frames of a file: which one, and where in it. */
+    if (r->record.source)
+      json_object_set_new (e, "source", json_string (r->record.source));
+    if (r->record.position_ms >= 0)
+      json_object_set_new (e, "position_ms",
+          json_integer ((json_int_t) r->record.position_ms));
     json_array_append_new (a, e);
     g_free (t);
   }
@@ -426,6 +435,8 @@ write_html (const gchar * path, GPtrArray * res, gdouble took_ms,
     gchar *stream =
         g_markup_escape_text (r->record.stream ? r->record.stream : "-", -1);
     gchar *uri = g_markup_escape_text (r->record.uri ? r->record.uri : "", -1);
+    gchar *src_text = gst_vss_record_format_source (&r->record);
+    gchar *src = g_markup_escape_text (src_text, -1);
     const gchar *mime = NULL;
     guint w, hh;
 
@@ -446,8 +457,11 @@ write_html (const gchar * path, GPtrArray * res, gdouble took_ms,
       g_free (why);
     }
     g_string_append_printf (h, "<figcaption><span class=\"d\">%.4f</span> "
-        "&middot; %s &middot; %s<br><code>%s</code>", r->distance, stream,
-        t[0] ? t : "-", key);
+        "&middot; %s &middot; %s", r->distance, stream, t[0] ? t : "-");
+    if (src[0])
+      g_string_append_printf (h, " &middot; <span class=\"src\">%s</span>",
+          src);
+    g_string_append_printf (h, "<br><code>%s</code>", key);
     if (uri[0] && uri_is_linkable (r->record.uri))
       g_string_append_printf (h, "<br><a href=\"%s\">%s</a>", uri, uri);
     else if (uri[0])
@@ -460,6 +474,8 @@ write_html (const gchar * path, GPtrArray * res, gdouble took_ms,
     g_free (key);
     g_free (stream);
     g_free (uri);
+    g_free (src);
+    g_free (src_text);
   }
   if (res->len == 0)
     g_string_append (h, "<p>No frames found.</p>\n");

@@ -604,6 +604,26 @@ test_rerun_after_kill (void)
   g_assert_cmpint (keys, ==, kept);
   g_assert_cmpuint (count_files (frames), ==, kept);
 
+  /* Each frame names its file and its place in it (search results show
+   * "clip.mkv @ 00:54"). */
+  {
+    GError *err = NULL;
+    gchar *key = vss_test_redis_cli (r, 0, &err, "RANDOMKEY", NULL);
+    gchar *src, *pos;
+
+    g_assert_no_error (err);
+    g_strstrip (key);
+    src = vss_test_redis_cli (r, 0, &err, "HGET", key, "source", NULL);
+    pos = vss_test_redis_cli (r, 0, &err, "HGET", key, "position", NULL);
+    g_assert_no_error (err);
+    g_assert_cmpstr (g_strstrip (src), ==, "clip.mkv");
+    g_assert_cmpint (g_ascii_strtoll (pos, NULL, 10), >=, 0);
+    g_assert_cmpint (g_ascii_strtoll (pos, NULL, 10), <, 60000);
+    g_free (key);
+    g_free (src);
+    g_free (pos);
+  }
+
   /* And once more: nothing changes. */
   status = vss_e2e_ingest_run (args, &j, NULL, NULL);
   g_assert_cmpint (status, ==, 0);

@@ -318,11 +318,14 @@ test_describe (void)
 
   /* A file: its frames are named by their position in it. */
   {
-    VssIngestSource src = { (gchar *) "/v/a \"b\".mkv|10|5.000001", 5000 };
+    VssIngestSource src = { (gchar *) "/v/a \"b\".mkv|10|5.000001", 5000,
+      (gchar *) "a \"b\".mkv"
+    };
 
     d = vss_ingest_describe_processing (&o, "cam1", &src, FALSE);
     g_assert_nonnull (strstr (d, "vssembed name=embed provider=local "
             "source-id=\"/v/a \\\"b\\\".mkv|10|5.000001\" source-time=5000 "));
+    g_assert_nonnull (strstr (d, " source=\"a \\\"b\\\".mkv\""));
     g_free (d);
   }
   {
@@ -339,6 +342,7 @@ test_describe (void)
     g_assert_cmpstr (a.id, ==, b.id);
     g_assert_true (g_str_has_prefix (a.id, path));
     g_assert_nonnull (strstr (a.id, "|3|"));
+    g_assert_true (g_str_has_prefix (a.name, "vss-src-"));
     g_assert_cmpint (a.time_ms, >, 0);
     vss_ingest_source_clear (&b);
     /* A changed file is another source. */

@@ -138,15 +138,20 @@ create_index (guint dim)
 }
 
 /* HSET frame:<stream>:<id> as vsssink writes it. */
+/* A frame as vsssink stores it, written field by field here (not through
+ * the frame record, which is what is being checked); @source NULL: a live
+ * stream's frame, without source and position. */
 static gchar *
-store_frame (const gchar * stream, gint64 ts_ms, const gfloat * v, guint dim,
-    const gchar * uri, const gchar * model)
+store_frame_full (const gchar * stream, gint64 ts_ms, const gfloat * v,
+    guint dim, const gchar * uri, const gchar * model, const gchar * source,
+    gint64 position_ms)
 {
   gchar id[GST_VSS_FRAME_ID_SIZE];
   gchar *key, *ts, *pts, *size;
-  const gchar *argv[20];
-  gsize argvlen[20];
+  const gchar *argv[24];
+  gsize argvlen[24];
   guint32 *blob = g_new (guint32, dim);
+  GPtrArray *keep = g_ptr_array_new_with_free_func (g_free);
   VssValkeyReply *r;
   GError *err = NULL;
   gint n = 0;
@@ -182,6 +187,15 @@ store_frame (const gchar * stream, gint64 ts_ms, const gfloat * v, guint dim,
   ARG (model);
   ARG ("id");
   ARG (id);
+  if (source) {
+    gchar *pos = g_strdup_printf ("%" G_GINT64_FORMAT, position_ms);
+
+    ARG ("source");
+    ARG (source);
+    ARG ("position");
+    ARG (pos);
+    g_ptr_array_add (keep, pos);
+  }
 #undef ARG
   r = vss_valkey_command (client, NULL, &err, n, argv, argvlen);
   fail_unless (r != NULL && r->type == REDIS_REPLY_INTEGER, "HSET: %s",
@@ -191,7 +205,15 @@ store_frame (const gchar * stream, gint64 ts_ms, const gfloat * v, guint dim,
   g_free (ts);
   g_free (pts);
   g_free (size);
+  g_ptr_array_unref (keep);
   return key;
+}
+
+static gchar *
+store_frame (const gchar * stream, gint64 ts_ms, const gfloat * v, guint dim,
+    const gchar * uri, const gchar * model)
+{
+  return store_frame_full (stream, ts_ms, v, dim, uri, model, NULL, -1);
 }
 
 static gchar *
@@ -398,6 +420,67 @@ cli_json (gint * status, const gchar * first, ...)
 
 /* ---- CLI ---- */
 
+/* Frames of a file name it and their place in it, in the table, the JSON
+ * and the page (issue 18, point 15); frames of live streams do not. */
+GST_START_TEST (test_cli_source_position)
+{
+  Stored st;
+  gchar *out = NULL, *err = NULL, *uri, *key, *page, *html = NULL;
+  gfloat *v;
+  gint status;
+  json_t *o, *hit;
+  gboolean found = FALSE;
+
+  store_local (&st);
+  v = local_vector_of (st.jpeg[1]);
+  uri = file_uri (st.jpeg[1]);
+  key = store_frame_full ("lobby", g_get_real_time () / 1000, v,
+      gst_vss_embed_local_dim (), uri, GST_VSS_EMBED_LOCAL_MODEL,
+      "Front door.mkv", 54321);
+
+  status = run_cli (&out, &err, NULL, "--image", st.jpeg[1], "-k", "2",
+      "--stream", "lobby", "-V", url, NULL);
+  fail_unless (status == 0, "exit %d: %s", status, err);
+  fail_unless (strstr (out, "Front door.mkv @ 00:54") != NULL, "%s", out);
+  g_free (out);
+  g_free (err);
+
+  o = cli_json (&status, "--image", st.jpeg[1], "-k", "4", NULL);
+  fail_unless_equals_int (status, 0);
+  for (guint i = 0; i < json_array_size (json_object_get (o, "results")); i++) {
+    hit = json_array_get (json_object_get (o, "results"), i);
+    if (!g_strcmp0 (json_string_value (json_object_get (hit, "key")), key)) {
+      fail_unless_equals_string (json_string_value (json_object_get (hit,
+                  "source")), "Front door.mkv");
+      fail_unless_equals_int (json_integer_value (json_object_get (hit,
+                  "position_ms")), 54321);
+      found = TRUE;
+    } else {
+      fail_unless (json_object_get (hit, "source") == NULL);
+      fail_unless (json_object_get (hit, "position_ms") == NULL);
+    }
+  }
+  fail_unless (found);
+  json_decref (o);
+
+  page = g_build_filename (tmpdir, "source.html", NULL);
+  status = run_cli (&out, &err, NULL, "--image", st.jpeg[1], "-k", "2",
+      "--stream", "lobby", "-V", url, "--html", page, NULL);
+  fail_unless (status == 0, "exit %d: %s", status, err);
+  fail_unless (g_file_get_contents (page, &html, NULL, NULL));
+  fail_unless (strstr (html, "Front door.mkv @ 00:54") != NULL);
+  g_free (html);
+  g_free (page);
+  g_free (out);
+  g_free (err);
+  g_free (key);
+  g_free (uri);
+  g_free (v);
+  stored_clear (&st);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_cli_image_table_and_json)
 {
   Stored st;
@@ -415,7 +498,7 @@ GST_START_TEST (test_cli_image_table_and_json)
   lines = g_strsplit (out, "\n", -1);
   fail_unless (g_str_has_prefix (lines[0], "DISTANCE"), "%s", out);
   fail_unless (strstr (lines[0], "STREAM") && strstr (lines[0], "TIME")
-      && strstr (lines[0], "URI"));
+      && strstr (lines[0], "SOURCE") && strstr (lines[0], "URI"));
   fail_unless_equals_int (g_strv_length (lines), 5);    /* header, 3, "" */
   {
     gchar **f = g_strsplit_set (lines[1], " ", -1);
@@ -424,12 +507,14 @@ GST_START_TEST (test_cli_image_table_and_json)
     for (guint i = 0; f[i]; i++)
       if (f[i][0] && n < 7)
         w[n++] = f[i];
-    fail_unless_equals_int (n, 4);
+    fail_unless_equals_int (n, 5);
     fail_unless (g_ascii_strtod (w[0], NULL) < 0.01, "%s", lines[1]);
     fail_unless (!strcmp (w[1], "cam1") || !strcmp (w[1], "cam3"), "%s",
         lines[1]);
     fail_unless (g_str_has_suffix (w[2], "Z"), "%s", w[2]);
-    fail_unless_equals_string (w[3], uri0);
+    /* A live stream's frame: no source. */
+    fail_unless_equals_string (w[3], "-");
+    fail_unless_equals_string (w[4], uri0);
     g_free (w);
     g_strfreev (f);
   }
@@ -1852,6 +1937,7 @@ vss_search_suite (void)
   tcase_set_timeout (tc, 240);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_cli_image_table_and_json);
+  tcase_add_test (tc, test_cli_source_position);
   tcase_add_test (tc, test_cli_errors);
   tcase_add_test (tc, test_cli_server_without_search);
   tcase_add_test (tc, test_cli_html_chromium);
