@@ -545,6 +545,8 @@ vss_ingest_describe_processing (const VssIngestOptions * o,
       g_string_append_printf (s, " ttl=%d", o->ttl);
     if (o->spool_dir)
       append_prop (s, "spool-dir", o->spool_dir);
+    if (o->adopt_spool)
+      g_string_append (s, " adopt-spool=true");
     if (o->region && o->frames && g_str_has_prefix (o->frames, "s3://"))
       append_prop (s, "region", o->region);
     if (bedrock)

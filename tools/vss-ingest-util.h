@@ -62,6 +62,7 @@ typedef struct
   gchar *frames;                /* file:///dir or s3://bucket/prefix */
   gint ttl;                     /* seconds, 0: keep */
   gchar *spool_dir;             /* NULL: the sink's default */
+  gboolean adopt_spool;         /* write another destination's spool here */
   gint jpeg_quality;
   gboolean dry_run;             /* store nothing: fakesink */
   gchar *rtsp_transport;        /* auto | tcp | udp */

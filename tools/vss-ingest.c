@@ -1243,6 +1243,9 @@ static GOptionEntry entries[] = {
         "keep; objects need a lifecycle rule of their own)", "S"},
   {"spool-dir", 0, 0, G_OPTION_ARG_FILENAME, &opts.spool_dir,
       "Where vsssink spools frames while Valkey is down", "DIR"},
+  {"adopt-spool", 0, 0, G_OPTION_ARG_NONE, &opts.adopt_spool,
+      "Write the frames --spool-dir holds for another destination (another "
+        "server, index, key prefix or frames store) to this run's", NULL},
   {"jpeg-quality", 0, 0, G_OPTION_ARG_INT, &opts.jpeg_quality,
       "JPEG quality of stored frames (default 85)", "Q"},
   {"dry-run", 'n', 0, G_OPTION_ARG_NONE, &opts.dry_run,

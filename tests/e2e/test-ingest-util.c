@@ -314,7 +314,13 @@ test_describe (void)
   }
   g_assert_null (strstr (d, "provider=bedrock"));
   g_assert_null (strstr (d, "source-id"));
+  g_assert_null (strstr (d, "adopt-spool"));
   g_free (d);
+  o.adopt_spool = TRUE;
+  d = vss_ingest_describe_processing (&o, "cam1", NULL, FALSE);
+  g_assert_nonnull (strstr (d, " adopt-spool=true"));
+  g_free (d);
+  o.adopt_spool = FALSE;
 
   /* A file: its frames are named by their position in it. */
   {
