@@ -63,13 +63,11 @@ main (int argc, char **argv)
 {
   GOptionContext *ctx = g_option_context_new ("- RSS of a long live ingest");
   GError *err = NULL;
-  const gchar *extra[3] = { "--loadmodule", NULL, NULL };
   const gchar *clip_args[] = { "--duration", "120", "--fps", "10", "--width",
     "640", "--height", "360", "--seed", "10", NULL
   };
   VssTestRedisOptions ro = { 0 };
   VssTestRedis *r;
-  VssE2eEnv env;
   VssE2eRtsp *srv;
   gchar *cache, *clip, *url, *tmp, *frames, *spool, *dur;
   GSubprocess *p;
@@ -97,11 +95,8 @@ main (int argc, char **argv)
 
   if (!vss_test_redis_require_programs (&err))
     g_error ("%s", err->message);
-  extra[1] = opt_module;
-  ro.extra_args = extra;
-  vss_e2e_env_for_module_server (&env);
+  ro.module = opt_module;
   r = vss_test_redis_start (&ro, &err);
-  vss_e2e_env_restore (&env);
   if (r == NULL)
     g_error ("redis-server: %s", err->message);
   url = vss_test_redis_get_url (r, NULL);

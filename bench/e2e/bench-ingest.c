@@ -112,10 +112,8 @@ main (int argc, char **argv)
   GOptionContext *ctx = g_option_context_new ("- ingest vs decode-only");
   GError *err = NULL;
   gchar *name, *clip, *uri, *ingest, *url, *tmp;
-  const gchar *extra[3] = { "--loadmodule", NULL, NULL };
   VssTestRedisOptions ro = { 0 };
   VssTestRedis *r;
-  VssE2eEnv env;
   GArray *dec = g_array_new (FALSE, FALSE, sizeof (gdouble));
   GArray *ing = g_array_new (FALSE, FALSE, sizeof (gdouble));
   GArray *dec_cpu = g_array_new (FALSE, FALSE, sizeof (gdouble));
@@ -157,11 +155,8 @@ main (int argc, char **argv)
 
   if (!vss_test_redis_require_programs (&err))
     g_error ("%s", err->message);
-  extra[1] = opt_module;
-  ro.extra_args = extra;
-  vss_e2e_env_for_module_server (&env);
+  ro.module = opt_module;
   r = vss_test_redis_start (&ro, &err);
-  vss_e2e_env_restore (&env);
   if (r == NULL)
     g_error ("redis-server: %s", err->message);
   url = vss_test_redis_get_url (r, NULL);

@@ -148,7 +148,7 @@ main (int argc, char **argv)
   guint hits = 0;
   gdouble ingest_rate, qps, recall;
   VssValkeyReply *rep;
-  const gchar *serv_args[4] = { "--loadmodule", NULL, NULL, NULL };
+  const gchar *margs[2] = { NULL, NULL };
   gboolean int8 = FALSE;
   VssTestRedisOptions opts = { 0, };
 
@@ -164,7 +164,7 @@ main (int argc, char **argv)
   }
   if (argc > a && !strcmp (argv[a], "--int8")) {
     int8 = TRUE;
-    serv_args[2] = "INT8";
+    margs[0] = "INT8";
     a++;
   }
   if (argc > a)
@@ -174,8 +174,8 @@ main (int argc, char **argv)
 
   data = generate (n, nq, &queries);
 
-  serv_args[1] = module;
-  opts.extra_args = serv_args;
+  opts.module = module;
+  opts.module_args = margs;
   r = vss_test_redis_start (&opts, &err);
   if (r == NULL)
     g_error ("redis-server with %s: %s", module, err->message);

@@ -1772,15 +1772,13 @@ start_fixtures (void)
   const gchar *clip_args[] = { "--duration", "20", "--fps", "10", "--width",
     "320", "--height", "180", "--seed", "9", NULL
   };
-  const gchar *extra[3] = { "--loadmodule", NULL, NULL };
   const gchar *bedrock_args[] = { "--access-key", AWS_KEY, "--secret-key",
     AWS_SECRET, "--region", AWS_REGION, NULL
   };
   VssTestRedisOptions ro = { 0 };
   gchar *cache = g_build_filename (build_root, "tests", "e2e", NULL);
-  gchar *t, *asan;
+  gchar *t;
   json_t *j;
-  VssE2eEnv env;
   GError *err = NULL;
 
   /* One clip for every command, kept in the build between runs. */
@@ -1799,11 +1797,8 @@ start_fixtures (void)
 
   if (!vss_test_redis_require_programs (&err))
     g_error ("%s", err->message);
-  extra[1] = module_path;
-  ro.extra_args = extra;
-  vss_e2e_env_for_module_server (&env);
+  ro.module = module_path;
   redis = vss_test_redis_start (&ro, &err);
-  vss_e2e_env_restore (&env);
   if (redis == NULL)
     g_error ("cannot start redis-server with %s: %s", module_path,
         err->message);
@@ -1839,13 +1834,7 @@ start_fixtures (void)
   g_file_set_contents (config_file, t, -1, NULL);
   g_free (t);
 
-  asan = vss_e2e_asan_runtime ();
-  if (asan != NULL) {
-    /* libstdc++ too, so that ASan finds the real __cxa_throw when a C++
-     * library (libproxy, through GIO) throws. */
-    asan_preload = g_strconcat (asan, " libstdc++.so.6", NULL);
-    g_free (asan);
-  }
+  asan_preload = vss_e2e_uninstrumented_preload ();
 }
 
 static void

@@ -59,15 +59,11 @@ run_example (const gchar * script, const gchar * const *args,
   {
     /* gst-launch-1.0 is not instrumented; our plugins are in an ASan
      * build. Its own allocations at exit are not ours to judge. */
-    gchar *asan = vss_e2e_asan_runtime ();
-    if (asan != NULL) {
-      /* libstdc++ too, so that ASan finds the real __cxa_throw when a C++
-       * library (libproxy, through GIO) throws. */
-      gchar *pre = g_strconcat (asan, " libstdc++.so.6", NULL);
+    gchar *pre = vss_e2e_uninstrumented_preload ();
+    if (pre != NULL) {
       envp = g_environ_setenv (envp, "LD_PRELOAD", pre, TRUE);
-      g_free (pre);
       envp = g_environ_setenv (envp, "ASAN_OPTIONS", "detect_leaks=0", TRUE);
-      g_free (asan);
+      g_free (pre);
     }
   }
   if (!g_spawn_sync (dir, (gchar **) argv->pdata, envp, G_SPAWN_SEARCH_PATH,
@@ -250,9 +246,7 @@ main (int argc, char **argv)
   const gchar *clip_args[] = { "--duration", "20", "--fps", "10", "--width",
     "320", "--height", "180", "--seed", "9", NULL
   };
-  const gchar *extra[3] = { "--loadmodule", NULL, NULL };
   VssTestRedisOptions ro = { 0 };
-  VssE2eEnv env;
   GError *err = NULL;
   gchar *truth_path;
   json_t *truth;
@@ -276,11 +270,8 @@ main (int argc, char **argv)
 
   if (!vss_test_redis_require_programs (&err))
     g_error ("%s", err->message);
-  extra[1] = module_path;
-  ro.extra_args = extra;
-  vss_e2e_env_for_module_server (&env);
+  ro.module = module_path;
   redis = vss_test_redis_start (&ro, &err);
-  vss_e2e_env_restore (&env);
   g_assert_no_error (err);
   valkey = vss_test_redis_get_url (redis, NULL);
 

@@ -124,7 +124,6 @@ test_rtsp_drop_store_search (void)
   gchar *truth_path = g_strconcat (clip, ".json", NULL);
   gchar *frames = g_build_filename (dir, "frames", NULL);
   gchar *spool = g_build_filename (dir, "spool", NULL);
-  const gchar *extra[] = { "--loadmodule", module_path, NULL };
   VssTestRedisOptions ro = { 0 };
   VssTestRedis *r;
   GError *err = NULL;
@@ -162,13 +161,8 @@ test_rtsp_drop_store_search (void)
 
   if (!vss_test_redis_require_programs (&err))
     g_error ("%s", err->message);
-  ro.extra_args = extra;
-  {
-    VssE2eEnv env;
-    vss_e2e_env_for_module_server (&env);
-    r = vss_test_redis_start (&ro, &err);
-    vss_e2e_env_restore (&env);
-  }
+  ro.module = module_path;
+  r = vss_test_redis_start (&ro, &err);
   g_assert_no_error (err);
   url = vss_test_redis_get_url (r, NULL);
 
@@ -309,10 +303,8 @@ test_valkey_outage (void)
   gchar *clip = vss_e2e_make_clip (dir, "clip.mkv", clip_args);
   gchar *frames = g_build_filename (dir, "frames", NULL);
   gchar *spool = g_build_filename (dir, "spool", NULL);
-  const gchar *extra[] = { "--loadmodule", module_path, NULL };
   VssTestRedisOptions ro = { 0 };
   VssTestRedis *r;
-  VssE2eEnv env;
   GError *err = NULL;
   GSubprocess *p;
   json_t *j = NULL;
@@ -320,10 +312,8 @@ test_valkey_outage (void)
   gint status;
   json_int_t spooled, stored1, stored2, replayed;
 
-  ro.extra_args = extra;
-  vss_e2e_env_for_module_server (&env);
+  ro.module = module_path;
   r = vss_test_redis_start (&ro, &err);
-  vss_e2e_env_restore (&env);
   g_assert_no_error (err);
   url = vss_test_redis_get_url (r, NULL);
 
@@ -366,9 +356,7 @@ test_valkey_outage (void)
   g_free (out);
 
   /* The server comes back (empty: no persistence in the fixture). */
-  vss_e2e_env_for_module_server (&env);
   g_assert_true (vss_test_redis_restart_node (r, 0, &err));
-  vss_e2e_env_restore (&env);
   g_assert_no_error (err);
   {
     const gchar *args[] = { clip, "--threshold", "0", "--valkey", url,
@@ -409,18 +397,14 @@ test_valkey_outage (void)
 static VssTestRedis *
 start_module_server (const VssTestRedisOptions * base)
 {
-  const gchar *extra[] = { "--loadmodule", module_path, NULL };
   VssTestRedisOptions ro = { 0 };
   VssTestRedis *r;
-  VssE2eEnv env;
   GError *err = NULL;
 
   if (base)
     ro = *base;
-  ro.extra_args = extra;
-  vss_e2e_env_for_module_server (&env);
+  ro.module = module_path;
   r = vss_test_redis_start (&ro, &err);
-  vss_e2e_env_restore (&env);
   g_assert_no_error (err);
   return r;
 }
@@ -874,13 +858,8 @@ test_outage_lines (void)
     g_subprocess_force_exit (p);
     g_error ("no line about the outage on stderr: %s", text);
   }
-  {
-    VssE2eEnv env;
-    vss_e2e_env_for_module_server (&env);
-    g_assert_true (vss_test_redis_restart_node (r, 0, &err));
-    vss_e2e_env_restore (&env);
-    g_assert_no_error (err);
-  }
+  g_assert_true (vss_test_redis_restart_node (r, 0, &err));
+  g_assert_no_error (err);
   {
     const gchar *words[] = { where, "is back:", "caught up", NULL };
     back = wait_for_line (log, words, 60);

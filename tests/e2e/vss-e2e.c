@@ -1,12 +1,11 @@
 /* gst-vss tests: helpers for end-to-end tests
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#define _GNU_SOURCE
-#include <link.h>
 #include <signal.h>
 #include <string.h>
 #include <glib/gstdio.h>
 #include "vss-e2e.h"
+#include "vss-test-redis.h"
 
 gchar *
 vss_e2e_build_path (const gchar * rel)
@@ -247,58 +246,23 @@ vss_e2e_input_str (json_t * summary, guint input, const gchar * field)
   return json_string_value (json_object_get (in, field));
 }
 
-static int
-find_asan (struct dl_phdr_info *info, size_t size, void *data)
-{
-  if (info->dlpi_name != NULL && strstr (info->dlpi_name, "libasan.so")) {
-    *(gchar **) data = g_strdup (info->dlpi_name);
-    return 1;
-  }
-  return 0;
-}
-
-/* In a sanitizer build, our module is instrumented too, and a server that is
- * not can only load it with the ASan runtime preloaded. */
+/**
+ * vss_e2e_uninstrumented_preload:
+ *
+ * What an uninstrumented program of the system (gst-launch-1.0, bash
+ * running one) needs preloaded to load our plugins in a sanitizer build:
+ * the sanitizer runtimes, and libstdc++ so that ASan finds the real
+ * __cxa_throw when a C++ library (libproxy, through GIO) throws.
+ *
+ * Returns: (transfer full) (nullable): an LD_PRELOAD value, NULL without
+ *   sanitizers.
+ */
 gchar *
-vss_e2e_asan_runtime (void)
+vss_e2e_uninstrumented_preload (void)
 {
-  gchar *asan = NULL;
+  gchar *san = vss_test_sanitizer_preload ();
+  gchar *pre = san[0] ? g_strconcat (san, " libstdc++.so.6", NULL) : NULL;
 
-  dl_iterate_phdr (find_asan, &asan);
-  return asan;
-}
-
-void
-vss_e2e_env_for_module_server (VssE2eEnv * saved)
-{
-  gchar *asan = vss_e2e_asan_runtime ();
-
-  memset (saved, 0, sizeof (*saved));
-  if (asan == NULL)
-    return;
-  saved->changed = TRUE;
-  saved->ld_preload = g_strdup (g_getenv ("LD_PRELOAD"));
-  saved->asan_options = g_strdup (g_getenv ("ASAN_OPTIONS"));
-  g_setenv ("LD_PRELOAD", asan, TRUE);
-  /* The server's own allocations at exit are not ours to judge. */
-  g_setenv ("ASAN_OPTIONS", "detect_leaks=0", TRUE);
-  g_free (asan);
-}
-
-void
-vss_e2e_env_restore (VssE2eEnv * saved)
-{
-  if (!saved->changed)
-    return;
-  if (saved->ld_preload)
-    g_setenv ("LD_PRELOAD", saved->ld_preload, TRUE);
-  else
-    g_unsetenv ("LD_PRELOAD");
-  if (saved->asan_options)
-    g_setenv ("ASAN_OPTIONS", saved->asan_options, TRUE);
-  else
-    g_unsetenv ("ASAN_OPTIONS");
-  g_free (saved->ld_preload);
-  g_free (saved->asan_options);
-  memset (saved, 0, sizeof (*saved));
+  g_free (san);
+  return pre;
 }

@@ -58,19 +58,6 @@ json_int_t vss_e2e_input_int (json_t * summary, guint input,
 const gchar *vss_e2e_input_str (json_t * summary, guint input,
     const gchar * field);
 
-typedef struct
-{
-  gboolean changed;
-  gchar *ld_preload, *asan_options;
-} VssE2eEnv;
-
-/* The ASan runtime this process runs with (NULL without ASan): programs
- * that are not instrumented (redis-server, gst-launch-1.0) need it
- * preloaded to load our instrumented module or plugins. */
-gchar *vss_e2e_asan_runtime (void);
-
-void vss_e2e_env_for_module_server (VssE2eEnv * saved);
-
-void vss_e2e_env_restore (VssE2eEnv * saved);
+gchar *vss_e2e_uninstrumented_preload (void);
 
 G_END_DECLS

@@ -632,34 +632,12 @@ typedef struct
 static VssTestRedis *
 start_redis (void)
 {
-  const gchar *extra[] = { "--loadmodule", module_path, NULL };
   VssTestRedisOptions o = { 0, };
   VssTestRedis *redis;
   GError *err = NULL;
 
-  o.extra_args = extra;
-#if defined(__SANITIZE_ADDRESS__)
-  {
-    /* The sanitizer build of the module needs the runtimes preloaded into
-     * the (uninstrumented) redis-server. */
-    gchar *asan = g_strdup (g_getenv ("ASAN_OPTIONS"));
-    gchar *preload = g_strdup_printf ("%s %s", VSS_SEARCH_LIBASAN,
-        VSS_SEARCH_LIBUBSAN);
-
-    g_setenv ("LD_PRELOAD", preload, TRUE);
-    g_setenv ("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", TRUE);
-    redis = vss_test_redis_start (&o, &err);
-    g_unsetenv ("LD_PRELOAD");
-    if (asan)
-      g_setenv ("ASAN_OPTIONS", asan, TRUE);
-    else
-      g_unsetenv ("ASAN_OPTIONS");
-    g_free (asan);
-    g_free (preload);
-  }
-#else
+  o.module = module_path;
   redis = vss_test_redis_start (&o, &err);
-#endif
   g_assert_no_error (err);
   return redis;
 }

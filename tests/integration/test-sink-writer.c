@@ -14,7 +14,6 @@
 #include "vsshttpd.h"
 #include "vsssigcheck.h"
 #include "vss-sink-feeder.h"
-#include "module-test-env.h"
 
 static const gchar *module_path;
 
@@ -237,31 +236,10 @@ start_redis (const VssTestRedisOptions * opts)
 static VssTestRedis *
 start_redis_with_module (void)
 {
-  const gchar *extra[] = { "--loadmodule", module_path, NULL };
   VssTestRedisOptions opts = { 0, };
-  VssTestRedis *r;
-#ifdef VSS_MODULE_ASAN
-  const gchar *names[] = { "LD_PRELOAD", "ASAN_OPTIONS", "LSAN_OPTIONS",
-    "UBSAN_OPTIONS"
-  };
-  gchar *saved[G_N_ELEMENTS (names)];
 
-  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
-    saved[i] = g_strdup (g_getenv (names[i]));
-  module_test_env_setup ();
-#endif
-  opts.extra_args = extra;
-  r = start_redis (&opts);
-#ifdef VSS_MODULE_ASAN
-  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
-    if (saved[i])
-      g_setenv (names[i], saved[i], TRUE);
-    else
-      g_unsetenv (names[i]);
-    g_free (saved[i]);
-  }
-#endif
-  return r;
+  opts.module = module_path;
+  return start_redis (&opts);
 }
 
 static VssValkeyClient *
@@ -678,7 +656,7 @@ test_index (void)
   vss_sink_writer_free (w);
   g_assert_cmpuint (ev.errors->len, ==, 0);
 
-  module_test_check_reports (vss_test_redis_get_dir (r));
+  vss_test_redis_check_reports (r);
   events_clear (&ev);
   vss_valkey_client_free (c);
   rm_rf (dir);

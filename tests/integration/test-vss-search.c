@@ -245,7 +245,6 @@ rm_rf (const gchar * dir)
 static void
 setup (void)
 {
-  const gchar *extra[] = { "--loadmodule", module_path, NULL };
   VssTestRedisOptions o = { 0, };
   GError *err = NULL;
 
@@ -260,29 +259,8 @@ setup (void)
   fail_unless (tmpdir != NULL);
   fail_unless (g_file_test (module_path, G_FILE_TEST_EXISTS),
       "module %s is missing", module_path);
-  o.extra_args = extra;
-  {
-#if defined(__SANITIZE_ADDRESS__)
-    /* The sanitizer build of the module needs the runtimes in the server:
-     * preloaded into redis-server only (not into the CLI or Chromium). */
-    gchar *asan = g_strdup (g_getenv ("ASAN_OPTIONS"));
-    gchar *preload = g_strdup_printf ("%s %s", VSS_SEARCH_LIBASAN,
-        VSS_SEARCH_LIBUBSAN);
-
-    g_setenv ("LD_PRELOAD", preload, TRUE);
-    g_setenv ("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", TRUE);
-    redis = vss_test_redis_start (&o, &err);
-    g_unsetenv ("LD_PRELOAD");
-    if (asan)
-      g_setenv ("ASAN_OPTIONS", asan, TRUE);
-    else
-      g_unsetenv ("ASAN_OPTIONS");
-    g_free (asan);
-    g_free (preload);
-#else
-    redis = vss_test_redis_start (&o, &err);
-#endif
-  }
+  o.module = module_path;
+  redis = vss_test_redis_start (&o, &err);
   fail_unless (redis != NULL, "redis-server: %s", err ? err->message : "");
   url = vss_test_redis_get_url (redis, "cluster=no");
   client = vss_valkey_client_new_from_url (url, &err);

@@ -15,7 +15,6 @@
 #include "gstvss.h"
 #include "vss-test-redis.h"
 #include "vss-sink-feeder.h"
-#include "module-test-env.h"
 
 static const gchar *module_path;
 static gchar *self_path;
@@ -23,12 +22,11 @@ static gchar *self_path;
 static VssTestRedis *
 start_with_module (guint n_primaries)
 {
-  const gchar *args[] = { "--loadmodule", module_path, NULL };
   VssTestRedisOptions opts = { 0, };
   GError *err = NULL;
   VssTestRedis *r;
 
-  opts.extra_args = args;
+  opts.module = module_path;
   r = n_primaries ? vss_test_redis_start_cluster (n_primaries, &opts, &err) :
       vss_test_redis_start (&opts, &err);
   if (r == NULL)
@@ -160,7 +158,7 @@ run_index_and_search (guint n_primaries)
     g_free (e);
     feeder_free (f);
   }
-  module_test_check_reports (vss_test_redis_get_dir (r));
+  vss_test_redis_check_reports (r);
   rm_rf (dir);
   g_free (dir);
   g_free (url);
@@ -319,7 +317,7 @@ test_source_position (void)
     g_free (key);
   }
   vss_valkey_client_free (c);
-  module_test_check_reports (vss_test_redis_get_dir (r));
+  vss_test_redis_check_reports (r);
   g_ptr_array_unref (ids);
   rm_rf (dir);
   g_free (dir);
@@ -492,7 +490,7 @@ run_index_restart (guint n_primaries, guint node)
   for (guint i = 16; i < 30; i += 3)
     assert_found (c, ids, i, "cam1", n_primaries > 0);
   vss_valkey_client_free (c);
-  module_test_check_reports (vss_test_redis_get_dir (r));
+  vss_test_redis_check_reports (r);
   g_ptr_array_unref (ids);
   rm_rf (dir);
   g_free (dir);
@@ -559,7 +557,7 @@ test_index_dropped (void)
   assert_found (c, f->ids, 2, "cam1", FALSE);
   feeder_free (f);
   vss_valkey_client_free (c);
-  module_test_check_reports (vss_test_redis_get_dir (r));
+  vss_test_redis_check_reports (r);
   rm_rf (dir);
   g_free (dir);
   g_free (url);
@@ -835,7 +833,6 @@ static void
 test_destination (void)
 {
   VssTestRedisOptions opts_a = { 0, };
-  const gchar *args_ext[] = { "--loadmodule", module_path, NULL };
   g_autoptr (VssTestRedis) ra = NULL;
   g_autoptr (VssTestRedis) rb = NULL;
   gchar *url_a, *url_b, *dir = tmpdir ();
@@ -854,7 +851,7 @@ test_destination (void)
 
   opts_a.acl_user = "default";
   opts_a.acl_password = "pw-A-S3cret";
-  opts_a.extra_args = args_ext;
+  opts_a.module = module_path;
   ra = vss_test_redis_start (&opts_a, &e);
   g_assert_no_error (e);
   rb = start_with_module (0);
@@ -986,8 +983,8 @@ test_destination (void)
 
   vss_valkey_client_free (ca);
   vss_valkey_client_free (cb);
-  module_test_check_reports (vss_test_redis_get_dir (ra));
-  module_test_check_reports (vss_test_redis_get_dir (rb));
+  vss_test_redis_check_reports (ra);
+  vss_test_redis_check_reports (rb);
   g_ptr_array_unref (ids);
   g_ptr_array_unref (lines);
   rm_rf (dir);
@@ -1016,7 +1013,6 @@ main (int argc, char **argv)
   if (!g_file_test (module_path, G_FILE_TEST_EXISTS))
     g_error ("the Valkey module %s is missing: build modules/valkey",
         module_path);
-  module_test_env_setup ();
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
   make_jpegs ();

@@ -9,6 +9,8 @@
  * Locking: `registry_lock` guards the pid registry (`pids`), which the
  * signal handler reads without a lock: slots are written whole. Leaf lock.
  */
+#define _GNU_SOURCE             /* dl_iterate_phdr */
+#include <link.h>
 #include <string.h>
 #include <signal.h>
 #include <unistd.h>
@@ -42,6 +44,7 @@ struct _VssTestRedis
 {
   VssTestRedisOptions opts;
   gchar **extra_args;
+  gchar **module_args;
   gchar *dir;
   gboolean cluster;
   GArray *servers;              /* Server */
@@ -351,11 +354,93 @@ read_log (Server * s)
   return log ? log : g_strdup ("(no log)");
 }
 
+static int
+find_sanitizers (struct dl_phdr_info *info, size_t size, void *data)
+{
+  const gchar *name = info->dlpi_name;
+
+  if (name != NULL && (strstr (name, "libasan.so")
+          || strstr (name, "libubsan.so"))) {
+    GString *s = data;
+
+    g_string_append_printf (s, "%s%s", s->len ? " " : "", name);
+  }
+  return 0;
+}
+
+gchar *
+vss_test_sanitizer_preload (void)
+{
+  GString *s = g_string_new (NULL);
+
+  dl_iterate_phdr (find_sanitizers, s);
+  return g_string_free (s, FALSE);
+}
+
+/* What a server runs with: ours, plus the sanitizer runtimes when it loads
+ * an instrumented module. */
+static gchar **
+server_environ (VssTestRedis * r)
+{
+  gchar **envp = g_get_environ ();
+  gchar *preload;
+
+  if (r->opts.module == NULL)
+    return envp;
+  preload = vss_test_sanitizer_preload ();
+  if (preload[0]) {
+    envp = g_environ_setenv (envp, "LD_PRELOAD", preload, TRUE);
+    /* LeakSanitizer runs when a server exits cleanly (stopped with
+     * SIGTERM): memory the module lost, e.g. on FT.DROPINDEX or MODULE
+     * UNLOAD, is reported in the node's directory. Reports do not change
+     * the exit code; vss_test_redis_check_reports() reads them. */
+    envp = g_environ_setenv (envp, "ASAN_OPTIONS",
+        "detect_leaks=1:abort_on_error=1:log_path=sanitizer", TRUE);
+    envp = g_environ_setenv (envp, "LSAN_OPTIONS", "exitcode=0", TRUE);
+    envp = g_environ_setenv (envp, "UBSAN_OPTIONS",
+        "print_stacktrace=1:halt_on_error=1:log_path=sanitizer", TRUE);
+  }
+  g_free (preload);
+  return envp;
+}
+
+/**
+ * vss_test_redis_check_reports:
+ *
+ * Fails the test (g_error) when a server of @r that loaded an instrumented
+ * module wrote a sanitizer report. Servers report leaks when they exit
+ * cleanly: call it after vss_test_redis_stop_node() or on a fixture whose
+ * servers have stopped.
+ */
+void
+vss_test_redis_check_reports (VssTestRedis * r)
+{
+  for (guint i = 0; i < r->servers->len; i++) {
+    Server *s = &g_array_index (r->servers, Server, i);
+    GDir *d = s->dir ? g_dir_open (s->dir, 0, NULL) : NULL;
+    const gchar *name;
+
+    while (d && (name = g_dir_read_name (d))) {
+      if (g_str_has_prefix (name, "sanitizer")) {
+        gchar *path = g_build_filename (s->dir, name, NULL);
+        gchar *text = NULL;
+
+        g_file_get_contents (path, &text, NULL, NULL);
+        g_error ("redis-server on port %u with %s reported:\n%s", s->port,
+            r->opts.module, text ? text : path);
+      }
+    }
+    if (d)
+      g_dir_close (d);
+  }
+}
+
 static gboolean
 spawn_server (VssTestRedis * r, guint i, GError ** error)
 {
   Server *s = &g_array_index (r->servers, Server, i);
   GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
+  gchar **envp;
   gint64 until;
   gboolean ok;
 
@@ -430,15 +515,23 @@ spawn_server (VssTestRedis * r, guint i, GError ** error)
     ADD ("--cluster-node-timeout");
     ADD ("5000");
   }
+  if (r->opts.module) {
+    ADD ("--loadmodule");
+    ADD (r->opts.module);
+    for (guint k = 0; r->module_args && r->module_args[k]; k++)
+      ADD (r->module_args[k]);
+  }
   for (guint k = 0; r->extra_args && r->extra_args[k]; k++)
     ADD (r->extra_args[k]);
   g_ptr_array_add (argv, NULL);
 #undef ADD
 #undef ADDF
 
-  ok = g_spawn_async (s->dir, (gchar **) argv->pdata, NULL,
+  envp = server_environ (r);
+  ok = g_spawn_async (s->dir, (gchar **) argv->pdata, envp,
       G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
       G_SPAWN_STDOUT_TO_DEV_NULL, child_setup, NULL, &s->pid, error);
+  g_strfreev (envp);
   g_ptr_array_unref (argv);
   if (!ok)
     return FALSE;
@@ -487,9 +580,12 @@ fixture_new (const VssTestRedisOptions * opts, gboolean cluster, guint n,
   r->opts = opts ? *opts : defaults;
   r->extra_args = g_strdupv ((gchar **) r->opts.extra_args);
   r->opts.extra_args = NULL;
+  r->module_args = g_strdupv ((gchar **) r->opts.module_args);
+  r->opts.module_args = NULL;
   r->opts.acl_user = g_strdup (r->opts.acl_user);
   r->opts.acl_password = g_strdup (r->opts.acl_password);
   r->opts.tls_auth_clients = g_strdup (r->opts.tls_auth_clients);
+  r->opts.module = g_strdup (r->opts.module);
   r->cluster = cluster;
   r->servers = g_array_new (FALSE, TRUE, sizeof (Server));
   r->dir = g_dir_make_tmp ("vss-redis-XXXXXX", error);
@@ -679,6 +775,8 @@ vss_test_redis_free (VssTestRedis * r)
   }
   g_free (r->dir);
   g_strfreev (r->extra_args);
+  g_strfreev (r->module_args);
+  g_free ((gchar *) r->opts.module);
   g_free ((gchar *) r->opts.acl_user);
   g_free ((gchar *) r->opts.acl_password);
   g_free ((gchar *) r->opts.tls_auth_clients);

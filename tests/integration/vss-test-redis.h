@@ -19,7 +19,14 @@ G_BEGIN_DECLS
  *   (like requirepass).
  * @appendonly: AOF with fsync always, so that a killed server keeps every
  *   acknowledged write.
- * @extra_args: (nullable): more arguments, e.g. `--loadmodule path`.
+ * @extra_args: (nullable): more arguments.
+ * @module: (nullable): a module to load (`--loadmodule`), e.g. our
+ *   vss-search.so. In a sanitizer build it is instrumented and the server
+ *   is not: the server then runs with this process's sanitizer runtimes
+ *   preloaded, and writes what they find (errors; leaks when it exits
+ *   cleanly) to `sanitizer.<pid>` in its node directory, which
+ *   vss_test_redis_check_reports() turns into a test failure.
+ * @module_args: (nullable): the module's own arguments (e.g. `INT8`).
  * @cluster_replicas: replicas per primary for vss_test_redis_start_cluster()
  *   (node indexes past the primaries' count may be primaries or replicas:
  *   ask `ROLE`).
@@ -33,6 +40,8 @@ typedef struct
   gboolean appendonly;
   const gchar *const *extra_args;
   guint cluster_replicas;
+  const gchar *module;
+  const gchar *const *module_args;
 } VssTestRedisOptions;
 
 typedef struct _VssTestRedis VssTestRedis;
@@ -67,6 +76,13 @@ gchar *vss_test_redis_cliv (VssTestRedis * r, guint node,
     const gchar * const *args, GError ** error);
 
 gboolean vss_test_redis_require_programs (GError ** error);
+
+/* The sanitizer runtimes this process runs with, as an LD_PRELOAD value
+ * ("" without sanitizers): what an uninstrumented program (redis-server,
+ * gst-launch-1.0) needs to load our instrumented module or plugins. */
+gchar *vss_test_sanitizer_preload (void);
+
+void vss_test_redis_check_reports (VssTestRedis * r);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VssTestRedis, vss_test_redis_free);
 

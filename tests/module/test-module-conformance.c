@@ -6,21 +6,19 @@
  */
 #include <string.h>
 #include "vss-test-redis.h"
-#include "module-test-env.h"
 
 static const gchar *module_path, *runner, *suite;
 
 static void
 test_suite (void)
 {
-  const gchar *args[] = { "--loadmodule", module_path, NULL };
   VssTestRedisOptions opts = { 0, };
   GError *err = NULL;
   VssTestRedis *r;
   gchar *url, *out = NULL, *errout = NULL;
   gint status;
 
-  opts.extra_args = args;
+  opts.module = module_path;
   r = vss_test_redis_start (&opts, &err);
   g_assert_no_error (err);
   url = g_strdup_printf ("redis://127.0.0.1:%u", vss_test_redis_get_port (r,
@@ -36,7 +34,7 @@ test_suite (void)
     g_error ("the conformance suite failed:\n%s%s", out, errout);
   g_assert_nonnull (strstr (out, " passed, 0 failed"));
   vss_test_redis_stop_node (r, 0, FALSE);
-  module_test_check_reports (vss_test_redis_get_dir (r));
+  vss_test_redis_check_reports (r);
   vss_test_redis_free (r);
   g_free (out);
   g_free (errout);
@@ -52,7 +50,6 @@ main (int argc, char **argv)
   module_path = argv[1];
   runner = argv[2];
   suite = argv[3];
-  module_test_env_setup ();
   g_test_add_func ("/module/conformance", test_suite);
   return g_test_run ();
 }

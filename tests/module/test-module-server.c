@@ -4,8 +4,9 @@
  * persistence, errors, and unloading.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * argv[1] is the module path. For the sanitizer build see
- * module-test-env.h.
+ * argv[1] is the module path. In the sanitizer build the fixture runs
+ * the instrumented module in redis-server and the tests read its reports
+ * (vss-test-redis.h, option `module`).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -13,7 +14,6 @@
 #include <gio/gio.h>
 #include "valkey/gstvssvalkeysearch.h"
 #include "vss-test-redis.h"
-#include "module-test-env.h"
 
 static const gchar *module_path;
 
@@ -24,12 +24,14 @@ static VssTestRedis *
 start_server (const gchar * extra, GError ** error)
 {
   const gchar *args[] = { "--enable-debug-command", "local",
-    "--enable-module-command", "local",
-    "--loadmodule", module_path, extra, NULL
+    "--enable-module-command", "local", NULL
   };
+  const gchar *margs[] = { extra, NULL };
   VssTestRedisOptions opts = { 0, };
 
   opts.extra_args = args;
+  opts.module = module_path;
+  opts.module_args = margs;
   return vss_test_redis_start (&opts, error);
 }
 
@@ -235,7 +237,7 @@ stop_server (VssTestRedis * r, VssValkeyClient * c)
     vss_valkey_client_free (c);
   /* A clean shutdown runs the module's exit path under the sanitizers. */
   vss_test_redis_stop_node (r, 0, FALSE);
-  module_test_check_reports (vss_test_redis_get_dir (r));
+  vss_test_redis_check_reports (r);
   vss_test_redis_free (r);
 }
 
@@ -1018,7 +1020,6 @@ static void
 test_cluster (void)
 {
   GError *err = NULL;
-  const gchar *args[] = { "--loadmodule", module_path, NULL };
   VssTestRedisOptions opts = { 0, };
   VssTestRedis *r;
   VssValkeyClient *c;
@@ -1032,7 +1033,7 @@ test_cluster (void)
   guint64 total = 0;
   gfloat q[16];
 
-  opts.extra_args = args;
+  opts.module = module_path;
   r = vss_test_redis_start_cluster (3, &opts, &err);
   g_assert_no_error (err);
   url = vss_test_redis_get_url (r, NULL);
@@ -1075,7 +1076,7 @@ test_cluster (void)
   vss_valkey_client_free (c);
   for (guint i = 0; i < vss_test_redis_get_n_nodes (r); i++)
     vss_test_redis_stop_node (r, i, FALSE);
-  module_test_check_reports (vss_test_redis_get_dir (r));
+  vss_test_redis_check_reports (r);
   vss_test_redis_free (r);
   g_free (url);
 }
@@ -1089,7 +1090,6 @@ main (int argc, char **argv)
         "build it first)", argv[0]);
   /* Servers run in their own directories: an absolute path. */
   module_path = g_canonicalize_filename (argv[1], NULL);
-  module_test_env_setup ();
   g_test_add_func ("/module/client", test_client);
   g_test_add_func ("/module/filtered-k", test_filtered_k);
   g_test_add_func ("/module/events", test_events);
