@@ -31,6 +31,7 @@
 #include "embed/gstvssembedlocal.h"
 #include "vss-e2e.h"
 #include "vss-test-redis.h"
+#include "vss-test-util.h"
 
 static const gchar *module_path;
 
@@ -494,15 +495,6 @@ unmake_read_only (const gchar * dir)
   g_chmod (dir, 0755);
 }
 
-static void
-rm_rf (const gchar * dir)
-{
-  gchar *argv[] = { (gchar *) "rm", (gchar *) "-rf", (gchar *) dir, NULL };
-
-  g_spawn_sync (NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
-      NULL, NULL);
-}
-
 /* ---- Issue 18, point 2: a rerun of a file after a kill ---- */
 
 static gint64
@@ -516,28 +508,6 @@ dbsize (VssTestRedis * r)
   v = g_ascii_strtoll (n, NULL, 10);
   g_free (n);
   return v;
-}
-
-static guint
-count_files (const gchar * dir)
-{
-  GDir *d = g_dir_open (dir, 0, NULL);
-  const gchar *name;
-  guint n = 0;
-
-  if (d == NULL)
-    return 0;
-  while ((name = g_dir_read_name (d))) {
-    gchar *p = g_build_filename (dir, name, NULL);
-
-    if (g_file_test (p, G_FILE_TEST_IS_DIR))
-      n += count_files (p);
-    else if (name[0] != '.')
-      n++;
-    g_free (p);
-  }
-  g_dir_close (d);
-  return n;
 }
 
 /* vss-ingest of a file is killed half way; the same command again stores
@@ -586,7 +556,7 @@ test_rerun_after_kill (void)
    * next to new ones; one object per key. */
   keys = dbsize (r);
   g_assert_cmpint (keys, ==, kept);
-  g_assert_cmpuint (count_files (frames), ==, kept);
+  g_assert_cmpuint (vss_test_count_files (frames, NULL, NULL), ==, kept);
 
   /* Each frame names its file and its place in it (search results show
    * "clip.mkv @ 00:54"). */
@@ -613,10 +583,10 @@ test_rerun_after_kill (void)
   g_assert_cmpint (status, ==, 0);
   json_decref (j);
   g_assert_cmpint (dbsize (r), ==, kept);
-  g_assert_cmpuint (count_files (frames), ==, kept);
+  g_assert_cmpuint (vss_test_count_files (frames, NULL, NULL), ==, kept);
 
   vss_test_redis_free (r);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (url);
   g_free (frames);
   g_free (spool);
@@ -755,7 +725,7 @@ test_error_details (void)
     g_free (errt);
   }
 
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (frames);
   g_free (spool);
   g_free (clip);
@@ -885,7 +855,7 @@ test_outage_lines (void)
   g_free (down);
   g_free (back);
   vss_test_redis_free (r);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (where);
   g_free (url);
   g_free (log);

@@ -30,6 +30,7 @@
 #include "query/gstvssquerysearch.h"
 #include "aws/gstvssaws.h"
 #include "vss-test-redis.h"
+#include "vss-test-util.h"
 #include "vss-test-s3rver.h"
 #include "vss-fake-valkey.h"
 
@@ -223,26 +224,6 @@ file_uri (const gchar * path)
 }
 
 static void
-rm_rf (const gchar * dir)
-{
-  GDir *d = g_dir_open (dir, 0, NULL);
-  const gchar *n;
-
-  while (d && (n = g_dir_read_name (d))) {
-    gchar *p = g_build_filename (dir, n, NULL);
-    if (g_file_test (p, G_FILE_TEST_IS_DIR) && !g_file_test (p,
-            G_FILE_TEST_IS_SYMLINK))
-      rm_rf (p);
-    else
-      g_unlink (p);
-    g_free (p);
-  }
-  if (d)
-    g_dir_close (d);
-  g_rmdir (dir);
-}
-
-static void
 setup (void)
 {
   VssTestRedisOptions o = { 0, };
@@ -275,7 +256,7 @@ teardown (void)
   g_clear_pointer (&url, g_free);
   for (guint i = 0; i < 3; i++)
     g_clear_pointer (&photo[i], g_free);
-  rm_rf (tmpdir);
+  vss_test_rm_rf (tmpdir);
   g_clear_pointer (&tmpdir, g_free);
 }
 

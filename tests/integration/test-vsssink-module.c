@@ -14,6 +14,7 @@
 #include <gst/gst.h>
 #include "gstvss.h"
 #include "vss-test-redis.h"
+#include "vss-test-util.h"
 #include "vss-sink-feeder.h"
 
 static const gchar *module_path;
@@ -35,25 +36,6 @@ start_with_module (guint n_primaries)
   return r;
 }
 
-static gchar *
-tmpdir (void)
-{
-  GError *err = NULL;
-  gchar *d = g_dir_make_tmp ("vsssink-module-XXXXXX", &err);
-
-  g_assert_no_error (err);
-  return d;
-}
-
-static void
-rm_rf (const gchar * path)
-{
-  gchar *argv[] = { (gchar *) "rm", (gchar *) "-rf", (gchar *) path, NULL };
-
-  g_spawn_sync (NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
-      NULL, NULL);
-}
-
 /* Pushes @n frames through a sink that creates the index, then checks the
  * index with FT.INFO and finds each of a few frames as its own nearest
  * neighbour, with the stream filter. */
@@ -63,7 +45,7 @@ run_index_and_search (guint n_primaries)
   g_autoptr (VssTestRedis) r = start_with_module (n_primaries);
   gchar *url = vss_test_redis_get_url (r, n_primaries ? "cluster=yes" :
       "cluster=no");
-  gchar *dir = tmpdir ();
+  gchar *dir = vss_test_tmpdir ("vsssink-module");
   const guint n = 30;
   GError *err = NULL;
   VssValkeyClient *c;
@@ -159,7 +141,7 @@ run_index_and_search (guint n_primaries)
     feeder_free (f);
   }
   vss_test_redis_check_reports (r);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (dir);
   g_free (url);
 }
@@ -254,7 +236,7 @@ test_source_position (void)
 {
   g_autoptr (VssTestRedis) r = start_with_module (0);
   gchar *url = vss_test_redis_get_url (r, "cluster=no");
-  gchar *dir = tmpdir ();
+  gchar *dir = vss_test_tmpdir ("vsssink-module");
   GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
   /* Positions of frames 0-5 in ms. */
   const gint64 want[] = { 40000, 41500, 43000, 54000, 54250, -1 };
@@ -319,7 +301,7 @@ test_source_position (void)
   vss_valkey_client_free (c);
   vss_test_redis_check_reports (r);
   g_ptr_array_unref (ids);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (dir);
   g_free (url);
 }
@@ -435,7 +417,7 @@ run_index_restart (guint n_primaries, guint node)
   g_autoptr (VssTestRedis) r = start_with_module (n_primaries);
   gchar *url = vss_test_redis_get_url (r, n_primaries ? "cluster=yes&" FAST :
       "cluster=no&" FAST);
-  gchar *dir = tmpdir ();
+  gchar *dir = vss_test_tmpdir ("vsssink-module");
   GPtrArray *ids;
   GError *err = NULL;
   VssValkeyClient *c;
@@ -492,7 +474,7 @@ run_index_restart (guint n_primaries, guint node)
   vss_valkey_client_free (c);
   vss_test_redis_check_reports (r);
   g_ptr_array_unref (ids);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (dir);
   g_free (url);
 }
@@ -518,7 +500,7 @@ test_index_dropped (void)
 {
   g_autoptr (VssTestRedis) r = start_with_module (0);
   gchar *url = vss_test_redis_get_url (r, "cluster=no");
-  gchar *dir = tmpdir ();
+  gchar *dir = vss_test_tmpdir ("vsssink-module");
   const gchar *drop[] = { "FT.DROPINDEX", "frames" };
   GError *err = NULL;
   VssValkeyClient *c;
@@ -558,7 +540,7 @@ test_index_dropped (void)
   feeder_free (f);
   vss_valkey_client_free (c);
   vss_test_redis_check_reports (r);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (dir);
   g_free (url);
 }
@@ -835,7 +817,7 @@ test_destination (void)
   VssTestRedisOptions opts_a = { 0, };
   g_autoptr (VssTestRedis) ra = NULL;
   g_autoptr (VssTestRedis) rb = NULL;
-  gchar *url_a, *url_b, *dir = tmpdir ();
+  gchar *url_a, *url_b, *dir = vss_test_tmpdir ("vsssink-module");
   gchar *state = g_build_filename (dir, "state", NULL);
   gchar *folder_a = g_build_filename (dir, "folder-a", NULL);
   gchar *folder_b = g_build_filename (dir, "folder-b", NULL);
@@ -958,7 +940,7 @@ test_destination (void)
     g_assert_cmpuint (files_in (legacy, ".jnl") + files_in (legacy, ".rec"),
         ==, 0);
     g_ptr_array_set_size (lines, 0);
-    rm_rf (legacy);
+    vss_test_rm_rf (legacy);
     g_free (named);
     g_free (legacy);
   }
@@ -987,7 +969,7 @@ test_destination (void)
   vss_test_redis_check_reports (rb);
   g_ptr_array_unref (ids);
   g_ptr_array_unref (lines);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (spool_a);
   g_free (port_a);
   g_free (port_b);

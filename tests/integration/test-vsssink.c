@@ -12,6 +12,7 @@
 #include <gst/gst.h>
 #include "gstvss.h"
 #include "vss-test-redis.h"
+#include "vss-test-util.h"
 #include "vss-test-s3rver.h"
 #include "vsshttpd.h"
 #include "vsssigcheck.h"
@@ -20,35 +21,6 @@
 
 static gchar *self_path;
 
-static VssValkeyClient *
-client_for (const gchar * url)
-{
-  GError *err = NULL;
-  VssValkeyClient *c = vss_valkey_client_new_from_url (url, &err);
-
-  g_assert_no_error (err);
-  return c;
-}
-
-static GHashTable *
-hgetall (VssValkeyClient * c, const gchar * key)
-{
-  const gchar *argv[] = { "HGETALL", key };
-  GError *err = NULL;
-  VssValkeyReply *r = vss_valkey_command (c, NULL, &err, 2, argv, NULL);
-  GHashTable *h = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-      (GDestroyNotify) g_bytes_unref);
-
-  g_assert_no_error (err);
-  g_assert_nonnull (r);
-  g_assert_true (r->type == REDIS_REPLY_ARRAY);
-  for (gsize i = 0; i + 1 < r->elements; i += 2)
-    g_hash_table_insert (h, g_strdup (r->element[i]->str),
-        g_bytes_new (r->element[i + 1]->str, r->element[i + 1]->len));
-  freeReplyObject (r);
-  return h;
-}
-
 static gchar *
 field (GHashTable * h, const gchar * name)
 {
@@ -56,23 +28,6 @@ field (GHashTable * h, const gchar * name)
 
   return b ? g_strndup (g_bytes_get_data (b, NULL), g_bytes_get_size (b)) :
       NULL;
-}
-
-static guint64
-count_keys (VssValkeyClient * c, const gchar * pattern)
-{
-  /* Counts over every primary (cluster) with KEYS on a small dataset. */
-  const gchar *argv[] = { "KEYS", pattern };
-  GError *err = NULL;
-  GPtrArray *rs = vss_valkey_command_on_primaries (c, NULL, &err, 2, argv,
-      NULL);
-  guint64 n = 0;
-
-  g_assert_no_error (err);
-  for (guint i = 0; i < rs->len; i++)
-    n += ((VssValkeyReply *) g_ptr_array_index (rs, i))->elements;
-  g_ptr_array_unref (rs);
-  return n;
 }
 
 /* Every accepted frame: its key with the right fields, its object with the
@@ -86,7 +41,7 @@ check_stored (VssValkeyClient * c, GPtrArray * ids, const gchar * stream,
   for (guint i = 0; i < ids->len; i++) {
     const gchar *id = g_ptr_array_index (ids, i);
     gchar *key = g_strdup_printf ("frame:%s:%s", stream, id);
-    GHashTable *h = hgetall (c, key);
+    GHashTable *h = vss_test_hgetall (c, key);
     gchar *s, *uri;
     gint64 ms;
     GBytes *vec = g_hash_table_lookup (h, "vector");
@@ -135,31 +90,7 @@ check_stored (VssValkeyClient * c, GPtrArray * ids, const gchar * stream,
     g_hash_table_unref (h);
     g_free (key);
   }
-  g_assert_cmpuint (count_keys (c, "frame:*"), ==, expected_keys);
-}
-
-static guint
-count_files (const gchar * dir, const gchar * suffix, gboolean * hidden)
-{
-  GDir *d = g_dir_open (dir, 0, NULL);
-  const gchar *name;
-  guint n = 0;
-
-  if (d == NULL)
-    return 0;
-  while ((name = g_dir_read_name (d))) {
-    gchar *p = g_build_filename (dir, name, NULL);
-
-    if (name[0] == '.' && hidden)
-      *hidden = TRUE;
-    if (g_file_test (p, G_FILE_TEST_IS_DIR))
-      n += count_files (p, suffix, hidden);
-    else if (g_str_has_suffix (name, suffix))
-      n++;
-    g_free (p);
-  }
-  g_dir_close (d);
-  return n;
+  g_assert_cmpuint (vss_test_count_keys (c, "frame:*"), ==, expected_keys);
 }
 
 static gchar *
@@ -172,52 +103,6 @@ file_object_path (const gchar * uri, gpointer root)
   return path;
 }
 
-static VssTestRedis *
-start_redis (const VssTestRedisOptions * opts)
-{
-  GError *err = NULL;
-  VssTestRedis *r = vss_test_redis_start (opts, &err);
-
-  if (r == NULL)
-    g_error ("cannot start redis-server: %s", err->message);
-  return r;
-}
-
-static gchar *
-tmpdir (void)
-{
-  GError *err = NULL;
-  gchar *d = g_dir_make_tmp ("vsssink-XXXXXX", &err);
-
-  g_assert_no_error (err);
-  return d;
-}
-
-static void
-rm_rf (const gchar * path)
-{
-  GFile *f = g_file_new_for_path (path);
-  GFileEnumerator *e = g_file_enumerate_children (f,
-      G_FILE_ATTRIBUTE_STANDARD_NAME, G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
-      NULL, NULL);
-
-  if (e) {
-    GFileInfo *info;
-
-    while ((info = g_file_enumerator_next_file (e, NULL, NULL))) {
-      gchar *child = g_build_filename (path, g_file_info_get_name (info),
-          NULL);
-
-      rm_rf (child);
-      g_free (child);
-      g_object_unref (info);
-    }
-    g_object_unref (e);
-  }
-  g_file_delete (f, NULL, NULL);
-  g_object_unref (f);
-}
-
 /* Quick outage detection in tests: one reconnect attempt, short timeouts. */
 #define FAST "reconnect_attempts=1&connect_timeout_ms=500&command_timeout_ms=2000"
 
@@ -228,13 +113,13 @@ rm_rf (const gchar * path)
 static void
 test_folder (void)
 {
-  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  g_autoptr (VssTestRedis) r = vss_test_redis_start_or_die (NULL);
   gchar *url = vss_test_redis_get_url (r, NULL);
-  gchar *dir = tmpdir ();
+  gchar *dir = vss_test_tmpdir ("vsssink");
   gchar *frames = g_build_filename (dir, "frames", NULL);
   gchar *frames_uri = g_filename_to_uri (frames, NULL, NULL);
   gchar *spool = g_build_filename (dir, "spool", NULL);
-  g_autoptr (VssValkeyClient) c = client_for (url);
+  g_autoptr (VssValkeyClient) c = vss_test_client (url);
   Feeder *f = feeder_new (NULL, "valkey", url, "frames", frames_uri,
       "spool-dir", spool, "stream-id", "../../cam 1", "create-index", "never",
       "post-messages", "true", NULL);
@@ -255,13 +140,13 @@ test_folder (void)
   gst_structure_free (st);
   /* "../../cam 1" stays inside the folder. */
   check_stored (c, f->ids, "_._.._cam_1", file_object_path, frames, 24);
-  g_assert_cmpuint (count_files (frames, ".jpg", &hidden), ==, 24);
+  g_assert_cmpuint (vss_test_count_files (frames, ".jpg", &hidden), ==, 24);
   g_assert_false (hidden);
   /* The journal is empty once everything is stored. */
-  g_assert_cmpuint (count_files (spool, ".rec", NULL), ==, 0);
+  g_assert_cmpuint (vss_test_count_files (spool, ".rec", NULL), ==, 0);
   feeder_free (f);
 
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (spool);
   g_free (frames_uri);
   g_free (frames);
@@ -273,10 +158,10 @@ test_folder (void)
 static void
 test_vectors_only (void)
 {
-  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  g_autoptr (VssTestRedis) r = vss_test_redis_start_or_die (NULL);
   gchar *url = vss_test_redis_get_url (r, NULL);
-  gchar *dir = tmpdir ();
-  g_autoptr (VssValkeyClient) c = client_for (url);
+  gchar *dir = vss_test_tmpdir ("vsssink");
+  g_autoptr (VssValkeyClient) c = vss_test_client (url);
   Feeder *f = feeder_new (NULL, "valkey", url, "spool-dir", dir,
       "stream-id", "cam2", "create-index", "never", "ttl", "600", NULL);
   gchar id[GST_VSS_FRAME_ID_SIZE];
@@ -294,7 +179,7 @@ test_vectors_only (void)
   g_assert_null (feeder_finish (f, NULL));
   check_stored (c, f->ids, "cam2", NULL, NULL, 5);
   key = g_strdup_printf ("frame:cam2:%s", id);
-  h = hgetall (c, key);
+  h = vss_test_hgetall (c, key);
   s = field (h, "dedup_distance");
   g_assert_cmpstr (s, ==, "0.375");
   g_free (s);
@@ -308,7 +193,7 @@ test_vectors_only (void)
   g_hash_table_unref (h);
   g_free (key);
   feeder_free (f);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (dir);
   g_free (url);
 }
@@ -317,13 +202,13 @@ test_vectors_only (void)
 static void
 test_png (void)
 {
-  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  g_autoptr (VssTestRedis) r = vss_test_redis_start_or_die (NULL);
   gchar *url = vss_test_redis_get_url (r, NULL);
-  gchar *dir = tmpdir ();
+  gchar *dir = vss_test_tmpdir ("vsssink");
   gchar *frames = g_build_filename (dir, "frames", NULL);
   gchar *frames_uri = g_filename_to_uri (frames, NULL, NULL);
   gchar *spool = g_build_filename (dir, "spool", NULL);
-  g_autoptr (VssValkeyClient) c = client_for (url);
+  g_autoptr (VssValkeyClient) c = vss_test_client (url);
   GError *err = NULL;
   GstElement *p = gst_parse_launch ("videotestsrc num-buffers=1 ! "
       "video/x-raw,width=32,height=32 ! pngenc ! appsink name=out", &err);
@@ -354,16 +239,16 @@ test_png (void)
   g_assert_cmpint (gst_pad_push (f->src, png), ==, GST_FLOW_OK);
   g_assert_null (feeder_finish (f, NULL));
   key = g_strdup_printf ("frame:png:%s", id);
-  h = hgetall (c, key);
+  h = vss_test_hgetall (c, key);
   uri = field (h, "uri");
   g_assert_nonnull (uri);
   g_assert_true (g_str_has_suffix (uri, ".png"));
-  g_assert_cmpuint (count_files (frames, ".png", NULL), ==, 1);
+  g_assert_cmpuint (vss_test_count_files (frames, ".png", NULL), ==, 1);
   g_free (uri);
   g_free (key);
   g_hash_table_unref (h);
   feeder_free (f);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (spool);
   g_free (frames_uri);
   g_free (frames);
@@ -375,9 +260,9 @@ test_png (void)
 static void
 test_bad_input (void)
 {
-  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  g_autoptr (VssTestRedis) r = vss_test_redis_start_or_die (NULL);
   gchar *url = vss_test_redis_get_url (r, NULL);
-  gchar *dir = tmpdir ();
+  gchar *dir = vss_test_tmpdir ("vsssink");
   Feeder *f;
   GstBuffer *b;
   gchar id[GST_VSS_FRAME_ID_SIZE];
@@ -461,7 +346,7 @@ test_bad_input (void)
   g_free (err);
   feeder_free (f);
 
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (dir);
   g_free (url);
 }
@@ -473,7 +358,7 @@ run_redis_restart (gboolean journal)
 {
   VssTestRedisOptions opts = { 0, };
   g_autoptr (VssTestRedis) r = NULL;
-  gchar *url, *dir = tmpdir ();
+  gchar *url, *dir = vss_test_tmpdir ("vsssink");
   gchar *frames = g_build_filename (dir, "frames", NULL);
   gchar *frames_uri = g_filename_to_uri (frames, NULL, NULL);
   gchar *spool = g_build_filename (dir, "spool", NULL);
@@ -483,7 +368,7 @@ run_redis_restart (gboolean journal)
   Feeder *f;
 
   opts.appendonly = TRUE;
-  r = start_redis (&opts);
+  r = vss_test_redis_start_or_die (&opts);
   url = vss_test_redis_get_url (r, FAST);
   f = feeder_new (NULL, "valkey", url, "frames", frames_uri, "spool-dir",
       spool, "stream-id", "cam3", "create-index", "never", "journal",
@@ -510,13 +395,13 @@ run_redis_restart (gboolean journal)
   g_assert_cmpuint (stat_of (st, "spooled"), >, 0);
   g_assert_cmpuint (stat_of (st, "replayed"), ==, stat_of (st, "spooled"));
   gst_structure_free (st);
-  c = client_for (url);
+  c = vss_test_client (url);
   check_stored (c, f->ids, "cam3", file_object_path, frames, 40);
-  g_assert_cmpuint (count_files (frames, ".jpg", NULL), ==, 40);
-  g_assert_cmpuint (count_files (spool, ".rec", NULL), ==, 0);
+  g_assert_cmpuint (vss_test_count_files (frames, ".jpg", NULL), ==, 40);
+  g_assert_cmpuint (vss_test_count_files (spool, ".rec", NULL), ==, 0);
   vss_valkey_client_free (c);
   feeder_free (f);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (spool);
   g_free (frames_uri);
   g_free (frames);
@@ -542,23 +427,23 @@ test_tls (void)
 {
   VssTestRedisOptions opts = { 0, };
   g_autoptr (VssTestRedis) r = NULL;
-  gchar *url, *dir = tmpdir ();
+  gchar *url, *dir = vss_test_tmpdir ("vsssink");
   VssValkeyClient *c;
   Feeder *f;
 
   opts.tls = TRUE;
-  r = start_redis (&opts);
+  r = vss_test_redis_start_or_die (&opts);
   url = vss_test_redis_get_url (r, NULL);
   f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id", "tls",
       "create-index", "never", NULL);
   for (guint i = 0; i < 10; i++)
     g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
   g_assert_null (feeder_finish (f, NULL));
-  c = client_for (url);
+  c = vss_test_client (url);
   check_stored (c, f->ids, "tls", NULL, NULL, 10);
   vss_valkey_client_free (c);
   feeder_free (f);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (dir);
   g_free (url);
 }
@@ -569,7 +454,7 @@ test_cluster (void)
 {
   GError *err = NULL;
   g_autoptr (VssTestRedis) r = vss_test_redis_start_cluster (3, NULL, &err);
-  gchar *url, *dir = tmpdir ();
+  gchar *url, *dir = vss_test_tmpdir ("vsssink");
   VssValkeyClient *c;
   Feeder *f;
   guint nonempty = 0;
@@ -582,7 +467,7 @@ test_cluster (void)
   for (guint i = 0; i < 30; i++)
     g_assert_cmpint (feeder_push (f, i), ==, GST_FLOW_OK);
   g_assert_null (feeder_finish (f, NULL));
-  c = client_for (url);
+  c = vss_test_client (url);
   check_stored (c, f->ids, "cluster", NULL, NULL, 30);
   for (guint n = 0; n < 3; n++) {
     gchar *out = vss_test_redis_cli (r, n, &err, "DBSIZE", NULL);
@@ -595,7 +480,7 @@ test_cluster (void)
   g_assert_cmpuint (nonempty, ==, 3);
   vss_valkey_client_free (c);
   feeder_free (f);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (dir);
   g_free (url);
 }
@@ -637,9 +522,9 @@ s3rver_object_path (const gchar * uri, gpointer data)
 static void
 run_s3rver (gboolean outage)
 {
-  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  g_autoptr (VssTestRedis) r = vss_test_redis_start_or_die (NULL);
   gchar *url = vss_test_redis_get_url (r, NULL);
-  gchar *dir = tmpdir ();
+  gchar *dir = vss_test_tmpdir ("vsssink");
   gchar *spool = g_build_filename (dir, "spool", NULL);
   gchar *endpoint;
   S3rver s = { 0, };
@@ -678,18 +563,18 @@ run_s3rver (gboolean outage)
   if (outage)
     g_assert_cmpuint (stat_of (st, "spooled"), >, 0);
   gst_structure_free (st);
-  c = client_for (url);
+  c = vss_test_client (url);
   check_stored (c, f->ids, "s3", s3rver_object_path, &s, n);
   {
     gchar *b = g_build_filename (s.dir, "frames", NULL);
 
-    g_assert_cmpuint (count_files (b, "._S3rver_object", NULL), ==, n);
+    g_assert_cmpuint (vss_test_count_files (b, "._S3rver_object", NULL), ==, n);
     g_free (b);
   }
   vss_valkey_client_free (c);
   feeder_free (f);
   s3rver_stop (&s);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (s.dir);
   g_free (endpoint);
   g_free (spool);
@@ -772,9 +657,9 @@ fake_s3_handler (VssHttpd * server, const VssHttpRequest * req,
 static void
 test_fake_s3 (void)
 {
-  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  g_autoptr (VssTestRedis) r = vss_test_redis_start_or_die (NULL);
   gchar *url = vss_test_redis_get_url (r, NULL);
-  gchar *dir = tmpdir ();
+  gchar *dir = vss_test_tmpdir ("vsssink");
   FakeS3 s = { 0, };
   GError *e = NULL;
   VssHttpd *httpd;
@@ -821,7 +706,7 @@ test_fake_s3 (void)
   g_assert_nonnull (strstr (err, "denied"));
   g_free (err);
   feeder_free (f);
-  g_assert_cmpuint (count_files (dir, ".rec", NULL), ==, 1);
+  g_assert_cmpuint (vss_test_count_files (dir, ".rec", NULL), ==, 1);
   s.refuse = NULL;
 
   /* (The spool holds a frame for s3://frames/x: another destination, to
@@ -850,7 +735,7 @@ test_fake_s3 (void)
     g_assert_cmpuint (stat_of (st, "replayed"), >=, 1);
     gst_structure_free (st);
     g_assert_cmpuint (g_hash_table_size (s.objects), >, before);
-    g_assert_cmpuint (count_files (dir, ".rec", NULL), ==, 0);
+    g_assert_cmpuint (vss_test_count_files (dir, ".rec", NULL), ==, 0);
     feeder_free (f);
   }
   g_assert_cmpuint (s.bad_signatures, ==, 0);
@@ -858,7 +743,7 @@ test_fake_s3 (void)
   vss_httpd_free (httpd);
   g_hash_table_unref (s.objects);
   g_mutex_clear (&s.lock);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (dir);
   g_free (endpoint);
   g_free (url);
@@ -886,9 +771,9 @@ push_thread (gpointer data)
 static void
 test_backpressure_and_flush (void)
 {
-  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  g_autoptr (VssTestRedis) r = vss_test_redis_start_or_die (NULL);
   gchar *url = vss_test_redis_get_url (r, NULL);
-  gchar *dir = tmpdir ();
+  gchar *dir = vss_test_tmpdir ("vsssink");
   FakeS3 s = { 0, };
   GError *e = NULL;
   VssHttpd *httpd;
@@ -948,7 +833,7 @@ test_backpressure_and_flush (void)
   vss_httpd_free (httpd);
   g_hash_table_unref (s.objects);
   g_mutex_clear (&s.lock);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (dir);
   g_free (endpoint);
   g_free (url);
@@ -961,7 +846,7 @@ test_drain_timeout (void)
 {
   VssTestRedisOptions opts = { 0, };
   g_autoptr (VssTestRedis) r = NULL;
-  gchar *url, *dir = tmpdir ();
+  gchar *url, *dir = vss_test_tmpdir ("vsssink");
   VssValkeyClient *c;
   GstMessage *m;
   GError *e = NULL;
@@ -971,7 +856,7 @@ test_drain_timeout (void)
   Feeder *f;
 
   opts.appendonly = TRUE;
-  r = start_redis (&opts);
+  r = vss_test_redis_start_or_die (&opts);
   url = vss_test_redis_get_url (r, FAST);
   vss_test_redis_stop_node (r, 0, TRUE);
   f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id", "dr",
@@ -1007,11 +892,11 @@ test_drain_timeout (void)
       "create-index", "never", NULL);
   g_assert_null (feeder_finish (f, NULL));
   feeder_free (f);
-  c = client_for (url);
+  c = vss_test_client (url);
   check_stored (c, ids, "dr", NULL, NULL, 5);
   vss_valkey_client_free (c);
   g_ptr_array_unref (ids);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (dir);
   g_free (url);
 }
@@ -1020,9 +905,9 @@ test_drain_timeout (void)
 static void
 test_spool_full (void)
 {
-  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  g_autoptr (VssTestRedis) r = vss_test_redis_start_or_die (NULL);
   gchar *url = vss_test_redis_get_url (r, FAST);
-  gchar *dir = tmpdir ();
+  gchar *dir = vss_test_tmpdir ("vsssink");
   Feeder *f;
   GstFlowReturn ret = GST_FLOW_OK;
   gchar *err;
@@ -1041,7 +926,7 @@ test_spool_full (void)
   g_assert_nonnull (strstr (err, "full"));
   g_free (err);
   feeder_free (f);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (dir);
   g_free (url);
 }
@@ -1088,7 +973,7 @@ test_sigkill (void)
 {
   VssTestRedisOptions opts = { 0, };
   g_autoptr (VssTestRedis) r = NULL;
-  gchar *url, *dir = tmpdir ();
+  gchar *url, *dir = vss_test_tmpdir ("vsssink");
   gchar *frames = g_build_filename (dir, "frames", NULL);
   gchar *frames_uri = g_filename_to_uri (frames, NULL, NULL);
   gchar *spool = g_build_filename (dir, "spool", NULL);
@@ -1101,7 +986,7 @@ test_sigkill (void)
   gint status;
 
   opts.appendonly = TRUE;
-  r = start_redis (&opts);
+  r = vss_test_redis_start_or_die (&opts);
   url = vss_test_redis_get_url (r, FAST);
   /* Some frames stored normally, then the outage, then the kill. */
   p = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &e, self_path,
@@ -1126,7 +1011,7 @@ test_sigkill (void)
   g_assert_cmpuint (ids->len, ==, 30);
   /* The outage's frames wait in the spool (the ones in flight at the kill
    * are in the journal). */
-  g_assert_cmpuint (count_files (spool, ".rec", NULL), >=, 1);
+  g_assert_cmpuint (vss_test_count_files (spool, ".rec", NULL), >=, 1);
 
   /* Back up; a new run with no new frames replays the spool and drains. */
   g_assert_true (vss_test_redis_restart_node (r, 0, &e));
@@ -1139,19 +1024,19 @@ test_sigkill (void)
   g_assert_cmpint (status, ==, 0);
   g_object_unref (p);
 
-  c = client_for (url);
+  c = vss_test_client (url);
   /* The child may have accepted a frame it could not report: at most one
    * more than the 30 acknowledged. */
   check_stored (c, ids, "kill", file_object_path, frames,
-      count_keys (c, "frame:*"));
-  g_assert_cmpuint (count_keys (c, "frame:*"), >=, 30);
-  g_assert_cmpuint (count_keys (c, "frame:*"), <=, 31);
-  g_assert_cmpuint (count_files (frames, ".jpg", NULL), ==,
-      count_keys (c, "frame:*"));
-  g_assert_cmpuint (count_files (spool, ".rec", NULL), ==, 0);
+      vss_test_count_keys (c, "frame:*"));
+  g_assert_cmpuint (vss_test_count_keys (c, "frame:*"), >=, 30);
+  g_assert_cmpuint (vss_test_count_keys (c, "frame:*"), <=, 31);
+  g_assert_cmpuint (vss_test_count_files (frames, ".jpg", NULL), ==,
+      vss_test_count_keys (c, "frame:*"));
+  g_assert_cmpuint (vss_test_count_files (spool, ".rec", NULL), ==, 0);
   vss_valkey_client_free (c);
   g_ptr_array_unref (ids);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (spool);
   g_free (frames_uri);
   g_free (frames);
@@ -1183,9 +1068,9 @@ fake_object_path (const gchar * uri, gpointer data)
 static void
 test_sigkill_in_flight (void)
 {
-  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  g_autoptr (VssTestRedis) r = vss_test_redis_start_or_die (NULL);
   gchar *url = vss_test_redis_get_url (r, FAST);
-  gchar *dir = tmpdir ();
+  gchar *dir = vss_test_tmpdir ("vsssink");
   gchar *spool = g_build_filename (dir, "spool", NULL);
   GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
   FakeS3 s = { 0, };
@@ -1223,10 +1108,10 @@ test_sigkill_in_flight (void)
   g_object_unref (p);
   g_assert_cmpuint (ids->len, ==, 4);
   /* Nothing was stored yet; nothing is in the spool proper. */
-  c = client_for (url);
-  g_assert_cmpuint (count_keys (c, "frame:*"), ==, 0);
-  g_assert_cmpuint (count_files (spool, ".rec", NULL), ==, 0);
-  g_assert_cmpuint (count_files (spool, ".jnl", NULL), ==, 1);
+  c = vss_test_client (url);
+  g_assert_cmpuint (vss_test_count_keys (c, "frame:*"), ==, 0);
+  g_assert_cmpuint (vss_test_count_files (spool, ".rec", NULL), ==, 0);
+  g_assert_cmpuint (vss_test_count_files (spool, ".jnl", NULL), ==, 1);
 
   s.delay_ms = 0;
   p = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &e, self_path, "--child",
@@ -1236,12 +1121,12 @@ test_sigkill_in_flight (void)
   g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 0);
   g_object_unref (p);
 
-  n_keys = count_keys (c, "frame:*");
+  n_keys = vss_test_count_keys (c, "frame:*");
   g_assert_cmpuint (n_keys, >=, 4);
   g_assert_cmpuint (n_keys, <=, 5);
   check_stored (c, ids, "kill", fake_object_path, &s, n_keys);
-  g_assert_cmpuint (count_files (spool, ".rec", NULL), ==, 0);
-  g_assert_cmpuint (count_files (spool, ".jnl", NULL), ==, 0);
+  g_assert_cmpuint (vss_test_count_files (spool, ".rec", NULL), ==, 0);
+  g_assert_cmpuint (vss_test_count_files (spool, ".jnl", NULL), ==, 0);
   g_assert_cmpuint (s.bad_signatures, ==, 0);
   fake = g_build_filename (g_get_tmp_dir (), "vsssink-fake-object", NULL);
   g_unlink (fake);
@@ -1253,7 +1138,7 @@ test_sigkill_in_flight (void)
   g_hash_table_unref (s.objects);
   g_mutex_clear (&s.lock);
   g_ptr_array_unref (ids);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (spool);
   g_free (dir);
   g_free (endpoint);
@@ -1377,9 +1262,9 @@ child_small_spool (gchar ** argv)
 static void
 test_small_spool (void)
 {
-  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  g_autoptr (VssTestRedis) r = vss_test_redis_start_or_die (NULL);
   gchar *url = vss_test_redis_get_url (r, NULL);
-  gchar *dir = tmpdir ();
+  gchar *dir = vss_test_tmpdir ("vsssink");
   gchar *frames = g_build_filename (dir, "frames", NULL);
   gchar *frames_uri = g_filename_to_uri (frames, NULL, NULL);
   gchar *spool = g_build_filename (dir, "spool", NULL);
@@ -1401,12 +1286,12 @@ test_small_spool (void)
   g_assert_cmpstr (g_ptr_array_index (lines, lines->len - 1), ==,
       "accepted 1500");
   g_assert_cmpint (status, ==, 0);
-  c = client_for (url);
-  g_assert_cmpuint (count_keys (c, "frame:*"), ==, 1500);
-  g_assert_cmpuint (count_files (frames, ".jpg", NULL), ==, 1500);
+  c = vss_test_client (url);
+  g_assert_cmpuint (vss_test_count_keys (c, "frame:*"), ==, 1500);
+  g_assert_cmpuint (vss_test_count_files (frames, ".jpg", NULL), ==, 1500);
   vss_valkey_client_free (c);
   g_ptr_array_unref (lines);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (spool);
   g_free (frames_uri);
   g_free (frames);
@@ -1526,11 +1411,11 @@ wait_written_n (Feeder * f, guint64 n)
 static void
 test_spool_causes (void)
 {
-  g_autoptr (VssTestRedis) r = start_redis (NULL);
-  g_autoptr (VssTestRedis) primary = start_redis (NULL);
+  g_autoptr (VssTestRedis) r = vss_test_redis_start_or_die (NULL);
+  g_autoptr (VssTestRedis) primary = vss_test_redis_start_or_die (NULL);
   gchar *url = vss_test_redis_get_url (r, FAST);
-  gchar *dir = tmpdir ();
-  VssValkeyClient *c = client_for (url);
+  gchar *dir = vss_test_tmpdir ("vsssink");
+  VssValkeyClient *c = vss_test_client (url);
   GString *seen = g_string_new (NULL);
   gchar *port = g_strdup_printf ("%u", vss_test_redis_get_port (primary, 0));
   GstStructure *st;
@@ -1598,7 +1483,7 @@ test_spool_causes (void)
   feeder_free (f);
   vss_valkey_client_free (c);
   g_string_free (seen, TRUE);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (dir);
   g_free (port);
   g_free (url);
@@ -1612,7 +1497,7 @@ test_spool_cause_wrongpass (void)
 {
   VssTestRedisOptions opts = { 0, };
   g_autoptr (VssTestRedis) r = NULL;
-  gchar *url, *admin_url, *dir = tmpdir ();
+  gchar *url, *admin_url, *dir = vss_test_tmpdir ("vsssink");
   GString *seen = g_string_new (NULL);
   GError *e = NULL;
   VssValkeyClient *c;
@@ -1622,7 +1507,7 @@ test_spool_cause_wrongpass (void)
 
   opts.acl_user = "writer";
   opts.acl_password = "pw-One-S3cret";
-  r = start_redis (&opts);
+  r = vss_test_redis_start_or_die (&opts);
   url = vss_test_redis_get_url (r, FAST);
   out = vss_test_redis_cli (r, 0, &e, "ACL", "SETUSER", "admin", "on",
       ">admin-pw", "~*", "&*", "+@all", NULL);
@@ -1630,7 +1515,7 @@ test_spool_cause_wrongpass (void)
   g_free (out);
   admin_url = g_strdup_printf ("redis://admin:admin-pw@127.0.0.1:%u",
       vss_test_redis_get_port (r, 0));
-  c = client_for (admin_url);
+  c = vss_test_client (admin_url);
 
   f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id", "acl",
       "create-index", "never", NULL);
@@ -1653,7 +1538,7 @@ test_spool_cause_wrongpass (void)
   feeder_free (f);
   vss_valkey_client_free (c);
   g_string_free (seen, TRUE);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (dir);
   g_free (admin_url);
   g_free (url);
@@ -1732,9 +1617,9 @@ child_disk_full (gchar ** argv)
 static void
 test_disk_full (void)
 {
-  g_autoptr (VssTestRedis) r = start_redis (NULL);
+  g_autoptr (VssTestRedis) r = vss_test_redis_start_or_die (NULL);
   gchar *url = vss_test_redis_get_url (r, NULL);
-  gchar *dir = tmpdir ();
+  gchar *dir = vss_test_tmpdir ("vsssink");
   gchar *frames = g_build_filename (dir, "frames", NULL);
   gchar *spool = g_build_filename (dir, "spool", NULL);
   const gchar *args[] = { "--child-disk-full", url, frames, spool, "-", NULL };
@@ -1756,11 +1641,11 @@ test_disk_full (void)
   }
   g_assert_cmpint (status, ==, 0);
   g_assert_true (warned);
-  c = client_for (url);
-  g_assert_cmpuint (count_keys (c, "frame:*"), ==, 5);
+  c = vss_test_client (url);
+  g_assert_cmpuint (vss_test_count_keys (c, "frame:*"), ==, 5);
   vss_valkey_client_free (c);
   g_ptr_array_unref (lines);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (spool);
   g_free (frames);
   g_free (dir);
@@ -1776,7 +1661,7 @@ test_journal_kept (void)
 {
   VssTestRedisOptions opts = { 0, };
   g_autoptr (VssTestRedis) r = NULL;
-  gchar *url, *dir = tmpdir ();
+  gchar *url, *dir = vss_test_tmpdir ("vsssink");
   GString *seen = g_string_new (NULL);
   GstStructure *st;
   GError *e = NULL;
@@ -1785,7 +1670,7 @@ test_journal_kept (void)
   Feeder *f;
 
   opts.appendonly = TRUE;
-  r = start_redis (&opts);
+  r = vss_test_redis_start_or_die (&opts);
   url = vss_test_redis_get_url (r, FAST);
   vss_test_redis_stop_node (r, 0, TRUE);
   f = feeder_new (NULL, "valkey", url, "spool-dir", dir, "stream-id", "jk",
@@ -1813,11 +1698,11 @@ test_journal_kept (void)
   g_assert_cmpuint (stat_of (st, "failed"), ==, 0);
   gst_structure_free (st);
   feeder_free (f);
-  c = client_for (url);
-  g_assert_cmpuint (count_keys (c, "frame:jk:*"), ==, 1);
+  c = vss_test_client (url);
+  g_assert_cmpuint (vss_test_count_keys (c, "frame:jk:*"), ==, 1);
   vss_valkey_client_free (c);
   g_string_free (seen, TRUE);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (dir);
   g_free (url);
 }
@@ -1826,7 +1711,7 @@ test_journal_kept (void)
 static void
 test_pure (void)
 {
-  gchar *s, *dir = tmpdir ();
+  gchar *s, *dir = vss_test_tmpdir ("vsssink");
   GError *e = NULL;
   VssStoreSpool *sp;
   GBytes *b, *rb;
@@ -1906,7 +1791,7 @@ test_pure (void)
   vss_store_spool_close (sp);
 
   /* The record header's checksum is the standard CRC-32C (iSCSI's). */
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   sp = vss_store_spool_open (dir, 0, &e);
   {
     GBytes *check = g_bytes_new_static ("123456789", 9);
@@ -1926,7 +1811,7 @@ test_pure (void)
 
   /* Journal: released records go with their segment; a run that dies
    * leaves its segment, and the next open turns it into records. */
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   sp = vss_store_spool_open (dir, 0, &e);
   g_assert_no_error (e);
   {
@@ -1956,7 +1841,7 @@ test_pure (void)
   }
   g_bytes_unref (b);
   g_free (path);
-  rm_rf (dir);
+  vss_test_rm_rf (dir);
   g_free (dir);
 }
 
