@@ -659,21 +659,6 @@ vss_ingest_error_detail (const gchar * debug, const gchar * const *secrets)
   return g_string_free (s, FALSE);
 }
 
-/* Exponential backoff with "equal jitter": half the delay fixed, half
- * random, so that many ingesters of one camera do not retry in step. */
-guint
-vss_ingest_backoff_ms (guint attempt, guint initial_ms, guint max_ms,
-    gdouble random01)
-{
-  gdouble d = initial_ms;
-
-  for (guint i = 0; i < attempt && d < max_ms; i++)
-    d *= 2;
-  d = MIN (d, (gdouble) max_ms);
-  random01 = CLAMP (random01, 0.0, 1.0);
-  return (guint) (d / 2 + random01 * d / 2);
-}
-
 gchar *
 vss_ingest_format_clock (gdouble seconds)
 {

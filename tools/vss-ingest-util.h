@@ -127,9 +127,6 @@ gchar *vss_ingest_describe_source (const VssIngestInput * in,
 gchar *vss_ingest_error_detail (const gchar * debug,
     const gchar * const *secrets);
 
-guint vss_ingest_backoff_ms (guint attempt, guint initial_ms, guint max_ms,
-    gdouble random01);
-
 /* What the progress line shows: one set for all inputs together. */
 typedef struct
 {

@@ -767,6 +767,7 @@ job_schedule_reconnect (Job * j, const gchar * why)
 {
   gint64 now = g_get_monotonic_time ();
   gint64 since;
+  GstVssBackoff backoff = { 0, 0, GST_VSS_BACKOFF_JITTER_EQUAL };
   guint delay;
 
   if (j->state != JOB_RUNNING)
@@ -780,9 +781,11 @@ job_schedule_reconnect (Job * j, const gchar * why)
     g_free (m);
     return;
   }
-  delay = vss_ingest_backoff_ms (j->attempt++,
-      (guint) (opt_reconnect_delay * 1000), (guint) (opt_reconnect_max * 1000),
-      g_rand_double (rand_gen));
+  /* Equal jitter: half the delay fixed, half random, so that many
+   * ingesters of one camera do not retry in step. */
+  backoff.base_ms = (guint) (opt_reconnect_delay * 1000);
+  backoff.cap_ms = (guint) (opt_reconnect_max * 1000);
+  delay = gst_vss_backoff_ms (&backoff, j->attempt++, rand_gen);
   j->reconnects++;
   say ("%s: %s; reconnecting in %.1f s", j->arg, why, delay / 1000.0);
   j->state = JOB_WAITING;

@@ -790,6 +790,10 @@ pass_missing_meta (GstVssDedup * self, GstVssDedupMissingMeta missing,
   return GST_FLOW_OK;
 }
 
+/* Just over 100 lines because of its error exits, in the style of
+ * GStreamer's chain functions: a snapshot of the settings, the decision
+ * (decide_last_kept() or decide_window()), then accounting and the bus
+ * message. */
 static GstFlowReturn
 gst_vss_dedup_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {

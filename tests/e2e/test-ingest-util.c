@@ -1,5 +1,5 @@
 /* gst-vss tests: vss-ingest's pure parts (inputs, pipeline description,
- * backoff, progress line, summary, exit codes)
+ * progress line, summary, exit codes)
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <math.h>
@@ -471,20 +471,6 @@ test_error_detail (void)
 }
 
 static void
-test_backoff (void)
-{
-  g_assert_cmpuint (vss_ingest_backoff_ms (0, 1000, 30000, 0.0), ==, 500);
-  g_assert_cmpuint (vss_ingest_backoff_ms (0, 1000, 30000, 1.0), ==, 1000);
-  g_assert_cmpuint (vss_ingest_backoff_ms (1, 1000, 30000, 1.0), ==, 2000);
-  g_assert_cmpuint (vss_ingest_backoff_ms (3, 1000, 30000, 0.0), ==, 4000);
-  /* Capped, and no overflow for silly attempt counts. */
-  g_assert_cmpuint (vss_ingest_backoff_ms (10, 1000, 30000, 1.0), ==, 30000);
-  g_assert_cmpuint (vss_ingest_backoff_ms (100000, 1000, 30000, 0.0), ==,
-      15000);
-  g_assert_cmpuint (vss_ingest_backoff_ms (2, 1000, 30000, 7.0), ==, 4000);
-}
-
-static void
 test_progress (void)
 {
   VssIngestProgress p = { 0 };
@@ -685,7 +671,6 @@ main (int argc, char **argv)
   g_test_add_func ("/ingest/options", test_options_check);
   g_test_add_func ("/ingest/describe", test_describe);
   g_test_add_func ("/ingest/error-detail", test_error_detail);
-  g_test_add_func ("/ingest/backoff", test_backoff);
   g_test_add_func ("/ingest/progress", test_progress);
   g_test_add_func ("/ingest/exit-codes", test_exit_codes);
   g_test_add_func ("/ingest/file-status", test_file_status);
