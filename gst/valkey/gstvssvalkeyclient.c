@@ -904,6 +904,38 @@ vss_valkey_command (VssValkeyClient * c, GCancellable * cancel,
   return r;
 }
 
+/* One node per shard for a read: a random replica when the client reads
+ * from replicas and the shard has one that answers, else its primary.
+ * Lock held. */
+static GPtrArray *
+shard_readers (VssValkeyClient * c, GCancellable * cancel)
+{
+  GPtrArray *a;
+
+  if (!c->cluster || !c->cfg->read_from_replicas)
+    return primaries (c);
+  a = g_ptr_array_new ();
+  for (guint i = 0; i < c->map->shards->len; i++) {
+    VssValkeyShard *s = &g_array_index (c->map->shards, VssValkeyShard, i);
+    VssValkeyNodeAddr *addr = g_ptr_array_index (c->map->nodes, s->primary);
+    Node *n = get_node (c, addr->host, addr->port, FALSE);
+
+    if (s->replicas->len > 0) {
+      guint r = g_array_index (s->replicas, guint,
+          g_random_int_range (0, s->replicas->len));
+      VssValkeyNodeAddr *ra = g_ptr_array_index (c->map->nodes, r);
+      Node *rn = get_node (c, ra->host, ra->port, TRUE);
+
+      /* A replica that cannot be reached leaves the read to its primary. */
+      if (node_conn (c, rn, 0, cancel, NULL) != NULL)
+        n = rn;
+    }
+    if (!g_ptr_array_find (a, n, NULL))
+      g_ptr_array_add (a, n);
+  }
+  return a;
+}
+
 /**
  * vss_valkey_command_on_primaries:
  *
@@ -918,6 +950,28 @@ GPtrArray *
 vss_valkey_command_on_primaries (VssValkeyClient * c, GCancellable * cancel,
     GError ** error, gint argc, const gchar ** argv, const gsize * argvlen)
 {
+  return vss_valkey_command_on_shards (c, VSS_VALKEY_COMMAND_FLAGS_NONE,
+      cancel, error, argc, argv, argvlen);
+}
+
+/**
+ * vss_valkey_command_on_shards:
+ * @flags: %VSS_VALKEY_COMMAND_READONLY: a read, which a client made with
+ *   `read_from_replicas=yes` sends to a random replica of each shard (its
+ *   primary when it has none or it cannot be reached)
+ *
+ * Sends a command without keys to one node of every shard: its primary,
+ * or for a read one of its replicas (one node outside a cluster).
+ *
+ * Returns: (transfer full): one reply per shard, error replies included
+ * (free the array with g_ptr_array_unref()), or NULL with @error when a
+ * node could not be reached.
+ */
+GPtrArray *
+vss_valkey_command_on_shards (VssValkeyClient * c, guint flags,
+    GCancellable * cancel, GError ** error, gint argc, const gchar ** argv,
+    const gsize * argvlen)
+{
   GPtrArray *nodes, *replies = NULL;
   gsize len;
   gchar *cmd = vss_valkey_resp_format_command (argc, argv, argvlen, &len);
@@ -926,7 +980,8 @@ vss_valkey_command_on_primaries (VssValkeyClient * c, GCancellable * cancel,
   g_mutex_lock (&c->lock);
   if (!check_idle (c, error) || !ensure_topology (c, cancel, error))
     goto out;
-  nodes = primaries (c);
+  nodes = (flags & VSS_VALKEY_COMMAND_READONLY) ? shard_readers (c, cancel)
+      : primaries (c);
   deadline = vss_valkey_deadline_from_ms (c->cfg->command_timeout_ms);
   replies = g_ptr_array_new_with_free_func ((GDestroyNotify) freeReplyObject);
   for (guint i = 0; i < nodes->len && replies; i++) {

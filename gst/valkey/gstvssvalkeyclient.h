@@ -107,6 +107,10 @@ GPtrArray *vss_valkey_command_on_primaries (VssValkeyClient * client,
     GCancellable * cancellable, GError ** error, gint argc,
     const gchar ** argv, const gsize * argvlen);
 
+GPtrArray *vss_valkey_command_on_shards (VssValkeyClient * client,
+    guint flags, GCancellable * cancellable, GError ** error, gint argc,
+    const gchar ** argv, const gsize * argvlen);
+
 gboolean vss_valkey_client_execute (VssValkeyClient * client,
     VssValkeyPipeline * pipeline, GCancellable * cancellable,
     GError ** error);

@@ -13,16 +13,18 @@
 #include <string.h>
 #include "gstvssvalkeysearch.h"
 
-/* One reply per target node: every primary, or one node of any kind. */
+/* One reply per target node: one node of every shard (the primary, or
+ * for a search a replica when the client reads from replicas), or one
+ * node of any kind. */
 static GPtrArray *
-run_ft (VssValkeyClient * c, gboolean fanout, const VssValkeyArgs * a,
-    GCancellable * cancel, GError ** error)
+run_ft (VssValkeyClient * c, gboolean fanout, guint flags,
+    const VssValkeyArgs * a, GCancellable * cancel, GError ** error)
 {
   VssValkeyPipeline *p;
   GPtrArray *out;
 
   if (fanout)
-    return vss_valkey_command_on_primaries (c, cancel, error, a->argc,
+    return vss_valkey_command_on_shards (c, flags, cancel, error, a->argc,
         (const gchar **) a->argv, a->argvlen);
 
   p = vss_valkey_pipeline_new ();
@@ -69,7 +71,7 @@ ft_info (VssValkeyClient * c, const VssValkeyIndexSpec * spec,
   a.argc = 2;
   a.argv = argv;
   a.argvlen = argvlen;
-  return run_ft (c, fanout, &a, cancel, error);
+  return run_ft (c, fanout, VSS_VALKEY_COMMAND_FLAGS_NONE, &a, cancel, error);
 }
 
 /* TRUE when every node has the index, checking each schema; *missing
@@ -143,7 +145,7 @@ vss_valkey_ensure_index (VssValkeyClient * c, const VssValkeyIndexSpec * spec,
 
   /* FT.CREATE on nodes that already have it answers "already exists",
    * which is fine: the FT.INFO below checks every schema. */
-  created = run_ft (c, fanout, create, cancel, error);
+  created = run_ft (c, fanout, VSS_VALKEY_COMMAND_FLAGS_NONE, create, cancel, error);
   if (created == NULL)
     return FALSE;
   for (guint i = 0; i < created->len; i++) {
@@ -176,7 +178,8 @@ vss_valkey_ensure_index (VssValkeyClient * c, const VssValkeyIndexSpec * spec,
 
 /**
  * vss_valkey_knn_search:
- * @fanout: ask every primary and merge their top-k.
+ * @fanout: ask one node of every shard and merge their top-k (a replica of
+ *   each shard when the client reads from replicas, else the primaries).
  *
  * Returns: (transfer full) (element-type VssValkeyHit): at most k hits,
  * nearest first, or NULL with @error (see vss_valkey_knn_parse()).
@@ -198,7 +201,7 @@ vss_valkey_knn_search (VssValkeyClient * c, const VssValkeyKnnQuery * q,
   a = vss_valkey_knn_args (q, error);
   if (a == NULL)
     return NULL;
-  replies = run_ft (c, fanout, a, cancel, error);
+  replies = run_ft (c, fanout, VSS_VALKEY_COMMAND_READONLY, a, cancel, error);
   if (replies == NULL)
     return NULL;
   if (!fanout) {

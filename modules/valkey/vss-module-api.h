@@ -30,6 +30,7 @@
 
 #define RM_CTX_FLAGS_LUA (1 << 0)
 #define RM_CTX_FLAGS_MULTI (1 << 1)
+#define RM_CTX_FLAGS_REPLICATED (1 << 12)
 #define RM_CTX_FLAGS_LOADING (1 << 13)
 
 #define RM_NOTIFY_GENERIC (1 << 2)
@@ -128,6 +129,7 @@ typedef struct {
      (RedisModuleCtx * ctx, const char *name, RedisModuleCmdFunc fn,           \
       const char *flags, int firstkey, int lastkey, int keystep))              \
   X (int, WrongArity, (RedisModuleCtx * ctx))                                  \
+  X (int, ReplicateVerbatim, (RedisModuleCtx * ctx))                           \
   X (const char *, StringPtrLen, (const RedisModuleString *str, size_t *len))  \
   X (RedisModuleString *, CreateString,                                        \
      (RedisModuleCtx * ctx, const char *ptr, size_t len))                      \

@@ -615,8 +615,12 @@ args_of (RedisModuleString **argv, int argc)
 static int
 in_multi_or_script (RedisModuleCtx *ctx)
 {
-  return (rm_GetContextFlags (ctx) & (RM_CTX_FLAGS_MULTI | RM_CTX_FLAGS_LUA))
-         != 0;
+  int flags = rm_GetContextFlags (ctx);
+
+  /* What the primary sent or the AOF holds was checked when it ran. */
+  if (flags & (RM_CTX_FLAGS_REPLICATED | RM_CTX_FLAGS_LOADING))
+    return 0;
+  return (flags & (RM_CTX_FLAGS_MULTI | RM_CTX_FLAGS_LUA)) != 0;
 }
 
 static vss_idx *
@@ -672,6 +676,9 @@ cmd_create (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     return reply_err (ctx, err);
   indexes[n_indexes++] = x;
   backfill_start (ctx, x);
+  /* Replicas and the AOF get the command as it came: a replica builds the
+   * index from the data it holds, as valkey-search's replicas do. */
+  rm_ReplicateVerbatim (ctx);
   return rm_ReplyWithSimpleString (ctx, "OK");
 }
 
@@ -707,6 +714,7 @@ cmd_dropindex (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
                (size_t)(n_indexes - i - 1) * sizeof indexes[0]);
       indexes[--n_indexes] = NULL;
       disarm_timer_if_idle (ctx);
+      rm_ReplicateVerbatim (ctx);
       return rm_ReplyWithSimpleString (ctx, "OK");
     }
   return reply_not_found (ctx, argv[1]);

@@ -1081,6 +1081,356 @@ test_cluster (void)
   g_free (url);
 }
 
+/* ---- replicas and the AOF ---- */
+
+/* WAIT until @n replicas have everything the primary has written. */
+static void
+wait_replicas (VssValkeyClient * primary, guint n)
+{
+  gint64 until = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  gchar *want = g_strdup_printf ("%u", n);
+
+  for (;;) {
+    VssValkeyReply *r = cmd (primary, "WAIT", want, "1000", NULL);
+    gboolean done;
+
+    g_assert_cmpint (r->type, ==, REDIS_REPLY_INTEGER);
+    done = r->integer >= (long long) n;
+    freeReplyObject (r);
+    if (done)
+      break;
+    if (g_get_monotonic_time () > until)
+      g_error ("%u replicas did not catch up in 60 s", n);
+  }
+  g_free (want);
+}
+
+static guint
+n_indexes (VssValkeyClient * c)
+{
+  VssValkeyReply *r = cmd (c, "FT._LIST", NULL);
+  guint n = r->elements;
+
+  freeReplyObject (r);
+  return n;
+}
+
+/* The first key of a KNN 5 reply for vector @seed among cam1 frames. */
+static gchar *
+nearest_cam1 (VssValkeyClient * c, guint seed)
+{
+  gfloat q[16];
+  VssValkeyReply *r;
+  gchar *key;
+
+  make_vector (seed, 16, q);
+  r = search_keys (c, "frames", "@stream:{cam1}", q, 16, 5);
+  g_assert_cmpint (r->type, ==, REDIS_REPLY_ARRAY);
+  g_assert_cmpint (r->element[0]->integer, ==, 5);
+  key = g_strdup (r->element[1]->str);
+  freeReplyObject (r);
+  return key;
+}
+
+/* One primary and two replicas on loopback: an index made before the
+ * replicas attach arrives with the full sync; FT.CREATE and FT.DROPINDEX
+ * made after reach them through the replication stream (before: a replica
+ * had no index and answered "not found"); each replica indexes the data it
+ * holds and answers FT.SEARCH as the primary does; a replica refuses
+ * FT.CREATE from a client; after a failover the promoted replica keeps
+ * indexing and serving, and the other follows it. */
+static void
+test_replicas (void)
+{
+  GError *err = NULL;
+  VssTestRedis *srv[3];
+  VssValkeyClient *c[3];
+  VssValkeyIndexSpec spec = frames_spec (16);
+  gchar port[3][8];
+
+  for (guint i = 0; i < 3; i++) {
+    srv[i] = start_server (NULL, &err);
+    g_assert_no_error (err);
+    c[i] = connect_client (srv[i]);
+    g_snprintf (port[i], sizeof port[i], "%u",
+        vss_test_redis_get_port (srv[i], 0));
+  }
+  expect_ok (cmd (c[0], "FT.CREATE", "early", "PREFIX", "1", "early:",
+          "SCHEMA", "vector", "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM",
+          "16", "DISTANCE_METRIC", "COSINE", "stream", "TAG", NULL));
+  add_docs (c[0], "early:", 0, 200, 16, tag_mod3);
+  for (guint i = 1; i < 3; i++)
+    expect_ok (cmd (c[i], "REPLICAOF", "127.0.0.1", port[0], NULL));
+  wait_replicas (c[0], 2);
+
+  /* Made while the replicas are attached. */
+  g_assert_true (vss_valkey_ensure_index (c[0], &spec, FALSE, NULL, &err));
+  g_assert_no_error (err);
+  add_docs (c[0], "frame:", 0, 600, 16, tag_mod3);
+  wait_replicas (c[0], 2);
+  for (guint i = 0; i < 3; i++) {
+    gchar *k;
+
+    g_assert_cmpuint (n_indexes (c[i]), ==, 2);
+    wait_ready (c[i], "frames");
+    wait_ready (c[i], "early");
+    g_assert_cmpuint (num_docs (c[i], "frames"), ==, 600);
+    g_assert_cmpuint (num_docs (c[i], "early"), ==, 200);
+    k = nearest_cam1 (c[i], 42);
+    g_assert_cmpstr (k, ==, "frame:42");
+    g_free (k);
+  }
+  /* Our client's check of an existing index works against a replica. */
+  g_assert_true (vss_valkey_ensure_index (c[1], &spec, FALSE, NULL, &err));
+  g_assert_no_error (err);
+  /* A replica is read-only for clients. */
+  assert_error_contains (cmd (c[1], "FT.CREATE", "mine", "SCHEMA", "vector",
+          "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", "4",
+          "DISTANCE_METRIC", "L2", NULL), "READONLY");
+  assert_error_contains (cmd (c[2], "FT.DROPINDEX", "frames", NULL),
+      "READONLY");
+  /* Updates and deletes reach the replicas' indexes. */
+  expect_ok (cmd (c[0], "DEL", "frame:42", NULL));
+  expect_ok (cmd (c[0], "FT.DROPINDEX", "early", NULL));
+  wait_replicas (c[0], 2);
+  for (guint i = 1; i < 3; i++) {
+    gchar *k = nearest_cam1 (c[i], 42);
+
+    g_assert_cmpuint (n_indexes (c[i]), ==, 1);
+    g_assert_cmpuint (num_docs (c[i], "frames"), ==, 599);
+    g_assert_cmpstr (k, !=, "frame:42");
+    g_free (k);
+  }
+
+  /* Failover: the primary dies, replica 1 is promoted, replica 2 follows
+   * it; writes to the new primary are indexed on both. */
+  vss_valkey_client_free (c[0]);
+  vss_test_redis_stop_node (srv[0], 0, TRUE);
+  expect_ok (cmd (c[1], "REPLICAOF", "NO", "ONE", NULL));
+  expect_ok (cmd (c[2], "REPLICAOF", "127.0.0.1", port[1], NULL));
+  add_docs (c[1], "frame:", 1000, 60, 16, tag_mod3);
+  wait_replicas (c[1], 1);
+  for (guint i = 1; i < 3; i++) {
+    gchar *k;
+
+    wait_ready (c[i], "frames");
+    g_assert_cmpuint (num_docs (c[i], "frames"), ==, 659);
+    k = nearest_cam1 (c[i], 1002);
+    g_assert_cmpstr (k, ==, "frame:1002");
+    g_free (k);
+  }
+  g_assert_true (vss_valkey_ensure_index (c[1], &spec, FALSE, NULL, &err));
+  g_assert_no_error (err);
+  vss_test_redis_check_reports (srv[0]);
+  vss_test_redis_free (srv[0]);
+  stop_server (srv[2], c[2]);
+  stop_server (srv[1], c[1]);
+}
+
+/* With appendonly, FT.CREATE and FT.DROPINDEX are in the AOF, so a
+ * restart that replays it has the indexes (before: the data came back,
+ * the index did not). */
+static void
+test_aof (void)
+{
+  GError *err = NULL;
+  VssTestRedisOptions opts = { 0, };
+  const gchar *margs[] = { NULL };
+  VssTestRedis *r;
+  VssValkeyClient *c;
+  VssValkeyIndexSpec spec = frames_spec (16);
+  gchar *k;
+
+  opts.appendonly = TRUE;
+  opts.module = module_path;
+  opts.module_args = margs;
+  r = vss_test_redis_start (&opts, &err);
+  g_assert_no_error (err);
+  c = connect_client (r);
+  g_assert_true (vss_valkey_ensure_index (c, &spec, FALSE, NULL, &err));
+  g_assert_no_error (err);
+  expect_ok (cmd (c, "FT.CREATE", "gone", "SCHEMA", "vector", "VECTOR",
+          "FLAT", "6", "TYPE", "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "L2",
+          NULL));
+  add_docs (c, "frame:", 0, 300, 16, tag_mod3);
+  expect_ok (cmd (c, "FT.DROPINDEX", "gone", NULL));
+  vss_valkey_client_free (c);
+  g_assert_true (vss_test_redis_restart_node (r, 0, &err));
+  g_assert_no_error (err);
+  c = connect_client (r);
+  g_assert_cmpuint (n_indexes (c), ==, 1);
+  wait_ready (c, "frames");
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 300);
+  k = nearest_cam1 (c, 42);
+  g_assert_cmpstr (k, ==, "frame:42");
+  g_free (k);
+  /* The same after the AOF is rewritten (the index then lives in the
+   * rewritten base, as aux data). */
+  expect_ok (cmd (c, "BGREWRITEAOF", NULL));
+  {
+    gint64 until = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+    for (;;) {
+      gchar *info = vss_test_redis_cli (r, 0, &err, "INFO", "persistence",
+          NULL);
+      gboolean busy;
+
+      g_assert_no_error (err);
+      busy = strstr (info, "aof_rewrite_in_progress:1") != NULL
+          || strstr (info, "aof_rewrite_scheduled:1") != NULL;
+      g_free (info);
+      if (!busy)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, until);
+      g_usleep (50 * 1000);
+    }
+  }
+  vss_valkey_client_free (c);
+  g_assert_true (vss_test_redis_restart_node (r, 0, &err));
+  g_assert_no_error (err);
+  c = connect_client (r);
+  g_assert_cmpuint (n_indexes (c), ==, 1);
+  wait_ready (c, "frames");
+  g_assert_cmpuint (num_docs (c, "frames"), ==, 300);
+  stop_server (r, c);
+}
+
+/* FT.SEARCH calls a node has served since CONFIG RESETSTAT. */
+static guint64
+search_calls (VssTestRedis * r, guint node)
+{
+  GError *err = NULL;
+  gchar *stats = vss_test_redis_cli (r, node, &err, "INFO", "commandstats",
+      NULL);
+  const gchar *at;
+  guint64 n = 0;
+
+  g_assert_no_error (err);
+  at = strstr (stats, "cmdstat_FT.SEARCH:calls=");
+  if (at == NULL)
+    at = strstr (stats, "cmdstat_ft.search:calls=");
+  if (at != NULL)
+    n = g_ascii_strtoull (strchr (at, '=') + 1, NULL, 10);
+  g_free (stats);
+  return n;
+}
+
+/* A cluster of three shards, each a primary and a replica: FT.CREATE on
+ * the primaries reaches the replicas, and a client with
+ * read_from_replicas=yes sends every search to a replica of each shard,
+ * with the same answers as the primaries give. */
+static void
+test_cluster_replicas (void)
+{
+  GError *err = NULL;
+  VssTestRedisOptions opts = { 0, };
+  VssTestRedis *r;
+  VssValkeyClient *c, *reader;
+  VssValkeyIndexSpec spec = frames_spec (16);
+  VssValkeyKnnQuery query = { 0, };
+  const gchar *cams[] = { "cam1", NULL };
+  VssValkeyTagFilter tf = { "stream", cams };
+  const gchar *wait_argv[] = { "WAIT", "1", "10000" };
+  GPtrArray *acks, *truth;
+  guint64 on_primaries = 0, on_replicas = 0;
+  gchar *url;
+  gfloat q[16];
+  gint64 until;
+
+  opts.module = module_path;
+  opts.cluster_replicas = 1;
+  r = vss_test_redis_start_cluster (3, &opts, &err);
+  g_assert_no_error (err);
+  url = vss_test_redis_get_url (r, NULL);
+  c = vss_valkey_client_new_from_url (url, &err);
+  g_free (url);
+  g_assert_no_error (err);
+  g_assert_true (vss_valkey_client_connect (c, NULL, &err));
+  g_assert_true (vss_valkey_ensure_index (c, &spec, TRUE, NULL, &err));
+  g_assert_no_error (err);
+  add_docs (c, "frame:", 0, 3000, 16, tag_mod3);
+  acks = vss_valkey_command_on_primaries (c, NULL, &err, 3, wait_argv, NULL);
+  g_assert_no_error (err);
+  for (guint i = 0; i < acks->len; i++)
+    g_assert_cmpint (((redisReply *) g_ptr_array_index (acks, i))->integer,
+        ==, 1);
+  g_ptr_array_unref (acks);
+  /* The client reads only from replicas that report themselves online. */
+  until = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  for (;;) {
+    gchar *shards = vss_test_redis_cli (r, 0, &err, "CLUSTER", "SHARDS",
+        NULL);
+    gboolean loading;
+
+    g_assert_no_error (err);
+    loading = strstr (shards, "loading") != NULL;
+    g_free (shards);
+    if (!loading)
+      break;
+    g_assert_cmpint (g_get_monotonic_time (), <, until);
+    g_usleep (100 * 1000);
+  }
+
+  url = vss_test_redis_get_url (r, "read_from_replicas=yes");
+  reader = vss_valkey_client_new_from_url (url, &err);
+  g_free (url);
+  g_assert_no_error (err);
+  g_assert_true (vss_valkey_client_connect (reader, NULL, &err));
+  for (guint i = 0; i < vss_test_redis_get_n_nodes (r); i++) {
+    g_free (vss_test_redis_cli (r, i, &err, "CONFIG", "RESETSTAT", NULL));
+    g_assert_no_error (err);
+  }
+  query.index = "frames";
+  query.vector_field = "vector";
+  query.vector = q;
+  query.dim = 16;
+  query.k = 10;
+  query.ef_runtime = 100;
+  query.tags = &tf;
+  query.n_tags = 1;
+  /* A replica indexes what it receives a moment after its primary: wait
+   * until the searches on replicas find what the primaries find. */
+  until = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  for (guint seed = 1000; seed < 1020;) {
+    GPtrArray *hits;
+    guint got;
+
+    make_vector (seed, 16, q);
+    hits = vss_valkey_knn_search (reader, &query, TRUE, NULL, &err);
+    g_assert_no_error (err);
+    truth = exact_topk (3000, 16, q, 10, is_mod3_0);
+    got = overlap (hits, truth);
+    g_ptr_array_unref (truth);
+    g_ptr_array_unref (hits);
+    if (got >= 9) {
+      seed++;
+      continue;
+    }
+    g_assert_cmpint (g_get_monotonic_time (), <, until);
+    g_usleep (50 * 1000);
+  }
+  for (guint i = 0; i < vss_test_redis_get_n_nodes (r); i++) {
+    gchar *role = vss_test_redis_cli (r, i, &err, "ROLE", NULL);
+
+    g_assert_no_error (err);
+    if (g_str_has_prefix (role, "master"))
+      on_primaries += search_calls (r, i);
+    else
+      on_replicas += search_calls (r, i);
+    g_free (role);
+  }
+  g_test_message ("FT.SEARCH on replicas %" G_GUINT64_FORMAT
+      ", on primaries %" G_GUINT64_FORMAT, on_replicas, on_primaries);
+  g_assert_cmpuint (on_primaries, ==, 0);
+  g_assert_cmpuint (on_replicas, >=, 20 * 3);
+
+  vss_valkey_client_free (reader);
+  vss_valkey_client_free (c);
+  for (guint i = 0; i < vss_test_redis_get_n_nodes (r); i++)
+    vss_test_redis_stop_node (r, i, FALSE);
+  vss_test_redis_check_reports (r);
+  vss_test_redis_free (r);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1100,5 +1450,8 @@ main (int argc, char **argv)
   g_test_add_func ("/module/cluster", test_cluster);
   g_test_add_func ("/module/int8", test_int8);
   g_test_add_func ("/module/corpus-commands", test_corpus_commands);
+  g_test_add_func ("/module/replicas", test_replicas);
+  g_test_add_func ("/module/aof", test_aof);
+  g_test_add_func ("/module/cluster-replicas", test_cluster_replicas);
   return g_test_run ();
 }
