@@ -145,7 +145,8 @@ vss_valkey_ensure_index (VssValkeyClient * c, const VssValkeyIndexSpec * spec,
 
   /* FT.CREATE on nodes that already have it answers "already exists",
    * which is fine: the FT.INFO below checks every schema. */
-  created = run_ft (c, fanout, VSS_VALKEY_COMMAND_FLAGS_NONE, create, cancel, error);
+  created =
+      run_ft (c, fanout, VSS_VALKEY_COMMAND_FLAGS_NONE, create, cancel, error);
   if (created == NULL)
     return FALSE;
   for (guint i = 0; i < created->len; i++) {
