@@ -345,19 +345,8 @@ test_replica_reads (void)
   g_assert_no_error (err);
   vss_valkey_client_free (c);
 
-  /* Redis reports a replica whose replication offset is still 0 as
-   * "loading", and the client does not read from those: wait until every
-   * replica is "online". */
-  until = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
-  for (;;) {
-    gchar *shards = cli (r, 0, "CLUSTER", "SHARDS", NULL);
-    gboolean loading = strstr (shards, "loading") != NULL;
-    g_free (shards);
-    if (!loading)
-      break;
-    g_assert_cmpint (g_get_monotonic_time (), <, until);
-    g_usleep (100 * 1000);
-  }
+  g_assert_true (vss_test_redis_wait_replicas_online (r, 15, &err));
+  g_assert_no_error (err);
 
   url = vss_test_redis_get_url (r, "read_from_replicas=yes");
   c = vss_valkey_client_new_from_url (url, &err);

@@ -840,3 +840,38 @@ vss_test_redis_get_url (VssTestRedis * r, const gchar * extra_query)
     g_string_append_printf (s, "%c%s", sep, extra_query);
   return g_string_free (s, FALSE);
 }
+
+/**
+ * vss_test_redis_wait_replicas_online:
+ *
+ * Waits until no replica of the cluster reports itself "loading" in
+ * CLUSTER SHARDS (Redis says so of a replica whose replication offset is
+ * still 0, and our client does not read from those).
+ *
+ * Returns: FALSE with @error after @timeout_s seconds.
+ */
+gboolean
+vss_test_redis_wait_replicas_online (VssTestRedis * r, guint timeout_s,
+    GError ** error)
+{
+  gint64 until = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+
+  for (;;) {
+    gchar *shards = vss_test_redis_cli (r, 0, error, "CLUSTER", "SHARDS",
+        NULL);
+    gboolean loading;
+
+    if (shards == NULL)
+      return FALSE;
+    loading = strstr (shards, "loading") != NULL;
+    g_free (shards);
+    if (!loading)
+      return TRUE;
+    if (g_get_monotonic_time () > until) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+          "replicas still loading after %u s", timeout_s);
+      return FALSE;
+    }
+    g_usleep (100 * 1000);
+  }
+}

@@ -84,6 +84,9 @@ gchar *vss_test_sanitizer_preload (void);
 
 void vss_test_redis_check_reports (VssTestRedis * r);
 
+gboolean vss_test_redis_wait_replicas_online (VssTestRedis * r,
+    guint timeout_s, GError ** error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VssTestRedis, vss_test_redis_free);
 
 G_END_DECLS

@@ -1355,20 +1355,8 @@ test_cluster_replicas (void)
         ==, 1);
   g_ptr_array_unref (acks);
   /* The client reads only from replicas that report themselves online. */
-  until = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-  for (;;) {
-    gchar *shards = vss_test_redis_cli (r, 0, &err, "CLUSTER", "SHARDS",
-        NULL);
-    gboolean loading;
-
-    g_assert_no_error (err);
-    loading = strstr (shards, "loading") != NULL;
-    g_free (shards);
-    if (!loading)
-      break;
-    g_assert_cmpint (g_get_monotonic_time (), <, until);
-    g_usleep (100 * 1000);
-  }
+  g_assert_true (vss_test_redis_wait_replicas_online (r, 30, &err));
+  g_assert_no_error (err);
 
   url = vss_test_redis_get_url (r, "read_from_replicas=yes");
   reader = vss_valkey_client_new_from_url (url, &err);
