@@ -665,42 +665,6 @@ find_line (GPtrArray * lines, const gchar * prefix, const gchar * a,
   return NULL;
 }
 
-static guint64
-keys_of (VssValkeyClient * c)
-{
-  const gchar *argv[] = { "KEYS", "frame:*" };
-  GError *err = NULL;
-  VssValkeyReply *r = vss_valkey_command (c, NULL, &err, 2, argv, NULL);
-  guint64 n;
-
-  g_assert_no_error (err);
-  n = r->elements;
-  freeReplyObject (r);
-  return n;
-}
-
-static guint
-files_in (const gchar * dir, const gchar * suffix)
-{
-  GDir *d = g_dir_open (dir, 0, NULL);
-  const gchar *name;
-  guint n = 0;
-
-  if (d == NULL)
-    return 0;
-  while ((name = g_dir_read_name (d))) {
-    gchar *p = g_build_filename (dir, name, NULL);
-
-    if (g_file_test (p, G_FILE_TEST_IS_DIR))
-      n += files_in (p, suffix);
-    else if (g_str_has_suffix (name, suffix))
-      n++;
-    g_free (p);
-  }
-  g_dir_close (d);
-  return n;
-}
-
 /* The spool folders under @state. */
 static GPtrArray *
 spool_folders (const gchar * state)
@@ -748,7 +712,7 @@ run_killed (const gchar * state, const gchar * url, const gchar * uri,
   const gchar *args[] = { self_path, "--child", url, uri, "-", "1000", NULL };
   GSubprocessLauncher *l =
       g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  guint64 keys0 = keys_of (c), first = ids->len;
+  guint64 keys0 = vss_test_count_keys (c, "frame:*"), first = ids->len;
   GDataInputStream *in;
   GError *e = NULL;
   GSubprocess *p;
@@ -767,9 +731,10 @@ run_killed (const gchar * state, const gchar * url, const gchar * uri,
     if (ids->len == first + 5) {
       gint64 end = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
 
-      while (keys_of (c) < keys0 + 5 && g_get_monotonic_time () < end)
+      while (vss_test_count_keys (c, "frame:*") < keys0 + 5
+          && g_get_monotonic_time () < end)
         g_usleep (10 * 1000);
-      g_assert_cmpuint (keys_of (c), ==, keys0 + 5);
+      g_assert_cmpuint (vss_test_count_keys (c, "frame:*"), ==, keys0 + 5);
       admin_cmd (c, "CLIENT", "PAUSE", "60000", "WRITE", NULL);
     }
     if (ids->len == first + 15) {
@@ -851,13 +816,13 @@ test_destination (void)
   admin_cmd (ca, "CLIENT", "UNPAUSE", NULL);
   g_assert_cmpuint (ids->len, ==, 15);
   /* Objects whose keys were never written. */
-  g_assert_cmpuint (keys_of (ca), ==, 5);
-  g_assert_cmpuint (files_in (folder_a, ".jpg"), >, 5);
+  g_assert_cmpuint (vss_test_count_keys (ca, "frame:*"), ==, 5);
+  g_assert_cmpuint (vss_test_count_files (folder_a, ".jpg", NULL), >, 5);
   folders = spool_folders (state);
   g_assert_cmpuint (folders->len, ==, 1);
   spool_a = g_strdup (g_ptr_array_index (folders, 0));
   g_ptr_array_unref (folders);
-  g_assert_cmpuint (files_in (spool_a, ".jnl"), >=, 1);
+  g_assert_cmpuint (vss_test_count_files (spool_a, ".jnl", NULL), >=, 1);
 
   /* 2. The short clip to B, default spool folder: only its own frames,
    * and a word about A's. */
@@ -869,11 +834,11 @@ test_destination (void)
     status = run_child (state, lines, args);
   }
   g_assert_cmpint (status, ==, 0);
-  g_assert_cmpuint (keys_of (cb), ==, 5);
-  g_assert_cmpuint (files_in (folder_b, ".jpg"), ==, 5);
-  g_assert_cmpuint (keys_of (ca), ==, 5);
+  g_assert_cmpuint (vss_test_count_keys (cb, "frame:*"), ==, 5);
+  g_assert_cmpuint (vss_test_count_files (folder_b, ".jpg", NULL), ==, 5);
+  g_assert_cmpuint (vss_test_count_keys (ca, "frame:*"), ==, 5);
   g_assert_nonnull (find_line (lines, "warning: ", spool_a, port_a));
-  g_assert_cmpuint (files_in (spool_a, ".jnl"), >=, 1);
+  g_assert_cmpuint (vss_test_count_files (spool_a, ".jnl", NULL), >=, 1);
   g_ptr_array_set_size (lines, 0);
 
   /* 3. B pointed at A's spool folder: refused, naming both, and how. */
@@ -887,9 +852,9 @@ test_destination (void)
   g_assert_cmpint (status, !=, 0);
   g_assert_nonnull (find_line (lines, "error: ", port_a, port_b));
   g_assert_nonnull (find_line (lines, "error: ", "adopt-spool", NULL));
-  g_assert_cmpuint (keys_of (cb), ==, 5);
-  g_assert_cmpuint (files_in (spool_a, ".jnl") + files_in (spool_a, ".rec"),
-      >=, 1);
+  g_assert_cmpuint (vss_test_count_keys (cb, "frame:*"), ==, 5);
+  g_assert_cmpuint (vss_test_count_files (spool_a, ".jnl",
+          NULL) + vss_test_count_files (spool_a, ".rec", NULL), >=, 1);
   g_ptr_array_set_size (lines, 0);
 
   /* 4. A again: the keys of the objects stored before the kill. */
@@ -905,12 +870,13 @@ test_destination (void)
   assert_keys (ca, ids, 0);
   /* At most one frame more than acknowledged, and every object has its
    * key. */
-  g_assert_cmpuint (keys_of (ca), >=, 15);
-  g_assert_cmpuint (keys_of (ca), <=, 16);
-  g_assert_cmpuint (files_in (folder_a, ".jpg"), ==, keys_of (ca));
-  g_assert_cmpuint (keys_of (cb), ==, 5);
-  g_assert_cmpuint (files_in (spool_a, ".jnl") + files_in (spool_a, ".rec"),
-      ==, 0);
+  g_assert_cmpuint (vss_test_count_keys (ca, "frame:*"), >=, 15);
+  g_assert_cmpuint (vss_test_count_keys (ca, "frame:*"), <=, 16);
+  g_assert_cmpuint (vss_test_count_files (folder_a, ".jpg", NULL), ==,
+      vss_test_count_keys (ca, "frame:*"));
+  g_assert_cmpuint (vss_test_count_keys (cb, "frame:*"), ==, 5);
+  g_assert_cmpuint (vss_test_count_files (spool_a, ".jnl",
+          NULL) + vss_test_count_files (spool_a, ".rec", NULL), ==, 0);
   for (guint i = 0; i < lines->len; i++)
     g_assert_null (strstr (g_ptr_array_index (lines, i), "pw-A-S3cret"));
   g_ptr_array_set_size (lines, 0);
@@ -925,7 +891,7 @@ test_destination (void)
     gchar *legacy = g_build_filename (state, "gst-vss", "spool", "frames-xs",
         NULL);
     gchar *named = g_build_filename (spool_a, "destination", NULL);
-    guint64 keys_b = keys_of (cb), first = ids->len;
+    guint64 keys_b = vss_test_count_keys (cb, "frame:*"), first = ids->len;
 
     run_killed (state, url_a, uri_a, ca, ids);
     admin_cmd (ca, "CLIENT", "UNPAUSE", NULL);
@@ -935,10 +901,10 @@ test_destination (void)
     g_assert_cmpint (status, ==, 0);
     g_assert_nonnull (find_line (lines, "info: ", "names no destination",
             legacy));
-    g_assert_cmpuint (keys_of (cb), >=, keys_b + 15);
+    g_assert_cmpuint (vss_test_count_keys (cb, "frame:*"), >=, keys_b + 15);
     assert_keys (cb, ids, first);
-    g_assert_cmpuint (files_in (legacy, ".jnl") + files_in (legacy, ".rec"),
-        ==, 0);
+    g_assert_cmpuint (vss_test_count_files (legacy, ".jnl",
+            NULL) + vss_test_count_files (legacy, ".rec", NULL), ==, 0);
     g_ptr_array_set_size (lines, 0);
     vss_test_rm_rf (legacy);
     g_free (named);
@@ -950,14 +916,14 @@ test_destination (void)
     const gchar *args[] = { self_path, "--child", url_b, uri_b, spool_a, "0",
       "adopt", NULL
     };
-    guint64 keys_b = keys_of (cb), first = ids->len;
+    guint64 keys_b = vss_test_count_keys (cb, "frame:*"), first = ids->len;
 
     run_killed (state, url_a, uri_a, ca, ids);
     admin_cmd (ca, "CLIENT", "UNPAUSE", NULL);
     status = run_child (state, lines, args);
     g_assert_cmpint (status, ==, 0);
     g_assert_nonnull (find_line (lines, "warning: ", "adopt-spool", port_a));
-    g_assert_cmpuint (keys_of (cb), >=, keys_b + 15);
+    g_assert_cmpuint (vss_test_count_keys (cb, "frame:*"), >=, keys_b + 15);
     assert_keys (cb, ids, first);
     for (guint i = 0; i < lines->len; i++)
       g_assert_null (strstr (g_ptr_array_index (lines, i), "S3cret"));
