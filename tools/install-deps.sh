@@ -31,6 +31,9 @@ test_pkgs=(
   # tools/gst-indent (the format test).
   indent git
   dataset-fashion-mnist
+  # Patterns, textures, dark and low-contrast pictures (tests/fixtures/photos-hard.txt):
+  # the local embedding's calibration and the second dedup-quality clip.
+  gnome-backgrounds ukui-wallpapers
   # vss-search --html is checked by rendering the page (tests/integration).
   chromium
 )

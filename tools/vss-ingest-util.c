@@ -9,6 +9,7 @@
 #include <string.h>
 #include <gio/gio.h>
 #include <gst/gst.h>
+#include "embed/gstvssembedlocal.h"
 #include "valkey/gstvssvalkeyurl.h"
 #include "vss-ingest-util.h"
 
@@ -30,6 +31,7 @@ vss_ingest_options_clear (VssIngestOptions * o)
 {
   g_free (o->provider);
   g_free (o->model);
+  g_free (o->local_model);
   g_free (o->region);
   g_free (o->valkey);
   g_free (o->index);
@@ -95,6 +97,7 @@ vss_ingest_options_check (const VssIngestOptions * o, GError ** error)
 
   if (!check_not_empty ("--provider", o->provider, error)
       || !check_not_empty ("--model", o->model, error)
+      || !check_not_empty ("--local-model", o->local_model, error)
       || !check_not_empty ("--region", o->region, error)
       || !check_not_empty ("--valkey", o->valkey, error)
       || !check_not_empty ("--index", o->index, error)
@@ -110,6 +113,8 @@ vss_ingest_options_check (const VssIngestOptions * o, GError ** error)
   else if (g_strcmp0 (o->provider, "local") != 0
       && g_strcmp0 (o->provider, "bedrock") != 0)
     msg = "--provider must be local or bedrock";
+  else if (!gst_vss_embed_local_model_from_name (o->local_model, NULL))
+    msg = "--local-model must be vss-local-v2 (the default) or vss-local-v1";
   else if (!(o->threshold >= 0 && o->threshold <= 2))
     msg = "--threshold must be 0 (no dedup) to 2";
   else if (o->window < 0)
@@ -499,6 +504,8 @@ vss_ingest_describe_processing (const VssIngestOptions * o,
       "max-size-bytes=0 max-size-time=0 ! videoconvert");
   if (!bedrock || dedup) {
     g_string_append (s, " ! vssembed name=embed provider=local");
+    if (o->local_model)
+      append_prop (s, "model", o->local_model);
     append_source (s, source);
   }
   if (dedup) {

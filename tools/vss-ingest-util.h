@@ -11,12 +11,10 @@
 #include <jansson.h>
 
 G_BEGIN_DECLS
-
 #define VSS_INGEST_DEFAULT_VALKEY "redis://127.0.0.1:6379"
 #define VSS_INGEST_DEFAULT_FRAMES_DIR "vss-frames"
-
 /* Exit codes, documented in --help and the README. */
-typedef enum
+    typedef enum
 {
   VSS_INGEST_EXIT_OK = 0,
   VSS_INGEST_EXIT_FAILED = 1,   /* the pipeline failed (decoder, store, ...) */
@@ -51,6 +49,7 @@ typedef struct
   gdouble interval;             /* seconds between samples */
   gchar *provider;              /* local | bedrock */
   gchar *model;                 /* bedrock model (NULL: the element's) */
+  gchar *local_model;           /* local model (NULL: vss-local-v2) */
   gint dimension;               /* bedrock dimension (0: the element's) */
   gchar *region;                /* bedrock region (NULL: environment) */
   gdouble threshold;            /* dedup threshold, 0: no dedup */
@@ -79,8 +78,7 @@ void vss_ingest_options_init (VssIngestOptions * o);
 
 void vss_ingest_options_clear (VssIngestOptions * o);
 
-gboolean vss_ingest_options_check (const VssIngestOptions * o,
-    GError ** error);
+gboolean vss_ingest_options_check (const VssIngestOptions * o, GError ** error);
 
 gboolean vss_ingest_input_resolve (const gchar * arg, gboolean force_live,
     VssIngestInput * out, GError ** error);
@@ -193,7 +191,6 @@ VssIngestExit vss_ingest_exit_code (const VssIngestResult * results,
 
 json_t *vss_ingest_result_to_json (const VssIngestResult * r);
 
-gchar *vss_ingest_format_result (const VssIngestResult * r,
-    gboolean dry_run);
+gchar *vss_ingest_format_result (const VssIngestResult * r, gboolean dry_run);
 
 G_END_DECLS

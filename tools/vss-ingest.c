@@ -1217,6 +1217,10 @@ static GOptionEntry entries[] = {
         "(Amazon Bedrock Titan; local still serves dedup)", "NAME"},
   {"model", 0, 0, G_OPTION_ARG_STRING, &opts.model,
       "Bedrock model (default amazon.titan-embed-image-v1)", "ID"},
+  {"local-model", 0, 0, G_OPTION_ARG_STRING, &opts.local_model,
+      "Local embedding (dedup, and what is stored with --provider local): "
+        "vss-local-v2 (default) or vss-local-v1, to keep filling an index "
+        "made with it", "NAME"},
   {"dimension", 0, 0, G_OPTION_ARG_INT, &opts.dimension,
       "Bedrock dimension: 256, 384 or 1024 (default 1024)", "N"},
   {"region", 0, 0, G_OPTION_ARG_STRING, &opts.region,

@@ -61,7 +61,8 @@ static GOptionEntry entries[] = {
       "Embedding provider of the stored frames: local (default; image "
         "queries only) or bedrock", "NAME"},
   {"model", 0, 0, G_OPTION_ARG_STRING, &opt_model,
-      "Bedrock model (default amazon.titan-embed-image-v1)", "ID"},
+      "Model of the stored frames: local vss-local-v2 (default) or "
+        "vss-local-v1; bedrock amazon.titan-embed-image-v1 (default)", "ID"},
   {"dimension", 0, 0, G_OPTION_ARG_INT, &opt_dimension,
       "Bedrock dimension: 256, 384 or 1024 (default 1024)", "N"},
   {"region", 0, 0, G_OPTION_ARG_STRING, &opt_region,

@@ -1,4 +1,4 @@
-/* gst-vss: cost of the local embedding per frame, one core
+/* gst-vss: cost of the local embeddings (v1 and v2) per frame, one core
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Frames are views of real photographs (not flat test patterns, whose memory
@@ -38,8 +38,8 @@ drop_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 /* Pushes @iters frames through vssembed in the calling thread; fills @ns
  * with the time of each push. */
 static void
-time_element (const GstVideoInfo * info, GstBuffer ** bufs, gint iters,
-    gint64 * ns)
+time_element (GstVssEmbedLocalModel model, const GstVideoInfo * info,
+    GstBuffer ** bufs, gint iters, gint64 * ns)
 {
   GstElement *e = gst_element_factory_make ("vssembed", NULL);
   GstPad *src = gst_pad_new ("src", GST_PAD_SRC);
@@ -50,6 +50,7 @@ time_element (const GstVideoInfo * info, GstBuffer ** bufs, gint iters,
 
   if (e == NULL)
     g_error ("no vssembed element (GST_PLUGIN_PATH?)");
+  g_object_set (e, "model", gst_vss_embed_local_model_name (model), NULL);
   esink = gst_element_get_static_pad (e, "sink");
   esrc = gst_element_get_static_pad (e, "src");
   gst_pad_set_chain_function (sink, drop_chain);
@@ -89,14 +90,14 @@ time_element (const GstVideoInfo * info, GstBuffer ** bufs, gint iters,
 }
 
 static void
-run (const gchar * format, gint w, gint h, VssPhoto ** photos, guint n_photos,
-    gint iters, gboolean last)
+run (GstVssEmbedLocalModel model, const gchar * format, gint w, gint h,
+    VssPhoto ** photos, guint n_photos, gint iters, gboolean last)
 {
   GstVideoInfo rgb_info, info;
   GstBuffer *bufs[N_DISTINCT];
   GstVideoFrame frames[N_DISTINCT];
   gint64 *ns = g_new (gint64, iters);
-  gfloat *out = g_new (gfloat, gst_vss_embed_local_dim ());
+  gfloat *out = g_new (gfloat, gst_vss_embed_local_model_dim (model));
   guint8 *rgb = g_malloc ((gsize) w * h * 3);
   gdouble sum = 0, esum;
 
@@ -129,7 +130,7 @@ run (const gchar * format, gint w, gint h, VssPhoto ** photos, guint n_photos,
 
     (void) t0;
     clock_gettime (CLOCK_MONOTONIC, &a);
-    if (!gst_vss_embed_local_frame (&frames[i % N_DISTINCT], out))
+    if (!gst_vss_embed_local_model_frame (model, &frames[i % N_DISTINCT], out))
       g_error ("embedding failed for %s", format);
     clock_gettime (CLOCK_MONOTONIC, &b);
     t1 = (b.tv_sec - a.tv_sec) * G_GINT64_CONSTANT (1000000000) +
@@ -138,7 +139,7 @@ run (const gchar * format, gint w, gint h, VssPhoto ** photos, guint n_photos,
     sum += t1;
   }
   qsort (ns, iters, sizeof (gint64), cmp_i64);
-  g_print ("    {\"format\": \"%s\", \"width\": %d, \"height\": %d, "
+  g_print ("      {\"format\": \"%s\", \"width\": %d, \"height\": %d, "
       "\"frames\": %d, \"mean_us\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f, "
       "\"frames_per_s\": %.0f, ", format, w, h, iters, sum / iters / 1e3,
       ns[iters / 2] / 1e3, ns[(gint) (iters * 0.99)] / 1e3,
@@ -146,7 +147,7 @@ run (const gchar * format, gint w, gint h, VssPhoto ** photos, guint n_photos,
 
   for (gint i = 0; i < N_DISTINCT; i++)
     gst_video_frame_unmap (&frames[i]);
-  time_element (&info, bufs, iters, ns);
+  time_element (model, &info, bufs, iters, ns);
   esum = 0;
   for (gint i = 0; i < iters; i++)
     esum += ns[i];
@@ -170,6 +171,9 @@ main (int argc, char **argv)
   guint n = 0;
   gint iters = argc > 1 ? atoi (argv[1]) : 2000;
   const gchar *fmts[] = { "I420", "NV12", "BGRx", "RGB" };
+  const GstVssEmbedLocalModel models[] = { GST_VSS_EMBED_LOCAL_V1,
+    GST_VSS_EMBED_LOCAL_V2
+  };
 
   gst_init (&argc, &argv);
   paths = vss_scene_default_photo_paths (&error);
@@ -181,13 +185,18 @@ main (int argc, char **argv)
       g_error ("%s", error->message);
   }
 
-  g_print ("{\n  \"benchmark\": \"local-embedding\", \"model\": \"%s\", "
-      "\"dimension\": %u, \"threads\": 1, \"target_us_1080p\": 1000,\n"
-      "  \"results\": [\n", GST_VSS_EMBED_LOCAL_MODEL,
-      gst_vss_embed_local_dim ());
-  for (guint f = 0; f < G_N_ELEMENTS (fmts); f++) {
-    run (fmts[f], 1920, 1080, photos, n, iters, FALSE);
-    run (fmts[f], 640, 360, photos, n, iters, f + 1 == G_N_ELEMENTS (fmts));
+  g_print ("{\n  \"benchmark\": \"local-embedding\", \"threads\": 1, "
+      "\"target_us_1080p\": 1000,\n  \"models\": [\n");
+  for (guint m = 0; m < G_N_ELEMENTS (models); m++) {
+    g_print ("    {\"model\": \"%s\", \"dimension\": %u, \"results\": [\n",
+        gst_vss_embed_local_model_name (models[m]),
+        gst_vss_embed_local_model_dim (models[m]));
+    for (guint f = 0; f < G_N_ELEMENTS (fmts); f++) {
+      run (models[m], fmts[f], 1920, 1080, photos, n, iters, FALSE);
+      run (models[m], fmts[f], 640, 360, photos, n, iters,
+          f + 1 == G_N_ELEMENTS (fmts));
+    }
+    g_print ("    ]}%s\n", m + 1 < G_N_ELEMENTS (models) ? "," : "");
   }
   g_print ("  ]\n}\n");
 

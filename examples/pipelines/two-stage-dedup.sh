@@ -19,7 +19,7 @@ gst-launch-1.0 -e \
   uridecodebin uri="$uri" ! \
   videorate drop-only=true ! video/x-raw,framerate=1/1 ! \
   videoconvert ! \
-  `# stage 1: local embedding (vss-local-v1), microseconds, no network` \
+  `# stage 1: local embedding (vss-local-v2), under a millisecond, no network` \
   vssembed provider=local ! \
   `# drops near-duplicates by the local vector (the first meta on the buffer)` \
   vssdedup threshold=0.2 ! \

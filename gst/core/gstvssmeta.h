@@ -16,7 +16,7 @@ typedef struct _GstVssEmbeddingMeta GstVssEmbeddingMeta;
 /**
  * GstVssEmbeddingMeta:
  * @meta: parent #GstMeta
- * @model: model name, e.g. "vss-local-v1" or "amazon.titan-embed-image-v1"
+ * @model: model name, e.g. "vss-local-v2" or "amazon.titan-embed-image-v1"
  * @dim: number of floats in @vector
  * @vector: (array length=dim): the embedding, float32, owned by the meta
  * @normalized: %TRUE when @vector has unit L2 norm

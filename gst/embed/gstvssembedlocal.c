@@ -60,6 +60,8 @@
 #define W_CHROMA 0.5f
 #define W_HIST 0.6f
 #define W_BIAS 0.05f
+/* v2: v1's unit vector scaled by this, beside the texture part. */
+#define W_LAYOUT_V2 1.0
 
 static gfloat lcos[LGRID][LGRID];       /* lcos[u][x] orthonormal DCT-II basis */
 static gfloat ccos[CGRID][CGRID];
@@ -79,10 +81,11 @@ dct_tables_init (void)
           sqrt ((u == 0 ? 1.0 : 2.0) / CGRID));
 }
 
+/* gst_vss_embed_local_model_dim() of the default model. */
 guint
 gst_vss_embed_local_dim (void)
 {
-  return DIM;
+  return gst_vss_embed_local_model_dim (GST_VSS_EMBED_LOCAL_DEFAULT);
 }
 
 gboolean
@@ -178,8 +181,17 @@ hist_add (gfloat * hist, gint Y, gint U, gint V, gfloat weight)
 /* Box-average onto the grids. Luma sums go to the 32x32 grid, chroma sums
  * to the 8x8 grids; every cell gets the same number of samples +-1 row/col,
  * and each sum is divided by its own count. */
+/* The luma samples themselves, one byte each on the sampling lattice
+ * (about 320x180 for a 16:9 frame at any resolution): what vss-local-v2
+ * reads its texture from. */
+typedef struct
+{
+  guint8 *y;
+  gint w, h;
+} Lattice;
+
 static void
-sample_grids (const GstVideoFrame * frame, Grids * g)
+sample_grids (const GstVideoFrame * frame, Grids * g, Lattice * lat)
 {
   const GstVideoFormatInfo *finfo = frame->info.finfo;
   const gint width = GST_VIDEO_FRAME_WIDTH (frame);
@@ -226,6 +238,11 @@ sample_grids (const GstVideoFrame * frame, Grids * g)
       clut[i] = (gint16) CLAMP (cv, -128, 127);
     }
   }
+  if (lat != NULL) {
+    lat->w = nx;
+    lat->h = (height - step / 2 + step - 1) / step;
+    lat->y = g_malloc ((gsize) lat->w * MAX (lat->h, 1));
+  }
   comp_init (&c0, frame, 0);
   if (!is_gray) {
     comp_init (&c1, frame, 1);
@@ -237,11 +254,14 @@ sample_grids (const GstVideoFrame * frame, Grids * g)
     guint32 *yrow = ysum + gy * LGRID;
     guint32 *yc = ycnt + gy * LGRID;
     const guint8 *r0 = c0.data + (gsize) (y >> c0.hsub) * c0.stride;
+    guint8 *lrow = lat ? lat->y + (gsize) (y / step) * lat->w : NULL;
 
     if (is_gray) {
       for (i = 0; i < nx; i++) {
         gint Y = ylut[r0[(xs[i] >> c0.wsub) * c0.pstride]];
 
+        if (lrow)
+          lrow[i] = (guint8) Y;
         yrow[xcell[i]] += (guint32) Y;
         yc[xcell[i]]++;
         fine[((Y >> 4) << 8) | (8 << 4) | 8]++;
@@ -272,6 +292,8 @@ sample_grids (const GstVideoFrame * frame, Grids * g)
           U = clut[b];
           V = clut[c];
         }
+        if (lrow)
+          lrow[i] = (guint8) CLAMP (Y, 0, 255);
         yrow[xcell[i]] += (guint32) Y;
         yc[xcell[i]]++;
         urow[cx] += U;
@@ -340,19 +362,257 @@ dct2 (const gfloat * in, gint n, const gfloat * basis, gint keep, gfloat * out)
     }
 }
 
+/* ---- vss-local-v2: structure ------------------------------------------ */
+
+/* Gradient-orientation histograms (in the spirit of HOG and SIFT's
+ * descriptors) at two scales of the sampling lattice, over a TGRID x TGRID
+ * grid of the frame: what separates a dark grid pattern from a dark
+ * landscape, which v1's light-and-colour layout cannot. */
+#define TGRID 4                 /* spatial cells per axis */
+#define TBINS 8                 /* unsigned orientations of 22.5 degrees; 2^n */
+#define TSCALES 2
+#define N_TEX (TSCALES * TGRID * TGRID * TBINS + TSCALES)
+#define DIM_V2 (DIM + N_TEX)
+
+/* Calibrated with tests/gst/test-local-calibration.c and bench-dedup-quality
+ * (see the README): */
+#define W_TEX 1.6               /* weight of each scale's histograms */
+#define TEX_REF 3.0             /* the histograms' unit, per lattice sample */
+#define W_CONTRAST 0.3          /* per octave of gradient energy */
+#define SCALE1_STRIDE 2         /* scale 1 reads every other pixel (quincunx) */
+/* Gradient magnitudes below these (grey levels) are noise. */
+static const gfloat noise_level[TSCALES] = { 2.0f, 1.0f };
+
+/* The median gradient energy of the calibration photographs, in TEX_REF
+ * units: what reads as 0 octaves of contrast. */
+static const gdouble contrast_ref[TSCALES] = { 0.23, 0.53 };
+
+/* 2x2 box average: (w, h) values to (w / 2, h / 2) floats, from the
+ * lattice's bytes (@b) or from floats (@f). */
+static gfloat *
+halve (const guint8 * b, const gfloat * f, gint w, gint h, gint * ow, gint * oh)
+{
+  gint x, y, nw = MAX (w / 2, 1), nh = MAX (h / 2, 1);
+  gfloat *out = g_new (gfloat, (gsize) nw * nh);
+
+#define AT(i) (b ? (gfloat) b[i] : f[i])
+  for (y = 0; y < nh; y++) {
+    const gsize r0 = (gsize) MIN (2 * y, h - 1) * w;
+    const gsize r1 = (gsize) MIN (2 * y + 1, h - 1) * w;
+
+    for (x = 0; x < nw; x++) {
+      gint x0 = MIN (2 * x, w - 1), x1 = MIN (2 * x + 1, w - 1);
+      out[y * nw + x] = 0.25f * (AT (r0 + x0) + AT (r0 + x1) + AT (r1 + x0) +
+          AT (r1 + x1));
+    }
+  }
+#undef AT
+  *ow = nw;
+  *oh = nh;
+  return out;
+}
+
+/* Orientation of (dx, dy) folded to [0, pi), in bins of pi / TBINS, without
+ * atan2 and without branches (their mispredictions cost more than the
+ * arithmetic): a rational approximation of atan on [0, 1], error below 0.3
+ * degree, plenty for 22.5-degree bins. Returns 0 <= pos < TBINS. */
+static inline gfloat
+orientation_bins (gfloat dx, gfloat dy)
+{
+  const gfloat s = copysignf (1.0f, dy);
+  gfloat ax, ay, mn, mx, t, z, r, a;
+
+  dx *= s;                      /* (dx, dy) and (-dx, -dy): one orientation */
+  ax = fabsf (dx);
+  ay = fabsf (dy);
+  /* MIN and MAX, not fminf and fmaxf: those are libm calls unless the
+   * compiler may assume no NaN. */
+  mn = MIN (ax, ay);
+  mx = MAX (ax, ay);
+  t = mn / MAX (mx, 1e-20f);
+  z = t * t;
+  r = t * (0.99997726f + z * (-0.33262347f + z * (0.19354346f +
+              z * (-0.11643287f + z * (0.05265332f - z * 0.01172120f)))));
+  r = ay > ax ? (gfloat) G_PI_2 - r : r;
+  a = dx < 0 ? (gfloat) G_PI - r : r;
+  a *= TBINS / (gfloat) G_PI;
+  return a >= TBINS ? a - TBINS : a;
+}
+
+/* Orientation histograms of one scale: each pixel's gradient goes to the
+ * two nearest orientation bins of its sub-cell (SUBGRID x SUBGRID), and
+ * each sub-cell is then spread over the TGRID x TGRID cells bilinearly, as
+ * if every pixel had been (to a sub-cell's precision), at a quarter of the
+ * memory updates. */
+#define SUBGRID (4 * TGRID)
+
+static void
+texture_scale (const gfloat * img, gint w, gint h, gint stride,
+    gdouble thresh, gfloat * hist)
+{
+  gint x, y, i, j;
+  gint *sx;
+  gfloat sub[SUBGRID * SUBGRID * TBINS];
+  const gfloat th = (gfloat) thresh;
+
+  memset (hist, 0, sizeof (gfloat) * TGRID * TGRID * TBINS);
+  if (w < 3 || h < 3)
+    return;
+  memset (sub, 0, sizeof (sub));
+  sx = g_new (gint, w);
+  for (x = 0; x < w; x++)
+    sx[x] = (gint) ((gint64) x * SUBGRID / w) * TBINS;
+  for (y = 1; y < h - 1; y += stride) {
+    const gfloat *r = img + (gsize) y * w;
+    gfloat *srow = sub + (gint) ((gint64) y * SUBGRID / h) * SUBGRID * TBINS;
+
+    for (x = 1 + (y / stride) % stride; x < w - 1; x += stride) {
+      gfloat dx = r[x + 1] - r[x - 1];
+      gfloat dy = r[x + w] - r[x - w];
+      gfloat m = MAX (sqrtf (dx * dx + dy * dy) - th, 0.0f), o, wo1;
+      gint b0;
+      gfloat *cell;
+
+      o = orientation_bins (dx, dy) - 0.5f;
+      if (o < 0)
+        o += TBINS;
+      b0 = (gint) o;
+      wo1 = o - b0;
+      b0 &= TBINS - 1;
+      cell = srow + sx[x];
+      cell[b0] += m * (1.0f - wo1);
+      cell[(b0 + 1) & (TBINS - 1)] += m * wo1;
+    }
+  }
+  g_free (sx);
+
+  /* Sub-cells to cells: bilinear in the sub-cell's centre. */
+  for (j = 0; j < SUBGRID; j++) {
+    gfloat fy = (j + 0.5f) * TGRID / SUBGRID - 0.5f;
+    gint cy0 = (gint) floorf (fy);
+    gfloat wy1 = fy - cy0;
+
+    for (i = 0; i < SUBGRID; i++) {
+      gfloat fx = (i + 0.5f) * TGRID / SUBGRID - 0.5f;
+      gint cx0 = (gint) floorf (fx);
+      gfloat wx1 = fx - cx0;
+      const gfloat *s = sub + (j * SUBGRID + i) * TBINS;
+
+      for (gint a = 0; a < 2; a++) {
+        gint cy = cy0 + a;
+        gfloat wy = a ? wy1 : 1.0f - wy1;
+
+        if (cy < 0 || cy >= TGRID)
+          continue;
+        for (gint b = 0; b < 2; b++) {
+          gint cx = cx0 + b;
+          gfloat ww = wy * (b ? wx1 : 1.0f - wx1);
+          gfloat *cell;
+
+          if (cx < 0 || cx >= TGRID)
+            continue;
+          cell = hist + (cy * TGRID + cx) * TBINS;
+          for (gint k = 0; k < TBINS; k++)
+            cell[k] += ww * s[k];
+        }
+      }
+    }
+  }
+}
+
+/* Appends N_TEX floats of structure to @out. */
+static void
+texture_part (const Lattice * lat, gfloat * out)
+{
+  gint w = lat->w, h = lat->h, k, i;
+  gfloat *s1, *s2;
+  gdouble contrast[TSCALES];
+  gint w1, h1, w2, h2;
+
+  s1 = halve (lat->y, NULL, w, h, &w1, &h1);
+  s2 = halve (NULL, s1, w1, h1, &w2, &h2);
+  texture_scale (s1, w1, h1, SCALE1_STRIDE, noise_level[0], out);
+  texture_scale (s2, w2, h2, 1, noise_level[1], out + TGRID * TGRID * TBINS);
+  for (k = 0; k < TSCALES; k++) {
+    gfloat *part = out + k * TGRID * TGRID * TBINS;
+    const gint np = TGRID * TGRID * TBINS;
+    gdouble norm = 0, mean = 0, unit;
+
+    /* Square roots (a Hellinger kernel, as RootSIFT does): strong edges do
+     * not drown the rest. Centred, so that what every picture has (some
+     * gradient everywhere) does not make every pair look alike. */
+    for (i = 0; i < np; i++) {
+      part[i] = sqrtf (part[i]);
+      mean += part[i];
+    }
+    mean /= np;
+    for (i = 0; i < np; i++) {
+      part[i] -= (gfloat) mean;
+      norm += (gdouble) part[i] * part[i];
+    }
+    norm = sqrt (norm);
+    /* In a fixed unit (per sample, so the frame size does not matter)
+     * rather than to unit length: a busy picture's structure weighs more
+     * beside its layout than a flat one's, whose few gradients are mostly
+     * noise. Only beyond the unit is it normalised. */
+    unit = TEX_REF * sqrt ((gdouble) w * h) / (k == 0 ? 2.0 : 4.0);
+    for (i = 0; i < np; i++)
+      part[i] = (gfloat) (part[i] / MAX (norm, unit) * W_TEX);
+    contrast[k] = log2 (MAX (norm, 1e-3 * unit) / (unit * contrast_ref[k]));
+  }
+  /* How much structure there is, in octaves (clamped): tells a picture
+   * from a faint cross-fade of it, while exposure drift barely moves it. */
+  for (k = 0; k < TSCALES; k++)
+    out[TSCALES * TGRID * TGRID * TBINS + k] =
+        (gfloat) (W_CONTRAST * CLAMP (contrast[k], -4.0, 4.0));
+  g_free (s1);
+  g_free (s2);
+}
+
+/* ---- the models ---------------------------------------------------------- */
+
 /**
- * gst_vss_embed_local_frame:
- * @frame: a mapped frame in a format accepted by
- *   gst_vss_embed_local_supports_format()
- * @out: (out caller-allocates) (array): gst_vss_embed_local_dim() floats
+ * gst_vss_embed_local_model_from_name:
+ * @name: a model name, or %NULL or "" for the default
  *
- * Computes the unit-length "vss-local-v1" embedding of @frame. Deterministic:
- * the same pixels always give the same vector.
- *
- * Returns: %FALSE when the frame's format is not supported.
+ * Returns: %TRUE and the model in @model when @name is one of the local
+ *   models ("vss-local-v1", "vss-local-v2").
  */
 gboolean
-gst_vss_embed_local_frame (const GstVideoFrame * frame, gfloat * out)
+gst_vss_embed_local_model_from_name (const gchar * name,
+    GstVssEmbedLocalModel * model)
+{
+  GstVssEmbedLocalModel m;
+
+  if (name == NULL || *name == '\0')
+    m = GST_VSS_EMBED_LOCAL_DEFAULT;
+  else if (strcmp (name, GST_VSS_EMBED_LOCAL_MODEL_V1) == 0)
+    m = GST_VSS_EMBED_LOCAL_V1;
+  else if (strcmp (name, GST_VSS_EMBED_LOCAL_MODEL_V2) == 0)
+    m = GST_VSS_EMBED_LOCAL_V2;
+  else
+    return FALSE;
+  if (model)
+    *model = m;
+  return TRUE;
+}
+
+const gchar *
+gst_vss_embed_local_model_name (GstVssEmbedLocalModel model)
+{
+  return model == GST_VSS_EMBED_LOCAL_V1 ? GST_VSS_EMBED_LOCAL_MODEL_V1 :
+      GST_VSS_EMBED_LOCAL_MODEL_V2;
+}
+
+guint
+gst_vss_embed_local_model_dim (GstVssEmbedLocalModel model)
+{
+  return model == GST_VSS_EMBED_LOCAL_V1 ? DIM : DIM_V2;
+}
+
+/* v1's vector, not yet normalised: DIM floats. Fills @lat when not NULL. */
+static void
+layout_part (const GstVideoFrame * frame, gfloat * out, Lattice * lat)
 {
   static gsize tables_once = 0;
   Grids g;
@@ -363,17 +623,12 @@ gst_vss_embed_local_frame (const GstVideoFrame * frame, gfloat * out)
   gint u, v, n = 0, i;
   const gint lk = LUMA_FREQ_SUM + 1;
 
-  g_return_val_if_fail (frame != NULL && out != NULL, FALSE);
-  if (!gst_vss_embed_local_supports_format (GST_VIDEO_FRAME_FORMAT (frame)) ||
-      GST_VIDEO_FRAME_WIDTH (frame) <= 0 || GST_VIDEO_FRAME_HEIGHT (frame) <= 0)
-    return FALSE;
-
   if (g_once_init_enter (&tables_once)) {
     dct_tables_init ();
     g_once_init_leave (&tables_once, 1);
   }
 
-  sample_grids (frame, &g);
+  sample_grids (frame, &g, lat);
   dct2 (g.y, LGRID, &lcos[0][0], lk, ldct);
 
   for (v = 0; v < lk; v++)
@@ -413,7 +668,56 @@ gst_vss_embed_local_frame (const GstVideoFrame * frame, gfloat * out)
     out[n++] = hnorm > 0 ? (gfloat) (hist[i] / hnorm) * W_HIST : 0.0f;
   out[n++] = W_BIAS;
   g_assert (n == DIM);
+}
 
+/**
+ * gst_vss_embed_local_model_frame:
+ * @model: which local model
+ * @frame: a mapped frame in a format accepted by
+ *   gst_vss_embed_local_supports_format()
+ * @out: (out caller-allocates) (array): gst_vss_embed_local_model_dim()
+ *   floats
+ *
+ * Computes the unit-length embedding of @frame. Deterministic: the same
+ * pixels always give the same vector.
+ *
+ * Returns: %FALSE when the frame's format is not supported.
+ */
+gboolean
+gst_vss_embed_local_model_frame (GstVssEmbedLocalModel model,
+    const GstVideoFrame * frame, gfloat * out)
+{
+  Lattice lat = { NULL, 0, 0 };
+
+  g_return_val_if_fail (frame != NULL && out != NULL, FALSE);
+  if (!gst_vss_embed_local_supports_format (GST_VIDEO_FRAME_FORMAT (frame)) ||
+      GST_VIDEO_FRAME_WIDTH (frame) <= 0 || GST_VIDEO_FRAME_HEIGHT (frame) <= 0)
+    return FALSE;
+
+  if (model == GST_VSS_EMBED_LOCAL_V1) {
+    layout_part (frame, out, NULL);
+    vss_normalize_f32 (out, DIM);
+    return TRUE;
+  }
+  layout_part (frame, out, &lat);
   vss_normalize_f32 (out, DIM);
+  for (gint i = 0; i < DIM; i++)
+    out[i] *= (gfloat) W_LAYOUT_V2;
+  texture_part (&lat, out + DIM);
+  g_free (lat.y);
+  vss_normalize_f32 (out, DIM_V2);
   return TRUE;
+}
+
+/**
+ * gst_vss_embed_local_frame:
+ *
+ * gst_vss_embed_local_model_frame() with the default model
+ * (%GST_VSS_EMBED_LOCAL_MODEL).
+ */
+gboolean
+gst_vss_embed_local_frame (const GstVideoFrame * frame, gfloat * out)
+{
+  return gst_vss_embed_local_model_frame (GST_VSS_EMBED_LOCAL_DEFAULT, frame,
+      out);
 }

@@ -28,6 +28,7 @@
 struct _GstVssQueryEmbedder
 {
   GstVssQueryProvider provider;
+  GstVssEmbedLocalModel local_model;
   gchar *model;
   guint dim;
   GstVssBedrockClient *client;
@@ -47,8 +48,15 @@ gst_vss_query_embedder_new (const GstVssQueryEmbedderOptions * o,
 
   e->provider = o->provider;
   if (o->provider == GST_VSS_QUERY_PROVIDER_LOCAL) {
-    e->model = g_strdup (GST_VSS_EMBED_LOCAL_MODEL);
-    e->dim = gst_vss_embed_local_dim ();
+    if (!gst_vss_embed_local_model_from_name (o->model, &e->local_model)) {
+      g_set_error (error, GST_VSS_QUERY_ERROR, GST_VSS_QUERY_ERROR_UNSUPPORTED,
+          "the local provider has no model '%s' (it has %s, the default, "
+          "and %s)", o->model, GST_VSS_EMBED_LOCAL_MODEL_V2,
+          GST_VSS_EMBED_LOCAL_MODEL_V1);
+      goto fail;
+    }
+    e->model = g_strdup (gst_vss_embed_local_model_name (e->local_model));
+    e->dim = gst_vss_embed_local_model_dim (e->local_model);
   } else {
     GstVssBedrockOptions bo = { 0, };
     GstVssAwsCredentials *creds;
@@ -117,7 +125,7 @@ gst_vss_query_embedder_embed_text (GstVssQueryEmbedder * e,
   if (e->provider == GST_VSS_QUERY_PROVIDER_LOCAL) {
     g_set_error (error, GST_VSS_QUERY_ERROR, GST_VSS_QUERY_ERROR_UNSUPPORTED,
         "the local provider (%s) embeds images only; text queries need "
-        "provider=bedrock", GST_VSS_EMBED_LOCAL_MODEL);
+        "provider=bedrock", e->model);
     return NULL;
   }
   v = gst_vss_bedrock_embed_text (e->client, e->model, text, e->dim, NULL,
@@ -236,7 +244,7 @@ embed_local (GstVssQueryEmbedder * e, GBytes * image, GError ** error)
     return NULL;
   }
   v = g_new0 (gfloat, e->dim);
-  if (!gst_vss_embed_local_frame (&frame, v)) {
+  if (!gst_vss_embed_local_model_frame (e->local_model, &frame, v)) {
     g_set_error (error, GST_VSS_QUERY_ERROR, GST_VSS_QUERY_ERROR_EMBED,
         "the local embedding failed on the decoded image");
     g_clear_pointer (&v, g_free);

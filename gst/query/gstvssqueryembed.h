@@ -10,7 +10,7 @@ G_BEGIN_DECLS
 
 /**
  * GstVssQueryProvider:
- * @GST_VSS_QUERY_PROVIDER_LOCAL: vss-local-v1, images only
+ * @GST_VSS_QUERY_PROVIDER_LOCAL: vss-local-v2 or v1, images only
  * @GST_VSS_QUERY_PROVIDER_BEDROCK: Titan Multimodal Embeddings, text
  *   (`inputText`) and images
  */

@@ -224,7 +224,7 @@ gst_vss_dedup_class_init (GstVssDedupClass * klass)
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model",
           "Embedding model to compare (name in the embedding meta, e.g. "
-          "'vss-local-v1'). NULL or empty: the first embedding of each frame",
+          "'vss-local-v2'). NULL or empty: the first embedding of each frame",
           DEFAULT_MODEL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_THRESHOLD,

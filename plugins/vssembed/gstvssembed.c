@@ -35,11 +35,13 @@
  * embeddings name the same frame.
  *
  * Providers:
- *  - `local`: the built-in model-free embedding "vss-local-v1" (about 100
- *    floats: low-frequency DCT of the frame's luma layout and a coarse colour
- *    layout), computed in well under a millisecond per 1080p frame, with no
- *    network. Calibrated so that a cosine distance below 0.2 means "same
- *    scene".
+ *  - `local`: the built-in model-free embeddings, with no network:
+ *    "vss-local-v2" (the default, 369 floats: v1's layout plus the frame's
+ *    structure, gradient orientations at two scales over a 4x4 grid) or
+ *    "vss-local-v1" (111 floats: low-frequency DCT of the frame's luma
+ *    layout, a coarse colour layout and a colour histogram), each computed
+ *    in well under a millisecond per 1080p frame. Calibrated so that a
+ *    cosine distance below 0.2 means "same scene".
  *  - `bedrock`: Amazon Bedrock Titan Multimodal Embeddings G1
  *    (`amazon.titan-embed-image-v1`, 256, 384 or 1024 floats). Raw frames
  *    are scaled to fit 2048x2048 (never up) and JPEG-encoded; `image/jpeg`
@@ -163,6 +165,7 @@ struct _GstVssEmbed
   gboolean bedrock;
   gchar *active_model;          /* model name written into the metas */
   guint dim;
+  GstVssEmbedLocalModel local_model;    /* local only */
   VssEmbedBedrock *engine;      /* bedrock only */
 
   /* settings as they were at start (object lock) */
@@ -212,7 +215,8 @@ gst_vss_embed_provider_get_type (void)
   static GType type = 0;
   static const GEnumValue values[] = {
     {GST_VSS_EMBED_PROVIDER_LOCAL,
-        "Built-in model-free embedding (vss-local-v1), no network", "local"},
+          "Built-in model-free embedding (vss-local-v2 or v1), no network",
+        "local"},
     {GST_VSS_EMBED_PROVIDER_BEDROCK,
           "Amazon Bedrock Titan Multimodal Embeddings (network, AWS account)",
         "bedrock"},
@@ -283,7 +287,8 @@ gst_vss_embed_install_embedding_properties (GObjectClass * gobject_class)
       g_param_spec_string ("model", "Model",
           "Model name written into the embedding meta and used by downstream "
           "elements to find it. Empty or NULL: the provider's model "
-          "(local: 'vss-local-v1', the only model it has; bedrock: "
+          "(local: 'vss-local-v2'; 'vss-local-v1' keeps the first local model, "
+          "for indexes filled with it; bedrock: "
           "'amazon.titan-embed-image-v1', the only Titan model that embeds "
           "images)", DEFAULT_MODEL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
@@ -626,17 +631,20 @@ static gboolean
 gst_vss_embed_start_local (GstVssEmbed * self)
 {
   gchar *model;
+  GstVssEmbedLocalModel local;
 
   GST_OBJECT_LOCK (self);
-  model = g_strdup (self->model ? self->model : GST_VSS_EMBED_LOCAL_MODEL);
+  model = g_strdup (self->model);
   GST_OBJECT_UNLOCK (self);
-  if (g_strcmp0 (model, GST_VSS_EMBED_LOCAL_MODEL) != 0)
+  if (!gst_vss_embed_local_model_from_name (model, &local))
     goto unknown_model;
+  g_free (model);
 
   GST_OBJECT_LOCK (self);
   g_free (self->active_model);
-  self->active_model = model;
-  self->dim = gst_vss_embed_local_dim ();
+  self->active_model = g_strdup (gst_vss_embed_local_model_name (local));
+  self->local_model = local;
+  self->dim = gst_vss_embed_local_model_dim (local);
   self->bedrock = FALSE;
   GST_OBJECT_UNLOCK (self);
   GST_DEBUG_OBJECT (self, "provider local, model %s, dimension %u",
@@ -648,8 +656,9 @@ unknown_model:
   {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("Model '%s' is not available with provider 'local'.", model),
-        ("provider=local only computes '%s'; leave 'model' empty or set it "
-            "to that name", GST_VSS_EMBED_LOCAL_MODEL));
+        ("provider=local computes '%s' (the default) or '%s'; leave 'model' "
+            "empty or set it to one of them", GST_VSS_EMBED_LOCAL_MODEL_V2,
+            GST_VSS_EMBED_LOCAL_MODEL_V1));
     g_free (model);
     return FALSE;
   }
@@ -1201,7 +1210,7 @@ gst_vss_embed_chain_local (GstVssEmbed * self, GstBuffer * buf)
 
   vec = g_new (gfloat, self->dim);
   t0 = g_get_monotonic_time ();
-  if (!gst_vss_embed_local_frame (&frame, vec)) {
+  if (!gst_vss_embed_local_model_frame (self->local_model, &frame, vec)) {
     gst_video_frame_unmap (&frame);
     g_free (vec);
     goto embed_failed;

@@ -10,7 +10,8 @@ G_BEGIN_DECLS
 /**
  * GstVssEmbedProvider:
  * @GST_VSS_EMBED_PROVIDER_LOCAL: the built-in, model-free embedding
- *   ("vss-local-v1"): no network, deterministic, for near-duplicate detection
+ *   ("vss-local-v2", or "vss-local-v1"): no network, deterministic, for
+ *   near-duplicate detection
  * @GST_VSS_EMBED_PROVIDER_BEDROCK: Amazon Bedrock Titan Multimodal
  *   Embeddings, asynchronous, several requests in flight
  *

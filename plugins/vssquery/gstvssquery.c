@@ -54,7 +54,7 @@
  * Query vectors are computed once, when the element starts or the query is
  * added, by the same provider as vssembed: `provider=bedrock` (Titan
  * Multimodal, `inputText` for texts, images as JPEG/PNG) or
- * `provider=local` (vss-local-v1: image queries only; a text query is
+ * `provider=local` (vss-local-v2 or v1: image queries only; a text query is
  * refused with an error). Frames are matched through the meta of the
  * provider's model (`model`); frames without it pass unmatched.
  *
@@ -268,7 +268,7 @@ gst_vss_query_provider_get_type (void)
   static GType type = 0;
   static const GEnumValue values[] = {
     {GST_VSS_QUERY_PROVIDER_LOCAL,
-          "Built-in model-free embedding (vss-local-v1): image queries only",
+          "Built-in model-free embedding (vss-local-v2 or v1): image queries only",
         "local"},
     {GST_VSS_QUERY_PROVIDER_BEDROCK,
           "Amazon Bedrock Titan Multimodal Embeddings: text and image queries",
@@ -320,9 +320,9 @@ install_provider_properties (GObjectClass * gobject_class)
           GST_TYPE_VSS_QUERY_PROVIDER, DEFAULT_PROVIDER, RW_READY));
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model",
-          "bedrock: the frames' model, whose meta is read and which embeds the "
-          "queries. NULL: 'amazon.titan-embed-image-v1'. local: always "
-          "'vss-local-v1'", NULL, RW_READY));
+          "The frames' model, whose meta is read and which embeds the "
+          "queries. bedrock: NULL is 'amazon.titan-embed-image-v1'. local: "
+          "'vss-local-v2' (NULL) or 'vss-local-v1'", NULL, RW_READY));
   g_object_class_install_property (gobject_class, PROP_DIMENSION,
       g_param_spec_uint ("dimension", "Dimension",
           "bedrock: embedding length, as vssembed's (256, 384 or 1024). 0: "

@@ -268,6 +268,14 @@ test_options_check (void)
   g_clear_error (&err);
   o.interval = 1;
   g_assert_true (vss_ingest_options_check (&o, &err));
+  /* The local model: v2 (default) or v1, nothing else. */
+  o.local_model = g_strdup ("vss-local-v3");
+  g_assert_false (vss_ingest_options_check (&o, &err));
+  g_assert_nonnull (strstr (err->message, "--local-model"));
+  g_clear_error (&err);
+  g_free (o.local_model);
+  o.local_model = g_strdup ("vss-local-v1");
+  g_assert_true (vss_ingest_options_check (&o, &err));
   g_assert_false (vss_ingest_check_seconds ("--duration", NAN, TRUE, 10, &err));
   g_assert_nonnull (strstr (err->message, "--duration"));
   g_clear_error (&err);
@@ -321,6 +329,16 @@ test_describe (void)
   g_assert_nonnull (strstr (d, " adopt-spool=true"));
   g_free (d);
   o.adopt_spool = FALSE;
+  /* --local-model reaches the local vssembed; without it, its default. */
+  g_assert_null (strstr (d = vss_ingest_describe_processing (&o, "cam1", NULL,
+              FALSE), "model="));
+  g_free (d);
+  o.local_model = g_strdup ("vss-local-v1");
+  d = vss_ingest_describe_processing (&o, "cam1", NULL, FALSE);
+  g_assert_nonnull (strstr (d, "vssembed name=embed provider=local "
+          "model=\"vss-local-v1\""));
+  g_free (d);
+  g_clear_pointer (&o.local_model, g_free);
 
   /* A file: its frames are named by their position in it. */
   {

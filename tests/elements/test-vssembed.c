@@ -507,6 +507,58 @@ GST_START_TEST (test_short_and_empty_buffers)
 
 GST_END_TEST;
 
+/* Both local models: v2 is the default; v1 stays selectable; a frame
+ * embedded by both carries both metas under one frame id; v2 holds v1's
+ * layout (its first floats point the same way) plus the structure. */
+GST_START_TEST (test_local_models)
+{
+  GstHarness *h = gst_harness_new_parse ("vssembed model=vss-local-v1 ! "
+      "vssembed model=vss-local-v2");
+  GstHarness *hd = gst_harness_new ("vssembed");
+  GstBuffer *out, *outd;
+  GstVssEmbeddingMeta *m1, *m2, *md;
+  const guint d1 = gst_vss_embed_local_model_dim (GST_VSS_EMBED_LOCAL_V1);
+  gdouble dot = 0, n1 = 0, n2 = 0;
+
+  fail_unless_equals_string (GST_VSS_EMBED_LOCAL_MODEL, "vss-local-v2");
+  fail_unless_equals_int (d1, 111);
+  fail_unless (gst_vss_embed_local_model_dim (GST_VSS_EMBED_LOCAL_V2) > d1);
+  fail_unless (gst_vss_embed_local_model_dim (GST_VSS_EMBED_LOCAL_V2) <= 512);
+  gst_harness_set_src_caps_str (h, "video/x-raw,format=I420,width=640,"
+      "height=360,framerate=1/1");
+  gst_harness_set_src_caps_str (hd, "video/x-raw,format=I420,width=640,"
+      "height=360,framerate=1/1");
+  gst_harness_push (h, make_frame ("I420", 640, 360, 0));
+  gst_harness_push (hd, make_frame ("I420", 640, 360, 0));
+  out = gst_harness_pull (h);
+  outd = gst_harness_pull (hd);
+  m1 = gst_vss_buffer_get_embedding_meta (out, "vss-local-v1");
+  m2 = gst_vss_buffer_get_embedding_meta (out, "vss-local-v2");
+  md = gst_vss_buffer_get_embedding_meta (outd, "vss-local-v2");
+  fail_unless (m1 != NULL && m2 != NULL && md != NULL);
+  fail_unless_equals_int (m1->dim, d1);
+  fail_unless_equals_int (m2->dim,
+      gst_vss_embed_local_model_dim (GST_VSS_EMBED_LOCAL_V2));
+  fail_unless_equals_string (m1->frame_id, m2->frame_id);
+  /* The default is v2, and the same pixels give the same vector. */
+  fail_unless (memcmp (m2->vector, md->vector, m2->dim * sizeof (gfloat)) == 0);
+  for (guint i = 0; i < d1; i++) {
+    dot += (gdouble) m1->vector[i] * m2->vector[i];
+    n1 += (gdouble) m1->vector[i] * m1->vector[i];
+    n2 += (gdouble) m2->vector[i] * m2->vector[i];
+  }
+  fail_unless (fabs (dot / sqrt (n1 * n2) - 1.0) < 1e-5, "cos %f",
+      dot / sqrt (n1 * n2));
+  /* ... and the rest is not empty: a test picture has edges. */
+  fail_unless (n2 < 0.99, "v2's structure part is empty (%f)", 1 - n2);
+  gst_buffer_unref (out);
+  gst_buffer_unref (outd);
+  gst_harness_teardown (h);
+  gst_harness_teardown (hd);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_unknown_model)
 {
   GstElement *p = gst_parse_launch ("videotestsrc num-buffers=2 ! "
@@ -550,6 +602,7 @@ vssembed_suite (void)
   tcase_add_test (tc, test_not_negotiated_in_pipeline);
   tcase_add_test (tc, test_short_and_empty_buffers);
   tcase_add_test (tc, test_unknown_model);
+  tcase_add_test (tc, test_local_models);
   return s;
 }
 

@@ -604,31 +604,73 @@ GST_START_TEST (test_local_concurrent_changes)
 
 GST_END_TEST;
 
-GST_START_TEST (test_local_text_refused_at_start)
+/* Starts a lone vssquery configured by @first_prop, ... and returns the
+ * error its start posted (the start must fail); @dbg gets the details. */
+static GError *
+start_refused (gchar ** dbg, const gchar * first_prop, ...)
 {
   GstElement *e = gst_element_factory_make ("vssquery", NULL);
   GstBus *bus = gst_bus_new ();
   GstMessage *m;
   GError *err = NULL;
-  gchar *dbg = NULL;
+  va_list args;
 
   gst_element_set_bus (e, bus);
-  g_object_set (e, "queries", "[{\"text\":\"a red car\"}]", NULL);
+  va_start (args, first_prop);
+  g_object_set_valist (G_OBJECT (e), first_prop, args);
+  va_end (args);
   fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PAUSED),
       GST_STATE_CHANGE_FAILURE);
   m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
   fail_unless (m != NULL);
-  gst_message_parse_error (m, &err, &dbg);
-  fail_unless (strstr (err->message, "images only") != NULL, "%s",
-      err->message);
-  fail_unless (strstr (err->message, "provider=bedrock") != NULL);
-  g_error_free (err);
-  g_free (dbg);
+  gst_message_parse_error (m, &err, dbg);
   gst_message_unref (m);
   gst_element_set_state (e, GST_STATE_NULL);
   gst_element_set_bus (e, NULL);
   gst_object_unref (bus);
   gst_object_unref (e);
+  return err;
+}
+
+/* Frames embedded with vss-local-v1 (an index filled before v2) are matched
+ * by a vssquery told that model; an unknown local model is refused. */
+GST_START_TEST (test_local_model_v1)
+{
+  gchar *props = g_strdup_printf ("model=vss-local-v1 queries='[{\"id\":\"a\","
+      "\"image\":\"%s\",\"threshold\":0.15}]'", photo[0]);
+  Q *q = q_new ("model=vss-local-v1", props, NULL);
+  GList *m;
+  GError *err;
+  gchar *dbg = NULL;
+
+  gst_harness_play (q->h);
+  m = q_push (q, frame_of (0, 1));
+  fail_unless_equals_int (g_list_length (m), 1);
+  free_msgs (m);
+  m = q_push (q, frame_of (2, 2));
+  fail_unless_equals_int (g_list_length (m), 0);
+  /* Only a v1 meta is there: the match above read it. */
+  fail_unless_equals_uint64 (stat_u64 (q->query, "comparisons"), 2);
+  q_free (q);
+  g_free (props);
+
+  err = start_refused (&dbg, "model", "vss-local-v3", NULL);
+  fail_unless (dbg && strstr (dbg, "vss-local-v3") != NULL, "%s", dbg);
+  g_error_free (err);
+  g_free (dbg);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_local_text_refused_at_start)
+{
+  GError *err = start_refused (NULL, "queries", "[{\"text\":\"a red car\"}]",
+      NULL);
+
+  fail_unless (strstr (err->message, "images only") != NULL, "%s",
+      err->message);
+  fail_unless (strstr (err->message, "provider=bedrock") != NULL);
+  g_error_free (err);
 }
 
 GST_END_TEST;
@@ -1194,6 +1236,7 @@ vssquery_suite (void)
   tcase_add_test (tc, test_local_add_remove);
   tcase_add_test (tc, test_local_concurrent_changes);
   tcase_add_test (tc, test_local_text_refused_at_start);
+  tcase_add_test (tc, test_local_model_v1);
   tcase_add_test (tc, test_invalid_queries_refused_at_start);
   tcase_add_test (tc, test_invalid_queries_replaced_before_start);
   tcase_add_test (tc, test_invalid_queries_in_launch_line);

@@ -23,6 +23,8 @@
 #define OUT_H 360
 #define VIEWS_PER_PHOTO 6
 #define THRESHOLD 0.2
+/* How far v2 puts the pictures v1 confuses. */
+#define HARD_MARGIN 0.25
 
 /* Same-scene perturbations: what a slow pan/zoom moves between two samples a
  * second or more apart, with sensor noise and a re-encode. */
@@ -30,9 +32,10 @@
 #define MAX_ZOOM 1.10           /* factor either way */
 #define MAX_NOISE 8.0           /* sigma in grey levels */
 #define MIN_JPEG_Q 40
+#define MAX_GAIN 1.15           /* exposure drift, either way */
 
 static void
-embed_rgb (const guint8 * rgb, gfloat * out)
+embed_rgb (GstVssEmbedLocalModel model, const guint8 * rgb, gfloat * out)
 {
   GstVideoInfo info;
   GstVideoFrame frame;
@@ -45,7 +48,7 @@ embed_rgb (const guint8 * rgb, gfloat * out)
     memcpy ((guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0) +
         (gsize) y * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
         rgb + (gsize) y * OUT_W * 3, OUT_W * 3);
-  g_assert_true (gst_vss_embed_local_frame (&frame, out));
+  g_assert_true (gst_vss_embed_local_model_frame (model, &frame, out));
   gst_video_frame_unmap (&frame);
   gst_buffer_unref (buf);
 }
@@ -90,27 +93,131 @@ print_dist (const gchar * name, GArray * d, gboolean last)
       quantile (d, 0.99), quantile (d, 1.0), last ? "" : ",");
 }
 
-static void
-test_calibration (void)
+typedef struct
 {
+  GstVssEmbedLocalModel model;
+  const gchar *set;
+} Calibration;
+
+/* Pictures of the same darkness and palette but different structure, the
+ * pairs v1 puts under the threshold (whole pictures, as a camera would first
+ * frame them): printed with both models' distances. Returns the smallest
+ * distance of the model under test among them (2 when there is none). */
+static gboolean is_variant_pair (const gchar * a, const gchar * b);
+
+static gdouble
+print_hard_pairs (const Calibration * c, gchar ** paths, guint n,
+    const gfloat * full, guint dim, const gfloat * full_v1, guint dim_v1)
+{
+  gdouble min = 2;
+  gboolean first = TRUE;
+
+  g_print ("  \"pairs_v1_confuses\": [");
+  for (guint a = 0; a < n; a++)
+    for (guint b = a + 1; b < n; b++) {
+      gdouble d1 = cos_dist (full_v1 + (gsize) a * dim_v1,
+          full_v1 + (gsize) b * dim_v1, dim_v1);
+      gdouble d = cos_dist (full + (gsize) a * dim, full + (gsize) b * dim,
+          dim);
+
+      if (d1 >= THRESHOLD || is_variant_pair (paths[a], paths[b]))
+        continue;
+      g_print ("%s\n    {\"a\": \"%s\", \"b\": \"%s\", \"v1\": %.4f, "
+          "\"%s\": %.4f}", first ? "" : ",", paths[a], paths[b], d1,
+          gst_vss_embed_local_model_name (c->model), d);
+      first = FALSE;
+      min = MIN (min, d);
+    }
+  g_print ("%s]", first ? "" : "\n  ");
+  return min;
+}
+
+/* One photograph as shipped in several sizes (separate JPEG encodes of
+ * separate resamplings; mate-backgrounds): one scene. */
+static const gchar *variants[][2] = {
+  {"/usr/share/backgrounds/mate/abstract/Elephants.jpg",
+      "/usr/share/backgrounds/mate/abstract/Elephants_3840x2160.jpg"},
+  {"/usr/share/backgrounds/mate/abstract/Elephants.jpg",
+      "/usr/share/backgrounds/mate/abstract/Elephants_5640x3172.jpg"},
+  /* One picture in a cold and a warm colour temperature: a white balance
+   * drift, so one scene (the cold one is in the harder set). */
+  {"/usr/share/backgrounds/mate/desktop/Ubuntu-Mate-Cold-no-logo.png",
+      "/usr/share/backgrounds/mate/desktop/Ubuntu-Mate-Warm-no-logo.png"},
+};
+
+static gboolean
+is_variant_pair (const gchar * a, const gchar * b)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (variants); i++)
+    if ((!strcmp (a, variants[i][0]) && !strcmp (b, variants[i][1])) ||
+        (!strcmp (a, variants[i][1]) && !strcmp (b, variants[i][0])))
+      return TRUE;
+  return FALSE;
+}
+
+static gdouble
+print_variants (GstVssEmbedLocalModel model, guint8 * rgb)
+{
+  guint dim = gst_vss_embed_local_model_dim (model);
+  gfloat *va = g_new (gfloat, dim), *vb = g_new (gfloat, dim);
+  gdouble max = 0;
+
+  g_print ("  \"variants_of_one_photograph\": [");
+  for (guint i = 0; i < G_N_ELEMENTS (variants); i++) {
+    GError *error = NULL;
+    gdouble d;
+
+    for (guint k = 0; k < 2; k++) {
+      VssPhoto *photo = vss_photo_load (variants[i][k], 1600, &error);
+      VssView whole = { 0.5, 0.5, 1.0 };
+
+      g_assert_no_error (error);
+      vss_view_clamp (photo, OUT_W, OUT_H, &whole);
+      vss_scene_render (photo, &whole, rgb, OUT_W, OUT_H);
+      g_assert_true (vss_scene_jpeg_roundtrip (rgb, OUT_W, OUT_H, 85, &error));
+      embed_rgb (model, rgb, k ? vb : va);
+      vss_photo_free (photo);
+    }
+    d = cos_dist (va, vb, dim);
+    max = MAX (max, d);
+    g_print ("%s\n    {\"a\": \"%s\", \"b\": \"%s\", \"distance\": %.4f}",
+        i ? "," : "", variants[i][0], variants[i][1], d);
+  }
+  g_print ("\n  ]");
+  g_free (va);
+  g_free (vb);
+  return max;
+}
+
+static void
+test_calibration (gconstpointer data)
+{
+  const Calibration *c = data;
   GError *error = NULL;
-  gchar **paths = vss_scene_default_photo_paths (&error);
-  guint n_photos, dim = gst_vss_embed_local_dim ();
+  gchar **paths = vss_scene_photo_set (c->set, &error);
+  guint n_photos, dim = gst_vss_embed_local_model_dim (c->model);
+  gfloat *full;                 /* [photo][dim]: the whole photograph */
+  gfloat *full_v1;              /* the same with vss-local-v1 */
+  guint dim_v1 = gst_vss_embed_local_model_dim (GST_VSS_EMBED_LOCAL_V1);
   GRand *rand = g_rand_new_with_seed (20261122);
   guint8 *rgb = g_malloc (OUT_W * OUT_H * 3);
   gfloat *base;                 /* [photo][view][dim] */
   GArray *same = g_array_new (FALSE, FALSE, sizeof (gdouble));
   GArray *diff = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  GArray *exposure = g_array_new (FALSE, FALSE, sizeof (gdouble));
   GArray *pan_sweep[5];
   const gdouble pans[5] = { 0.02, 0.05, 0.10, 0.15, 0.20 };
   gdouble worst_same = 0, closest_diff = 2;
   gchar *worst_same_desc = NULL, *closest_diff_desc = NULL;
+  gdouble hard_min, variants_max;
   guint same_over = 0, diff_under = 0;
 
   g_assert_no_error (error);
   n_photos = g_strv_length (paths);
   g_assert_cmpuint (n_photos, >=, 20);
   base = g_new0 (gfloat, (gsize) n_photos * VIEWS_PER_PHOTO * dim);
+  full = g_new0 (gfloat, (gsize) n_photos * dim);
+  full_v1 = g_new0 (gfloat, (gsize) n_photos * dim_v1);
   for (guint i = 0; i < 5; i++)
     pan_sweep[i] = g_array_new (FALSE, FALSE, sizeof (gdouble));
 
@@ -118,6 +225,15 @@ test_calibration (void)
     VssPhoto *photo = vss_photo_load (paths[p], 1600, &error);
 
     g_assert_no_error (error);
+    {
+      VssView whole = { 0.5, 0.5, 1.0 };
+
+      vss_view_clamp (photo, OUT_W, OUT_H, &whole);
+      vss_scene_render (photo, &whole, rgb, OUT_W, OUT_H);
+      g_assert_true (vss_scene_jpeg_roundtrip (rgb, OUT_W, OUT_H, 85, &error));
+      embed_rgb (c->model, rgb, full + (gsize) p * dim);
+      embed_rgb (GST_VSS_EMBED_LOCAL_V1, rgb, full_v1 + (gsize) p * dim_v1);
+    }
     for (guint v = 0; v < VIEWS_PER_PHOTO; v++) {
       VssView view, moved;
       gfloat *bv = base + ((gsize) p * VIEWS_PER_PHOTO + v) * dim;
@@ -131,7 +247,7 @@ test_calibration (void)
       vss_view_clamp (photo, OUT_W, OUT_H, &view);
       vss_scene_render (photo, &view, rgb, OUT_W, OUT_H);
       g_assert_true (vss_scene_jpeg_roundtrip (rgb, OUT_W, OUT_H, 85, &error));
-      embed_rgb (rgb, bv);
+      embed_rgb (c->model, rgb, bv);
 
       /* The same scene a moment later. */
       zoom = exp (g_rand_double_range (rand, -log (MAX_ZOOM), log (MAX_ZOOM)));
@@ -147,7 +263,7 @@ test_calibration (void)
           g_rand_double_range (rand, 0, MAX_NOISE), rand);
       q = g_rand_int_range (rand, MIN_JPEG_Q, 91);
       g_assert_true (vss_scene_jpeg_roundtrip (rgb, OUT_W, OUT_H, q, &error));
-      embed_rgb (rgb, mv);
+      embed_rgb (c->model, rgb, mv);
       d = cos_dist (bv, mv, dim);
       g_array_append_val (same, d);
       if (d >= THRESHOLD)
@@ -157,6 +273,22 @@ test_calibration (void)
         g_free (worst_same_desc);
         worst_same_desc = g_strdup_printf ("%s view %u (zoom x%.3f, q %d)",
             paths[p], v, zoom, q);
+      }
+
+      /* Exposure drift: the same view a sixth brighter or darker, with
+       * the camera's noise and a re-encode. */
+      {
+        gdouble gain = (v % 2) ? MAX_GAIN : 1.0 / MAX_GAIN;
+
+        vss_scene_render (photo, &view, rgb, OUT_W, OUT_H);
+        for (gsize k = 0; k < (gsize) OUT_W * OUT_H * 3; k++)
+          rgb[k] = (guint8) MIN (255.0, rgb[k] * gain + 0.5);
+        vss_scene_add_noise (rgb, OUT_W * OUT_H * 3, 3.0, rand);
+        g_assert_true (vss_scene_jpeg_roundtrip (rgb, OUT_W, OUT_H, 75,
+                &error));
+        embed_rgb (c->model, rgb, mv);
+        d = cos_dist (bv, mv, dim);
+        g_array_append_val (exposure, d);
       }
 
       /* Informational: distance as a pure horizontal pan grows. */
@@ -173,7 +305,7 @@ test_calibration (void)
                 MIN (1.0, photo->height * (16.0 / 9) / photo->width);
           vss_view_clamp (photo, OUT_W, OUT_H, &panned);
           vss_scene_render (photo, &panned, rgb, OUT_W, OUT_H);
-          embed_rgb (rgb, sv);
+          embed_rgb (c->model, rgb, sv);
           d = cos_dist (bv, sv, dim);
           g_array_append_val (pan_sweep[s], d);
           g_free (sv);
@@ -188,7 +320,9 @@ test_calibration (void)
     for (guint b = a + 1; b < n_photos * VIEWS_PER_PHOTO; b++) {
       gdouble d;
 
-      if (a / VIEWS_PER_PHOTO == b / VIEWS_PER_PHOTO)
+      if (a / VIEWS_PER_PHOTO == b / VIEWS_PER_PHOTO ||
+          is_variant_pair (paths[a / VIEWS_PER_PHOTO],
+              paths[b / VIEWS_PER_PHOTO]))
         continue;
       d = cos_dist (base + (gsize) a * dim, base + (gsize) b * dim, dim);
       g_array_append_val (diff, d);
@@ -202,13 +336,15 @@ test_calibration (void)
       }
     }
 
-  g_print ("{\n  \"model\": \"%s\", \"dimension\": %u, \"photos\": %u, "
-      "\"threshold\": %.2f,\n", GST_VSS_EMBED_LOCAL_MODEL, dim, n_photos,
+  g_print ("{\n  \"model\": \"%s\", \"dimension\": %u, \"photo_set\": "
+      "\"%s\", \"photos\": %u, \"threshold\": %.2f,\n",
+      gst_vss_embed_local_model_name (c->model), dim, c->set, n_photos,
       THRESHOLD);
   g_print ("  \"same_scene_perturbation\": {\"max_pan\": %.2f, \"max_zoom\": "
       "%.2f, \"max_noise_sigma\": %.1f, \"min_jpeg_quality\": %d},\n", MAX_PAN,
       MAX_ZOOM, MAX_NOISE, MIN_JPEG_Q);
   print_dist ("same_scene", same, FALSE);
+  print_dist ("exposure_drift", exposure, FALSE);
   print_dist ("different_scene", diff, FALSE);
   g_print ("  \"same_scene_over_threshold\": %u, \"different_scene_under_"
       "threshold\": %u,\n", same_over, diff_under);
@@ -221,8 +357,19 @@ test_calibration (void)
         quantile (pan_sweep[s], 0.5), quantile (pan_sweep[s], 1.0),
         s < 4 ? ", " : "");
   }
-  g_print ("}\n}\n");
+  g_print ("},\n");
+  hard_min = print_hard_pairs (c, paths, n_photos, full, dim, full_v1, dim_v1);
+  g_print (",\n");
+  variants_max = print_variants (c->model, rgb);
+  g_print ("\n}\n");
 
+  /* The pictures v1 confuses are told apart, with room, and the variants
+   * of one photograph stay one scene. */
+  if (c->model != GST_VSS_EMBED_LOCAL_V1) {
+    g_assert_cmpfloat (quantile (exposure, 0.99), <, THRESHOLD);
+    g_assert_cmpfloat (hard_min, >=, HARD_MARGIN);
+    g_assert_cmpfloat (variants_max, <, THRESHOLD);
+  }
   /* The separation the dedup default relies on. */
   g_assert_cmpfloat (quantile (same, 0.99), <, THRESHOLD);
   g_assert_cmpfloat (quantile (diff, 0.01), >, THRESHOLD);
@@ -235,10 +382,13 @@ test_calibration (void)
   for (guint i = 0; i < 5; i++)
     g_array_free (pan_sweep[i], TRUE);
   g_array_free (same, TRUE);
+  g_array_free (exposure, TRUE);
   g_array_free (diff, TRUE);
   g_free (worst_same_desc);
   g_free (closest_diff_desc);
   g_free (base);
+  g_free (full);
+  g_free (full_v1);
   g_free (rgb);
   g_rand_free (rand);
   g_strfreev (paths);
@@ -247,8 +397,14 @@ test_calibration (void)
 int
 main (int argc, char **argv)
 {
+  static const Calibration v1 = { GST_VSS_EMBED_LOCAL_V1, "default" };
+  static const Calibration v2 = { GST_VSS_EMBED_LOCAL_V2, "all" };
+
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/local-embed/calibration", test_calibration);
+  /* v1 on the photographs it was calibrated on (it confuses some of the
+   * harder pictures: v2 exists for them); v2 on all of them. */
+  g_test_add_data_func ("/local-embed/calibration/v1", &v1, test_calibration);
+  g_test_add_data_func ("/local-embed/calibration/v2", &v2, test_calibration);
   return g_test_run ();
 }
