@@ -1142,9 +1142,14 @@ GST_START_TEST (test_cli_html_s3)
     g_free (path);
     g_free (name);
   }
-  g_free (store_frame ("cam9", now, (gfloat[128]) {
-          1.0f}
-          , dim, "s3://frames/missing/object.jpg", GST_VSS_EMBED_LOCAL_MODEL));
+  {
+    gfloat *unit = g_new0 (gfloat, dim);
+
+    unit[0] = 1.0f;
+    g_free (store_frame ("cam9", now, unit, dim,
+            "s3://frames/missing/object.jpg", GST_VSS_EMBED_LOCAL_MODEL));
+    g_free (unit);
+  }
 
   q = g_build_filename (tmpdir, "s3src0.jpg", NULL);
   status = run_cli (&out, &err, env, "--image", q, "-k", "3", "--html", page,
