@@ -40,6 +40,9 @@
 #define HBINS 4                 /* colour histogram bins per axis (Y, U, V) */
 #define CHROMA_FREQ 3           /* keep chroma (u, v) with u, v < this */
 #define TARGET_SAMPLES_PER_CELL 64
+/* v2 samples more sparsely (its structure part reads the samples; its
+ * layout part averages fewer per cell): half v1's cost of sampling. */
+#define V2_SAMPLES_PER_CELL 32
 
 #define N_LUMA (((LUMA_FREQ_SUM + 1) * (LUMA_FREQ_SUM + 2)) / 2 - 1)
 #define N_CHROMA (CHROMA_FREQ * CHROMA_FREQ)
@@ -216,7 +219,8 @@ sample_grids (const GstVideoFrame * frame, Grids * g, Lattice * lat)
   memset (g->hist, 0, sizeof (g->hist));
   memset (fine, 0, sizeof (fine));
   per_cell = (gdouble) width *height / (LGRID * LGRID);
-  step = (gint) floor (sqrt (per_cell / TARGET_SAMPLES_PER_CELL) + 0.5);
+  step = (gint) floor (sqrt (per_cell / (lat ? V2_SAMPLES_PER_CELL :
+              TARGET_SAMPLES_PER_CELL)) + 0.5);
   if (step < 1)
     step = 1;
   /* Start half a step in so that the samples sit in the middle. */
