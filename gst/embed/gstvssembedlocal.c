@@ -63,8 +63,6 @@
 #define W_CHROMA 0.5f
 #define W_HIST 0.6f
 #define W_BIAS 0.05f
-/* v2: v1's unit vector scaled by this, beside the texture part. */
-#define W_LAYOUT_V2 1.0
 
 static gfloat lcos[LGRID][LGRID];       /* lcos[u][x] orthonormal DCT-II basis */
 static gfloat ccos[CGRID][CGRID];
@@ -185,8 +183,8 @@ hist_add (gfloat * hist, gint Y, gint U, gint V, gfloat weight)
  * to the 8x8 grids; every cell gets the same number of samples +-1 row/col,
  * and each sum is divided by its own count. */
 /* The luma samples themselves, one byte each on the sampling lattice
- * (about 320x180 for a 16:9 frame at any resolution): what vss-local-v2
- * reads its texture from. */
+ * (about 226x127 for a 16:9 frame at v2's density, at any resolution): what
+ * vss-local-v2 reads its structure from. */
 typedef struct
 {
   guint8 *y;
@@ -194,7 +192,8 @@ typedef struct
 } Lattice;
 
 static void
-sample_grids (const GstVideoFrame * frame, Grids * g, Lattice * lat)
+sample_grids (const GstVideoFrame * frame, gint samples_per_cell, Grids * g,
+    Lattice * lat)
 {
   const GstVideoFormatInfo *finfo = frame->info.finfo;
   const gint width = GST_VIDEO_FRAME_WIDTH (frame);
@@ -219,8 +218,7 @@ sample_grids (const GstVideoFrame * frame, Grids * g, Lattice * lat)
   memset (g->hist, 0, sizeof (g->hist));
   memset (fine, 0, sizeof (fine));
   per_cell = (gdouble) width *height / (LGRID * LGRID);
-  step = (gint) floor (sqrt (per_cell / (lat ? V2_SAMPLES_PER_CELL :
-              TARGET_SAMPLES_PER_CELL)) + 0.5);
+  step = (gint) floor (sqrt (per_cell / samples_per_cell) + 0.5);
   if (step < 1)
     step = 1;
   /* Start half a step in so that the samples sit in the middle. */
@@ -387,8 +385,10 @@ dct2 (const gfloat * in, gint n, const gfloat * basis, gint keep, gfloat * out)
 /* Gradient magnitudes below these (grey levels) are noise. */
 static const gfloat noise_level[TSCALES] = { 2.0f, 1.0f };
 
-/* The median gradient energy of the calibration photographs, in TEX_REF
- * units: what reads as 0 octaves of contrast. */
+/* What reads as 0 octaves of contrast, in TEX_REF units: the median gradient
+ * energy of the calibration photographs, measured on a lattice twice as
+ * dense as v2's final one (a coarser lattice shifts every picture's energy
+ * alike, which moves the two contrast floats by a constant). */
 static const gdouble contrast_ref[TSCALES] = { 0.23, 0.53 };
 
 /* 2x2 box average: (w, h) values to (w / 2, h / 2) floats, from the
@@ -614,9 +614,11 @@ gst_vss_embed_local_model_dim (GstVssEmbedLocalModel model)
   return model == GST_VSS_EMBED_LOCAL_V1 ? DIM : DIM_V2;
 }
 
-/* v1's vector, not yet normalised: DIM floats. Fills @lat when not NULL. */
+/* v1's layout and colour vector (sampled at @samples_per_cell), not yet
+ * normalised: DIM floats. Fills @lat when not NULL. */
 static void
-layout_part (const GstVideoFrame * frame, gfloat * out, Lattice * lat)
+layout_part (const GstVideoFrame * frame, gint samples_per_cell, gfloat * out,
+    Lattice * lat)
 {
   static gsize tables_once = 0;
   Grids g;
@@ -632,7 +634,7 @@ layout_part (const GstVideoFrame * frame, gfloat * out, Lattice * lat)
     g_once_init_leave (&tables_once, 1);
   }
 
-  sample_grids (frame, &g, lat);
+  sample_grids (frame, samples_per_cell, &g, lat);
   dct2 (g.y, LGRID, &lcos[0][0], lk, ldct);
 
   for (v = 0; v < lk; v++)
@@ -699,14 +701,12 @@ gst_vss_embed_local_model_frame (GstVssEmbedLocalModel model,
     return FALSE;
 
   if (model == GST_VSS_EMBED_LOCAL_V1) {
-    layout_part (frame, out, NULL);
+    layout_part (frame, TARGET_SAMPLES_PER_CELL, out, NULL);
     vss_normalize_f32 (out, DIM);
     return TRUE;
   }
-  layout_part (frame, out, &lat);
+  layout_part (frame, V2_SAMPLES_PER_CELL, out, &lat);
   vss_normalize_f32 (out, DIM);
-  for (gint i = 0; i < DIM; i++)
-    out[i] *= (gfloat) W_LAYOUT_V2;
   texture_part (&lat, out + DIM);
   g_free (lat.y);
   vss_normalize_f32 (out, DIM_V2);
