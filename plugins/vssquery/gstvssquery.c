@@ -99,7 +99,7 @@
  * |[
  * gst-launch-1.0 filesrc location=clip.mp4 ! decodebin ! videoconvert ! \
  *     vssembed provider=local ! \
- *     vssquery provider=local queries='[{"image":"/tmp/door.jpg","threshold":0.15}]' ! \
+ *     vssquery provider=local queries='[{"image":"/tmp/door.jpg","threshold":0.25}]' ! \
  *     fakesink
  * ]|
  * |[
