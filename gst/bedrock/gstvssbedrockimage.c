@@ -11,14 +11,12 @@
 #include "config.h"
 #endif
 
-#include <stdio.h>
-#include <setjmp.h>
 #include <string.h>
-#include <jpeglib.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/app/gstappsink.h>
 #include "gstvssbedrockimage.h"
 #include "gstvssbedrock.h"
+#include "core/gstvssjpeg.h"
 
 #define JPEG_QUALITY 90
 #define DECODE_TIMEOUT (10 * GST_SECOND)
@@ -91,70 +89,6 @@ gst_vss_bedrock_image_probe (const guint8 * d, gsize len, const gchar ** mime,
   return FALSE;
 }
 
-typedef struct
-{
-  struct jpeg_error_mgr mgr;
-  jmp_buf jump;
-  gchar msg[JMSG_LENGTH_MAX];
-} JpegErr;
-
-static void
-jpeg_error_exit (j_common_ptr cinfo)
-{
-  JpegErr *e = (JpegErr *) cinfo->err;
-
-  e->mgr.format_message (cinfo, e->msg);
-  longjmp (e->jump, 1);
-}
-
-static void
-jpeg_quiet (j_common_ptr cinfo, int level)
-{
-}
-
-/* RGB rows to JPEG; NULL with @error on a libjpeg failure. */
-static GBytes *
-jpeg_encode_rgb (const guint8 * rgb, gint stride, guint w, guint h,
-    gint quality, GError ** error)
-{
-  struct jpeg_compress_struct cinfo;
-  JpegErr jerr;
-  unsigned char *volatile out = NULL;
-  unsigned long out_len = 0;
-  GBytes *ret;
-
-  memset (&cinfo, 0, sizeof (cinfo));
-  cinfo.err = jpeg_std_error (&jerr.mgr);
-  jerr.mgr.error_exit = jpeg_error_exit;
-  jerr.mgr.emit_message = jpeg_quiet;
-  if (setjmp (jerr.jump)) {
-    jpeg_destroy_compress (&cinfo);
-    free (out);
-    g_set_error (error, GST_VSS_BEDROCK_ERROR, 0, "JPEG encoding failed: %s",
-        jerr.msg);
-    return NULL;
-  }
-  jpeg_create_compress (&cinfo);
-  jpeg_mem_dest (&cinfo, (unsigned char **) &out, &out_len);
-  cinfo.image_width = w;
-  cinfo.image_height = h;
-  cinfo.input_components = 3;
-  cinfo.in_color_space = JCS_RGB;
-  jpeg_set_defaults (&cinfo);
-  jpeg_set_quality (&cinfo, quality, TRUE);
-  jpeg_start_compress (&cinfo, TRUE);
-  while (cinfo.next_scanline < cinfo.image_height) {
-    JSAMPROW row = (JSAMPROW) (rgb + (gsize) cinfo.next_scanline * stride);
-
-    jpeg_write_scanlines (&cinfo, &row, 1);
-  }
-  jpeg_finish_compress (&cinfo);
-  jpeg_destroy_compress (&cinfo);
-  ret = g_bytes_new (out, out_len);
-  free (out);
-  return ret;
-}
-
 static void
 fit_size (guint w, guint h, guint max_side, guint * ow, guint * oh)
 {
@@ -216,11 +150,18 @@ gst_vss_bedrock_image_encode_frame (const GstVideoFrame * frame, guint max_side,
   gst_video_converter_free (conv);
 
   for (q = JPEG_QUALITY; q >= 30; q -= 15) {
+    GError *err = NULL;
+
     if (jpeg)
       g_bytes_unref (jpeg);
-    jpeg = jpeg_encode_rgb (GST_VIDEO_FRAME_PLANE_DATA (&out, 0),
-        GST_VIDEO_FRAME_PLANE_STRIDE (&out, 0), w, h, q, error);
-    if (!jpeg || g_bytes_get_size (jpeg) <= max_bytes)
+    jpeg = gst_vss_jpeg_encode_rgb (GST_VIDEO_FRAME_PLANE_DATA (&out, 0),
+        GST_VIDEO_FRAME_PLANE_STRIDE (&out, 0), w, h, q, &err);
+    if (!jpeg) {
+      g_set_error_literal (error, GST_VSS_BEDROCK_ERROR, 0, err->message);
+      g_error_free (err);
+      break;
+    }
+    if (g_bytes_get_size (jpeg) <= max_bytes)
       break;
   }
   gst_video_frame_unmap (&out);
