@@ -104,6 +104,7 @@ static vss_storage storage = VSS_STORAGE_F32;
 static long long backfill_slice_max_us;
 static long long backfill_slices;
 static long long backfill_slices_over_10ms;
+static long long backfill_slices_over_1ms;
 
 static uint64_t
 now_us (void)
@@ -775,6 +776,8 @@ backfill_tick (RedisModuleCtx *ctx, void *data)
     backfill_slice_max_us = cpu0;
   if (cpu0 > 10000)
     backfill_slices_over_10ms++;
+  if (cpu0 > 1000)
+    backfill_slices_over_1ms++;
   backfill_slices++;
   if (more)
     arm_timer (ctx, full ? 1 : 0);
@@ -1623,6 +1626,8 @@ info_cb (RedisModuleInfoCtx *ctx, int for_crash_report)
   rm_InfoAddFieldLongLong (ctx, "backfill_slice_max_us", backfill_slice_max_us);
   rm_InfoAddFieldLongLong (ctx, "backfill_slices_over_10ms",
                            backfill_slices_over_10ms);
+  rm_InfoAddFieldLongLong (ctx, "backfill_slices_over_1ms",
+                           backfill_slices_over_1ms);
   rm_InfoAddFieldLongLong (ctx, "worker_threads", threaded ? n_workers : 0);
   rm_InfoAddFieldLongLong (ctx, "mutation_queue_size",
                            (long long)ws.mutations_queued);
