@@ -23,9 +23,13 @@ G_BEGIN_DECLS
  * @module: (nullable): a module to load (`--loadmodule`), e.g. our
  *   vss-search.so. In a sanitizer build it is instrumented and the server
  *   is not: the server then runs with this process's sanitizer runtimes
- *   preloaded, and writes what they find (errors; leaks when it exits
- *   cleanly) to `sanitizer.<pid>` in its node directory, which
- *   vss_test_redis_check_reports() turns into a test failure.
+ *   preloaded, and writes what they find (errors; data races; leaks when
+ *   it exits cleanly) to `sanitizer.<pid>` in its node directory, which
+ *   vss_test_redis_check_reports() turns into a test failure. Under
+ *   ThreadSanitizer keep the server's default `io-threads 1`: it hands
+ *   clients to its I/O threads with atomics that TSan does not see in the
+ *   uninstrumented server, so the module's reads of command arguments
+ *   would be reported as races.
  * @module_args: (nullable): the module's own arguments (e.g. `INT8`).
  * @cluster_replicas: replicas per primary for vss_test_redis_start_cluster()
  *   (node indexes past the primaries' count may be primaries or replicas:
