@@ -1,0 +1,761 @@
+/* gst-vss bench: the Valkey module's worker threads (issue 19), in local
+ * redis-servers over loopback, through our client, one client per thread.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Usage: bench-module-threads MODULE [--quick] [--docs N] [--check]
+ *   [--no-workers-arg]
+ * Prints one JSON document. With --check it exits 1 when a target is
+ * missed. --no-workers-arg never passes the module's WORKERS argument, so
+ * that the flow runs against a module without worker threads (every run
+ * then measures the same synchronous module).
+ *
+ * 1. Responsiveness: PING p50/p99/max from a client that sends one PING a
+ *    millisecond, while one client ingests the N documents (pipelined HSET,
+ *    64 deep) and 4 search in a loop; with WORKERS 0 (before: everything
+ *    on the main thread) and with the module's default (after). Target
+ *    after: p99 <= 1 ms.
+ * 2. FT.SEARCH KNN 10 (EF_RUNTIME 64) queries/s from 1, 2, 4 and 8 clients
+ *    with WORKERS 0, 1 and 2 on an index of N documents, recall@10 against
+ *    exact search. Targets: WORKERS 2 / WORKERS 1 >= 1.7 from 2 clients up
+ *    (one client has one search at a time, which one worker serves),
+ *    >= 2,500 queries/s at 4 clients with WORKERS 2, recall >= 0.95.
+ * 3. Ingest with read-your-writes: from the first HSET to the reply of an
+ *    FT.SEARCH sent after the last HSET's reply, which the module gives
+ *    once everything before it is indexed (WORKERS 1 and 2). Target
+ *    >= 1,500 docs/s.
+ * 4. 8 clients searching a primary alone, then its two replicas (our
+ *    client with read_from_replicas=yes, which reads only from the
+ *    replicas of a shard): a one-shard cluster, the module's default
+ *    WORKERS, each replica indexing the replicated data itself.
+ *
+ * Ingesting N documents is what costs (about a minute per 100k here), so
+ * each server is filled once and measured for all its WORKERS setting
+ * asks: WORKERS 0 serves 1 (before) and 2, the default 1 (after), WORKERS 1
+ * and 2 serve 3 then 2, and the cluster 4.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "valkey/gstvssvalkeysearch.h"
+#include "vss-index.h"
+#include "vss-bench-module.h"
+#include "vss-test-redis.h"
+
+#define DIM VSS_BENCH_DIM
+#define K VSS_BENCH_K
+#define EF VSS_BENCH_EF
+
+/* No WORKERS argument: the module's default, a worker per core. */
+#define DEFAULT_WORKERS -1
+#define PING_INTERVAL_US 1000
+#define LOAD_SEARCHERS 4
+#define REPLICA_CLIENTS 8
+#define N_COUNTS 4
+static const guint client_counts[N_COUNTS] = { 1, 2, 4, 8 };
+
+#define TARGET_PING_P99_US 1000.0
+#define TARGET_SPEEDUP 1.7
+#define TARGET_QPS_4_CLIENTS 2500.0
+#define TARGET_RECALL 0.95
+#define TARGET_INGEST 1500.0
+
+typedef struct
+{
+  const gchar *module;
+  gboolean workers_arg;
+  guint n, nq;
+  gdouble warmup_s, window_s;
+  gfloat *data, *queries;
+  guint *truth;                 /* nq × K exact answers */
+  VssValkeyArgs **search;       /* nq FT.SEARCH commands, made once */
+} Bench;
+
+typedef struct
+{
+  gdouble hset_s;               /* first HSET to the last one's reply */
+  gdouble indexed_s;            /* first HSET to a later FT.SEARCH's reply */
+} Ingest;
+
+typedef struct
+{
+  gdouble p50_us, p99_us, max_us;
+  guint pings;
+  Ingest ingest;
+  gdouble searches_per_s;
+} Responsiveness;
+
+typedef struct
+{
+  guint clients;
+  gdouble qps;
+  gdouble recall;
+} Point;
+
+typedef struct
+{
+  gint workers;
+  Ingest ingest;                /* read-your-writes, nothing else running */
+  Point points[N_COUNTS];
+} Throughput;
+
+typedef struct
+{
+  Ingest ingest;                /* through the primary */
+  gdouble replicas_indexed_s;   /* first HSET to num_docs N on both */
+  Point alone, replicas;
+  guint64 calls_alone[3], calls_replicas[3];    /* primary, replica 1, 2 */
+} Replicas;
+
+static gdouble
+seconds_since (gint64 t0)
+{
+  return (g_get_monotonic_time () - t0) / 1e6;
+}
+
+static VssValkeyArgs *
+knn_args (const gfloat * q)
+{
+  VssValkeyKnnQuery query = { 0, };
+  GError *err = NULL;
+  VssValkeyArgs *a;
+
+  query.index = VSS_BENCH_INDEX;
+  query.vector_field = "vector";
+  query.vector = q;
+  query.dim = DIM;
+  query.k = K;
+  query.ef_runtime = EF;
+  /* Keys only: all recall needs, and the lightest reply. */
+  query.nocontent = TRUE;
+  a = vss_valkey_knn_args (&query, &err);
+  if (a == NULL)
+    g_error ("FT.SEARCH arguments: %s", err->message);
+  return a;
+}
+
+/* One KNN search for query @qi, sent where the client sends reads (a
+ * replica of the one shard with read_from_replicas=yes, else the primary;
+ * the server outside a cluster). Returns how many of the exact top K it
+ * found. */
+static guint
+search (const Bench * b, VssValkeyClient * c, guint qi)
+{
+  const VssValkeyArgs *a = b->search[qi];
+  const guint *truth = b->truth + (gsize) qi * K;
+  GError *err = NULL;
+  GPtrArray *replies;
+  guint hits = 0;
+
+  replies = vss_valkey_command_on_shards (c, VSS_VALKEY_COMMAND_READONLY,
+      NULL, &err, a->argc, (const gchar **) a->argv, a->argvlen);
+  if (replies == NULL)
+    g_error ("FT.SEARCH: %s", err->message);
+  for (guint i = 0; i < replies->len; i++) {
+    const VssValkeyReply *r = g_ptr_array_index (replies, i);
+
+    if (r->type != REDIS_REPLY_ARRAY)
+      g_error ("FT.SEARCH: %s", r->str ? r->str : "not an array");
+    /* NOCONTENT: the count, then the keys. */
+    for (size_t e = 1; e < r->elements; e++) {
+      const gchar *key = r->element[e]->str;
+      guint id;
+
+      if (key == NULL || !g_str_has_prefix (key, VSS_BENCH_PREFIX))
+        continue;
+      id = (guint) strtoul (key + strlen (VSS_BENCH_PREFIX), NULL, 10);
+      for (guint k = 0; k < K; k++)
+        if (truth[k] == id) {
+          hits++;
+          break;
+        }
+    }
+  }
+  g_ptr_array_unref (replies);
+  return hits;
+}
+
+/* ---- clients that search in a loop ---- */
+
+typedef struct
+{
+  const Bench *b;
+  VssValkeyClient *c;
+  guint first;                  /* its first query: clients start apart */
+  const gint *stop;
+  gint done;                    /* atomic: searches answered */
+  guint64 hits;                 /* read after the join */
+  GThread *thread;
+} Searcher;
+
+typedef struct
+{
+  gint stop;                    /* atomic */
+  guint n;
+  Searcher *s;
+} Load;
+
+static gpointer
+searcher_run (gpointer data)
+{
+  Searcher *s = data;
+
+  for (guint i = s->first; !g_atomic_int_get (s->stop); i++) {
+    s->hits += search (s->b, s->c, i % s->b->nq);
+    g_atomic_int_inc (&s->done);
+  }
+  return NULL;
+}
+
+static Load *
+load_start (const Bench * b, const gchar * url, guint n)
+{
+  Load *l = g_new0 (Load, 1);
+
+  l->n = n;
+  l->s = g_new0 (Searcher, n);
+  for (guint i = 0; i < n; i++) {
+    l->s[i].b = b;
+    l->s[i].c = vss_bench_connect (url);
+    l->s[i].first = i * b->nq / n;
+    l->s[i].stop = &l->stop;
+  }
+  for (guint i = 0; i < n; i++)
+    l->s[i].thread = g_thread_new ("searcher", searcher_run, &l->s[i]);
+  return l;
+}
+
+static guint
+load_done (Load * l)
+{
+  guint done = 0;
+
+  for (guint i = 0; i < l->n; i++)
+    done += g_atomic_int_get (&l->s[i].done);
+  return done;
+}
+
+/* Stops and frees @l; returns the recall@K of all its searches. */
+static gdouble
+load_stop (Load * l)
+{
+  guint64 hits = 0, done = 0;
+
+  g_atomic_int_set (&l->stop, 1);
+  for (guint i = 0; i < l->n; i++) {
+    g_thread_join (l->s[i].thread);
+    vss_valkey_client_free (l->s[i].c);
+    hits += l->s[i].hits;
+    done += l->s[i].done;
+  }
+  g_free (l->s);
+  g_free (l);
+  return done ? (gdouble) hits / ((gdouble) done * K) : 0;
+}
+
+/* Queries/s of @clients searching in a loop, counted over window_s after
+ * warmup_s (connections made, caches warm). */
+static void
+measure_qps (const Bench * b, const gchar * url, guint clients, Point * p)
+{
+  Load *l = load_start (b, url, clients);
+  guint d0, d1;
+  gint64 t0;
+  gdouble t;
+
+  g_usleep ((gulong) (b->warmup_s * G_USEC_PER_SEC));
+  d0 = load_done (l);
+  t0 = g_get_monotonic_time ();
+  g_usleep ((gulong) (b->window_s * G_USEC_PER_SEC));
+  d1 = load_done (l);
+  t = seconds_since (t0);
+  p->clients = clients;
+  p->recall = load_stop (l);
+  p->qps = (d1 - d0) / t;
+}
+
+/* ---- a client that PINGs every millisecond ---- */
+
+typedef struct
+{
+  VssValkeyClient *c;
+  gint stop;                    /* atomic */
+  GArray *us;                   /* gint64 round trips; read after the join */
+  GThread *thread;
+} Pinger;
+
+static gpointer
+pinger_run (gpointer data)
+{
+  Pinger *p = data;
+  gint64 next = g_get_monotonic_time ();
+
+  while (!g_atomic_int_get (&p->stop)) {
+    gint64 t0 = g_get_monotonic_time (), us;
+
+    freeReplyObject (vss_bench_cmd (p->c, "PING", NULL));
+    us = g_get_monotonic_time () - t0;
+    g_array_append_val (p->us, us);
+    /* One PING at a time, one a millisecond; a late reply is not
+     * followed by a burst. */
+    next = MAX (next + PING_INTERVAL_US, t0 + us);
+    us = next - g_get_monotonic_time ();
+    if (us > 0)
+      g_usleep (us);
+  }
+  return NULL;
+}
+
+static gint
+cmp_gint64 (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of sorted @a. */
+static gdouble
+percentile (GArray * a, gdouble p)
+{
+  guint i = (guint) (p * a->len + 0.999999);
+
+  if (a->len == 0)
+    return 0;
+  return g_array_index (a, gint64, CLAMP (i, 1, a->len) - 1);
+}
+
+/* ---- servers ---- */
+
+static VssTestRedis *
+start_server (const Bench * b, gint workers, const gchar * const *extra)
+{
+  gchar count[16];
+  const gchar *margs[] = { NULL, NULL, NULL };
+  VssTestRedisOptions opts = { 0, };
+  GError *err = NULL;
+  VssTestRedis *r;
+
+  if (workers != DEFAULT_WORKERS && b->workers_arg) {
+    g_snprintf (count, sizeof count, "%d", workers);
+    margs[0] = "WORKERS";
+    margs[1] = count;
+  }
+  opts.module = b->module;
+  opts.module_args = margs;
+  opts.extra_args = extra;
+  r = vss_test_redis_start (&opts, &err);
+  if (r == NULL)
+    g_error ("redis-server with %s %s %s: %s%s", b->module,
+        margs[0] ? margs[0] : "", margs[1] ? margs[1] : "", err->message,
+        margs[0] ? "\n(a module without worker threads refuses WORKERS; "
+        "--no-workers-arg runs without it)" : "");
+  return r;
+}
+
+/* Documents 0..N-1 through @c, timed to the last HSET's reply and to the
+ * reply of an FT.SEARCH sent after it (read-your-writes). */
+static void
+ingest (const Bench * b, VssValkeyClient * c, Ingest * out)
+{
+  gint64 t0 = g_get_monotonic_time ();
+
+  vss_bench_ingest (c, b->data, 0, b->n);
+  out->hset_s = seconds_since (t0);
+  search (b, c, 0);
+  out->indexed_s = seconds_since (t0);
+}
+
+static void
+check_num_docs (const Bench * b, VssValkeyClient * c)
+{
+  guint64 docs = vss_bench_num_docs (c);
+
+  if (docs != b->n)
+    g_error ("num_docs is %" G_GUINT64_FORMAT ", not %u", docs, b->n);
+}
+
+/* One server with @workers, filled once: under PINGs and 4 searching
+ * clients when @resp is given (1), else alone (3, into @thr->ingest); then
+ * the queries/s of 1 to 8 clients when @thr is given (2). */
+static void
+run_server (const Bench * b, gint workers, Responsiveness * resp,
+    Throughput * thr)
+{
+  VssTestRedis *r = start_server (b, workers, NULL);
+  gchar *url = vss_test_redis_get_url (r, "cluster=no");
+  VssValkeyClient *c = vss_bench_connect (url);
+
+  vss_bench_create_index (c);
+  if (resp != NULL) {
+    Pinger p = { 0, };
+    Load *l;
+
+    p.c = vss_bench_connect (url);
+    p.us = g_array_new (FALSE, FALSE, sizeof (gint64));
+    p.thread = g_thread_new ("pinger", pinger_run, &p);
+    l = load_start (b, url, LOAD_SEARCHERS);
+    ingest (b, c, &resp->ingest);
+    resp->searches_per_s = load_done (l) / resp->ingest.indexed_s;
+    load_stop (l);
+    g_atomic_int_set (&p.stop, 1);
+    g_thread_join (p.thread);
+    vss_valkey_client_free (p.c);
+    g_array_sort (p.us, cmp_gint64);
+    resp->pings = p.us->len;
+    resp->p50_us = percentile (p.us, 0.50);
+    resp->p99_us = percentile (p.us, 0.99);
+    resp->max_us = percentile (p.us, 1.0);
+    g_array_unref (p.us);
+  } else {
+    ingest (b, c, &thr->ingest);
+  }
+  check_num_docs (b, c);
+  for (guint i = 0; thr != NULL && i < N_COUNTS; i++)
+    measure_qps (b, url, client_counts[i], &thr->points[i]);
+  vss_valkey_client_free (c);
+  vss_test_redis_free (r);
+  g_free (url);
+}
+
+/* ---- a primary and two replicas ---- */
+
+static void
+expect_ok (VssValkeyReply * r)
+{
+  if (r->type != REDIS_REPLY_STATUS)
+    g_error ("expected OK, got type %d", r->type);
+  freeReplyObject (r);
+}
+
+/* Whether @c's answer to INFO-like @a0 @a1 contains @what (a text
+ * reply). */
+static gboolean
+reply_has (VssValkeyClient * c, const gchar * a0, const gchar * a1,
+    const gchar * what)
+{
+  VssValkeyReply *r = vss_bench_cmd (c, a0, a1, NULL);
+  gboolean has = r->str != NULL && strstr (r->str, what) != NULL;
+
+  freeReplyObject (r);
+  return has;
+}
+
+static void
+wait_or_die (gint64 until, const gchar * what)
+{
+  if (g_get_monotonic_time () > until)
+    g_error ("%s: timed out", what);
+  g_usleep (100 * 1000);
+}
+
+/* Node 0 takes every slot; 1 and 2 meet it and replicate it. */
+static void
+form_cluster (VssValkeyClient * node[3], guint16 primary_port)
+{
+  gint64 until = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  gchar port[8];
+  VssValkeyReply *r;
+  gchar *id;
+
+  g_snprintf (port, sizeof port, "%u", primary_port);
+  expect_ok (vss_bench_cmd (node[0], "CLUSTER", "ADDSLOTSRANGE", "0",
+          "16383", NULL));
+  r = vss_bench_cmd (node[0], "CLUSTER", "MYID", NULL);
+  id = g_strdup (r->str);
+  freeReplyObject (r);
+  for (guint i = 1; i < 3; i++)
+    expect_ok (vss_bench_cmd (node[i], "CLUSTER", "MEET", "127.0.0.1", port,
+            NULL));
+  /* REPLICATE names a node the replica must have heard of by gossip. */
+  for (guint i = 1; i < 3; i++) {
+    while (!reply_has (node[i], "CLUSTER", "NODES", id))
+      wait_or_die (until, "CLUSTER MEET");
+    expect_ok (vss_bench_cmd (node[i], "CLUSTER", "REPLICATE", id, NULL));
+  }
+  for (guint i = 0; i < 3; i++)
+    while (!reply_has (node[i], "CLUSTER", "INFO", "cluster_state:ok")
+        || !reply_has (node[i], "CLUSTER", "INFO", "cluster_known_nodes:3")
+        || (i > 0 && !reply_has (node[i], "INFO", "replication",
+                "master_link_status:up")))
+      wait_or_die (until, "the cluster");
+  g_free (id);
+}
+
+/* FT.SEARCH calls each node has served since the last CONFIG RESETSTAT
+ * into @calls (nullable); resets the counts. */
+static void
+search_calls (VssValkeyClient * node[3], guint64 * calls)
+{
+  for (guint i = 0; i < 3; i++) {
+    VssValkeyReply *r = vss_bench_cmd (node[i], "INFO", "commandstats",
+        NULL);
+    gchar *low = g_ascii_strdown (r->str, -1);
+    const gchar *at = strstr (low, "cmdstat_ft.search:calls=");
+
+    if (calls != NULL)
+      calls[i] = at ? g_ascii_strtoull (strchr (at, '=') + 1, NULL, 10) : 0;
+    g_free (low);
+    freeReplyObject (r);
+    expect_ok (vss_bench_cmd (node[i], "CONFIG", "RESETSTAT", NULL));
+  }
+}
+
+static void
+run_replicas (const Bench * b, Replicas * out)
+{
+  const gchar *const cluster_args[] = { "--cluster-enabled", "yes",
+    "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000",
+    NULL
+  };
+  VssTestRedis *srv[3];
+  VssValkeyClient *node[3], *c;
+  gchar *url, *seeds, *alone, *replicas;
+  GError *err = NULL;
+  gint64 t0, until;
+
+  for (guint i = 0; i < 3; i++) {
+    srv[i] = start_server (b, DEFAULT_WORKERS, cluster_args);
+    url = vss_test_redis_get_url (srv[i], "cluster=no");
+    node[i] = vss_bench_connect (url);
+    g_free (url);
+  }
+  form_cluster (node, vss_test_redis_get_port (srv[0], 0));
+  seeds = g_strdup_printf ("redis://127.0.0.1:%u,127.0.0.1:%u,127.0.0.1:%u"
+      "?cluster=yes", vss_test_redis_get_port (srv[0], 0),
+      vss_test_redis_get_port (srv[1], 0), vss_test_redis_get_port (srv[2], 0));
+  alone = g_strdup (seeds);
+  replicas = g_strconcat (seeds, "&read_from_replicas=yes", NULL);
+
+  c = vss_bench_connect (alone);
+  vss_bench_create_index (c);
+  t0 = g_get_monotonic_time ();
+  ingest (b, c, &out->ingest);
+  check_num_docs (b, node[0]);
+  until = g_get_monotonic_time () + 30 * 60 * G_USEC_PER_SEC;
+  for (guint i = 1; i < 3; i++)
+    while (vss_bench_num_docs (node[i]) != b->n)
+      wait_or_die (until, "the replicas' indexes");
+  out->replicas_indexed_s = seconds_since (t0);
+  /* Our client reads from no replica that CLUSTER SHARDS calls loading. */
+  if (!vss_test_redis_wait_replicas_online (srv[0], 60, &err))
+    g_error ("replicas: %s", err->message);
+
+  search_calls (node, NULL);
+  measure_qps (b, alone, REPLICA_CLIENTS, &out->alone);
+  search_calls (node, out->calls_alone);
+  measure_qps (b, replicas, REPLICA_CLIENTS, &out->replicas);
+  search_calls (node, out->calls_replicas);
+
+  vss_valkey_client_free (c);
+  for (guint i = 0; i < 3; i++) {
+    vss_valkey_client_free (node[i]);
+    vss_test_redis_free (srv[i]);
+  }
+  g_free (seeds);
+  g_free (alone);
+  g_free (replicas);
+}
+
+/* ---- JSON ---- */
+
+static const gchar *
+jbool (gboolean v)
+{
+  return v ? "true" : "false";
+}
+
+static void
+json_workers (GString * s, gint workers)
+{
+  if (workers == DEFAULT_WORKERS)
+    g_string_append (s, "\"workers\": \"default\"");
+  else
+    g_string_append_printf (s, "\"workers\": %d", workers);
+}
+
+static void
+json_responsiveness (GString * s, const Bench * b, const gchar * name,
+    gint workers, const Responsiveness * r)
+{
+  g_string_append_printf (s, "    \"%s\": {", name);
+  json_workers (s, workers);
+  g_string_append_printf (s, ", \"ping_p50_us\": %.0f, \"ping_p99_us\": %.0f, "
+      "\"ping_max_us\": %.0f, \"pings\": %u,\n      \"ingest_docs_per_s\": "
+      "%.0f, \"hset_docs_per_s\": %.0f, \"searches_per_s\": %.0f}",
+      r->p50_us, r->p99_us, r->max_us, r->pings, b->n / r->ingest.indexed_s,
+      b->n / r->ingest.hset_s, r->searches_per_s);
+}
+
+static void
+json_point (GString * s, const Point * p)
+{
+  g_string_append_printf (s, "{\"clients\": %u, \"queries_per_s\": %.0f, "
+      "\"recall_at_10\": %.4f}", p->clients, p->qps, p->recall);
+}
+
+int
+main (int argc, char **argv)
+{
+  gboolean quick = FALSE, check = FALSE, no_workers_arg = FALSE;
+  gint n = 0;
+  GOptionEntry entries[] = {
+    {"quick", 'q', 0, G_OPTION_ARG_NONE, &quick,
+        "5,000 documents, 2 s a measurement (smoke run)", NULL},
+    {"docs", 'n', 0, G_OPTION_ARG_INT, &n, "Documents (default 100,000)",
+        "N"},
+    {"check", 0, 0, G_OPTION_ARG_NONE, &check,
+        "Exit 1 when a target is missed", NULL},
+    {"no-workers-arg", 0, 0, G_OPTION_ARG_NONE, &no_workers_arg,
+        "Never pass WORKERS (a module without worker threads)", NULL},
+    {NULL}
+  };
+  GOptionContext *ctx = g_option_context_new ("MODULE - the Valkey module's "
+      "worker threads");
+  GError *err = NULL;
+  Bench b = { 0, };
+  Responsiveness before, after;
+  Throughput thr[3] = { {0,}, {1,}, {2,} };
+  Replicas repl;
+  gint64 t_start = g_get_monotonic_time ();
+  gdouble load0 = vss_bench_load_average (), ratio[N_COUNTS], min_recall = 1;
+  gboolean met_ping, met_speedup = TRUE, met_qps, met_recall, met_ingest;
+  gboolean met_all;
+  GString *s;
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &err))
+    g_error ("%s", err->message);
+  g_option_context_free (ctx);
+  if (argc != 2)
+    g_error ("usage: %s MODULE [--quick] [--docs N] [--check] "
+        "[--no-workers-arg]", argv[0]);
+  /* The servers run in their own directories: an absolute path. */
+  b.module = g_canonicalize_filename (argv[1], NULL);
+  b.workers_arg = !no_workers_arg;
+  b.n = n > 0 ? (guint) n : quick ? 5000 : 100000;
+  b.nq = quick ? 200 : 1000;
+  b.warmup_s = quick ? 0.5 : 1;
+  b.window_s = quick ? 2 : 8;
+
+  b.data = vss_bench_generate (b.n, b.nq, &b.queries);
+  b.truth = g_new (guint, (gsize) b.nq * K);
+  b.search = g_new (VssValkeyArgs *, b.nq);
+  for (guint i = 0; i < b.nq; i++) {
+    vss_bench_exact_topk (b.data, b.n, b.queries + (gsize) i * DIM,
+        b.truth + (gsize) i * K);
+    b.search[i] = knn_args (b.queries + (gsize) i * DIM);
+  }
+
+  run_server (&b, 0, &before, &thr[0]);
+  run_server (&b, DEFAULT_WORKERS, &after, NULL);
+  run_server (&b, 1, NULL, &thr[1]);
+  run_server (&b, 2, NULL, &thr[2]);
+  run_replicas (&b, &repl);
+
+  for (guint i = 0; i < N_COUNTS; i++) {
+    ratio[i] = thr[2].points[i].qps / MAX (thr[1].points[i].qps, 1e-9);
+    if (client_counts[i] >= 2 && ratio[i] < TARGET_SPEEDUP)
+      met_speedup = FALSE;
+    for (guint w = 0; w < 3; w++)
+      min_recall = MIN (min_recall, thr[w].points[i].recall);
+  }
+  met_ping = after.p99_us <= TARGET_PING_P99_US;
+  met_qps = thr[2].points[2].qps >= TARGET_QPS_4_CLIENTS;
+  met_recall = min_recall >= TARGET_RECALL;
+  met_ingest = b.n / thr[1].ingest.indexed_s >= TARGET_INGEST
+      && b.n / thr[2].ingest.indexed_s >= TARGET_INGEST;
+  met_all = met_ping && met_speedup && met_qps && met_recall && met_ingest;
+
+  s = g_string_new ("{\n  \"bench\": \"module-threads\",\n");
+  g_string_append_printf (s, "  \"quick\": %s,\n  \"workers_arg\": %s,\n",
+      jbool (quick), jbool (b.workers_arg));
+  if (!b.workers_arg)
+    g_string_append (s, "  \"note\": \"--no-workers-arg: no server was "
+        "given WORKERS; every run measured the module's only mode\",\n");
+  g_string_append_printf (s, "  \"kernel\": \"%s\",\n  \"cores\": %u,\n"
+      "  \"docs\": %u,\n  \"dim\": %d,\n  \"m\": 16,\n"
+      "  \"ef_construction\": 200,\n  \"k\": %d,\n  \"ef_runtime\": %d,\n"
+      "  \"queries\": %u,\n  \"pipeline_depth\": %d,\n"
+      "  \"warmup_s\": %.1f,\n  \"window_s\": %.1f,\n", vss_kernel_name (),
+      g_get_num_processors (), b.n, DIM, K, EF, b.nq, VSS_BENCH_DEPTH,
+      b.warmup_s, b.window_s);
+
+  g_string_append_printf (s, "  \"responsiveness\": {\n"
+      "    \"ping_interval_us\": %d, \"search_clients\": %d,\n",
+      PING_INTERVAL_US, LOAD_SEARCHERS);
+  json_responsiveness (s, &b, "before", 0, &before);
+  g_string_append (s, ",\n");
+  json_responsiveness (s, &b, "after", DEFAULT_WORKERS, &after);
+  g_string_append_printf (s, ",\n    \"target\": {\"after_ping_p99_us_max\": "
+      "%.0f},\n    \"met\": %s\n  },\n", TARGET_PING_P99_US, jbool (met_ping));
+
+  g_string_append (s, "  \"search_throughput\": {\n    \"runs\": [\n");
+  for (guint w = 0; w < 3; w++) {
+    g_string_append (s, "      {");
+    json_workers (s, thr[w].workers);
+    g_string_append (s, ", \"points\": [\n");
+    for (guint i = 0; i < N_COUNTS; i++) {
+      g_string_append (s, "        ");
+      json_point (s, &thr[w].points[i]);
+      g_string_append (s, i + 1 < N_COUNTS ? ",\n" : "]}");
+    }
+    g_string_append (s, w < 2 ? ",\n" : "\n    ],\n");
+  }
+  g_string_append (s, "    \"speedup_2_over_1_workers\": [");
+  for (guint i = 0; i < N_COUNTS; i++)
+    g_string_append_printf (s, "%s{\"clients\": %u, \"ratio\": %.2f}",
+        i ? ", " : "", client_counts[i], ratio[i]);
+  g_string_append_printf (s, "],\n    \"targets\": {\"speedup_min\": %.1f, "
+      "\"speedup_judged_at_clients\": [2, 4, 8], "
+      "\"queries_per_s_at_4_clients_2_workers_min\": %.0f, "
+      "\"recall_at_10_min\": %.2f},\n"
+      "    \"met\": {\"speedup\": %s, \"queries_per_s_at_4_clients\": %s, "
+      "\"recall_at_10\": %s}\n  },\n", TARGET_SPEEDUP, TARGET_QPS_4_CLIENTS,
+      TARGET_RECALL, jbool (met_speedup), jbool (met_qps), jbool (met_recall));
+
+  g_string_append (s, "  \"ingest_read_your_writes\": {\n    \"runs\": [");
+  for (guint w = 1; w < 3; w++) {
+    g_string_append (s, w > 1 ? ", " : "");
+    g_string_append (s, "{");
+    json_workers (s, thr[w].workers);
+    g_string_append_printf (s, ", \"hset_seconds\": %.2f, "
+        "\"indexed_seconds\": %.2f, \"docs_per_s\": %.0f}",
+        thr[w].ingest.hset_s, thr[w].ingest.indexed_s,
+        b.n / thr[w].ingest.indexed_s);
+  }
+  g_string_append_printf (s, "],\n    \"target\": {\"docs_per_s_min\": %.0f},"
+      "\n    \"met\": %s\n  },\n", TARGET_INGEST, jbool (met_ingest));
+
+  g_string_append_printf (s, "  \"replicas\": {\n    \"workers\": "
+      "\"default\", \"clients\": %d,\n"
+      "    \"ingest_docs_per_s\": %.0f, \"replicas_indexed_seconds\": %.2f,\n"
+      "    \"primary_alone\": ", REPLICA_CLIENTS,
+      b.n / repl.ingest.indexed_s, repl.replicas_indexed_s);
+  json_point (s, &repl.alone);
+  g_string_append_printf (s, ",\n    \"primary_alone_ft_search_calls\": "
+      "[%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
+      "],\n    \"read_from_replicas\": ", repl.calls_alone[0],
+      repl.calls_alone[1], repl.calls_alone[2]);
+  json_point (s, &repl.replicas);
+  g_string_append_printf (s, ",\n    \"read_from_replicas_ft_search_calls\": "
+      "[%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
+      "],\n    \"ft_search_calls_are\": [\"primary\", \"replica\", "
+      "\"replica\"],\n    \"ratio\": %.2f\n  },\n", repl.calls_replicas[0],
+      repl.calls_replicas[1], repl.calls_replicas[2],
+      repl.replicas.qps / MAX (repl.alone.qps, 1e-9));
+
+  g_string_append_printf (s, "  \"load_average_1min\": {\"start\": %.2f, "
+      "\"end\": %.2f},\n  \"seconds\": %.0f,\n  \"met_all\": %s\n}\n", load0,
+      vss_bench_load_average (), seconds_since (t_start), jbool (met_all));
+  fputs (s->str, stdout);
+  g_string_free (s, TRUE);
+
+  for (guint i = 0; i < b.nq; i++)
+    vss_valkey_args_free (b.search[i]);
+  g_free (b.search);
+  g_free (b.truth);
+  g_free (b.data);
+  g_free (b.queries);
+  g_free ((gchar *) b.module);
+  return check && !met_all ? 1 : 0;
+}
