@@ -32,6 +32,7 @@
 #define RM_CTX_FLAGS_MULTI (1 << 1)
 #define RM_CTX_FLAGS_REPLICATED (1 << 12)
 #define RM_CTX_FLAGS_LOADING (1 << 13)
+#define RM_CTX_FLAGS_DENY_BLOCKING (1 << 21)
 
 #define RM_NOTIFY_GENERIC (1 << 2)
 #define RM_NOTIFY_STRING (1 << 3)
@@ -63,6 +64,7 @@ typedef struct RedisModuleIO RedisModuleIO;
 typedef struct RedisModuleType RedisModuleType;
 typedef struct RedisModuleScanCursor RedisModuleScanCursor;
 typedef struct RedisModuleInfoCtx RedisModuleInfoCtx;
+typedef struct RedisModuleBlockedClient RedisModuleBlockedClient;
 typedef uint64_t RedisModuleTimerID;
 typedef long long mstime_t;
 
@@ -185,7 +187,14 @@ typedef struct {
   X (int, InfoAddSection, (RedisModuleInfoCtx * ctx, const char *name))        \
   X (int, InfoAddFieldLongLong,                                                \
      (RedisModuleInfoCtx * ctx, const char *field, long long value))           \
-  X (void, Log, (RedisModuleCtx * ctx, const char *level, const char *fmt, ...))
+  X (void, Log,                                                                \
+     (RedisModuleCtx * ctx, const char *level, const char *fmt, ...))          \
+  X (RedisModuleBlockedClient *, BlockClient,                                  \
+     (RedisModuleCtx * ctx, RedisModuleCmdFunc reply_callback,                 \
+      RedisModuleCmdFunc timeout_callback,                                     \
+      void (*free_privdata) (RedisModuleCtx *, void *), long long timeout_ms)) \
+  X (int, UnblockClient, (RedisModuleBlockedClient * bc, void *privdata))      \
+  X (void *, GetBlockedClientPrivateData, (RedisModuleCtx * ctx))
 
 /* The module defines a static pointer per entry (rm_<Name>): names that
  * differ from the server's own exported RM_<Name> functions, which would

@@ -5,33 +5,57 @@
  *
  * redis-server --loadmodule /path/to/vss-search.so
  *
- * Everything runs on the server's main thread: commands, keyspace
- * notifications (which keep the indexes in step with HSET, DEL, expiry...),
- * the backfill timer and RDB callbacks, so there are no locks. Indexing is
- * synchronous: a write is searchable as soon as its command returns. Only
- * database 0 is indexed (as in cluster mode).
+ * Threads (module argument WORKERS n, default: one per core; WORKERS 0
+ * runs everything on the main thread). The main thread parses commands,
+ * reads the keys that keyspace notifications and the backfill name
+ * (cheap: a few field copies) and queues them as mutations; one indexing
+ * thread applies mutations in order (the HNSW insertions); n reader
+ * threads run FT.SEARCH, each search waiting until every mutation queued
+ * before it arrived has been applied, so a search sees every write whose
+ * reply was sent before it (read-your-writes, for every client). The
+ * searching client is blocked meanwhile and its reply, including the
+ * RETURN fields read from the keys, is written on the main thread. In
+ * MULTI, scripts or wherever the server cannot block a client, the
+ * search waits for the queue and runs on the main thread.
+ *
+ * Locks: each index's `lock` (a writer-preferring rwlock) guards its
+ * document table and the vector index pointers: readers hold it for a
+ * whole search, the indexing thread takes it for writing only around
+ * document-table changes, not while an HNSW insertion searches for
+ * neighbours (the vector index locks itself). vss-workers.c's queue lock
+ * is never held together with an index lock. Only database 0 is indexed
+ * (as in cluster mode).
  *
  * Persistence: the FT.CREATE arguments of every index are kept in the RDB
  * as module aux data; on load the indexes are rebuilt from the keys by the
  * same incremental backfill that FT.CREATE starts.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include "vss-module-api.h"
 #include "vss-ft.h"
 #include "vss-docs.h"
+#include "vss-workers.h"
 
 #define MODULE_NAME "vss-search"
 #define MODULE_VERSION 10000
 #define TYPE_NAME "vsssearch" /* exactly 9 characters */
 #define AUX_ENCVER 1
-/* Backfill work per timer tick, so that the server never stalls longer. */
+/* Backfill work per timer tick, so that the server never stalls longer:
+ * indexing on the main thread (WORKERS 0), or only reading keys. */
 #define BACKFILL_BUDGET_US 2000
+#define BACKFILL_BUDGET_THREADED_US 250
+/* Mutations queued for the indexing thread before writes wait for room:
+ * about 0.1 s of HNSW insertions at 100k 1024-d vectors, which bounds how
+ * long a search waits behind a full-speed ingest. */
+#define MUTATION_QUEUE_LIMIT 128
 /* A filter passed by at most this many documents is answered exactly. */
 #define EXACT_FILTER_LIMIT 2048
 /* The most vector bytes preallocated on FT.CREATE whatever INITIAL_CAP
@@ -43,11 +67,14 @@ VSS_RM_API (VSS_RM_DEFINE)
 #undef VSS_RM_DEFINE
 
 typedef struct {
-  vss_ft_schema *schema;
-  vss_index **vec; /* per schema field; NULL for non-vector fields */
+  vss_ft_schema *schema; /* immutable */
+  int refs;              /* atomic: indexes[], queued work */
+  pthread_rwlock_t lock; /* guards vec (the pointers), docs, failures */
+  vss_index **vec;       /* per schema field; NULL for non-vector fields */
   vss_docs *docs;
   uint64_t failures;
-  /* Backfill */
+  int dropped; /* atomic: FT.DROPINDEX or an RDB load replaced it */
+  /* Backfill: main thread only */
   int backfilling;
   int scan_done;
   RedisModuleScanCursor *cursor;
@@ -62,8 +89,12 @@ static int n_indexes;
 static int timer_armed;
 static RedisModuleTimerID timer_id;
 static int loading;
+/* Used by whichever thread applies mutations (one at a time). */
 static float *scratch;
 static size_t scratch_len;
+/* Module argument WORKERS: reader threads; 0 = no threads at all. */
+static int n_workers = -1;
+static int threaded;
 /* Module argument INT8: vectors stored as per-vector scaled int8 (about
  * twice as fast to insert and search, a quarter of the memory); results
  * are re-ranked, and scores computed, in float32. */
@@ -73,6 +104,7 @@ static vss_storage storage = VSS_STORAGE_F32;
 static long long backfill_slice_max_us;
 static long long backfill_slices;
 static long long backfill_slices_over_10ms;
+static long long backfill_slices_over_1ms;
 
 static uint64_t
 now_us (void)
@@ -195,42 +227,71 @@ backfill_stop (vss_idx *x)
   x->scan_done = 0;
 }
 
+/* Frees what is left once no one holds a reference (any thread: the
+ * backfill, a main-thread thing, was stopped by idx_drop). */
 static void
 idx_free (vss_idx *x)
 {
   if (x == NULL)
     return;
-  backfill_stop (x);
   free (x->pending);
   free (x->pending_len);
   free_vectors (x);
   vss_docs_free (x->docs);
   vss_ft_schema_free (x->schema);
+  pthread_rwlock_destroy (&x->lock);
   free (x);
 }
 
-/* Forgets every document (FLUSHALL, RDB load). */
+static vss_idx *
+idx_ref (vss_idx *x)
+{
+  __atomic_add_fetch (&x->refs, 1, __ATOMIC_RELAXED);
+  return x;
+}
+
+static void
+idx_unref (vss_idx *x)
+{
+  if (x != NULL && __atomic_sub_fetch (&x->refs, 1, __ATOMIC_ACQ_REL) == 0)
+    idx_free (x);
+}
+
+/* Takes `x` out of use (main thread): searches still running or queued
+ * keep it alive until they end, and then report it gone. */
+static void
+idx_drop (vss_idx *x)
+{
+  backfill_stop (x);
+  __atomic_store_n (&x->dropped, 1, __ATOMIC_RELEASE);
+  idx_unref (x);
+}
+
+/* Forgets every document (FLUSHALL, RDB load), on the thread that applies
+ * mutations. */
 static void
 idx_clear (vss_idx *x)
 {
   char err[VSS_FT_ERRLEN];
 
-  backfill_stop (x);
+  pthread_rwlock_wrlock (&x->lock);
   free_vectors (x);
   vss_docs_free (x->docs);
   x->docs = NULL;
   if (make_empty (x, err, sizeof err) < 0)
-    rm_Log (NULL, "warning", MODULE_NAME ": %s", err);
+    x->failures++; /* the index stays empty: no document can be added */
+  pthread_rwlock_unlock (&x->lock);
 }
 
 static void backfill_tick (RedisModuleCtx *ctx, void *data);
 
+/* Period 0: the next turn of the event loop, after the clients; 1 ms
+ * while the indexing thread's queue is full. */
 static void
-arm_timer (RedisModuleCtx *ctx)
+arm_timer (RedisModuleCtx *ctx, mstime_t period)
 {
   if (!timer_armed) {
-    /* Period 0: the next turn of the event loop, after the clients. */
-    timer_id = rm_CreateTimer (ctx, 0, backfill_tick, NULL);
+    timer_id = rm_CreateTimer (ctx, period, backfill_tick, NULL);
     timer_armed = 1;
   }
 }
@@ -266,18 +327,74 @@ backfill_start (RedisModuleCtx *ctx, vss_idx *x)
     return;
   }
   x->cursor = rm_ScanCursorCreate ();
-  arm_timer (ctx);
+  arm_timer (ctx, 0);
 }
 
-/* ---- indexing one key ---- */
+/* ---- indexing one key ----
+ *
+ * The main thread reads a key into a mutation (mutation_read); whichever
+ * thread applies mutations (the indexing thread, or the main thread with
+ * WORKERS 0) changes the index (mutation_apply). */
 
+typedef enum { MUT_UPSERT, MUT_REMOVE, MUT_CLEAR } mutation_kind;
+
+typedef struct {
+  vss_work work;
+  mutation_kind kind;
+  vss_idx *x; /* a reference */
+  char *key;
+  size_t keylen;
+  vss_ft_attrs *attrs;
+  size_t n_attrs; /* tag and numeric fields that parsed */
+  char **vec;     /* per field: the vector's bytes, when of the right size */
+  size_t n_valid;
+  int bad_vector; /* a vector field of the wrong size */
+} mutation;
+
+static void
+mutation_free (mutation *m)
+{
+  if (m == NULL)
+    return;
+  if (m->vec != NULL)
+    for (size_t f = 0; f < m->x->schema->n_fields; f++)
+      free (m->vec[f]);
+  free (m->vec);
+  vss_ft_attrs_free (m->attrs);
+  free (m->key);
+  idx_unref (m->x);
+  free (m);
+}
+
+static mutation *
+mutation_new (vss_idx *x, mutation_kind kind, const char *key, size_t len)
+{
+  mutation *m = calloc (1, sizeof *m);
+
+  if (m == NULL)
+    return NULL;
+  m->kind = kind;
+  m->x = idx_ref (x);
+  if (key != NULL) {
+    m->key = malloc (len ? len : 1);
+    if (m->key == NULL) {
+      mutation_free (m);
+      return NULL;
+    }
+    memcpy (m->key, key, len);
+    m->keylen = len;
+  }
+  return m;
+}
+
+/* Under x->lock for writing. */
 static void
 remove_doc (vss_idx *x, const char *key, size_t len)
 {
-  int64_t id = vss_docs_lookup (x->docs, key, len);
+  int64_t id;
   vss_doc *doc;
 
-  if (id < 0)
+  if (x->docs == NULL || (id = vss_docs_lookup (x->docs, key, len)) < 0)
     return;
   doc = vss_docs_get (x->docs, (uint64_t)id);
   for (size_t f = 0; f < x->schema->n_fields; f++)
@@ -286,163 +403,229 @@ remove_doc (vss_idx *x, const char *key, size_t len)
   vss_doc_free (vss_docs_remove (x->docs, (uint64_t)id));
 }
 
-typedef struct {
-  RedisModuleString *val;
-  const char *ptr;
-  size_t len;
-} field_value;
-
-/* Reads the schema's fields of the hash `key` into `vals`; returns how many
- * are present. */
-static size_t
-read_fields (RedisModuleCtx *ctx, vss_idx *x, RedisModuleKey *key,
-             field_value *vals)
+/* Reads the schema's fields of the key into an upsert, or a removal when
+ * the key is gone, not a hash or has none of them. Main thread. */
+static mutation *
+mutation_read (RedisModuleCtx *ctx, vss_idx *x, RedisModuleString *keyname)
 {
+  size_t klen, n = x->schema->n_fields;
+  const char *k = rm_StringPtrLen (keyname, &klen);
+  RedisModuleKey *key
+      = rm_OpenKey (ctx, keyname, RM_READ | RM_OPEN_KEY_NOTOUCH);
+  mutation *m = NULL;
   size_t present = 0;
 
-  (void)ctx;
-  for (size_t f = 0; f < x->schema->n_fields; f++) {
-    vals[f].val = NULL;
-    rm_HashGet (key, RM_HASH_CFIELDS, x->schema->fields[f].identifier,
-                &vals[f].val, NULL);
-    if (vals[f].val != NULL) {
-      vals[f].ptr = rm_StringPtrLen (vals[f].val, &vals[f].len);
-      present++;
-    }
+  if (key == NULL || rm_KeyType (key) != RM_KEYTYPE_HASH)
+    goto remove;
+  m = mutation_new (x, MUT_UPSERT, k, klen);
+  if (m == NULL || (m->attrs = vss_ft_attrs_new (n)) == NULL
+      || (m->vec = calloc (n, sizeof *m->vec)) == NULL)
+    goto oom;
+  for (size_t f = 0; f < n; f++) {
+    const vss_ft_field *fd = &x->schema->fields[f];
+    RedisModuleString *val = NULL;
+    const char *p;
+    size_t len;
+
+    rm_HashGet (key, RM_HASH_CFIELDS, fd->identifier, &val, NULL);
+    if (val == NULL)
+      continue;
+    present++;
+    p = rm_StringPtrLen (val, &len);
+    if (fd->type == VSS_FT_TAG)
+      m->n_attrs += vss_ft_attrs_set_tags (m->attrs, f, p, len, fd->separator,
+                                           fd->case_sensitive)
+                    == 0;
+    else if (fd->type == VSS_FT_NUMERIC)
+      m->n_attrs += vss_ft_attrs_set_num (m->attrs, f, p, len) == 0;
+    else if (len == (size_t)fd->dim * 4) {
+      m->vec[f] = malloc (len);
+      if (m->vec[f] == NULL) {
+        rm_FreeString (ctx, val);
+        goto oom;
+      }
+      memcpy (m->vec[f], p, len);
+      m->n_valid++;
+    } else
+      m->bad_vector = 1;
+    rm_FreeString (ctx, val);
   }
-  return present;
+  rm_CloseKey (key);
+  if (present == 0) {
+    mutation_free (m);
+    return mutation_new (x, MUT_REMOVE, k, klen);
+  }
+  return m;
+
+oom:
+  /* The document leaves the index rather than keeping stale fields. */
+  mutation_free (m);
+remove:
+  if (key != NULL)
+    rm_CloseKey (key);
+  return mutation_new (x, MUT_REMOVE, k, klen);
 }
 
 static int
-add_vector (vss_idx *x, size_t f, uint64_t id, const field_value *v)
+add_vector (vss_idx *x, size_t f, uint64_t id, const char *blob)
 {
   uint32_t dim = x->schema->fields[f].dim;
   float *buf = scratch_floats (dim);
 
   if (buf == NULL)
     return -1;
-  blob_to_floats (v->ptr, dim, buf);
+  blob_to_floats (blob, dim, buf);
   return vss_index_add (x->vec[f], id, buf, dim, NULL);
 }
 
 static void
-index_key (RedisModuleCtx *ctx, vss_idx *x, RedisModuleString *keyname)
+apply_upsert (mutation *m)
 {
-  size_t klen, n = x->schema->n_fields;
-  const char *k = rm_StringPtrLen (keyname, &klen);
-  RedisModuleKey *key;
-  field_value *vals;
-  vss_ft_attrs *attrs = NULL;
+  vss_idx *x = m->x;
+  size_t n = x->schema->n_fields;
   vss_doc *doc;
   int64_t found;
   uint64_t id;
-  int vec_changed = 0, bad_vector = 0;
-  size_t n_valid = 0, n_added = 0, n_attrs = 0;
-  unsigned char *valid;
+  int vec_changed = 0;
+  unsigned char *added;
 
-  if (!vss_ft_schema_matches_key (x->schema, k, klen))
-    return;
-  key = rm_OpenKey (ctx, keyname, RM_READ | RM_OPEN_KEY_NOTOUCH);
-  if (key == NULL || rm_KeyType (key) != RM_KEYTYPE_HASH) {
-    if (key != NULL)
-      rm_CloseKey (key);
-    remove_doc (x, k, klen);
-    return;
-  }
-  vals = calloc (n, sizeof *vals);
-  valid = calloc (n, 1);
-  if (vals == NULL || valid == NULL || read_fields (ctx, x, key, vals) == 0) {
-    remove_doc (x, k, klen);
-    goto done;
-  }
-  attrs = vss_ft_attrs_new (n);
-  if (attrs == NULL)
-    goto done;
-  for (size_t f = 0; f < n; f++) {
-    const vss_ft_field *fd = &x->schema->fields[f];
-    if (vals[f].val == NULL)
-      continue;
-    if (fd->type == VSS_FT_TAG)
-      n_attrs += vss_ft_attrs_set_tags (attrs, f, vals[f].ptr, vals[f].len,
-                                        fd->separator, fd->case_sensitive)
-                 == 0;
-    else if (fd->type == VSS_FT_NUMERIC)
-      n_attrs += vss_ft_attrs_set_num (attrs, f, vals[f].ptr, vals[f].len) == 0;
-    else if (vals[f].len == (size_t)fd->dim * 4)
-      n_valid++, valid[f] = 1;
-    else
-      bad_vector = 1;
-  }
+  pthread_rwlock_wrlock (&x->lock);
+  if (x->docs == NULL)
+    goto unlock;
   /* Like valkey-search 1.0: a key under the prefix is a document (FT.INFO
    * num_docs) while at least one of its fields is indexed: a tag, a number
    * or a vector. A vector of the wrong size is counted in
    * hash_indexing_failures and left out of the vector index, so such a
    * document is never a search result (every query is a KNN query). */
-  if (bad_vector)
+  if (m->bad_vector)
     x->failures++;
-  if (n_attrs == 0 && n_valid == 0) {
-    remove_doc (x, k, klen);
-    goto done;
+  if (m->n_attrs == 0 && m->n_valid == 0) {
+    remove_doc (x, m->key, m->keylen);
+    goto unlock;
   }
-
-  found = vss_docs_lookup (x->docs, k, klen);
+  found = vss_docs_lookup (x->docs, m->key, m->keylen);
   if (found < 0) {
-    doc = vss_doc_new (k, klen, n);
+    doc = vss_doc_new (m->key, m->keylen, n);
     if (doc == NULL || vss_docs_insert (x->docs, doc, &id) < 0) {
       vss_doc_free (doc);
-      goto done;
+      goto unlock;
     }
-    vec_changed = n_valid > 0;
+    vec_changed = m->n_valid > 0;
   } else {
     id = (uint64_t)found;
     doc = vss_docs_get (x->docs, id);
     for (size_t f = 0; f < n; f++)
       if (x->vec[f] != NULL
-          && (valid[f] != doc->has_vec[f]
-              || (valid[f]
-                  && vss_hash_bytes (vals[f].ptr, vals[f].len)
+          && ((m->vec[f] != NULL) != doc->has_vec[f]
+              || (m->vec[f] != NULL
+                  && vss_hash_bytes (m->vec[f],
+                                     (size_t)x->schema->fields[f].dim * 4)
                          != doc->vec_hash[f])))
         vec_changed = 1;
   }
   vss_ft_attrs_free (doc->attrs);
-  doc->attrs = attrs;
-  attrs = NULL;
-  if (vec_changed) {
-    if (found >= 0) {
-      for (size_t f = 0; f < n; f++)
-        if (doc->has_vec[f])
-          vss_index_remove (x->vec[f], id, NULL);
-      if (vss_docs_renumber (x->docs, id, &id) < 0) {
-        vss_doc_free (vss_docs_remove (x->docs, id));
-        goto done;
-      }
+  doc->attrs = m->attrs;
+  m->attrs = NULL;
+  if (!vec_changed)
+    goto unlock;
+  if (found >= 0) {
+    for (size_t f = 0; f < n; f++)
+      if (doc->has_vec[f])
+        vss_index_remove (x->vec[f], id, NULL);
+    if (vss_docs_renumber (x->docs, id, &id) < 0) {
+      vss_doc_free (vss_docs_remove (x->docs, id));
+      goto unlock;
     }
+  }
+  for (size_t f = 0; f < n; f++)
+    doc->has_vec[f] = 0;
+  pthread_rwlock_unlock (&x->lock);
+
+  /* The insertions search the graph for neighbours: searches go on
+   * meanwhile (only this thread changes x->vec and the document table).
+   * A search may meet the new id before has_vec is set: unfiltered, it
+   * is a result (the document exists); a filter leaves it out. */
+  added = calloc (n, 1);
+  for (size_t f = 0; f < n; f++)
+    /* NaN, infinities or a zero vector under COSINE fail. */
+    if (m->vec[f] != NULL && added != NULL)
+      added[f] = add_vector (x, f, id, m->vec[f]) == 0;
+
+  pthread_rwlock_wrlock (&x->lock);
+  doc = vss_docs_get (x->docs, id);
+  if (doc != NULL) {
+    size_t n_added = 0;
     for (size_t f = 0; f < n; f++) {
-      doc->has_vec[f] = 0;
-      if (!valid[f])
+      if (m->vec[f] == NULL)
         continue;
-      /* NaN, infinities or a zero vector under COSINE. */
-      if (add_vector (x, f, id, &vals[f]) < 0) {
+      if (added == NULL || !added[f]) {
         x->failures++;
         continue;
       }
       doc->has_vec[f] = 1;
-      doc->vec_hash[f] = vss_hash_bytes (vals[f].ptr, vals[f].len);
+      doc->vec_hash[f]
+          = vss_hash_bytes (m->vec[f], (size_t)x->schema->fields[f].dim * 4);
       n_added++;
     }
-    if (n_added == 0 && n_attrs == 0)
+    if (n_added == 0 && m->n_attrs == 0)
       vss_doc_free (vss_docs_remove (x->docs, id));
   }
+  free (added);
+unlock:
+  pthread_rwlock_unlock (&x->lock);
+}
 
-done:
-  if (vals != NULL)
-    for (size_t f = 0; f < n; f++)
-      if (vals[f].val != NULL)
-        rm_FreeString (ctx, vals[f].val);
-  free (vals);
-  free (valid);
-  vss_ft_attrs_free (attrs);
-  rm_CloseKey (key);
+/* Applies and frees `m` (a vss_work function). */
+static void
+mutation_apply (vss_work *w)
+{
+  mutation *m = (mutation *)w;
+
+  if (m->kind == MUT_CLEAR)
+    idx_clear (m->x);
+  else if (m->kind == MUT_REMOVE) {
+    pthread_rwlock_wrlock (&m->x->lock);
+    remove_doc (m->x, m->key, m->keylen);
+    pthread_rwlock_unlock (&m->x->lock);
+  } else
+    apply_upsert (m);
+  mutation_free (m);
+}
+
+/* Queues `m` for the indexing thread, or applies it here without one. */
+static void
+mutation_submit (mutation *m)
+{
+  if (m == NULL)
+    return;
+  m->work.run = mutation_apply;
+  if (threaded)
+    vss_workers_mutate (&m->work);
+  else
+    mutation_apply (&m->work);
+}
+
+static void
+index_key (RedisModuleCtx *ctx, vss_idx *x, RedisModuleString *keyname)
+{
+  size_t klen;
+  const char *k = rm_StringPtrLen (keyname, &klen);
+
+  if (vss_ft_schema_matches_key (x->schema, k, klen))
+    mutation_submit (mutation_read (ctx, x, keyname));
+}
+
+/* Forgets every document, after what is queued (main thread). */
+static void
+index_clear (vss_idx *x)
+{
+  mutation *m = mutation_new (x, MUT_CLEAR, NULL, 0);
+
+  backfill_stop (x);
+  if (m != NULL)
+    mutation_submit (m);
+  else
+    x->failures++; /* out of memory: left as it was */
 }
 
 /* ---- keyspace notifications ---- */
@@ -467,7 +650,7 @@ on_keyspace (RedisModuleCtx *ctx, int type, const char *event,
     if (!vss_ft_schema_matches_key (x->schema, k, klen))
       continue;
     if (gone)
-      remove_doc (x, k, klen);
+      mutation_submit (mutation_new (x, MUT_REMOVE, k, klen));
     else
       index_key (ctx, x, key);
   }
@@ -484,7 +667,7 @@ on_flush (RedisModuleCtx *ctx, RedisModuleEvent eid, uint64_t sub, void *data)
   if (sub != RM_SUBEVENT_FLUSHDB_START || (fi->dbnum != -1 && fi->dbnum != 0))
     return;
   for (int i = 0; i < n_indexes; i++)
-    idx_clear (indexes[i]);
+    index_clear (indexes[i]);
   disarm_timer_if_idle (ctx);
 }
 
@@ -503,7 +686,7 @@ on_loading (RedisModuleCtx *ctx, RedisModuleEvent eid, uint64_t sub, void *data)
     return;
   loading = 0;
   for (int i = 0; i < n_indexes; i++) {
-    idx_clear (indexes[i]);
+    index_clear (indexes[i]);
     backfill_start (ctx, indexes[i]);
   }
 }
@@ -546,9 +729,11 @@ scan_cb (RedisModuleCtx *ctx, RedisModuleString *keyname, RedisModuleKey *key,
 static void
 backfill_tick (RedisModuleCtx *ctx, void *data)
 {
-  uint64_t deadline = now_us () + BACKFILL_BUDGET_US;
+  uint64_t deadline
+      = now_us ()
+        + (threaded ? BACKFILL_BUDGET_THREADED_US : BACKFILL_BUDGET_US);
   long long cpu0 = cpu_us ();
-  int more = 0;
+  int more = 0, full = 0;
 
   (void)data;
   timer_armed = 0;
@@ -561,6 +746,11 @@ backfill_tick (RedisModuleCtx *ctx, void *data)
     if (x->cursor == NULL)
       x->cursor = rm_ScanCursorCreate ();
     while (x->backfilling && now_us () < deadline) {
+      /* Never wait for the indexing thread here: come back later. */
+      if (threaded && !vss_workers_has_room ()) {
+        full = 1;
+        break;
+      }
       if (x->pending_pos < x->n_pending) {
         size_t p = x->pending_pos++;
         RedisModuleString *s
@@ -586,9 +776,11 @@ backfill_tick (RedisModuleCtx *ctx, void *data)
     backfill_slice_max_us = cpu0;
   if (cpu0 > 10000)
     backfill_slices_over_10ms++;
+  if (cpu0 > 1000)
+    backfill_slices_over_1ms++;
   backfill_slices++;
   if (more)
-    arm_timer (ctx);
+    arm_timer (ctx, full ? 1 : 0);
 }
 
 /* ---- replies ---- */
@@ -634,6 +826,17 @@ idx_new (vss_ft_schema *s, char *err, size_t errlen)
     return NULL;
   }
   x->schema = s;
+  x->refs = 1;
+  {
+    /* Writer-preferring, so a stream of searches cannot starve the
+     * indexing thread. */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init (&attr);
+    pthread_rwlockattr_setkind_np (
+        &attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init (&x->lock, &attr);
+    pthread_rwlockattr_destroy (&attr);
+  }
   if (make_empty (x, err, errlen) < 0) {
     idx_free (x);
     return NULL;
@@ -683,15 +886,22 @@ cmd_create (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 }
 
 static int
-reply_not_found (RedisModuleCtx *ctx, RedisModuleString *name)
+reply_not_found_str (RedisModuleCtx *ctx, const char *n, size_t len)
 {
   char err[VSS_FT_ERRLEN];
-  size_t len;
-  const char *n = rm_StringPtrLen (name, &len);
 
   snprintf (err, sizeof err, "Index with name '%.*s' not found",
             (int)(len > 128 ? 128 : len), n);
   return reply_err (ctx, err);
+}
+
+static int
+reply_not_found (RedisModuleCtx *ctx, RedisModuleString *name)
+{
+  size_t len;
+  const char *n = rm_StringPtrLen (name, &len);
+
+  return reply_not_found_str (ctx, n, len);
 }
 
 static int
@@ -709,7 +919,7 @@ cmd_dropindex (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
   for (int i = 0; i < n_indexes; i++)
     if (strlen (indexes[i]->schema->name) == len
         && !memcmp (indexes[i]->schema->name, n, len)) {
-      idx_free (indexes[i]);
+      idx_drop (indexes[i]);
       memmove (&indexes[i], &indexes[i + 1],
                (size_t)(n_indexes - i - 1) * sizeof indexes[0]);
       indexes[--n_indexes] = NULL;
@@ -819,20 +1029,21 @@ reply_field_info (RedisModuleCtx *ctx, vss_idx *x, size_t i)
   }
 }
 
+/* FT.INFO's reply (main thread), once what was queued before it is in. */
 static int
-cmd_info (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+reply_info (RedisModuleCtx *ctx, vss_idx *x)
 {
-  size_t len;
-  const char *n;
-  vss_idx *x;
   double pct = 1.0;
+  size_t num_docs;
+  unsigned long long failures;
+  vss_workers_stats ws;
 
-  if (argc != 2)
-    return rm_WrongArity (ctx);
-  n = rm_StringPtrLen (argv[1], &len);
-  x = find_index (n, len);
-  if (x == NULL)
-    return reply_not_found (ctx, argv[1]);
+  if (__atomic_load_n (&x->dropped, __ATOMIC_ACQUIRE))
+    return reply_not_found_str (ctx, x->schema->name, strlen (x->schema->name));
+  vss_workers_get_stats (&ws);
+  pthread_rwlock_rdlock (&x->lock);
+  num_docs = x->docs != NULL ? vss_docs_count (x->docs) : 0;
+  failures = (unsigned long long)x->failures;
   if (x->backfilling)
     pct = x->total ? (double)x->scanned / (double)x->total : 0.0;
   if (pct > 1.0)
@@ -857,20 +1068,22 @@ cmd_info (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
   rm_ReplyWithArray (ctx, (long)x->schema->n_fields);
   for (size_t i = 0; i < x->schema->n_fields; i++)
     reply_field_info (ctx, x, i);
+  pthread_rwlock_unlock (&x->lock);
   reply_str (ctx, "num_docs");
-  reply_strf (ctx, "%zu", vss_docs_count (x->docs));
+  reply_strf (ctx, "%zu", num_docs);
   reply_str (ctx, "num_terms");
   reply_str (ctx, "0");
   reply_str (ctx, "num_records");
-  reply_strf (ctx, "%zu", vss_docs_count (x->docs));
+  reply_strf (ctx, "%zu", num_docs);
   reply_str (ctx, "hash_indexing_failures");
-  reply_strf (ctx, "%llu", (unsigned long long)x->failures);
+  reply_strf (ctx, "%llu", failures);
   reply_str (ctx, "backfill_in_progress");
   reply_str (ctx, x->backfilling ? "1" : "0");
   reply_str (ctx, "backfill_complete_percent");
   reply_strf (ctx, "%f", pct);
+  /* Across indexes: what the indexing thread has yet to apply. */
   reply_str (ctx, "mutation_queue_size");
-  reply_str (ctx, "0");
+  reply_strf (ctx, "%zu", ws.mutations_queued);
   reply_str (ctx, "recent_mutations_queue_delay");
   reply_str (ctx, "0 sec");
   reply_str (ctx, "state");
@@ -878,7 +1091,45 @@ cmd_info (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
   return RM_OK;
 }
 
-/* ---- FT.SEARCH ---- */
+/* ---- FT.SEARCH and FT.INFO: reads ----
+ *
+ * A read is parsed on the main thread, runs on a reader thread once what
+ * was queued before it is applied (or on the main thread where the client
+ * cannot be blocked), and is answered on the main thread, where the keys
+ * can be read. */
+
+typedef struct {
+  vss_work work;
+  int is_info;
+  vss_idx *x; /* a reference */
+  vss_ft_query *q;
+  float *query;
+  RedisModuleBlockedClient *bc;
+  uint64_t t0;
+  /* What the search found: keys copied under the index lock. */
+  int n;
+  vss_hit *hits;
+  char **keys;
+  size_t *keylens;
+  int gone, timed_out;
+  char err[VSS_FT_ERRLEN];
+} read_work;
+
+static void
+read_work_free (read_work *r)
+{
+  if (r == NULL)
+    return;
+  for (int i = 0; r->keys != NULL && i < r->n; i++)
+    free (r->keys[i]);
+  free (r->keys);
+  free (r->keylens);
+  free (r->hits);
+  free (r->query);
+  vss_ft_query_free (r->q);
+  idx_unref (r->x);
+  free (r);
+}
 
 typedef struct {
   const vss_idx *x;
@@ -948,40 +1199,88 @@ reply_field_cb (RedisModuleKey *key, RedisModuleString *field,
   r->n += 2;
 }
 
+/* The search itself, on a reader thread or the main thread. */
+static void
+run_search (read_work *r)
+{
+  vss_idx *x = r->x;
+  const vss_ft_query *q = r->q;
+  const vss_ft_field *f = &x->schema->fields[q->vector_field_index];
+  float *buf = malloc ((size_t)f->dim * sizeof *buf);
+  vss_error e = { 0 };
+  int n = -1;
+
+  r->hits = calloc (q->k, sizeof *r->hits);
+  if (buf == NULL || r->hits == NULL) {
+    snprintf (r->err, sizeof r->err, "out of memory");
+    free (buf);
+    return;
+  }
+  pthread_rwlock_rdlock (&x->lock);
+  if (__atomic_load_n (&x->dropped, __ATOMIC_ACQUIRE)) {
+    r->gone = 1;
+    goto unlock;
+  }
+  if (x->docs == NULL) {
+    snprintf (r->err, sizeof r->err, "out of memory");
+    goto unlock;
+  }
+  if (q->filter != NULL) {
+    filter_ctx fc = { x, q, (size_t)q->vector_field_index };
+    n = exact_filtered (&fc, r->query, r->hits, buf);
+    if (n < 0)
+      n = vss_index_search (x->vec[q->vector_field_index], r->query, f->dim,
+                            q->k, q->ef_runtime, filter_cb, &fc, r->hits, &e);
+  } else
+    n = vss_index_search (x->vec[q->vector_field_index], r->query, f->dim, q->k,
+                          q->ef_runtime, NULL, NULL, r->hits, &e);
+  if (n < 0) {
+    snprintf (r->err, sizeof r->err, "Invalid query vector: %.200s", e.msg);
+    goto unlock;
+  }
+  r->keys = calloc ((size_t)n + 1, sizeof *r->keys);
+  r->keylens = calloc ((size_t)n + 1, sizeof *r->keylens);
+  if (r->keys == NULL || r->keylens == NULL) {
+    snprintf (r->err, sizeof r->err, "out of memory");
+    goto unlock;
+  }
+  r->n = n;
+  for (int i = 0; i < n; i++) {
+    /* Always there: the table and the graph change together. */
+    const vss_doc *doc = vss_docs_get (x->docs, r->hits[i].id);
+    if (doc == NULL || (r->keys[i] = malloc (doc->keylen + 1)) == NULL)
+      continue;
+    memcpy (r->keys[i], doc->key, doc->keylen);
+    r->keys[i][doc->keylen] = '\0';
+    r->keylens[i] = doc->keylen;
+  }
+unlock:
+  pthread_rwlock_unlock (&x->lock);
+  free (buf);
+  if (now_us () - r->t0 > (uint64_t)q->timeout_ms * 1000u)
+    r->timed_out = 1;
+}
+
 static void
 reply_hit (RedisModuleCtx *ctx, const vss_idx *x, const vss_ft_query *q,
-           const vss_doc *doc, float distance)
+           RedisModuleKey *key, const char *keyname, size_t keylen,
+           float distance)
 {
-  RedisModuleString *kn = NULL;
-  RedisModuleKey *key = NULL;
-  int is_hash, need_key = !q->has_return;
   char score[40];
   long n = 0;
 
-  /* RETURN of the score alone needs no key lookup. */
-  for (size_t i = 0; i < q->n_ret && !need_key; i++)
-    need_key = strcmp (q->ret[i].name, q->score_alias) != 0;
-  if (need_key) {
-    kn = rm_CreateString (ctx, doc->key, doc->keylen);
-    key = rm_OpenKey (ctx, kn, RM_READ | RM_OPEN_KEY_NOTOUCH);
-  }
-  is_hash = key != NULL && rm_KeyType (key) == RM_KEYTYPE_HASH;
-
   snprintf (score, sizeof score, "%.12g", (double)distance);
-  rm_ReplyWithStringBuffer (ctx, doc->key, doc->keylen);
+  rm_ReplyWithStringBuffer (ctx, keyname, keylen);
   rm_ReplyWithArray (ctx, RM_POSTPONED_LEN);
   if (!q->has_return) {
     scan_reply r = { ctx, 0 };
+    RedisModuleScanCursor *c = rm_ScanCursorCreate ();
     rm_ReplyWithCString (ctx, q->score_alias);
     rm_ReplyWithCString (ctx, score);
-    n = 2;
-    if (is_hash) {
-      RedisModuleScanCursor *c = rm_ScanCursorCreate ();
-      while (rm_ScanKey (key, c, reply_field_cb, &r))
-        ;
-      rm_ScanCursorDestroy (c);
-    }
-    n += r.n;
+    while (rm_ScanKey (key, c, reply_field_cb, &r))
+      ;
+    rm_ScanCursorDestroy (c);
+    n = 2 + r.n;
   } else
     for (size_t i = 0; i < q->n_ret; i++) {
       const vss_ft_return *ret = &q->ret[i];
@@ -997,8 +1296,6 @@ reply_hit (RedisModuleCtx *ctx, const vss_idx *x, const vss_ft_query *q,
       fi = vss_ft_schema_find (x->schema, ret->name, strlen (ret->name));
       if (fi >= 0)
         field = x->schema->fields[fi].identifier;
-      if (!is_hash)
-        continue;
       rm_HashGet (key, RM_HASH_CFIELDS, field, &val, NULL);
       if (val == NULL)
         continue;
@@ -1008,10 +1305,149 @@ reply_hit (RedisModuleCtx *ctx, const vss_idx *x, const vss_ft_query *q,
       n += 2;
     }
   rm_ReplySetArrayLength (ctx, n);
-  if (key != NULL)
-    rm_CloseKey (key);
-  if (kn != NULL)
+}
+
+/* FT.SEARCH's reply, on the main thread. The keys are read now, after the
+ * search: like valkey-search, a result whose key was deleted (or is no
+ * longer a hash) meanwhile is left out and not counted; one changed
+ * meanwhile is returned as it is now, with the distance the search
+ * computed. */
+static int
+reply_search (RedisModuleCtx *ctx, read_work *r)
+{
+  const vss_ft_query *q = r->q;
+  RedisModuleKey **open;
+  int nocontent, alive = 0, skipped = 0;
+  long shown = 0;
+
+  if (r->gone)
+    return reply_not_found_str (ctx, q->index, strlen (q->index));
+  if (r->err[0])
+    return reply_err (ctx, r->err);
+  if (r->timed_out)
+    return rm_ReplyWithSimpleString (ctx, "Request timed out");
+  open = calloc ((size_t)r->n + 1, sizeof *open);
+  if (open == NULL)
+    return reply_err (ctx, "out of memory");
+  for (int i = 0; i < r->n; i++) {
+    RedisModuleString *kn;
+    if (r->keys[i] == NULL)
+      continue;
+    kn = rm_CreateString (ctx, r->keys[i], r->keylens[i]);
+    open[i] = rm_OpenKey (ctx, kn, RM_READ | RM_OPEN_KEY_NOTOUCH);
     rm_FreeString (ctx, kn);
+    if (open[i] != NULL && rm_KeyType (open[i]) != RM_KEYTYPE_HASH) {
+      rm_CloseKey (open[i]);
+      open[i] = NULL;
+    }
+    alive += open[i] != NULL;
+  }
+  nocontent = q->nocontent || (q->has_return && q->n_ret == 0);
+  rm_ReplyWithArray (ctx, RM_POSTPONED_LEN);
+  rm_ReplyWithLongLong (ctx, alive);
+  for (int i = 0; i < r->n; i++) {
+    if (open[i] == NULL)
+      continue;
+    if ((uint64_t)skipped < q->limit_offset) {
+      skipped++;
+      continue;
+    }
+    if ((uint64_t)shown >= q->limit_num)
+      break;
+    shown++;
+    if (nocontent)
+      rm_ReplyWithStringBuffer (ctx, r->keys[i], r->keylens[i]);
+    else
+      reply_hit (ctx, r->x, q, open[i], r->keys[i], r->keylens[i],
+                 r->hits[i].distance);
+  }
+  rm_ReplySetArrayLength (ctx, 1 + shown * (nocontent ? 1 : 2));
+  for (int i = 0; i < r->n; i++)
+    if (open[i] != NULL)
+      rm_CloseKey (open[i]);
+  free (open);
+  return RM_OK;
+}
+
+static int
+reply_read (RedisModuleCtx *ctx, read_work *r)
+{
+  return r->is_info ? reply_info (ctx, r->x) : reply_search (ctx, r);
+}
+
+/* On a reader thread. */
+static void
+read_run (vss_work *w)
+{
+  read_work *r = (read_work *)w;
+
+  if (!r->is_info)
+    run_search (r);
+  rm_UnblockClient (r->bc, r);
+}
+
+static int
+read_reply_cb (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+  (void)argv;
+  (void)argc;
+  return reply_read (ctx, rm_GetBlockedClientPrivateData (ctx));
+}
+
+static void
+read_free_cb (RedisModuleCtx *ctx, void *privdata)
+{
+  (void)ctx;
+  read_work_free (privdata);
+}
+
+/* Runs `r` on a reader thread with the client blocked, or here when there
+ * are no threads or the client cannot be blocked; takes `r`. */
+static int
+read_submit (RedisModuleCtx *ctx, read_work *r)
+{
+  int flags = rm_GetContextFlags (ctx), rc;
+
+  if (threaded
+      && !(flags
+           & (RM_CTX_FLAGS_MULTI | RM_CTX_FLAGS_LUA
+              | RM_CTX_FLAGS_DENY_BLOCKING))) {
+    r->bc = rm_BlockClient (ctx, read_reply_cb, NULL, read_free_cb, 0);
+    if (r->bc != NULL) {
+      r->work.run = read_run;
+      vss_workers_read (&r->work);
+      return RM_OK;
+    }
+  }
+  if (threaded)
+    vss_workers_drain ();
+  if (!r->is_info)
+    run_search (r);
+  rc = reply_read (ctx, r);
+  read_work_free (r);
+  return rc;
+}
+
+static int
+cmd_info (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+  size_t len;
+  const char *n;
+  vss_idx *x;
+  read_work *r;
+
+  if (argc != 2)
+    return rm_WrongArity (ctx);
+  n = rm_StringPtrLen (argv[1], &len);
+  x = find_index (n, len);
+  if (x == NULL)
+    return reply_not_found (ctx, argv[1]);
+  r = calloc (1, sizeof *r);
+  if (r == NULL)
+    return reply_err (ctx, "out of memory");
+  r->is_info = 1;
+  r->x = idx_ref (x);
+  return read_submit (ctx, r);
 }
 
 static int
@@ -1022,12 +1458,8 @@ cmd_search (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
   vss_ft_query *q = NULL;
   vss_idx *x;
   const vss_ft_field *f;
-  vss_hit *hits = NULL;
-  float *query = NULL, *buf = NULL;
-  vss_error e = { 0 };
+  read_work *r;
   uint64_t t0 = now_us ();
-  int n, nocontent;
-  size_t start, end;
 
   if (argc < 3)
     return rm_WrongArity (ctx);
@@ -1044,60 +1476,24 @@ cmd_search (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
   if (vss_ft_query_bind (q, x->schema, err, sizeof err) < 0)
     goto error;
   f = &x->schema->fields[q->vector_field_index];
-  hits = calloc (q->k, sizeof *hits);
-  query = malloc ((size_t)f->dim * sizeof *query);
-  buf = malloc ((size_t)f->dim * sizeof *buf);
-  if (hits == NULL || query == NULL || buf == NULL) {
+  r = calloc (1, sizeof *r);
+  if (r == NULL
+      || (r->query = malloc ((size_t)f->dim * sizeof *r->query)) == NULL) {
+    free (r);
     snprintf (err, sizeof err, "out of memory");
     goto error;
   }
-  blob_to_floats (q->vec, f->dim, query);
-  n = -1;
-  if (q->filter != NULL) {
-    filter_ctx fc = { x, q, (size_t)q->vector_field_index };
-    n = exact_filtered (&fc, query, hits, buf);
-    if (n < 0)
-      n = vss_index_search (x->vec[q->vector_field_index], query, f->dim, q->k,
-                            q->ef_runtime, filter_cb, &fc, hits, &e);
-  } else
-    n = vss_index_search (x->vec[q->vector_field_index], query, f->dim, q->k,
-                          q->ef_runtime, NULL, NULL, hits, &e);
-  if (n < 0) {
-    snprintf (err, sizeof err, "Invalid query vector: %.200s", e.msg);
-    goto error;
-  }
-  if (now_us () - t0 > (uint64_t)q->timeout_ms * 1000u) {
-    rm_ReplyWithSimpleString (ctx, "Request timed out");
-    goto out;
-  }
-
-  nocontent = q->nocontent || (q->has_return && q->n_ret == 0);
-  start = q->limit_offset < (uint64_t)n ? (size_t)q->limit_offset : (size_t)n;
-  end = start + q->limit_num < (size_t)n ? start + q->limit_num : (size_t)n;
-  rm_ReplyWithArray (ctx, 1 + (long)(end - start) * (nocontent ? 1 : 2));
-  rm_ReplyWithLongLong (ctx, n);
-  for (size_t i = start; i < end; i++) {
-    const vss_doc *doc = vss_docs_get (x->docs, hits[i].id);
-    if (doc == NULL) {
-      /* Cannot happen: the table and the graph change together. */
-      rm_ReplyWithNull (ctx);
-      if (!nocontent)
-        rm_ReplyWithArray (ctx, 0);
-      continue;
-    }
-    if (nocontent)
-      rm_ReplyWithStringBuffer (ctx, doc->key, doc->keylen);
-    else
-      reply_hit (ctx, x, q, doc, hits[i].distance);
-  }
-  goto out;
+  blob_to_floats (q->vec, f->dim, r->query);
+  q->vec = NULL; /* it pointed into argv, which the reply may outlive */
+  r->q = q;
+  r->x = idx_ref (x);
+  r->t0 = t0;
+  free (a);
+  return read_submit (ctx, r);
 
 error:
   reply_err (ctx, err);
 out:
-  free (hits);
-  free (query);
-  free (buf);
   vss_ft_query_free (q);
   free (a);
   return RM_OK;
@@ -1133,7 +1529,7 @@ aux_load (RedisModuleIO *io, int encver, int when)
     return RM_OK;
   /* The RDB replaces what we had (DEBUG RELOAD, a replica's full sync). */
   for (int i = 0; i < n_indexes; i++) {
-    idx_free (indexes[i]);
+    idx_drop (indexes[i]);
     indexes[i] = NULL;
   }
   n_indexes = 0;
@@ -1213,10 +1609,16 @@ static void
 info_cb (RedisModuleInfoCtx *ctx, int for_crash_report)
 {
   long long docs = 0;
+  vss_workers_stats ws;
 
   (void)for_crash_report;
-  for (int i = 0; i < n_indexes; i++)
-    docs += (long long)vss_docs_count (indexes[i]->docs);
+  vss_workers_get_stats (&ws);
+  for (int i = 0; i < n_indexes; i++) {
+    pthread_rwlock_rdlock (&indexes[i]->lock);
+    if (indexes[i]->docs != NULL)
+      docs += (long long)vss_docs_count (indexes[i]->docs);
+    pthread_rwlock_unlock (&indexes[i]->lock);
+  }
   rm_InfoAddSection (ctx, "stats");
   rm_InfoAddFieldLongLong (ctx, "indexes", n_indexes);
   rm_InfoAddFieldLongLong (ctx, "documents", docs);
@@ -1224,6 +1626,20 @@ info_cb (RedisModuleInfoCtx *ctx, int for_crash_report)
   rm_InfoAddFieldLongLong (ctx, "backfill_slice_max_us", backfill_slice_max_us);
   rm_InfoAddFieldLongLong (ctx, "backfill_slices_over_10ms",
                            backfill_slices_over_10ms);
+  rm_InfoAddFieldLongLong (ctx, "backfill_slices_over_1ms",
+                           backfill_slices_over_1ms);
+  rm_InfoAddFieldLongLong (ctx, "worker_threads", threaded ? n_workers : 0);
+  rm_InfoAddFieldLongLong (ctx, "mutation_queue_size",
+                           (long long)ws.mutations_queued);
+  rm_InfoAddFieldLongLong (ctx, "mutations_applied",
+                           (long long)ws.mutations_applied);
+  rm_InfoAddFieldLongLong (ctx, "reads_queued", (long long)ws.reads_queued);
+  rm_InfoAddFieldLongLong (ctx, "reads_done", (long long)ws.reads_done);
+  rm_InfoAddFieldLongLong (ctx, "main_thread_waits", (long long)ws.main_waits);
+  rm_InfoAddFieldLongLong (ctx, "main_thread_wait_us",
+                           (long long)ws.main_wait_us);
+  rm_InfoAddFieldLongLong (ctx, "main_thread_wait_max_us",
+                           (long long)ws.main_wait_max_us);
 }
 
 /* ---- load / unload ---- */
@@ -1258,13 +1674,29 @@ RedisModule_OnLoad (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
       persist = 0;
     else if (len == 4 && !strncasecmp (s, "INT8", 4))
       storage = VSS_STORAGE_INT8;
-    else {
+    else if (len == 7 && !strncasecmp (s, "WORKERS", 7) && i + 1 < argc) {
+      const char *v = rm_StringPtrLen (argv[++i], &len);
+      char *end;
+      long w = strtol (v, &end, 10);
+      if (len == 0 || end != v + len || w < 0 || w > 256) {
+        rm_Log (ctx, "warning",
+                MODULE_NAME ": WORKERS takes a number of threads from 0 "
+                            "to 256, not '%.*s'",
+                (int)len, v);
+        return RM_ERR;
+      }
+      n_workers = (int)w;
+    } else {
       rm_Log (ctx, "warning",
               MODULE_NAME ": unknown module argument "
-                          "'%.*s' (NOPERSIST or INT8)",
+                          "'%.*s' (NOPERSIST, INT8 or WORKERS n)",
               (int)len, s);
       return RM_ERR;
     }
+  }
+  if (n_workers < 0) {
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    n_workers = cores > 0 ? (int)(cores > 256 ? 256 : cores) : 1;
   }
   if (persist) {
     tm.version = RM_TYPE_METHOD_VERSION_AUX;
@@ -1299,8 +1731,19 @@ RedisModule_OnLoad (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
       || rm_SubscribeToServerEvent (ctx, loading_ev, on_loading) != RM_OK
       || rm_RegisterInfoFunc (ctx, info_cb) != RM_OK)
     return RM_ERR;
-  rm_Log (ctx, "notice", MODULE_NAME ": loaded (vector kernels: %s%s%s)",
-          vss_kernel_name (), persist ? "" : ", no RDB persistence",
+  if (n_workers > 0) {
+    if (vss_workers_start ((unsigned)n_workers, MUTATION_QUEUE_LIMIT) < 0) {
+      rm_Log (ctx, "warning", MODULE_NAME ": could not start %d worker threads",
+              n_workers);
+      return RM_ERR;
+    }
+    threaded = 1;
+  }
+  rm_Log (ctx, "notice",
+          MODULE_NAME ": loaded (vector kernels: %s, %d search threads%s%s%s)",
+          vss_kernel_name (), n_workers,
+          n_workers ? " and an indexing thread" : ": all on the main thread",
+          persist ? "" : ", no RDB persistence",
           storage == VSS_STORAGE_INT8 ? ", int8 vectors" : "");
   return RM_OK;
 }
@@ -1314,8 +1757,12 @@ RedisModule_OnUnload (RedisModuleCtx *ctx)
     rm_StopTimer (ctx, timer_id, NULL);
     timer_armed = 0;
   }
+  /* Applies what is queued; no search is (the server refuses to unload a
+   * module with blocked clients). */
+  vss_workers_stop ();
+  threaded = 0;
   for (int i = 0; i < n_indexes; i++) {
-    idx_free (indexes[i]);
+    idx_drop (indexes[i]);
     indexes[i] = NULL;
   }
   n_indexes = 0;

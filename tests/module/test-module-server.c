@@ -26,13 +26,17 @@ start_server (const gchar * extra, GError ** error)
   const gchar *args[] = { "--enable-debug-command", "local",
     "--enable-module-command", "local", NULL
   };
-  const gchar *margs[] = { extra, NULL };
+  /* Module arguments, separated by spaces ("WORKERS 0"). */
+  gchar **margs = extra ? g_strsplit (extra, " ", -1) : NULL;
   VssTestRedisOptions opts = { 0, };
+  VssTestRedis *r;
 
   opts.extra_args = args;
   opts.module = module_path;
-  opts.module_args = margs;
-  return vss_test_redis_start (&opts, error);
+  opts.module_args = (const gchar * const *) margs;
+  r = vss_test_redis_start (&opts, error);
+  g_strfreev (margs);
+  return r;
 }
 
 static VssValkeyClient *
@@ -260,6 +264,25 @@ frames_spec (guint dim)
     .numeric_fields = numeric_fields,
   };
   return s;
+}
+
+/* INFO vss-search's `field` (the module's own section). */
+static gint64
+module_stat (VssValkeyClient * c, const gchar * field)
+{
+  VssValkeyReply *r = cmd (c, "INFO", "vss-search", NULL);
+  gchar *key = g_strdup_printf ("vss-search_%s:", field);
+  const gchar *at;
+  gint64 v;
+
+  g_assert_cmpint (r->type, ==, REDIS_REPLY_STRING);
+  at = strstr (r->str, key);
+  if (at == NULL)
+    g_error ("INFO vss-search has no %s", field);
+  v = g_ascii_strtoll (at + strlen (key), NULL, 10);
+  g_free (key);
+  freeReplyObject (r);
+  return v;
 }
 
 /* ---- tests ---- */
@@ -526,11 +549,12 @@ reply_has_key (const VssValkeyReply * r, const gchar * key)
 
 /* HSET/HDEL/DEL/UNLINK/EXPIRE/expired/RENAME/SET/FLUSHDB/FLUSHALL and
  * wrong-size vectors. */
+/* data: module arguments: the worker threads (default) or WORKERS 0. */
 static void
-test_events (void)
+test_events (gconstpointer data)
 {
   GError *err = NULL;
-  VssTestRedis *r = start_server (NULL, &err);
+  VssTestRedis *r = start_server (data, &err);
   VssValkeyClient *c;
   VssValkeyIndexSpec spec = frames_spec (8);
   gfloat q[8];
@@ -713,6 +737,16 @@ test_backfill (void)
     g_assert_cmpuint (over * 100, <=, slices);
     freeReplyObject (info);
   }
+  /* With worker threads (the default) a slice only reads keys for the
+   * indexing thread: 250 us of work, rarely over 1 ms of CPU. */
+  {
+    gint64 slices = module_stat (c, "backfill_slices");
+    gint64 over_1ms = module_stat (c, "backfill_slices_over_1ms");
+    g_test_message ("%" G_GINT64_FORMAT " slices over 1 ms, longest %"
+        G_GINT64_FORMAT " us", over_1ms,
+        module_stat (c, "backfill_slice_max_us"));
+    g_assert_cmpint (over_1ms * 100, <=, slices);
+  }
   g_assert_cmpuint (num_docs (c, "frames"), ==, n);
   state = info_str (c, "frames", "backfill_complete_percent");
   g_assert_cmpfloat (g_ascii_strtod (state, NULL), ==, 1.0);
@@ -859,6 +893,415 @@ test_errors (void)
     lens[2] = 1;
     assert_error_contains (cmdv (c, 7, argv, lens), "KNN");
   }
+  stop_server (r, c);
+}
+
+/* WORKERS n: the number of search threads (0: none at all); anything else
+ * is refused at load. */
+static void
+test_workers_argument (void)
+{
+  static const gchar *const bad[] = { "WORKERS x", "WORKERS 300",
+    "WORKERS -1", "WORKERS"
+  };
+  GError *err = NULL;
+  VssTestRedis *r;
+  VssValkeyClient *c;
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    r = start_server (bad[i], &err);
+    if (r != NULL)
+      g_error ("the module loaded with '%s'", bad[i]);
+    g_assert_nonnull (err);
+    g_test_message ("%s: %s", bad[i], err->message);
+    g_clear_error (&err);
+  }
+  r = start_server ("WORKERS 1", &err);
+  g_assert_no_error (err);
+  c = connect_client (r);
+  g_assert_cmpint (module_stat (c, "worker_threads"), ==, 1);
+  stop_server (r, c);
+  r = start_server (NULL, &err);
+  g_assert_no_error (err);
+  c = connect_client (r);
+  g_assert_cmpint (module_stat (c, "worker_threads"), ==,
+      g_get_num_processors ());
+  stop_server (r, c);
+}
+
+static gboolean
+array_has_key (const redisReply * rep, const gchar * key)
+{
+  for (size_t i = 1; i < rep->elements; i++)
+    if (rep->element[i]->type == REDIS_REPLY_STRING
+        && !strcmp (rep->element[i]->str, key))
+      return TRUE;
+  return FALSE;
+}
+
+/* A search sees every write acknowledged before it: HSET and FT.SEARCH in
+ * one pipeline, across two connections, FT.INFO; and synchronously (on
+ * the main thread) inside MULTI and scripts. */
+static void
+test_read_your_writes (void)
+{
+  GError *err = NULL;
+  VssTestRedis *r = start_server ("WORKERS 2", &err);
+  VssValkeyClient *c, *c2;
+  VssValkeyIndexSpec spec = frames_spec (64);
+  VssValkeyPipeline *p = vss_valkey_pipeline_new ();
+  /* A wide search, so that a miss means the write was not in. */
+  const gchar *knn = "*=>[KNN 3 @vector $q EF_RUNTIME 400]";
+  gfloat v[64];
+  gint64 reads0, reads1;
+  guint64 docs = 3000;
+
+  g_assert_no_error (err);
+  c = connect_client (r);
+  c2 = connect_client (r);
+  g_assert_true (vss_valkey_ensure_index (c, &spec, FALSE, NULL, &err));
+  g_assert_no_error (err);
+  add_docs (c, "frame:", 0, 3000, 64, tag_mod3);
+  reads0 = module_stat (c, "reads_done");
+  for (guint i = 0; i < 200; i++) {
+    gchar *key = g_strdup_printf ("frame:new%u", i);
+    const gchar *hset[] = { "HSET", key, "vector", (const gchar *) v,
+      "stream", "cam1"
+    };
+    gsize hl[] = { 4, strlen (key), 6, sizeof v, 6, 4 };
+    const gchar *search[] = { "FT.SEARCH", "frames", knn, "PARAMS", "2", "q",
+      (const gchar *) v, "NOCONTENT"
+    };
+    gsize sl[8];
+    const VssValkeyReply *rep;
+
+    for (guint j = 0; j < 8; j++)
+      sl[j] = j == 6 ? sizeof v : strlen (search[j]);
+    make_vector (100000 + i * 37, 64, v);
+    if (i % 2 == 0) {
+      /* One connection, one write: the search right behind it. */
+      vss_valkey_pipeline_append (p, key, strlen (key), 0, 6, hset, hl);
+      vss_valkey_pipeline_append (p, key, strlen (key), 0, 8, search, sl);
+      g_assert_true (vss_valkey_client_execute (c, p, NULL, &err));
+      g_assert_no_error (err);
+      rep = vss_valkey_pipeline_get_reply (p, 1);
+      g_assert_cmpint (rep->type, ==, REDIS_REPLY_ARRAY);
+      if (!array_has_key (rep, key))
+        g_error ("search %u behind HSET %s did not find it", i, key);
+      vss_valkey_pipeline_clear (p);
+    } else {
+      /* Written on one connection, read on another once acknowledged. */
+      VssValkeyReply *r2;
+      expect_ok (cmdv (c, 6, hset, hl));
+      r2 = cmdv (c2, 8, search, sl);
+      if (!array_has_key (r2, key))
+        g_error ("search on another connection missed %s", key);
+      freeReplyObject (r2);
+    }
+    g_assert_cmpuint (num_docs (c2, "frames"), ==, ++docs);
+    g_free (key);
+  }
+  /* Every one of those ran on a reader thread. */
+  reads1 = module_stat (c, "reads_done");
+  g_assert_cmpint (reads1 - reads0, >=, 400);
+
+  /* MULTI: the search runs at EXEC, on the main thread, after the HSET. */
+  {
+    const gchar *hset[] = { "HSET", "frame:multi", "vector",
+      (const gchar *) v
+    };
+    gsize hl[] = { 4, 11, 6, sizeof v };
+    const gchar *search[] = { "FT.SEARCH", "frames", knn, "PARAMS", "2", "q",
+      (const gchar *) v, "NOCONTENT"
+    };
+    gsize sl[8];
+    VssValkeyReply *ex;
+
+    for (guint j = 0; j < 8; j++)
+      sl[j] = j == 6 ? sizeof v : strlen (search[j]);
+    make_vector (424242, 64, v);
+    expect_ok (cmd (c, "MULTI", NULL));
+    expect_ok (cmdv (c, 4, hset, hl));
+    expect_ok (cmdv (c, 8, search, sl));
+    reads0 = module_stat (c2, "reads_done");
+    ex = cmd (c, "EXEC", NULL);
+    g_assert_cmpint (ex->type, ==, REDIS_REPLY_ARRAY);
+    g_assert_cmpuint (ex->elements, ==, 2);
+    g_assert_cmpint (ex->element[1]->type, ==, REDIS_REPLY_ARRAY);
+    g_assert_true (array_has_key (ex->element[1], "frame:multi"));
+    freeReplyObject (ex);
+    g_assert_cmpint (module_stat (c2, "reads_done"), ==, reads0);
+  }
+  /* A script: the same, synchronously. */
+  {
+    const gchar *script = "redis.call('HSET', KEYS[1], 'vector', ARGV[1]) "
+        "return redis.call('FT.SEARCH', 'frames', ARGV[2], 'PARAMS', '2', "
+        "'q', ARGV[1], 'NOCONTENT')";
+    const gchar *argv[] = { "EVAL", script, "1", "frame:lua",
+      (const gchar *) v, knn
+    };
+    gsize lens[6];
+    VssValkeyReply *ev;
+
+    for (guint j = 0; j < 6; j++)
+      lens[j] = j == 4 ? sizeof v : strlen (argv[j]);
+    make_vector (434343, 64, v);
+    ev = cmdv (c, 6, argv, lens);
+    g_assert_cmpint (ev->type, ==, REDIS_REPLY_ARRAY);
+    g_assert_true (array_has_key (ev, "frame:lua"));
+    freeReplyObject (ev);
+  }
+  vss_valkey_pipeline_free (p);
+  vss_valkey_client_free (c2);
+  stop_server (r, c);
+}
+
+/* ---- concurrency ---- */
+
+typedef struct {
+  VssTestRedis *r;
+  gint stop;
+  gint searches, not_found, unloaded;
+  guint seed;
+} searcher_ctx;
+
+/* A search reply with content: [n, key, [field, value, ...], ...], each
+ * key with its score and the hash's fields. */
+static void
+check_search_reply (const VssValkeyReply * rep)
+{
+  g_assert_cmpint (rep->type, ==, REDIS_REPLY_ARRAY);
+  g_assert_cmpuint (rep->elements % 2, ==, 1);
+  g_assert_cmpint (rep->element[0]->type, ==, REDIS_REPLY_INTEGER);
+  g_assert_cmpint (rep->element[0]->integer, >=, (rep->elements - 1) / 2);
+  for (size_t i = 1; i + 1 < rep->elements; i += 2) {
+    const redisReply *fields = rep->element[i + 1];
+    gboolean score = FALSE, vector = FALSE;
+    g_assert_cmpint (rep->element[i]->type, ==, REDIS_REPLY_STRING);
+    g_assert_true (g_str_has_prefix (rep->element[i]->str, "frame:"));
+    g_assert_cmpint (fields->type, ==, REDIS_REPLY_ARRAY);
+    g_assert_cmpuint (fields->elements % 2, ==, 0);
+    for (size_t j = 0; j + 1 < fields->elements; j += 2) {
+      score |= !strcmp (fields->element[j]->str, "__vector_score");
+      vector |= !strcmp (fields->element[j]->str, "vector");
+    }
+    g_assert_true (score);
+    /* The hash as it is now: a document found by its vector may have
+     * lost it since (HDEL), never its other fields all at once. */
+    g_assert_cmpuint (fields->elements, >=, vector ? 4 : 2);
+  }
+}
+
+static gpointer
+searcher (gpointer data)
+{
+  searcher_ctx *sc = data;
+  VssValkeyClient *c = connect_client (sc->r);
+  GRand *rand = g_rand_new_with_seed (g_atomic_int_add (&sc->seed, 1));
+  gfloat q[16];
+
+  while (!g_atomic_int_get (&sc->stop)) {
+    gboolean filtered = g_rand_boolean (rand);
+    gchar *query = g_strdup_printf ("%s=>[KNN 10 @vector $q]",
+        filtered ? "@stream:{cam1}" : "*");
+    const gchar *argv[] = { "FT.SEARCH", "frames", query, "PARAMS", "2",
+      "q", (const gchar *) q
+    };
+    gsize lens[7];
+    VssValkeyReply *rep;
+
+    make_vector (g_rand_int_range (rand, 0, 100000), 16, q);
+    for (guint j = 0; j < 7; j++)
+      lens[j] = j == 6 ? sizeof q : strlen (argv[j]);
+    rep = cmdv (c, 7, argv, lens);
+    if (rep->type == REDIS_REPLY_ERROR) {
+      if (strstr (rep->str, "not found"))
+        g_atomic_int_inc (&sc->not_found);      /* dropped meanwhile */
+      else if (strstr (rep->str, "unknown command")) {
+        g_atomic_int_inc (&sc->unloaded);       /* MODULE UNLOAD */
+        g_usleep (1000);
+      } else
+        g_error ("search failed: %s", rep->str);
+    } else {
+      check_search_reply (rep);
+      g_atomic_int_inc (&sc->searches);
+    }
+    freeReplyObject (rep);
+    g_free (query);
+  }
+  g_rand_free (rand);
+  vss_valkey_client_free (c);
+  return NULL;
+}
+
+static void
+start_searchers (searcher_ctx * sc, GThread ** threads, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    threads[i] = g_thread_new ("searcher", searcher, sc);
+}
+
+static void
+stop_searchers (searcher_ctx * sc, GThread ** threads, guint n)
+{
+  g_atomic_int_set (&sc->stop, 1);
+  for (guint i = 0; i < n; i++)
+    g_thread_join (threads[i]);
+  g_atomic_int_set (&sc->stop, 0);
+}
+
+/* Keys under frame: that the index counts (every one has a stream tag). */
+static guint64
+count_frame_keys (VssValkeyClient * c)
+{
+  VssValkeyReply *rep = cmd (c, "KEYS", "frame:*", NULL);
+  guint64 n = rep->elements;
+
+  freeReplyObject (rep);
+  return n;
+}
+
+/* Searches from 4 connections, filtered and not, while the keys and the
+ * index change under them in every way the server allows: HSET of new
+ * and changed vectors, HDEL, DEL, UNLINK, RENAME, expiry, FLUSHALL,
+ * FT.DROPINDEX and FT.CREATE, DEBUG RELOAD; then, with NOPERSIST, MODULE
+ * UNLOAD. Every reply is well formed, the server survives (sanitizer
+ * reports are checked when it stops) and the index ends up counting
+ * exactly the keys there are. */
+static void
+test_concurrency (void)
+{
+  GError *err = NULL;
+  VssTestRedis *r = start_server (NULL, &err);
+  VssValkeyClient *c;
+  VssValkeyIndexSpec spec = frames_spec (16);
+  searcher_ctx sc = { 0, };
+  GThread *threads[4];
+  gfloat v[16];
+
+  g_assert_no_error (err);
+  c = connect_client (r);
+  g_assert_true (vss_valkey_ensure_index (c, &spec, FALSE, NULL, &err));
+  g_assert_no_error (err);
+  add_docs (c, "frame:", 0, 3000, 16, tag_mod3);
+  sc.r = r;
+  sc.seed = 1;
+  start_searchers (&sc, threads, G_N_ELEMENTS (threads));
+  for (guint round = 0; round < 6; round++) {
+    guint base = 10000 * (round + 1);
+    gchar k1[32], k2[32];
+
+    add_docs (c, "frame:", base, 1500, 16, tag_mod3);
+    for (guint i = 0; i < 300; i++) {
+      const gchar *argv[] = { "HSET", k1, "vector", (const gchar *) v };
+      gsize lens[] = { 4, 0, 6, sizeof v };
+      g_snprintf (k1, sizeof k1, "frame:%u", base + i);
+      lens[1] = strlen (k1);
+      make_vector (base * 3 + i, 16, v);
+      expect_ok (cmdv (c, 4, argv, lens));      /* a changed vector */
+      g_snprintf (k1, sizeof k1, "frame:%u", base + 300 + i);
+      switch (i % 6) {
+        case 0:
+          expect_ok (cmd (c, "DEL", k1, NULL));
+          break;
+        case 1:
+          expect_ok (cmd (c, "UNLINK", k1, NULL));
+          break;
+        case 2:
+          g_snprintf (k2, sizeof k2, "frame:r%u", base + i);
+          expect_ok (cmd (c, "RENAME", k1, k2, NULL));
+          break;
+        case 3:
+          expect_ok (cmd (c, "HDEL", k1, "vector", NULL));
+          break;
+        case 4:
+          expect_ok (cmd (c, "PEXPIRE", k1, "1", NULL));
+          break;
+        default:
+          g_snprintf (k2, sizeof k2, "away:%u", base + i);
+          expect_ok (cmd (c, "RENAME", k1, k2, NULL));
+          break;
+      }
+    }
+    switch (round) {
+      case 1:
+        expect_ok (cmd (c, "FLUSHALL", NULL));
+        add_docs (c, "frame:", 0, 2000, 16, tag_mod3);
+        break;
+      case 2:
+        expect_ok (cmd (c, "FT.DROPINDEX", "frames", NULL));
+        g_usleep (20 * 1000);
+        g_assert_true (vss_valkey_ensure_index (c, &spec, FALSE, NULL, &err));
+        g_assert_no_error (err);
+        break;
+      case 3:
+        expect_ok (cmd (c, "DEBUG", "RELOAD", NULL));
+        break;
+      case 4:
+        expect_ok (cmd (c, "FLUSHALL", "ASYNC", NULL));
+        add_docs (c, "frame:", 0, 2000, 16, tag_mod3);
+        break;
+      default:
+        break;
+    }
+    wait_ready (c, "frames");
+  }
+  g_usleep (50 * 1000);
+  stop_searchers (&sc, threads, G_N_ELEMENTS (threads));
+  g_test_message ("%d searches, %d while the index was dropped",
+      sc.searches, sc.not_found);
+  g_assert_cmpint (sc.searches, >, 100);
+  g_assert_cmpint (sc.unloaded, ==, 0);
+  /* Expired keys go on access or in the active cycle: touch them all. */
+  g_free (vss_test_redis_cli (r, 0, &err, "DEBUG", "SET-ACTIVE-EXPIRE", "1",
+          NULL));
+  g_clear_error (&err);
+  {
+    VssValkeyReply *rep = cmd (c, "KEYS", "*", NULL);
+    for (size_t i = 0; i < rep->elements; i++)
+      expect_ok (cmd (c, "EXISTS", rep->element[i]->str, NULL));
+    freeReplyObject (rep);
+  }
+  g_assert_cmpuint (num_docs (c, "frames"), ==, count_frame_keys (c));
+  stop_server (r, c);
+
+  /* MODULE UNLOAD while searches run: refused while one is blocked on a
+   * worker, done in a gap; the searches then meet an unknown command. */
+  r = start_server ("NOPERSIST", &err);
+  g_assert_no_error (err);
+  c = connect_client (r);
+  g_assert_true (vss_valkey_ensure_index (c, &spec, FALSE, NULL, &err));
+  g_assert_no_error (err);
+  add_docs (c, "frame:", 0, 3000, 16, tag_mod3);
+  memset (&sc, 0, sizeof sc);
+  sc.r = r;
+  sc.seed = 100;
+  start_searchers (&sc, threads, G_N_ELEMENTS (threads));
+  g_usleep (200 * 1000);
+  {
+    gint64 until = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+    guint refused = 0;
+    for (;;) {
+      VssValkeyReply *rep = cmd (c, "MODULE", "UNLOAD", "vss-search", NULL);
+      gboolean done = rep->type != REDIS_REPLY_ERROR;
+      if (!done) {
+        if (!strstr (rep->str, "blocked"))
+          g_error ("MODULE UNLOAD: %s", rep->str);
+        refused++;
+      }
+      freeReplyObject (rep);
+      if (done)
+        break;
+      if (g_get_monotonic_time () > until)
+        g_error ("MODULE UNLOAD refused for 30 s");
+    }
+    g_test_message ("MODULE UNLOAD refused %u times first", refused);
+  }
+  while (g_atomic_int_get (&sc.unloaded) < 4)
+    g_usleep (1000);
+  stop_searchers (&sc, threads, G_N_ELEMENTS (threads));
+  expect_ok (cmd (c, "PING", NULL));
+  g_assert_cmpint (sc.searches, >, 10);
   stop_server (r, c);
 }
 
@@ -1430,7 +1873,12 @@ main (int argc, char **argv)
   module_path = g_canonicalize_filename (argv[1], NULL);
   g_test_add_func ("/module/client", test_client);
   g_test_add_func ("/module/filtered-k", test_filtered_k);
-  g_test_add_func ("/module/events", test_events);
+  g_test_add_data_func ("/module/events", NULL, test_events);
+  g_test_add_data_func ("/module/events-no-threads", "WORKERS 0",
+      test_events);
+  g_test_add_func ("/module/workers-argument", test_workers_argument);
+  g_test_add_func ("/module/read-your-writes", test_read_your_writes);
+  g_test_add_func ("/module/concurrency", test_concurrency);
   g_test_add_func ("/module/backfill", test_backfill);
   g_test_add_func ("/module/persistence", test_persistence);
   g_test_add_func ("/module/errors", test_errors);
