@@ -624,8 +624,12 @@ index_clear (vss_idx *x)
   backfill_stop (x);
   if (m != NULL)
     mutation_submit (m);
-  else
-    x->failures++; /* out of memory: left as it was */
+  else {
+    /* Out of memory: left as it was. */
+    pthread_rwlock_wrlock (&x->lock);
+    x->failures++;
+    pthread_rwlock_unlock (&x->lock);
+  }
 }
 
 /* ---- keyspace notifications ---- */

@@ -5,10 +5,20 @@
  * counters and `stopping`. It is never held while work runs, and work
  * never takes it, so it orders before every lock of the indexes.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 #include "vss-workers.h"
+
+/* Workers run at a lower priority than the server's main thread: with
+ * more busy threads than cores, the scheduler then lets the main thread
+ * (which serves every client) preempt a worker as soon as a command
+ * arrives, instead of waiting for the end of the worker's time slice. */
+#define WORKER_NICE 5
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t mutation_cond = PTHREAD_COND_INITIALIZER; /* indexer */
@@ -35,10 +45,25 @@ mono_us (void)
   return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* Linux: a thread's nice value is set through its thread id. Best effort:
+ * a server already at a high nice value keeps its own. */
+static void
+lower_priority (void)
+{
+  pid_t tid = (pid_t)syscall (SYS_gettid);
+  int cur;
+
+  errno = 0;
+  cur = getpriority (PRIO_PROCESS, (id_t)tid);
+  if (errno == 0 && cur < WORKER_NICE)
+    setpriority (PRIO_PROCESS, (id_t)tid, WORKER_NICE);
+}
+
 static void *
 indexer_main (void *data)
 {
   (void)data;
+  lower_priority ();
   pthread_mutex_lock (&lock);
   for (;;) {
     vss_work *w;
@@ -67,6 +92,7 @@ static void *
 reader_main (void *data)
 {
   (void)data;
+  lower_priority ();
   pthread_mutex_lock (&lock);
   for (;;) {
     vss_work *w;

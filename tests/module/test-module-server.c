@@ -1150,6 +1150,35 @@ stop_searchers (searcher_ctx * sc, GThread ** threads, guint n)
   g_atomic_int_set (&sc->stop, 0);
 }
 
+/* Sends FT.SEARCH on a raw connection and closes it before the answer:
+ * the search finishes on its worker for a client that is gone. */
+static void
+search_and_hang_up (VssTestRedis * r, guint seed)
+{
+  GSocketClient *sc = g_socket_client_new ();
+  GError *err = NULL;
+  GSocketConnection *conn = g_socket_client_connect_to_host (sc, "127.0.0.1",
+      vss_test_redis_get_port (r, 0), NULL, &err);
+  GString *req = g_string_new (NULL);
+  const gchar *query = "*=>[KNN 10 @vector $q EF_RUNTIME 200]";
+  gfloat q[16];
+
+  g_assert_no_error (err);
+  make_vector (seed, 16, q);
+  g_string_append_printf (req, "*7\r\n$9\r\nFT.SEARCH\r\n$6\r\nframes\r\n"
+      "$%zu\r\n%s\r\n$6\r\nPARAMS\r\n$1\r\n2\r\n$1\r\nq\r\n$%zu\r\n",
+      strlen (query), query, sizeof q);
+  g_string_append_len (req, (const gchar *) q, sizeof q);
+  g_string_append (req, "\r\n");
+  g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream
+          (G_IO_STREAM (conn)), req->str, req->len, NULL, NULL, &err));
+  g_assert_no_error (err);
+  g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
+  g_object_unref (conn);
+  g_object_unref (sc);
+  g_string_free (req, TRUE);
+}
+
 /* Keys under frame: that the index counts (every one has a stream tag). */
 static guint64
 count_frame_keys (VssValkeyClient * c)
@@ -1246,6 +1275,9 @@ test_concurrency (void)
     }
     wait_ready (c, "frames");
   }
+  /* Clients that hang up while their search runs. */
+  for (guint i = 0; i < 200; i++)
+    search_and_hang_up (r, i);
   g_usleep (50 * 1000);
   stop_searchers (&sc, threads, G_N_ELEMENTS (threads));
   g_test_message ("%d searches, %d while the index was dropped",
