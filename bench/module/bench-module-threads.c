@@ -7,7 +7,7 @@
  * Prints one JSON document. With --check it exits 1 when a target is
  * missed. --no-workers-arg never passes the module's WORKERS argument, so
  * that the flow runs against a module without worker threads (every run
- * then measures the same synchronous module).
+ * then measures the module's default, the same for all).
  *
  * 1. Responsiveness: PING p50/p99/max from a client that sends one PING a
  *    millisecond, while one client ingests the N documents (pipelined HSET,
@@ -814,7 +814,7 @@ main (int argc, char **argv)
       jbool (quick), jbool (b.workers_arg));
   if (!b.workers_arg)
     g_string_append (s, "  \"note\": \"--no-workers-arg: no server was "
-        "given WORKERS; every run measured the module's only mode\",\n");
+        "given WORKERS; every run measured the module's default\",\n");
   g_string_append_printf (s, "  \"kernel\": \"%s\",\n  \"cores\": %u,\n"
       "  \"default_workers\": %.0f,\n"
       "  \"docs\": %u,\n  \"dim\": %d,\n  \"m\": 16,\n"
