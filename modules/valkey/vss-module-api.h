@@ -28,6 +28,8 @@
 
 #define RM_POSTPONED_LEN (-1)
 
+#define RM_REPLY_ERROR 1
+
 #define RM_CTX_FLAGS_LUA (1 << 0)
 #define RM_CTX_FLAGS_MULTI (1 << 1)
 #define RM_CTX_FLAGS_REPLICATED (1 << 12)
@@ -65,6 +67,7 @@ typedef struct RedisModuleType RedisModuleType;
 typedef struct RedisModuleScanCursor RedisModuleScanCursor;
 typedef struct RedisModuleInfoCtx RedisModuleInfoCtx;
 typedef struct RedisModuleBlockedClient RedisModuleBlockedClient;
+typedef struct RedisModuleCallReply RedisModuleCallReply;
 typedef uint64_t RedisModuleTimerID;
 typedef long long mstime_t;
 
@@ -194,7 +197,11 @@ typedef struct {
       RedisModuleCmdFunc timeout_callback,                                     \
       void (*free_privdata) (RedisModuleCtx *, void *), long long timeout_ms)) \
   X (int, UnblockClient, (RedisModuleBlockedClient * bc, void *privdata))      \
-  X (void *, GetBlockedClientPrivateData, (RedisModuleCtx * ctx))
+  X (void *, GetBlockedClientPrivateData, (RedisModuleCtx * ctx))              \
+  X (RedisModuleCallReply *, Call,                                             \
+     (RedisModuleCtx * ctx, const char *cmdname, const char *fmt, ...))        \
+  X (int, CallReplyType, (RedisModuleCallReply * reply))                       \
+  X (void, FreeCallReply, (RedisModuleCallReply * reply))
 
 /* The module defines a static pointer per entry (rm_<Name>): names that
  * differ from the server's own exported RM_<Name> functions, which would

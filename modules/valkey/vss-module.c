@@ -52,10 +52,18 @@
  * indexing on the main thread (WORKERS 0), or only reading keys. */
 #define BACKFILL_BUDGET_US 2000
 #define BACKFILL_BUDGET_THREADED_US 250
-/* Mutations queued for the indexing thread before writes wait for room:
- * about 0.1 s of HNSW insertions at 100k 1024-d vectors, which bounds how
- * long a search waits behind a full-speed ingest. */
-#define MUTATION_QUEUE_LIMIT 128
+/* Back-pressure on writers. At QUEUE_PAUSE_AT mutations waiting for the
+ * indexing thread the module pauses write commands (CLIENT PAUSE WRITE,
+ * renewed every PAUSE_MS) until the queue is down to QUEUE_RESUME_AT:
+ * writers wait, the main thread and every read (PING, FT.SEARCH) go on.
+ * A search waits behind at most about QUEUE_PAUSE_AT insertions (tens of
+ * ms at 100k 1024-d vectors). Writes that cannot be paused (a primary's
+ * replication stream, AOF loading) fill the queue up to
+ * MUTATION_QUEUE_LIMIT, where the main thread waits for room. */
+#define QUEUE_PAUSE_AT 32
+#define QUEUE_RESUME_AT 8
+#define PAUSE_MS 50
+#define MUTATION_QUEUE_LIMIT 1024
 /* A filter passed by at most this many documents is answered exactly. */
 #define EXACT_FILTER_LIMIT 2048
 /* The most vector bytes preallocated on FT.CREATE whatever INITIAL_CAP
@@ -592,16 +600,80 @@ mutation_apply (vss_work *w)
   mutation_free (m);
 }
 
+/* ---- back-pressure: CLIENT PAUSE WRITE while the queue is long ---- */
+
+static int writes_paused;
+static uint64_t pause_until_us;
+static int pause_timer_armed;
+static RedisModuleTimerID pause_timer;
+static long long write_pauses;
+
+static int
+client_pause (RedisModuleCtx *ctx, int on)
+{
+  char ms[16];
+  RedisModuleCallReply *r;
+  int ok;
+
+  snprintf (ms, sizeof ms, "%d", PAUSE_MS);
+  r = on ? rm_Call (ctx, "CLIENT", "ccc", "PAUSE", ms, "WRITE")
+         : rm_Call (ctx, "CLIENT", "c", "UNPAUSE");
+  ok = r != NULL && rm_CallReplyType (r) != RM_REPLY_ERROR;
+  if (r != NULL)
+    rm_FreeCallReply (r);
+  if (ok && on)
+    pause_until_us = now_us () + PAUSE_MS * 1000u;
+  return ok;
+}
+
+static void
+pause_tick (RedisModuleCtx *ctx, void *data)
+{
+  (void)data;
+  pause_timer_armed = 0;
+  if (!writes_paused)
+    return;
+  if (vss_workers_queued () <= QUEUE_RESUME_AT) {
+    client_pause (ctx, 0);
+    writes_paused = 0;
+    return;
+  }
+  if (now_us () + 10000 > pause_until_us)
+    client_pause (ctx, 1); /* renew before it lapses */
+  pause_timer = rm_CreateTimer (ctx, 1, pause_tick, NULL);
+  pause_timer_armed = 1;
+}
+
+static void
+maybe_pause_writers (RedisModuleCtx *ctx)
+{
+  if (writes_paused || vss_workers_queued () < QUEUE_PAUSE_AT)
+    return;
+  /* The primary's stream and the AOF are not paused by CLIENT PAUSE. */
+  if (rm_GetContextFlags (ctx)
+      & (RM_CTX_FLAGS_REPLICATED | RM_CTX_FLAGS_LOADING))
+    return;
+  if (!client_pause (ctx, 1))
+    return;
+  writes_paused = 1;
+  write_pauses++;
+  if (!pause_timer_armed) {
+    pause_timer = rm_CreateTimer (ctx, 1, pause_tick, NULL);
+    pause_timer_armed = 1;
+  }
+}
+
 /* Queues `m` for the indexing thread, or applies it here without one. */
 static void
-mutation_submit (mutation *m)
+mutation_submit (RedisModuleCtx *ctx, mutation *m)
 {
   if (m == NULL)
     return;
   m->work.run = mutation_apply;
-  if (threaded)
+  if (threaded) {
     vss_workers_mutate (&m->work);
-  else
+    maybe_pause_writers (ctx);
+  } else
     mutation_apply (&m->work);
 }
 
@@ -612,18 +684,18 @@ index_key (RedisModuleCtx *ctx, vss_idx *x, RedisModuleString *keyname)
   const char *k = rm_StringPtrLen (keyname, &klen);
 
   if (vss_ft_schema_matches_key (x->schema, k, klen))
-    mutation_submit (mutation_read (ctx, x, keyname));
+    mutation_submit (ctx, mutation_read (ctx, x, keyname));
 }
 
 /* Forgets every document, after what is queued (main thread). */
 static void
-index_clear (vss_idx *x)
+index_clear (RedisModuleCtx *ctx, vss_idx *x)
 {
   mutation *m = mutation_new (x, MUT_CLEAR, NULL, 0);
 
   backfill_stop (x);
   if (m != NULL)
-    mutation_submit (m);
+    mutation_submit (ctx, m);
   else {
     /* Out of memory: left as it was. */
     pthread_rwlock_wrlock (&x->lock);
@@ -654,7 +726,7 @@ on_keyspace (RedisModuleCtx *ctx, int type, const char *event,
     if (!vss_ft_schema_matches_key (x->schema, k, klen))
       continue;
     if (gone)
-      mutation_submit (mutation_new (x, MUT_REMOVE, k, klen));
+      mutation_submit (ctx, mutation_new (x, MUT_REMOVE, k, klen));
     else
       index_key (ctx, x, key);
   }
@@ -671,7 +743,7 @@ on_flush (RedisModuleCtx *ctx, RedisModuleEvent eid, uint64_t sub, void *data)
   if (sub != RM_SUBEVENT_FLUSHDB_START || (fi->dbnum != -1 && fi->dbnum != 0))
     return;
   for (int i = 0; i < n_indexes; i++)
-    index_clear (indexes[i]);
+    index_clear (ctx, indexes[i]);
   disarm_timer_if_idle (ctx);
 }
 
@@ -690,7 +762,7 @@ on_loading (RedisModuleCtx *ctx, RedisModuleEvent eid, uint64_t sub, void *data)
     return;
   loading = 0;
   for (int i = 0; i < n_indexes; i++) {
-    index_clear (indexes[i]);
+    index_clear (ctx, indexes[i]);
     backfill_start (ctx, indexes[i]);
   }
 }
@@ -750,8 +822,9 @@ backfill_tick (RedisModuleCtx *ctx, void *data)
     if (x->cursor == NULL)
       x->cursor = rm_ScanCursorCreate ();
     while (x->backfilling && now_us () < deadline) {
-      /* Never wait for the indexing thread here: come back later. */
-      if (threaded && !vss_workers_has_room ()) {
+      /* Never wait for the indexing thread here, nor make searches wait
+       * behind a long queue: come back later. */
+      if (threaded && vss_workers_queued () >= QUEUE_PAUSE_AT) {
         full = 1;
         break;
       }
@@ -1639,6 +1712,7 @@ info_cb (RedisModuleInfoCtx *ctx, int for_crash_report)
                            (long long)ws.mutations_applied);
   rm_InfoAddFieldLongLong (ctx, "reads_queued", (long long)ws.reads_queued);
   rm_InfoAddFieldLongLong (ctx, "reads_done", (long long)ws.reads_done);
+  rm_InfoAddFieldLongLong (ctx, "write_pauses", write_pauses);
   rm_InfoAddFieldLongLong (ctx, "main_thread_waits", (long long)ws.main_waits);
   rm_InfoAddFieldLongLong (ctx, "main_thread_wait_us",
                            (long long)ws.main_wait_us);
@@ -1765,6 +1839,14 @@ RedisModule_OnUnload (RedisModuleCtx *ctx)
    * module with blocked clients). */
   vss_workers_stop ();
   threaded = 0;
+  if (pause_timer_armed) {
+    rm_StopTimer (ctx, pause_timer, NULL);
+    pause_timer_armed = 0;
+  }
+  if (writes_paused) {
+    client_pause (ctx, 0);
+    writes_paused = 0;
+  }
   for (int i = 0; i < n_indexes; i++) {
     idx_drop (indexes[i]);
     indexes[i] = NULL;

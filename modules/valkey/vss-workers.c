@@ -208,6 +208,17 @@ vss_workers_has_room (void)
   return room;
 }
 
+size_t
+vss_workers_queued (void)
+{
+  size_t n;
+
+  pthread_mutex_lock (&lock);
+  n = stats.mutations_queued;
+  pthread_mutex_unlock (&lock);
+  return n;
+}
+
 void
 vss_workers_read (vss_work *w)
 {

@@ -55,6 +55,8 @@ int vss_workers_running (void);
 void vss_workers_mutate (vss_work *w);
 /* Whether a mutation can be queued without waiting. */
 int vss_workers_has_room (void);
+/* Mutations queued and not yet applied. */
+size_t vss_workers_queued (void);
 /* Queues a read behind the mutations queued so far. */
 void vss_workers_read (vss_work *w);
 /* Waits until every mutation queued so far has been applied (for reads
