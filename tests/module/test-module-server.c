@@ -970,6 +970,10 @@ test_read_your_writes (void)
   g_assert_true (vss_valkey_ensure_index (c, &spec, FALSE, NULL, &err));
   g_assert_no_error (err);
   add_docs (c, "frame:", 0, 3000, 64, tag_mod3);
+  /* Pipelined writes outran the indexing thread: the module paused
+   * writers (CLIENT PAUSE WRITE) instead of stalling the main thread. */
+  g_assert_cmpint (module_stat (c, "write_pauses"), >, 0);
+  g_assert_cmpint (module_stat (c, "main_thread_waits"), ==, 0);
   reads0 = module_stat (c, "reads_done");
   for (guint i = 0; i < 200; i++) {
     gchar *key = g_strdup_printf ("frame:new%u", i);
@@ -1009,8 +1013,14 @@ test_read_your_writes (void)
     g_assert_cmpuint (num_docs (c2, "frames"), ==, ++docs);
     g_free (key);
   }
-  /* Every one of those ran on a reader thread. */
-  reads1 = module_stat (c, "reads_done");
+  /* Every one of those ran on a reader thread (counted once the reply is
+   * on its way: give the last one a moment). */
+  for (guint t = 0; t < 200; t++) {
+    reads1 = module_stat (c, "reads_done");
+    if (reads1 - reads0 >= 400)
+      break;
+    g_usleep (10 * 1000);
+  }
   g_assert_cmpint (reads1 - reads0, >=, 400);
 
   /* MULTI: the search runs at EXEC, on the main thread, after the HSET. */
@@ -1031,6 +1041,9 @@ test_read_your_writes (void)
     expect_ok (cmd (c, "MULTI", NULL));
     expect_ok (cmdv (c, 4, hset, hl));
     expect_ok (cmdv (c, 8, search, sl));
+    /* Counted once their reply is on its way: let the last ones land. */
+    while (module_stat (c2, "reads_queued") != 0)
+      g_usleep (1000);
     reads0 = module_stat (c2, "reads_done");
     ex = cmd (c, "EXEC", NULL);
     g_assert_cmpint (ex->type, ==, REDIS_REPLY_ARRAY);
