@@ -32,6 +32,7 @@
 
 #define RM_CTX_FLAGS_LUA (1 << 0)
 #define RM_CTX_FLAGS_MULTI (1 << 1)
+#define RM_CTX_FLAGS_SLAVE (1 << 3)
 #define RM_CTX_FLAGS_REPLICATED (1 << 12)
 #define RM_CTX_FLAGS_LOADING (1 << 13)
 #define RM_CTX_FLAGS_DENY_BLOCKING (1 << 21)

@@ -626,41 +626,44 @@ client_pause (RedisModuleCtx *ctx, int on)
   return ok;
 }
 
+/* From the event loop only: Redis asserts that no client pause starts
+ * while a command's effects wait to be propagated (replicas, AOF), which
+ * is the case inside a write's keyspace event. */
 static void
 pause_tick (RedisModuleCtx *ctx, void *data)
 {
   (void)data;
   pause_timer_armed = 0;
-  if (!writes_paused)
-    return;
-  if (vss_workers_queued () <= QUEUE_RESUME_AT) {
+  if (!writes_paused) {
+    /* Not on a replica (its writes come from its primary, and it
+     * propagates them) nor while loading: the hard limit applies. */
+    if (vss_workers_queued () < QUEUE_PAUSE_AT
+        || (rm_GetContextFlags (ctx)
+            & (RM_CTX_FLAGS_SLAVE | RM_CTX_FLAGS_LOADING))
+        || !client_pause (ctx, 1))
+      return;
+    writes_paused = 1;
+    write_pauses++;
+  } else if (vss_workers_queued () <= QUEUE_RESUME_AT) {
     client_pause (ctx, 0);
     writes_paused = 0;
     return;
-  }
-  if (now_us () + 10000 > pause_until_us)
+  } else if (now_us () + 10000 > pause_until_us)
     client_pause (ctx, 1); /* renew before it lapses */
   pause_timer = rm_CreateTimer (ctx, 1, pause_tick, NULL);
   pause_timer_armed = 1;
 }
 
+/* Main thread, after queueing: pauses writers at the next turn of the
+ * event loop once the queue is long. */
 static void
 maybe_pause_writers (RedisModuleCtx *ctx)
 {
-  if (writes_paused || vss_workers_queued () < QUEUE_PAUSE_AT)
+  if (writes_paused || pause_timer_armed
+      || vss_workers_queued () < QUEUE_PAUSE_AT)
     return;
-  /* The primary's stream and the AOF are not paused by CLIENT PAUSE. */
-  if (rm_GetContextFlags (ctx)
-      & (RM_CTX_FLAGS_REPLICATED | RM_CTX_FLAGS_LOADING))
-    return;
-  if (!client_pause (ctx, 1))
-    return;
-  writes_paused = 1;
-  write_pauses++;
-  if (!pause_timer_armed) {
-    pause_timer = rm_CreateTimer (ctx, 1, pause_tick, NULL);
-    pause_timer_armed = 1;
-  }
+  pause_timer = rm_CreateTimer (ctx, 0, pause_tick, NULL);
+  pause_timer_armed = 1;
 }
 
 /* Queues `m` for the indexing thread, or applies it here without one. */

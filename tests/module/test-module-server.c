@@ -206,8 +206,10 @@ add_docs (VssValkeyClient * c, const gchar * prefix, guint first, guint n,
     g_ptr_array_add (keep, key);
     g_ptr_array_add (keep, ts);
     if (vss_valkey_pipeline_get_length (p) == 500 || i + 1 == first + n) {
-      g_assert_true (vss_valkey_client_execute (c, p, NULL, &err));
+      gboolean ok = vss_valkey_client_execute (c, p, NULL, &err);
+      /* The error first: it says what went wrong. */
       g_assert_no_error (err);
+      g_assert_true (ok);
       for (guint j = 0; j < vss_valkey_pipeline_get_length (p); j++) {
         const VssValkeyReply *r = vss_valkey_pipeline_get_reply (p, j);
         g_assert_cmpint (r->type, ==, REDIS_REPLY_INTEGER);
