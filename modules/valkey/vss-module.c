@@ -100,9 +100,9 @@ static int loading;
 /* Used by whichever thread applies mutations (one at a time). */
 static float *scratch;
 static size_t scratch_len;
-/* Module argument WORKERS: reader threads; 0 = no threads at all. */
+/* Module argument WORKERS: reader threads; 0 = no threads at all
+ * (vss_workers_running () tells which). */
 static int n_workers = -1;
-static int threaded;
 /* Module argument INT8: vectors stored as per-vector scaled int8 (about
  * twice as fast to insert and search, a quarter of the memory); results
  * are re-ranked, and scores computed, in float32. */
@@ -673,7 +673,7 @@ mutation_submit (RedisModuleCtx *ctx, mutation *m)
   if (m == NULL)
     return;
   m->work.run = mutation_apply;
-  if (threaded) {
+  if (vss_workers_running ()) {
     vss_workers_mutate (&m->work);
     maybe_pause_writers (ctx);
   } else
@@ -808,9 +808,9 @@ scan_cb (RedisModuleCtx *ctx, RedisModuleString *keyname, RedisModuleKey *key,
 static void
 backfill_tick (RedisModuleCtx *ctx, void *data)
 {
-  uint64_t deadline
-      = now_us ()
-        + (threaded ? BACKFILL_BUDGET_THREADED_US : BACKFILL_BUDGET_US);
+  uint64_t deadline = now_us ()
+                      + (vss_workers_running () ? BACKFILL_BUDGET_THREADED_US
+                                                : BACKFILL_BUDGET_US);
   long long cpu0 = cpu_us ();
   int more = 0, full = 0;
 
@@ -827,7 +827,7 @@ backfill_tick (RedisModuleCtx *ctx, void *data)
     while (x->backfilling && now_us () < deadline) {
       /* Never wait for the indexing thread here, nor make searches wait
        * behind a long queue: come back later. */
-      if (threaded && vss_workers_queued () >= QUEUE_PAUSE_AT) {
+      if (vss_workers_running () && vss_workers_queued () >= QUEUE_PAUSE_AT) {
         full = 1;
         break;
       }
@@ -1488,7 +1488,7 @@ read_submit (RedisModuleCtx *ctx, read_work *r)
 {
   int flags = rm_GetContextFlags (ctx), rc;
 
-  if (threaded
+  if (vss_workers_running ()
       && !(flags
            & (RM_CTX_FLAGS_MULTI | RM_CTX_FLAGS_LUA
               | RM_CTX_FLAGS_DENY_BLOCKING))) {
@@ -1499,7 +1499,7 @@ read_submit (RedisModuleCtx *ctx, read_work *r)
       return RM_OK;
     }
   }
-  if (threaded)
+  if (vss_workers_running ())
     vss_workers_drain ();
   if (!r->is_info)
     run_search (r);
@@ -1708,7 +1708,7 @@ info_cb (RedisModuleInfoCtx *ctx, int for_crash_report)
                            backfill_slices_over_10ms);
   rm_InfoAddFieldLongLong (ctx, "backfill_slices_over_1ms",
                            backfill_slices_over_1ms);
-  rm_InfoAddFieldLongLong (ctx, "worker_threads", threaded ? n_workers : 0);
+  rm_InfoAddFieldLongLong (ctx, "worker_threads", (long long)ws.readers);
   rm_InfoAddFieldLongLong (ctx, "mutation_queue_size",
                            (long long)ws.mutations_queued);
   rm_InfoAddFieldLongLong (ctx, "mutations_applied",
@@ -1818,7 +1818,6 @@ RedisModule_OnLoad (RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
               n_workers);
       return RM_ERR;
     }
-    threaded = 1;
   }
   rm_Log (ctx, "notice",
           MODULE_NAME ": loaded (vector kernels: %s, %d search threads%s%s%s)",
@@ -1841,7 +1840,6 @@ RedisModule_OnUnload (RedisModuleCtx *ctx)
   /* Applies what is queued; no search is (the server refuses to unload a
    * module with blocked clients). */
   vss_workers_stop ();
-  threaded = 0;
   if (pause_timer_armed) {
     rm_StopTimer (ctx, pause_timer, NULL);
     pause_timer_armed = 0;

@@ -197,17 +197,6 @@ vss_workers_mutate (vss_work *w)
   pthread_mutex_unlock (&lock);
 }
 
-int
-vss_workers_has_room (void)
-{
-  int room;
-
-  pthread_mutex_lock (&lock);
-  room = stats.mutations_queued < limit;
-  pthread_mutex_unlock (&lock);
-  return room;
-}
-
 size_t
 vss_workers_queued (void)
 {

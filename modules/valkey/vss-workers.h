@@ -53,8 +53,6 @@ int vss_workers_running (void);
 
 /* Queues a mutation, first waiting while the queue is full. */
 void vss_workers_mutate (vss_work *w);
-/* Whether a mutation can be queued without waiting. */
-int vss_workers_has_room (void);
 /* Mutations queued and not yet applied. */
 size_t vss_workers_queued (void);
 /* Queues a read behind the mutations queued so far. */
